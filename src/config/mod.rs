@@ -1,0 +1,2 @@
+//! Configuration: process settings (CLI flags and environment) and the admin-edited files in
+//! `state-machines/`.
