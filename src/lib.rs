@@ -1,8 +1,13 @@
 //! ARI: answers a study-abroad consultancy's WhatsApp leads.
 //!
-//! Kapso delivers each WhatsApp event as an HMAC-signed webhook; [`ingress`] verifies it and
-//! records it durably in the inbox through the [`store`]. See `DESIGN.md`-style overview in the
-//! README for how the parts fit together.
+//! Kapso delivers each WhatsApp event as an HMAC-signed webhook. [`ingress`] verifies it and
+//! records it durably, once, in the [`inbox`] through the [`store`]; the rest of the pipeline
+//! (worker, flow, outbound) reads from there. [`server`] wires the HTTP routes, [`config`] holds
+//! the settings and admin files, [`telemetry`] the logs and metrics.
 
 pub mod config;
+pub mod inbox;
+pub mod ingress;
+pub mod server;
+pub mod store;
 pub mod telemetry;

@@ -1,1 +1,130 @@
-fn main() {}
+//! The `ari` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use ari::config::settings::ServeArgs;
+
+/// ARI answers a study-abroad consultancy's WhatsApp leads, delivered by Kapso webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "ari", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: receive Kapso webhooks, process turns, reply.
+    Serve(ServeArgs),
+    /// Sign a payload file as Kapso does and POST it to a running service (for trying it by hand).
+    SendWebhook(SendWebhookArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SendWebhookArgs {
+    /// JSON payload file, e.g. tests/fixtures/kapso/v2-text-received.json.
+    file: PathBuf,
+    /// Webhook URL of the running service.
+    #[arg(long, default_value = "http://127.0.0.1:8080/webhooks/kapso")]
+    url: String,
+    /// Secret to sign with (the service's ARI_WEBHOOK_SECRET; the first value if it holds two).
+    #[arg(long, env = "ARI_WEBHOOK_SECRET", hide_env_values = true)]
+    secret: String,
+    /// X-Webhook-Event header; by default guessed from the payload
+    /// (`whatsapp.message.received` for v2 messages).
+    #[arg(long)]
+    event: Option<String>,
+    /// X-Idempotency-Key header; by default a new random key, so each run is a new delivery.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => {
+                ari::telemetry::init_logging(args.log_format);
+                let settings = args.validate()?;
+                ari::server::serve(settings).await
+            }
+            Command::SendWebhook(args) => send_webhook(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn send_webhook(args: SendWebhookArgs) -> anyhow::Result<()> {
+    let body =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let secret = args.secret.split(',').next().unwrap_or_default().trim();
+    let signature = ari::ingress::signature::sign(secret.as_bytes(), &body);
+    let json: serde_json::Value = serde_json::from_slice(&body)
+        .with_context(|| format!("{} is not JSON", args.file.display()))?;
+    let event = args.event.unwrap_or_else(|| guess_event(&json));
+    let key = args
+        .idempotency_key
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let batch = json.get("batch").and_then(serde_json::Value::as_bool) == Some(true);
+    let mut request = reqwest::Client::new()
+        .post(&args.url)
+        .header("content-type", "application/json")
+        .header(ari::ingress::SIGNATURE_HEADER, signature)
+        .header(ari::ingress::EVENT_HEADER, &event)
+        .header(ari::ingress::IDEMPOTENCY_HEADER, &key)
+        .header("x-webhook-payload-version", "v2");
+    if batch {
+        request = request.header(ari::ingress::BATCH_HEADER, "true");
+    }
+    let response = request
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("POST {}", args.url))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("{status} {}", text.trim());
+    anyhow::ensure!(status.is_success(), "the service answered {status}");
+    Ok(())
+}
+
+/// The event name Kapso would put in `X-Webhook-Event` for this payload.
+fn guess_event(json: &serde_json::Value) -> String {
+    let s =
+        |v: Option<&serde_json::Value>| v.and_then(serde_json::Value::as_str).map(str::to_string);
+    if let Some(t) = s(json.get("type")).or_else(|| s(json.get("event"))) {
+        return t;
+    }
+    if json.get("inactivity").is_some() {
+        return "whatsapp.conversation.inactive".into();
+    }
+    let kapso = json.get("message").and_then(|m| m.get("kapso"));
+    match (
+        s(kapso.and_then(|k| k.get("direction"))).as_deref(),
+        s(kapso.and_then(|k| k.get("status"))),
+    ) {
+        (Some("outbound"), Some(status)) => format!("whatsapp.message.{status}"),
+        _ => "whatsapp.message.received".into(),
+    }
+}

@@ -1,1 +1,125 @@
-//! Logs and metrics.
+//! Logs and metrics, set up once at start.
+//!
+//! Logs go to stderr through `tracing` (text or JSON, filtered by `RUST_LOG`, default `info`).
+//! Phone numbers are masked with [`mask_phone`]; secrets and API keys are never logged (their
+//! settings types redact themselves). Metrics use the `metrics` facade with a Prometheus
+//! recorder rendered by `GET /metrics`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::prelude::*;
+
+use crate::config::settings::LogFormat;
+
+/// Metric names, in one place so the README and dashboards can rely on them.
+pub mod names {
+    /// Counter: webhook deliveries by `event` and `outcome` (accepted, duplicate,
+    /// bad_signature, bad_content_type, malformed, too_large, store_unavailable).
+    pub const WEBHOOKS: &str = "ari_webhooks_total";
+    /// Counter: deliveries refused for a missing or wrong signature.
+    pub const SIGNATURE_FAILURES: &str = "ari_webhook_signature_failures_total";
+    /// Counter: redeliveries (same idempotency key) and items already in the inbox, by `level`
+    /// (`delivery` or `item`).
+    pub const DUPLICATES: &str = "ari_webhook_duplicates_total";
+    /// Counter: inbox items stored, by `kind` and `state`.
+    pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
+    /// Counter: items for a business number no workspace serves.
+    pub const UNROUTABLE: &str = "ari_inbox_unroutable_total";
+    /// Gauge: inbox rows waiting for the worker (read from the store at scrape time).
+    pub const INBOX_DEPTH: &str = "ari_inbox_depth";
+    /// Histogram: webhook handler latency in seconds, from first byte to response.
+    pub const HANDLER_SECONDS: &str = "ari_webhook_handler_seconds";
+}
+
+/// Installs the global `tracing` subscriber. Call once, at start.
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // A second call (tests) keeps the first subscriber.
+    drop(result);
+}
+
+/// The process-wide Prometheus recorder, installed on first use. Returns the handle that renders
+/// the text format. Safe to call many times (tests build many apps in one process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(names::HANDLER_SECONDS.to_string()),
+                    &[
+                        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ],
+                )
+                .map(|b| b.build_recorder());
+            match recorder {
+                Ok(recorder) => {
+                    let handle = recorder.handle();
+                    if metrics::set_global_recorder(recorder).is_err() {
+                        tracing::warn!("a metrics recorder was already installed");
+                    }
+                    let upkeep = handle.clone();
+                    // Histograms drain on upkeep; a plain thread keeps this free of any runtime.
+                    std::thread::spawn(move || {
+                        loop {
+                            std::thread::sleep(Duration::from_secs(5));
+                            upkeep.run_upkeep();
+                        }
+                    });
+                    handle
+                }
+                // The bucket list is a constant and valid; this branch only guards the API.
+                Err(e) => unreachable!("invalid histogram buckets: {e}"),
+            }
+        })
+        .clone()
+}
+
+/// Masks a phone number for logs, keeping the last 4 digits: `+6281234567890` → `+62*******7890`
+/// keeps the `+` and the first two digits (the country code region) as well, which helps
+/// debugging without identifying the lead.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    let n = chars.len();
+    if n <= 4 {
+        return "*".repeat(n);
+    }
+    let keep_head = if chars[0] == '+' { 3.min(n - 4) } else { 0 };
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i < keep_head || i >= n - 4 { *c } else { '*' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_all_but_last_four() {
+        assert_eq!(mask_phone("+6281234567890"), "+62*******7890");
+        assert_eq!(mask_phone("6281234567890"), "*********7890");
+        assert_eq!(mask_phone("123"), "***");
+        assert!(!mask_phone("+6281234567890").contains("812345"));
+    }
+}

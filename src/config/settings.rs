@@ -1,0 +1,222 @@
+//! `ari serve` settings: every flag is also an environment variable (clap `env`), validated at
+//! start so a bad value stops the service with a clear message instead of failing later.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::ingress::signature::WebhookSecrets;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+/// The flags of `ari serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Port 0 picks a free port (the chosen address is logged).
+    #[arg(long, env = "ARI_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// SQLite database file (created if missing; WAL mode; migrations applied at start).
+    #[arg(long, env = "ARI_DATABASE", default_value = "ari.db")]
+    pub database: PathBuf,
+
+    /// Kapso webhook secret; "new,old" accepts either during a rotation.
+    #[arg(long, env = "ARI_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Accept unsigned webhooks. For local trials only: logged loudly at start and on every
+    /// request.
+    #[arg(long, env = "ARI_INSECURE_NO_SIGNATURE")]
+    pub insecure_no_signature: bool,
+
+    /// Kapso project API key for the send API. Without it replies are logged, not sent (dry run).
+    #[arg(long, env = "ARI_KAPSO_API_KEY", hide_env_values = true)]
+    pub kapso_api_key: Option<String>,
+
+    /// Kapso API base URL.
+    #[arg(
+        long,
+        env = "ARI_KAPSO_BASE_URL",
+        default_value = "https://api.kapso.ai"
+    )]
+    pub kapso_base_url: String,
+
+    /// Folder of the admin-edited flow files (`ari.toml`, `workspaces.toml`, ...).
+    #[arg(long, env = "ARI_FLOW_DIR", default_value = "state-machines")]
+    pub flow_dir: PathBuf,
+
+    /// Log format.
+    #[arg(long, env = "ARI_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// How webhooks are authenticated.
+#[derive(Debug, Clone)]
+pub enum SignaturePolicy {
+    /// Verify `X-Webhook-Signature` against these secrets.
+    Verify(WebhookSecrets),
+    /// `--insecure-no-signature`: accept anything (local trials).
+    Insecure,
+}
+
+/// Validated Kapso API settings (used by the outbound sender).
+#[derive(Clone)]
+pub struct KapsoSettings {
+    /// Without a key the sender runs dry.
+    pub api_key: Option<String>,
+    /// `http` or `https` URL without a trailing slash.
+    pub base_url: reqwest::Url,
+}
+
+impl std::fmt::Debug for KapsoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KapsoSettings")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url.as_str())
+            .finish()
+    }
+}
+
+/// Settings that passed validation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database: PathBuf,
+    pub signature: SignaturePolicy,
+    pub kapso: KapsoSettings,
+    pub flow_dir: PathBuf,
+    pub log_format: LogFormat,
+}
+
+/// A setting that stops the service at start.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "no webhook secret: set ARI_WEBHOOK_SECRET to the secret of the Kapso webhook \
+         (or pass --insecure-no-signature for a local trial)"
+    )]
+    MissingSecret,
+    #[error("ARI_WEBHOOK_SECRET: {0}")]
+    BadSecret(#[from] crate::ingress::signature::SecretsError),
+    #[error("ARI_KAPSO_API_KEY is set but empty")]
+    EmptyApiKey,
+    #[error("ARI_KAPSO_BASE_URL {url:?} is not a valid http(s) URL: {reason}")]
+    BadBaseUrl { url: String, reason: String },
+}
+
+impl ServeArgs {
+    /// Validates the flags. Errors name the environment variable to fix.
+    pub fn validate(&self) -> Result<Settings, SettingsError> {
+        let signature = match (&self.webhook_secret, self.insecure_no_signature) {
+            (Some(s), _) => SignaturePolicy::Verify(WebhookSecrets::parse(s)?),
+            (None, true) => SignaturePolicy::Insecure,
+            (None, false) => return Err(SettingsError::MissingSecret),
+        };
+        let api_key = match &self.kapso_api_key {
+            Some(k) if k.trim().is_empty() => return Err(SettingsError::EmptyApiKey),
+            Some(k) => Some(k.trim().to_string()),
+            None => None,
+        };
+        Ok(Settings {
+            bind: self.bind,
+            database: self.database.clone(),
+            signature,
+            kapso: KapsoSettings {
+                api_key,
+                base_url: parse_base_url(&self.kapso_base_url)?,
+            },
+            flow_dir: self.flow_dir.clone(),
+            log_format: self.log_format,
+        })
+    }
+}
+
+fn parse_base_url(raw: &str) -> Result<reqwest::Url, SettingsError> {
+    let bad = |reason: &str| SettingsError::BadBaseUrl {
+        url: raw.to_string(),
+        reason: reason.to_string(),
+    };
+    let url =
+        reqwest::Url::parse(raw.trim().trim_end_matches('/')).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("no query or fragment allowed"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["ari"];
+        argv.extend_from_slice(extra);
+        Cli::parse_from(argv).serve
+    }
+
+    #[test]
+    fn refuses_to_start_without_a_secret() {
+        let err = args(&[]).validate().unwrap_err();
+        assert!(matches!(err, SettingsError::MissingSecret), "{err}");
+        assert!(err.to_string().contains("ARI_WEBHOOK_SECRET"));
+    }
+
+    #[test]
+    fn insecure_flag_allows_no_secret() {
+        let s = args(&["--insecure-no-signature"]).validate().unwrap();
+        assert!(matches!(s.signature, SignaturePolicy::Insecure));
+    }
+
+    #[test]
+    fn base_url_is_validated() {
+        for bad in ["ftp://x", "not a url", "https://x/?q=1"] {
+            let err = args(&["--webhook-secret", "s", "--kapso-base-url", bad])
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(err, SettingsError::BadBaseUrl { .. }),
+                "{bad}: {err}"
+            );
+        }
+        let ok = args(&[
+            "--webhook-secret",
+            "s",
+            "--kapso-base-url",
+            "http://127.0.0.1:9/",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(ok.kapso.base_url.as_str(), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn api_key_is_never_printed() {
+        let s = args(&["--webhook-secret", "s", "--kapso-api-key", "sk-very-secret"])
+            .validate()
+            .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("sk-very-secret"), "{shown}");
+        assert!(!shown.contains("\"s\""), "{shown}");
+    }
+}

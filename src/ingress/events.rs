@@ -1,0 +1,572 @@
+//! Parsing Kapso webhook bodies into [`InboundEvent`]s.
+//!
+//! Three shapes arrive on the same endpoint (see `tests/fixtures/kapso/README.md`):
+//! - Kapso v2 event payloads, one event per delivery; the event's name is in the
+//!   `X-Webhook-Event` header (workflow events also carry it as `event` in the body);
+//! - Kapso batched deliveries, `{"type": ..., "batch": true, "data": [<v2 payload>, ...]}`, flagged
+//!   by `X-Webhook-Batch: true` or `batch: true` in the body;
+//! - the raw Meta Cloud API format, `{"object": ..., "entry": [{"changes": [{"value": ...}]}]}`,
+//!   where every entry, change, message and status counts (not only the first).
+//!
+//! Parsing is tolerant by design: Kapso warns that fields such as `phone_number` may be absent,
+//! and new event types appear. Only a body that is not a JSON object is rejected; any item that
+//! cannot be interpreted becomes an [`EventKind::Unknown`] item that is stored raw and
+//! acknowledged, so nothing is ever dropped.
+
+use serde_json::{Map, Value};
+
+use crate::inbox::{
+    EventKind, InboundEvent, InboundMessage, Location, Media, MessageType, StatusError,
+    StatusUpdate, WorkflowEvent,
+};
+
+/// Why a body cannot be accepted at all (answered 400).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    /// The body is valid JSON but not an object (`[]`, `"x"`, `3`, `null`).
+    #[error("the webhook body must be a JSON object, got {0}")]
+    NotAnObject(&'static str),
+}
+
+/// One parsed item: the normalised event and the JSON it came from.
+pub type ParsedItem = (InboundEvent, Value);
+
+/// Parses a webhook body into its items.
+///
+/// `event_header` is `X-Webhook-Event`; `batch_header` is whether `X-Webhook-Batch: true` was
+/// sent. Never fails on an object: what it cannot interpret comes back as an
+/// [`EventKind::Unknown`] item holding the JSON. A delivery that holds no item at all (e.g. a
+/// Meta payload with an empty `entry`) yields one unknown item with the whole body, so that the
+/// delivery is still visible in the inbox.
+pub fn parse_body(
+    body: &Value,
+    event_header: Option<&str>,
+    batch_header: bool,
+) -> Result<Vec<ParsedItem>, PayloadError> {
+    let Some(obj) = body.as_object() else {
+        return Err(PayloadError::NotAnObject(json_type_name(body)));
+    };
+    let mut items = if obj.contains_key("entry") && obj.contains_key("object") {
+        parse_meta(obj)
+    } else if batch_header || obj.get("batch").and_then(Value::as_bool) == Some(true) {
+        parse_batch(obj, event_header)
+    } else {
+        vec![(parse_v2(obj, event_header), body.clone())]
+    };
+    if items.is_empty() {
+        let name = event_header.unwrap_or("unknown");
+        items.push((InboundEvent::unknown(name), body.clone()));
+    }
+    Ok(items)
+}
+
+fn json_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn parse_batch(obj: &Map<String, Value>, event_header: Option<&str>) -> Vec<ParsedItem> {
+    let batch_type = obj.get("type").and_then(Value::as_str).or(event_header);
+    let Some(data) = obj.get("data").and_then(Value::as_array) else {
+        let name = batch_type.unwrap_or("unknown");
+        return vec![(InboundEvent::unknown(name), Value::Object(obj.clone()))];
+    };
+    data.iter()
+        .map(|item| match item.as_object() {
+            Some(o) => (parse_v2(o, batch_type), item.clone()),
+            None => (
+                InboundEvent::unknown(batch_type.unwrap_or("unknown")),
+                item.clone(),
+            ),
+        })
+        .collect()
+}
+
+/// Names the event of a single v2 payload: the header wins, then `event` / `type` in the body,
+/// then the shape (Kapso does not repeat the event name inside a single v2 payload).
+fn v2_event_type(obj: &Map<String, Value>, hint: Option<&str>) -> String {
+    if let Some(h) = hint.filter(|h| !h.trim().is_empty()) {
+        return h.trim().to_string();
+    }
+    for key in ["event", "type"] {
+        if let Some(s) = obj.get(key).and_then(Value::as_str) {
+            return s.to_string();
+        }
+    }
+    if let Some(msg) = obj.get("message") {
+        let kapso = msg.get("kapso");
+        let direction = kapso.and_then(|k| str_at(k, "direction"));
+        let status = kapso.and_then(|k| str_at(k, "status"));
+        return match (direction, status) {
+            (Some("outbound"), Some(s)) => format!("whatsapp.message.{s}"),
+            _ => "whatsapp.message.received".to_string(),
+        };
+    }
+    if obj.contains_key("inactivity") {
+        return "whatsapp.conversation.inactive".to_string();
+    }
+    "unknown".to_string()
+}
+
+fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
+    let event_type = v2_event_type(obj, hint);
+    let conversation = obj.get("conversation");
+    let message = obj.get("message");
+    let kapso_msg = message.and_then(|m| m.get("kapso"));
+
+    let mut event = InboundEvent::unknown(event_type.clone());
+    event.phone_number_id = str_at_value(obj.get("phone_number_id"))
+        .or_else(|| conversation.and_then(|c| str_at(c, "phone_number_id")))
+        .or_else(|| kapso_msg.and_then(|k| str_at(k, "phone_number_id")))
+        .map(str::to_string);
+    event.contact_phone = conversation
+        .and_then(|c| str_at(c, "phone_number"))
+        .or_else(|| kapso_msg.and_then(|k| str_at(k, "phone_number")))
+        .or_else(|| message.and_then(|m| str_at(m, "from")))
+        .and_then(normalize_e164);
+    event.contact_name = conversation
+        .and_then(|c| c.get("kapso"))
+        .and_then(|k| str_at(k, "contact_name"))
+        .map(str::to_string);
+    event.kapso_conversation_id = conversation
+        .and_then(|c| str_at(c, "id"))
+        .or_else(|| str_at_value(obj.get("whatsapp_conversation_id")))
+        .map(str::to_string);
+
+    match event_type.as_str() {
+        "whatsapp.message.received" => {
+            if let Some(m) = message.and_then(parse_message) {
+                event.kind = EventKind::Message;
+                event.message = Some(m);
+            }
+        }
+        t if t.starts_with("whatsapp.message.") => {
+            let suffix = &t["whatsapp.message.".len()..];
+            if let Some(s) = message.and_then(|m| parse_v2_status(m, suffix)) {
+                event.kind = EventKind::Status;
+                if event.contact_phone.is_none() {
+                    event.contact_phone = s.recipient.clone();
+                }
+                event.status = Some(s);
+            }
+        }
+        t if t.starts_with("whatsapp.conversation.") => {
+            if conversation.is_some() {
+                event.kind = EventKind::Conversation;
+            }
+        }
+        t if t.starts_with("workflow.execution.") => {
+            event.kind = EventKind::Workflow;
+            event.workflow = Some(WorkflowEvent {
+                execution_id: str_at_value(obj.get("workflow_execution_id")).map(str::to_string),
+                status: str_at_value(obj.get("status")).map(str::to_string),
+                reason: obj
+                    .get("handoff")
+                    .and_then(|h| str_at(h, "reason"))
+                    .or_else(|| obj.get("error").and_then(|e| str_at(e, "message")))
+                    .map(str::to_string),
+            });
+        }
+        _ => {}
+    }
+    event
+}
+
+fn parse_v2_status(m: &Value, suffix: &str) -> Option<StatusUpdate> {
+    let wamid = str_at(m, "id")?.to_string();
+    let kapso = m.get("kapso");
+    let statuses = kapso
+        .and_then(|k| k.get("statuses"))
+        .and_then(Value::as_array);
+    let errors = statuses
+        .into_iter()
+        .flatten()
+        .flat_map(parse_status_errors)
+        .collect();
+    let recipient = statuses
+        .and_then(|s| s.iter().find_map(|s| str_at(s, "recipient_id")))
+        .and_then(normalize_e164);
+    let status = kapso
+        .and_then(|k| str_at(k, "status"))
+        .unwrap_or(suffix)
+        .to_string();
+    Some(StatusUpdate {
+        wamid,
+        status,
+        timestamp: int_at(m.get("timestamp")),
+        recipient,
+        origin: kapso.and_then(|k| str_at(k, "origin")).map(str::to_string),
+        direction: kapso
+            .and_then(|k| str_at(k, "direction"))
+            .map(str::to_string),
+        text: m
+            .get("text")
+            .and_then(|t| str_at(t, "body"))
+            .map(str::to_string),
+        errors,
+    })
+}
+
+fn parse_status_errors(status: &Value) -> Vec<StatusError> {
+    status
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| StatusError {
+            code: int_at(e.get("code")),
+            title: str_at(e, "title").map(str::to_string),
+            message: str_at(e, "message")
+                .or_else(|| e.get("error_data").and_then(|d| str_at(d, "details")))
+                .map(str::to_string),
+        })
+        .collect()
+}
+
+/// Parses one WhatsApp message object (the same structure in v2 `message` and Meta
+/// `messages[]`; v2 adds a `kapso` object). `None` without an `id`.
+fn parse_message(m: &Value) -> Option<InboundMessage> {
+    let wamid = str_at(m, "id")?.to_string();
+    let wire_type = str_at(m, "type").unwrap_or("text");
+    let message_type = MessageType::from_wire(wire_type);
+    let kapso = m.get("kapso");
+    let typed = m.get(wire_type);
+
+    let mut reply_id = None;
+    let mut reacts_to = None;
+    let mut location = None;
+    let mut media = None;
+    let text: Option<String> = match &message_type {
+        MessageType::Text => typed.and_then(|t| str_at(t, "body")).map(str::to_string),
+        MessageType::Image | MessageType::Video | MessageType::Document | MessageType::Sticker => {
+            media = Some(parse_media(typed, kapso));
+            typed
+                .and_then(|t| str_at(t, "caption"))
+                .or_else(|| {
+                    kapso
+                        .and_then(|k| k.get("message_type_data"))
+                        .and_then(|d| str_at(d, "caption"))
+                })
+                .map(str::to_string)
+        }
+        MessageType::Audio => {
+            media = Some(parse_media(typed, kapso));
+            kapso
+                .and_then(|k| k.get("transcript"))
+                .and_then(|t| str_at(t, "text"))
+                .map(str::to_string)
+        }
+        MessageType::Interactive => {
+            let reply = typed.and_then(|i| {
+                ["button_reply", "list_reply", "nfm_reply"]
+                    .iter()
+                    .find_map(|k| i.get(*k))
+            });
+            reply_id = reply.and_then(|r| str_at(r, "id")).map(str::to_string);
+            reply
+                .and_then(|r| str_at(r, "title"))
+                .map(str::to_string)
+                .or_else(|| kapso.and_then(|k| str_at(k, "content")).map(str::to_string))
+        }
+        MessageType::Button => {
+            reply_id = typed.and_then(|b| str_at(b, "payload")).map(str::to_string);
+            typed.and_then(|b| str_at(b, "text")).map(str::to_string)
+        }
+        MessageType::Location => {
+            let loc = Location {
+                latitude: typed
+                    .and_then(|l| l.get("latitude"))
+                    .and_then(Value::as_f64),
+                longitude: typed
+                    .and_then(|l| l.get("longitude"))
+                    .and_then(Value::as_f64),
+                name: typed.and_then(|l| str_at(l, "name")).map(str::to_string),
+                address: typed.and_then(|l| str_at(l, "address")).map(str::to_string),
+            };
+            let parts: Vec<&str> = [loc.name.as_deref(), loc.address.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            let text = (!parts.is_empty()).then(|| parts.join(", "));
+            location = Some(loc);
+            text
+        }
+        MessageType::Reaction => {
+            reacts_to = typed
+                .and_then(|r| str_at(r, "message_id"))
+                .map(str::to_string);
+            typed.and_then(|r| str_at(r, "emoji")).map(str::to_string)
+        }
+        MessageType::Contacts => {
+            let names: Vec<&str> = typed
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("name").and_then(|n| str_at(n, "formatted_name")))
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        }
+        MessageType::Template | MessageType::Other(_) => {
+            kapso.and_then(|k| str_at(k, "content")).map(str::to_string)
+        }
+    };
+    let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+
+    Some(InboundMessage {
+        wamid,
+        timestamp: int_at(m.get("timestamp")),
+        message_type,
+        text,
+        reply_id,
+        media,
+        location,
+        reacts_to,
+        context_id: m
+            .get("context")
+            .and_then(|c| str_at(c, "id"))
+            .map(str::to_string),
+        origin: kapso.and_then(|k| str_at(k, "origin")).map(str::to_string),
+    })
+}
+
+fn parse_media(typed: Option<&Value>, kapso: Option<&Value>) -> Media {
+    let data = kapso.and_then(|k| k.get("media_data"));
+    Media {
+        id: typed.and_then(|t| str_at(t, "id")).map(str::to_string),
+        url: data
+            .and_then(|d| str_at(d, "url"))
+            .or_else(|| kapso.and_then(|k| str_at(k, "media_url")))
+            .map(str::to_string),
+        filename: data
+            .and_then(|d| str_at(d, "filename"))
+            .or_else(|| typed.and_then(|t| str_at(t, "filename")))
+            .map(str::to_string),
+        content_type: data
+            .and_then(|d| str_at(d, "content_type"))
+            .or_else(|| typed.and_then(|t| str_at(t, "mime_type")))
+            .map(str::to_string),
+        byte_size: data
+            .and_then(|d| d.get("byte_size"))
+            .and_then(Value::as_u64),
+    }
+}
+
+/// Every message and status of every entry and change of a Meta Cloud API payload. Changes of
+/// other fields (template updates, account alerts, ...) become unknown items named
+/// `meta.<field>`.
+fn parse_meta(obj: &Map<String, Value>) -> Vec<ParsedItem> {
+    let mut items = Vec::new();
+    let Some(entries) = obj.get("entry").and_then(Value::as_array) else {
+        return vec![(
+            InboundEvent::unknown("meta.unknown"),
+            Value::Object(obj.clone()),
+        )];
+    };
+    for entry in entries {
+        let Some(changes) = entry.get("changes").and_then(Value::as_array) else {
+            items.push((InboundEvent::unknown("meta.unknown"), entry.clone()));
+            continue;
+        };
+        for change in changes {
+            let field = str_at(change, "field").unwrap_or("unknown");
+            let value = change.get("value");
+            if field != "messages" || value.is_none() {
+                items.push((
+                    InboundEvent::unknown(format!("meta.{field}")),
+                    change.clone(),
+                ));
+                continue;
+            }
+            let before = items.len();
+            if let Some(value) = value {
+                parse_meta_value(value, &mut items);
+            }
+            if items.len() == before {
+                items.push((InboundEvent::unknown("meta.messages"), change.clone()));
+            }
+        }
+    }
+    items
+}
+
+fn parse_meta_value(value: &Value, items: &mut Vec<ParsedItem>) {
+    let pnid = value
+        .get("metadata")
+        .and_then(|m| str_at(m, "phone_number_id"))
+        .map(str::to_string);
+    let contacts = value.get("contacts").and_then(Value::as_array);
+    let name_of = |wa_id: &str| {
+        contacts
+            .into_iter()
+            .flatten()
+            .find(|c| str_at(c, "wa_id") == Some(wa_id))
+            .and_then(|c| c.get("profile"))
+            .and_then(|p| str_at(p, "name"))
+            .map(str::to_string)
+    };
+    for raw in value
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut event = InboundEvent::unknown("meta.message");
+        event.phone_number_id = pnid.clone();
+        if let Some(message) = parse_message(raw) {
+            let from = str_at(raw, "from");
+            event.kind = EventKind::Message;
+            event.contact_phone = from.and_then(normalize_e164);
+            event.contact_name = from.and_then(name_of);
+            event.message = Some(message);
+        }
+        items.push((event, raw.clone()));
+    }
+    for raw in value
+        .get("statuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let mut event = InboundEvent::unknown("meta.status");
+        event.phone_number_id = pnid.clone();
+        if let (Some(wamid), Some(status)) = (str_at(raw, "id"), str_at(raw, "status")) {
+            let recipient = str_at(raw, "recipient_id").and_then(normalize_e164);
+            event.kind = EventKind::Status;
+            event.contact_phone = recipient.clone();
+            event.status = Some(StatusUpdate {
+                wamid: wamid.to_string(),
+                status: status.to_string(),
+                timestamp: int_at(raw.get("timestamp")),
+                recipient,
+                origin: None,
+                direction: Some("outbound".to_string()),
+                text: None,
+                errors: parse_status_errors(raw),
+            });
+        }
+        items.push((event, raw.clone()));
+    }
+}
+
+/// Normalises a phone number to E.164 with a leading `+` (WhatsApp numbers are always
+/// international: Meta sends digits only, Kapso sends `+` and digits). Separators (spaces,
+/// dashes, dots, parentheses) are dropped and a `00` international prefix becomes `+`.
+/// Returns `None` unless 8 to 15 digits remain (E.164 allows at most 15).
+pub fn normalize_e164(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let rest = trimmed
+        .strip_prefix('+')
+        .or_else(|| trimmed.strip_prefix("00"))
+        .unwrap_or(trimmed);
+    let mut digits = String::with_capacity(rest.len());
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    ((8..=15).contains(&digits.len()) && !digits.starts_with('0')).then(|| format!("+{digits}"))
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn str_at_value(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+/// An integer given as a JSON number or a decimal string (WhatsApp sends timestamps as strings).
+fn int_at(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn e164_normalisation() {
+        assert_eq!(
+            normalize_e164("+6281234567890").as_deref(),
+            Some("+6281234567890")
+        );
+        assert_eq!(
+            normalize_e164("6281234567890").as_deref(),
+            Some("+6281234567890")
+        );
+        assert_eq!(
+            normalize_e164("+62 812-3456-7890").as_deref(),
+            Some("+6281234567890")
+        );
+        assert_eq!(
+            normalize_e164("006281234567890").as_deref(),
+            Some("+6281234567890")
+        );
+        assert_eq!(normalize_e164("12345"), None);
+        assert_eq!(normalize_e164("+1234567890123456"), None);
+        assert_eq!(normalize_e164("US.13491208655302741918"), None);
+        assert_eq!(normalize_e164(""), None);
+    }
+
+    #[test]
+    fn non_objects_are_rejected() {
+        for body in [json!([]), json!("x"), json!(1), json!(null), json!(true)] {
+            assert!(parse_body(&body, None, false).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn unknown_object_is_kept_as_one_unknown_item() {
+        let body = json!({"hello": "world"});
+        let items = parse_body(&body, Some("whatsapp.phone_number.created"), false).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0.kind, EventKind::Unknown);
+        assert_eq!(items[0].0.event_type, "whatsapp.phone_number.created");
+        assert_eq!(items[0].1, body);
+    }
+
+    #[test]
+    fn received_without_message_id_is_unknown_not_a_crash() {
+        let body = json!({"message": {"type": "text"}, "conversation": {}});
+        let items = parse_body(&body, Some("whatsapp.message.received"), false).unwrap();
+        assert_eq!(items[0].0.kind, EventKind::Unknown);
+    }
+
+    #[test]
+    fn meta_with_empty_entry_is_visible() {
+        let body = json!({"object": "whatsapp_business_account", "entry": []});
+        let items = parse_body(&body, None, false).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0.kind, EventKind::Unknown);
+    }
+
+    #[test]
+    fn batch_flag_in_body_or_header() {
+        let one = json!({"message": {"id": "wamid.A", "type": "text", "text": {"body": "hi"}},
+                         "conversation": {"phone_number": "+6281111111111"},
+                         "phone_number_id": "1"});
+        let body = json!({"type": "whatsapp.message.received", "batch": true, "data": [one, one]});
+        assert_eq!(parse_body(&body, None, false).unwrap().len(), 2);
+        let body = json!({"type": "whatsapp.message.received", "data": [one]});
+        let items = parse_body(&body, None, true).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].0.kind, EventKind::Message);
+        assert_eq!(
+            items[0].0.message.as_ref().unwrap().text.as_deref(),
+            Some("hi")
+        );
+    }
+}

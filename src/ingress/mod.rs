@@ -1,0 +1,296 @@
+//! Ingress: `POST /webhooks/kapso`, where Kapso delivers WhatsApp events.
+//!
+//! The handler's only job is to make a genuine delivery durable, once, and answer fast:
+//! verify the signature over the raw body, parse the items, route each to a workspace, record
+//! them in the inbox in one store round trip, answer 200. It runs no flow and calls nothing
+//! remote, so it answers well inside Kapso's 10 s deadline (target: a few ms). What it answers:
+//!
+//! | case | status | stored |
+//! |---|---|---|
+//! | body over 1 MiB | 413 | nothing |
+//! | `Content-Type` not JSON | 415 | nothing |
+//! | signature missing or wrong | 401 | nothing |
+//! | body not JSON, or not a JSON object | 400 | nothing |
+//! | accepted (including unknown event types) | 200 | delivery + items |
+//! | redelivery (same `X-Idempotency-Key`) | 200 | nothing new |
+//! | store cannot commit | 503 | nothing (Kapso retries after 10 s, 40 s, 90 s) |
+
+pub mod events;
+pub mod signature;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::config::settings::SignaturePolicy;
+use crate::config::workspaces::{Route, Workspaces};
+use crate::inbox::{EnqueueOutcome, EventKind, InboxState, NewDelivery, NewInboxItem};
+use crate::store::Store;
+use crate::telemetry::{mask_phone, names};
+
+/// Largest accepted webhook body: 1 MiB (Kapso payloads are a few KiB; batches up to 100 items).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Header carrying the signature (seed §13.1).
+pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
+/// Header carrying Kapso's per-event dedup key.
+pub const IDEMPOTENCY_HEADER: &str = "x-idempotency-key";
+/// Header naming the event, e.g. `whatsapp.message.received`.
+pub const EVENT_HEADER: &str = "x-webhook-event";
+/// Header flagging a batched delivery (`true`).
+pub const BATCH_HEADER: &str = "x-webhook-batch";
+
+/// Longest idempotency key kept as given; a longer one is replaced by its SHA-256.
+const MAX_KEY_LEN: usize = 200;
+
+/// What the webhook handler needs.
+#[derive(Clone)]
+pub struct IngressState {
+    pub store: Arc<dyn Store>,
+    pub signature: SignaturePolicy,
+    pub workspaces: Arc<Workspaces>,
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"error": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether the content type is JSON (`application/json`, parameters such as `charset` allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    header_str(headers, header::CONTENT_TYPE.as_str())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The delivery's idempotency key: Kapso's header, or the SHA-256 of the body when absent
+/// (what Kapso itself uses for Meta-kind webhooks), so a redelivery is still recognised.
+fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> String {
+    match header_str(headers, IDEMPOTENCY_HEADER) {
+        Some(k) if k.len() <= MAX_KEY_LEN => k.to_string(),
+        Some(k) => format!("sha256:{}", hex::encode(Sha256::digest(k.as_bytes()))),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(body))),
+    }
+}
+
+fn count(event: &str, outcome: &'static str) {
+    metrics::counter!(names::WEBHOOKS, "event" => event.to_string(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// `POST /webhooks/kapso`. See the module documentation for the status codes.
+pub async fn kapso_webhook(
+    State(state): State<IngressState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let response = handle(&state, &headers, body).await;
+    metrics::histogram!(names::HANDLER_SECONDS).record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn handle(
+    state: &IngressState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Bounded label values: the header is attacker-controlled before the signature check.
+    let event_label = match header_str(headers, EVENT_HEADER) {
+        Some(e) if e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()) => e,
+        Some(_) => "invalid",
+        None => "none",
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            let status = rejection.status();
+            let outcome = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable_body"
+            };
+            count(event_label, outcome);
+            tracing::warn!(%status, "webhook body refused: {}", rejection.body_text());
+            return error(status, outcome, rejection.body_text());
+        }
+    };
+    if !is_json(headers) {
+        count(event_label, "bad_content_type");
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_content_type",
+            "Content-Type must be application/json",
+        );
+    }
+    match &state.signature {
+        SignaturePolicy::Verify(secrets) => {
+            let valid =
+                header_str(headers, SIGNATURE_HEADER).is_some_and(|sig| secrets.verify(&body, sig));
+            if !valid {
+                count(event_label, "bad_signature");
+                metrics::counter!(names::SIGNATURE_FAILURES).increment(1);
+                let why = if headers.contains_key(SIGNATURE_HEADER) {
+                    "X-Webhook-Signature does not match the body"
+                } else {
+                    "X-Webhook-Signature is missing"
+                };
+                tracing::warn!("webhook refused: {why}");
+                return error(StatusCode::UNAUTHORIZED, "bad_signature", why);
+            }
+        }
+        SignaturePolicy::Insecure => {
+            tracing::warn!(
+                "accepting an UNSIGNED webhook: --insecure-no-signature is on; never run this in production"
+            );
+        }
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            count(event_label, "malformed");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                format!("body is not valid JSON: {e}"),
+            );
+        }
+    };
+    let batch_header =
+        header_str(headers, BATCH_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let items = match events::parse_body(&value, header_str(headers, EVENT_HEADER), batch_header) {
+        Ok(items) => items,
+        Err(e) => {
+            count(event_label, "malformed");
+            return error(StatusCode::BAD_REQUEST, "malformed", e.to_string());
+        }
+    };
+
+    let request_id = header_str(headers, "x-request-id")
+        .unwrap_or_default()
+        .to_string();
+    let delivery = NewDelivery {
+        idempotency_key: idempotency_key(headers, &body),
+        event_header: header_str(headers, EVENT_HEADER).map(str::to_string),
+        request_id,
+        received_at_ms: chrono::Utc::now().timestamp_millis(),
+        items: items
+            .into_iter()
+            .map(|(event, raw)| route_item(&state.workspaces, event, raw))
+            .collect(),
+    };
+    let kinds: Vec<(EventKind, InboxState)> = delivery
+        .items
+        .iter()
+        .map(|i| (i.event.kind, i.state))
+        .collect();
+    let key = delivery.idempotency_key.clone();
+    match state.store.enqueue_inbound(delivery).await {
+        Ok(EnqueueOutcome::DuplicateDelivery) => {
+            count(event_label, "duplicate");
+            metrics::counter!(names::DUPLICATES, "level" => "delivery").increment(1);
+            tracing::info!(idempotency_key = %key, "redelivery acknowledged; nothing new stored");
+            (
+                StatusCode::OK,
+                Json(json!({"status": "duplicate", "stored": 0})),
+            )
+                .into_response()
+        }
+        Ok(EnqueueOutcome::Accepted { stored, duplicates }) => {
+            count(event_label, "accepted");
+            if duplicates > 0 {
+                metrics::counter!(names::DUPLICATES, "level" => "item")
+                    .increment(duplicates as u64);
+            }
+            for (kind, st) in &kinds {
+                metrics::counter!(names::INBOX_ITEMS, "kind" => kind.as_str(), "state" => st.as_str())
+                    .increment(1);
+            }
+            tracing::info!(
+                idempotency_key = %key,
+                items = kinds.len(),
+                stored,
+                duplicates,
+                "webhook accepted"
+            );
+            (
+                StatusCode::OK,
+                Json(json!({"status": "accepted", "stored": stored, "duplicates": duplicates})),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            count(event_label, "store_unavailable");
+            tracing::error!(idempotency_key = %key, error = %e, "inbox commit failed; answering 503 so Kapso retries");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the inbox cannot be written right now; retry later",
+            )
+        }
+    }
+}
+
+/// Decides an item's workspace and inbox state, and logs what cannot be processed.
+fn route_item(
+    workspaces: &Workspaces,
+    event: crate::inbox::InboundEvent,
+    raw: serde_json::Value,
+) -> NewInboxItem {
+    let route = workspaces.route(event.phone_number_id.as_deref());
+    let (workspace_id, mut state) = match route {
+        Route::Workspace(ws) => (Some(ws), InboxState::Pending),
+        Route::Unknown => (None, InboxState::Pending),
+        Route::Unroutable => {
+            metrics::counter!(names::UNROUTABLE).increment(1);
+            tracing::warn!(
+                phone_number_id = event.phone_number_id.as_deref().unwrap_or(""),
+                event = %event.event_type,
+                "no workspace serves this business number; stored as unroutable"
+            );
+            (None, InboxState::Unroutable)
+        }
+    };
+    if state == InboxState::Pending && event.kind == EventKind::Message {
+        match &event.contact_phone {
+            Some(phone) => {
+                tracing::debug!(contact = %mask_phone(phone), wamid = event.wamid().unwrap_or(""), "inbound message")
+            }
+            None => {
+                tracing::warn!(
+                    wamid = event.wamid().unwrap_or(""),
+                    "message without a sender phone (business-scoped user id): stored, cannot be answered"
+                );
+                state = InboxState::NoSender;
+            }
+        }
+    }
+    if event.kind == EventKind::Unknown {
+        tracing::info!(event = %event.event_type, "event type not handled yet: stored raw");
+    }
+    NewInboxItem {
+        event,
+        raw,
+        workspace_id,
+        state,
+    }
+}

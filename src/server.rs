@@ -1,0 +1,153 @@
+//! The HTTP service: routes, middleware, start-up and graceful shutdown.
+//!
+//! Routes: `POST /webhooks/kapso` (see [`crate::ingress`]), `GET /healthz` (the process is
+//! alive), `GET /readyz` (the store accepts writes), `GET /metrics` (Prometheus text format).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::settings::{Settings, SignaturePolicy};
+use crate::config::workspaces::Workspaces;
+use crate::ingress::{self, IngressState};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::telemetry::{self, names};
+
+/// Shared state of the routes.
+#[derive(Clone)]
+pub struct AppState {
+    pub ingress: IngressState,
+    pub metrics: PrometheusHandle,
+}
+
+/// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let webhook = Router::new()
+        .route("/webhooks/kapso", post(ingress::kapso_webhook))
+        .layer(DefaultBodyLimit::max(ingress::MAX_BODY_BYTES))
+        .with_state(state.ingress.clone());
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .merge(webhook)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.ingress.store.check_writable().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.ingress.store.inbox_depth().await {
+        Ok(depth) => metrics::gauge!(names::INBOX_DEPTH).set(depth as f64),
+        Err(e) => tracing::warn!(error = %e, "cannot read the inbox depth for /metrics"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Runs `ari serve` until SIGTERM or Ctrl-C: opens the store, binds, serves, then stops
+/// accepting, lets in-flight requests finish and closes the store.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    if matches!(settings.signature, SignaturePolicy::Insecure) {
+        tracing::warn!(
+            "--insecure-no-signature: webhooks are NOT authenticated; anyone who can reach this \
+             port can inject messages. For local trials only."
+        );
+    }
+    if settings.kapso.api_key.is_none() {
+        tracing::info!("no ARI_KAPSO_API_KEY: replies will be logged, not sent (dry run)");
+    }
+    let workspaces = Workspaces::load(&settings.flow_dir).context("loading workspaces")?;
+    if workspaces.is_default_only() {
+        tracing::info!("no workspaces configured: the default workspace serves every number");
+    }
+    let store = SqliteStore::open(&settings.database)
+        .await
+        .with_context(|| format!("opening the store {}", settings.database.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let state = AppState {
+        ingress: IngressState {
+            store: store.clone(),
+            signature: settings.signature.clone(),
+            workspaces: Arc::new(workspaces),
+        },
+        metrics: telemetry::metrics_handle(),
+    };
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("binding {}", settings.bind))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(addr = %addr, database = %settings.database.display(), "listening");
+
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped accepting; in-flight requests finished; closing the store");
+    store.close().await.context("closing the store")?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received: shutting down"),
+        () = terminate => tracing::info!("SIGTERM received: shutting down"),
+    }
+}
