@@ -115,7 +115,12 @@ pub enum SettingsError {
 impl ServeArgs {
     /// Validates the flags. Errors name the environment variable to fix.
     pub fn validate(&self) -> Result<Settings, SettingsError> {
-        let signature = match (&self.webhook_secret, self.insecure_no_signature) {
+        // An empty ARI_WEBHOOK_SECRET counts as unset (a blank line in an env file).
+        let secret = self
+            .webhook_secret
+            .as_deref()
+            .filter(|s| !s.trim().is_empty());
+        let signature = match (secret, self.insecure_no_signature) {
             (Some(s), _) => SignaturePolicy::Verify(WebhookSecrets::parse(s)?),
             (None, true) => SignaturePolicy::Insecure,
             (None, false) => return Err(SettingsError::MissingSecret),

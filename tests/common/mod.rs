@@ -1,0 +1,182 @@
+//! Test harness: spawns the real `ari` binary on a random port and talks to it over HTTP, the
+//! way Kapso does (zero-to-production style: the service is tested from the outside).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ari::inbox::InboxRow;
+use ari::ingress::signature::sign;
+use ari::store::Store;
+use ari::store::sqlite::SqliteStore;
+
+/// The secret the spawned service is configured with.
+pub const SECRET: &str = "test-webhook-secret";
+
+/// Reads a fixture from `tests/fixtures/kapso/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/kapso")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A running `ari serve` process with its own temporary database and flow folder.
+pub struct Service {
+    child: Child,
+    pub base_url: String,
+    pub db_path: PathBuf,
+    pub flow_dir: PathBuf,
+    /// Every line the service logged (stderr), for assertions on logs.
+    pub logs: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Options for [`Service::spawn_with`].
+#[derive(Default)]
+pub struct Options {
+    /// Value of ARI_WEBHOOK_SECRET; `None` → [`SECRET`].
+    pub secret: Option<String>,
+    /// Content of `workspaces.toml` in the flow folder, if any.
+    pub workspaces_toml: Option<String>,
+    /// Extra arguments after `serve`.
+    pub extra_args: Vec<String>,
+}
+
+impl Service {
+    pub fn spawn() -> Service {
+        Self::spawn_with(Options::default())
+    }
+
+    pub fn spawn_with(opts: Options) -> Service {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_path = dir.path().join("ari.db");
+        let flow_dir = dir.path().join("state-machines");
+        std::fs::create_dir_all(&flow_dir).expect("flow dir");
+        if let Some(ws) = &opts.workspaces_toml {
+            std::fs::write(flow_dir.join("workspaces.toml"), ws).expect("workspaces.toml");
+        }
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ari"));
+        cmd.arg("serve")
+            .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--database")
+            .arg(&db_path)
+            .arg("--flow-dir")
+            .arg(&flow_dir)
+            .args(&opts.extra_args)
+            .env_remove("ARI_KAPSO_API_KEY")
+            .env_remove("ARI_INSECURE_NO_SIGNATURE")
+            .env(
+                "ARI_WEBHOOK_SECRET",
+                opts.secret.as_deref().unwrap_or(SECRET),
+            )
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawning ari serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["message"] == "listening"
+                    && let (Some(tx), Some(addr)) = (tx.take(), v["addr"].as_str())
+                {
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().expect("logs lock").push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "ari serve did not log 'listening' in 30 s; logs:\n{}",
+                    logs.lock().expect("logs").join("\n")
+                );
+            }
+        };
+        Service {
+            child,
+            base_url: format!("http://{addr}"),
+            db_path,
+            flow_dir,
+            logs,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// POSTs a body signed with [`SECRET`] as Kapso does.
+    pub async fn post_signed(
+        &self,
+        client: &reqwest::Client,
+        body: &[u8],
+        event: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = client
+            .post(self.url("/webhooks/kapso"))
+            .header("content-type", "application/json")
+            .header("x-webhook-signature", sign(SECRET.as_bytes(), body));
+        if let Some(e) = event {
+            req = req.header("x-webhook-event", e);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("x-idempotency-key", k);
+        }
+        req.body(body.to_vec()).send().await.expect("POST webhook")
+    }
+
+    /// Reads the inbox through the store contract (a second connection to the same file).
+    pub async fn inbox(&self) -> Vec<InboxRow> {
+        let store = SqliteStore::open(&self.db_path).await.expect("open store");
+        let rows = store.list_inbox(0, 10_000).await.expect("list inbox");
+        store.close().await.expect("close");
+        rows
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("running kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ari serve ignored SIGTERM for 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn logs_text(&self) -> String {
+        self.logs.lock().expect("logs").join("\n")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
