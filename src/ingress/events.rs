@@ -156,10 +156,8 @@ fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
                 event.status = Some(s);
             }
         }
-        t if t.starts_with("whatsapp.conversation.") => {
-            if conversation.is_some() {
-                event.kind = EventKind::Conversation;
-            }
+        t if t.starts_with("whatsapp.conversation.") && conversation.is_some() => {
+            event.kind = EventKind::Conversation;
         }
         t if t.starts_with("workflow.execution.") => {
             event.kind = EventKind::Workflow;
