@@ -5,11 +5,16 @@
 //! large part of why it never worked. Two implementations sit behind the same contract tests:
 //! [`sqlite::SqliteStore`] (embedded default) and, later, a Convex store over its HTTP API.
 
+pub mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
 
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
+pub use model::{
+    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, NewMessage,
+    OutboxRow, OutboxState, SendOutcome, SendRequest, StoredMessage, TurnClaim, TurnCommit,
+};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +45,59 @@ pub trait Store: Send + Sync + 'static {
     /// Inbox rows with `id > after_id`, in arrival order, at most `limit`. For the worker,
     /// operators and tests. One round trip.
     async fn list_inbox(&self, after_id: i64, limit: u32) -> Result<Vec<InboxRow>, StoreError>;
+
+    /// Conversations with pending inbox rows, the one waiting longest first, at most `limit`.
+    /// The worker's recovery poll (after a restart, or rows another replica ingested). One
+    /// round trip.
+    async fn pending_conversations(&self, limit: u32) -> Result<Vec<ConversationKey>, StoreError>;
+
+    /// Claims a conversation for one turn and reads everything the turn needs: the snapshot,
+    /// the version, the pending inbox rows in order, the recent messages. Creates the
+    /// conversation on its first message. Takes a lease until `now_ms + lease_ms`; an unexpired
+    /// lease of another worker gives [`BeginTurn::Busy`]. One round trip.
+    async fn begin_turn(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<BeginTurn, StoreError>;
+
+    /// Applies one turn in one transaction, fenced by the claimed version and lease: the
+    /// messages, the new snapshot, the outbox rows, and the consumed inbox rows marked done.
+    /// A moved version or lost lease gives [`CommitOutcome::Stale`] and writes nothing.
+    /// One round trip.
+    async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError>;
+
+    /// Outbox rows due for a delivery attempt: per conversation only the oldest unfinished
+    /// row (a contact's messages go out one after the other), due at `now_ms`. One round trip.
+    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Records the outcome of a delivery attempt of one outbox row. One round trip.
+    async fn record_send(
+        &self,
+        outbox_id: i64,
+        outcome: SendOutcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Records that WhatsApp reported a sent message as failed (`whatsapp.message.failed`,
+    /// e.g. 131047 outside the 24 h window), matched by Kapso's message id. Returns the outbox
+    /// row's id, or `None` when no row has that id. One round trip.
+    async fn record_delivery_failure(
+        &self,
+        kapso_message_id: &str,
+        error: &str,
+    ) -> Result<Option<i64>, StoreError>;
+
+    /// A conversation's messages, oldest first (operators, `ari simulate`, tests).
+    async fn conversation_messages(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// A conversation's outbox rows, oldest first (operators, tests).
+    async fn conversation_outbox(&self, key: &ConversationKey)
+    -> Result<Vec<OutboxRow>, StoreError>;
 
     /// Proves the store accepts writes (`GET /readyz`). One round trip.
     async fn check_writable(&self) -> Result<(), StoreError>;

@@ -8,15 +8,19 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
-use super::{Store, StoreError};
+use super::{
+    BeginTurn, CommitOutcome, ConversationKey, Direction, OutboxRow, OutboxState, SendOutcome,
+    Store, StoreError, StoredMessage, TurnClaim, TurnCommit, model::RECENT_MESSAGES,
+};
 use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
 
 /// Schema migrations, applied in order at start (tracked in `PRAGMA user_version`).
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
     -- One row per accepted webhook delivery: the atomic claim on its idempotency key.
     CREATE TABLE deliveries (
         idempotency_key TEXT PRIMARY KEY,
@@ -58,6 +62,66 @@ const MIGRATIONS: &[M<'static>] = &[M::up(
         id            INTEGER PRIMARY KEY CHECK (id = 1),
         checked_at_ms INTEGER NOT NULL
     ) STRICT;
+    "#,
+    ),
+    M::up(
+        r#"
+    -- One row per lead per workspace: the flow snapshot, the version that fences commits, and
+    -- the lease that gives one worker the conversation at a time.
+    CREATE TABLE conversations (
+        id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id          TEXT NOT NULL,
+        contact_phone         TEXT NOT NULL,
+        contact_name          TEXT,
+        phone_number_id       TEXT,
+        kapso_conversation_id TEXT,
+        snapshot_json         TEXT,
+        flow_state            TEXT,
+        lead_score            INTEGER,
+        lead_temperature      TEXT,
+        handoff_reason        TEXT,
+        version               INTEGER NOT NULL DEFAULT 0,
+        lease_token           TEXT,
+        lease_until_ms        INTEGER,
+        created_at_ms         INTEGER NOT NULL,
+        updated_at_ms         INTEGER NOT NULL,
+        UNIQUE (workspace_id, contact_phone)
+    ) STRICT;
+    CREATE INDEX conversations_by_kapso_id ON conversations (kapso_conversation_id);
+
+    CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+        direction       TEXT NOT NULL,
+        inbox_id        INTEGER,
+        wamid           TEXT,
+        text            TEXT,
+        meta_json       TEXT NOT NULL,
+        created_at_ms   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+
+    CREATE TABLE outbox (
+        id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        conversation_id    INTEGER NOT NULL REFERENCES conversations(id),
+        message_id         INTEGER REFERENCES messages(id),
+        idempotency_key    TEXT NOT NULL UNIQUE,
+        phone_number_id    TEXT NOT NULL,
+        to_phone           TEXT NOT NULL,
+        body               TEXT NOT NULL,
+        state              TEXT NOT NULL,
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms INTEGER NOT NULL,
+        kapso_message_id   TEXT,
+        error              TEXT,
+        created_at_ms      INTEGER NOT NULL,
+        updated_at_ms      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX outbox_by_state ON outbox (state, conversation_id, id);
+    CREATE INDEX outbox_by_kapso_id ON outbox (kapso_message_id);
+
+    -- The worker reads a conversation's pending rows.
+    CREATE INDEX inbox_by_conversation ON inbox (workspace_id, contact_phone, state, id);
     "#,
 )];
 
@@ -197,6 +261,321 @@ fn row_to_inbox(row: &rusqlite::Row<'_>) -> Result<Result<InboxRow, String>, rus
     })
 }
 
+/// Columns of `inbox` that [`row_to_inbox`] reads, in its order.
+const INBOX_COLUMNS: &str = "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
+
+/// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
+const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error";
+
+fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> {
+    let state: String = row.get(6)?;
+    Ok(OutboxRow {
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        idempotency_key: row.get(2)?,
+        phone_number_id: row.get(3)?,
+        to: row.get(4)?,
+        body: row.get(5)?,
+        state: OutboxState::parse(&state).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                format!("outbox state {state:?}").into(),
+            )
+        })?,
+        attempts: row.get(7)?,
+        next_attempt_at_ms: row.get(8)?,
+        kapso_message_id: row.get(9)?,
+        error: row.get(10)?,
+    })
+}
+
+fn row_to_message(row: &rusqlite::Row<'_>) -> Result<StoredMessage, rusqlite::Error> {
+    let direction: String = row.get(1)?;
+    let meta: String = row.get(4)?;
+    let bad = |i: usize, what: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into())
+    };
+    Ok(StoredMessage {
+        id: row.get(0)?,
+        direction: Direction::parse(&direction)
+            .ok_or_else(|| bad(1, format!("direction {direction:?}")))?,
+        text: row.get(2)?,
+        wamid: row.get(3)?,
+        meta: serde_json::from_str(&meta).map_err(|e| bad(4, e.to_string()))?,
+        created_at_ms: row.get(5)?,
+    })
+}
+
+fn to_sql_err(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+fn begin_turn_tx(
+    c: &mut rusqlite::Connection,
+    key: &ConversationKey,
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Result<BeginTurn, String>, rusqlite::Error> {
+    let tx = c.transaction()?;
+    let inbound = {
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox
+             WHERE workspace_id = ?1 AND contact_phone = ?2 AND state = 'pending'
+             ORDER BY id LIMIT 100"
+        ))?;
+        stmt.query_map(params![key.workspace_id, key.contact_phone], row_to_inbox)?
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if inbound.is_empty() {
+        return Ok(Ok(BeginTurn::Idle));
+    }
+    let inbound = match inbound.into_iter().collect::<Result<Vec<_>, String>>() {
+        Ok(rows) => rows,
+        Err(e) => return Ok(Err(e)),
+    };
+    let existing = tx
+        .query_row(
+            "SELECT id, version, lease_token, lease_until_ms FROM conversations
+             WHERE workspace_id = ?1 AND contact_phone = ?2",
+            params![key.workspace_id, key.contact_phone],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((_, _, Some(_), Some(until))) = &existing
+        && *until > now_ms
+    {
+        return Ok(Ok(BeginTurn::Busy {
+            lease_until_ms: *until,
+        }));
+    }
+    // Identity details from the newest inbound row that carries them.
+    let newest = |f: &dyn Fn(&InboundEvent) -> Option<String>| {
+        inbound.iter().rev().find_map(|r| f(&r.event))
+    };
+    let name = newest(&|e| e.contact_name.clone());
+    let pnid = newest(&|e| e.phone_number_id.clone());
+    let kapso_id = newest(&|e| e.kapso_conversation_id.clone());
+    let lease_token = uuid::Uuid::new_v4().to_string();
+    let lease_until = now_ms + lease_ms;
+    let conversation_id = match existing {
+        Some((id, ..)) => {
+            tx.execute(
+                "UPDATE conversations SET lease_token = ?2, lease_until_ms = ?3,
+                    contact_name = COALESCE(?4, contact_name),
+                    phone_number_id = COALESCE(?5, phone_number_id),
+                    kapso_conversation_id = COALESCE(?6, kapso_conversation_id)
+                 WHERE id = ?1",
+                params![id, lease_token, lease_until, name, pnid, kapso_id],
+            )?;
+            id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO conversations (workspace_id, contact_phone, contact_name,
+                    phone_number_id, kapso_conversation_id, lease_token, lease_until_ms,
+                    created_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    key.workspace_id,
+                    key.contact_phone,
+                    name,
+                    pnid,
+                    kapso_id,
+                    lease_token,
+                    lease_until,
+                    now_ms
+                ],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    let (version, snapshot, contact_name, phone_number_id) = tx.query_row(
+        "SELECT version, snapshot_json, contact_name, phone_number_id FROM conversations WHERE id = ?1",
+        params![conversation_id],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        },
+    )?;
+    let snapshot = match snapshot.map(|s| serde_json::from_str(&s)).transpose() {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("conversation {conversation_id}: snapshot: {e}"))),
+    };
+    let mut recent = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, direction, text, wamid, meta_json, created_at_ms FROM messages
+             WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        stmt.query_map(params![conversation_id, RECENT_MESSAGES as i64], row_to_message)?
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    recent.reverse();
+    tx.commit()?;
+    Ok(Ok(BeginTurn::Claimed(Box::new(TurnClaim {
+        conversation_id,
+        version,
+        lease_token,
+        snapshot,
+        contact_name,
+        phone_number_id,
+        inbound,
+        recent,
+    }))))
+}
+
+fn commit_turn_tx(
+    c: &mut rusqlite::Connection,
+    commit: &TurnCommit,
+) -> Result<CommitOutcome, rusqlite::Error> {
+    let tx = c.transaction()?;
+    let snapshot = serde_json::to_string(&commit.snapshot).map_err(to_sql_err)?;
+    let fenced = tx.execute(
+        "UPDATE conversations SET version = version + 1, snapshot_json = ?4, flow_state = ?5,
+            lead_score = ?6, lead_temperature = ?7, handoff_reason = ?8,
+            lease_token = NULL, lease_until_ms = NULL, updated_at_ms = ?9
+         WHERE id = ?1 AND version = ?2 AND lease_token = ?3",
+        params![
+            commit.conversation_id,
+            commit.version,
+            commit.lease_token,
+            snapshot,
+            commit.summary.flow_state,
+            commit.summary.lead_score,
+            commit.summary.lead_temperature,
+            commit.summary.handoff_reason,
+            commit.now_ms
+        ],
+    )?;
+    if fenced == 0 {
+        return Ok(CommitOutcome::Stale);
+    }
+    let version = commit.version + 1;
+    {
+        let mut done = tx.prepare_cached(
+            "UPDATE inbox SET state = 'done' WHERE id = ?1 AND state = 'pending'",
+        )?;
+        for id in &commit.consumed_inbox_ids {
+            done.execute(params![id])?;
+        }
+    }
+    let mut outbox = Vec::new();
+    {
+        let mut insert_message = tx.prepare_cached(
+            "INSERT INTO messages (conversation_id, direction, inbox_id, wamid, text, meta_json, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut insert_outbox = tx.prepare_cached(&format!(
+            "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
+                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)
+             RETURNING {OUTBOX_COLUMNS}"
+        ))?;
+        for (n, m) in commit.messages.iter().enumerate() {
+            let meta = serde_json::to_string(&m.meta).map_err(to_sql_err)?;
+            insert_message.execute(params![
+                commit.conversation_id,
+                m.direction.as_str(),
+                m.inbox_id,
+                m.wamid,
+                m.text,
+                meta,
+                commit.now_ms
+            ])?;
+            let message_id = tx.last_insert_rowid();
+            if let Some(send) = &m.send {
+                let key = format!("ari-{}-{}-{}", commit.conversation_id, version, n);
+                let row = insert_outbox.query_row(
+                    params![
+                        commit.conversation_id,
+                        message_id,
+                        key,
+                        send.phone_number_id,
+                        send.to,
+                        m.text.as_deref().unwrap_or_default(),
+                        commit.now_ms
+                    ],
+                    row_to_outbox,
+                )?;
+                outbox.push(row);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(CommitOutcome::Committed { version, outbox })
+}
+
+fn record_send_tx(
+    c: &mut rusqlite::Connection,
+    outbox_id: i64,
+    outcome: &SendOutcome,
+    now_ms: i64,
+) -> Result<(), rusqlite::Error> {
+    let tx = c.transaction()?;
+    match outcome {
+        SendOutcome::Sent { kapso_message_id } => {
+            tx.execute(
+                "UPDATE outbox SET state = 'sent', kapso_message_id = ?2, attempts = attempts + 1,
+                    error = NULL, updated_at_ms = ?3 WHERE id = ?1",
+                params![outbox_id, kapso_message_id, now_ms],
+            )?;
+            tx.execute(
+                "UPDATE messages SET wamid = ?2
+                 WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
+                params![outbox_id, kapso_message_id],
+            )?;
+        }
+        SendOutcome::DryRun => {
+            tx.execute(
+                "UPDATE outbox SET state = 'dry_run', attempts = attempts + 1, updated_at_ms = ?2
+                 WHERE id = ?1",
+                params![outbox_id, now_ms],
+            )?;
+        }
+        SendOutcome::Retry {
+            error,
+            next_attempt_at_ms,
+        } => {
+            tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, error = ?2, next_attempt_at_ms = ?3,
+                    updated_at_ms = ?4 WHERE id = ?1 AND state = 'pending'",
+                params![outbox_id, error, next_attempt_at_ms, now_ms],
+            )?;
+        }
+        SendOutcome::Failed { error } => {
+            tx.execute(
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = ?2,
+                    updated_at_ms = ?3 WHERE id = ?1",
+                params![outbox_id, error, now_ms],
+            )?;
+        }
+    }
+    tx.commit()
+}
+
+fn conversation_id(
+    c: &rusqlite::Connection,
+    key: &ConversationKey,
+) -> Result<Option<i64>, rusqlite::Error> {
+    c.query_row(
+        "SELECT id FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
+        params![key.workspace_id, key.contact_phone],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn enqueue_inbound(&self, delivery: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
@@ -224,11 +603,9 @@ impl Store for SqliteStore {
         let rows = self
             .conn
             .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, delivery_key, kind, event_type, workspace_id, state, event_json,
-                            raw_json, received_at_ms
-                     FROM inbox WHERE id > ?1 ORDER BY id LIMIT ?2",
-                )?;
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {INBOX_COLUMNS} FROM inbox WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))?;
                 let rows = stmt
                     .query_map(params![after_id, limit], row_to_inbox)?
                     .collect::<Result<Vec<_>, _>>()?;
@@ -239,6 +616,145 @@ impl Store for SqliteStore {
         rows.into_iter()
             .map(|r| r.map_err(StoreError::InvalidData))
             .collect()
+    }
+
+    async fn pending_conversations(&self, limit: u32) -> Result<Vec<ConversationKey>, StoreError> {
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT workspace_id, contact_phone, MIN(id) AS first FROM inbox
+                     WHERE state = 'pending' AND workspace_id IS NOT NULL AND contact_phone IS NOT NULL
+                     GROUP BY workspace_id, contact_phone ORDER BY first LIMIT ?1",
+                )?;
+                let keys = stmt
+                    .query_map(params![limit], |r| {
+                        Ok(ConversationKey {
+                            workspace_id: r.get(0)?,
+                            contact_phone: r.get(1)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(keys)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn begin_turn(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<BeginTurn, StoreError> {
+        let key = key.clone();
+        self.conn
+            .call(move |c| begin_turn_tx(c, &key, now_ms, lease_ms))
+            .await
+            .map_err(call_err)?
+            .map_err(StoreError::InvalidData)
+    }
+
+    async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError> {
+        self.conn
+            .call(move |c| commit_turn_tx(c, &commit))
+            .await
+            .map_err(call_err)
+    }
+
+    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox AS o
+                     WHERE o.state = 'pending' AND o.next_attempt_at_ms <= ?1
+                       AND o.id = (SELECT MIN(id) FROM outbox
+                                   WHERE conversation_id = o.conversation_id AND state = 'pending')
+                     ORDER BY o.id LIMIT ?2"
+                ))?;
+                let rows = stmt
+                    .query_map(params![now_ms, limit], row_to_outbox)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn record_send(
+        &self,
+        outbox_id: i64,
+        outcome: SendOutcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .call(move |c| record_send_tx(c, outbox_id, &outcome, now_ms))
+            .await
+            .map_err(call_err)
+    }
+
+    async fn record_delivery_failure(
+        &self,
+        kapso_message_id: &str,
+        error: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let (id, error) = (kapso_message_id.to_string(), error.to_string());
+        self.conn
+            .call(move |c| {
+                c.query_row(
+                    "UPDATE outbox SET state = 'failed', error = ?2 WHERE kapso_message_id = ?1
+                     RETURNING id",
+                    params![id, error],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn conversation_messages(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let key = key.clone();
+        self.conn
+            .call(move |c| {
+                let Some(id) = conversation_id(c, &key)? else {
+                    return Ok(Vec::new());
+                };
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, direction, text, wamid, meta_json, created_at_ms FROM messages
+                     WHERE conversation_id = ?1 ORDER BY id",
+                )?;
+                let rows = stmt
+                    .query_map(params![id], row_to_message)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn conversation_outbox(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let key = key.clone();
+        self.conn
+            .call(move |c| {
+                let Some(id) = conversation_id(c, &key)? else {
+                    return Ok(Vec::new());
+                };
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE conversation_id = ?1 ORDER BY id"
+                ))?;
+                let rows = stmt
+                    .query_map(params![id], row_to_outbox)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {

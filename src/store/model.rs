@@ -1,0 +1,223 @@
+//! The data the turn pipeline reads and writes through the store: conversations (with their
+//! flow snapshot, version and lease), messages and outbox rows.
+//!
+//! The flow snapshot is opaque here (`serde_json::Value`): the flow core owns its shape and its
+//! `schema_version`, the store only keeps it with the conversation, so a renamed state never
+//! needs a migration of the tables.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::inbox::InboxRow;
+
+/// One conversation: one lead (E.164 phone) in one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationKey {
+    pub workspace_id: String,
+    /// E.164 with a leading `+`.
+    pub contact_phone: String,
+}
+
+/// Whether a message came from the lead or went to the lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    /// The stable lowercase name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+
+    /// Parses [`Direction::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inbound" => Some(Direction::Inbound),
+            "outbound" => Some(Direction::Outbound),
+            _ => None,
+        }
+    }
+}
+
+/// A message of a conversation as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub direction: Direction,
+    pub text: Option<String>,
+    /// WhatsApp message id: the lead's wamid for inbound, Kapso's returned id for outbound once
+    /// sent.
+    pub wamid: Option<String>,
+    /// Free-form details: message type, LLM model and arm, tokens, latency (ms)...
+    pub meta: Value,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// Everything a turn needs, read in one round trip by [`super::Store::begin_turn`].
+#[derive(Debug, Clone)]
+pub struct TurnClaim {
+    pub conversation_id: i64,
+    /// The conversation's version when claimed; the commit is fenced by it.
+    pub version: i64,
+    /// Proves this worker holds the lease; the commit must present it.
+    pub lease_token: String,
+    /// The flow snapshot, `None` for a conversation's first turn.
+    pub snapshot: Option<Value>,
+    pub contact_name: Option<String>,
+    /// The business number the lead last wrote to (the reply goes out from it).
+    pub phone_number_id: Option<String>,
+    /// The conversation's pending inbox rows, in arrival order (the turn's input).
+    pub inbound: Vec<InboxRow>,
+    /// The latest messages, oldest first (at most [`RECENT_MESSAGES`]).
+    pub recent: Vec<StoredMessage>,
+}
+
+/// How many recent messages a turn reads (the LLM's context window of the conversation).
+pub const RECENT_MESSAGES: usize = 20;
+
+/// Result of [`super::Store::begin_turn`].
+#[derive(Debug, Clone)]
+pub enum BeginTurn {
+    /// The lease is ours: run the turn and commit it.
+    Claimed(Box<TurnClaim>),
+    /// Another worker holds an unexpired lease until this time (ms since the epoch).
+    Busy { lease_until_ms: i64 },
+    /// Nothing is pending for this conversation.
+    Idle,
+}
+
+/// A message written by a turn. An outbound message with `send` also gets an outbox row in the
+/// same transaction.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub direction: Direction,
+    /// For an inbound message: the inbox row it came from.
+    pub inbox_id: Option<i64>,
+    pub wamid: Option<String>,
+    pub text: Option<String>,
+    pub meta: Value,
+    pub send: Option<SendRequest>,
+}
+
+/// Where an outbound text goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    /// The business number to send from.
+    pub phone_number_id: String,
+    /// The recipient, E.164.
+    pub to: String,
+}
+
+/// Columns kept beside the snapshot so operators can query conversations without decoding it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationSummary {
+    pub flow_state: Option<String>,
+    /// 0..=100.
+    pub lead_score: Option<i64>,
+    pub lead_temperature: Option<String>,
+    pub handoff_reason: Option<String>,
+}
+
+/// One turn's writes, applied by [`super::Store::commit_turn`] in one transaction.
+#[derive(Debug, Clone)]
+pub struct TurnCommit {
+    pub conversation_id: i64,
+    /// The version [`TurnClaim::version`] returned: the fence.
+    pub version: i64,
+    pub lease_token: String,
+    /// Inbox rows this turn consumed: marked done in the same transaction.
+    pub consumed_inbox_ids: Vec<i64>,
+    pub snapshot: Value,
+    pub summary: ConversationSummary,
+    /// In order: the inbound messages, then the replies.
+    pub messages: Vec<NewMessage>,
+    /// Milliseconds since the Unix epoch.
+    pub now_ms: i64,
+}
+
+/// Result of [`super::Store::commit_turn`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommitOutcome {
+    /// Applied; the conversation is now at `version`. `outbox` holds the rows this commit created
+    /// (handed to the sender directly, so the sender needs no extra read).
+    Committed { version: i64, outbox: Vec<OutboxRow> },
+    /// The conversation moved on (another worker committed, or our lease was taken after it
+    /// expired): nothing was written; redo the turn from a fresh `begin_turn`.
+    Stale,
+}
+
+/// Where an outbox row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting to be sent (or to be retried at `next_attempt_at_ms`).
+    Pending,
+    /// Kapso accepted it; `kapso_message_id` holds the id.
+    Sent,
+    /// No API key configured: logged instead of sent.
+    DryRun,
+    /// Kapso refused it for good (a 4xx other than 429), or WhatsApp reported it failed.
+    Failed,
+}
+
+impl OutboxState {
+    /// The stable lowercase name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sent => "sent",
+            OutboxState::DryRun => "dry_run",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`OutboxState::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => OutboxState::Pending,
+            "sent" => OutboxState::Sent,
+            "dry_run" => OutboxState::DryRun,
+            "failed" => OutboxState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One outbound text waiting for (or past) delivery through Kapso.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub conversation_id: i64,
+    /// Unique per row and stable across retries and restarts: `ari-<conversation>-<version>-<n>`.
+    pub idempotency_key: String,
+    pub phone_number_id: String,
+    /// E.164.
+    pub to: String,
+    pub body: String,
+    pub state: OutboxState,
+    pub attempts: i64,
+    /// Milliseconds since the Unix epoch.
+    pub next_attempt_at_ms: i64,
+    pub kapso_message_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What happened to one delivery attempt of an outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// Kapso accepted the message and returned its id.
+    Sent { kapso_message_id: String },
+    /// Dry run: recorded, not sent.
+    DryRun,
+    /// Transient failure: try again at `next_attempt_at_ms`.
+    Retry { error: String, next_attempt_at_ms: i64 },
+    /// Permanent failure (e.g. 131047 outside the 24 h window): never retried.
+    Failed { error: String },
+}
