@@ -3,6 +3,7 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,10 @@ impl Default for RetryPolicy {
 /// a sensitive header value and left out of `Debug`.
 #[derive(Clone)]
 pub struct KapsoClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     base_url: Url,
     api_key: HeaderValue,
@@ -86,9 +91,9 @@ pub struct KapsoClient {
 impl fmt::Debug for KapsoClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KapsoClient")
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &self.inner.base_url.as_str())
             .field("api_key", &"<redacted>")
-            .field("policy", &self.policy)
+            .field("policy", &self.inner.policy)
             .finish()
     }
 }
@@ -124,16 +129,18 @@ impl KapsoClient {
             .user_agent(concat!("ari/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
-            http,
-            base_url,
-            api_key,
-            policy,
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                api_key,
+                policy,
+            }),
         })
     }
 
     /// The policy this client was built with.
     pub fn policy(&self) -> &RetryPolicy {
-        &self.policy
+        &self.inner.policy
     }
 
     /// Sends a free-form text message and returns Meta's message id (`wamid…`).
@@ -220,13 +227,15 @@ impl KapsoClient {
             "message_id": inbound_wamid,
             "typing_indicator": { "type": "text" },
         });
-        self.post(&url, &payload, None, false, "-").await.map(|_| ())
+        self.post(&url, &payload, None, false, "-")
+            .await
+            .map(|_| ())
     }
 
     /// `{base}/meta/whatsapp/v24.0/{phone_number_id}/messages`, the id percent-encoded as one
     /// path segment.
     pub(crate) fn messages_url(&self, phone_number_id: &str) -> Result<Url, SendError> {
-        let mut url = self.base_url.clone();
+        let mut url = self.inner.base_url.clone();
         url.path_segments_mut()
             .map_err(|()| SendError::InvalidRequest("Kapso base URL cannot take a path"))?
             .pop_if_empty()
@@ -250,7 +259,7 @@ impl KapsoClient {
         retry: bool,
         masked_to: &str,
     ) -> Result<(u16, String, u32), SendError> {
-        let policy = &self.policy;
+        let policy = &self.inner.policy;
         let start = Instant::now();
         let attempts = AtomicU32::new(0);
         let retries = if retry {
@@ -319,10 +328,11 @@ impl KapsoClient {
         timeout: Duration,
     ) -> Result<(u16, String), AttemptError> {
         let mut req = self
+            .inner
             .http
             .post(url)
             .timeout(timeout)
-            .header(API_KEY_HEADER, self.api_key.clone())
+            .header(API_KEY_HEADER, self.inner.api_key.clone())
             .json(payload);
         if let Some(key) = idempotency_key {
             req = req.header(IDEMPOTENCY_KEY_HEADER, key);
@@ -334,14 +344,12 @@ impl KapsoClient {
 
         if status.is_success() {
             // Kapso accepted the message; failing to read the answer must not cause a resend.
-            return body
-                .map(|text| (status.as_u16(), text))
-                .map_err(|e| {
-                    AttemptError::Permanent(SendError::InvalidResponse {
-                        status: status.as_u16(),
-                        reason: format!("reading the body failed: {}", error_chain(&e)),
-                    })
-                });
+            return body.map(|text| (status.as_u16(), text)).map_err(|e| {
+                AttemptError::Permanent(SendError::InvalidResponse {
+                    status: status.as_u16(),
+                    reason: format!("reading the body failed: {}", error_chain(&e)),
+                })
+            });
         }
 
         let text = body.unwrap_or_default();
@@ -367,7 +375,11 @@ impl KapsoClient {
 }
 
 /// Local checks shared by the live and dry-run senders.
-pub(crate) fn validate(phone_number_id: &str, to_digits: &str, body: &str) -> Result<(), SendError> {
+pub(crate) fn validate(
+    phone_number_id: &str,
+    to_digits: &str,
+    body: &str,
+) -> Result<(), SendError> {
     if phone_number_id.is_empty() {
         return Err(SendError::InvalidRequest("empty phone_number_id"));
     }
@@ -410,7 +422,13 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// The `Retry-After` header in its delta-seconds form (RFC 9110 10.2.3). The HTTP-date form is
 /// ignored (the computed backoff is used instead).
 pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    let secs: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(secs))
 }
 

@@ -84,7 +84,9 @@ impl Sender {
                 Ok(Sender::Live(KapsoClient::new(base_url, key, policy)?))
             }
             _ => {
-                tracing::warn!("no Kapso API key configured: replies are logged, not sent (dry-run)");
+                tracing::warn!(
+                    "no Kapso API key configured: replies are logged, not sent (dry-run)"
+                );
                 Ok(Sender::DryRun)
             }
         }
@@ -150,7 +152,11 @@ impl Sender {
                     .await
             }
             Sender::DryRun => {
-                tracing::debug!(phone_number_id, inbound_wamid, "dry-run: mark read + typing");
+                tracing::debug!(
+                    phone_number_id,
+                    inbound_wamid,
+                    "dry-run: mark read + typing"
+                );
                 Ok(())
             }
         }
