@@ -2,12 +2,13 @@
 //!
 //! Kapso delivers each WhatsApp event as an HMAC-signed webhook. [`ingress`] verifies it and
 //! records it durably, once, in the [`inbox`] through the [`store`]; the rest of the pipeline
-//! (worker, flow, outbound) reads from there. [`server`] wires the HTTP routes, [`config`] holds
-//! the settings and admin files, [`telemetry`] the logs and metrics.
+//! (worker, flow, outbound through [`kapso`]) reads from there. [`server`] wires the HTTP
+//! routes, [`config`] holds the settings and admin files, [`telemetry`] the logs and metrics.
 
 pub mod config;
 pub mod inbox;
 pub mod ingress;
+pub mod kapso;
 pub mod server;
 pub mod store;
 pub mod telemetry;
