@@ -17,7 +17,10 @@ use ari::ingress::IngressState;
 use ari::ingress::signature::{WebhookSecrets, sign};
 use ari::server::{AppState, router};
 use ari::store::sqlite::SqliteStore;
-use ari::store::{Store, StoreError};
+use ari::store::{
+    BeginTurn, CommitOutcome, ConversationKey, OutboxRow, SendOutcome, Store, StoreError,
+    StoredMessage, TurnCommit,
+};
 
 const SECRET: &str = "prop-secret";
 
@@ -166,19 +169,55 @@ proptest! {
 /// A store that cannot commit anything (disk full, database locked, Convex down).
 struct DownStore;
 
+fn down<T>() -> Result<T, StoreError> {
+    Err(StoreError::Unavailable("disk I/O error".into()))
+}
+
 #[async_trait]
 impl Store for DownStore {
     async fn enqueue_inbound(&self, _: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
-        Err(StoreError::Unavailable("disk I/O error".into()))
+        down()
     }
     async fn inbox_depth(&self) -> Result<u64, StoreError> {
-        Err(StoreError::Unavailable("disk I/O error".into()))
+        down()
     }
     async fn list_inbox(&self, _: i64, _: u32) -> Result<Vec<InboxRow>, StoreError> {
-        Err(StoreError::Unavailable("disk I/O error".into()))
+        down()
+    }
+    async fn pending_conversations(&self, _: u32) -> Result<Vec<ConversationKey>, StoreError> {
+        down()
+    }
+    async fn begin_turn(
+        &self,
+        _: &ConversationKey,
+        _: i64,
+        _: i64,
+    ) -> Result<BeginTurn, StoreError> {
+        down()
+    }
+    async fn commit_turn(&self, _: TurnCommit) -> Result<CommitOutcome, StoreError> {
+        down()
+    }
+    async fn due_outbox(&self, _: i64, _: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        down()
+    }
+    async fn record_send(&self, _: i64, _: SendOutcome, _: i64) -> Result<(), StoreError> {
+        down()
+    }
+    async fn record_delivery_failure(&self, _: &str, _: &str) -> Result<Option<i64>, StoreError> {
+        down()
+    }
+    async fn conversation_messages(
+        &self,
+        _: &ConversationKey,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        down()
+    }
+    async fn conversation_outbox(&self, _: &ConversationKey) -> Result<Vec<OutboxRow>, StoreError> {
+        down()
     }
     async fn check_writable(&self) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("disk I/O error".into()))
+        down()
     }
     async fn close(&self) -> Result<(), StoreError> {
         Ok(())

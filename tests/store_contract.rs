@@ -8,7 +8,10 @@ use ari::inbox::{
     NewInboxItem, StatusUpdate,
 };
 use ari::store::sqlite::SqliteStore;
-use ari::store::{Store, StoreError};
+use ari::store::{
+    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, NewMessage,
+    OutboxState, SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+};
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
     let mut event = InboundEvent::unknown("whatsapp.message.received");
@@ -219,6 +222,271 @@ async fn closed_store_is_unavailable(store: &dyn Store) {
     assert!(store.check_writable().await.is_err());
 }
 
+fn key() -> ConversationKey {
+    ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: "+6281234567890".into(),
+    }
+}
+
+async fn claim(store: &dyn Store, now_ms: i64) -> TurnClaim {
+    match store.begin_turn(&key(), now_ms, 30_000).await.unwrap() {
+        BeginTurn::Claimed(c) => *c,
+        other => panic!("expected a claim, got {other:?}"),
+    }
+}
+
+fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
+    let mut messages: Vec<NewMessage> = claim
+        .inbound
+        .iter()
+        .map(|r| NewMessage {
+            direction: Direction::Inbound,
+            inbox_id: Some(r.id),
+            wamid: r.event.wamid().map(str::to_string),
+            text: r.event.message.as_ref().and_then(|m| m.text.clone()),
+            meta: serde_json::json!({}),
+            send: None,
+        })
+        .collect();
+    messages.extend(replies.iter().map(|t| NewMessage {
+        direction: Direction::Outbound,
+        inbox_id: None,
+        wamid: None,
+        text: Some(t.to_string()),
+        meta: serde_json::json!({"template": "test"}),
+        send: Some(SendRequest {
+            phone_number_id: "p".into(),
+            to: "+6281234567890".into(),
+        }),
+    }));
+    TurnCommit {
+        conversation_id: claim.conversation_id,
+        version: claim.version,
+        lease_token: claim.lease_token.clone(),
+        consumed_inbox_ids: claim.inbound.iter().map(|r| r.id).collect(),
+        snapshot: serde_json::json!({"schema_version": 1, "state": "qualifying", "turns": claim.version + 1}),
+        summary: ConversationSummary {
+            flow_state: Some("qualifying".into()),
+            lead_score: Some(5),
+            ..ConversationSummary::default()
+        },
+        messages,
+        now_ms,
+    }
+}
+
+async fn a_turn_claims_reads_and_commits_once(store: &dyn Store) {
+    assert!(matches!(
+        store.begin_turn(&key(), 1_000, 30_000).await.unwrap(),
+        BeginTurn::Idle
+    ));
+    store
+        .enqueue_inbound(delivery(
+            "t1",
+            vec![
+                message("p", "w1", "halo"),
+                message("p", "w2", "nama saya Budi"),
+            ],
+        ))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    assert_eq!(c.version, 0);
+    assert!(c.snapshot.is_none());
+    assert_eq!(c.phone_number_id.as_deref(), Some("p"));
+    let texts: Vec<_> = c
+        .inbound
+        .iter()
+        .map(|r| r.event.message.as_ref().unwrap().text.clone().unwrap())
+        .collect();
+    assert_eq!(texts, ["halo", "nama saya Budi"]);
+    // The lease keeps a second worker out.
+    assert!(matches!(
+        store.begin_turn(&key(), 2_000, 30_000).await.unwrap(),
+        BeginTurn::Busy {
+            lease_until_ms: 31_000
+        }
+    ));
+    let out = store
+        .commit_turn(commit_of(
+            &c,
+            &["Halo! Boleh tau namanya?", "Email?"],
+            3_000,
+        ))
+        .await
+        .unwrap();
+    let CommitOutcome::Committed { version, outbox } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(version, 1);
+    assert_eq!(outbox.len(), 2);
+    assert_ne!(outbox[0].idempotency_key, outbox[1].idempotency_key);
+    assert_eq!(outbox[0].state, OutboxState::Pending);
+    assert_eq!(outbox[0].body, "Halo! Boleh tau namanya?");
+    assert_eq!(store.inbox_depth().await.unwrap(), 0);
+    // The same commit again is stale: the version moved.
+    assert_eq!(
+        store
+            .commit_turn(commit_of(&c, &["again"], 3_500))
+            .await
+            .unwrap(),
+        CommitOutcome::Stale
+    );
+    // Nothing pending: the next begin is idle; the next message resumes from the snapshot.
+    assert!(matches!(
+        store.begin_turn(&key(), 4_000, 30_000).await.unwrap(),
+        BeginTurn::Idle
+    ));
+    store
+        .enqueue_inbound(delivery("t2", vec![message("p", "w3", "budi@example.com")]))
+        .await
+        .unwrap();
+    let c2 = claim(store, 5_000).await;
+    assert_eq!(c2.version, 1);
+    assert_eq!(c2.snapshot.as_ref().unwrap()["state"], "qualifying");
+    assert_eq!(c2.recent.len(), 4);
+    assert_eq!(c2.recent[0].text.as_deref(), Some("halo"));
+    assert_eq!(c2.recent[3].direction, Direction::Outbound);
+    let messages = store.conversation_messages(&key()).await.unwrap();
+    assert_eq!(messages.len(), 4);
+}
+
+async fn an_expired_lease_is_taken_over_and_the_old_holder_is_fenced(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let slow = claim(store, 1_000).await;
+    // The slow worker's lease (30 s) expires; another worker takes the conversation.
+    let fast = claim(store, 40_000).await;
+    assert_ne!(slow.lease_token, fast.lease_token);
+    assert_eq!(
+        store
+            .commit_turn(commit_of(&slow, &["late"], 41_000))
+            .await
+            .unwrap(),
+        CommitOutcome::Stale
+    );
+    assert!(matches!(
+        store
+            .commit_turn(commit_of(&fast, &["on time"], 41_000))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed { version: 1, .. }
+    ));
+    let bodies: Vec<_> = store
+        .conversation_outbox(&key())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.body)
+        .collect();
+    assert_eq!(bodies, ["on time"]);
+}
+
+async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["first", "second"], 1_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    let due = store.due_outbox(1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["first"]
+    );
+    // A transient failure: not due again before its retry time, and the second row waits.
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Retry {
+                error: "500".into(),
+                next_attempt_at_ms: 5_000,
+            },
+            1_100,
+        )
+        .await
+        .unwrap();
+    assert!(store.due_outbox(2_000, 10).await.unwrap().is_empty());
+    let due = store.due_outbox(5_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts, 1);
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Sent {
+                kapso_message_id: "wamid.OUT1".into(),
+            },
+            5_100,
+        )
+        .await
+        .unwrap();
+    let due = store.due_outbox(5_100, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["second"]
+    );
+    store
+        .record_send(outbox[1].id, SendOutcome::DryRun, 5_200)
+        .await
+        .unwrap();
+    assert!(store.due_outbox(9_999, 10).await.unwrap().is_empty());
+    // WhatsApp later reports the first as failed (24 h window closed).
+    assert_eq!(
+        store
+            .record_delivery_failure("wamid.OUT1", "131047 Re-engagement message")
+            .await
+            .unwrap(),
+        Some(outbox[0].id)
+    );
+    assert_eq!(
+        store
+            .record_delivery_failure("wamid.UNKNOWN", "x")
+            .await
+            .unwrap(),
+        None
+    );
+    let rows = store.conversation_outbox(&key()).await.unwrap();
+    assert_eq!(rows[0].state, OutboxState::Failed);
+    assert_eq!(rows[0].kapso_message_id.as_deref(), Some("wamid.OUT1"));
+    assert_eq!(rows[1].state, OutboxState::DryRun);
+    // The sent message's wamid is recorded on the message too.
+    let messages = store.conversation_messages(&key()).await.unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.wamid.as_deref() == Some("wamid.OUT1"))
+    );
+}
+
+async fn pending_conversations_come_oldest_first(store: &dyn Store) {
+    let mut other = message("p", "w2", "halo");
+    other.event.contact_phone = Some("+6287712345678".into());
+    store
+        .enqueue_inbound(delivery("a", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("b", vec![other]))
+        .await
+        .unwrap();
+    let keys = store.pending_conversations(10).await.unwrap();
+    assert_eq!(
+        keys.iter()
+            .map(|k| k.contact_phone.as_str())
+            .collect::<Vec<_>>(),
+        ["+6281234567890", "+6287712345678"]
+    );
+}
+
 /// Runs one contract check on a fresh SQLite store in a temporary file.
 async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
@@ -250,6 +518,10 @@ contract_on_sqlite!(
     rows_come_back_in_arrival_order_with_paging,
     depth_counts_pending_rows_only,
     closed_store_is_unavailable,
+    a_turn_claims_reads_and_commits_once,
+    an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
+    the_outbox_delivers_one_row_per_contact_at_a_time,
+    pending_conversations_come_oldest_first,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,8 @@ use super::error::{
     AttemptError, BuildError, RATE_LIMIT_CODES, SendError, TransientError, parse_error_body,
     truncate,
 };
-use super::{SentMessage, digits_only, mask_phone};
+use super::{SentMessage, digits_only};
+use crate::telemetry::mask_phone;
 
 /// Graph API version in the send path: `/meta/whatsapp/{GRAPH_API_VERSION}/{phone_number_id}/messages`.
 ///

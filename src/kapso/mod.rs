@@ -28,7 +28,7 @@
 //!
 //! # Logging
 //! The API key is never logged (sensitive header, redacted `Debug`). Phone numbers are logged
-//! masked to their last 4 digits ([`mask_phone`]).
+//! masked to their last 4 digits ([`crate::telemetry::mask_phone`]).
 
 mod client;
 mod error;
@@ -121,7 +121,7 @@ impl Sender {
                 client::validate(phone_number_id, &to_digits, body)?;
                 tracing::info!(
                     phone_number_id,
-                    to = %mask_phone(&to_digits),
+                    to = %crate::telemetry::mask_phone(&to_digits),
                     idempotency_key,
                     body,
                     "dry-run: reply not sent (no Kapso API key)"
@@ -169,27 +169,13 @@ pub fn digits_only(phone: &str) -> String {
     phone.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// Masks a phone number for logs, keeping only its last 4 digits: `"6281234567890"` →
-/// `"*********7890"`. Non-digits are dropped first; 4 digits or fewer are fully masked.
-pub fn mask_phone(phone: &str) -> String {
-    let digits = digits_only(phone);
-    let n = digits.len();
-    if n <= 4 {
-        return "*".repeat(n.max(1));
-    }
-    format!("{}{}", "*".repeat(n - 4), &digits[n - 4..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn digits_and_masking() {
+    fn digits_only_drops_separators() {
         assert_eq!(digits_only("+62 812-3456-7890"), "6281234567890");
-        assert_eq!(mask_phone("+62 812-3456-7890"), "*********7890");
-        assert_eq!(mask_phone("1234"), "****");
-        assert_eq!(mask_phone(""), "*");
     }
 
     #[tokio::test]

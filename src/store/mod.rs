@@ -96,8 +96,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// A conversation's outbox rows, oldest first (operators, tests).
-    async fn conversation_outbox(&self, key: &ConversationKey)
-    -> Result<Vec<OutboxRow>, StoreError>;
+    async fn conversation_outbox(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
 
     /// Proves the store accepts writes (`GET /readyz`). One round trip.
     async fn check_writable(&self) -> Result<(), StoreError>;

@@ -147,7 +147,10 @@ pub struct TurnCommit {
 pub enum CommitOutcome {
     /// Applied; the conversation is now at `version`. `outbox` holds the rows this commit created
     /// (handed to the sender directly, so the sender needs no extra read).
-    Committed { version: i64, outbox: Vec<OutboxRow> },
+    Committed {
+        version: i64,
+        outbox: Vec<OutboxRow>,
+    },
     /// The conversation moved on (another worker committed, or our lease was taken after it
     /// expired): nothing was written; redo the turn from a fresh `begin_turn`.
     Stale,
@@ -217,7 +220,10 @@ pub enum SendOutcome {
     /// Dry run: recorded, not sent.
     DryRun,
     /// Transient failure: try again at `next_attempt_at_ms`.
-    Retry { error: String, next_attempt_at_ms: i64 },
+    Retry {
+        error: String,
+        next_attempt_at_ms: i64,
+    },
     /// Permanent failure (e.g. 131047 outside the 24 h window): never retried.
     Failed { error: String },
 }

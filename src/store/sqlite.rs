@@ -123,7 +123,8 @@ const MIGRATIONS: &[M<'static>] = &[
     -- The worker reads a conversation's pending rows.
     CREATE INDEX inbox_by_conversation ON inbox (workspace_id, contact_phone, state, id);
     "#,
-)];
+    ),
+];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
 pub struct SqliteStore {
@@ -262,7 +263,8 @@ fn row_to_inbox(row: &rusqlite::Row<'_>) -> Result<Result<InboxRow, String>, rus
 }
 
 /// Columns of `inbox` that [`row_to_inbox`] reads, in its order.
-const INBOX_COLUMNS: &str = "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
+const INBOX_COLUMNS: &str =
+    "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
 
 /// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
 const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error";
@@ -411,15 +413,22 @@ fn begin_turn_tx(
     )?;
     let snapshot = match snapshot.map(|s| serde_json::from_str(&s)).transpose() {
         Ok(s) => s,
-        Err(e) => return Ok(Err(format!("conversation {conversation_id}: snapshot: {e}"))),
+        Err(e) => {
+            return Ok(Err(format!(
+                "conversation {conversation_id}: snapshot: {e}"
+            )));
+        }
     };
     let mut recent = {
         let mut stmt = tx.prepare_cached(
             "SELECT id, direction, text, wamid, meta_json, created_at_ms FROM messages
              WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
-        stmt.query_map(params![conversation_id, RECENT_MESSAGES as i64], row_to_message)?
-            .collect::<Result<Vec<_>, _>>()?
+        stmt.query_map(
+            params![conversation_id, RECENT_MESSAGES as i64],
+            row_to_message,
+        )?
+        .collect::<Result<Vec<_>, _>>()?
     };
     recent.reverse();
     tx.commit()?;
