@@ -5,4 +5,5 @@
 //! README for how the parts fit together.
 
 pub mod config;
+pub mod flow;
 pub mod telemetry;
