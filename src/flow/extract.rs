@@ -123,8 +123,8 @@ const FIELD_UNKNOWN: &[&str] = &[
 
 /// Words in a message that point an "I don't know" at a specific field.
 const FIELD_CUES: &[(&str, &[&str])] = &[
-    ("budget", &["budget", "bujet", "dana", "biaya", "anggaran"]),
-    ("timeline", &["kapan", "berangkat", "timeline", "waktunya", "intake"]),
+    ("budget", &["budget", "budgetnya", "bujet", "dana", "dananya", "biaya", "biayanya", "anggaran"]),
+    ("timeline", &["kapan", "berangkat", "berangkatnya", "timeline", "waktunya", "intake"]),
     ("country", &["negara", "negaranya", "country", "tujuan"]),
     ("english_level", &["ielts", "toefl", "inggris", "english"]),
     ("email", &["email", "e mail", "surel"]),
@@ -309,6 +309,9 @@ fn clean_name(raw: &str) -> Option<String> {
         kept.push(title_case(w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')));
     }
     let name = kept.join(" ");
+    if country(&name).is_some() {
+        return None;
+    }
     (name.chars().filter(|c| c.is_alphabetic()).count() >= 2).then_some(name)
 }
 
@@ -443,6 +446,11 @@ pub fn country(text: &str) -> Option<String> {
                 break;
             };
             let at = from + pos;
+            // "bahasa Inggris" is the language, not the country.
+            if at > 0 && tokens[at - 1] == "bahasa" && (*alias == "inggris" || *alias == "jepang" || *alias == "jerman" || *alias == "korea" || *alias == "belanda") {
+                from = at + 1;
+                continue;
+            }
             // Later wins; at equal position the longer alias wins ("korea selatan").
             if best.is_none_or(|(p, l, _)| at > p || (at == p && len > l)) {
                 best = Some((at, len, canonical));
@@ -496,7 +504,8 @@ fn program(text: &str) -> Option<String> {
             .split_whitespace()
             .take_while(|w| !stop.contains(&w.to_lowercase().as_str()))
             .collect();
-        (!kept.is_empty()).then(|| kept.join(" "))
+        let major = kept.join(" ");
+        (!kept.is_empty() && !DEGREE.find(&major).is_some_and(|m| m.as_str().len() == major.len())).then_some(major)
     });
     match (degree, major) {
         (Some(d), Some(m)) => Some(format!("{d} {m}")),
