@@ -265,7 +265,7 @@ impl Guard {
             Guard::QuietPeriod => "message (ack once per quiet period)",
             Guard::Closed => "closed by consultant",
             Guard::Resumed => "resumed by admin",
-            Guard::NewCycle => "new message: new cycle",
+            Guard::NewCycle => "new message (new cycle)",
         }
     }
 }
