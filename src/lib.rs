@@ -1,11 +1,12 @@
 //! ARI: answers a study-abroad consultancy's WhatsApp leads.
 //!
 //! Kapso delivers each WhatsApp event as an HMAC-signed webhook. [`ingress`] verifies it and
-//! records it durably, once, in the [`inbox`] through the [`store`]; the rest of the pipeline
-//! (worker, flow, outbound through [`kapso`]) reads from there. [`server`] wires the HTTP
-//! routes, [`config`] holds the settings and admin files, [`telemetry`] the logs and metrics.
+//! records it durably, once, in the [`inbox`] through the [`store`]; the [`flow`] core decides
+//! each turn, and replies go out through [`kapso`]. [`server`] wires the HTTP routes, [`config`]
+//! holds the settings and admin files, [`telemetry`] the logs and metrics.
 
 pub mod config;
+pub mod flow;
 pub mod inbox;
 pub mod ingress;
 pub mod kapso;

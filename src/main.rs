@@ -22,6 +22,30 @@ enum Command {
     Serve(ServeArgs),
     /// Sign a payload file as Kapso does and POST it to a running service (for trying it by hand).
     SendWebhook(SendWebhookArgs),
+    /// Validate a flow file (default state-machines/ari.toml) or a config directory; errors
+    /// name file, line and key. Exit 0 when valid, 1 when not.
+    CheckConfig {
+        /// Flow file or directory.
+        path: Option<PathBuf>,
+    },
+    /// Flow tools.
+    Flow {
+        #[command(subcommand)]
+        command: FlowCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FlowCommand {
+    /// Print the state machine (stages and guarded edges) from the definitions the core runs.
+    Graph {
+        /// mermaid or dot.
+        #[arg(long, default_value = "mermaid", value_parser = ari::flow::cli::parse_format)]
+        format: ari::flow::graph::GraphFormat,
+        /// Flow file whose stage names to use.
+        #[arg(long, default_value = ari::config::flow::cli::DEFAULT_PATH)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,7 +68,22 @@ struct SendWebhookArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    match Cli::parse().command {
+        Command::Serve(args) => run_async(async move {
+            ari::telemetry::init_logging(args.log_format);
+            let settings = args.validate()?;
+            ari::server::serve(settings).await
+        }),
+        Command::SendWebhook(args) => run_async(send_webhook(args)),
+        Command::CheckConfig { path } => ari::config::flow::check_config_cli(path.as_deref()),
+        Command::Flow {
+            command: FlowCommand::Graph { format, config },
+        } => ari::flow::cli::flow_graph_cli(format, &config),
+    }
+}
+
+/// Runs an async command on a multi-threaded runtime; an error is logged and printed.
+fn run_async(command: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,17 +94,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(args) => {
-                ari::telemetry::init_logging(args.log_format);
-                let settings = args.validate()?;
-                ari::server::serve(settings).await
-            }
-            Command::SendWebhook(args) => send_webhook(args).await,
-        }
-    });
-    match result {
+    match runtime.block_on(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

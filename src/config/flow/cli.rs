@@ -1,0 +1,41 @@
+//! `ari check-config [PATH]`: validate a flow file (or a config directory) and print every
+//! problem as `file:line: key: message`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::load::{Diagnostics, load_dir, load_file};
+
+/// Default path checked when none is given.
+pub const DEFAULT_PATH: &str = "state-machines/ari.toml";
+
+/// Checks `path`: a file is validated alone; a directory is validated with its workspace
+/// overrides. Returns the diagnostics, or a one-line summary when valid.
+pub fn check_config(path: &Path) -> Result<String, Diagnostics> {
+    if path.is_dir() {
+        let set = load_dir(path)?;
+        Ok(format!(
+            "{}: valid (default + {} workspace override(s))",
+            path.display(),
+            set.workspaces.len()
+        ))
+    } else {
+        load_file(path)?;
+        Ok(format!("{}: valid", path.display()))
+    }
+}
+
+/// The CLI entry: prints to stdout/stderr, exit 0 when valid and 1 when invalid.
+pub fn check_config_cli(path: Option<&Path>) -> ExitCode {
+    let path = path.unwrap_or(Path::new(DEFAULT_PATH));
+    match check_config(path) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprintln!("{diags}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Typed shape of a flow file. Every struct denies unknown keys, so a typo in `ari.toml` is an
+//! error naming the key, not a silently ignored setting.
+//!
+//! The field-by-field meaning is documented in `state-machines/ari.toml` and `README.flow.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One complete, validated flow configuration (the default file, or the default with one
+/// workspace's overrides merged over it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    /// Version of this file's layout; only `1` exists.
+    pub schema_version: u32,
+    /// How the bot presents itself.
+    pub persona: Persona,
+    /// Per-stage settings and reply texts.
+    pub stages: Stages,
+    /// Which fields and documents qualification asks for, in asking order.
+    pub qualification: Qualification,
+    /// Label and question per lead field (keys: see [`KNOWN_FIELDS`]).
+    pub fields: BTreeMap<String, FieldSpec>,
+    /// Label and question per document (keys: see [`KNOWN_DOCUMENTS`]).
+    pub documents: BTreeMap<String, DocumentSpec>,
+    /// Lead score weights and temperature thresholds (seed §6).
+    pub scoring: Scoring,
+    /// What happens after scoring: hot / warm / cold routing and the stuck limit (seed §7).
+    pub routing: Routing,
+    /// Handoff behaviour: phrases that ask for a person, quiet period.
+    pub handoff: Handoff,
+    /// When a message counts as a question for the knowledge base (seed §8, word-bounded).
+    pub knowledge: Knowledge,
+    /// Consultant weekly slots and booking rules (used by the scheduling stage).
+    pub scheduling: Scheduling,
+}
+
+/// Field keys the extractor and the scorer understand (seed §5.2 plus `program`).
+pub const KNOWN_FIELDS: &[&str] = &[
+    "name",
+    "email",
+    "english_level",
+    "budget",
+    "timeline",
+    "country",
+    "program",
+    "activity",
+    "notes",
+];
+
+/// Document keys the scorer understands, 7.5 points each at default weights (seed §5.4, §6.2).
+pub const KNOWN_DOCUMENTS: &[&str] = &["passport", "cv", "english_test", "transcript"];
+
+/// The bot persona (seed §11.1 section 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persona {
+    /// Name the bot introduces itself with (`{bot_name}`).
+    pub bot_name: String,
+    /// Free-text tone for the LLM instruction, e.g. "santai dan friendly".
+    pub tone: String,
+    /// `formal`, `professional`, `casual` or `friendly` (seed §11.1).
+    pub greeting_style: GreetingStyle,
+    /// BCP 47 language of the texts, e.g. `id`.
+    pub language: String,
+    /// WhatsApp community link sent to cold leads (`{community_link}`); empty = none.
+    pub community_link: String,
+}
+
+/// Greeting style (seed §11.1: formal → "sopan dan formal", professional → "profesional tapi
+/// ramah", otherwise "santai dan friendly").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GreetingStyle {
+    /// Polite and formal.
+    Formal,
+    /// Professional but warm.
+    Professional,
+    /// Relaxed.
+    Casual,
+    /// Relaxed and friendly.
+    Friendly,
+}
+
+/// The seven stages of the flow (DESIGN.md "The flow").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stages {
+    /// First inbound message: greet and ask the first question.
+    pub greeting: Stage,
+    /// Learn the required fields and documents.
+    pub qualifying: Stage,
+    /// Score and route (transient, same turn).
+    pub scoring: Stage,
+    /// Offer a consultation.
+    pub booking: Stage,
+    /// Pick a day and a slot, confirm.
+    pub scheduling: Stage,
+    /// A person takes over; the bot stays quiet.
+    pub handoff: Stage,
+    /// End of this cycle.
+    pub completed: Stage,
+}
+
+impl Stages {
+    /// The stage settings by stable stage name (`greeting` ... `completed`).
+    pub fn get(&self, name: &str) -> Option<&Stage> {
+        match name {
+            "greeting" => Some(&self.greeting),
+            "qualifying" => Some(&self.qualifying),
+            "scoring" => Some(&self.scoring),
+            "booking" => Some(&self.booking),
+            "scheduling" => Some(&self.scheduling),
+            "handoff" => Some(&self.handoff),
+            "completed" => Some(&self.completed),
+            _ => None,
+        }
+    }
+}
+
+/// One stage's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// Disabled stages are skipped (greeting, booking, scheduling only; see validation).
+    pub enabled: bool,
+    /// Display name shown by `ari flow graph` and to consultants.
+    pub name: String,
+    /// What the stage is for (documentation, and the LLM instruction's context).
+    pub goal: String,
+    /// An example exchange (documentation for admins and the LLM).
+    pub sample_script: String,
+    /// When the stage is done (documentation; the guards in code decide).
+    pub exit_criteria: String,
+    /// Reply templates by key; `{placeholder}`s are filled from lead data. The allowed keys and
+    /// placeholders per stage are listed in [`crate::config::flow::validate::TEXT_SPECS`].
+    #[serde(default)]
+    pub texts: BTreeMap<String, String>,
+}
+
+/// Which fields and documents qualification asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qualification {
+    /// Asked one per reply, in this order, until each is known or unknown (seed §5.2).
+    pub required_fields: Vec<String>,
+    /// Learned when volunteered and shown to consultants, never asked (seed §5.2).
+    pub important_fields: Vec<String>,
+    /// Document yes/no questions, asked in this order after the required fields (seed §5.4).
+    pub document_order: Vec<String>,
+}
+
+/// A lead field's label and question (seed §5.2 labels, §5.3 questions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// Human label, e.g. "nama lengkap".
+    pub label: String,
+    /// The question asking for it.
+    pub question: String,
+}
+
+/// A document's label (used in score reasons) and yes/no question (seed §5.4, §6.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSpec {
+    /// Label, e.g. "Paspor".
+    pub label: String,
+    /// The yes/no question.
+    pub question: String,
+}
+
+/// Lead score weights and thresholds (seed §6.1, §6.3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring {
+    /// Component maxima in points; must sum to 100.
+    pub weights: Weights,
+    /// Score at or above which a lead is hot (seed: 70).
+    pub hot_threshold: u32,
+    /// Score at or above which a lead is warm (seed: 40); must be below `hot_threshold`.
+    pub warm_threshold: u32,
+}
+
+/// Component maxima; the seed's rules are scaled by `configured / seed default`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// Form completeness, valid email, country (seed: 25).
+    pub basic: u32,
+    /// English, budget, timeline, program (seed: 35, actually up to 38).
+    pub qualification: u32,
+    /// Documents ready (seed: 30).
+    pub documents: u32,
+    /// Engagement (seed: 10, default value 5).
+    pub engagement: u32,
+}
+
+/// What a hot lead gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadAction {
+    /// Offer a consultation (booking stage).
+    Book,
+    /// Hand off to a consultant directly.
+    Handoff,
+}
+
+/// Routing after scoring (seed §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Routing {
+    /// Hot leads: `book` (default) or `handoff`.
+    pub hot_lead_action: LeadAction,
+    /// Warm leads are nurtured for this many inbound messages (seed `WARM_LEAD_MAX_MESSAGES`: 5).
+    pub warm_nurture_limit: u32,
+    /// After the nurture limit: `book` or `handoff`.
+    pub warm_after_limit: LeadAction,
+    /// Turns in a row with nothing learned and no stage change before a `stuck` handoff (10).
+    pub stuck_limit: u32,
+}
+
+/// Handoff behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handoff {
+    /// While handed off, at most one short acknowledgement per this many minutes.
+    pub quiet_period_minutes: u32,
+    /// Phrases (matched on word boundaries, case-insensitive) that mean "I want a person".
+    pub human_request_phrases: Vec<String>,
+}
+
+/// Knowledge-question detection (seed §8, with whole-word matching and a question cue).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Knowledge {
+    /// Topic words (universities, costs, requirements, scholarships...).
+    pub topic_keywords: Vec<String>,
+    /// Question cues; a message is a question if it has a topic word and a cue or a `?`.
+    pub question_words: Vec<String>,
+}
+
+/// Consultant slots and booking rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scheduling {
+    /// IANA time zone of the slot times, e.g. `Asia/Jakarta`.
+    pub time_zone: String,
+    /// Slots are offered from tomorrow up to this many days ahead.
+    pub booking_window_days: u32,
+    /// A slot must start at least this many hours after now.
+    pub min_notice_hours: u32,
+    /// At most this many slots are listed per reply (seed §9.3: 5).
+    pub max_slots_shown: u32,
+    /// Weekly availability patterns.
+    pub slots: Vec<SlotRule>,
+}
+
+/// One weekly availability pattern: `start..end` cut into `duration_minutes` slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotRule {
+    /// `monday` ... `sunday` (or `senin` ... `minggu`).
+    pub weekday: String,
+    /// Local start time `HH:MM`.
+    pub start: String,
+    /// Local end time `HH:MM`, after `start`.
+    pub end: String,
+    /// Length of one consultation in minutes.
+    pub duration_minutes: u32,
+    /// Consultant's display name.
+    pub consultant_name: String,
+    /// Consultant's WhatsApp number, E.164 (`+62...`).
+    pub consultant_whatsapp: String,
+    /// Leads per slot (1 = one-on-one).
+    pub capacity: u32,
+}

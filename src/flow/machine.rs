@@ -1,0 +1,1210 @@
+//! The statig (blocking) state machine and the turn runner.
+//!
+//! [`run_turn`] is the whole core: merge form answers, learn from the text, restore the machine
+//! from the [`Snapshot`], dispatch the turn's event, run the same-turn follow-ups (scoring's
+//! routing, a completed conversation's new cycle, the stuck escape), and return the new
+//! snapshot with the effects. No I/O, no clock reads: the same input gives the same output.
+//!
+//! Every handler decides its next state by [`select`]ing the first matching edge of
+//! [`super::graph::EDGES`], the table `ari flow graph` prints. The machine has no entry or exit
+//! actions, so restoring a state never replays effects (crates.md §2.2).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use statig::prelude::*;
+
+use super::extract::{
+    ExtractContext, Pending, extract, is_knowledge_question, mentions_any, normalize_country,
+};
+use super::graph::{EventKind, Facts, Guard, HandoffReason, StageId, select};
+use super::schedule::{self, SlotOption};
+use super::scoring::{LeadScore, ScoreInput, ScoringRules, score};
+use super::text::render;
+use super::turn::{
+    BookingResult, Effect, FieldValue, HandoffData, InboundMessage, InputEvent, LeadState,
+    LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot, StageSnapshot, TurnInput,
+    TurnOutput,
+};
+use super::yesno::{YesNo, parse_yes_no};
+use crate::config::flow::{FlowConfig, LeadAction};
+
+/// An event dispatched to the machine. The turn's text and facts travel in [`Ctx`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The lead's turn.
+    Message,
+    /// The lead's turn asks for a person.
+    HumanRequested,
+    /// A person took over.
+    HumanTakeover,
+    /// Internal: route after scoring.
+    Route,
+    /// Internal: stuck limit reached.
+    Stuck,
+    /// Handed back to the bot.
+    Resume,
+    /// Closed by a consultant.
+    Close,
+    /// Booking result from the shell.
+    Booking(BookingResult),
+}
+
+impl Event {
+    fn kind(&self) -> EventKind {
+        match self {
+            Event::Message => EventKind::Message,
+            Event::HumanRequested => EventKind::HumanRequested,
+            Event::HumanTakeover => EventKind::HumanTakeover,
+            Event::Route => EventKind::Route,
+            Event::Stuck => EventKind::Stuck,
+            Event::Resume => EventKind::Resume,
+            Event::Close => EventKind::Close,
+            Event::Booking(BookingResult::Booked { .. }) => EventKind::BookingBooked,
+            Event::Booking(BookingResult::SlotTaken { .. }) => EventKind::BookingTaken,
+        }
+    }
+}
+
+/// Per-dispatch context: the config snapshot, the turn, the guard facts, the effect outbox.
+pub struct Ctx<'a> {
+    cfg: &'a FlowConfig,
+    now: DateTime<Utc>,
+    text: &'a str,
+    interactive_id: Option<&'a str>,
+    free_slots: &'a [SlotOption],
+    from: StageId,
+    facts: Facts,
+    knowledge_question: bool,
+    learned: bool,
+    unknown_noted: bool,
+    effects: Vec<Effect>,
+}
+
+#[state_machine(
+    initial = "State::greeting()",
+    state(derive(Debug, Clone, PartialEq)),
+    superstate(derive(Debug))
+)]
+impl LeadState {
+    /// First message: greet (time of day, bot name) and ask the first question.
+    #[state(superstate = "active")]
+    fn greeting(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+        if is_escape(event) {
+            return Super;
+        }
+        let Some(edge) = select(StageId::Greeting, &context.facts) else {
+            return Handled;
+        };
+        debug_assert_eq!(edge.guard, Guard::FirstMessage);
+        let question = self.ask_next(context.cfg);
+        let q = question.clone().unwrap_or_default();
+        let greeting = if context.cfg.stages.greeting.enabled {
+            self.reply(
+                context,
+                "greeting",
+                "greeting",
+                &[
+                    ("time_of_day", time_of_day(context)),
+                    ("question", q.clone()),
+                ],
+            )
+        } else {
+            self.question_reply(context, &q)
+        };
+        if context.knowledge_question {
+            self.knowledge(context, &q, greeting);
+        } else {
+            context.effects.push(Effect::Reply(greeting));
+        }
+        Transition(State::qualifying())
+    }
+
+    /// Learn the required fields, then the documents, one question per reply.
+    #[state(superstate = "active")]
+    fn qualifying(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+        if is_escape(event) {
+            return Super;
+        }
+        match select(StageId::Qualifying, &context.facts).map(|e| e.guard) {
+            Some(Guard::QualificationDone) => {
+                self.pending = None;
+                Transition(State::scoring(0))
+            }
+            Some(Guard::StillQualifying) => {
+                let q = self.ask_next(context.cfg).unwrap_or_default();
+                if context.knowledge_question {
+                    let fallback = self.reply(
+                        context,
+                        "qualifying",
+                        "knowledge_fallback",
+                        &[("question", q.clone())],
+                    );
+                    self.knowledge(context, &q, fallback);
+                } else if context.unknown_noted {
+                    let r = self.reply(
+                        context,
+                        "qualifying",
+                        "unknown_noted",
+                        &[("question", q.clone()), ("field_label", String::new())],
+                    );
+                    context.effects.push(Effect::Reply(r));
+                } else if !context.learned {
+                    let r = self.reply(context, "qualifying", "fallback", &[("question", q)]);
+                    context.effects.push(Effect::Reply(r));
+                } else {
+                    let r = self.question_reply(context, &q);
+                    context.effects.push(Effect::Reply(r));
+                }
+                Handled
+            }
+            _ => Handled,
+        }
+    }
+
+    /// Score and route: hot → booking (or handoff), warm → nurture then book/handoff,
+    /// cold → community link and handoff. Transient for hot/cold (same turn).
+    #[state(superstate = "active")]
+    fn scoring(
+        &mut self,
+        nurtured: &mut u32,
+        context: &mut Ctx<'_>,
+        event: &Event,
+    ) -> Outcome<State> {
+        if is_escape(event) {
+            return Super;
+        }
+        if !matches!(event, Event::Route | Event::Message) {
+            return Handled;
+        }
+        if *event == Event::Message {
+            *nurtured += 1;
+        }
+        let s = self.compute_score(context);
+        let changed =
+            self.score.as_ref().is_none_or(|old| old.total != s.total) || *event == Event::Route;
+        if changed {
+            context.effects.push(Effect::UpdateLead(LeadUpdate {
+                score: Some(s.clone()),
+                temperature: Some(s.temperature),
+                status: Some(s.temperature.lead_status().to_string()),
+                ..LeadUpdate::default()
+            }));
+        }
+        self.score = Some(s.clone());
+        let mut facts = context.facts;
+        facts.temperature = Some(s.temperature);
+        facts.warm_limit_reached = *nurtured >= context.cfg.routing.warm_nurture_limit;
+        let Some(edge) = select(StageId::Scoring, &facts) else {
+            return Handled;
+        };
+        match edge.guard {
+            Guard::HotBooks | Guard::WarmLimitBooks => {
+                let r = self.reply(context, "booking", "offer", &[]);
+                context.effects.push(Effect::Reply(r));
+                Transition(State::booking())
+            }
+            Guard::WarmNurture => {
+                let fallback = self.reply(context, "scoring", "warm_nurture", &[]);
+                if *event == Event::Route {
+                    context.effects.push(Effect::Reply(fallback));
+                } else {
+                    if context.knowledge_question {
+                        context.effects.push(Effect::SearchKnowledge {
+                            query: context.text.to_string(),
+                            country: self.known("country").map(str::to_string),
+                        });
+                    }
+                    let instruction = self
+                        .reply(
+                            context,
+                            "scoring",
+                            "nurture_instruction",
+                            &[("tone", context.cfg.persona.tone.clone())],
+                        )
+                        .text;
+                    context.effects.push(Effect::AskLlm {
+                        instruction,
+                        fallback,
+                    });
+                }
+                Handled
+            }
+            Guard::Cold => {
+                if !context.cfg.persona.community_link.trim().is_empty() {
+                    let r = self.reply(context, "scoring", "cold_community", &[]);
+                    context.effects.push(Effect::Reply(r));
+                }
+                Transition(self.hand_off(
+                    context,
+                    edge.reason.unwrap_or(HandoffReason::ColdLead),
+                    true,
+                ))
+            }
+            _ => Transition(self.hand_off(
+                context,
+                edge.reason.unwrap_or(HandoffReason::HotLead),
+                true,
+            )),
+        }
+    }
+
+    /// Consultation offered: yes → scheduling, no → handoff, else ask again.
+    #[state(superstate = "active")]
+    fn booking(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+        if is_escape(event) {
+            return Super;
+        }
+        match select(StageId::Booking, &context.facts).map(|e| e.guard) {
+            Some(Guard::Accepted) => {
+                let mut data = SchedulingData::default();
+                self.scheduling_step(&mut data, context);
+                Transition(State::scheduling(data))
+            }
+            Some(Guard::AcceptedNoSlot) => {
+                if context.cfg.stages.scheduling.enabled {
+                    let r = self.reply(context, "scheduling", "no_slots", &[]);
+                    context.effects.push(Effect::Reply(r));
+                    let mut state = self.hand_off(context, HandoffReason::HotLead, false);
+                    if let State::Handoff { data } = &mut state {
+                        data.last_ack_at = Some(context.now);
+                    }
+                    Transition(state)
+                } else {
+                    Transition(self.hand_off(context, HandoffReason::HotLead, true))
+                }
+            }
+            Some(Guard::Declined) => {
+                Transition(self.hand_off(context, HandoffReason::HotLead, true))
+            }
+            Some(Guard::Unclear) => {
+                let r = self.reply(context, "booking", "unclear", &[]);
+                context.effects.push(Effect::Reply(r));
+                Handled
+            }
+            _ => Handled,
+        }
+    }
+
+    /// Pick a day, a slot, confirm; the shell books and reports back.
+    #[state(superstate = "active")]
+    fn scheduling(
+        &mut self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        event: &Event,
+    ) -> Outcome<State> {
+        if is_escape(event) {
+            return Super;
+        }
+        match select(StageId::Scheduling, &context.facts).map(|e| e.guard) {
+            Some(Guard::SlotBooked) => {
+                let tz = schedule::time_zone(context.cfg);
+                let slot = match event {
+                    Event::Booking(BookingResult::Booked { slot_id, .. }) => data
+                        .selected
+                        .clone()
+                        .filter(|s| &s.id == slot_id)
+                        .or_else(|| {
+                            context
+                                .free_slots
+                                .iter()
+                                .find(|s| &s.id == slot_id)
+                                .cloned()
+                        })
+                        .or_else(|| data.selected.clone()),
+                    _ => None,
+                };
+                if let Some(slot) = slot {
+                    let (date, time, duration) = schedule::confirmation_parts(&slot, tz);
+                    let r = self.reply(
+                        context,
+                        "scheduling",
+                        "booked",
+                        &[
+                            ("date", date),
+                            ("time", time),
+                            ("duration", duration),
+                            ("consultant_name", slot.consultant_name.clone()),
+                        ],
+                    );
+                    context.effects.push(Effect::Reply(r));
+                }
+                let mut state = self.hand_off(context, HandoffReason::AppointmentBooked, false);
+                if let State::Handoff { data } = &mut state {
+                    data.last_ack_at = Some(context.now);
+                }
+                Transition(state)
+            }
+            Some(Guard::SlotTaken) => {
+                data.step = SchedulingStep::AskingDay;
+                data.selected = None;
+                let tz = schedule::time_zone(context.cfg);
+                let taken = match event {
+                    Event::Booking(BookingResult::SlotTaken { slot_id }) => Some(slot_id.as_str()),
+                    _ => None,
+                };
+                let free: Vec<SlotOption> = context
+                    .free_slots
+                    .iter()
+                    .filter(|s| Some(s.id.as_str()) != taken)
+                    .cloned()
+                    .collect();
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "slot_taken",
+                    &[("available_days", schedule::available_days(&free, tz))],
+                );
+                context.effects.push(Effect::Reply(r));
+                Handled
+            }
+            Some(Guard::SchedulingStep) => {
+                self.scheduling_step(data, context);
+                Handled
+            }
+            _ => Handled,
+        }
+    }
+
+    /// A person has the conversation: quiet, one acknowledgement per quiet period.
+    #[state]
+    fn handoff(
+        &mut self,
+        data: &mut HandoffData,
+        context: &mut Ctx<'_>,
+        event: &Event,
+    ) -> Outcome<State> {
+        match select(StageId::Handoff, &context.facts).map(|e| e.guard) {
+            Some(Guard::HumanTakeover) => {
+                data.reason = HandoffReason::HumanTakeover;
+                Handled
+            }
+            Some(Guard::QuietPeriod) => {
+                let quiet = Duration::minutes(i64::from(context.cfg.handoff.quiet_period_minutes));
+                let due = data.last_ack_at.is_none_or(|t| context.now - t >= quiet);
+                if data.reason != HandoffReason::HumanTakeover && due {
+                    let r = self.reply(context, "handoff", "acknowledgement", &[]);
+                    context.effects.push(Effect::Reply(r));
+                    data.last_ack_at = Some(context.now);
+                }
+                Handled
+            }
+            Some(Guard::Closed) => {
+                self.cycles += 1;
+                Transition(State::completed())
+            }
+            Some(Guard::Resumed) => {
+                self.idle_turns = 0;
+                let q = self.ask_next(context.cfg).unwrap_or_default();
+                let r = self.reply(context, "handoff", "resumed", &[("question", q)]);
+                context.effects.push(Effect::Reply(r));
+                Transition(State::qualifying())
+            }
+            _ => {
+                let _ = event;
+                Handled
+            }
+        }
+    }
+
+    /// This cycle is over; a new message starts a new cycle (lead data kept).
+    #[state]
+    fn completed(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+        let _ = event;
+        match select(StageId::Completed, &context.facts).map(|e| e.guard) {
+            Some(Guard::NewCycle) => {
+                self.idle_turns = 0;
+                self.pending = None;
+                Transition(State::greeting())
+            }
+            _ => Handled,
+        }
+    }
+
+    /// The escape hatch every active stage shares: a person requested, a takeover, stuck.
+    #[superstate]
+    fn active(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+        let _ = event;
+        match select(context.from, &context.facts) {
+            Some(edge) if matches!(edge.guard, Guard::HumanRequested | Guard::Stuck) => {
+                Transition(self.hand_off(
+                    context,
+                    edge.reason.unwrap_or(HandoffReason::HumanRequested),
+                    true,
+                ))
+            }
+            Some(edge) if edge.guard == Guard::HumanTakeover => {
+                Transition(self.hand_off(context, HandoffReason::HumanTakeover, false))
+            }
+            _ => Handled,
+        }
+    }
+}
+
+fn is_escape(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::HumanRequested | Event::HumanTakeover | Event::Stuck
+    )
+}
+
+/// Greeting time of day in the configured zone (seed §11.1: 5-10 pagi, 11-14 siang,
+/// 15-17 sore, else malam).
+fn time_of_day(context: &Ctx<'_>) -> String {
+    let hour = context
+        .now
+        .with_timezone(&schedule::time_zone(context.cfg))
+        .hour();
+    match hour {
+        5..=10 => "pagi",
+        11..=14 => "siang",
+        15..=17 => "sore",
+        _ => "malam",
+    }
+    .to_string()
+}
+
+impl LeadState {
+    fn known(&self, key: &str) -> Option<&str> {
+        match self.fields.get(key) {
+            Some(FieldValue::Known(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The next question (first required field without an answer, then the first document
+    /// not asked); records it as pending. `None` when qualification is done.
+    fn ask_next(&mut self, cfg: &FlowConfig) -> Option<String> {
+        self.pending = next_pending(self, cfg);
+        match &self.pending {
+            Some(Pending::Field(f)) => cfg.fields.get(f).map(|s| s.question.clone()),
+            Some(Pending::Document(d)) => cfg.documents.get(d).map(|s| s.question.clone()),
+            None => None,
+        }
+    }
+
+    fn values(&self, cfg: &FlowConfig) -> BTreeMap<String, String> {
+        let mut v = BTreeMap::new();
+        for k in [
+            "email",
+            "country",
+            "budget",
+            "timeline",
+            "english_level",
+            "program",
+        ] {
+            v.insert(k.to_string(), self.known(k).unwrap_or_default().to_string());
+        }
+        v.insert(
+            "name".into(),
+            self.known("name").unwrap_or("kak").to_string(),
+        );
+        v.insert("bot_name".into(), cfg.persona.bot_name.clone());
+        v.insert("community_link".into(), cfg.persona.community_link.clone());
+        v.insert(
+            "score".into(),
+            self.score
+                .as_ref()
+                .map(|s| s.total.to_string())
+                .unwrap_or_default(),
+        );
+        v.insert(
+            "temperature".into(),
+            self.score
+                .as_ref()
+                .map(|s| s.temperature.as_str().to_string())
+                .unwrap_or_default(),
+        );
+        v
+    }
+
+    /// Renders `stages.<stage>.texts.<key>` with lead values plus `extra`.
+    fn reply(&self, context: &Ctx<'_>, stage: &str, key: &str, extra: &[(&str, String)]) -> Reply {
+        let mut values = self.values(context.cfg);
+        for (k, val) in extra {
+            values.insert((*k).to_string(), val.clone());
+        }
+        let template = context
+            .cfg
+            .stages
+            .get(stage)
+            .and_then(|s| s.texts.get(key))
+            .cloned()
+            .unwrap_or_default();
+        let text = render(&template, &values);
+        Reply {
+            template: format!("{stage}.{key}"),
+            values,
+            text,
+        }
+    }
+
+    /// The pending question as `ask_field` / `ask_document`.
+    fn question_reply(&self, context: &Ctx<'_>, question: &str) -> Reply {
+        match &self.pending {
+            Some(Pending::Document(d)) => {
+                let label = context
+                    .cfg
+                    .documents
+                    .get(d)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default();
+                self.reply(
+                    context,
+                    "qualifying",
+                    "ask_document",
+                    &[
+                        ("question", question.to_string()),
+                        ("document_label", label),
+                    ],
+                )
+            }
+            Some(Pending::Field(f)) => {
+                let label = context
+                    .cfg
+                    .fields
+                    .get(f)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default();
+                self.reply(
+                    context,
+                    "qualifying",
+                    "ask_field",
+                    &[("question", question.to_string()), ("field_label", label)],
+                )
+            }
+            None => self.reply(
+                context,
+                "qualifying",
+                "ask_field",
+                &[
+                    ("question", question.to_string()),
+                    ("field_label", String::new()),
+                ],
+            ),
+        }
+    }
+
+    /// A knowledge question: search, then let the LLM answer and re-ask `question`.
+    fn knowledge(&self, context: &mut Ctx<'_>, question: &str, fallback: Reply) {
+        context.effects.push(Effect::SearchKnowledge {
+            query: context.text.to_string(),
+            country: self.known("country").map(str::to_string),
+        });
+        let instruction = self
+            .reply(
+                context,
+                "qualifying",
+                "knowledge_instruction",
+                &[
+                    ("question", question.to_string()),
+                    ("tone", context.cfg.persona.tone.clone()),
+                ],
+            )
+            .text;
+        context.effects.push(Effect::AskLlm {
+            instruction,
+            fallback,
+        });
+    }
+
+    fn compute_score(&self, context: &Ctx<'_>) -> LeadScore {
+        score(
+            &score_input(self, context.cfg, context.now),
+            &ScoringRules::from_config(context.cfg),
+        )
+    }
+
+    /// Hands off: optional reason text, the `Handoff` effect with a summary, the new state.
+    fn hand_off(&mut self, context: &mut Ctx<'_>, reason: HandoffReason, with_text: bool) -> State {
+        self.pending = None;
+        self.idle_turns = 0;
+        if with_text {
+            let r = self.reply(context, "handoff", reason.as_str(), &[]);
+            if !r.text.trim().is_empty() {
+                context.effects.push(Effect::Reply(r));
+            }
+        }
+        context.effects.push(Effect::Handoff {
+            reason,
+            summary: summary(self, context.cfg),
+        });
+        State::handoff(HandoffData {
+            reason,
+            at: context.now,
+            last_ack_at: with_text.then_some(context.now),
+        })
+    }
+
+    /// One scheduling step on a message: pick from shown slots, choose a day, confirm.
+    fn scheduling_step(&mut self, data: &mut SchedulingData, context: &mut Ctx<'_>) {
+        let tz = schedule::time_zone(context.cfg);
+        let input = context.interactive_id.unwrap_or(context.text);
+        if data.step == SchedulingStep::AwaitingBooking {
+            return;
+        }
+        if data.step == SchedulingStep::Confirming {
+            match context.facts.answer {
+                Some(YesNo::Yes) => {
+                    if let Some(slot) = data.selected.clone() {
+                        let notes = format!(
+                            "Booked via ARI. Lead score: {}",
+                            self.score.as_ref().map(|s| s.total).unwrap_or_default()
+                        );
+                        context.effects.push(Effect::BookSlot { slot, notes });
+                        data.step = SchedulingStep::AwaitingBooking;
+                        return;
+                    }
+                }
+                Some(YesNo::No) => {
+                    data.step = SchedulingStep::AskingDay;
+                    data.selected = None;
+                    let r = self.reply(
+                        context,
+                        "scheduling",
+                        "ask_day",
+                        &[(
+                            "available_days",
+                            schedule::available_days(context.free_slots, tz),
+                        )],
+                    );
+                    context.effects.push(Effect::Reply(r));
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // A direct button pick of any free slot, or a pick among the shown ones.
+        let picked = context
+            .free_slots
+            .iter()
+            .find(|s| s.id == input.trim())
+            .cloned()
+            .or_else(|| {
+                (data.step != SchedulingStep::AskingDay)
+                    .then(|| {
+                        schedule::pick_slot(input, &data.shown, tz)
+                            .and_then(|i| data.shown.get(i).cloned())
+                    })
+                    .flatten()
+            });
+        if let Some(slot) = picked {
+            let r = self.reply(
+                context,
+                "scheduling",
+                "confirm",
+                &[
+                    ("slot", schedule::slot_line(&slot, tz)),
+                    ("consultant_name", slot.consultant_name.clone()),
+                ],
+            );
+            context.effects.push(Effect::Reply(r));
+            data.selected = Some(slot);
+            data.step = SchedulingStep::Confirming;
+            return;
+        }
+        if let Some(day) = schedule::parse_day(context.text) {
+            let max = context.cfg.scheduling.max_slots_shown as usize;
+            let on_day: Vec<SlotOption> = schedule::slots_on(context.free_slots, day, tz)
+                .into_iter()
+                .take(max)
+                .collect();
+            if on_day.is_empty() {
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "no_slots_that_day",
+                    &[
+                        ("day", schedule::day_name(day).to_string()),
+                        (
+                            "available_days",
+                            schedule::available_days(context.free_slots, tz),
+                        ),
+                    ],
+                );
+                context.effects.push(Effect::Reply(r));
+            } else {
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "show_slots",
+                    &[
+                        ("day", schedule::day_name(day).to_string()),
+                        ("slots", schedule::slot_lines(&on_day, tz)),
+                    ],
+                );
+                context.effects.push(Effect::Reply(r));
+                context.effects.push(Effect::OfferSlots {
+                    slots: on_day.clone(),
+                });
+                data.shown = on_day;
+                data.step = SchedulingStep::ShowingSlots;
+                data.selected = None;
+            }
+            return;
+        }
+        let r = match data.step {
+            SchedulingStep::ShowingSlots => self.reply(
+                context,
+                "scheduling",
+                "pick_unclear",
+                &[
+                    ("slots", schedule::slot_lines(&data.shown, tz)),
+                    ("slot_count", data.shown.len().to_string()),
+                ],
+            ),
+            SchedulingStep::Confirming => {
+                let slot = data.selected.clone();
+                let (line, name) = slot
+                    .map(|s| (schedule::slot_line(&s, tz), s.consultant_name))
+                    .unwrap_or_default();
+                self.reply(
+                    context,
+                    "scheduling",
+                    "confirm",
+                    &[("slot", line), ("consultant_name", name)],
+                )
+            }
+            _ => self.reply(
+                context,
+                "scheduling",
+                "ask_day",
+                &[(
+                    "available_days",
+                    schedule::available_days(context.free_slots, tz),
+                )],
+            ),
+        };
+        context.effects.push(Effect::Reply(r));
+    }
+}
+
+/// First required field without an answer, then first document not asked.
+fn next_pending(lead: &LeadState, cfg: &FlowConfig) -> Option<Pending> {
+    cfg.qualification
+        .required_fields
+        .iter()
+        .find(|f| !lead.fields.contains_key(*f))
+        .map(|f| Pending::Field(f.clone()))
+        .or_else(|| {
+            cfg.qualification
+                .document_order
+                .iter()
+                .find(|d| !lead.documents.contains_key(*d))
+                .map(|d| Pending::Document(d.clone()))
+        })
+}
+
+/// Current year in the configured zone.
+fn current_year(cfg: &FlowConfig, now: DateTime<Utc>) -> i32 {
+    now.with_timezone(&schedule::time_zone(cfg)).year()
+}
+
+/// Scoring input from the lead state (known fields; documents answered yes/no).
+pub fn score_input(lead: &LeadState, cfg: &FlowConfig, now: DateTime<Utc>) -> ScoreInput {
+    ScoreInput {
+        fields: lead
+            .fields
+            .iter()
+            .filter_map(|(k, v)| match v {
+                FieldValue::Known(s) => Some((k.clone(), s.clone())),
+                FieldValue::Unknown => None,
+            })
+            .collect(),
+        documents: lead
+            .documents
+            .iter()
+            .filter_map(|(k, v)| match v {
+                YesNo::Yes => Some((k.clone(), true)),
+                YesNo::No => Some((k.clone(), false)),
+                YesNo::Unknown => None,
+            })
+            .collect(),
+        engagement: None,
+        current_year: current_year(cfg, now),
+    }
+}
+
+/// The consultant's summary (seed §10 `generateConversationSummary`, with the lead data that
+/// the seed never had).
+fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
+    let mut parts = Vec::new();
+    if let Some(s) = &lead.score {
+        let t = match s.temperature.as_str() {
+            "hot" => "Hot",
+            "warm" => "Warm",
+            _ => "Cold",
+        };
+        parts.push(format!("Lead Score: {}/100 ({t} lead)", s.total));
+    }
+    let info: Vec<String> = cfg
+        .qualification
+        .required_fields
+        .iter()
+        .chain(cfg.qualification.important_fields.iter())
+        .filter_map(|k| {
+            let label = cfg.fields.get(k).map_or(k.as_str(), |f| f.label.as_str());
+            match lead.fields.get(k)? {
+                FieldValue::Known(v) => Some(format!("{label}: {v}")),
+                FieldValue::Unknown => Some(format!("{label}: tidak tahu")),
+            }
+        })
+        .collect();
+    if !info.is_empty() {
+        parts.push(format!("Key info: {}", info.join(", ")));
+    }
+    let docs: Vec<String> = cfg
+        .qualification
+        .document_order
+        .iter()
+        .filter_map(|d| {
+            let label = cfg
+                .documents
+                .get(d)
+                .map_or(d.as_str(), |x| x.label.as_str());
+            let a = match lead.documents.get(d)? {
+                YesNo::Yes => "ada",
+                YesNo::No => "belum",
+                YesNo::Unknown => "tidak tahu",
+            };
+            Some(format!("{label} {a}"))
+        })
+        .collect();
+    if !docs.is_empty() {
+        parts.push(format!("Dokumen: {}", docs.join(", ")));
+    }
+    if let Some(s) = &lead.score {
+        parts.push(format!("Alasan skor: {}", s.reasons.join("; ")));
+    }
+    if parts.is_empty() {
+        "Lead dari WhatsApp via ARI. Lihat conversation history untuk detail.".to_string()
+    } else {
+        format!("{}.", parts.join(". "))
+    }
+}
+
+/// Form-answer aliases (seed §6.2 alias chains) → canonical field keys.
+fn canonical_field(key: &str) -> Option<&'static str> {
+    Some(match key.trim().to_lowercase().as_str() {
+        "name" | "nama" | "full_name" | "nama_lengkap" => "name",
+        "email" | "e-mail" => "email",
+        "english_level" | "english" | "ielts" | "ielts_score" | "bahasa_inggris" => "english_level",
+        "budget" | "budget_range" => "budget",
+        "timeline" | "kapan" => "timeline",
+        "country" | "negara" | "destination_country" | "negara_tujuan" => "country",
+        "program" | "jurusan" => "program",
+        "activity" | "status" | "pekerjaan" => "activity",
+        "notes" | "catatan" => "notes",
+        _ => return None,
+    })
+}
+
+/// Applies changed form answers; returns the fields set.
+fn merge_form(
+    lead: &mut LeadState,
+    form: &BTreeMap<String, String>,
+) -> BTreeMap<String, FieldValue> {
+    let mut changed = BTreeMap::new();
+    for (k, v) in form {
+        let Some(key) = canonical_field(k) else {
+            continue;
+        };
+        let v = v.trim();
+        if v.is_empty() || lead.form_seen.get(key).map(String::as_str) == Some(v) {
+            continue;
+        }
+        lead.form_seen.insert(key.to_string(), v.to_string());
+        let value = if key == "country" {
+            normalize_country(v)
+        } else {
+            v.to_string()
+        };
+        let fv = FieldValue::Known(value);
+        if lead.fields.get(key) != Some(&fv) {
+            lead.fields.insert(key.to_string(), fv.clone());
+            changed.insert(key.to_string(), fv);
+        }
+    }
+    changed
+}
+
+/// Converts the persisted stage into statig's state.
+fn to_state(stage: &StageSnapshot) -> State {
+    match stage {
+        StageSnapshot::Greeting => State::greeting(),
+        StageSnapshot::Qualifying => State::qualifying(),
+        StageSnapshot::Scoring { nurtured } => State::scoring(*nurtured),
+        StageSnapshot::Booking => State::booking(),
+        StageSnapshot::Scheduling(d) => State::scheduling(d.clone()),
+        StageSnapshot::Handoff(d) => State::handoff(d.clone()),
+        StageSnapshot::Completed => State::completed(),
+    }
+}
+
+/// Converts statig's state into the persisted stage.
+fn to_snapshot(state: &State) -> StageSnapshot {
+    match state {
+        State::Greeting {} => StageSnapshot::Greeting,
+        State::Qualifying {} => StageSnapshot::Qualifying,
+        State::Scoring { nurtured } => StageSnapshot::Scoring {
+            nurtured: *nurtured,
+        },
+        State::Booking {} => StageSnapshot::Booking,
+        State::Scheduling { data } => StageSnapshot::Scheduling(data.clone()),
+        State::Handoff { data } => StageSnapshot::Handoff(data.clone()),
+        State::Completed {} => StageSnapshot::Completed,
+    }
+}
+
+/// What a turn's event is, before dispatch.
+struct Prepared {
+    event: Option<Event>,
+    text: String,
+    interactive_id: Option<String>,
+}
+
+fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
+    let mut texts = Vec::new();
+    let mut interactive_id = None;
+    let event = match &input.event {
+        InputEvent::Messages { messages } => {
+            for m in messages {
+                match m {
+                    InboundMessage::Text { text } => texts.push(text.clone()),
+                    InboundMessage::Image { caption: Some(c) } => texts.push(c.clone()),
+                    InboundMessage::Audio {
+                        transcript: Some(t),
+                    } => texts.push(t.clone()),
+                    InboundMessage::Interactive { id, title } => {
+                        interactive_id = Some(id.clone());
+                        texts.push(title.clone());
+                    }
+                    _ => {}
+                }
+            }
+            let text = texts.join("\n");
+            if text.trim().is_empty() && interactive_id.is_none() {
+                None
+            } else if mentions_any(&text, &cfg.handoff.human_request_phrases) {
+                Some(Event::HumanRequested)
+            } else {
+                Some(Event::Message)
+            }
+        }
+        InputEvent::HumanTakeover => Some(Event::HumanTakeover),
+        InputEvent::Resume => Some(Event::Resume),
+        InputEvent::Close => Some(Event::Close),
+        InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
+    };
+    Prepared {
+        event,
+        text: texts.join("\n"),
+        interactive_id,
+    }
+}
+
+/// The answer a turn gives to a yes/no question: a `yes`/`no` button id, else the text.
+fn answer_of(text: &str, interactive_id: Option<&str>) -> Option<YesNo> {
+    match interactive_id.map(|s| s.trim().to_lowercase()) {
+        Some(id) if id.ends_with("yes") || id.ends_with("ya") => Some(YesNo::Yes),
+        Some(id) if id.ends_with("no") || id.ends_with("tidak") => Some(YesNo::No),
+        _ => parse_yes_no(text),
+    }
+}
+
+fn base_facts(
+    lead: &LeadState,
+    cfg: &FlowConfig,
+    event: &Event,
+    answer: Option<YesNo>,
+    free_slots: bool,
+) -> Facts {
+    let booking_possible = cfg.stages.booking.enabled && cfg.stages.scheduling.enabled;
+    Facts {
+        event: event.kind(),
+        qualification_done: next_pending(lead, cfg).is_none(),
+        temperature: lead.score.as_ref().map(|s| s.temperature),
+        hot_books: cfg.routing.hot_lead_action == LeadAction::Book && booking_possible,
+        warm_limit_reached: false,
+        warm_books: cfg.routing.warm_after_limit == LeadAction::Book && booking_possible,
+        answer,
+        free_slots,
+    }
+}
+
+/// True when the shell should pre-load free slots into [`TurnInput::free_slots`] for this
+/// conversation's next turn (booking or scheduling).
+pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
+    matches!(snapshot.stage_id(), StageId::Booking | StageId::Scheduling)
+}
+
+/// Runs one turn through the flow. Pure and deterministic; never panics on any input text.
+pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> TurnOutput {
+    let mut lead = snapshot.lead.clone();
+    let mut effects = Vec::new();
+    let mut update = LeadUpdate {
+        fields: merge_form(&mut lead, &input.form_answers),
+        ..LeadUpdate::default()
+    };
+    let prepared = prepare(input, cfg);
+    let Some(event) = prepared.event.clone() else {
+        if !update.fields.is_empty() {
+            effects.push(Effect::UpdateLead(update));
+        }
+        return TurnOutput {
+            snapshot: Snapshot {
+                lead,
+                ..snapshot.clone()
+            },
+            effects,
+            transitions: Vec::new(),
+        };
+    };
+    let text = prepared.text.as_str();
+    let is_message = matches!(event, Event::Message | Event::HumanRequested);
+
+    // Learn from the text.
+    let mut learned = false;
+    let mut unknown_noted = false;
+    let mut knowledge_question = false;
+    if is_message {
+        knowledge_question = is_knowledge_question(
+            text,
+            &cfg.knowledge.topic_keywords,
+            &cfg.knowledge.question_words,
+        );
+        let pending = lead.pending.clone();
+        let ex = extract(
+            text,
+            ExtractContext {
+                pending: pending.as_ref(),
+                current_year: current_year(cfg, input.now),
+            },
+        );
+        for (k, v) in &ex.fields {
+            if knowledge_question && lead.fields.contains_key(k) {
+                continue; // "kalau di UK berapa?" asks, it does not correct
+            }
+            let fv = FieldValue::Known(v.clone());
+            if lead.fields.get(k) != Some(&fv) {
+                lead.fields.insert(k.clone(), fv.clone());
+                update.fields.insert(k.clone(), fv);
+                learned = true;
+            }
+        }
+        for k in &ex.unknown {
+            if !lead.fields.contains_key(k) {
+                lead.fields.insert(k.clone(), FieldValue::Unknown);
+                update.fields.insert(k.clone(), FieldValue::Unknown);
+                learned = true;
+                if pending == Some(Pending::Field(k.clone())) {
+                    unknown_noted = true;
+                }
+            }
+        }
+        for (d, yn) in &ex.documents {
+            if lead.documents.get(d) != Some(yn) {
+                lead.documents.insert(d.clone(), *yn);
+                learned = true;
+            }
+        }
+        lead.turns += 1;
+    }
+    if !update.fields.is_empty() {
+        effects.push(Effect::UpdateLead(update));
+    }
+
+    let free: &[SlotOption] = input.free_slots.as_deref().unwrap_or(&[]);
+    let answer = answer_of(text, prepared.interactive_id.as_deref());
+    let before = snapshot.stage_id();
+    let mut transitions = Vec::new();
+    let mut state = to_state(&snapshot.stage);
+
+    let mut dispatch = |lead: LeadState,
+                        state: State,
+                        event: &Event,
+                        effects: &mut Vec<Effect>|
+     -> (LeadState, State) {
+        let from = to_snapshot(&state).id();
+        let facts = base_facts(&lead, cfg, event, answer, !free.is_empty());
+        let mut ctx = Ctx {
+            cfg,
+            now: input.now,
+            text,
+            interactive_id: prepared.interactive_id.as_deref(),
+            free_slots: free,
+            from,
+            facts,
+            knowledge_question,
+            learned,
+            unknown_noted,
+            effects: Vec::new(),
+        };
+        let mut machine = lead.uninitialized_state_machine();
+        *machine.state_mut() = state;
+        // No entry actions exist, so init emits nothing; the scratch outbox is dropped anyway.
+        let mut scratch = Ctx {
+            effects: Vec::new(),
+            ..ctx_clone(&ctx)
+        };
+        let mut machine = machine.init_with_context(&mut scratch);
+        machine.handle_with_context(event, &mut ctx);
+        effects.append(&mut ctx.effects);
+        let to = to_snapshot(machine.state()).id();
+        if to != from {
+            transitions.push((from, to));
+        }
+        (machine.inner().clone(), machine.state().clone())
+    };
+
+    (lead, state) = dispatch(lead, state, &event, &mut effects);
+    // A completed conversation starts a new cycle and handles the message as a first message.
+    if before == StageId::Completed && to_snapshot(&state).id() == StageId::Greeting {
+        (lead, state) = dispatch(lead, state, &event, &mut effects);
+    }
+    // Scoring is transient: route in the same turn.
+    if to_snapshot(&state).id() == StageId::Scoring && before != StageId::Scoring {
+        (lead, state) = dispatch(lead, state, &Event::Route, &mut effects);
+    }
+    // Stuck: N turns in a row with nothing learned and no stage change.
+    let after = to_snapshot(&state).id();
+    if is_message && before.is_active() && after.is_active() {
+        if !learned && after == before {
+            lead.idle_turns += 1;
+        } else {
+            lead.idle_turns = 0;
+        }
+        if lead.idle_turns >= cfg.routing.stuck_limit {
+            effects.retain(|e| matches!(e, Effect::UpdateLead(_)));
+            (lead, state) = dispatch(lead, state, &Event::Stuck, &mut effects);
+        }
+    }
+    drop(dispatch);
+
+    TurnOutput {
+        snapshot: Snapshot {
+            schema_version: super::turn::SCHEMA_VERSION,
+            stage: to_snapshot(&state),
+            lead,
+        },
+        effects,
+        transitions,
+    }
+}
+
+fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
+    Ctx {
+        cfg: c.cfg,
+        now: c.now,
+        text: c.text,
+        interactive_id: c.interactive_id,
+        free_slots: c.free_slots,
+        from: c.from,
+        facts: c.facts,
+        knowledge_question: c.knowledge_question,
+        learned: c.learned,
+        unknown_noted: c.unknown_noted,
+        effects: Vec::new(),
+    }
+}

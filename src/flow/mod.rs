@@ -1,0 +1,30 @@
+//! The flow core: a pure, deterministic lead-qualification state machine (statig, blocking).
+//!
+//! The shell calls [`run_turn`] with the conversation's [`Snapshot`], the turn's
+//! [`TurnInput`] (texts, clock, pre-loaded free slots) and one config snapshot, then stores the
+//! returned snapshot and runs the [`Effect`]s. Nothing here does I/O or reads the clock.
+//!
+//! - [`machine`]: the statig machine and [`run_turn`].
+//! - [`graph`]: the transition table the machine consults and `ari flow graph` prints.
+//! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers.
+//! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
+//! - [`turn`]: input, output, effects and the persisted snapshot.
+
+pub mod cli;
+pub mod extract;
+pub mod graph;
+pub mod machine;
+pub mod schedule;
+pub mod scoring;
+pub mod text;
+pub mod turn;
+pub mod yesno;
+
+pub use graph::{EDGES, Edge, Guard, HandoffReason, StageId};
+pub use machine::{needs_free_slots, run_turn};
+pub use schedule::SlotOption;
+pub use scoring::{LeadScore, Temperature};
+pub use turn::{
+    BookingResult, Effect, FieldValue, InboundMessage, InputEvent, LeadUpdate, Reply, Snapshot,
+    TurnInput, TurnOutput,
+};

@@ -1,0 +1,427 @@
+//! The core's data: what a turn brings in ([`TurnInput`]), what it gives back ([`TurnOutput`]:
+//! a new [`Snapshot`] and [`Effect`]s), and the persisted, versioned snapshot.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::extract::Pending;
+use super::graph::{HandoffReason, StageId};
+use super::schedule::SlotOption;
+use super::scoring::{LeadScore, Temperature};
+use super::yesno::YesNo;
+
+/// Current layout version of [`Snapshot`]; bump it and add a migration in
+/// [`Snapshot::from_json`] when the layout changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One inbound message of a turn (several rapid messages form one turn).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InboundMessage {
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, maybe with a caption (the caption is read as text).
+    Image {
+        /// Caption, if any.
+        caption: Option<String>,
+    },
+    /// A voice note; the shell may supply a transcript (read as text).
+    Audio {
+        /// Transcript, if any.
+        transcript: Option<String>,
+    },
+    /// A button or list reply: `id` is ours (e.g. a slot id), `title` what the lead saw.
+    Interactive {
+        /// The reply id.
+        id: String,
+        /// The visible title.
+        title: String,
+    },
+    /// A shared location (not read as text).
+    Location {
+        /// Latitude.
+        latitude: f64,
+        /// Longitude.
+        longitude: f64,
+    },
+    /// A reaction emoji (not read as text; a reaction-only turn gets no reply).
+    Reaction {
+        /// The emoji.
+        emoji: String,
+    },
+}
+
+/// What happened, from the core's point of view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputEvent {
+    /// The lead wrote (one or more messages merged into one turn).
+    Messages {
+        /// In arrival order.
+        messages: Vec<InboundMessage>,
+    },
+    /// A person replied from the WhatsApp Business app, or a Kapso workflow handed off.
+    HumanTakeover,
+    /// An admin handed the conversation back to the bot.
+    Resume,
+    /// A consultant closed the conversation (handoff → completed).
+    Close,
+    /// The shell's answer to an [`Effect::BookSlot`].
+    BookingResult {
+        /// What happened.
+        result: BookingResult,
+    },
+}
+
+/// Outcome of a booking attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum BookingResult {
+    /// Booked.
+    Booked {
+        /// The booked slot's id.
+        slot_id: String,
+        /// The store's appointment id.
+        appointment_id: String,
+    },
+    /// The slot's capacity was used up meanwhile (or booking failed).
+    SlotTaken {
+        /// The slot's id.
+        slot_id: String,
+    },
+}
+
+/// Everything one turn needs besides the snapshot and the config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnInput {
+    /// The clock (the core never reads it).
+    pub now: DateTime<Utc>,
+    /// What happened.
+    pub event: InputEvent,
+    /// The contact's lead-form answers (seed §5.1), as strings; merged every turn, a changed
+    /// form value applies, an unchanged one never overrides a chat correction.
+    #[serde(default)]
+    pub form_answers: BTreeMap<String, String>,
+    /// Free slots, pre-loaded by the shell when [`super::needs_free_slots`] says so;
+    /// `None` = not loaded (treated as no free slot).
+    #[serde(default)]
+    pub free_slots: Option<Vec<SlotOption>>,
+}
+
+impl TurnInput {
+    /// A text turn (convenience for tests and simple callers).
+    pub fn text(now: DateTime<Utc>, text: &str) -> Self {
+        Self {
+            now,
+            event: InputEvent::Messages {
+                messages: vec![InboundMessage::Text {
+                    text: text.to_string(),
+                }],
+            },
+            form_answers: BTreeMap::new(),
+            free_slots: None,
+        }
+    }
+}
+
+/// A rendered reply: the template key (`stage.text_key`), its values and the text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// `stages.<stage>.texts.<key>` as `<stage>.<key>`, or `fields.<key>.question`.
+    pub template: String,
+    /// Placeholder values used.
+    pub values: BTreeMap<String, String>,
+    /// The rendered text to send.
+    pub text: String,
+}
+
+/// A lead field's state: known value, or the lead cannot/will not say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "value", rename_all = "snake_case")]
+pub enum FieldValue {
+    /// The value.
+    Known(String),
+    /// Asked, not available ("belum tau", "rahasia"): the question ends, the field scores 0.
+    Unknown,
+}
+
+/// Changes to the lead record the shell persists (CRM fields, score, status).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LeadUpdate {
+    /// Fields learned or corrected this turn.
+    pub fields: BTreeMap<String, FieldValue>,
+    /// New score, when scored this turn.
+    pub score: Option<LeadScore>,
+    /// Temperature of that score.
+    pub temperature: Option<Temperature>,
+    /// CRM status (`hot_lead`, `prospect`, `cold_lead`), only when scored.
+    pub status: Option<String>,
+}
+
+/// Something the shell must do; the core never does I/O.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// Send this text.
+    Reply(Reply),
+    /// Ask the LLM with `instruction` (plus history and knowledge results); send `fallback`
+    /// when no LLM is configured or it fails.
+    AskLlm {
+        /// The instruction.
+        instruction: String,
+        /// Template reply to send instead.
+        fallback: Reply,
+    },
+    /// Search the knowledge base; results go into the next `AskLlm`.
+    SearchKnowledge {
+        /// The lead's question.
+        query: String,
+        /// Known destination country, to narrow the search.
+        country: Option<String>,
+    },
+    /// These slots were shown to the lead (the shell may send them as a list message).
+    OfferSlots {
+        /// The slots, numbered from 1 in this order.
+        slots: Vec<SlotOption>,
+    },
+    /// Book this slot atomically, then feed [`InputEvent::BookingResult`] back.
+    BookSlot {
+        /// The slot.
+        slot: SlotOption,
+        /// Appointment notes (seed: `Booked via ARI. Lead score: <n>`).
+        notes: String,
+    },
+    /// Hand the conversation to a person: notify with this summary.
+    Handoff {
+        /// Why.
+        reason: HandoffReason,
+        /// Consultant summary (lead data, score and reasons, documents).
+        summary: String,
+    },
+    /// Persist lead changes.
+    UpdateLead(LeadUpdate),
+}
+
+/// Scheduling sub-step (state-local data of `scheduling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulingStep {
+    /// Waiting for a day.
+    #[default]
+    AskingDay,
+    /// Slots shown, waiting for a pick.
+    ShowingSlots,
+    /// Slot picked, waiting for yes.
+    Confirming,
+    /// `BookSlot` emitted, waiting for the result.
+    AwaitingBooking,
+}
+
+/// State-local data of `scheduling`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SchedulingData {
+    /// Sub-step.
+    pub step: SchedulingStep,
+    /// Slots last shown (numbered from 1).
+    pub shown: Vec<SlotOption>,
+    /// The picked slot.
+    pub selected: Option<SlotOption>,
+}
+
+/// State-local data of `handoff`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffData {
+    /// Why.
+    pub reason: HandoffReason,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Last automatic message (the handoff message counts); one per quiet period.
+    pub last_ack_at: Option<DateTime<Utc>>,
+}
+
+/// The persisted stage with its local data. Tagged by the stable stage name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name")]
+pub enum StageSnapshot {
+    /// See [`StageId::Greeting`].
+    #[serde(rename = "greeting")]
+    Greeting,
+    /// See [`StageId::Qualifying`].
+    #[serde(rename = "qualifying")]
+    Qualifying,
+    /// See [`StageId::Scoring`]; `nurtured` counts warm-nurture messages.
+    #[serde(rename = "scoring")]
+    Scoring {
+        /// Inbound messages nurtured so far.
+        nurtured: u32,
+    },
+    /// See [`StageId::Booking`].
+    #[serde(rename = "booking")]
+    Booking,
+    /// See [`StageId::Scheduling`].
+    #[serde(rename = "scheduling")]
+    Scheduling(SchedulingData),
+    /// See [`StageId::Handoff`].
+    #[serde(rename = "handoff")]
+    Handoff(HandoffData),
+    /// See [`StageId::Completed`].
+    #[serde(rename = "completed")]
+    Completed,
+}
+
+impl StageSnapshot {
+    /// The stage id.
+    pub fn id(&self) -> StageId {
+        match self {
+            StageSnapshot::Greeting => StageId::Greeting,
+            StageSnapshot::Qualifying => StageId::Qualifying,
+            StageSnapshot::Scoring { .. } => StageId::Scoring,
+            StageSnapshot::Booking => StageId::Booking,
+            StageSnapshot::Scheduling(_) => StageId::Scheduling,
+            StageSnapshot::Handoff(_) => StageId::Handoff,
+            StageSnapshot::Completed => StageId::Completed,
+        }
+    }
+}
+
+/// Per-conversation data shared by all stages (statig's shared storage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LeadState {
+    /// Field key → known/unknown.
+    pub fields: BTreeMap<String, FieldValue>,
+    /// Form values already applied (so an unchanged form value never undoes a correction).
+    pub form_seen: BTreeMap<String, String>,
+    /// Document key → answer (absent = not asked yet).
+    pub documents: BTreeMap<String, YesNo>,
+    /// The question asked last.
+    pub pending: Option<Pending>,
+    /// Latest score.
+    pub score: Option<LeadScore>,
+    /// Turns in a row with nothing learned and no stage change.
+    pub idle_turns: u32,
+    /// Inbound turns handled, all cycles.
+    pub turns: u32,
+    /// Completed cycles.
+    pub cycles: u32,
+}
+
+/// The persisted conversation state: stable names, versioned, independent of statig's layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Current stage and its local data.
+    pub stage: StageSnapshot,
+    /// Lead data, documents, counters.
+    pub lead: LeadState,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A stored snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not valid JSON for any known layout.
+    #[error("invalid flow snapshot: {0}")]
+    Invalid(#[from] serde_json::Error),
+    /// Written by a newer ARI.
+    #[error("flow snapshot schema_version {0} is newer than this build ({SCHEMA_VERSION})")]
+    TooNew(u32),
+}
+
+impl Snapshot {
+    /// A new conversation: greeting, nothing known.
+    pub fn new() -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            stage: StageSnapshot::Greeting,
+            lead: LeadState::default(),
+        }
+    }
+
+    /// Stored JSON → snapshot (the place to migrate older `schema_version`s).
+    pub fn from_json(json: &str) -> Result<Self, SnapshotError> {
+        let value: serde_json::Value = serde_json::from_str(json)?;
+        let version = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as u32;
+        if version > SCHEMA_VERSION {
+            return Err(SnapshotError::TooNew(version));
+        }
+        Ok(serde_json::from_value(value)?)
+    }
+
+    /// Snapshot → JSON for the store.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The stage id.
+    pub fn stage_id(&self) -> StageId {
+        self.stage.id()
+    }
+
+    /// A field's known value.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        match self.lead.fields.get(key) {
+            Some(FieldValue::Known(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The handoff reason, when handed off.
+    pub fn handoff_reason(&self) -> Option<HandoffReason> {
+        match &self.stage {
+            StageSnapshot::Handoff(h) => Some(h.reason),
+            _ => None,
+        }
+    }
+}
+
+/// The result of one turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnOutput {
+    /// Store this.
+    pub snapshot: Snapshot,
+    /// Run these, in order.
+    pub effects: Vec<Effect>,
+    /// Stage changes this turn, in order (for logs and metrics).
+    pub transitions: Vec<(StageId, StageId)>,
+}
+
+impl TurnOutput {
+    /// The texts of the replies (fallback text for `AskLlm`), in order.
+    pub fn reply_texts(&self) -> Vec<&str> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Reply(r) => Some(r.text.as_str()),
+                Effect::AskLlm { fallback, .. } => Some(fallback.text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Template keys of the replies, in order.
+    pub fn reply_templates(&self) -> Vec<&str> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Reply(r) => Some(r.template.as_str()),
+                Effect::AskLlm { fallback, .. } => Some(fallback.template.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
