@@ -198,7 +198,7 @@ impl Store for DownStore {
     async fn commit_turn(&self, _: TurnCommit) -> Result<CommitOutcome, StoreError> {
         down()
     }
-    async fn due_outbox(&self, _: i64, _: u32) -> Result<Vec<OutboxRow>, StoreError> {
+    async fn claim_outbox(&self, _: i64, _: i64, _: u32) -> Result<Vec<OutboxRow>, StoreError> {
         down()
     }
     async fn record_send(&self, _: i64, _: SendOutcome, _: i64) -> Result<(), StoreError> {

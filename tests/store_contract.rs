@@ -273,6 +273,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
         },
         messages,
         now_ms,
+        outbox_lease_ms: 0,
     }
 }
 
@@ -398,7 +399,7 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
     else {
         panic!("stale")
     };
-    let due = store.due_outbox(1_000, 10).await.unwrap();
+    let due = store.claim_outbox(1_000, 1_000, 10).await.unwrap();
     assert_eq!(
         due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
         ["first"]
@@ -415,8 +416,8 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert!(store.due_outbox(2_000, 10).await.unwrap().is_empty());
-    let due = store.due_outbox(5_000, 10).await.unwrap();
+    assert!(store.claim_outbox(2_000, 1_000, 10).await.unwrap().is_empty());
+    let due = store.claim_outbox(5_000, 1_000, 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].attempts, 1);
     store
@@ -429,7 +430,7 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let due = store.due_outbox(5_100, 10).await.unwrap();
+    let due = store.claim_outbox(5_100, 1_000, 10).await.unwrap();
     assert_eq!(
         due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
         ["second"]
@@ -438,7 +439,7 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
         .record_send(outbox[1].id, SendOutcome::DryRun, 5_200)
         .await
         .unwrap();
-    assert!(store.due_outbox(9_999, 10).await.unwrap().is_empty());
+    assert!(store.claim_outbox(9_999, 1_000, 10).await.unwrap().is_empty());
     // WhatsApp later reports the first as failed (24 h window closed).
     assert_eq!(
         store

@@ -64,13 +64,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Applies one turn in one transaction, fenced by the claimed version and lease: the
     /// messages, the new snapshot, the outbox rows, and the consumed inbox rows marked done.
-    /// A moved version or lost lease gives [`CommitOutcome::Stale`] and writes nothing.
+    /// A moved version or lost lease gives [`CommitOutcome::Stale`] and writes nothing. The new
+    /// outbox rows come back claimed by the caller for [`TurnCommit::outbox_lease_ms`].
     /// One round trip.
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError>;
 
-    /// Outbox rows due for a delivery attempt: per conversation only the oldest unfinished
-    /// row (a contact's messages go out one after the other), due at `now_ms`. One round trip.
-    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Claims outbox rows due for a delivery attempt: per conversation only the oldest
+    /// unfinished row (a contact's messages go out one after the other), due at `now_ms`. The
+    /// claimed rows are not due again for `lease_ms` (so two senders never send one row at
+    /// once); a crashed sender's rows come back after the lease. One round trip.
+    async fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
 
     /// Records the outcome of a delivery attempt of one outbox row. One round trip.
     async fn record_send(

@@ -140,6 +140,9 @@ pub struct TurnCommit {
     pub messages: Vec<NewMessage>,
     /// Milliseconds since the Unix epoch.
     pub now_ms: i64,
+    /// The new outbox rows are claimed by the committer for this long (ms): its sender delivers
+    /// them directly; if it dies, they become due for any sender afterwards.
+    pub outbox_lease_ms: i64,
 }
 
 /// Result of [`super::Store::commit_turn`].

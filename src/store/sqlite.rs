@@ -488,7 +488,7 @@ fn commit_turn_tx(
         let mut insert_outbox = tx.prepare_cached(&format!(
             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
                 to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7)
              RETURNING {OUTBOX_COLUMNS}"
         ))?;
         for (n, m) in commit.messages.iter().enumerate() {
@@ -513,7 +513,8 @@ fn commit_turn_tx(
                         send.phone_number_id,
                         send.to,
                         m.text.as_deref().unwrap_or_default(),
-                        commit.now_ms
+                        commit.now_ms,
+                        commit.now_ms + commit.outbox_lease_ms
                     ],
                     row_to_outbox,
                 )?;
@@ -670,19 +671,35 @@ impl Store for SqliteStore {
             .map_err(call_err)
     }
 
-    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+    async fn claim_outbox(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
         self.conn
             .call(move |c| {
-                let mut stmt = c.prepare_cached(&format!(
-                    "SELECT {OUTBOX_COLUMNS} FROM outbox AS o
-                     WHERE o.state = 'pending' AND o.next_attempt_at_ms <= ?1
-                       AND o.id = (SELECT MIN(id) FROM outbox
-                                   WHERE conversation_id = o.conversation_id AND state = 'pending')
-                     ORDER BY o.id LIMIT ?2"
-                ))?;
-                let rows = stmt
-                    .query_map(params![now_ms, limit], row_to_outbox)?
-                    .collect::<Result<Vec<_>, _>>()?;
+                let tx = c.transaction()?;
+                let rows = {
+                    let mut stmt = tx.prepare_cached(&format!(
+                        "SELECT {OUTBOX_COLUMNS} FROM outbox AS o
+                         WHERE o.state = 'pending' AND o.next_attempt_at_ms <= ?1
+                           AND o.id = (SELECT MIN(id) FROM outbox
+                                       WHERE conversation_id = o.conversation_id AND state = 'pending')
+                         ORDER BY o.id LIMIT ?2"
+                    ))?;
+                    stmt.query_map(params![now_ms, limit], row_to_outbox)?
+                        .collect::<Result<Vec<_>, _>>()?
+                };
+                {
+                    let mut lease = tx.prepare_cached(
+                        "UPDATE outbox SET next_attempt_at_ms = ?2 WHERE id = ?1",
+                    )?;
+                    for row in &rows {
+                        lease.execute(params![row.id, now_ms + lease_ms])?;
+                    }
+                }
+                tx.commit()?;
                 Ok(rows)
             })
             .await
