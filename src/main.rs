@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "ari", version, about = "ARI: answers a study-abroad consultancy's WhatsApp leads")]
+#[command(
+    name = "ari",
+    version,
+    about = "ARI: answers a study-abroad consultancy's WhatsApp leads"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -5,75 +5,190 @@ use ari::flow::extract::{ExtractContext, Pending, extract};
 use ari::flow::yesno::YesNo;
 
 fn ctx(pending: Option<&Pending>) -> ExtractContext<'_> {
-    ExtractContext { pending, current_year: 2026 }
+    ExtractContext {
+        pending,
+        current_year: 2026,
+    }
 }
 
 /// (message, pending field, expected fields) — every listed field must be extracted with
 /// exactly this value, and no field outside the list may be extracted.
-const CASES: &[(&str, Option<&str>, &[(&str, &str)])] = &[
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    &'static [(&'static str, &'static str)],
+);
+
+const CASES: &[Case] = &[
     ("nama saya Budi Santoso", None, &[("name", "Budi Santoso")]),
     ("Halo kak, saya Dewi", None, &[("name", "Dewi")]),
     ("saya dewi", None, &[("name", "Dewi")]),
-    ("I'm Kevin Tan, interested in a master in the UK", None, &[("name", "Kevin Tan"), ("program", "S2"), ("country", "United Kingdom")]),
+    (
+        "I'm Kevin Tan, interested in a master in the UK",
+        None,
+        &[
+            ("name", "Kevin Tan"),
+            ("program", "S2"),
+            ("country", "United Kingdom"),
+        ],
+    ),
     ("my name is Sarah", None, &[("name", "Sarah")]),
-    ("Perkenalkan nama aku Rizky Pratama dari Bandung", None, &[("name", "Rizky Pratama")]),
+    (
+        "Perkenalkan nama aku Rizky Pratama dari Bandung",
+        None,
+        &[("name", "Rizky Pratama")],
+    ),
     ("panggil aja Andi", None, &[("name", "Andi")]),
     ("Budi Santoso", Some("name"), &[("name", "Budi Santoso")]),
-    ("siti nurhaliza", Some("name"), &[("name", "Siti Nurhaliza")]),
-    ("email saya budi.santoso@gmail.com", None, &[("email", "budi.santoso@gmail.com")]),
-    ("ini kak: Dewi.Lestari@Example.co.id", None, &[("email", "dewi.lestari@example.co.id")]),
+    (
+        "siti nurhaliza",
+        Some("name"),
+        &[("name", "Siti Nurhaliza")],
+    ),
+    (
+        "email saya budi.santoso@gmail.com",
+        None,
+        &[("email", "budi.santoso@gmail.com")],
+    ),
+    (
+        "ini kak: Dewi.Lestari@Example.co.id",
+        None,
+        &[("email", "dewi.lestari@example.co.id")],
+    ),
     ("IELTS saya 7.0", None, &[("english_level", "IELTS 7.0")]),
     ("ielts 6,5 kak", None, &[("english_level", "IELTS 6.5")]),
     ("TOEFL iBT 90", None, &[("english_level", "TOEFL IBT 90")]),
-    ("skor duolingo saya 115", None, &[("english_level", "Duolingo 115")]),
-    ("bahasa inggris saya masih pemula", None, &[("english_level", "pemula")]),
-    ("menengah kak", Some("english_level"), &[("english_level", "menengah")]),
-    ("english saya lumayan lancar", None, &[("english_level", "mahir")]),
-    ("my english is intermediate", None, &[("english_level", "menengah")]),
+    (
+        "skor duolingo saya 115",
+        None,
+        &[("english_level", "Duolingo 115")],
+    ),
+    (
+        "bahasa inggris saya masih pemula",
+        None,
+        &[("english_level", "pemula")],
+    ),
+    (
+        "menengah kak",
+        Some("english_level"),
+        &[("english_level", "menengah")],
+    ),
+    (
+        "english saya lumayan lancar",
+        None,
+        &[("english_level", "mahir")],
+    ),
+    (
+        "my english is intermediate",
+        None,
+        &[("english_level", "menengah")],
+    ),
     ("level B2 bahasa inggris", None, &[("english_level", "B2")]),
     ("budget sekitar 500 juta", None, &[("budget", "500 juta")]),
     ("budgetnya 1,2 M kak", None, &[("budget", "1,2 miliar")]),
     ("Rp 300jt per tahun", None, &[("budget", "Rp 300 juta")]),
     ("around AUD 40k per year", None, &[("budget", "AUD 40k")]),
-    ("dana ada Rp 250.000.000", None, &[("budget", "Rp 250.000.000")]),
+    (
+        "dana ada Rp 250.000.000",
+        None,
+        &[("budget", "Rp 250.000.000")],
+    ),
     ("kira2 200 jt", None, &[("budget", "200 juta")]),
-    ("rencana berangkat tahun depan", None, &[("timeline", "tahun depan")]),
-    ("mau mulai bulan depan kalau bisa", None, &[("timeline", "bulan depan")]),
+    (
+        "rencana berangkat tahun depan",
+        None,
+        &[("timeline", "tahun depan")],
+    ),
+    (
+        "mau mulai bulan depan kalau bisa",
+        None,
+        &[("timeline", "bulan depan")],
+    ),
     ("targetnya 2027", None, &[("timeline", "2027")]),
-    ("semester ganjil ini kak", None, &[("timeline", "semester ganjil")]),
-    ("3 tahun lagi mungkin", None, &[("timeline", "3 tahun lagi")]),
-    ("intake september 2027", None, &[("timeline", "september 2027")]),
+    (
+        "semester ganjil ini kak",
+        None,
+        &[("timeline", "semester ganjil")],
+    ),
+    (
+        "3 tahun lagi mungkin",
+        None,
+        &[("timeline", "3 tahun lagi")],
+    ),
+    (
+        "intake september 2027",
+        None,
+        &[("timeline", "september 2027")],
+    ),
     ("next year hopefully", None, &[("timeline", "next year")]),
     ("secepatnya kak", None, &[("timeline", "secepatnya")]),
     ("lulus 2019, sekarang kerja", None, &[("activity", "kerja")]),
     ("saya mau ke Australia", None, &[("country", "Australia")]),
-    ("pengen kuliah di Inggris", None, &[("country", "United Kingdom")]),
-    ("kampus di Belanda bagus ga?", None, &[("country", "Netherlands")]),
+    (
+        "pengen kuliah di Inggris",
+        None,
+        &[("country", "United Kingdom")],
+    ),
+    (
+        "kampus di Belanda bagus ga?",
+        None,
+        &[("country", "Netherlands")],
+    ),
     ("Jepang atau Korea ya", None, &[("country", "South Korea")]),
     ("tertarik Melbourne", None, &[("country", "Australia")]),
-    ("mau S2 di UK", None, &[("country", "United Kingdom"), ("program", "S2")]),
+    (
+        "mau S2 di UK",
+        None,
+        &[("country", "United Kingdom"), ("program", "S2")],
+    ),
     ("eh maksud saya Kanada", None, &[("country", "Canada")]),
-    ("bukan Inggris, tapi Selandia Baru", None, &[("country", "New Zealand")]),
+    (
+        "bukan Inggris, tapi Selandia Baru",
+        None,
+        &[("country", "New Zealand")],
+    ),
     ("study in the US", None, &[("country", "United States")]),
     ("Korea Selatan kak", None, &[("country", "South Korea")]),
     ("kuliah di Tokyo", None, &[("country", "Japan")]),
     ("mau ambil MBA", None, &[("program", "MBA")]),
-    ("S2 jurusan Data Science", None, &[("program", "S2 Data Science")]),
+    (
+        "S2 jurusan Data Science",
+        None,
+        &[("program", "S2 Data Science")],
+    ),
     ("master of public health", None, &[("program", "S2")]),
-    ("saya masih kuliah semester 6", None, &[("activity", "kuliah")]),
+    (
+        "saya masih kuliah semester 6",
+        None,
+        &[("activity", "kuliah")],
+    ),
     ("sekarang kerja di bank", None, &[("activity", "kerja")]),
     ("Halo kak, mau tanya kuliah S2", None, &[("program", "S2")]),
     ("halo", None, &[]),
     ("ok kak makasih", None, &[]),
-    ("Berapa biaya kuliah di UK?", None, &[("country", "United Kingdom")]),
+    (
+        "Berapa biaya kuliah di UK?",
+        None,
+        &[("country", "United Kingdom")],
+    ),
     ("beasiswa ke Belanda", None, &[("country", "Netherlands")]),
     ("Info visa dong", None, &[]),
     ("hari kamis bisa?", None, &[]),
     ("1", None, &[]),
     ("ya", None, &[]),
-    ("nama saya Budi, email budi@mail.com, mau S2 ke Australia tahun depan, budget 600 juta, IELTS 6.5",
-     None,
-     &[("name", "Budi"), ("email", "budi@mail.com"), ("program", "S2"), ("country", "Australia"), ("timeline", "tahun depan"), ("budget", "600 juta"), ("english_level", "IELTS 6.5")]),
+    (
+        "nama saya Budi, email budi@mail.com, mau S2 ke Australia tahun depan, budget 600 juta, IELTS 6.5",
+        None,
+        &[
+            ("name", "Budi"),
+            ("email", "budi@mail.com"),
+            ("program", "S2"),
+            ("country", "Australia"),
+            ("timeline", "tahun depan"),
+            ("budget", "600 juta"),
+            ("english_level", "IELTS 6.5"),
+        ],
+    ),
 ];
 
 #[test]
@@ -85,7 +200,10 @@ fn extracts_fields_from_real_looking_messages() {
         let got = extract(text, ctx(p.as_ref()));
         for (k, v) in *want {
             if got.fields.get(*k).map(String::as_str) != Some(*v) {
-                failures.push(format!("{text:?}: {k} = {:?}, want {v:?}", got.fields.get(*k)));
+                failures.push(format!(
+                    "{text:?}: {k} = {:?}, want {v:?}",
+                    got.fields.get(*k)
+                ));
             }
         }
         for k in got.fields.keys() {
@@ -94,7 +212,12 @@ fn extracts_fields_from_real_looking_messages() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Seed §8 / §12.6 substring bugs, with the corrected result.
@@ -102,19 +225,33 @@ fn extracts_fields_from_real_looking_messages() {
 fn seed_substring_bugs_are_fixed() {
     let cases: &[(&str, Option<&str>)] = &[
         ("universitas di australia apa aja", Some("Australia")), // seed: United States ("us")
-        ("kampus di jepang", Some("Japan")),                      // seed: United States ("kampus")
-        ("program apa yang bagus", None),                          // seed: United States ("bagus")
-        ("Saya mau kuliah", None),                                 // seed: Australia ("au" in "mau")
+        ("kampus di jepang", Some("Japan")),                     // seed: United States ("kampus")
+        ("program apa yang bagus", None),                        // seed: United States ("bagus")
+        ("Saya mau kuliah", None),                               // seed: Australia ("au" in "mau")
         ("Berapa biaya kuliah di UK?", Some("United Kingdom")),
-        ("help us choose", None),                                  // lowercase "us" is a word
+        ("help us choose", None), // lowercase "us" is a word
     ];
     for (text, want) in cases {
         let got = extract(text, ctx(None));
-        assert_eq!(got.fields.get("country").map(String::as_str), *want, "{text:?}");
+        assert_eq!(
+            got.fields.get("country").map(String::as_str),
+            *want,
+            "{text:?}"
+        );
     }
     // "selama" is not a timeline; "12 tahun" is not "2 tahun lagi".
-    assert_eq!(extract("selama ini saya kerja", ctx(None)).fields.get("timeline"), None);
-    assert_eq!(extract("sudah kerja 12 tahun", ctx(None)).fields.get("timeline"), None);
+    assert_eq!(
+        extract("selama ini saya kerja", ctx(None))
+            .fields
+            .get("timeline"),
+        None
+    );
+    assert_eq!(
+        extract("sudah kerja 12 tahun", ctx(None))
+            .fields
+            .get("timeline"),
+        None
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@ use ari::flow::graph::{EDGES, GraphFormat, Guard, render};
 use ari::flow::schedule::candidate_slots;
 use ari::flow::turn::{FieldValue, HandoffData, SchedulingData, StageSnapshot};
 use ari::flow::yesno::YesNo;
-use ari::flow::{BookingResult, Effect, HandoffReason, InputEvent, Snapshot, StageId, TurnInput, run_turn};
+use ari::flow::{
+    BookingResult, Effect, HandoffReason, InputEvent, Snapshot, StageId, TurnInput, run_turn,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 
@@ -23,7 +25,11 @@ fn now() -> DateTime<Utc> {
 fn lead(fields: &[(&str, &str)], docs: &[(&str, YesNo)], stage: StageSnapshot) -> Snapshot {
     let mut s = Snapshot::new();
     for (k, v) in fields {
-        let fv = if *v == "?" { FieldValue::Unknown } else { FieldValue::Known(v.to_string()) };
+        let fv = if *v == "?" {
+            FieldValue::Unknown
+        } else {
+            FieldValue::Known(v.to_string())
+        };
         s.lead.fields.insert(k.to_string(), fv);
     }
     for (k, v) in docs {
@@ -39,14 +45,48 @@ fn lead(fields: &[(&str, &str)], docs: &[(&str, YesNo)], stage: StageSnapshot) -
     s
 }
 
-const HOT: &[(&str, &str)] = &[("name", "Budi"), ("email", "b@x.com"), ("english_level", "IELTS 7"), ("budget", "500 juta"), ("timeline", "tahun depan"), ("country", "Australia"), ("program", "S2")];
-const WARM: &[(&str, &str)] = &[("name", "Budi"), ("email", "b@x.com"), ("english_level", "menengah"), ("budget", "500 juta"), ("timeline", "tahun depan"), ("country", "Australia")];
-const COLD: &[(&str, &str)] = &[("name", "Budi"), ("email", "?"), ("english_level", "?"), ("budget", "?"), ("timeline", "?"), ("country", "?")];
-const DOCS_YES: &[(&str, YesNo)] = &[("passport", YesNo::Yes), ("cv", YesNo::Yes), ("english_test", YesNo::Yes)];
-const DOCS_NO: &[(&str, YesNo)] = &[("passport", YesNo::No), ("cv", YesNo::No), ("english_test", YesNo::No)];
+const HOT: &[(&str, &str)] = &[
+    ("name", "Budi"),
+    ("email", "b@x.com"),
+    ("english_level", "IELTS 7"),
+    ("budget", "500 juta"),
+    ("timeline", "tahun depan"),
+    ("country", "Australia"),
+    ("program", "S2"),
+];
+const WARM: &[(&str, &str)] = &[
+    ("name", "Budi"),
+    ("email", "b@x.com"),
+    ("english_level", "menengah"),
+    ("budget", "500 juta"),
+    ("timeline", "tahun depan"),
+    ("country", "Australia"),
+];
+const COLD: &[(&str, &str)] = &[
+    ("name", "Budi"),
+    ("email", "?"),
+    ("english_level", "?"),
+    ("budget", "?"),
+    ("timeline", "?"),
+    ("country", "?"),
+];
+const DOCS_YES: &[(&str, YesNo)] = &[
+    ("passport", YesNo::Yes),
+    ("cv", YesNo::Yes),
+    ("english_test", YesNo::Yes),
+];
+const DOCS_NO: &[(&str, YesNo)] = &[
+    ("passport", YesNo::No),
+    ("cv", YesNo::No),
+    ("english_test", YesNo::No),
+];
 
 fn handoff(reason: HandoffReason, last_ack: Option<DateTime<Utc>>) -> StageSnapshot {
-    StageSnapshot::Handoff(HandoffData { reason, at: now(), last_ack_at: last_ack })
+    StageSnapshot::Handoff(HandoffData {
+        reason,
+        at: now(),
+        last_ack_at: last_ack,
+    })
 }
 
 fn text(t: &str) -> TurnInput {
@@ -77,44 +117,258 @@ fn every_transition_and_guard() {
     thursday.step = ari::flow::turn::SchedulingStep::Confirming;
     thursday.selected = Some(slots[0].clone());
     #[allow(clippy::type_complexity)]
-    let cases: Vec<(Guard, Snapshot, TurnInput, fn(&mut FlowConfig), StageId, Option<HandoffReason>)> = vec![
-        (Guard::FirstMessage, Snapshot::new(), text("halo"), |_| {}, StageId::Qualifying, None),
-        (Guard::HumanRequested, Snapshot::new(), text("mau bicara dengan konsultan"), |_| {}, StageId::Handoff, Some(HandoffReason::HumanRequested)),
-        (Guard::HumanTakeover, lead(&[], &[], StageSnapshot::Qualifying), event(InputEvent::HumanTakeover), |_| {}, StageId::Handoff, Some(HandoffReason::HumanTakeover)),
-        (Guard::StillQualifying, lead(&[], &[], StageSnapshot::Qualifying), text("nama saya Budi"), |_| {}, StageId::Qualifying, None),
-        (Guard::QualificationDone, hot_docs_pending.clone(), text("transkrip sudah ada"), |_| {}, StageId::Booking, None),
-        (Guard::HotBooks, hot_docs_pending.clone(), text("sudah ada"), |_| {}, StageId::Booking, None),
-        (Guard::HotHandsOff, hot_docs_pending.clone(), text("sudah ada"), |c| c.routing.hot_lead_action = LeadAction::Handoff, StageId::Handoff, Some(HandoffReason::HotLead)),
-        (Guard::HotHandsOff, hot_docs_pending.clone(), text("sudah ada"), |c| c.stages.booking.enabled = false, StageId::Handoff, Some(HandoffReason::HotLead)),
-        (Guard::WarmNurture, lead(WARM, &DOCS_NO[..3], StageSnapshot::Qualifying), text("belum"), |_| {}, StageId::Scoring, None),
-        (Guard::WarmLimitBooks, lead(WARM, &[("passport", YesNo::No), ("cv", YesNo::No), ("english_test", YesNo::No), ("transcript", YesNo::No)], StageSnapshot::Scoring { nurtured: 4 }), text("oke makasih"), |_| {}, StageId::Booking, None),
-        (Guard::WarmLimitHandsOff, lead(WARM, &[("passport", YesNo::No), ("cv", YesNo::No), ("english_test", YesNo::No), ("transcript", YesNo::No)], StageSnapshot::Scoring { nurtured: 4 }), text("oke makasih"), |c| c.routing.warm_after_limit = LeadAction::Handoff, StageId::Handoff, Some(HandoffReason::WarmLead)),
-        (Guard::Cold, lead(COLD, &DOCS_NO[..3], StageSnapshot::Qualifying), text("belum"), |_| {}, StageId::Handoff, Some(HandoffReason::ColdLead)),
-        (Guard::Accepted, lead(HOT, DOCS_YES, StageSnapshot::Booking), text("mau kak"), |_| {}, StageId::Scheduling, None),
-        (Guard::AcceptedNoSlot, lead(HOT, DOCS_YES, StageSnapshot::Booking), TurnInput::text(now(), "mau kak"), |_| {}, StageId::Handoff, Some(HandoffReason::HotLead)),
-        (Guard::Declined, lead(HOT, DOCS_YES, StageSnapshot::Booking), text("tidak dulu kak"), |_| {}, StageId::Handoff, Some(HandoffReason::HotLead)),
-        (Guard::Unclear, lead(HOT, DOCS_YES, StageSnapshot::Booking), text("hmm"), |_| {}, StageId::Booking, None),
-        (Guard::SchedulingStep, lead(HOT, DOCS_YES, StageSnapshot::Scheduling(SchedulingData::default())), text("kamis"), |_| {}, StageId::Scheduling, None),
-        (Guard::SlotBooked, lead(HOT, DOCS_YES, StageSnapshot::Scheduling(thursday.clone())), event(InputEvent::BookingResult { result: BookingResult::Booked { slot_id: slots[0].id.clone(), appointment_id: "a".into() } }), |_| {}, StageId::Handoff, Some(HandoffReason::AppointmentBooked)),
-        (Guard::SlotTaken, lead(HOT, DOCS_YES, StageSnapshot::Scheduling(thursday)), event(InputEvent::BookingResult { result: BookingResult::SlotTaken { slot_id: slots[0].id.clone() } }), |_| {}, StageId::Scheduling, None),
-        (Guard::QuietPeriod, lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, Some(now()))), text("halo?"), |_| {}, StageId::Handoff, None),
-        (Guard::HumanTakeover, lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, Some(now()))), event(InputEvent::HumanTakeover), |_| {}, StageId::Handoff, None),
-        (Guard::Closed, lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, None)), event(InputEvent::Close), |_| {}, StageId::Completed, None),
-        (Guard::Resumed, lead(&[], &[], handoff(HandoffReason::HumanRequested, None)), event(InputEvent::Resume), |_| {}, StageId::Qualifying, None),
-        (Guard::NewCycle, lead(&[], &[], StageSnapshot::Completed), text("halo lagi"), |_| {}, StageId::Qualifying, None),
+    let cases: Vec<(
+        Guard,
+        Snapshot,
+        TurnInput,
+        fn(&mut FlowConfig),
+        StageId,
+        Option<HandoffReason>,
+    )> = vec![
+        (
+            Guard::FirstMessage,
+            Snapshot::new(),
+            text("halo"),
+            |_| {},
+            StageId::Qualifying,
+            None,
+        ),
+        (
+            Guard::HumanRequested,
+            Snapshot::new(),
+            text("mau bicara dengan konsultan"),
+            |_| {},
+            StageId::Handoff,
+            Some(HandoffReason::HumanRequested),
+        ),
+        (
+            Guard::HumanTakeover,
+            lead(&[], &[], StageSnapshot::Qualifying),
+            event(InputEvent::HumanTakeover),
+            |_| {},
+            StageId::Handoff,
+            Some(HandoffReason::HumanTakeover),
+        ),
+        (
+            Guard::StillQualifying,
+            lead(&[], &[], StageSnapshot::Qualifying),
+            text("nama saya Budi"),
+            |_| {},
+            StageId::Qualifying,
+            None,
+        ),
+        (
+            Guard::QualificationDone,
+            hot_docs_pending.clone(),
+            text("transkrip sudah ada"),
+            |_| {},
+            StageId::Booking,
+            None,
+        ),
+        (
+            Guard::HotBooks,
+            hot_docs_pending.clone(),
+            text("sudah ada"),
+            |_| {},
+            StageId::Booking,
+            None,
+        ),
+        (
+            Guard::HotHandsOff,
+            hot_docs_pending.clone(),
+            text("sudah ada"),
+            |c| c.routing.hot_lead_action = LeadAction::Handoff,
+            StageId::Handoff,
+            Some(HandoffReason::HotLead),
+        ),
+        (
+            Guard::HotHandsOff,
+            hot_docs_pending.clone(),
+            text("sudah ada"),
+            |c| c.stages.booking.enabled = false,
+            StageId::Handoff,
+            Some(HandoffReason::HotLead),
+        ),
+        (
+            Guard::WarmNurture,
+            lead(WARM, &DOCS_NO[..3], StageSnapshot::Qualifying),
+            text("belum"),
+            |_| {},
+            StageId::Scoring,
+            None,
+        ),
+        (
+            Guard::WarmLimitBooks,
+            lead(
+                WARM,
+                &[
+                    ("passport", YesNo::No),
+                    ("cv", YesNo::No),
+                    ("english_test", YesNo::No),
+                    ("transcript", YesNo::No),
+                ],
+                StageSnapshot::Scoring { nurtured: 4 },
+            ),
+            text("oke makasih"),
+            |_| {},
+            StageId::Booking,
+            None,
+        ),
+        (
+            Guard::WarmLimitHandsOff,
+            lead(
+                WARM,
+                &[
+                    ("passport", YesNo::No),
+                    ("cv", YesNo::No),
+                    ("english_test", YesNo::No),
+                    ("transcript", YesNo::No),
+                ],
+                StageSnapshot::Scoring { nurtured: 4 },
+            ),
+            text("oke makasih"),
+            |c| c.routing.warm_after_limit = LeadAction::Handoff,
+            StageId::Handoff,
+            Some(HandoffReason::WarmLead),
+        ),
+        (
+            Guard::Cold,
+            lead(COLD, &DOCS_NO[..3], StageSnapshot::Qualifying),
+            text("belum"),
+            |_| {},
+            StageId::Handoff,
+            Some(HandoffReason::ColdLead),
+        ),
+        (
+            Guard::Accepted,
+            lead(HOT, DOCS_YES, StageSnapshot::Booking),
+            text("mau kak"),
+            |_| {},
+            StageId::Scheduling,
+            None,
+        ),
+        (
+            Guard::AcceptedNoSlot,
+            lead(HOT, DOCS_YES, StageSnapshot::Booking),
+            TurnInput::text(now(), "mau kak"),
+            |_| {},
+            StageId::Handoff,
+            Some(HandoffReason::HotLead),
+        ),
+        (
+            Guard::Declined,
+            lead(HOT, DOCS_YES, StageSnapshot::Booking),
+            text("tidak dulu kak"),
+            |_| {},
+            StageId::Handoff,
+            Some(HandoffReason::HotLead),
+        ),
+        (
+            Guard::Unclear,
+            lead(HOT, DOCS_YES, StageSnapshot::Booking),
+            text("hmm"),
+            |_| {},
+            StageId::Booking,
+            None,
+        ),
+        (
+            Guard::SchedulingStep,
+            lead(
+                HOT,
+                DOCS_YES,
+                StageSnapshot::Scheduling(SchedulingData::default()),
+            ),
+            text("kamis"),
+            |_| {},
+            StageId::Scheduling,
+            None,
+        ),
+        (
+            Guard::SlotBooked,
+            lead(HOT, DOCS_YES, StageSnapshot::Scheduling(thursday.clone())),
+            event(InputEvent::BookingResult {
+                result: BookingResult::Booked {
+                    slot_id: slots[0].id.clone(),
+                    appointment_id: "a".into(),
+                },
+            }),
+            |_| {},
+            StageId::Handoff,
+            Some(HandoffReason::AppointmentBooked),
+        ),
+        (
+            Guard::SlotTaken,
+            lead(HOT, DOCS_YES, StageSnapshot::Scheduling(thursday)),
+            event(InputEvent::BookingResult {
+                result: BookingResult::SlotTaken {
+                    slot_id: slots[0].id.clone(),
+                },
+            }),
+            |_| {},
+            StageId::Scheduling,
+            None,
+        ),
+        (
+            Guard::QuietPeriod,
+            lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, Some(now()))),
+            text("halo?"),
+            |_| {},
+            StageId::Handoff,
+            None,
+        ),
+        (
+            Guard::HumanTakeover,
+            lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, Some(now()))),
+            event(InputEvent::HumanTakeover),
+            |_| {},
+            StageId::Handoff,
+            None,
+        ),
+        (
+            Guard::Closed,
+            lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, None)),
+            event(InputEvent::Close),
+            |_| {},
+            StageId::Completed,
+            None,
+        ),
+        (
+            Guard::Resumed,
+            lead(&[], &[], handoff(HandoffReason::HumanRequested, None)),
+            event(InputEvent::Resume),
+            |_| {},
+            StageId::Qualifying,
+            None,
+        ),
+        (
+            Guard::NewCycle,
+            lead(&[], &[], StageSnapshot::Completed),
+            text("halo lagi"),
+            |_| {},
+            StageId::Qualifying,
+            None,
+        ),
     ];
     let mut covered = std::collections::BTreeSet::new();
     for (guard, snap, input, tweak, want, reason) in cases {
         let mut c = cfg();
         tweak(&mut c);
         let out = run_turn(&snap, &input, &c);
-        assert_eq!(out.snapshot.stage_id(), want, "{guard:?}: effects {:#?}", out.effects);
+        assert_eq!(
+            out.snapshot.stage_id(),
+            want,
+            "{guard:?}: effects {:#?}",
+            out.effects
+        );
         assert_eq!(handoff_reason(&out.effects), reason, "{guard:?}");
         covered.insert(format!("{guard:?}"));
     }
     covered.insert("Stuck".into()); // see stuck_after_limit_turns_without_progress
     for e in EDGES {
-        assert!(covered.contains(&format!("{:?}", e.guard)), "edge {e:?} has no test");
+        assert!(
+            covered.contains(&format!("{:?}", e.guard)),
+            "edge {e:?} has no test"
+        );
     }
 }
 
@@ -129,12 +383,28 @@ fn stuck_after_limit_turns_without_progress() {
             assert_eq!(snap.stage_id(), StageId::Qualifying, "turn {i}");
         } else {
             assert_eq!(snap.handoff_reason(), Some(HandoffReason::Stuck));
-            assert_eq!(out.reply_templates(), vec!["handoff.stuck"], "the stuck turn sends only the handoff text");
+            assert_eq!(
+                out.reply_templates(),
+                vec!["handoff.stuck"],
+                "the stuck turn sends only the handoff text"
+            );
         }
     }
     // A normal qualification of 10+ answers is not stuck: every answer teaches something.
     let mut snap = Snapshot::new();
-    for t in ["halo", "nama saya Budi", "budi@x.com", "menengah", "300 juta", "tahun depan", "Jepang", "belum", "belum", "belum", "belum"] {
+    for t in [
+        "halo",
+        "nama saya Budi",
+        "budi@x.com",
+        "menengah",
+        "300 juta",
+        "tahun depan",
+        "Jepang",
+        "belum",
+        "belum",
+        "belum",
+        "belum",
+    ] {
         snap = run_turn(&snap, &text(t), &c).snapshot;
     }
     assert_ne!(snap.handoff_reason(), Some(HandoffReason::Stuck));
@@ -166,13 +436,24 @@ fn knowledge_question_searches_and_keeps_the_thread() {
     let mut s = snap.clone();
     s.lead.pending = Some(ari::flow::extract::Pending::Field("email".into()));
     let out = run_turn(&s, &text("berapa biaya kuliah di UK?"), &c);
-    assert!(out.effects.iter().any(|e| matches!(e, Effect::SearchKnowledge { .. })));
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::SearchKnowledge { .. }))
+    );
     let fallback = out.effects.iter().find_map(|e| match e {
-        Effect::AskLlm { fallback, instruction } => Some((fallback.clone(), instruction.clone())),
+        Effect::AskLlm {
+            fallback,
+            instruction,
+        } => Some((fallback.clone(), instruction.clone())),
         _ => None,
     });
     let (fallback, instruction) = fallback.expect("AskLlm");
-    assert!(fallback.text.contains("Email yang aktif"), "{}", fallback.text);
+    assert!(
+        fallback.text.contains("Email yang aktif"),
+        "{}",
+        fallback.text
+    );
     assert!(instruction.contains("Email yang aktif"));
     assert_eq!(out.snapshot.stage_id(), StageId::Qualifying);
 }
@@ -188,7 +469,10 @@ fn restore_does_not_replay_effects_and_snapshot_uses_stable_names() {
     // A turn after restore emits only this turn's reply, not the greeting again.
     let next = run_turn(&restored, &text("nama saya Budi"), &c);
     assert!(!next.reply_templates().contains(&"greeting.greeting"));
-    assert!(Snapshot::from_json(&json.replace("\"schema_version\":1", "\"schema_version\":99")).is_err());
+    assert!(
+        Snapshot::from_json(&json.replace("\"schema_version\":1", "\"schema_version\":99"))
+            .is_err()
+    );
 }
 
 #[test]
@@ -197,7 +481,12 @@ fn graph_output_contains_every_edge() {
     let mermaid = render(GraphFormat::Mermaid, Some(&c));
     assert!(mermaid.starts_with("stateDiagram-v2"));
     for e in EDGES {
-        let line = format!("    {} --> {}: {}", e.from.as_str(), e.to.as_str(), e.guard.label());
+        let line = format!(
+            "    {} --> {}: {}",
+            e.from.as_str(),
+            e.to.as_str(),
+            e.guard.label()
+        );
         assert!(mermaid.contains(&line), "missing {line}");
     }
     assert!(mermaid.contains("greeting: Sapaan"));
@@ -222,12 +511,26 @@ fn check_config_binary_exit_codes_and_format() {
     assert_eq!(ok.code(), Some(0));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ari.toml");
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml")).unwrap();
-    std::fs::write(&path, text.replace("hot_threshold = 70", "hot_threshold = 30")).unwrap();
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ari")).arg("check-config").arg(&path).output().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &path,
+        text.replace("hot_threshold = 70", "hot_threshold = 30"),
+    )
+    .unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains(&format!("{}:", path.display())) && err.contains(": scoring.warm_threshold: "), "{err}");
+    assert!(
+        err.contains(&format!("{}:", path.display())) && err.contains(": scoring.warm_threshold: "),
+        "{err}"
+    );
 }
 
 fn any_stage() -> impl Strategy<Value = StageSnapshot> {
@@ -284,13 +587,23 @@ proptest! {
 
 #[test]
 fn completed_has_only_the_new_cycle_edge() {
-    let out: Vec<_> = EDGES.iter().filter(|e| e.from == StageId::Completed).collect();
+    let out: Vec<_> = EDGES
+        .iter()
+        .filter(|e| e.from == StageId::Completed)
+        .collect();
     assert_eq!(out.len(), 1);
-    assert_eq!((out[0].to, out[0].guard), (StageId::Greeting, Guard::NewCycle));
+    assert_eq!(
+        (out[0].to, out[0].guard),
+        (StageId::Greeting, Guard::NewCycle)
+    );
     // Events other than a message do nothing in completed.
     let c = cfg();
     let snap = lead(HOT, DOCS_YES, StageSnapshot::Completed);
-    for e in [InputEvent::HumanTakeover, InputEvent::Resume, InputEvent::Close] {
+    for e in [
+        InputEvent::HumanTakeover,
+        InputEvent::Resume,
+        InputEvent::Close,
+    ] {
         let o = run_turn(&snap, &event(e), &c);
         assert_eq!(o.snapshot.stage_id(), StageId::Completed);
         assert!(o.effects.is_empty());

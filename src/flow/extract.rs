@@ -52,79 +52,254 @@ static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"));
 
 static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|my\s+name\s+is|panggil\s+(?:saja|aja)|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})")
+    re(
+        r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|my\s+name\s+is|panggil\s+(?:saja|aja)|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
+    )
 });
 static NAME_CAPITALIZED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:^|[\s,.!])(?:[Ss]aya|[Aa]ku|I'm|I am|[Ii]m|[Tt]his is|[Ii]ni)\s+(\p{Lu}[\p{L}']+(?:\s+\p{Lu}[\p{L}']+){0,3})")
+    re(
+        r"(?:^|[\s,.!])(?:[Ss]aya|[Aa]ku|I'm|I am|[Ii]m|[Tt]his is|[Ii]ni)\s+(\p{Lu}[\p{L}']+(?:\s+\p{Lu}[\p{L}']+){0,3})",
+    )
 });
 static NAME_LOWER_WHOLE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^\s*(?:saya|aku)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s*[.!]?\s*$"));
 
 static TEST_SCORE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(ielts|toefl(?:\s+(?:ibt|itp|pbt))?|toeic|duolingo|det|pte)\b\D{0,20}?(\d{1,3}(?:[.,]\d{1,2})?)\b")
+    re(
+        r"(?i)\b(ielts|toefl(?:\s+(?:ibt|itp|pbt))?|toeic|duolingo|det|pte)\b\D{0,20}?(\d{1,3}(?:[.,]\d{1,2})?)\b",
+    )
 });
 static BARE_SCORE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(skor|score|band|nilai)\s*(?:saya\s+)?(\d(?:[.,]\d)?)\b"));
 static CEFR: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b([abc][12])\b"));
 
 static BUDGET_UNIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?:\b(rp\.?|idr)\s*)?\b(\d{1,4}(?:[.,]\d{1,3})?)\s*(juta|jt|jutaan|miliar|milyar|m|rb|ribu|k)\b")
+    re(
+        r"(?i)(?:\b(rp\.?|idr)\s*)?\b(\d{1,4}(?:[.,]\d{1,3})?)\s*(juta|jt|jutaan|miliar|milyar|m|rb|ribu|k)\b",
+    )
 });
 static BUDGET_RUPIAH_DIGITS: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(?:rp\.?|idr)\s*(\d{1,3}(?:[.,]\d{3}){2,})\b"));
 static BUDGET_FOREIGN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?:\b(aud|usd|gbp|eur|sgd|cad|nzd|myr|jpy|krw)|(a\$|us\$|\$|£|€))\s*(\d{1,3}(?:[.,]?\d{3})*(?:[.,]\d+)?)\s*(k|rb|ribu|juta|jt)?\b")
+    re(
+        r"(?i)(?:\b(aud|usd|gbp|eur|sgd|cad|nzd|myr|jpy|krw)|(a\$|us\$|\$|£|€))\s*(\d{1,3}(?:[.,]?\d{3})*(?:[.,]\d+)?)\s*(k|rb|ribu|juta|jt)?\b",
+    )
 });
 
 static TIMELINE_RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:(?:dalam|in)\s+)?(\d{1,2}|satu|dua|tiga|empat|lima|one|two|three|four|five)\s*(tahun|thn|bulan|bln|years?|months?)\s*(lagi|ke\s*depan|from\s+now)\b|\b(?:dalam|in)\s+(\d{1,2}|satu|dua|tiga|empat|lima|one|two|three|four|five)\s*(tahun|thn|bulan|bln|years?|months?)\b")
+    re(
+        r"(?i)\b(?:(?:dalam|in)\s+)?(\d{1,2}|satu|dua|tiga|empat|lima|one|two|three|four|five)\s*(tahun|thn|bulan|bln|years?|months?)\s*(lagi|ke\s*depan|from\s+now)\b|\b(?:dalam|in)\s+(\d{1,2}|satu|dua|tiga|empat|lima|one|two|three|four|five)\s*(tahun|thn|bulan|bln|years?|months?)\b",
+    )
 });
 static TIMELINE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(setahun\s+lagi|sebulan\s+lagi|(?:tahun|bulan|semester)\s+(?:depan|ini)|semester\s+(?:ganjil|genap)|(?:next|this)\s+(?:year|month|semester|intake)|secepatnya|asap|as\s+soon\s+as\s+possible)\b")
+    re(
+        r"(?i)\b(setahun\s+lagi|sebulan\s+lagi|(?:tahun|bulan|semester)\s+(?:depan|ini)|semester\s+(?:ganjil|genap)|(?:next|this)\s+(?:year|month|semester|intake)|secepatnya|asap|as\s+soon\s+as\s+possible)\b",
+    )
 });
 static TIMELINE_MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b((?:januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|sept|okt|oct|nov|des|dec|fall|autumn|spring|summer|winter|intake)\s+(20\d{2}))\b")
+    re(
+        r"(?i)\b((?:januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|sept|okt|oct|nov|des|dec|fall|autumn|spring|summer|winter|intake)\s+(20\d{2}))\b",
+    )
 });
 static YEAR: LazyLock<Regex> = LazyLock::new(|| re(r"\b(20\d{2})\b"));
 
 static DEGREE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(s1|s2|s3|d3|d4|sarjana|magister|masters?|mba|phd|doktor|doctoral|doctorate|bachelor|bachelors|undergraduate|postgraduate|pascasarjana|diploma|foundation)\b")
+    re(
+        r"(?i)\b(s1|s2|s3|d3|d4|sarjana|magister|masters?|mba|phd|doktor|doctoral|doctorate|bachelor|bachelors|undergraduate|postgraduate|pascasarjana|diploma|foundation)\b",
+    )
 });
 static MAJOR: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:jurusan|prodi|program\s+studi|major(?:ing)?\s+in|bidang|ambil)\s+([\p{L}&]+(?:\s+[\p{L}&]+){0,2})")
+    re(
+        r"(?i)\b(?:jurusan|prodi|program\s+studi|major(?:ing)?\s+in|bidang|ambil)\s+([\p{L}&]+(?:\s+[\p{L}&]+){0,2})",
+    )
 });
 static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:saya|aku|lagi|sedang|masih|sekarang|i\s+am|i'm|currently)\s+(?:masih\s+|lagi\s+|sedang\s+)?(kerja|bekerja|karyawan|kuliah|mahasiswa|mahasiswi|sma|smk|working|student|fresh\s+graduate|freshgraduate|baru\s+lulus)\b")
+    re(
+        r"(?i)\b(?:saya|aku|lagi|sedang|masih|sekarang|i\s+am|i'm|currently)\s+(?:masih\s+|lagi\s+|sedang\s+)?(kerja|bekerja|karyawan|kuliah|mahasiswa|mahasiswi|sma|smk|working|student|fresh\s+graduate|freshgraduate|baru\s+lulus)\b",
+    )
 });
 
 /// Words that end a name ("nama saya Budi dari Jakarta" → "Budi").
 const NAME_STOP: &[&str] = &[
-    "dari", "mau", "ingin", "pengen", "pingin", "umur", "usia", "kak", "ka", "kakak", "ya", "yaa",
-    "dan", "and", "from", "here", "lagi", "sedang", "yang", "tinggal", "asal", "kerja", "kuliah",
-    "email", "bisa", "nih", "sih", "dong", "deh", "di", "ke", "sudah", "udah", "belum", "tertarik",
-    "interested", "looking", "planning", "want", "would", "a", "an", "the", "student", "mahasiswa",
-    "masih", "baru", "lulusan", "alumni", "punya", "ada", "tidak", "gak", "nggak", "mohon", "minta",
-    "tanya", "nanya", "halo", "hai", "hi", "hello", "selamat", "pagi", "siang", "sore", "malam",
-    "terima", "makasih", "thanks", "thank", "ok", "oke", "iya", "tidak", "bukan", "rencana",
-    "budget", "ielts", "toefl", "s1", "s2", "s3", "kerja", "sekarang", "saat", "rahasia", "not",
-    "going", "am", "is", "so", "very", "just", "kirim", "bicara", "ngobrol", "butuh", "perlu",
-    "senang", "juga", "aja", "saja", "dengan", "sama", "untuk", "buat", "tau", "tahu",
+    "dari",
+    "mau",
+    "ingin",
+    "pengen",
+    "pingin",
+    "umur",
+    "usia",
+    "kak",
+    "ka",
+    "kakak",
+    "ya",
+    "yaa",
+    "dan",
+    "and",
+    "from",
+    "here",
+    "lagi",
+    "sedang",
+    "yang",
+    "tinggal",
+    "asal",
+    "kerja",
+    "kuliah",
+    "email",
+    "bisa",
+    "nih",
+    "sih",
+    "dong",
+    "deh",
+    "di",
+    "ke",
+    "sudah",
+    "udah",
+    "belum",
+    "tertarik",
+    "interested",
+    "looking",
+    "planning",
+    "want",
+    "would",
+    "a",
+    "an",
+    "the",
+    "student",
+    "mahasiswa",
+    "masih",
+    "baru",
+    "lulusan",
+    "alumni",
+    "punya",
+    "ada",
+    "tidak",
+    "gak",
+    "nggak",
+    "mohon",
+    "minta",
+    "tanya",
+    "nanya",
+    "halo",
+    "hai",
+    "hi",
+    "hello",
+    "selamat",
+    "pagi",
+    "siang",
+    "sore",
+    "malam",
+    "terima",
+    "makasih",
+    "thanks",
+    "thank",
+    "ok",
+    "oke",
+    "iya",
+    "tidak",
+    "bukan",
+    "rencana",
+    "budget",
+    "ielts",
+    "toefl",
+    "s1",
+    "s2",
+    "s3",
+    "kerja",
+    "sekarang",
+    "saat",
+    "rahasia",
+    "not",
+    "going",
+    "am",
+    "is",
+    "so",
+    "very",
+    "just",
+    "kirim",
+    "bicara",
+    "ngobrol",
+    "butuh",
+    "perlu",
+    "senang",
+    "juga",
+    "aja",
+    "saja",
+    "dengan",
+    "sama",
+    "untuk",
+    "buat",
+    "tau",
+    "tahu",
 ];
 
 /// Phrases meaning "I can't / won't tell" for a field.
 const FIELD_UNKNOWN: &[&str] = &[
-    "belum tau", "belum tahu", "ga tau", "gak tau", "ga tahu", "gak tahu", "nggak tau",
-    "nggak tahu", "tidak tahu", "tidak tau", "kurang tau", "kurang tahu", "gatau", "belum ada",
-    "tidak ada", "gak ada", "ga ada", "belum kepikiran", "belum pasti", "belum jelas",
-    "belum yakin", "masih bingung", "rahasia", "privasi", "ga mau kasih", "gak mau kasih",
-    "tidak mau kasih", "skip", "lewat", "don t know", "dont know", "not sure", "no idea", "idk",
-    "prefer not", "rather not", "undecided", "terserah",
+    "belum tau",
+    "belum tahu",
+    "ga tau",
+    "gak tau",
+    "ga tahu",
+    "gak tahu",
+    "nggak tau",
+    "nggak tahu",
+    "tidak tahu",
+    "tidak tau",
+    "kurang tau",
+    "kurang tahu",
+    "gatau",
+    "belum ada",
+    "tidak ada",
+    "gak ada",
+    "ga ada",
+    "belum kepikiran",
+    "belum pasti",
+    "belum jelas",
+    "belum yakin",
+    "masih bingung",
+    "rahasia",
+    "privasi",
+    "ga mau kasih",
+    "gak mau kasih",
+    "tidak mau kasih",
+    "skip",
+    "lewat",
+    "don t know",
+    "dont know",
+    "not sure",
+    "no idea",
+    "idk",
+    "prefer not",
+    "rather not",
+    "undecided",
+    "terserah",
 ];
 
 /// Words in a message that point an "I don't know" at a specific field.
 const FIELD_CUES: &[(&str, &[&str])] = &[
-    ("budget", &["budget", "budgetnya", "bujet", "dana", "dananya", "biaya", "biayanya", "anggaran"]),
-    ("timeline", &["kapan", "berangkat", "berangkatnya", "timeline", "waktunya", "intake"]),
+    (
+        "budget",
+        &[
+            "budget",
+            "budgetnya",
+            "bujet",
+            "dana",
+            "dananya",
+            "biaya",
+            "biayanya",
+            "anggaran",
+        ],
+    ),
+    (
+        "timeline",
+        &[
+            "kapan",
+            "berangkat",
+            "berangkatnya",
+            "timeline",
+            "waktunya",
+            "intake",
+        ],
+    ),
     ("country", &["negara", "negaranya", "country", "tujuan"]),
     ("english_level", &["ielts", "toefl", "inggris", "english"]),
     ("email", &["email", "e mail", "surel"]),
@@ -136,9 +311,21 @@ const DOCUMENT_CUES: &[(&str, &[&str])] = &[
     ("cv", &["cv", "resume", "curriculum vitae", "riwayat hidup"]),
     (
         "english_test",
-        &["sertifikat ielts", "skor ielts", "sertifikat toefl", "skor toefl", "tes bahasa", "english test", "hasil ielts", "hasil toefl"],
+        &[
+            "sertifikat ielts",
+            "skor ielts",
+            "sertifikat toefl",
+            "skor toefl",
+            "tes bahasa",
+            "english test",
+            "hasil ielts",
+            "hasil toefl",
+        ],
     ),
-    ("transcript", &["transkrip", "transcript", "transkip", "ijazah", "rapor"]),
+    (
+        "transcript",
+        &["transkrip", "transcript", "transkip", "ijazah", "rapor"],
+    ),
 ];
 
 /// Destination aliases → canonical country. Whole words, case-insensitive, except those in
@@ -302,11 +489,15 @@ fn email(text: &str) -> Option<String> {
 fn clean_name(raw: &str) -> Option<String> {
     let mut kept = Vec::new();
     for w in raw.split_whitespace() {
-        let lw = w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+        let lw = w
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase();
         if lw.is_empty() || NAME_STOP.contains(&lw.as_str()) {
             break;
         }
-        kept.push(title_case(w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')));
+        kept.push(title_case(
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\''),
+        ));
     }
     let name = kept.join(" ");
     if country(&name).is_some() {
@@ -318,32 +509,37 @@ fn clean_name(raw: &str) -> Option<String> {
 fn title_case(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
-        Some(f) => f.to_uppercase().chain(c.flat_map(char::to_lowercase)).collect(),
+        Some(f) => f
+            .to_uppercase()
+            .chain(c.flat_map(char::to_lowercase))
+            .collect(),
         None => String::new(),
     }
 }
 
 fn name(text: &str, pending: bool) -> Option<String> {
-    if let Some(c) = NAME_INTRO.captures(text) {
-        if let Some(n) = clean_name(&c[1]) {
-            return Some(n);
-        }
+    if let Some(c) = NAME_INTRO.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some(n);
     }
-    if let Some(c) = NAME_CAPITALIZED.captures(text) {
-        if let Some(n) = clean_name(&c[1]) {
-            return Some(n);
-        }
+    if let Some(c) = NAME_CAPITALIZED.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some(n);
     }
-    if let Some(c) = NAME_LOWER_WHOLE.captures(text) {
-        if let Some(n) = clean_name(&c[1]) {
-            return Some(n);
-        }
+    if let Some(c) = NAME_LOWER_WHOLE.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some(n);
     }
     if pending {
         // A bare answer to "Boleh tau nama lengkapnya?": 1-4 words, letters only.
         let t = text.trim().trim_end_matches(['.', '!', ' ']);
         let ws: Vec<&str> = t.split_whitespace().collect();
-        let letters_only = t.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '\'');
+        let letters_only = t
+            .chars()
+            .all(|c| c.is_alphabetic() || c == ' ' || c == '\'');
         if (1..=4).contains(&ws.len()) && letters_only && parse_yes_no(t).is_none() {
             let n = clean_name(t)?;
             if n.split_whitespace().count() == ws.len() {
@@ -363,10 +559,17 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<String>
         };
         return Some(format!("{test} {}", c[2].replace(',', ".")));
     }
-    if let Some(c) = BARE_SCORE.captures(text) {
-        if pending || has_any(tokens, &["inggris", "english", "bahasa"]) || c[1].eq_ignore_ascii_case("skor") || c[1].eq_ignore_ascii_case("score") {
-            return Some(format!("{} {}", c[1].to_lowercase(), c[2].replace(',', ".")));
-        }
+    if let Some(c) = BARE_SCORE.captures(text)
+        && (pending
+            || has_any(tokens, &["inggris", "english", "bahasa"])
+            || c[1].eq_ignore_ascii_case("skor")
+            || c[1].eq_ignore_ascii_case("score"))
+    {
+        return Some(format!(
+            "{} {}",
+            c[1].to_lowercase(),
+            c[2].replace(',', ".")
+        ));
     }
     let context = pending || has_any(tokens, &["inggris", "english", "bahasa", "ielts", "toefl"]);
     let cefr: Vec<String> = CEFR
@@ -378,9 +581,35 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<String>
     }
     if context {
         let levels: &[(&[&str], &str)] = &[
-            (&["mahir", "lancar", "fasih", "fluent", "advanced", "native", "jago"], "mahir"),
-            (&["menengah", "intermediate", "lumayan", "cukup", "sedang", "upper intermediate"], "menengah"),
-            (&["pemula", "dasar", "basic", "beginner", "kurang", "pas pasan", "pasif"], "pemula"),
+            (
+                &[
+                    "mahir", "lancar", "fasih", "fluent", "advanced", "native", "jago",
+                ],
+                "mahir",
+            ),
+            (
+                &[
+                    "menengah",
+                    "intermediate",
+                    "lumayan",
+                    "cukup",
+                    "sedang",
+                    "upper intermediate",
+                ],
+                "menengah",
+            ),
+            (
+                &[
+                    "pemula",
+                    "dasar",
+                    "basic",
+                    "beginner",
+                    "kurang",
+                    "pas pasan",
+                    "pasif",
+                ],
+                "pemula",
+            ),
         ];
         for (ws, level) in levels {
             if has_any(tokens, ws) {
@@ -398,8 +627,15 @@ fn budget(text: &str) -> Option<String> {
             .map(|m| m.as_str().to_uppercase())
             .or_else(|| c.get(2).map(|m| m.as_str().to_uppercase()))
             .unwrap_or_default();
-        let suffix = c.get(4).map(|m| m.as_str().to_lowercase()).unwrap_or_default();
-        let sep = if cur.ends_with('$') || cur == "£" || cur == "€" { "" } else { " " };
+        let suffix = c
+            .get(4)
+            .map(|m| m.as_str().to_lowercase())
+            .unwrap_or_default();
+        let sep = if cur.ends_with('$') || cur == "£" || cur == "€" {
+            ""
+        } else {
+            " "
+        };
         return Some(format!("{cur}{sep}{}{suffix}", &c[3]));
     }
     if let Some(c) = BUDGET_UNIT.captures(text) {
@@ -447,7 +683,14 @@ pub fn country(text: &str) -> Option<String> {
             };
             let at = from + pos;
             // "bahasa Inggris" is the language, not the country.
-            if at > 0 && tokens[at - 1] == "bahasa" && (*alias == "inggris" || *alias == "jepang" || *alias == "jerman" || *alias == "korea" || *alias == "belanda") {
+            if at > 0
+                && tokens[at - 1] == "bahasa"
+                && (*alias == "inggris"
+                    || *alias == "jepang"
+                    || *alias == "jerman"
+                    || *alias == "korea"
+                    || *alias == "belanda")
+            {
                 from = at + 1;
                 continue;
             }
@@ -464,10 +707,10 @@ pub fn country(text: &str) -> Option<String> {
         .filter(|w| !w.is_empty())
         .collect();
     for (alias, canonical) in CASE_SENSITIVE_COUNTRIES {
-        if let Some(at) = original.iter().rposition(|w| w == alias) {
-            if best.is_none_or(|(p, _, _)| at > p) {
-                best = Some((at, 1, canonical));
-            }
+        if let Some(at) = original.iter().rposition(|w| w == alias)
+            && best.is_none_or(|(p, _, _)| at > p)
+        {
+            best = Some((at, 1, canonical));
         }
     }
     best.map(|(_, _, c)| c.to_string())
@@ -505,7 +748,11 @@ fn program(text: &str) -> Option<String> {
             .take_while(|w| !stop.contains(&w.to_lowercase().as_str()))
             .collect();
         let major = kept.join(" ");
-        (!kept.is_empty() && !DEGREE.find(&major).is_some_and(|m| m.as_str().len() == major.len())).then_some(major)
+        (!kept.is_empty()
+            && DEGREE
+                .find(&major)
+                .is_none_or(|m| m.as_str().len() != major.len()))
+        .then_some(major)
     });
     match (degree, major) {
         (Some(d), Some(m)) => Some(format!("{d} {m}")),
@@ -517,7 +764,13 @@ fn program(text: &str) -> Option<String> {
 
 fn activity(text: &str) -> Option<String> {
     let c = ACTIVITY.captures(text)?;
-    let v = match c[1].to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+    let v = match c[1]
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .as_str()
+    {
         "kerja" | "bekerja" | "karyawan" | "working" => "kerja",
         "kuliah" | "mahasiswa" | "mahasiswi" | "student" => "kuliah",
         "sma" | "smk" => "SMA/SMK",
@@ -546,12 +799,11 @@ fn documents(text: &str, pending: Option<&Pending>) -> BTreeMap<String, YesNo> {
             }
         }
     }
-    if out.is_empty() {
-        if let Some(Pending::Document(k)) = pending {
-            if let Some(yn) = parse_yes_no(text) {
-                out.insert(k.clone(), yn);
-            }
-        }
+    if out.is_empty()
+        && let Some(Pending::Document(k)) = pending
+        && let Some(yn) = parse_yes_no(text)
+    {
+        out.insert(k.clone(), yn);
     }
     out
 }
@@ -563,7 +815,11 @@ fn clauses(text: &str) -> Vec<String> {
         let mut cur: Vec<&str> = Vec::new();
         for w in part.split_whitespace() {
             let lw = w.to_lowercase();
-            if matches!(lw.as_str(), "tapi" | "but" | "sedangkan" | "kalau" | "kalo" | "namun") && !cur.is_empty() {
+            if matches!(
+                lw.as_str(),
+                "tapi" | "but" | "sedangkan" | "kalau" | "kalo" | "namun"
+            ) && !cur.is_empty()
+            {
                 out.push(cur.join(" "));
                 cur.clear();
             } else {

@@ -209,9 +209,7 @@ impl Guard {
             Guard::QualificationDone => f.event == E::Message && f.qualification_done,
             Guard::HotBooks => routing && t == Some(Temperature::Hot) && f.hot_books,
             Guard::HotHandsOff => routing && t == Some(Temperature::Hot) && !f.hot_books,
-            Guard::WarmNurture => {
-                routing && t == Some(Temperature::Warm) && !f.warm_limit_reached
-            }
+            Guard::WarmNurture => routing && t == Some(Temperature::Warm) && !f.warm_limit_reached,
             Guard::WarmLimitBooks => {
                 routing && t == Some(Temperature::Warm) && f.warm_limit_reached && f.warm_books
             }
@@ -219,7 +217,9 @@ impl Guard {
                 routing && t == Some(Temperature::Warm) && f.warm_limit_reached && !f.warm_books
             }
             Guard::Cold => routing && t == Some(Temperature::Cold),
-            Guard::Accepted => f.event == E::Message && f.answer == Some(YesNo::Yes) && f.free_slots,
+            Guard::Accepted => {
+                f.event == E::Message && f.answer == Some(YesNo::Yes) && f.free_slots
+            }
             Guard::AcceptedNoSlot => {
                 f.event == E::Message && f.answer == Some(YesNo::Yes) && !f.free_slots
             }
@@ -422,7 +422,12 @@ pub fn render(format: GraphFormat, cfg: Option<&FlowConfig>) -> String {
         GraphFormat::Dot => {
             out.push_str("digraph ari_flow {\n    rankdir=LR;\n");
             for s in StageId::ALL {
-                let _ = writeln!(out, "    {} [label=\"{}\"];", s.as_str(), stage_label(cfg, s));
+                let _ = writeln!(
+                    out,
+                    "    {} [label=\"{}\"];",
+                    s.as_str(),
+                    stage_label(cfg, s)
+                );
             }
             for e in EDGES {
                 let _ = writeln!(

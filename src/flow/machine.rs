@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use statig::prelude::*;
 
-use super::extract::{ExtractContext, Pending, extract, is_knowledge_question, mentions_any, normalize_country};
+use super::extract::{
+    ExtractContext, Pending, extract, is_knowledge_question, mentions_any, normalize_country,
+};
 use super::graph::{EventKind, Facts, Guard, HandoffReason, StageId, select};
 use super::schedule::{self, SlotOption};
 use super::scoring::{LeadScore, ScoreInput, ScoringRules, score};
@@ -102,7 +104,10 @@ impl LeadState {
                 context,
                 "greeting",
                 "greeting",
-                &[("time_of_day", time_of_day(context)), ("question", q.clone())],
+                &[
+                    ("time_of_day", time_of_day(context)),
+                    ("question", q.clone()),
+                ],
             )
         } else {
             self.question_reply(context, &q)
@@ -129,10 +134,20 @@ impl LeadState {
             Some(Guard::StillQualifying) => {
                 let q = self.ask_next(context.cfg).unwrap_or_default();
                 if context.knowledge_question {
-                    let fallback = self.reply(context, "qualifying", "knowledge_fallback", &[("question", q.clone())]);
+                    let fallback = self.reply(
+                        context,
+                        "qualifying",
+                        "knowledge_fallback",
+                        &[("question", q.clone())],
+                    );
                     self.knowledge(context, &q, fallback);
                 } else if context.unknown_noted {
-                    let r = self.reply(context, "qualifying", "unknown_noted", &[("question", q.clone()), ("field_label", String::new())]);
+                    let r = self.reply(
+                        context,
+                        "qualifying",
+                        "unknown_noted",
+                        &[("question", q.clone()), ("field_label", String::new())],
+                    );
                     context.effects.push(Effect::Reply(r));
                 } else if !context.learned {
                     let r = self.reply(context, "qualifying", "fallback", &[("question", q)]);
@@ -150,7 +165,12 @@ impl LeadState {
     /// Score and route: hot → booking (or handoff), warm → nurture then book/handoff,
     /// cold → community link and handoff. Transient for hot/cold (same turn).
     #[state(superstate = "active")]
-    fn scoring(&mut self, nurtured: &mut u32, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+    fn scoring(
+        &mut self,
+        nurtured: &mut u32,
+        context: &mut Ctx<'_>,
+        event: &Event,
+    ) -> Outcome<State> {
         if is_escape(event) {
             return Super;
         }
@@ -161,7 +181,8 @@ impl LeadState {
             *nurtured += 1;
         }
         let s = self.compute_score(context);
-        let changed = self.score.as_ref().is_none_or(|old| old.total != s.total) || *event == Event::Route;
+        let changed =
+            self.score.as_ref().is_none_or(|old| old.total != s.total) || *event == Event::Route;
         if changed {
             context.effects.push(Effect::UpdateLead(LeadUpdate {
                 score: Some(s.clone()),
@@ -194,8 +215,18 @@ impl LeadState {
                             country: self.known("country").map(str::to_string),
                         });
                     }
-                    let instruction = self.reply(context, "scoring", "nurture_instruction", &[("tone", context.cfg.persona.tone.clone())]).text;
-                    context.effects.push(Effect::AskLlm { instruction, fallback });
+                    let instruction = self
+                        .reply(
+                            context,
+                            "scoring",
+                            "nurture_instruction",
+                            &[("tone", context.cfg.persona.tone.clone())],
+                        )
+                        .text;
+                    context.effects.push(Effect::AskLlm {
+                        instruction,
+                        fallback,
+                    });
                 }
                 Handled
             }
@@ -204,9 +235,17 @@ impl LeadState {
                     let r = self.reply(context, "scoring", "cold_community", &[]);
                     context.effects.push(Effect::Reply(r));
                 }
-                Transition(self.hand_off(context, edge.reason.unwrap_or(HandoffReason::ColdLead), true))
+                Transition(self.hand_off(
+                    context,
+                    edge.reason.unwrap_or(HandoffReason::ColdLead),
+                    true,
+                ))
             }
-            _ => Transition(self.hand_off(context, edge.reason.unwrap_or(HandoffReason::HotLead), true)),
+            _ => Transition(self.hand_off(
+                context,
+                edge.reason.unwrap_or(HandoffReason::HotLead),
+                true,
+            )),
         }
     }
 
@@ -235,7 +274,9 @@ impl LeadState {
                     Transition(self.hand_off(context, HandoffReason::HotLead, true))
                 }
             }
-            Some(Guard::Declined) => Transition(self.hand_off(context, HandoffReason::HotLead, true)),
+            Some(Guard::Declined) => {
+                Transition(self.hand_off(context, HandoffReason::HotLead, true))
+            }
             Some(Guard::Unclear) => {
                 let r = self.reply(context, "booking", "unclear", &[]);
                 context.effects.push(Effect::Reply(r));
@@ -247,7 +288,12 @@ impl LeadState {
 
     /// Pick a day, a slot, confirm; the shell books and reports back.
     #[state(superstate = "active")]
-    fn scheduling(&mut self, data: &mut SchedulingData, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+    fn scheduling(
+        &mut self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        event: &Event,
+    ) -> Outcome<State> {
         if is_escape(event) {
             return Super;
         }
@@ -259,7 +305,13 @@ impl LeadState {
                         .selected
                         .clone()
                         .filter(|s| &s.id == slot_id)
-                        .or_else(|| context.free_slots.iter().find(|s| &s.id == slot_id).cloned())
+                        .or_else(|| {
+                            context
+                                .free_slots
+                                .iter()
+                                .find(|s| &s.id == slot_id)
+                                .cloned()
+                        })
                         .or_else(|| data.selected.clone()),
                     _ => None,
                 };
@@ -269,7 +321,12 @@ impl LeadState {
                         context,
                         "scheduling",
                         "booked",
-                        &[("date", date), ("time", time), ("duration", duration), ("consultant_name", slot.consultant_name.clone())],
+                        &[
+                            ("date", date),
+                            ("time", time),
+                            ("duration", duration),
+                            ("consultant_name", slot.consultant_name.clone()),
+                        ],
                     );
                     context.effects.push(Effect::Reply(r));
                 }
@@ -287,8 +344,18 @@ impl LeadState {
                     Event::Booking(BookingResult::SlotTaken { slot_id }) => Some(slot_id.as_str()),
                     _ => None,
                 };
-                let free: Vec<SlotOption> = context.free_slots.iter().filter(|s| Some(s.id.as_str()) != taken).cloned().collect();
-                let r = self.reply(context, "scheduling", "slot_taken", &[("available_days", schedule::available_days(&free, tz))]);
+                let free: Vec<SlotOption> = context
+                    .free_slots
+                    .iter()
+                    .filter(|s| Some(s.id.as_str()) != taken)
+                    .cloned()
+                    .collect();
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "slot_taken",
+                    &[("available_days", schedule::available_days(&free, tz))],
+                );
                 context.effects.push(Effect::Reply(r));
                 Handled
             }
@@ -302,7 +369,12 @@ impl LeadState {
 
     /// A person has the conversation: quiet, one acknowledgement per quiet period.
     #[state]
-    fn handoff(&mut self, data: &mut HandoffData, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
+    fn handoff(
+        &mut self,
+        data: &mut HandoffData,
+        context: &mut Ctx<'_>,
+        event: &Event,
+    ) -> Outcome<State> {
         match select(StageId::Handoff, &context.facts).map(|e| e.guard) {
             Some(Guard::HumanTakeover) => {
                 data.reason = HandoffReason::HumanTakeover;
@@ -356,7 +428,11 @@ impl LeadState {
         let _ = event;
         match select(context.from, &context.facts) {
             Some(edge) if matches!(edge.guard, Guard::HumanRequested | Guard::Stuck) => {
-                Transition(self.hand_off(context, edge.reason.unwrap_or(HandoffReason::HumanRequested), true))
+                Transition(self.hand_off(
+                    context,
+                    edge.reason.unwrap_or(HandoffReason::HumanRequested),
+                    true,
+                ))
             }
             Some(edge) if edge.guard == Guard::HumanTakeover => {
                 Transition(self.hand_off(context, HandoffReason::HumanTakeover, false))
@@ -367,13 +443,19 @@ impl LeadState {
 }
 
 fn is_escape(event: &Event) -> bool {
-    matches!(event, Event::HumanRequested | Event::HumanTakeover | Event::Stuck)
+    matches!(
+        event,
+        Event::HumanRequested | Event::HumanTakeover | Event::Stuck
+    )
 }
 
 /// Greeting time of day in the configured zone (seed §11.1: 5-10 pagi, 11-14 siang,
 /// 15-17 sore, else malam).
 fn time_of_day(context: &Ctx<'_>) -> String {
-    let hour = context.now.with_timezone(&schedule::time_zone(context.cfg)).hour();
+    let hour = context
+        .now
+        .with_timezone(&schedule::time_zone(context.cfg))
+        .hour();
     match hour {
         5..=10 => "pagi",
         11..=14 => "siang",
@@ -404,19 +486,35 @@ impl LeadState {
 
     fn values(&self, cfg: &FlowConfig) -> BTreeMap<String, String> {
         let mut v = BTreeMap::new();
-        for k in ["email", "country", "budget", "timeline", "english_level", "program"] {
+        for k in [
+            "email",
+            "country",
+            "budget",
+            "timeline",
+            "english_level",
+            "program",
+        ] {
             v.insert(k.to_string(), self.known(k).unwrap_or_default().to_string());
         }
-        v.insert("name".into(), self.known("name").unwrap_or("kak").to_string());
+        v.insert(
+            "name".into(),
+            self.known("name").unwrap_or("kak").to_string(),
+        );
         v.insert("bot_name".into(), cfg.persona.bot_name.clone());
         v.insert("community_link".into(), cfg.persona.community_link.clone());
         v.insert(
             "score".into(),
-            self.score.as_ref().map(|s| s.total.to_string()).unwrap_or_default(),
+            self.score
+                .as_ref()
+                .map(|s| s.total.to_string())
+                .unwrap_or_default(),
         );
         v.insert(
             "temperature".into(),
-            self.score.as_ref().map(|s| s.temperature.as_str().to_string()).unwrap_or_default(),
+            self.score
+                .as_ref()
+                .map(|s| s.temperature.as_str().to_string())
+                .unwrap_or_default(),
         );
         v
     }
@@ -435,21 +533,56 @@ impl LeadState {
             .cloned()
             .unwrap_or_default();
         let text = render(&template, &values);
-        Reply { template: format!("{stage}.{key}"), values, text }
+        Reply {
+            template: format!("{stage}.{key}"),
+            values,
+            text,
+        }
     }
 
     /// The pending question as `ask_field` / `ask_document`.
     fn question_reply(&self, context: &Ctx<'_>, question: &str) -> Reply {
         match &self.pending {
             Some(Pending::Document(d)) => {
-                let label = context.cfg.documents.get(d).map(|s| s.label.clone()).unwrap_or_default();
-                self.reply(context, "qualifying", "ask_document", &[("question", question.to_string()), ("document_label", label)])
+                let label = context
+                    .cfg
+                    .documents
+                    .get(d)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default();
+                self.reply(
+                    context,
+                    "qualifying",
+                    "ask_document",
+                    &[
+                        ("question", question.to_string()),
+                        ("document_label", label),
+                    ],
+                )
             }
             Some(Pending::Field(f)) => {
-                let label = context.cfg.fields.get(f).map(|s| s.label.clone()).unwrap_or_default();
-                self.reply(context, "qualifying", "ask_field", &[("question", question.to_string()), ("field_label", label)])
+                let label = context
+                    .cfg
+                    .fields
+                    .get(f)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default();
+                self.reply(
+                    context,
+                    "qualifying",
+                    "ask_field",
+                    &[("question", question.to_string()), ("field_label", label)],
+                )
             }
-            None => self.reply(context, "qualifying", "ask_field", &[("question", question.to_string()), ("field_label", String::new())]),
+            None => self.reply(
+                context,
+                "qualifying",
+                "ask_field",
+                &[
+                    ("question", question.to_string()),
+                    ("field_label", String::new()),
+                ],
+            ),
         }
     }
 
@@ -460,13 +593,27 @@ impl LeadState {
             country: self.known("country").map(str::to_string),
         });
         let instruction = self
-            .reply(context, "qualifying", "knowledge_instruction", &[("question", question.to_string()), ("tone", context.cfg.persona.tone.clone())])
+            .reply(
+                context,
+                "qualifying",
+                "knowledge_instruction",
+                &[
+                    ("question", question.to_string()),
+                    ("tone", context.cfg.persona.tone.clone()),
+                ],
+            )
             .text;
-        context.effects.push(Effect::AskLlm { instruction, fallback });
+        context.effects.push(Effect::AskLlm {
+            instruction,
+            fallback,
+        });
     }
 
     fn compute_score(&self, context: &Ctx<'_>) -> LeadScore {
-        score(&score_input(self, context.cfg, context.now), &ScoringRules::from_config(context.cfg))
+        score(
+            &score_input(self, context.cfg, context.now),
+            &ScoringRules::from_config(context.cfg),
+        )
     }
 
     /// Hands off: optional reason text, the `Handoff` effect with a summary, the new state.
@@ -479,7 +626,10 @@ impl LeadState {
                 context.effects.push(Effect::Reply(r));
             }
         }
-        context.effects.push(Effect::Handoff { reason, summary: summary(self, context.cfg) });
+        context.effects.push(Effect::Handoff {
+            reason,
+            summary: summary(self, context.cfg),
+        });
         State::handoff(HandoffData {
             reason,
             at: context.now,
@@ -510,7 +660,15 @@ impl LeadState {
                 Some(YesNo::No) => {
                     data.step = SchedulingStep::AskingDay;
                     data.selected = None;
-                    let r = self.reply(context, "scheduling", "ask_day", &[("available_days", schedule::available_days(context.free_slots, tz))]);
+                    let r = self.reply(
+                        context,
+                        "scheduling",
+                        "ask_day",
+                        &[(
+                            "available_days",
+                            schedule::available_days(context.free_slots, tz),
+                        )],
+                    );
                     context.effects.push(Effect::Reply(r));
                     return;
                 }
@@ -525,7 +683,10 @@ impl LeadState {
             .cloned()
             .or_else(|| {
                 (data.step != SchedulingStep::AskingDay)
-                    .then(|| schedule::pick_slot(input, &data.shown, tz).and_then(|i| data.shown.get(i).cloned()))
+                    .then(|| {
+                        schedule::pick_slot(input, &data.shown, tz)
+                            .and_then(|i| data.shown.get(i).cloned())
+                    })
                     .flatten()
             });
         if let Some(slot) = picked {
@@ -533,7 +694,10 @@ impl LeadState {
                 context,
                 "scheduling",
                 "confirm",
-                &[("slot", schedule::slot_line(&slot, tz)), ("consultant_name", slot.consultant_name.clone())],
+                &[
+                    ("slot", schedule::slot_line(&slot, tz)),
+                    ("consultant_name", slot.consultant_name.clone()),
+                ],
             );
             context.effects.push(Effect::Reply(r));
             data.selected = Some(slot);
@@ -542,13 +706,22 @@ impl LeadState {
         }
         if let Some(day) = schedule::parse_day(context.text) {
             let max = context.cfg.scheduling.max_slots_shown as usize;
-            let on_day: Vec<SlotOption> = schedule::slots_on(context.free_slots, day, tz).into_iter().take(max).collect();
+            let on_day: Vec<SlotOption> = schedule::slots_on(context.free_slots, day, tz)
+                .into_iter()
+                .take(max)
+                .collect();
             if on_day.is_empty() {
                 let r = self.reply(
                     context,
                     "scheduling",
                     "no_slots_that_day",
-                    &[("day", schedule::day_name(day).to_string()), ("available_days", schedule::available_days(context.free_slots, tz))],
+                    &[
+                        ("day", schedule::day_name(day).to_string()),
+                        (
+                            "available_days",
+                            schedule::available_days(context.free_slots, tz),
+                        ),
+                    ],
                 );
                 context.effects.push(Effect::Reply(r));
             } else {
@@ -556,10 +729,15 @@ impl LeadState {
                     context,
                     "scheduling",
                     "show_slots",
-                    &[("day", schedule::day_name(day).to_string()), ("slots", schedule::slot_lines(&on_day, tz))],
+                    &[
+                        ("day", schedule::day_name(day).to_string()),
+                        ("slots", schedule::slot_lines(&on_day, tz)),
+                    ],
                 );
                 context.effects.push(Effect::Reply(r));
-                context.effects.push(Effect::OfferSlots { slots: on_day.clone() });
+                context.effects.push(Effect::OfferSlots {
+                    slots: on_day.clone(),
+                });
                 data.shown = on_day;
                 data.step = SchedulingStep::ShowingSlots;
                 data.selected = None;
@@ -571,14 +749,32 @@ impl LeadState {
                 context,
                 "scheduling",
                 "pick_unclear",
-                &[("slots", schedule::slot_lines(&data.shown, tz)), ("slot_count", data.shown.len().to_string())],
+                &[
+                    ("slots", schedule::slot_lines(&data.shown, tz)),
+                    ("slot_count", data.shown.len().to_string()),
+                ],
             ),
             SchedulingStep::Confirming => {
                 let slot = data.selected.clone();
-                let (line, name) = slot.map(|s| (schedule::slot_line(&s, tz), s.consultant_name)).unwrap_or_default();
-                self.reply(context, "scheduling", "confirm", &[("slot", line), ("consultant_name", name)])
+                let (line, name) = slot
+                    .map(|s| (schedule::slot_line(&s, tz), s.consultant_name))
+                    .unwrap_or_default();
+                self.reply(
+                    context,
+                    "scheduling",
+                    "confirm",
+                    &[("slot", line), ("consultant_name", name)],
+                )
             }
-            _ => self.reply(context, "scheduling", "ask_day", &[("available_days", schedule::available_days(context.free_slots, tz))]),
+            _ => self.reply(
+                context,
+                "scheduling",
+                "ask_day",
+                &[(
+                    "available_days",
+                    schedule::available_days(context.free_slots, tz),
+                )],
+            ),
         };
         context.effects.push(Effect::Reply(r));
     }
@@ -663,7 +859,10 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
         .document_order
         .iter()
         .filter_map(|d| {
-            let label = cfg.documents.get(d).map_or(d.as_str(), |x| x.label.as_str());
+            let label = cfg
+                .documents
+                .get(d)
+                .map_or(d.as_str(), |x| x.label.as_str());
             let a = match lead.documents.get(d)? {
                 YesNo::Yes => "ada",
                 YesNo::No => "belum",
@@ -702,16 +901,25 @@ fn canonical_field(key: &str) -> Option<&'static str> {
 }
 
 /// Applies changed form answers; returns the fields set.
-fn merge_form(lead: &mut LeadState, form: &BTreeMap<String, String>) -> BTreeMap<String, FieldValue> {
+fn merge_form(
+    lead: &mut LeadState,
+    form: &BTreeMap<String, String>,
+) -> BTreeMap<String, FieldValue> {
     let mut changed = BTreeMap::new();
     for (k, v) in form {
-        let Some(key) = canonical_field(k) else { continue };
+        let Some(key) = canonical_field(k) else {
+            continue;
+        };
         let v = v.trim();
         if v.is_empty() || lead.form_seen.get(key).map(String::as_str) == Some(v) {
             continue;
         }
         lead.form_seen.insert(key.to_string(), v.to_string());
-        let value = if key == "country" { normalize_country(v) } else { v.to_string() };
+        let value = if key == "country" {
+            normalize_country(v)
+        } else {
+            v.to_string()
+        };
         let fv = FieldValue::Known(value);
         if lead.fields.get(key) != Some(&fv) {
             lead.fields.insert(key.to_string(), fv.clone());
@@ -739,7 +947,9 @@ fn to_snapshot(state: &State) -> StageSnapshot {
     match state {
         State::Greeting {} => StageSnapshot::Greeting,
         State::Qualifying {} => StageSnapshot::Qualifying,
-        State::Scoring { nurtured } => StageSnapshot::Scoring { nurtured: *nurtured },
+        State::Scoring { nurtured } => StageSnapshot::Scoring {
+            nurtured: *nurtured,
+        },
         State::Booking {} => StageSnapshot::Booking,
         State::Scheduling { data } => StageSnapshot::Scheduling(data.clone()),
         State::Handoff { data } => StageSnapshot::Handoff(data.clone()),
@@ -763,7 +973,9 @@ fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
                 match m {
                     InboundMessage::Text { text } => texts.push(text.clone()),
                     InboundMessage::Image { caption: Some(c) } => texts.push(c.clone()),
-                    InboundMessage::Audio { transcript: Some(t) } => texts.push(t.clone()),
+                    InboundMessage::Audio {
+                        transcript: Some(t),
+                    } => texts.push(t.clone()),
                     InboundMessage::Interactive { id, title } => {
                         interactive_id = Some(id.clone());
                         texts.push(title.clone());
@@ -785,7 +997,11 @@ fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
         InputEvent::Close => Some(Event::Close),
         InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
     };
-    Prepared { event, text: texts.join("\n"), interactive_id }
+    Prepared {
+        event,
+        text: texts.join("\n"),
+        interactive_id,
+    }
 }
 
 /// The answer a turn gives to a yes/no question: a `yes`/`no` button id, else the text.
@@ -797,7 +1013,13 @@ fn answer_of(text: &str, interactive_id: Option<&str>) -> Option<YesNo> {
     }
 }
 
-fn base_facts(lead: &LeadState, cfg: &FlowConfig, event: &Event, answer: Option<YesNo>, free_slots: bool) -> Facts {
+fn base_facts(
+    lead: &LeadState,
+    cfg: &FlowConfig,
+    event: &Event,
+    answer: Option<YesNo>,
+    free_slots: bool,
+) -> Facts {
     let booking_possible = cfg.stages.booking.enabled && cfg.stages.scheduling.enabled;
     Facts {
         event: event.kind(),
@@ -821,13 +1043,23 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
 pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> TurnOutput {
     let mut lead = snapshot.lead.clone();
     let mut effects = Vec::new();
-    let mut update = LeadUpdate { fields: merge_form(&mut lead, &input.form_answers), ..LeadUpdate::default() };
+    let mut update = LeadUpdate {
+        fields: merge_form(&mut lead, &input.form_answers),
+        ..LeadUpdate::default()
+    };
     let prepared = prepare(input, cfg);
     let Some(event) = prepared.event.clone() else {
         if !update.fields.is_empty() {
             effects.push(Effect::UpdateLead(update));
         }
-        return TurnOutput { snapshot: Snapshot { lead, ..snapshot.clone() }, effects, transitions: Vec::new() };
+        return TurnOutput {
+            snapshot: Snapshot {
+                lead,
+                ..snapshot.clone()
+            },
+            effects,
+            transitions: Vec::new(),
+        };
     };
     let text = prepared.text.as_str();
     let is_message = matches!(event, Event::Message | Event::HumanRequested);
@@ -837,9 +1069,19 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
     let mut unknown_noted = false;
     let mut knowledge_question = false;
     if is_message {
-        knowledge_question = is_knowledge_question(text, &cfg.knowledge.topic_keywords, &cfg.knowledge.question_words);
+        knowledge_question = is_knowledge_question(
+            text,
+            &cfg.knowledge.topic_keywords,
+            &cfg.knowledge.question_words,
+        );
         let pending = lead.pending.clone();
-        let ex = extract(text, ExtractContext { pending: pending.as_ref(), current_year: current_year(cfg, input.now) });
+        let ex = extract(
+            text,
+            ExtractContext {
+                pending: pending.as_ref(),
+                current_year: current_year(cfg, input.now),
+            },
+        );
         for (k, v) in &ex.fields {
             if knowledge_question && lead.fields.contains_key(k) {
                 continue; // "kalau di UK berapa?" asks, it does not correct
@@ -879,7 +1121,11 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
     let mut transitions = Vec::new();
     let mut state = to_state(&snapshot.stage);
 
-    let mut dispatch = |lead: LeadState, state: State, event: &Event, effects: &mut Vec<Effect>| -> (LeadState, State) {
+    let mut dispatch = |lead: LeadState,
+                        state: State,
+                        event: &Event,
+                        effects: &mut Vec<Effect>|
+     -> (LeadState, State) {
         let from = to_snapshot(&state).id();
         let facts = base_facts(&lead, cfg, event, answer, !free.is_empty());
         let mut ctx = Ctx {
@@ -898,7 +1144,10 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
         let mut machine = lead.uninitialized_state_machine();
         *machine.state_mut() = state;
         // No entry actions exist, so init emits nothing; the scratch outbox is dropped anyway.
-        let mut scratch = Ctx { effects: Vec::new(), ..ctx_clone(&ctx) };
+        let mut scratch = Ctx {
+            effects: Vec::new(),
+            ..ctx_clone(&ctx)
+        };
         let mut machine = machine.init_with_context(&mut scratch);
         machine.handle_with_context(event, &mut ctx);
         effects.append(&mut ctx.effects);
@@ -931,10 +1180,13 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
             (lead, state) = dispatch(lead, state, &Event::Stuck, &mut effects);
         }
     }
-    drop(dispatch);
 
     TurnOutput {
-        snapshot: Snapshot { schema_version: super::turn::SCHEMA_VERSION, stage: to_snapshot(&state), lead },
+        snapshot: Snapshot {
+            schema_version: super::turn::SCHEMA_VERSION,
+            stage: to_snapshot(&state),
+            lead,
+        },
         effects,
         transitions,
     }

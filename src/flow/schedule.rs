@@ -28,13 +28,25 @@ pub struct SlotOption {
     pub consultant_whatsapp: String,
 }
 
-const DAYS_ID: [&str; 7] = ["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"];
+const DAYS_ID: [&str; 7] = [
+    "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
+];
 const MONTHS_SHORT: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
 ];
 const MONTHS_LONG: [&str; 12] = [
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-    "Oktober", "November", "Desember",
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
 ];
 
 /// Indonesian weekday name (`Senin` ... `Minggu`).
@@ -59,7 +71,10 @@ pub fn parse_day(text: &str) -> Option<Weekday> {
         (&["selasa", "tuesday", "tue"], Weekday::Tue),
         (&["rabu", "wednesday", "wed"], Weekday::Wed),
         (&["kamis", "thursday", "thu"], Weekday::Thu),
-        (&["jumat", "jum at", "jumaat", "friday", "fri"], Weekday::Fri),
+        (
+            &["jumat", "jum at", "jumaat", "friday", "fri"],
+            Weekday::Fri,
+        ),
         (&["sabtu", "saturday", "sat"], Weekday::Sat),
         (&["minggu", "ahad", "sunday", "sun"], Weekday::Sun),
     ];
@@ -78,26 +93,25 @@ pub fn pick_slot(text: &str, shown: &[SlotOption], tz: Tz) -> Option<usize> {
     }
     let t = words(text);
     let ordinals = ["pertama", "kedua", "ketiga", "keempat", "kelima"];
-    let number = t
-        .iter()
-        .enumerate()
-        .find_map(|(i, w)| {
-            let prev = i.checked_sub(1).map(|p| t[p].as_str());
-            let n: usize = w
-                .strip_prefix("pilih")
-                .unwrap_or(w)
-                .parse()
-                .ok()
-                .or_else(|| ordinals.iter().position(|o| o == w).map(|p| p + 1))?;
-            // A number followed by a time separator is a time, not a slot number.
-            let is_time = t.get(i + 1).is_some_and(|nx| nx.len() == 2 && nx.chars().all(|c| c.is_ascii_digit()))
-                || prev == Some("jam");
-            (!is_time).then_some(n)
-        });
-    if let Some(n) = number {
-        if (1..=shown.len()).contains(&n) {
-            return Some(n - 1);
-        }
+    let number = t.iter().enumerate().find_map(|(i, w)| {
+        let prev = i.checked_sub(1).map(|p| t[p].as_str());
+        let n: usize = w
+            .strip_prefix("pilih")
+            .unwrap_or(w)
+            .parse()
+            .ok()
+            .or_else(|| ordinals.iter().position(|o| o == w).map(|p| p + 1))?;
+        // A number followed by a time separator is a time, not a slot number.
+        let is_time = t
+            .get(i + 1)
+            .is_some_and(|nx| nx.len() == 2 && nx.chars().all(|c| c.is_ascii_digit()))
+            || prev == Some("jam");
+        (!is_time).then_some(n)
+    });
+    if let Some(n) = number
+        && (1..=shown.len()).contains(&n)
+    {
+        return Some(n - 1);
     }
     // Exact time "13:00" / "13.00" / "jam 13".
     let local_hm = |s: &SlotOption| {
@@ -106,7 +120,10 @@ pub fn pick_slot(text: &str, shown: &[SlotOption], tz: Tz) -> Option<usize> {
     };
     for (i, w) in t.iter().enumerate() {
         if let Ok(h) = w.parse::<u32>() {
-            let m = t.get(i + 1).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+            let m = t
+                .get(i + 1)
+                .and_then(|m| m.parse::<u32>().ok())
+                .unwrap_or(0);
             if let Some(idx) = shown.iter().position(|s| local_hm(s) == (h, m)) {
                 return Some(idx);
             }

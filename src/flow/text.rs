@@ -72,7 +72,10 @@ mod tests {
         let t = words("Universitas di Australia apa aja?");
         assert!(!has_phrase(&t, "us"));
         assert!(has_phrase(&t, "australia"));
-        assert!(has_phrase(&words("saya mau bicara dengan konsultan"), "bicara dengan konsultan"));
+        assert!(has_phrase(
+            &words("saya mau bicara dengan konsultan"),
+            "bicara dengan konsultan"
+        ));
         assert!(!has_phrase(&words("saya mau kuliah"), "au"));
     }
 

@@ -105,7 +105,8 @@ impl KeyIndex {
     fn walk(&mut self, text: &str, table: &DeTable<'_>, prefix: &str) {
         for (key, value) in table {
             let path = join(prefix, key.get_ref());
-            self.lines.insert(path.clone(), line_of(text, key.span().start));
+            self.lines
+                .insert(path.clone(), line_of(text, key.span().start));
             self.walk_value(text, value.get_ref(), &path);
         }
     }
@@ -116,7 +117,8 @@ impl KeyIndex {
             DeValue::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let p = format!("{path}[{i}]");
-                    self.lines.insert(p.clone(), line_of(text, item.span().start));
+                    self.lines
+                        .insert(p.clone(), line_of(text, item.span().start));
                     self.walk_value(text, item.get_ref(), &p);
                 }
             }
@@ -162,7 +164,11 @@ fn strip_indices(path: &str) -> String {
 /// 1-based line number of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn parent_of(path: &str) -> Option<&str> {

@@ -62,7 +62,11 @@ const fn spec(stage: &'static str, key: &'static str, extra: &'static [&'static 
 pub const TEXT_SPECS: &[TextSpec] = &[
     spec("greeting", "greeting", &["time_of_day", "question"]),
     spec("qualifying", "ask_field", &["question", "field_label"]),
-    spec("qualifying", "ask_document", &["question", "document_label"]),
+    spec(
+        "qualifying",
+        "ask_document",
+        &["question", "document_label"],
+    ),
     spec("qualifying", "unknown_noted", &["question", "field_label"]),
     spec("qualifying", "fallback", &["question"]),
     spec("qualifying", "knowledge_fallback", &["question"]),
@@ -74,7 +78,11 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("booking", "unclear", &[]),
     spec("scheduling", "ask_day", &["available_days"]),
     spec("scheduling", "show_slots", &["day", "slots"]),
-    spec("scheduling", "no_slots_that_day", &["day", "available_days"]),
+    spec(
+        "scheduling",
+        "no_slots_that_day",
+        &["day", "available_days"],
+    ),
     spec("scheduling", "no_slots", &[]),
     spec("scheduling", "pick_unclear", &["slots", "slot_count"]),
     spec("scheduling", "confirm", &["slot", "consultant_name"]),
@@ -150,7 +158,10 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
     let mut err = |key: String, message: String| out.push(Problem { key, message });
 
     if cfg.schema_version != 1 {
-        err("schema_version".into(), "only schema_version 1 exists".into());
+        err(
+            "schema_version".into(),
+            "only schema_version 1 exists".into(),
+        );
     }
     if cfg.persona.bot_name.trim().is_empty() {
         err("persona.bot_name".into(), "must not be empty".into());
@@ -184,10 +195,7 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
         );
     }
     if cfg.scoring.hot_threshold > 100 {
-        err(
-            "scoring.hot_threshold".into(),
-            "must be at most 100".into(),
-        );
+        err("scoring.hot_threshold".into(), "must be at most 100".into());
     }
     if cfg.scoring.warm_threshold >= cfg.scoring.hot_threshold {
         err(
@@ -330,7 +338,10 @@ fn check_fields(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
         } else if !seen_docs.insert(d.clone()) {
             err(key, format!("document `{d}` listed twice"));
         } else if !cfg.documents.contains_key(d) {
-            err(key, format!("document `{d}` has no [documents.{d}] question"));
+            err(
+                key,
+                format!("document `{d}` has no [documents.{d}] question"),
+            );
         }
     }
     for (k, f) in &cfg.fields {
@@ -381,7 +392,10 @@ fn check_scheduling(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
     if s.time_zone.parse::<chrono_tz::Tz>().is_err() {
         err(
             "scheduling.time_zone".into(),
-            format!("unknown time zone `{}` (use an IANA name such as Asia/Jakarta)", s.time_zone),
+            format!(
+                "unknown time zone `{}` (use an IANA name such as Asia/Jakarta)",
+                s.time_zone
+            ),
         );
     }
     if !(1..=90).contains(&s.booking_window_days) {
@@ -407,16 +421,25 @@ fn check_scheduling(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
         if parse_weekday(&slot.weekday).is_none() {
             err(
                 format!("{base}.weekday"),
-                format!("`{}` is not a weekday (monday..sunday or senin..minggu)", slot.weekday),
+                format!(
+                    "`{}` is not a weekday (monday..sunday or senin..minggu)",
+                    slot.weekday
+                ),
             );
         }
         let start = parse_hhmm(&slot.start);
         let end = parse_hhmm(&slot.end);
         if start.is_none() {
-            err(format!("{base}.start"), format!("`{}` is not HH:MM", slot.start));
+            err(
+                format!("{base}.start"),
+                format!("`{}` is not HH:MM", slot.start),
+            );
         }
         if end.is_none() {
-            err(format!("{base}.end"), format!("`{}` is not HH:MM", slot.end));
+            err(
+                format!("{base}.end"),
+                format!("`{}` is not HH:MM", slot.end),
+            );
         }
         if let (Some(a), Some(b)) = (start, end) {
             if b <= a {
@@ -429,18 +452,27 @@ fn check_scheduling(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
             }
         }
         if slot.duration_minutes == 0 {
-            err(format!("{base}.duration_minutes"), "must be at least 1".into());
+            err(
+                format!("{base}.duration_minutes"),
+                "must be at least 1".into(),
+            );
         }
         if slot.capacity == 0 {
             err(format!("{base}.capacity"), "must be at least 1".into());
         }
         if slot.consultant_name.trim().is_empty() {
-            err(format!("{base}.consultant_name"), "must not be empty".into());
+            err(
+                format!("{base}.consultant_name"),
+                "must not be empty".into(),
+            );
         }
         if !E164.is_match(&slot.consultant_whatsapp) {
             err(
                 format!("{base}.consultant_whatsapp"),
-                format!("`{}` is not an E.164 number (+62...)", slot.consultant_whatsapp),
+                format!(
+                    "`{}` is not an E.164 number (+62...)",
+                    slot.consultant_whatsapp
+                ),
             );
         }
     }
