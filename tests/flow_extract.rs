@@ -13,7 +13,13 @@ fn ctx(pending: Option<&Pending>) -> ExtractContext<'_> {
 
 /// (message, pending field, expected fields) — every listed field must be extracted with
 /// exactly this value, and no field outside the list may be extracted.
-const CASES: &[(&str, Option<&str>, &[(&str, &str)])] = &[
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    &'static [(&'static str, &'static str)],
+);
+
+const CASES: &[Case] = &[
     ("nama saya Budi Santoso", None, &[("name", "Budi Santoso")]),
     ("Halo kak, saya Dewi", None, &[("name", "Dewi")]),
     ("saya dewi", None, &[("name", "Dewi")]),

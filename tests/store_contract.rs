@@ -416,7 +416,13 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert!(store.claim_outbox(2_000, 1_000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(2_000, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let due = store.claim_outbox(5_000, 1_000, 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].attempts, 1);
@@ -439,7 +445,13 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
         .record_send(outbox[1].id, SendOutcome::DryRun, 5_200)
         .await
         .unwrap();
-    assert!(store.claim_outbox(9_999, 1_000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox(9_999, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // WhatsApp later reports the first as failed (24 h window closed).
     assert_eq!(
         store

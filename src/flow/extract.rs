@@ -518,20 +518,20 @@ fn title_case(w: &str) -> String {
 }
 
 fn name(text: &str, pending: bool) -> Option<String> {
-    if let Some(c) = NAME_INTRO.captures(text) {
-        if let Some(n) = clean_name(&c[1]) {
-            return Some(n);
-        }
+    if let Some(c) = NAME_INTRO.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some(n);
     }
-    if let Some(c) = NAME_CAPITALIZED.captures(text) {
-        if let Some(n) = clean_name(&c[1]) {
-            return Some(n);
-        }
+    if let Some(c) = NAME_CAPITALIZED.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some(n);
     }
-    if let Some(c) = NAME_LOWER_WHOLE.captures(text) {
-        if let Some(n) = clean_name(&c[1]) {
-            return Some(n);
-        }
+    if let Some(c) = NAME_LOWER_WHOLE.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some(n);
     }
     if pending {
         // A bare answer to "Boleh tau nama lengkapnya?": 1-4 words, letters only.
@@ -559,18 +559,17 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<String>
         };
         return Some(format!("{test} {}", c[2].replace(',', ".")));
     }
-    if let Some(c) = BARE_SCORE.captures(text) {
-        if pending
+    if let Some(c) = BARE_SCORE.captures(text)
+        && (pending
             || has_any(tokens, &["inggris", "english", "bahasa"])
             || c[1].eq_ignore_ascii_case("skor")
-            || c[1].eq_ignore_ascii_case("score")
-        {
-            return Some(format!(
-                "{} {}",
-                c[1].to_lowercase(),
-                c[2].replace(',', ".")
-            ));
-        }
+            || c[1].eq_ignore_ascii_case("score"))
+    {
+        return Some(format!(
+            "{} {}",
+            c[1].to_lowercase(),
+            c[2].replace(',', ".")
+        ));
     }
     let context = pending || has_any(tokens, &["inggris", "english", "bahasa", "ielts", "toefl"]);
     let cefr: Vec<String> = CEFR
@@ -708,10 +707,10 @@ pub fn country(text: &str) -> Option<String> {
         .filter(|w| !w.is_empty())
         .collect();
     for (alias, canonical) in CASE_SENSITIVE_COUNTRIES {
-        if let Some(at) = original.iter().rposition(|w| w == alias) {
-            if best.is_none_or(|(p, _, _)| at > p) {
-                best = Some((at, 1, canonical));
-            }
+        if let Some(at) = original.iter().rposition(|w| w == alias)
+            && best.is_none_or(|(p, _, _)| at > p)
+        {
+            best = Some((at, 1, canonical));
         }
     }
     best.map(|(_, _, c)| c.to_string())
@@ -750,9 +749,9 @@ fn program(text: &str) -> Option<String> {
             .collect();
         let major = kept.join(" ");
         (!kept.is_empty()
-            && !DEGREE
+            && DEGREE
                 .find(&major)
-                .is_some_and(|m| m.as_str().len() == major.len()))
+                .is_none_or(|m| m.as_str().len() != major.len()))
         .then_some(major)
     });
     match (degree, major) {
@@ -800,12 +799,11 @@ fn documents(text: &str, pending: Option<&Pending>) -> BTreeMap<String, YesNo> {
             }
         }
     }
-    if out.is_empty() {
-        if let Some(Pending::Document(k)) = pending {
-            if let Some(yn) = parse_yes_no(text) {
-                out.insert(k.clone(), yn);
-            }
-        }
+    if out.is_empty()
+        && let Some(Pending::Document(k)) = pending
+        && let Some(yn) = parse_yes_no(text)
+    {
+        out.insert(k.clone(), yn);
     }
     out
 }

@@ -1180,7 +1180,6 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
             (lead, state) = dispatch(lead, state, &Event::Stuck, &mut effects);
         }
     }
-    drop(dispatch);
 
     TurnOutput {
         snapshot: Snapshot {

@@ -108,10 +108,10 @@ pub fn pick_slot(text: &str, shown: &[SlotOption], tz: Tz) -> Option<usize> {
             || prev == Some("jam");
         (!is_time).then_some(n)
     });
-    if let Some(n) = number {
-        if (1..=shown.len()).contains(&n) {
-            return Some(n - 1);
-        }
+    if let Some(n) = number
+        && (1..=shown.len()).contains(&n)
+    {
+        return Some(n - 1);
     }
     // Exact time "13:00" / "13.00" / "jam 13".
     let local_hm = |s: &SlotOption| {

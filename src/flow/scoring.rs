@@ -199,10 +199,10 @@ pub fn is_long_timeline(timeline: &str, current_year: i32) -> bool {
     if LONG_YEARS.is_match(&s) {
         return true;
     }
-    if let Some(y) = YEAR.captures(&s).and_then(|c| c[1].parse::<i32>().ok()) {
-        if y - current_year >= 2 {
-            return true;
-        }
+    if let Some(y) = YEAR.captures(&s).and_then(|c| c[1].parse::<i32>().ok())
+        && y - current_year >= 2
+    {
+        return true;
     }
     has_any(&words(&s), &["lama", "nanti dulu", "belum tau"])
 }
