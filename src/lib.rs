@@ -1,8 +1,9 @@
 //! ARI: answers a study-abroad consultancy's WhatsApp leads.
 //!
 //! Kapso delivers each WhatsApp event as an HMAC-signed webhook. [`ingress`] verifies it and
-//! records it durably, once, in the [`inbox`] through the [`store`]; the [`flow`] core decides
-//! each turn, and replies go out through [`kapso`]. [`server`] wires the HTTP routes, [`config`]
+//! records it durably, once, in the [`inbox`] through the [`store`]; the [`worker`] runs each
+//! conversation's turns in order through the pure [`flow`] core, and replies go out through the
+//! [`kapso`] outbox sender. [`server`] wires the HTTP routes, [`config`]
 //! holds the settings and admin files, [`telemetry`] the logs and metrics.
 
 pub mod config;
@@ -13,3 +14,4 @@ pub mod kapso;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod worker;

@@ -16,12 +16,20 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::flow::{FlowConfigHandle, spawn_reloader};
 use crate::config::settings::{Settings, SignaturePolicy};
 use crate::config::workspaces::Workspaces;
 use crate::ingress::{self, IngressState};
+use crate::kapso::outbox::OutboxSender;
+use crate::kapso::{RetryPolicy, Sender};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::{self, names};
+use crate::worker::{TurnDeps, Worker, WorkerSettings, system_clock};
 
 /// Shared state of the routes.
 #[derive(Clone)]
@@ -83,8 +91,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Runs `ari serve` until SIGTERM or Ctrl-C: opens the store, binds, serves, then stops
-/// accepting, lets in-flight requests finish and closes the store.
+/// Runs `ari serve` until SIGTERM or Ctrl-C: validates the flow config, opens the store, starts
+/// the worker and the outbox sender, binds, serves; then stops accepting, lets in-flight
+/// requests, turns and sends finish, and closes the store.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if matches!(settings.signature, SignaturePolicy::Insecure) {
         tracing::warn!(
@@ -92,22 +101,56 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
              port can inject messages. For local trials only."
         );
     }
-    if settings.kapso.api_key.is_none() {
-        tracing::info!("no ARI_KAPSO_API_KEY: replies will be logged, not sent (dry run)");
-    }
+    let flow = FlowConfigHandle::load(&settings.flow_dir).map_err(|d| {
+        anyhow::anyhow!(
+            "the flow config in {} is invalid:\n{d}",
+            settings.flow_dir.display()
+        )
+    })?;
+    let flow = Arc::new(flow);
     let workspaces = Workspaces::load(&settings.flow_dir).context("loading workspaces")?;
     if workspaces.is_default_only() {
         tracing::info!("no workspaces configured: the default workspace serves every number");
     }
+    let sender = Sender::from_config(
+        settings.kapso.base_url.clone(),
+        settings.kapso.api_key.clone(),
+        RetryPolicy::default(),
+    )
+    .context("configuring the Kapso client")?;
     let store = SqliteStore::open(&settings.database)
         .await
         .with_context(|| format!("opening the store {}", settings.database.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
+    let outbox = OutboxSender::new(Arc::clone(&store), sender);
+    let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
+    let worker = Worker::new(
+        Arc::new(TurnDeps {
+            store: Arc::clone(&store),
+            flow,
+            outbox: Arc::clone(&outbox),
+            clock: system_clock(),
+            lease_ms: TURN_LEASE_MS,
+            mark_read: settings.typing_indicator,
+        }),
+        WorkerSettings {
+            debounce: settings.debounce,
+            max_parallel: settings.max_parallel_turns,
+            ..WorkerSettings::default()
+        },
+    );
+    let (arrivals_tx, arrivals_rx) = mpsc::unbounded_channel();
+    let dispatcher = worker.spawn(arrivals_rx, shutdown_rx, Duration::from_secs(20));
+
     let state = AppState {
         ingress: IngressState {
-            store: store.clone(),
+            store: Arc::clone(&store),
             signature: settings.signature.clone(),
             workspaces: Arc::new(workspaces),
+            arrivals: Some(arrivals_tx),
         },
         metrics: telemetry::metrics_handle(),
     };
@@ -121,11 +164,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
-    tracing::info!("stopped accepting; in-flight requests finished; closing the store");
+    tracing::info!("stopped accepting; in-flight requests finished; finishing turns and sends");
+    let _ = shutdown_tx.send(true);
+    let _ = dispatcher.await;
+    let _ = outbox_poller.await;
+    let _ = reloader.await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !outbox.is_idle() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     store.close().await.context("closing the store")?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
+
+/// How long a claimed conversation belongs to one worker (ms): well above a turn's budget
+/// (an LLM call of at most 12 s, retried once), so only a dead worker's lease expires.
+pub const TURN_LEASE_MS: i64 = 60_000;
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).
 async fn shutdown_signal() {

@@ -30,6 +30,12 @@ pub mod names {
     pub const UNROUTABLE: &str = "ari_inbox_unroutable_total";
     /// Gauge: inbox rows waiting for the worker (read from the store at scrape time).
     pub const INBOX_DEPTH: &str = "ari_inbox_depth";
+    /// Counter: outbox delivery attempts by `outcome` (sent, dry_run, retry, failed).
+    pub const OUTBOX_SENDS: &str = "ari_outbox_sends_total";
+    /// Counter: turns by `outcome` (committed, stale, idle, busy, error).
+    pub const TURNS: &str = "ari_turns_total";
+    /// Histogram: turn latency in seconds, from claim to commit.
+    pub const TURN_SECONDS: &str = "ari_turn_seconds";
     /// Histogram: webhook handler latency in seconds, from first byte to response.
     pub const HANDLER_SECONDS: &str = "ari_webhook_handler_seconds";
 }

@@ -30,6 +30,7 @@ fn app(store: Arc<dyn Store>) -> axum::Router {
             store,
             signature: SignaturePolicy::Verify(WebhookSecrets::parse(SECRET).unwrap()),
             workspaces: Arc::new(Workspaces::default()),
+            arrivals: None,
         },
         metrics: ari::telemetry::metrics_handle(),
     })

@@ -480,6 +480,78 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
     );
 }
 
+async fn replies_behind_an_undelivered_one_wait_their_turn(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c1 = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox: first, .. } = store
+        .commit_turn(commit_of(&c1, &["first"], 1_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    assert_eq!(first.len(), 1);
+    // The first reply fails for now; the lead writes again and gets a second reply.
+    store
+        .record_send(
+            first[0].id,
+            SendOutcome::Retry {
+                error: "timeout".into(),
+                next_attempt_at_ms: 9_000,
+            },
+            2_000,
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("t2", vec![message("p", "w2", "halo?")]))
+        .await
+        .unwrap();
+    let c2 = claim(store, 3_000).await;
+    let CommitOutcome::Committed { outbox: second, .. } = store
+        .commit_turn(commit_of(&c2, &["second"], 3_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    assert!(
+        second.is_empty(),
+        "a reply was handed out ahead of an undelivered older one"
+    );
+    // Nothing is due before the first reply's retry time; then strictly in order.
+    assert!(
+        store
+            .claim_outbox(4_000, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.claim_outbox(9_000, 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["first"]
+    );
+    store
+        .record_send(
+            due[0].id,
+            SendOutcome::Sent {
+                kapso_message_id: "wamid.1".into(),
+            },
+            9_100,
+        )
+        .await
+        .unwrap();
+    let due = store.claim_outbox(9_100, 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["second"]
+    );
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -535,6 +607,7 @@ contract_on_sqlite!(
     an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
     the_outbox_delivers_one_row_per_contact_at_a_time,
     pending_conversations_come_oldest_first,
+    replies_behind_an_undelivered_one_wait_their_turn,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,19 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "ARI_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Quiet time (ms) after a lead's latest message before its turn runs: rapid messages form
+    /// one turn and get one reply.
+    #[arg(long, env = "ARI_DEBOUNCE_MS", default_value_t = 1_500)]
+    pub debounce_ms: u64,
+
+    /// Mark the lead's message read and show "typing…" when a reply is coming.
+    #[arg(long, env = "ARI_TYPING_INDICATOR", default_value_t = true, action = clap::ArgAction::Set)]
+    pub typing_indicator: bool,
+
+    /// Turns running at once (conversations in parallel).
+    #[arg(long, env = "ARI_MAX_PARALLEL_TURNS", default_value_t = 32)]
+    pub max_parallel_turns: usize,
 }
 
 /// How webhooks are authenticated.
@@ -94,6 +107,9 @@ pub struct Settings {
     pub kapso: KapsoSettings,
     pub flow_dir: PathBuf,
     pub log_format: LogFormat,
+    pub debounce: std::time::Duration,
+    pub typing_indicator: bool,
+    pub max_parallel_turns: usize,
 }
 
 /// A setting that stops the service at start.
@@ -140,6 +156,9 @@ impl ServeArgs {
             },
             flow_dir: self.flow_dir.clone(),
             log_format: self.log_format,
+            debounce: std::time::Duration::from_millis(self.debounce_ms),
+            typing_indicator: self.typing_indicator,
+            max_parallel_turns: self.max_parallel_turns.max(1),
         })
     }
 }

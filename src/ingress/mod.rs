@@ -29,11 +29,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use crate::config::settings::SignaturePolicy;
 use crate::config::workspaces::{Route, Workspaces};
 use crate::inbox::{EnqueueOutcome, EventKind, InboxState, NewDelivery, NewInboxItem};
-use crate::store::Store;
+use crate::store::{ConversationKey, Store};
 use crate::telemetry::{mask_phone, names};
 
 /// Largest accepted webhook body: 1 MiB (Kapso payloads are a few KiB; batches up to 100 items).
@@ -57,6 +58,9 @@ pub struct IngressState {
     pub store: Arc<dyn Store>,
     pub signature: SignaturePolicy,
     pub workspaces: Arc<Workspaces>,
+    /// Where to signal conversations with new pending rows (the worker); `None` when no
+    /// worker runs in this process (the worker's poll still finds the rows).
+    pub arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -203,6 +207,18 @@ async fn handle(
         .iter()
         .map(|i| (i.event.kind, i.state))
         .collect();
+    let mut to_signal: Vec<ConversationKey> = delivery
+        .items
+        .iter()
+        .filter(|i| i.state == InboxState::Pending)
+        .filter_map(|i| {
+            Some(ConversationKey {
+                workspace_id: i.workspace_id.clone()?,
+                contact_phone: i.event.contact_phone.clone()?,
+            })
+        })
+        .collect();
+    to_signal.dedup();
     let key = delivery.idempotency_key.clone();
     match state.store.enqueue_inbound(delivery).await {
         Ok(EnqueueOutcome::DuplicateDelivery) => {
@@ -217,6 +233,15 @@ async fn handle(
         }
         Ok(EnqueueOutcome::Accepted { stored, duplicates }) => {
             count(event_label, "accepted");
+            if let Some(arrivals) = &state.arrivals
+                && stored > 0
+            {
+                for key in to_signal {
+                    // A closed channel means the worker stopped (shutdown): its poll or the
+                    // next start picks the rows up.
+                    let _ = arrivals.send(key);
+                }
+            }
             if duplicates > 0 {
                 metrics::counter!(names::DUPLICATES, "level" => "item")
                     .increment(duplicates as u64);

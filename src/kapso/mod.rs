@@ -32,6 +32,7 @@
 
 mod client;
 mod error;
+pub mod outbox;
 
 pub use client::{
     API_KEY_HEADER, GRAPH_API_VERSION, IDEMPOTENCY_KEY_HEADER, KapsoClient, RetryPolicy,

@@ -149,7 +149,9 @@ pub struct TurnCommit {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommitOutcome {
     /// Applied; the conversation is now at `version`. `outbox` holds the rows this commit created
-    /// (handed to the sender directly, so the sender needs no extra read).
+    /// and claimed for the committer (handed to the sender directly, so the sender needs no
+    /// extra read). It is empty when an older reply of the contact is still undelivered: then
+    /// the new rows are left unclaimed and go out after it, through `claim_outbox`.
     Committed {
         version: i64,
         outbox: Vec<OutboxRow>,

@@ -471,6 +471,19 @@ fn commit_turn_tx(
         return Ok(CommitOutcome::Stale);
     }
     let version = commit.version + 1;
+    // Replies queued behind an older undelivered reply of this contact (waiting for a retry,
+    // or in flight) are not handed out for direct delivery: the poller sends them head-of-line,
+    // so a contact's messages never overtake each other.
+    let behind_older: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1 AND state = 'pending')",
+        params![commit.conversation_id],
+        |r| r.get(0),
+    )?;
+    let claimed_until = if behind_older {
+        commit.now_ms
+    } else {
+        commit.now_ms + commit.outbox_lease_ms
+    };
     {
         let mut done = tx.prepare_cached(
             "UPDATE inbox SET state = 'done' WHERE id = ?1 AND state = 'pending'",
@@ -514,11 +527,13 @@ fn commit_turn_tx(
                         send.to,
                         m.text.as_deref().unwrap_or_default(),
                         commit.now_ms,
-                        commit.now_ms + commit.outbox_lease_ms
+                        claimed_until
                     ],
                     row_to_outbox,
                 )?;
-                outbox.push(row);
+                if !behind_older {
+                    outbox.push(row);
+                }
             }
         }
     }

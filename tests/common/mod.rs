@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod kapso_mock;
+
 use ari::inbox::InboxRow;
 use ari::ingress::signature::sign;
 use ari::store::Store;
@@ -33,7 +35,7 @@ pub struct Service {
     pub flow_dir: PathBuf,
     /// Every line the service logged (stderr), for assertions on logs.
     pub logs: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    pub dir: Arc<tempfile::TempDir>,
 }
 
 /// Options for [`Service::spawn_with`].
@@ -45,6 +47,12 @@ pub struct Options {
     pub workspaces_toml: Option<String>,
     /// Extra arguments after `serve`.
     pub extra_args: Vec<String>,
+    /// ARI_KAPSO_BASE_URL and ARI_KAPSO_API_KEY (a mock Kapso API); `None` → dry run.
+    pub kapso: Option<(String, String)>,
+    /// ARI_DEBOUNCE_MS; `None` → 200 ms (tests need not wait the 1.5 s default).
+    pub debounce_ms: Option<u64>,
+    /// Reuse this directory (database and flow folder) instead of a new one: restart tests.
+    pub dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Service {
@@ -53,10 +61,17 @@ impl Service {
     }
 
     pub fn spawn_with(opts: Options) -> Service {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = match &opts.dir {
+            Some(d) => Arc::clone(d),
+            None => Arc::new(tempfile::tempdir().expect("tempdir")),
+        };
         let db_path = dir.path().join("ari.db");
         let flow_dir = dir.path().join("state-machines");
         std::fs::create_dir_all(&flow_dir).expect("flow dir");
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml");
+        if !flow_dir.join("ari.toml").exists() {
+            std::fs::copy(&shipped, flow_dir.join("ari.toml")).expect("copy ari.toml");
+        }
         if let Some(ws) = &opts.workspaces_toml {
             std::fs::write(flow_dir.join("workspaces.toml"), ws).expect("workspaces.toml");
         }
@@ -69,7 +84,12 @@ impl Service {
             .arg(&flow_dir)
             .args(&opts.extra_args)
             .env_remove("ARI_KAPSO_API_KEY")
+            .env_remove("ARI_KAPSO_BASE_URL")
             .env_remove("ARI_INSECURE_NO_SIGNATURE")
+            .env(
+                "ARI_DEBOUNCE_MS",
+                opts.debounce_ms.unwrap_or(200).to_string(),
+            )
             .env(
                 "ARI_WEBHOOK_SECRET",
                 opts.secret.as_deref().unwrap_or(SECRET),
@@ -78,6 +98,10 @@ impl Service {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some((url, key)) = &opts.kapso {
+            cmd.env("ARI_KAPSO_BASE_URL", url)
+                .env("ARI_KAPSO_API_KEY", key);
+        }
         let mut child = cmd.spawn().expect("spawning ari serve");
         let stderr = child.stderr.take().expect("stderr");
         let logs = Arc::new(Mutex::new(Vec::new()));
@@ -111,7 +135,7 @@ impl Service {
             db_path,
             flow_dir,
             logs,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -140,12 +164,67 @@ impl Service {
         req.body(body.to_vec()).send().await.expect("POST webhook")
     }
 
+    /// Like [`Service::post_signed`], but a connection error (service down) is returned.
+    pub async fn post_signed_result(
+        &self,
+        client: &reqwest::Client,
+        body: &[u8],
+        event: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Result<reqwest::StatusCode, reqwest::Error> {
+        let mut req = client
+            .post(self.url("/webhooks/kapso"))
+            .header("content-type", "application/json")
+            .header("x-webhook-signature", sign(SECRET.as_bytes(), body));
+        if let Some(e) = event {
+            req = req.header("x-webhook-event", e);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("x-idempotency-key", k);
+        }
+        req.body(body.to_vec()).send().await.map(|r| r.status())
+    }
+
     /// Reads the inbox through the store contract (a second connection to the same file).
     pub async fn inbox(&self) -> Vec<InboxRow> {
         let store = SqliteStore::open(&self.db_path).await.expect("open store");
         let rows = store.list_inbox(0, 10_000).await.expect("list inbox");
         store.close().await.expect("close");
         rows
+    }
+
+    /// Waits (up to 60 s) until no inbox row is pending any more, then returns the rows.
+    pub async fn wait_processed(&self) -> Vec<InboxRow> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let rows = self.inbox().await;
+            if rows
+                .iter()
+                .all(|r| r.state != ari::inbox::InboxState::Pending)
+            {
+                return rows;
+            }
+            assert!(Instant::now() < deadline, "inbox still pending after 60 s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A conversation's outbox rows, read through the store contract.
+    pub async fn outbox(&self, contact_phone: &str) -> Vec<ari::store::OutboxRow> {
+        let store = SqliteStore::open(&self.db_path).await.expect("open store");
+        let key = ari::store::ConversationKey {
+            workspace_id: "default".into(),
+            contact_phone: contact_phone.into(),
+        };
+        let rows = store.conversation_outbox(&key).await.expect("outbox");
+        store.close().await.expect("close");
+        rows
+    }
+
+    /// Sends SIGKILL (no cleanup at all) and waits for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -179,4 +258,20 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A Kapso v2 `whatsapp.message.received` payload with one text message.
+pub fn text_payload(phone: &str, wamid: &str, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "message": {
+            "id": wamid, "timestamp": "1763604907", "type": "text", "text": {"body": text},
+            "kapso": {"direction": "inbound", "status": "received", "origin": "cloud_api",
+                      "has_media": false, "content": text}
+        },
+        "conversation": {"id": format!("conv_{phone}"), "phone_number": phone, "status": "active",
+                         "phone_number_id": "106540352242922", "kapso": {"contact_name": "Lead"}},
+        "is_new_conversation": false,
+        "phone_number_id": "106540352242922"
+    }))
+    .expect("json")
 }

@@ -1,0 +1,230 @@
+//! The worker: turns inbox rows into turns, one conversation at a time, conversations in
+//! parallel.
+//!
+//! - **Order.** Each active conversation has exactly one task in this process, and the store's
+//!   lease keeps other processes out, so a conversation's messages are processed strictly in
+//!   arrival order, one turn at a time.
+//! - **Debounce.** A lead who types three quick messages gets one reply: a conversation's turn
+//!   starts only once no new message arrived for the debounce window (default 1.5 s), and it
+//!   takes every pending row at once.
+//! - **Parallelism.** At most `max_parallel` turns run at once (a semaphore), so a burst of
+//!   conversations cannot exhaust the store or the LLM.
+//! - **Recovery.** Ingress signals arrivals directly; a poll every `poll_interval` also finds
+//!   pending rows nobody signalled (rows left by a crash, rows another replica ingested, a turn
+//!   whose lease expired), so nothing waits forever.
+
+pub mod turn;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::store::ConversationKey;
+use crate::telemetry::names;
+pub use turn::{Clock, TurnDeps, TurnError, TurnRun, system_clock, take_turn};
+
+/// Worker tuning (defaults from DESIGN.md and the turns issue).
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Quiet time after a lead's latest message before the turn starts.
+    pub debounce: Duration,
+    /// Turns running at once.
+    pub max_parallel: usize,
+    /// How often pending rows are looked for without a signal.
+    pub poll_interval: Duration,
+    /// Stale commits retried in a row before the conversation is left to the next poll.
+    pub max_stale_retries: u32,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            debounce: Duration::from_millis(1_500),
+            max_parallel: 32,
+            poll_interval: Duration::from_secs(2),
+            max_stale_retries: 3,
+        }
+    }
+}
+
+/// One active conversation's wake-up state.
+struct Active {
+    /// When the latest message was signalled (the debounce window runs from here).
+    last_arrival: Mutex<Instant>,
+    /// A new arrival came while a turn ran: run another turn before leaving.
+    dirty: AtomicBool,
+}
+
+/// The dispatcher. Create with [`Worker::new`], start with [`Worker::spawn`].
+pub struct Worker {
+    deps: Arc<TurnDeps>,
+    settings: WorkerSettings,
+    active: Mutex<HashMap<ConversationKey, Arc<Active>>>,
+    permits: Arc<Semaphore>,
+    accepting: AtomicBool,
+}
+
+impl Worker {
+    pub fn new(deps: Arc<TurnDeps>, settings: WorkerSettings) -> Arc<Self> {
+        let permits = Arc::new(Semaphore::new(settings.max_parallel.max(1)));
+        Arc::new(Worker {
+            deps,
+            settings,
+            active: Mutex::new(HashMap::new()),
+            permits,
+            accepting: AtomicBool::new(true),
+        })
+    }
+
+    /// Signals that `key` has new inbox rows (from ingress): its turn runs after the debounce.
+    pub fn signal(self: &Arc<Self>, key: ConversationKey) {
+        self.wake(key, Instant::now());
+    }
+
+    /// Wakes `key` with rows that have already waited (found by the poll): no debounce.
+    fn recover(self: &Arc<Self>, key: ConversationKey) {
+        let past = Instant::now()
+            .checked_sub(self.settings.debounce)
+            .unwrap_or_else(Instant::now);
+        self.wake(key, past);
+    }
+
+    fn wake(self: &Arc<Self>, key: ConversationKey, arrival: Instant) {
+        if !self.accepting.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(mut active) = self.active.lock() else {
+            return;
+        };
+        if let Some(a) = active.get(&key) {
+            if let Ok(mut last) = a.last_arrival.lock()
+                && arrival > *last
+            {
+                *last = arrival;
+            }
+            a.dirty.store(true, Ordering::Release);
+            return;
+        }
+        let a = Arc::new(Active {
+            last_arrival: Mutex::new(arrival),
+            dirty: AtomicBool::new(false),
+        });
+        active.insert(key.clone(), Arc::clone(&a));
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.run_conversation(key, a).await });
+    }
+
+    /// Number of conversations with a task (running or waiting).
+    pub fn active_conversations(&self) -> usize {
+        self.active.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
+    async fn run_conversation(self: Arc<Self>, key: ConversationKey, a: Arc<Active>) {
+        loop {
+            // Debounce: wait until the latest arrival is `debounce` old.
+            loop {
+                let deadline = match a.last_arrival.lock() {
+                    Ok(last) => *last + self.settings.debounce,
+                    Err(_) => Instant::now(),
+                };
+                if Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(deadline).await;
+            }
+            a.dirty.store(false, Ordering::Release);
+            let Ok(_permit) = self.permits.acquire().await else {
+                return;
+            };
+            self.turns_until_settled(&key).await;
+            drop(_permit);
+            let Ok(mut active) = self.active.lock() else {
+                return;
+            };
+            if !a.dirty.load(Ordering::Acquire) {
+                active.remove(&key);
+                return;
+            }
+        }
+    }
+
+    async fn turns_until_settled(&self, key: &ConversationKey) {
+        let mut stale = 0;
+        loop {
+            let outcome = take_turn(&self.deps, key).await;
+            let label = match &outcome {
+                Ok(TurnRun::Committed { .. }) => "committed",
+                Ok(TurnRun::Idle) => "idle",
+                Ok(TurnRun::Busy) => "busy",
+                Ok(TurnRun::Stale) => "stale",
+                Err(_) => "error",
+            };
+            metrics::counter!(names::TURNS, "outcome" => label).increment(1);
+            match outcome {
+                Ok(TurnRun::Stale) if stale < self.settings.max_stale_retries => {
+                    stale += 1;
+                    tracing::info!(
+                        attempt = stale,
+                        "turn was stale (the conversation moved on); redoing it"
+                    );
+                }
+                Ok(TurnRun::Committed { version, replies }) => {
+                    tracing::info!(version, replies, "turn committed");
+                    return;
+                }
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "turn failed; its messages stay pending and are retried");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts the dispatcher: reads arrival signals, polls for pending rows, and stops on
+    /// `shutdown` after the turns in progress finish (at most `drain_timeout`).
+    pub fn spawn(
+        self: &Arc<Self>,
+        mut arrivals: mpsc::UnboundedReceiver<ConversationKey>,
+        mut shutdown: watch::Receiver<bool>,
+        drain_timeout: Duration,
+    ) -> JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut poll = tokio::time::interval(this.settings.poll_interval);
+            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    Some(key) = arrivals.recv() => this.signal(key),
+                    _ = poll.tick() => {
+                        match this.deps.store.pending_conversations(200).await {
+                            Ok(keys) => for key in keys { this.recover(key) },
+                            Err(e) => tracing::warn!(error = %e, "polling the inbox failed"),
+                        }
+                    }
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+            }
+            this.accepting.store(false, Ordering::Release);
+            let deadline = Instant::now() + drain_timeout;
+            while this.active_conversations() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let left = this.active_conversations();
+            if left > 0 {
+                tracing::warn!(
+                    conversations = left,
+                    "stopping with turns unfinished; their messages stay pending"
+                );
+            }
+        })
+    }
+}

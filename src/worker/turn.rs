@@ -1,0 +1,419 @@
+//! One turn of one conversation: claim it, run the flow core over its pending inbox rows,
+//! commit the result in one transaction, hand the replies to the outbox sender.
+//!
+//! Store round trips for an inbound text message: `begin_turn` (1) and `commit_turn` (1) here,
+//! plus the webhook's `enqueue_inbound` (1) and the sender's `record_send` (1): 4 in all, the
+//! budget DESIGN.md sets.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::config::flow::FlowConfigHandle;
+use crate::flow::schedule::candidate_slots;
+use crate::flow::{self, Effect, InboundMessage as FlowMessage, InputEvent, Snapshot, TurnInput};
+use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType};
+use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
+use crate::store::{
+    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, NewMessage,
+    SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+};
+use crate::telemetry::{mask_phone, names};
+
+/// The clock turns read (the flow core never reads one itself). `ari simulate` injects the
+/// script's clock; the service uses the system clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// What a turn needs from the rest of the service.
+pub struct TurnDeps {
+    pub store: Arc<dyn Store>,
+    pub flow: Arc<FlowConfigHandle>,
+    pub outbox: Arc<OutboxSender>,
+    pub clock: Clock,
+    /// How long a claimed conversation is ours (ms); a turn taking longer loses it and its
+    /// commit is rejected (then redone).
+    pub lease_ms: i64,
+    /// Mark the lead's message read with a typing indicator when a reply is coming.
+    pub mark_read: bool,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnRun {
+    /// Committed at `version` with this many replies queued.
+    Committed { version: i64, replies: usize },
+    /// Nothing was pending.
+    Idle,
+    /// Another worker holds the conversation.
+    Busy,
+    /// The conversation moved on while we worked: nothing written; redo from `begin_turn`.
+    Stale,
+}
+
+/// A turn failure (the inbox rows stay pending and are retried).
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("conversation {conversation_id}: stored flow snapshot unreadable: {message}")]
+    Snapshot {
+        conversation_id: i64,
+        message: String,
+    },
+}
+
+/// Maps a stored inbound message to the flow's view of it. `None` for what the flow ignores
+/// (a message with neither text nor a kind the flow reads).
+fn to_flow_message(m: &InboundMessage) -> Option<FlowMessage> {
+    let text = m.text.clone();
+    Some(match &m.message_type {
+        MessageType::Text => FlowMessage::Text { text: text? },
+        MessageType::Image | MessageType::Video | MessageType::Document | MessageType::Sticker => {
+            FlowMessage::Image { caption: text }
+        }
+        MessageType::Audio => FlowMessage::Audio { transcript: text },
+        MessageType::Interactive | MessageType::Button => FlowMessage::Interactive {
+            id: m.reply_id.clone().unwrap_or_default(),
+            title: text.unwrap_or_default(),
+        },
+        MessageType::Location => {
+            let loc = m.location.as_ref()?;
+            FlowMessage::Location {
+                latitude: loc.latitude?,
+                longitude: loc.longitude?,
+            }
+        }
+        MessageType::Reaction => FlowMessage::Reaction { emoji: text? },
+        MessageType::Contacts | MessageType::Template | MessageType::Other(_) => {
+            FlowMessage::Text { text: text? }
+        }
+    })
+}
+
+/// What the pending inbox rows mean for the flow, in arrival order, and what they add to the
+/// conversation's message log.
+struct Plan {
+    events: Vec<InputEvent>,
+    messages: Vec<NewMessage>,
+    /// `(kapso message id, error)` of outbound messages WhatsApp reported failed.
+    delivery_failures: Vec<(String, String)>,
+    /// The newest inbound wamid (for the read receipt and typing indicator).
+    last_inbound_wamid: Option<String>,
+}
+
+fn plan(rows: &[InboxRow]) -> Plan {
+    let mut plan = Plan {
+        events: Vec::new(),
+        messages: Vec::new(),
+        delivery_failures: Vec::new(),
+        last_inbound_wamid: None,
+    };
+    let mut batch: Vec<FlowMessage> = Vec::new();
+    let flush = |batch: &mut Vec<FlowMessage>, events: &mut Vec<InputEvent>| {
+        if !batch.is_empty() {
+            events.push(InputEvent::Messages {
+                messages: std::mem::take(batch),
+            });
+        }
+    };
+    for row in rows {
+        match row.kind {
+            EventKind::Message => {
+                let Some(m) = &row.event.message else {
+                    continue;
+                };
+                if let Some(fm) = to_flow_message(m) {
+                    batch.push(fm);
+                }
+                plan.last_inbound_wamid = Some(m.wamid.clone());
+                plan.messages.push(NewMessage {
+                    direction: Direction::Inbound,
+                    inbox_id: Some(row.id),
+                    wamid: Some(m.wamid.clone()),
+                    text: m.text.clone(),
+                    meta: json!({"type": m.message_type}),
+                    send: None,
+                });
+            }
+            EventKind::Status => {
+                let Some(s) = &row.event.status else { continue };
+                if s.status == "sent" && s.origin.as_deref() == Some("business_app") {
+                    // A consultant answered from the phone: the bot steps back.
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::HumanTakeover);
+                    plan.messages.push(NewMessage {
+                        direction: Direction::Outbound,
+                        inbox_id: Some(row.id),
+                        wamid: Some(s.wamid.clone()),
+                        text: s.text.clone(),
+                        meta: json!({"origin": "business_app"}),
+                        send: None,
+                    });
+                } else if s.status == "failed" {
+                    let error = s
+                        .errors
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{} {}",
+                                e.code.map(|c| c.to_string()).unwrap_or_default(),
+                                e.title.as_deref().or(e.message.as_deref()).unwrap_or("")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    plan.delivery_failures.push((s.wamid.clone(), error));
+                }
+            }
+            EventKind::Workflow => {
+                if row.event_type == "workflow.execution.handoff" {
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::HumanTakeover);
+                }
+            }
+            EventKind::Conversation | EventKind::Unknown => {}
+        }
+    }
+    flush(&mut batch, &mut plan.events);
+    plan
+}
+
+/// Runs one turn for `key`. See the module docs.
+pub async fn take_turn(deps: &TurnDeps, key: &ConversationKey) -> Result<TurnRun, TurnError> {
+    let now = (deps.clock)();
+    let claim = match deps
+        .store
+        .begin_turn(key, now.timestamp_millis(), deps.lease_ms)
+        .await?
+    {
+        BeginTurn::Claimed(claim) => *claim,
+        BeginTurn::Idle => return Ok(TurnRun::Idle),
+        BeginTurn::Busy { .. } => return Ok(TurnRun::Busy),
+    };
+    let started = Instant::now();
+    let result = run_claimed(deps, key, &claim, now).await;
+    metrics::histogram!(names::TURN_SECONDS).record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn run_claimed(
+    deps: &TurnDeps,
+    key: &ConversationKey,
+    claim: &TurnClaim,
+    now: DateTime<Utc>,
+) -> Result<TurnRun, TurnError> {
+    let mut snapshot = match &claim.snapshot {
+        Some(value) => {
+            Snapshot::from_json(&value.to_string()).map_err(|e| TurnError::Snapshot {
+                conversation_id: claim.conversation_id,
+                message: e.to_string(),
+            })?
+        }
+        None => Snapshot::new(),
+    };
+    let config = deps.flow.current().for_workspace(&key.workspace_id);
+    let plan = plan(&claim.inbound);
+    let mut messages = plan.messages;
+    let send = claim.phone_number_id.as_ref().map(|pnid| SendRequest {
+        phone_number_id: pnid.clone(),
+        to: key.contact_phone.clone(),
+    });
+    let mut replies = 0;
+    let mut transitions = Vec::new();
+    for event in plan.events {
+        let input = TurnInput {
+            now,
+            event,
+            form_answers: Default::default(),
+            free_slots: flow::needs_free_slots(&snapshot).then(|| candidate_slots(&config, now)),
+        };
+        let out = flow::run_turn(&snapshot, &input, &config);
+        snapshot = out.snapshot;
+        transitions.extend(out.transitions);
+        for effect in out.effects {
+            let (text, meta) = match effect {
+                Effect::Reply(r) => (r.text, json!({"template": r.template})),
+                // No LLM is configured yet: the core's template fallback is the reply.
+                Effect::AskLlm { fallback, .. } => {
+                    (fallback.text, json!({"template": fallback.template}))
+                }
+                Effect::SearchKnowledge { query, country } => {
+                    tracing::info!(
+                        query_chars = query.chars().count(),
+                        country = country.as_deref().unwrap_or(""),
+                        "knowledge question (knowledge base not wired yet)"
+                    );
+                    continue;
+                }
+                Effect::Handoff { reason, summary } => {
+                    tracing::info!(reason = reason.as_str(), contact = %mask_phone(&key.contact_phone), summary_chars = summary.len(), "handed off to a consultant");
+                    continue;
+                }
+                Effect::BookSlot { slot, .. } => {
+                    tracing::warn!(slot = %slot.id, "booking is not wired into the store yet; the slot was not booked");
+                    continue;
+                }
+                Effect::OfferSlots { .. } | Effect::UpdateLead(_) => continue,
+            };
+            if send.is_none() {
+                tracing::error!(contact = %mask_phone(&key.contact_phone), "no business number known for this conversation; reply stored, not sent");
+            }
+            replies += 1;
+            messages.push(NewMessage {
+                direction: Direction::Outbound,
+                inbox_id: None,
+                wamid: None,
+                text: Some(text),
+                meta,
+                send: send.clone(),
+            });
+        }
+    }
+    if replies > 0
+        && deps.mark_read
+        && let (Some(pnid), Some(wamid)) = (&claim.phone_number_id, &plan.last_inbound_wamid)
+    {
+        deps.outbox.mark_read(pnid.clone(), wamid.clone());
+    }
+    let score = snapshot.lead.score.as_ref();
+    let commit = TurnCommit {
+        conversation_id: claim.conversation_id,
+        version: claim.version,
+        lease_token: claim.lease_token.clone(),
+        consumed_inbox_ids: claim.inbound.iter().map(|r| r.id).collect(),
+        snapshot: serde_json::to_value(&snapshot).map_err(|e| TurnError::Snapshot {
+            conversation_id: claim.conversation_id,
+            message: e.to_string(),
+        })?,
+        summary: ConversationSummary {
+            flow_state: Some(snapshot.stage_id().as_str().to_string()),
+            lead_score: score.map(|s| i64::from(s.total)),
+            lead_temperature: score.map(|s| s.temperature.as_str().to_string()),
+            handoff_reason: snapshot.handoff_reason().map(|r| r.as_str().to_string()),
+        },
+        messages,
+        now_ms: now.timestamp_millis(),
+        outbox_lease_ms: OUTBOX_LEASE_MS,
+    };
+    match deps.store.commit_turn(commit).await? {
+        CommitOutcome::Committed { version, outbox } => {
+            for (from, to) in &transitions {
+                tracing::info!(
+                    from = from.as_str(),
+                    to = to.as_str(),
+                    conversation = claim.conversation_id,
+                    "flow transition"
+                );
+            }
+            deps.outbox.deliver(outbox);
+            for (wamid, error) in plan.delivery_failures {
+                match deps.store.record_delivery_failure(&wamid, &error).await {
+                    Ok(Some(id)) => {
+                        tracing::warn!(outbox_id = id, %error, "WhatsApp reported a reply as failed")
+                    }
+                    Ok(None) => {
+                        tracing::info!(%error, "a message we did not send was reported failed")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot record a delivery failure"),
+                }
+            }
+            Ok(TurnRun::Committed { version, replies })
+        }
+        CommitOutcome::Stale => Ok(TurnRun::Stale),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbox::{InboundEvent, InboxState, StatusUpdate};
+
+    fn row(id: i64, event: InboundEvent) -> InboxRow {
+        InboxRow {
+            id,
+            delivery_key: format!("d{id}"),
+            kind: event.kind,
+            event_type: event.event_type.clone(),
+            workspace_id: Some("default".into()),
+            state: InboxState::Pending,
+            event,
+            raw: json!({}),
+            received_at_ms: 0,
+        }
+    }
+
+    fn text(id: i64, t: &str) -> InboxRow {
+        let mut e = InboundEvent::unknown("whatsapp.message.received");
+        e.kind = EventKind::Message;
+        e.message = Some(InboundMessage {
+            wamid: format!("wamid.{id}"),
+            timestamp: None,
+            message_type: MessageType::Text,
+            text: Some(t.into()),
+            reply_id: None,
+            media: None,
+            location: None,
+            reacts_to: None,
+            context_id: None,
+            origin: None,
+        });
+        row(id, e)
+    }
+
+    fn status(id: i64, status: &str, origin: Option<&str>) -> InboxRow {
+        let mut e = InboundEvent::unknown(format!("whatsapp.message.{status}"));
+        e.kind = EventKind::Status;
+        e.status = Some(StatusUpdate {
+            wamid: format!("wamid.out{id}"),
+            status: status.into(),
+            timestamp: None,
+            recipient: None,
+            origin: origin.map(str::to_string),
+            direction: Some("outbound".into()),
+            text: Some("Halo, saya konsultan".into()),
+            errors: vec![],
+        });
+        row(id, e)
+    }
+
+    #[test]
+    fn rapid_messages_form_one_turn_and_a_takeover_splits_them() {
+        let p = plan(&[
+            text(1, "halo"),
+            text(2, "mau tanya"),
+            status(3, "sent", Some("business_app")),
+            text(4, "oke"),
+            status(5, "delivered", None),
+        ]);
+        assert_eq!(p.events.len(), 3);
+        assert!(matches!(&p.events[0], InputEvent::Messages { messages } if messages.len() == 2));
+        assert_eq!(p.events[1], InputEvent::HumanTakeover);
+        assert!(matches!(&p.events[2], InputEvent::Messages { messages } if messages.len() == 1));
+        // Three inbound messages and the consultant's message are logged; the status is not.
+        assert_eq!(p.messages.len(), 4);
+        assert_eq!(p.last_inbound_wamid.as_deref(), Some("wamid.4"));
+    }
+
+    #[test]
+    fn failed_statuses_are_collected_not_turned_into_events() {
+        let mut failed = status(1, "failed", None);
+        if let Some(s) = failed.event.status.as_mut() {
+            s.errors.push(crate::inbox::StatusError {
+                code: Some(131047),
+                title: Some("Re-engagement message".into()),
+                message: None,
+            });
+        }
+        let p = plan(&[failed]);
+        assert!(p.events.is_empty());
+        assert_eq!(p.delivery_failures.len(), 1);
+        assert!(p.delivery_failures[0].1.contains("131047"));
+    }
+}

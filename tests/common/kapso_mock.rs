@@ -1,0 +1,149 @@
+//! A mock Kapso send API on loopback (wiremock), recording what it accepted.
+//!
+//! It answers `POST /meta/whatsapp/v24.0/{phone_number_id}/messages` like Kapso: 200 with a
+//! message id, or a scheduled 500. Mark-read requests are answered 200 and not recorded as
+//! replies. A repeated `Idempotency-Key` is answered with the first id and not recorded again,
+//! as an idempotent send API does (ARI relies on this only for a crash between Kapso's 200 and
+//! ARI's own bookkeeping; `attempts_by_key` shows whether that ever happened).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// One reply Kapso accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub phone_number_id: String,
+    pub to: String,
+    pub body: String,
+    pub idempotency_key: String,
+    pub message_id: String,
+}
+
+#[derive(Default)]
+struct Log {
+    accepted: Vec<Accepted>,
+    ids_by_key: HashMap<String, String>,
+    attempts_by_key: HashMap<String, usize>,
+    mark_reads: usize,
+}
+
+struct Responder {
+    log: Arc<Mutex<Log>>,
+    counter: AtomicUsize,
+    /// Send requests whose ordinal (0-based) modulo 10 is in this list get a 500.
+    fail_mod10: Vec<usize>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let mut log = self.log.lock().unwrap();
+        if body["status"] == "read" {
+            log.mark_reads += 1;
+            return ResponseTemplate::new(200).set_body_json(json!({"success": true}));
+        }
+        let i = self.counter.fetch_add(1, Ordering::SeqCst);
+        let key = req
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        *log.attempts_by_key.entry(key.clone()).or_default() += 1;
+        if self.fail_mod10.contains(&(i % 10)) {
+            return ResponseTemplate::new(500).set_body_json(json!({"error": "injected failure"}));
+        }
+        let id = match log.ids_by_key.get(&key) {
+            Some(id) => id.clone(),
+            None => {
+                let id = format!("wamid.OUT{i}");
+                log.ids_by_key.insert(key.clone(), id.clone());
+                let pnid = req.url.path().split('/').nth(4).unwrap_or("").to_string();
+                log.accepted.push(Accepted {
+                    phone_number_id: pnid,
+                    to: body["to"].as_str().unwrap_or("").to_string(),
+                    body: body["text"]["body"].as_str().unwrap_or("").to_string(),
+                    idempotency_key: key,
+                    message_id: id.clone(),
+                });
+                id
+            }
+        };
+        ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+            "messages": [{"id": id}]
+        }))
+    }
+}
+
+pub struct MockKapso {
+    pub server: MockServer,
+    log: Arc<Mutex<Log>>,
+}
+
+impl MockKapso {
+    /// A mock that accepts every send.
+    pub async fn start() -> MockKapso {
+        Self::failing(vec![]).await
+    }
+
+    /// A mock that fails the send requests whose ordinal modulo 10 is in `fail_mod10` with 500
+    /// (e.g. `[1, 4, 7]` fails 30 %), deterministically.
+    pub async fn failing(fail_mod10: Vec<usize>) -> MockKapso {
+        let server = MockServer::start().await;
+        let log = Arc::new(Mutex::new(Log::default()));
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/meta/whatsapp/v24\.0/[^/]+/messages$"))
+            .respond_with(Responder {
+                log: Arc::clone(&log),
+                counter: AtomicUsize::new(0),
+                fail_mod10,
+            })
+            .mount(&server)
+            .await;
+        MockKapso { server, log }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.log.lock().unwrap().accepted.clone()
+    }
+
+    /// How many requests carried each idempotency key (retries after failures included).
+    pub fn attempts_by_key(&self) -> HashMap<String, usize> {
+        self.log.lock().unwrap().attempts_by_key.clone()
+    }
+
+    pub fn mark_reads(&self) -> usize {
+        self.log.lock().unwrap().mark_reads
+    }
+
+    /// Waits until at least `n` replies were accepted (up to 60 s), then returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Accepted> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.accepted();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} replies arrived: {got:#?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}

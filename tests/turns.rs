@@ -1,0 +1,371 @@
+//! Black-box tests of turns end to end: the real binary, signed webhooks in, replies at a mock
+//! Kapso API on loopback.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ari::store::OutboxState;
+use common::kapso_mock::MockKapso;
+use common::{Options, Service, fixture, text_payload};
+use reqwest::StatusCode;
+
+fn with_kapso(mock: &MockKapso) -> Options {
+    Options {
+        kapso: Some((mock.uri(), "test-kapso-key".into())),
+        ..Options::default()
+    }
+}
+
+const BUDI: &str = "+6281234567890";
+
+#[tokio::test]
+async fn a_text_gets_one_reply_to_the_right_number() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    let r = svc
+        .post_signed(
+            &c,
+            &fixture("v2-text-received.json"),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let replies = mock.wait_for(1).await;
+    svc.wait_processed().await;
+    let outbox = svc.outbox(BUDI).await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].state, OutboxState::Sent);
+    assert_eq!(mock.accepted().len(), 1, "{replies:#?}");
+    let reply = &replies[0];
+    assert_eq!(reply.to, "6281234567890");
+    assert_eq!(reply.phone_number_id, "106540352242922");
+    assert!(!reply.body.trim().is_empty());
+    assert_eq!(
+        outbox[0].kapso_message_id.as_deref(),
+        Some(reply.message_id.as_str())
+    );
+    // The lead's message was marked read with a typing indicator.
+    assert!(mock.mark_reads() >= 1);
+}
+
+#[tokio::test]
+async fn a_batch_gets_one_reply_per_contact() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    let r = svc
+        .post_signed(
+            &c,
+            &fixture("v2-batch-received.json"),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let replies = mock.wait_for(2).await;
+    svc.wait_processed().await;
+    let mut to: Vec<_> = mock.accepted().into_iter().map(|a| a.to).collect();
+    to.sort();
+    assert_eq!(to, ["6281987654321", "6285678901234"], "{replies:#?}");
+}
+
+#[tokio::test]
+async fn a_reaction_gets_no_reply() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &fixture("v2-reaction-received.json"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let rows = svc.wait_processed().await;
+    assert_eq!(rows.len(), 1);
+    assert!(svc.outbox(BUDI).await.is_empty());
+    assert!(mock.accepted().is_empty());
+}
+
+#[tokio::test]
+async fn after_a_consultant_answers_from_the_phone_the_bot_stays_silent() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload(BUDI, "wamid.A1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    mock.wait_for(1).await;
+    svc.wait_processed().await;
+    svc.post_signed(
+        &c,
+        &fixture("v2-business-app-sent.json"),
+        Some("whatsapp.message.sent"),
+        None,
+    )
+    .await;
+    svc.wait_processed().await;
+    for (i, text) in ["nama saya Budi", "halo?", "kak?"].iter().enumerate() {
+        svc.post_signed(
+            &c,
+            &text_payload(BUDI, &format!("wamid.A{}", i + 2), text),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+        svc.wait_processed().await;
+    }
+    assert_eq!(
+        svc.outbox(BUDI).await.len(),
+        1,
+        "the bot answered after the takeover"
+    );
+    assert_eq!(mock.accepted().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_redeliveries_get_exactly_one_reply() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let body = fixture("v2-text-received.json");
+    let url = svc.url("/webhooks/kapso");
+    let sig = ari::ingress::signature::sign(common::SECRET.as_bytes(), &body);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (url, body, sig) = (url.clone(), body.clone(), sig.clone());
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-webhook-signature", sig)
+                    // Half under one key, half under fresh keys: both dedup layers are used.
+                    .header(
+                        "x-idempotency-key",
+                        if i % 2 == 0 {
+                            "same".to_string()
+                        } else {
+                            format!("k{i}")
+                        },
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    mock.wait_for(1).await;
+    svc.wait_processed().await;
+    assert_eq!(svc.inbox().await.len(), 1);
+    assert_eq!(svc.outbox(BUDI).await.len(), 1);
+    assert_eq!(mock.accepted().len(), 1);
+}
+
+/// Replies per contact arrive in the order the turns committed them, each once.
+fn assert_in_commit_order_once(mock: &MockKapso, outbox: &[ari::store::OutboxRow]) {
+    let accepted: Vec<_> = mock
+        .accepted()
+        .into_iter()
+        .filter(|a| {
+            outbox
+                .iter()
+                .any(|o| o.idempotency_key == a.idempotency_key)
+        })
+        .map(|a| a.idempotency_key)
+        .collect();
+    let committed: Vec<_> = outbox.iter().map(|o| o.idempotency_key.clone()).collect();
+    assert_eq!(
+        accepted, committed,
+        "replies out of commit order or missing"
+    );
+    let unique: HashSet<_> = accepted.iter().collect();
+    assert_eq!(unique.len(), accepted.len(), "a reply was delivered twice");
+    assert!(
+        outbox.iter().all(|o| o.state == OutboxState::Sent),
+        "{outbox:#?}"
+    );
+}
+
+#[tokio::test]
+async fn ten_quick_messages_are_all_answered_in_order() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    let texts = [
+        "halo kak",
+        "nama saya Budi Santoso",
+        "email saya budi.santoso@gmail.com",
+        "saya mau ke Australia",
+        "IELTS saya 7.0",
+        "budget sekitar 500 juta",
+        "rencana berangkat tahun depan",
+        "paspor ada",
+        "cv sudah ada",
+        "transkrip ada",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        let r = svc
+            .post_signed(
+                &c,
+                &text_payload(BUDI, &format!("wamid.Q{i}"), t),
+                Some("whatsapp.message.received"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    let rows = svc.wait_processed().await;
+    assert_eq!(rows.len(), 10);
+    // Every message was consumed by a turn (none left pending, none dropped).
+    assert!(rows.iter().all(|r| r.state == ari::inbox::InboxState::Done));
+    let outbox = svc.outbox(BUDI).await;
+    assert!(!outbox.is_empty());
+    mock.wait_for(outbox.len()).await;
+    // Wait until every row is recorded as sent.
+    let outbox = loop {
+        let o = svc.outbox(BUDI).await;
+        if o.iter().all(|r| r.state != OutboxState::Pending) {
+            break o;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    assert_in_commit_order_once(&mock, &outbox);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_thirty_percent_of_sends_failing_every_reply_arrives_once_in_order() {
+    let mock = MockKapso::failing(vec![1, 4, 7]).await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    let contacts = ["+6281111111101", "+6281111111102", "+6281111111103"];
+    let texts = [
+        "halo",
+        "nama saya Sari",
+        "email saya sari@example.com",
+        "mau ke Jepang",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        for (j, phone) in contacts.iter().enumerate() {
+            svc.post_signed(
+                &c,
+                &text_payload(phone, &format!("wamid.F{i}{j}"), t),
+                Some("whatsapp.message.received"),
+                None,
+            )
+            .await;
+        }
+        // Let each round become its own turn.
+        svc.wait_processed().await;
+    }
+    let mut total = 0;
+    let mut per_contact: BTreeMap<&str, Vec<ari::store::OutboxRow>> = BTreeMap::new();
+    for phone in contacts {
+        let outbox = loop {
+            let o = svc.outbox(phone).await;
+            if !o.is_empty() && o.iter().all(|r| r.state != OutboxState::Pending) {
+                break o;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        total += outbox.len();
+        per_contact.insert(phone, outbox);
+    }
+    assert_eq!(mock.accepted().len(), total);
+    for outbox in per_contact.values() {
+        assert_in_commit_order_once(&mock, outbox);
+    }
+    // Failures really happened and were retried.
+    let retried = mock.attempts_by_key().values().filter(|n| **n > 1).count();
+    assert!(
+        retried > 0,
+        "no send was retried: the failure injection did not bite"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_no_message_and_sends_no_reply_twice() {
+    let mock = MockKapso::start().await;
+    let mut svc = Service::spawn_with(with_kapso(&mock));
+    let dir = std::sync::Arc::clone(&svc.dir);
+    let c = reqwest::Client::new();
+    let contacts = ["+6281222222201", "+6281222222202", "+6281222222203"];
+    let texts = [
+        "halo",
+        "nama saya Rina",
+        "email saya rina@example.com",
+        "mau ke Belanda",
+        "IELTS 6.5",
+        "budget 400 juta",
+    ];
+    // What Kapso would do: redeliver until it gets a 200.
+    let mut pending: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        for (j, phone) in contacts.iter().enumerate() {
+            pending.push((
+                format!("key-{i}-{j}"),
+                text_payload(phone, &format!("wamid.K{i}{j}"), t),
+            ));
+        }
+    }
+    let mut delivered = 0;
+    let mut killed = false;
+    let mut queue = pending.clone();
+    while let Some((key, body)) = queue.first().cloned() {
+        if !killed && delivered == 9 {
+            svc.kill();
+            killed = true;
+            svc = Service::spawn_with(Options {
+                dir: Some(std::sync::Arc::clone(&dir)),
+                ..with_kapso(&mock)
+            });
+        }
+        let ok = svc
+            .post_signed_result(&c, &body, Some("whatsapp.message.received"), Some(&key))
+            .await
+            .is_ok_and(|s| s == StatusCode::OK);
+        if ok {
+            queue.remove(0);
+            delivered += 1;
+        }
+    }
+    let rows = svc.wait_processed().await;
+    assert_eq!(
+        rows.len(),
+        pending.len(),
+        "an inbound message was lost or stored twice"
+    );
+    let mut total = 0;
+    for phone in contacts {
+        let outbox = loop {
+            let o = svc.outbox(phone).await;
+            if !o.is_empty() && o.iter().all(|r| r.state != OutboxState::Pending) {
+                break o;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        total += outbox.len();
+        assert_in_commit_order_once(&mock, &outbox);
+    }
+    assert_eq!(mock.accepted().len(), total);
+    let repeated: HashMap<_, _> = mock
+        .attempts_by_key()
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "a reply was sent again after the restart: {repeated:?}"
+    );
+}
