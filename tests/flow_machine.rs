@@ -317,6 +317,22 @@ fn every_transition_and_guard() {
             None,
         ),
         (
+            Guard::TakeoverExpired,
+            lead(
+                HOT,
+                DOCS_YES,
+                StageSnapshot::Handoff(HandoffData {
+                    reason: HandoffReason::HumanTakeover,
+                    at: now() - chrono::Duration::minutes(1441),
+                    last_ack_at: None,
+                }),
+            ),
+            text("halo, masih ada orang?"),
+            |_| {},
+            StageId::Qualifying,
+            None,
+        ),
+        (
             Guard::HumanTakeover,
             lead(HOT, DOCS_YES, handoff(HandoffReason::HotLead, Some(now()))),
             event(InputEvent::HumanTakeover),
@@ -373,6 +389,40 @@ fn every_transition_and_guard() {
 }
 
 #[test]
+fn a_takeover_is_silent_until_the_person_is_quiet_for_the_resume_period() {
+    let c = cfg();
+    let taken = |minutes_ago: i64| {
+        lead(
+            HOT,
+            DOCS_YES,
+            StageSnapshot::Handoff(HandoffData {
+                reason: HandoffReason::HumanTakeover,
+                at: now() - chrono::Duration::minutes(minutes_ago),
+                last_ack_at: None,
+            }),
+        )
+    };
+    // A person is active: no reply at all, not even the quiet-period acknowledgement.
+    let out = run_turn(&taken(30), &text("halo?"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Handoff);
+    assert!(out.reply_texts().is_empty(), "{:?}", out.reply_texts());
+    // Another message from the person restarts the timer.
+    let out = run_turn(&taken(2_000), &event(InputEvent::HumanTakeover), &c);
+    let out = run_turn(&out.snapshot, &text("halo?"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Handoff);
+    assert!(out.reply_texts().is_empty());
+    // 0 disables the automatic hand-back.
+    let mut never = cfg();
+    never.handoff.takeover_resume_minutes = 0;
+    let out = run_turn(&taken(100_000), &text("halo?"), &never);
+    assert_eq!(out.snapshot.stage_id(), StageId::Handoff);
+    // After the period the bot answers again.
+    let out = run_turn(&taken(1_440), &text("halo?"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Qualifying);
+    assert_eq!(out.reply_texts().len(), 1);
+}
+
+#[test]
 fn stuck_after_limit_turns_without_progress() {
     let c = cfg();
     let mut snap = lead(&[("name", "Budi")], &[], StageSnapshot::Qualifying);
@@ -422,11 +472,17 @@ fn handoff_is_quiet_except_one_ack_per_quiet_period() {
     assert_eq!(out.reply_templates(), vec!["handoff.acknowledgement"]);
     let again = run_turn(&out.snapshot, &later, &c);
     assert!(again.reply_texts().is_empty(), "one ack per period");
-    // Human takeover: silent for good.
+    // Human takeover with the automatic hand-back off: silent for good, no acknowledgement.
+    let mut never = cfg();
+    never.handoff.takeover_resume_minutes = 0;
     let taken = lead(HOT, DOCS_YES, handoff(HandoffReason::HumanTakeover, None));
     let mut much_later = text("halo?");
     much_later.now = now() + Duration::days(3);
-    assert!(run_turn(&taken, &much_later, &c).reply_texts().is_empty());
+    assert!(
+        run_turn(&taken, &much_later, &never)
+            .reply_texts()
+            .is_empty()
+    );
 }
 
 #[test]

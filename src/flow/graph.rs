@@ -144,6 +144,9 @@ pub struct Facts {
     pub answer: Option<YesNo>,
     /// At least one free slot was pre-loaded by the shell.
     pub free_slots: bool,
+    /// A person took the conversation over and has been silent for
+    /// `handoff.takeover_resume_minutes` (never when that is 0).
+    pub takeover_expired: bool,
 }
 
 /// A named condition on [`Facts`].
@@ -187,6 +190,8 @@ pub enum Guard {
     HumanTakeover,
     /// No progress for `stuck_limit` turns.
     Stuck,
+    /// Message after a person took over and then stayed silent for `takeover_resume_minutes`.
+    TakeoverExpired,
     /// Message while handed off (one acknowledgement per quiet period).
     QuietPeriod,
     /// Closed by a consultant.
@@ -233,6 +238,7 @@ impl Guard {
             Guard::HumanRequested => f.event == E::HumanRequested,
             Guard::HumanTakeover => f.event == E::HumanTakeover,
             Guard::Stuck => f.event == E::Stuck,
+            Guard::TakeoverExpired => f.event == E::Message && f.takeover_expired,
             Guard::QuietPeriod => matches!(f.event, E::Message | E::HumanRequested),
             Guard::Closed => f.event == E::Close,
             Guard::Resumed => f.event == E::Resume,
@@ -262,6 +268,7 @@ impl Guard {
             Guard::HumanRequested => "asks for a person",
             Guard::HumanTakeover => "human takeover",
             Guard::Stuck => "stuck_limit turns without progress",
+            Guard::TakeoverExpired => "message, person silent for takeover_resume_minutes",
             Guard::QuietPeriod => "message (ack once per quiet period)",
             Guard::Closed => "closed by consultant",
             Guard::Resumed => "resumed by admin",
@@ -355,6 +362,7 @@ pub static EDGES: &[Edge] = &[
     e(S::Scheduling, S::Scheduling, Guard::SlotTaken),
     e(S::Scheduling, S::Scheduling, Guard::SchedulingStep),
     e(S::Handoff, S::Handoff, Guard::HumanTakeover),
+    e(S::Handoff, S::Qualifying, Guard::TakeoverExpired),
     e(S::Handoff, S::Handoff, Guard::QuietPeriod),
     e(S::Handoff, S::Completed, Guard::Closed),
     e(S::Handoff, S::Qualifying, Guard::Resumed),

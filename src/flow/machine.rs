@@ -375,10 +375,24 @@ impl LeadState {
         context: &mut Ctx<'_>,
         event: &Event,
     ) -> Outcome<State> {
-        match select(StageId::Handoff, &context.facts).map(|e| e.guard) {
+        let mut facts = context.facts;
+        let resume_after = context.cfg.handoff.takeover_resume_minutes;
+        facts.takeover_expired = data.reason == HandoffReason::HumanTakeover
+            && resume_after > 0
+            && context.now - data.at >= Duration::minutes(i64::from(resume_after));
+        match select(StageId::Handoff, &facts).map(|e| e.guard) {
             Some(Guard::HumanTakeover) => {
+                // `at` now means the person's latest activity: the resume timer restarts.
                 data.reason = HandoffReason::HumanTakeover;
+                data.at = context.now;
                 Handled
+            }
+            Some(Guard::TakeoverExpired) => {
+                self.idle_turns = 0;
+                let q = self.ask_next(context.cfg).unwrap_or_default();
+                let r = self.reply(context, "handoff", "resumed", &[("question", q)]);
+                context.effects.push(Effect::Reply(r));
+                Transition(State::qualifying())
             }
             Some(Guard::QuietPeriod) => {
                 let quiet = Duration::minutes(i64::from(context.cfg.handoff.quiet_period_minutes));
@@ -1030,6 +1044,7 @@ fn base_facts(
         warm_books: cfg.routing.warm_after_limit == LeadAction::Book && booking_possible,
         answer,
         free_slots,
+        takeover_expired: false,
     }
 }
 

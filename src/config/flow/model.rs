@@ -227,8 +227,17 @@ pub struct Routing {
 pub struct Handoff {
     /// While handed off, at most one short acknowledgement per this many minutes.
     pub quiet_period_minutes: u32,
+    /// After a person took over (replied from the WhatsApp Business app, or a Kapso workflow
+    /// handed off), the bot answers again once the person has been silent this many minutes
+    /// and the lead writes. 0 = only an admin's resume hands the conversation back.
+    #[serde(default = "default_takeover_resume_minutes")]
+    pub takeover_resume_minutes: u32,
     /// Phrases (matched on word boundaries, case-insensitive) that mean "I want a person".
     pub human_request_phrases: Vec<String>,
+}
+
+fn default_takeover_resume_minutes() -> u32 {
+    1440
 }
 
 /// Knowledge-question detection (seed §8, with whole-word matching and a question cue).
