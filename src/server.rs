@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderName, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -21,8 +22,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::flow::{FlowConfigHandle, spawn_reloader};
-use crate::config::settings::{Settings, SignaturePolicy};
+use crate::config::settings::{AdminToken, Settings, SignaturePolicy};
 use crate::config::workspaces::Workspaces;
+use crate::inbox::RESUME_EVENT;
 use crate::ingress::{self, IngressState};
 use crate::kapso::outbox::OutboxSender;
 use crate::kapso::{RetryPolicy, Sender};
@@ -36,6 +38,8 @@ use crate::worker::{TurnDeps, Worker, WorkerSettings, system_clock};
 pub struct AppState {
     pub ingress: IngressState,
     pub metrics: PrometheusHandle,
+    /// `None`: the admin API answers 403.
+    pub admin_token: Option<AdminToken>,
 }
 
 /// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
@@ -49,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/admin/conversations/{id}/resume", post(resume_conversation))
         .with_state(state)
         .merge(webhook)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -87,6 +92,76 @@ async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `POST /admin/conversations/{id}/resume` (`Authorization: Bearer <ARI_ADMIN_TOKEN>`): hands a
+/// conversation a person took over back to the bot. The command is queued in the inbox, so it
+/// applies in order with the lead's messages. 202 queued; 401 bad token; 403 admin API
+/// disabled; 404 no such conversation; 503 store unavailable.
+async fn resume_conversation(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = &state.admin_token else {
+        return admin_error(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is disabled: set ARI_ADMIN_TOKEN",
+        );
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !token.matches(presented.trim()) {
+        return admin_error(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "Authorization: Bearer <ARI_ADMIN_TOKEN> is missing or wrong",
+        );
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    match state
+        .ingress
+        .store
+        .enqueue_control(id, RESUME_EVENT, now)
+        .await
+    {
+        Ok(Some(key)) => {
+            tracing::info!(
+                conversation = id,
+                "conversation handed back to the bot by an admin"
+            );
+            if let Some(arrivals) = &state.ingress.arrivals {
+                let _ = arrivals.send(key);
+            }
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"status": "queued", "conversation_id": id})),
+            )
+                .into_response()
+        }
+        Ok(None) => admin_error(
+            StatusCode::NOT_FOUND,
+            "no_conversation",
+            format!("no conversation has id {id}"),
+        ),
+        Err(e) => admin_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        ),
+    }
+}
+
+fn admin_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(serde_json::json!({"error": code, "message": message.into()})),
     )
         .into_response()
 }
@@ -153,6 +228,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             arrivals: Some(arrivals_tx),
         },
         metrics: telemetry::metrics_handle(),
+        admin_token: settings.admin_token.clone(),
     };
     let listener = TcpListener::bind(settings.bind)
         .await

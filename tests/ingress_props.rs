@@ -33,6 +33,7 @@ fn app(store: Arc<dyn Store>) -> axum::Router {
             arrivals: None,
         },
         metrics: ari::telemetry::metrics_handle(),
+        admin_token: None,
     })
 }
 
@@ -185,7 +186,20 @@ impl Store for DownStore {
     async fn list_inbox(&self, _: i64, _: u32) -> Result<Vec<InboxRow>, StoreError> {
         down()
     }
-    async fn pending_conversations(&self, _: u32) -> Result<Vec<ConversationKey>, StoreError> {
+    async fn pending_conversations(
+        &self,
+        _: u32,
+        _: i64,
+        _: i64,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
+        down()
+    }
+    async fn enqueue_control(
+        &self,
+        _: i64,
+        _: &str,
+        _: i64,
+    ) -> Result<Option<ConversationKey>, StoreError> {
         down()
     }
     async fn begin_turn(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ari::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboundMessage, InboxState, MessageType, NewDelivery,
-    NewInboxItem, StatusUpdate,
+    NewInboxItem, RESUME_EVENT, StatusUpdate,
 };
 use ari::store::sqlite::SqliteStore;
 use ari::store::{
@@ -552,6 +552,105 @@ async fn replies_behind_an_undelivered_one_wait_their_turn(store: &dyn Store) {
     );
 }
 
+async fn an_operator_command_is_queued_in_order_with_the_messages(store: &dyn Store) {
+    assert_eq!(
+        store
+            .enqueue_control(999, RESUME_EVENT, 1_000)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    store
+        .commit_turn(commit_of(&c, &["hi"], 1_000))
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("t2", vec![message("p", "w2", "halo?")]))
+        .await
+        .unwrap();
+    let queued = store
+        .enqueue_control(c.conversation_id, RESUME_EVENT, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(queued, Some(key()));
+    let c2 = claim(store, 3_000).await;
+    let kinds: Vec<_> = c2
+        .inbound
+        .iter()
+        .map(|r| (r.kind, r.event_type.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventKind::Message, "whatsapp.message.received".to_string()),
+            (EventKind::Control, RESUME_EVENT.to_string())
+        ]
+    );
+}
+
+async fn workflow_events_find_their_conversation_by_kapso_id(store: &dyn Store) {
+    let mut first = message("p", "w1", "halo");
+    first.event.kapso_conversation_id = Some("conv_1".into());
+    store
+        .enqueue_inbound(delivery("t1", vec![first]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    store
+        .commit_turn(commit_of(&c, &["hi"], 1_000))
+        .await
+        .unwrap();
+    let workflow = |conv: &str| {
+        let mut event = InboundEvent::unknown("workflow.execution.handoff");
+        event.kind = EventKind::Workflow;
+        event.kapso_conversation_id = Some(conv.into());
+        NewInboxItem {
+            raw: serde_json::json!({"whatsapp_conversation_id": conv}),
+            event,
+            workspace_id: Some("default".into()),
+            state: InboxState::Pending,
+        }
+    };
+    store
+        .enqueue_inbound(delivery("wf1", vec![workflow("conv_1")]))
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("wf2", vec![workflow("conv_unknown")]))
+        .await
+        .unwrap();
+    // The known one joins its conversation; the unknown one waits (within its TTL).
+    let keys = store
+        .pending_conversations(10, 2_000, 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(keys, vec![key()]);
+    let c2 = claim(store, 2_000).await;
+    assert_eq!(c2.inbound.len(), 1);
+    assert_eq!(c2.inbound[0].kind, EventKind::Workflow);
+    // Past the TTL the unmatched one is set aside, not left pending forever.
+    store.commit_turn(commit_of(&c2, &[], 2_000)).await.unwrap();
+    assert_eq!(store.inbox_depth().await.unwrap(), 1);
+    store
+        .pending_conversations(10, 1_763_604_907_000 + 3_600_001, 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(store.inbox_depth().await.unwrap(), 0);
+    let states: Vec<_> = store
+        .list_inbox(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.state)
+        .collect();
+    assert!(states.contains(&InboxState::Unroutable), "{states:?}");
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -563,7 +662,7 @@ async fn pending_conversations_come_oldest_first(store: &dyn Store) {
         .enqueue_inbound(delivery("b", vec![other]))
         .await
         .unwrap();
-    let keys = store.pending_conversations(10).await.unwrap();
+    let keys = store.pending_conversations(10, 0, 3_600_000).await.unwrap();
     assert_eq!(
         keys.iter()
             .map(|k| k.contact_phone.as_str())
@@ -608,6 +707,8 @@ contract_on_sqlite!(
     the_outbox_delivers_one_row_per_contact_at_a_time,
     pending_conversations_come_oldest_first,
     replies_behind_an_undelivered_one_wait_their_turn,
+    an_operator_command_is_queued_in_order_with_the_messages,
+    workflow_events_find_their_conversation_by_kapso_id,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

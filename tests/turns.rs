@@ -369,3 +369,127 @@ async fn sigkill_mid_stream_loses_no_message_and_sends_no_reply_twice() {
         "a reply was sent again after the restart: {repeated:?}"
     );
 }
+
+#[tokio::test]
+async fn an_admin_hands_a_taken_over_conversation_back_to_the_bot() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec!["--admin-token".into(), "admin-secret".into()],
+        ..with_kapso(&mock)
+    });
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload(BUDI, "wamid.R1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    mock.wait_for(1).await;
+    svc.wait_processed().await;
+    svc.post_signed(
+        &c,
+        &fixture("v2-business-app-sent.json"),
+        Some("whatsapp.message.sent"),
+        None,
+    )
+    .await;
+    svc.post_signed(
+        &c,
+        &text_payload(BUDI, "wamid.R2", "halo?"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    svc.wait_processed().await;
+    assert_eq!(
+        svc.outbox(BUDI).await.len(),
+        1,
+        "answered during the takeover"
+    );
+    let conversation = svc.outbox(BUDI).await[0].conversation_id;
+    let resume = |token: &str, id: i64| {
+        c.post(svc.url(&format!("/admin/conversations/{id}/resume")))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        resume("wrong", conversation).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        resume("admin-secret", 987_654).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        resume("admin-secret", conversation).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    let replies = mock.wait_for(2).await;
+    svc.wait_processed().await;
+    assert_eq!(replies.len(), 2);
+    // Back to the bot: the lead's next message is answered.
+    svc.post_signed(
+        &c,
+        &text_payload(BUDI, "wamid.R3", "nama saya Budi"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    mock.wait_for(3).await;
+}
+
+#[tokio::test]
+async fn the_admin_api_is_off_without_a_token() {
+    let svc = Service::spawn();
+    let r = reqwest::Client::new()
+        .post(svc.url("/admin/conversations/1/resume"))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_kapso_workflow_handoff_silences_the_bot() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    // The fixture's conversation is conv_7f3a9c, the same as the text fixture's.
+    svc.post_signed(
+        &c,
+        &fixture("v2-text-received.json"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    mock.wait_for(1).await;
+    svc.wait_processed().await;
+    svc.post_signed(
+        &c,
+        &fixture("workflow-execution-handoff.json"),
+        Some("workflow.execution.handoff"),
+        None,
+    )
+    .await;
+    let rows = svc.wait_processed().await;
+    assert_eq!(
+        rows.last().unwrap().state,
+        ari::inbox::InboxState::Done,
+        "{rows:#?}"
+    );
+    svc.post_signed(
+        &c,
+        &text_payload(BUDI, "wamid.W2", "halo?"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    svc.wait_processed().await;
+    assert_eq!(
+        svc.outbox(BUDI).await.len(),
+        1,
+        "the bot answered after the workflow handoff"
+    );
+}

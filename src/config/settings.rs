@@ -66,6 +66,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_TYPING_INDICATOR", default_value_t = true, action = clap::ArgAction::Set)]
     pub typing_indicator: bool,
 
+    /// Bearer token for the admin API (`POST /admin/conversations/{id}/resume`); without it
+    /// the admin API is disabled.
+    #[arg(long, env = "ARI_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Turns running at once (conversations in parallel).
     #[arg(long, env = "ARI_MAX_PARALLEL_TURNS", default_value_t = 32)]
     pub max_parallel_turns: usize,
@@ -110,6 +115,27 @@ pub struct Settings {
     pub debounce: std::time::Duration,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
+    /// `None`: the admin API is disabled.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// The admin API's bearer token. Never printed.
+#[derive(Clone)]
+pub struct AdminToken(String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl AdminToken {
+    /// Whether `presented` is the token. Both sides are hashed first, so the comparison time
+    /// says nothing about the token.
+    pub fn matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.0.as_bytes()) == Sha256::digest(presented.as_bytes())
+    }
 }
 
 /// A setting that stops the service at start.
@@ -159,6 +185,12 @@ impl ServeArgs {
             debounce: std::time::Duration::from_millis(self.debounce_ms),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
+            admin_token: self
+                .admin_token
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| AdminToken(t.to_string())),
         })
     }
 }

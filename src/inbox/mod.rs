@@ -23,6 +23,10 @@ pub enum EventKind {
     Conversation,
     /// `workflow.execution.handoff|failed` (a Kapso workflow handed the conversation to a human).
     Workflow,
+    /// An operator's command for a conversation, e.g. `ari.conversation.resume` (hand a
+    /// conversation a person took over back to the bot). Queued like a message so it applies
+    /// in order with the lead's messages.
+    Control,
     /// Anything the service cannot interpret yet: stored raw and acknowledged, never dropped.
     Unknown,
 }
@@ -35,6 +39,7 @@ impl EventKind {
             EventKind::Status => "status",
             EventKind::Conversation => "conversation",
             EventKind::Workflow => "workflow",
+            EventKind::Control => "control",
             EventKind::Unknown => "unknown",
         }
     }
@@ -274,6 +279,9 @@ pub struct NewDelivery {
     pub received_at_ms: i64,
     pub items: Vec<NewInboxItem>,
 }
+
+/// The control event that hands a conversation back to the bot.
+pub const RESUME_EVENT: &str = "ari.conversation.resume";
 
 /// What happened to a delivery in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

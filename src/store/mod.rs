@@ -47,9 +47,26 @@ pub trait Store: Send + Sync + 'static {
     async fn list_inbox(&self, after_id: i64, limit: u32) -> Result<Vec<InboxRow>, StoreError>;
 
     /// Conversations with pending inbox rows, the one waiting longest first, at most `limit`.
-    /// The worker's recovery poll (after a restart, or rows another replica ingested). One
-    /// round trip.
-    async fn pending_conversations(&self, limit: u32) -> Result<Vec<ConversationKey>, StoreError>;
+    /// The worker's recovery poll (after a restart, or rows another replica ingested). First it
+    /// attaches pending rows that name only a Kapso conversation id (workflow events) to the
+    /// conversation with that id; such rows still unmatched after `orphan_ttl_ms` become
+    /// unroutable. One round trip.
+    async fn pending_conversations(
+        &self,
+        limit: u32,
+        now_ms: i64,
+        orphan_ttl_ms: i64,
+    ) -> Result<Vec<ConversationKey>, StoreError>;
+
+    /// Queues an operator's command (e.g. [`crate::inbox::RESUME_EVENT`]) for the conversation
+    /// with this id, as an inbox row processed in order with the lead's messages. Returns the
+    /// conversation's key, or `None` when no conversation has that id. One round trip.
+    async fn enqueue_control(
+        &self,
+        conversation_id: i64,
+        event_type: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConversationKey>, StoreError>;
 
     /// Claims a conversation for one turn and reads everything the turn needs: the snapshot,
     /// the version, the pending inbox rows in order, the recent messages. Creates the

@@ -643,23 +643,105 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn pending_conversations(&self, limit: u32) -> Result<Vec<ConversationKey>, StoreError> {
+    async fn pending_conversations(
+        &self,
+        limit: u32,
+        now_ms: i64,
+        orphan_ttl_ms: i64,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
         self.conn
             .call(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT workspace_id, contact_phone, MIN(id) AS first FROM inbox
-                     WHERE state = 'pending' AND workspace_id IS NOT NULL AND contact_phone IS NOT NULL
-                     GROUP BY workspace_id, contact_phone ORDER BY first LIMIT ?1",
+                let tx = c.transaction()?;
+                tx.execute(
+                    "UPDATE inbox SET
+                        workspace_id = (SELECT workspace_id FROM conversations c
+                                        WHERE c.kapso_conversation_id = inbox.kapso_conversation_id),
+                        contact_phone = (SELECT contact_phone FROM conversations c
+                                         WHERE c.kapso_conversation_id = inbox.kapso_conversation_id)
+                     WHERE state = 'pending' AND contact_phone IS NULL
+                       AND kapso_conversation_id IS NOT NULL
+                       AND EXISTS (SELECT 1 FROM conversations c
+                                   WHERE c.kapso_conversation_id = inbox.kapso_conversation_id)",
+                    [],
                 )?;
-                let keys = stmt
-                    .query_map(params![limit], |r| {
+                tx.execute(
+                    "UPDATE inbox SET state = 'unroutable'
+                     WHERE state = 'pending' AND contact_phone IS NULL AND received_at_ms < ?1",
+                    params![now_ms - orphan_ttl_ms],
+                )?;
+                let keys = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT workspace_id, contact_phone, MIN(id) AS first FROM inbox
+                         WHERE state = 'pending' AND workspace_id IS NOT NULL AND contact_phone IS NOT NULL
+                         GROUP BY workspace_id, contact_phone ORDER BY first LIMIT ?1",
+                    )?;
+                    stmt.query_map(params![limit], |r| {
                         Ok(ConversationKey {
                             workspace_id: r.get(0)?,
                             contact_phone: r.get(1)?,
                         })
                     })?
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Vec<_>, _>>()?
+                };
+                tx.commit()?;
                 Ok(keys)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn enqueue_control(
+        &self,
+        conversation_id: i64,
+        event_type: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConversationKey>, StoreError> {
+        let event_type = event_type.to_string();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let Some(key) = tx
+                    .query_row(
+                        "SELECT workspace_id, contact_phone FROM conversations WHERE id = ?1",
+                        params![conversation_id],
+                        |r| {
+                            Ok(ConversationKey {
+                                workspace_id: r.get(0)?,
+                                contact_phone: r.get(1)?,
+                            })
+                        },
+                    )
+                    .optional()?
+                else {
+                    return Ok(None);
+                };
+                let delivery_key = format!("control:{}", uuid::Uuid::new_v4());
+                let mut event = InboundEvent::unknown(event_type.clone());
+                event.kind = crate::inbox::EventKind::Control;
+                event.contact_phone = Some(key.contact_phone.clone());
+                let event_json = serde_json::to_string(&event).map_err(to_sql_err)?;
+                let raw = serde_json::json!({"conversation_id": conversation_id, "event": event_type});
+                tx.execute(
+                    "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
+                     VALUES (?1, ?2, '', 1, ?3)",
+                    params![delivery_key, event_type, now_ms],
+                )?;
+                tx.execute(
+                    "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, contact_phone,
+                         state, event_json, raw_json, received_at_ms)
+                     VALUES (?1, 'control', ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
+                    params![
+                        delivery_key,
+                        event_type,
+                        key.workspace_id,
+                        key.contact_phone,
+                        event_json,
+                        raw.to_string(),
+                        now_ms
+                    ],
+                )?;
+                tx.commit()?;
+                Ok(Some(key))
             })
             .await
             .map_err(call_err)

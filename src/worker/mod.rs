@@ -28,6 +28,10 @@ use crate::store::ConversationKey;
 use crate::telemetry::names;
 pub use turn::{Clock, TurnDeps, TurnError, TurnRun, system_clock, take_turn};
 
+/// How long an event that names only a Kapso conversation id (a workflow event) may wait for
+/// its conversation to be known before it is set aside as unroutable: 1 hour.
+pub const ORPHAN_TTL_MS: i64 = 3_600_000;
+
 /// Worker tuning (defaults from DESIGN.md and the turns issue).
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -202,7 +206,8 @@ impl Worker {
                 tokio::select! {
                     Some(key) = arrivals.recv() => this.signal(key),
                     _ = poll.tick() => {
-                        match this.deps.store.pending_conversations(200).await {
+                        let now_ms = (this.deps.clock)().timestamp_millis();
+                        match this.deps.store.pending_conversations(200, now_ms, ORPHAN_TTL_MS).await {
                             Ok(keys) => for key in keys { this.recover(key) },
                             Err(e) => tracing::warn!(error = %e, "polling the inbox failed"),
                         }

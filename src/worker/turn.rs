@@ -178,6 +178,12 @@ fn plan(rows: &[InboxRow]) -> Plan {
                     plan.events.push(InputEvent::HumanTakeover);
                 }
             }
+            EventKind::Control => {
+                if row.event_type == crate::inbox::RESUME_EVENT {
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::Resume);
+                }
+            }
             EventKind::Conversation | EventKind::Unknown => {}
         }
     }
