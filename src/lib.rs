@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod ingress;
 pub mod kapso;
 pub mod server;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 pub mod worker;

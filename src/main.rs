@@ -22,6 +22,10 @@ enum Command {
     Serve(ServeArgs),
     /// Sign a payload file as Kapso does and POST it to a running service (for trying it by hand).
     SendWebhook(SendWebhookArgs),
+    /// Run a scripted dialogue (or, without --script, chat as a lead) through the real
+    /// pipeline in one process: exit 0 when the script's `expect` holds, 1 when not, 2 for a
+    /// bad script.
+    Simulate(SimulateArgs),
     /// Validate a flow file (default state-machines/ari.toml) or a config directory; errors
     /// name file, line and key. Exit 0 when valid, 1 when not.
     CheckConfig {
@@ -49,6 +53,22 @@ enum FlowCommand {
 }
 
 #[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Dialogue script (format: tests/fixtures/dialogues/README.md). Without it: interactive.
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// Print the report as JSON instead of a transcript.
+    #[arg(long)]
+    json: bool,
+    /// Folder of the flow files.
+    #[arg(long, env = "ARI_FLOW_DIR", default_value = "state-machines")]
+    flow_dir: PathBuf,
+    /// The lead's phone in interactive mode.
+    #[arg(long, default_value = "+6281200000000")]
+    phone: String,
+}
+
+#[derive(Debug, clap::Args)]
 struct SendWebhookArgs {
     /// JSON payload file, e.g. tests/fixtures/kapso/v2-text-received.json.
     file: PathBuf,
@@ -70,15 +90,48 @@ struct SendWebhookArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve(args) => run_async(async move {
-            ari::telemetry::init_logging(args.log_format);
+            ari::telemetry::init_logging(args.log_format, "info");
             let settings = args.validate()?;
             ari::server::serve(settings).await
         }),
         Command::SendWebhook(args) => run_async(send_webhook(args)),
+        Command::Simulate(args) => simulate(args),
         Command::CheckConfig { path } => ari::config::flow::check_config_cli(path.as_deref()),
         Command::Flow {
             command: FlowCommand::Graph { format, config },
         } => ari::flow::cli::flow_graph_cli(format, &config),
+    }
+}
+
+fn simulate(args: SimulateArgs) -> ExitCode {
+    use ari::simulate::{Script, interactive, print_transcript, run_script};
+    // Only warnings by default: the transcript is the output.
+    ari::telemetry::init_logging(ari::config::settings::LogFormat::Text, "warn");
+    let Some(path) = args.script else {
+        return run_async(async move { interactive(&args.flow_dir, &args.phone).await });
+    };
+    let script = match Script::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut passed = false;
+    let code = run_async(async {
+        let report = run_script(&script, &args.flow_dir).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_transcript(&report);
+        }
+        passed = report.failures.is_empty();
+        Ok(())
+    });
+    match (code == ExitCode::SUCCESS, passed) {
+        (true, true) => ExitCode::SUCCESS,
+        (true, false) => ExitCode::from(1),
+        (false, _) => ExitCode::from(2),
     }
 }
 

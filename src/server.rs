@@ -31,7 +31,7 @@ use crate::kapso::{RetryPolicy, Sender};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::{self, names};
-use crate::worker::{TurnDeps, Worker, WorkerSettings, system_clock};
+use crate::worker::{TurnDeps, Worker, WorkerSettings, no_form_answers, system_clock};
 
 /// Shared state of the routes.
 #[derive(Clone)]
@@ -210,6 +210,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             clock: system_clock(),
             lease_ms: TURN_LEASE_MS,
             mark_read: settings.typing_indicator,
+            form_answers: no_form_answers(),
         }),
         WorkerSettings {
             debounce: settings.debounce,

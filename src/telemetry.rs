@@ -40,9 +40,11 @@ pub mod names {
     pub const HANDLER_SECONDS: &str = "ari_webhook_handler_seconds";
 }
 
-/// Installs the global `tracing` subscriber. Call once, at start.
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global `tracing` subscriber. Call once, at start. `default_filter` applies
+/// when `RUST_LOG` is unset (`info` for the service, `warn` where the output is a transcript).
+pub fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry

@@ -116,7 +116,7 @@ pub struct SendRequest {
 }
 
 /// Columns kept beside the snapshot so operators can query conversations without decoding it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationSummary {
     pub flow_state: Option<String>,
     /// 0..=100.

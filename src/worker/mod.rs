@@ -26,7 +26,9 @@ use tokio::time::Instant;
 
 use crate::store::ConversationKey;
 use crate::telemetry::names;
-pub use turn::{Clock, TurnDeps, TurnError, TurnRun, system_clock, take_turn};
+pub use turn::{
+    Clock, FormAnswers, TurnDeps, TurnError, TurnRun, no_form_answers, system_clock, take_turn,
+};
 
 /// How long an event that names only a Kapso conversation id (a workflow event) may wait for
 /// its conversation to be known before it is set aside as unroutable: 1 hour.
@@ -177,7 +179,9 @@ impl Worker {
                         "turn was stale (the conversation moved on); redoing it"
                     );
                 }
-                Ok(TurnRun::Committed { version, replies }) => {
+                Ok(TurnRun::Committed {
+                    version, replies, ..
+                }) => {
                     tracing::info!(version, replies, "turn committed");
                     return;
                 }

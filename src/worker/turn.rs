@@ -5,6 +5,7 @@
 //! plus the webhook's `enqueue_inbound` (1) and the sender's `record_send` (1): 4 in all, the
 //! budget DESIGN.md sets.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -31,6 +32,16 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
+/// Lead-form answers of a contact (seed §5.1: a form filled before the chat), merged into the
+/// flow every turn. The service has no form source yet (empty); `ari simulate` supplies the
+/// script's.
+pub type FormAnswers = Arc<dyn Fn(&ConversationKey) -> BTreeMap<String, String> + Send + Sync>;
+
+/// No form answers for anyone.
+pub fn no_form_answers() -> FormAnswers {
+    Arc::new(|_| BTreeMap::new())
+}
+
 /// What a turn needs from the rest of the service.
 pub struct TurnDeps {
     pub store: Arc<dyn Store>,
@@ -42,13 +53,19 @@ pub struct TurnDeps {
     pub lease_ms: i64,
     /// Mark the lead's message read with a typing indicator when a reply is coming.
     pub mark_read: bool,
+    pub form_answers: FormAnswers,
 }
 
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnRun {
-    /// Committed at `version` with this many replies queued.
-    Committed { version: i64, replies: usize },
+    /// Committed at `version` with this many replies queued; `summary` is the conversation
+    /// after the turn (state, score, temperature, handoff reason).
+    Committed {
+        version: i64,
+        replies: usize,
+        summary: ConversationSummary,
+    },
     /// Nothing was pending.
     Idle,
     /// Another worker holds the conversation.
@@ -237,7 +254,7 @@ async fn run_claimed(
         let input = TurnInput {
             now,
             event,
-            form_answers: Default::default(),
+            form_answers: (deps.form_answers)(key),
             free_slots: flow::needs_free_slots(&snapshot).then(|| candidate_slots(&config, now)),
         };
         let out = flow::run_turn(&snapshot, &input, &config);
@@ -289,6 +306,12 @@ async fn run_claimed(
         deps.outbox.mark_read(pnid.clone(), wamid.clone());
     }
     let score = snapshot.lead.score.as_ref();
+    let summary = ConversationSummary {
+        flow_state: Some(snapshot.stage_id().as_str().to_string()),
+        lead_score: score.map(|s| i64::from(s.total)),
+        lead_temperature: score.map(|s| s.temperature.as_str().to_string()),
+        handoff_reason: snapshot.handoff_reason().map(|r| r.as_str().to_string()),
+    };
     let commit = TurnCommit {
         conversation_id: claim.conversation_id,
         version: claim.version,
@@ -298,12 +321,7 @@ async fn run_claimed(
             conversation_id: claim.conversation_id,
             message: e.to_string(),
         })?,
-        summary: ConversationSummary {
-            flow_state: Some(snapshot.stage_id().as_str().to_string()),
-            lead_score: score.map(|s| i64::from(s.total)),
-            lead_temperature: score.map(|s| s.temperature.as_str().to_string()),
-            handoff_reason: snapshot.handoff_reason().map(|r| r.as_str().to_string()),
-        },
+        summary: summary.clone(),
         messages,
         now_ms: now.timestamp_millis(),
         outbox_lease_ms: OUTBOX_LEASE_MS,
@@ -330,7 +348,11 @@ async fn run_claimed(
                     Err(e) => tracing::warn!(error = %e, "cannot record a delivery failure"),
                 }
             }
-            Ok(TurnRun::Committed { version, replies })
+            Ok(TurnRun::Committed {
+                version,
+                replies,
+                summary,
+            })
         }
         CommitOutcome::Stale => Ok(TurnRun::Stale),
     }
