@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proptest::prelude::*;
@@ -12,15 +11,11 @@ use tower::ServiceExt;
 
 use ari::config::settings::SignaturePolicy;
 use ari::config::workspaces::Workspaces;
-use ari::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 use ari::ingress::IngressState;
 use ari::ingress::signature::{WebhookSecrets, sign};
 use ari::server::{AppState, router};
 use ari::store::sqlite::SqliteStore;
-use ari::store::{
-    BeginTurn, CommitOutcome, ConversationKey, OutboxRow, SendOutcome, Store, StoreError,
-    StoredMessage, TurnCommit,
-};
+use ari::store::Store;
 
 const SECRET: &str = "prop-secret";
 
@@ -168,80 +163,13 @@ proptest! {
     }
 }
 
-/// A store that cannot commit anything (disk full, database locked, Convex down).
-struct DownStore;
-
-fn down<T>() -> Result<T, StoreError> {
-    Err(StoreError::Unavailable("disk I/O error".into()))
-}
-
-#[async_trait]
-impl Store for DownStore {
-    async fn enqueue_inbound(&self, _: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
-        down()
-    }
-    async fn inbox_depth(&self) -> Result<u64, StoreError> {
-        down()
-    }
-    async fn list_inbox(&self, _: i64, _: u32) -> Result<Vec<InboxRow>, StoreError> {
-        down()
-    }
-    async fn pending_conversations(
-        &self,
-        _: u32,
-        _: i64,
-        _: i64,
-    ) -> Result<Vec<ConversationKey>, StoreError> {
-        down()
-    }
-    async fn enqueue_control(
-        &self,
-        _: i64,
-        _: &str,
-        _: i64,
-    ) -> Result<Option<ConversationKey>, StoreError> {
-        down()
-    }
-    async fn begin_turn(
-        &self,
-        _: &ConversationKey,
-        _: i64,
-        _: i64,
-    ) -> Result<BeginTurn, StoreError> {
-        down()
-    }
-    async fn commit_turn(&self, _: TurnCommit) -> Result<CommitOutcome, StoreError> {
-        down()
-    }
-    async fn claim_outbox(&self, _: i64, _: i64, _: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        down()
-    }
-    async fn record_send(&self, _: i64, _: SendOutcome, _: i64) -> Result<(), StoreError> {
-        down()
-    }
-    async fn record_delivery_failure(&self, _: &str, _: &str) -> Result<Option<i64>, StoreError> {
-        down()
-    }
-    async fn conversation_messages(
-        &self,
-        _: &ConversationKey,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        down()
-    }
-    async fn conversation_outbox(&self, _: &ConversationKey) -> Result<Vec<OutboxRow>, StoreError> {
-        down()
-    }
-    async fn check_writable(&self) -> Result<(), StoreError> {
-        down()
-    }
-    async fn close(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn store_down_means_503_so_kapso_retries_and_not_ready() {
-    let app = app(Arc::new(DownStore));
+    // A closed store fails every call, as a full disk or an unreachable Convex does.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("down.db")).await.unwrap();
+    store.close().await.unwrap();
+    let app = app(Arc::new(store));
     let body = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/kapso/v2-text-received.json"

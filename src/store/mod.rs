@@ -12,8 +12,9 @@ use async_trait::async_trait;
 
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
-    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, NewMessage,
-    OutboxRow, OutboxState, SendOutcome, SendRequest, StoredMessage, TurnClaim, TurnCommit,
+    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary,
+    Direction, NewAppointment, NewMessage, OutboxRow, OutboxState, SendOutcome, SendRequest,
+    StoredMessage, TurnClaim, TurnCommit,
 };
 
 /// A store failure.
@@ -113,6 +114,27 @@ pub trait Store: Send + Sync + 'static {
         kapso_message_id: &str,
         error: &str,
     ) -> Result<Option<i64>, StoreError>;
+
+    /// Books a consultation atomically: in one transaction, counts the slot's booked
+    /// appointments and inserts one only while fewer than `capacity`, so two leads can never
+    /// overbook a slot. Idempotent per conversation and slot: a redone turn gets the same
+    /// appointment back. One round trip.
+    async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError>;
+
+    /// Booked appointments per slot id of a workspace, for slots starting in
+    /// `[from_ms, to_ms)`: the shell offers only slots with room left. One round trip.
+    async fn booked_slots(
+        &self,
+        workspace_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<std::collections::HashMap<String, u32>, StoreError>;
+
+    /// A conversation's appointments, oldest first (operators, `ari simulate`, tests).
+    async fn conversation_appointments(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<Appointment>, StoreError>;
 
     /// A conversation's messages, oldest first (operators, `ari simulate`, tests).
     async fn conversation_messages(

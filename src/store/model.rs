@@ -232,3 +232,47 @@ pub enum SendOutcome {
     /// Permanent failure (e.g. 131047 outside the 24 h window): never retried.
     Failed { error: String },
 }
+
+/// A consultation to book (from the flow's `BookSlot`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAppointment {
+    pub conversation_id: i64,
+    pub workspace_id: String,
+    /// The slot's stable id (the same id for every lead offered that slot).
+    pub slot_id: String,
+    /// Start instant, ms since the Unix epoch (UTC).
+    pub starts_at_ms: i64,
+    pub duration_minutes: u32,
+    pub consultant_name: String,
+    /// E.164.
+    pub consultant_whatsapp: String,
+    /// How many leads the slot takes (from the slot rule).
+    pub capacity: u32,
+    pub notes: String,
+    pub now_ms: i64,
+}
+
+/// Result of [`super::Store::book_slot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingOutcome {
+    /// Booked (or this conversation already held this slot: the same appointment).
+    Booked { appointment_id: i64 },
+    /// The slot's capacity is used up.
+    Full,
+}
+
+/// A booked consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub slot_id: String,
+    /// ms since the Unix epoch (UTC).
+    pub starts_at_ms: i64,
+    pub duration_minutes: u32,
+    pub consultant_name: String,
+    pub consultant_whatsapp: String,
+    /// `booked` or `cancelled`.
+    pub status: String,
+    pub notes: String,
+}

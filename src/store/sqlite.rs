@@ -12,8 +12,9 @@ use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::{
-    BeginTurn, CommitOutcome, ConversationKey, Direction, OutboxRow, OutboxState, SendOutcome,
-    Store, StoreError, StoredMessage, TurnClaim, TurnCommit, model::RECENT_MESSAGES,
+    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, Direction,
+    NewAppointment, OutboxRow, OutboxState, SendOutcome, Store, StoreError, StoredMessage,
+    TurnClaim, TurnCommit, model::RECENT_MESSAGES,
 };
 use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -122,6 +123,30 @@ const MIGRATIONS: &[M<'static>] = &[
 
     -- The worker reads a conversation's pending rows.
     CREATE INDEX inbox_by_conversation ON inbox (workspace_id, contact_phone, state, id);
+    "#,
+    ),
+    M::up(
+        r#"
+    -- Booked consultations. The capacity check and the insert run in one transaction.
+    CREATE TABLE appointments (
+        id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace_id        TEXT NOT NULL,
+        conversation_id     INTEGER NOT NULL REFERENCES conversations(id),
+        slot_id             TEXT NOT NULL,
+        starts_at_ms        INTEGER NOT NULL,
+        duration_minutes    INTEGER NOT NULL,
+        consultant_name     TEXT NOT NULL,
+        consultant_whatsapp TEXT NOT NULL,
+        status              TEXT NOT NULL,
+        notes               TEXT NOT NULL,
+        created_at_ms       INTEGER NOT NULL,
+        updated_at_ms       INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX appointments_by_slot ON appointments (workspace_id, slot_id, status);
+    CREATE INDEX appointments_by_start ON appointments (workspace_id, starts_at_ms);
+    -- A conversation holds a slot once: a redone turn finds its booking again.
+    CREATE UNIQUE INDEX appointments_one_per_conversation_slot
+        ON appointments (conversation_id, slot_id) WHERE status = 'booked';
     "#,
     ),
 ];
@@ -830,6 +855,117 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .optional()
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError> {
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let mine: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM appointments
+                         WHERE conversation_id = ?1 AND slot_id = ?2 AND status = 'booked'",
+                        params![booking.conversation_id, booking.slot_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(appointment_id) = mine {
+                    return Ok(BookingOutcome::Booked { appointment_id });
+                }
+                let taken: i64 = tx.query_row(
+                    "SELECT count(*) FROM appointments
+                     WHERE workspace_id = ?1 AND slot_id = ?2 AND status = 'booked'",
+                    params![booking.workspace_id, booking.slot_id],
+                    |r| r.get(0),
+                )?;
+                if taken >= i64::from(booking.capacity) {
+                    return Ok(BookingOutcome::Full);
+                }
+                tx.execute(
+                    "INSERT INTO appointments (workspace_id, conversation_id, slot_id, starts_at_ms,
+                        duration_minutes, consultant_name, consultant_whatsapp, status, notes,
+                        created_at_ms, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'booked', ?8, ?9, ?9)",
+                    params![
+                        booking.workspace_id,
+                        booking.conversation_id,
+                        booking.slot_id,
+                        booking.starts_at_ms,
+                        booking.duration_minutes,
+                        booking.consultant_name,
+                        booking.consultant_whatsapp,
+                        booking.notes,
+                        booking.now_ms
+                    ],
+                )?;
+                let appointment_id = tx.last_insert_rowid();
+                tx.commit()?;
+                Ok(BookingOutcome::Booked { appointment_id })
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn booked_slots(
+        &self,
+        workspace_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+        let ws = workspace_id.to_string();
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT slot_id, count(*) FROM appointments
+                     WHERE workspace_id = ?1 AND status = 'booked'
+                       AND starts_at_ms >= ?2 AND starts_at_ms < ?3
+                     GROUP BY slot_id",
+                )?;
+                let rows = stmt
+                    .query_map(params![ws, from_ms, to_ms], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+                    })?
+                    .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn conversation_appointments(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        let key = key.clone();
+        self.conn
+            .call(move |c| {
+                let Some(id) = conversation_id(c, &key)? else {
+                    return Ok(Vec::new());
+                };
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, conversation_id, slot_id, starts_at_ms, duration_minutes,
+                            consultant_name, consultant_whatsapp, status, notes
+                     FROM appointments WHERE conversation_id = ?1 ORDER BY id",
+                )?;
+                let rows = stmt
+                    .query_map(params![id], |r| {
+                        Ok(Appointment {
+                            id: r.get(0)?,
+                            conversation_id: r.get(1)?,
+                            slot_id: r.get(2)?,
+                            starts_at_ms: r.get(3)?,
+                            duration_minutes: r.get(4)?,
+                            consultant_name: r.get(5)?,
+                            consultant_whatsapp: r.get(6)?,
+                            status: r.get(7)?,
+                            notes: r.get(8)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
             })
             .await
             .map_err(call_err)
