@@ -3,7 +3,9 @@
 //! the top entries.
 //!
 //! Scores: BM25 with the crate defaults (k1 1.2, b 0.75). Titles count twice (they are indexed
-//! twice). Ties: promoted first, then priority, then id, so results are deterministic.
+//! twice). Promoted destinations get 8 % and each priority point (0-10) 0.2 % on top, so among
+//! near-equal matches partners come first (the seed listed promoted first, §8). Ties: promoted,
+//! priority, id, so results are deterministic.
 
 use bm25::{Document, SearchEngine, SearchEngineBuilder};
 use serde::{Deserialize, Serialize};
@@ -57,7 +59,7 @@ fn document_text(e: &Entry<'_>) -> String {
                 d.country
             );
             format!(
-                "{title} {title} kampus jurusan {} syarat ielts ipk biaya daftar {}",
+                "{title} {title} kampus {} {}",
                 d.programs.join(" "),
                 d.notes.as_deref().unwrap_or("")
             )
@@ -118,7 +120,7 @@ impl KnowledgeIndex {
             .search(&q, None)
             .into_iter()
             .filter(|r| r.score > 0.0)
-            .filter_map(|r| entries.get(r.document.id).map(|e| (*e, r.score)))
+            .filter_map(|r| entries.get(r.document.id).map(|e| (*e, boosted(e, r.score))))
             .filter(|(e, _)| {
                 wanted.is_empty()
                     || e.country()
@@ -156,6 +158,13 @@ impl KnowledgeIndex {
             text: parts.join("\n\n"),
         }
     }
+}
+
+/// The BM25 score with the promotion bonus.
+fn boosted(e: &Entry<'_>, score: f32) -> f32 {
+    let (promoted, priority) = e.rank();
+    let bonus = if promoted { 0.08 } else { 0.0 } + 0.002 * priority.clamp(0, 10) as f32;
+    score * (1.0 + bonus)
 }
 
 /// `Rp400 juta`, `Rp1,2 miliar` (the seed printed "Rp400-Rp600", §8).
