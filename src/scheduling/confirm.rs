@@ -3,7 +3,8 @@
 //! The seed (§9.4) matched `^(ya|oke|ok|yes|betul|benar|setuju|deal)` as a prefix: "yakin?" and
 //! "okay banget ga usah" confirmed, "iya", "sip" and "boleh" did not. Here matching is on whole
 //! words; "no" phrases are checked first so "ya tapi ganti jam" and "oke, yang lain aja" lead
-//! back to the list, while "gapapa" / "tidak apa-apa" / "no problem" are yes.
+//! back to the list, while "gapapa" / "tidak apa-apa" / "no problem" are yes. "ya" counts only
+//! as the first word: at the end it is a particle ("kapan ya?").
 
 use serde::{Deserialize, Serialize};
 
@@ -71,12 +72,15 @@ const NO: &[&str] = &[
     "change",
 ];
 
+/// "ya" is also a chat particle ("kapan ya?", "gimana ya"): these count only as the first word.
+const WEAK_YES: &[&str] = &["ya", "yaa", "yaaa", "y", "bisa", "baik"];
+
+/// Yes words that count anywhere.
 const YES: &[&str] = &[
-    "ya", "yaa", "yaaa", "iya", "iyaa", "iyaaa", "iy", "y", "yes", "yess", "yep", "yup", "yap",
+    "iya", "iyaa", "iyaaa", "iy", "yes", "yess", "yep", "yup", "yap",
     "yoi", "oke", "okee", "okey", "okay", "ok", "okk", "oce", "sip", "sipp", "siap", "boleh",
     "betul", "benar", "bener", "setuju", "gas", "gass", "gaskeun", "deal", "mantap", "mantab",
-    "confirm", "konfirm", "konfirmasi", "lanjut", "fix", "sure", "baik", "baiklah",
-    "good", "cocok", "bisa",
+    "confirm", "konfirm", "konfirmasi", "lanjut", "fix", "sure", "baiklah", "good", "cocok",
 ];
 
 /// Parses a confirmation reply; `None` when it is neither (e.g. "yakin?", "hmm").
@@ -88,5 +92,6 @@ pub fn parse_confirmation(text: &str) -> Option<Confirmation> {
     if has_any(&t, NO) {
         return Some(Confirmation::No);
     }
-    has_any(&t, YES).then_some(Confirmation::Yes)
+    let first_weak = t.first().is_some_and(|w| WEAK_YES.contains(&w.as_str()));
+    (first_weak || has_any(&t, YES)).then_some(Confirmation::Yes)
 }
