@@ -44,30 +44,62 @@ fn default_knowledge_base_loads_with_enough_entries() {
 const QUESTIONS: &[(&str, Option<&str>, &str)] = &[
     ("berapa biaya kuliah di Inggris?", None, "faq-biaya-inggris"),
     ("Berapa biaya kuliah di UK?", None, "faq-biaya-inggris"),
-    ("how much is the tuition in the UK?", None, "faq-biaya-inggris"),
+    (
+        "how much is the tuition in the UK?",
+        None,
+        "faq-biaya-inggris",
+    ),
     ("ada beasiswa ke Belanda?", None, "faq-beasiswa-belanda"),
     ("syarat IELTS Melbourne?", None, "au-unimelb"),
-    ("what are the requirements for Japan?", None, "faq-syarat-jepang"),
+    (
+        "what are the requirements for Japan?",
+        None,
+        "faq-syarat-jepang",
+    ),
     ("info beasiswa LPDP dong kak", None, "faq-beasiswa-lpdp"),
     ("Chevening itu apa ya?", None, "faq-beasiswa-chevening"),
     ("berapa biaya konsultasi di sini?", None, "faq-layanan"),
-    ("gimana cara apply visa pelajar Australia?", None, "faq-visa-australia"),
+    (
+        "gimana cara apply visa pelajar Australia?",
+        None,
+        "faq-visa-australia",
+    ),
     ("kuliah di Jerman gratis ya?", None, "faq-biaya-jerman"),
     ("universitas di australia apa aja", None, "au-unimelb"),
     ("kampus di jepang yang bagus apa?", None, "jp-utokyo"),
     ("MEXT scholarship requirements?", None, "faq-beasiswa-mext"),
-    ("boleh kerja part time sambil kuliah?", None, "faq-kerja-part-time"),
-    ("dokumen apa saja yang perlu disiapkan?", None, "faq-dokumen"),
+    (
+        "boleh kerja part time sambil kuliah?",
+        None,
+        "faq-kerja-part-time",
+    ),
+    (
+        "dokumen apa saja yang perlu disiapkan?",
+        None,
+        "faq-dokumen",
+    ),
     ("TU Delft syaratnya apa?", None, "nl-tudelft"),
     ("skor IELTS minimal berapa untuk S2?", None, "faq-ielts"),
-    ("beasiswa Australia Awards gimana?", None, "faq-beasiswa-aas"),
+    (
+        "beasiswa Australia Awards gimana?",
+        None,
+        "faq-beasiswa-aas",
+    ),
     ("biaya hidup di Tokyo berapa?", None, "faq-biaya-jepang"),
     ("NUS Singapura biayanya berapa?", None, "sg-nus"),
-    ("I want to study in the US, which universities?", None, "us-bu"),
+    (
+        "I want to study in the US, which universities?",
+        None,
+        "us-bu",
+    ),
     ("beasiswa DAAD", None, "faq-beasiswa-daad"),
     ("visa UK gimana prosesnya?", None, "faq-visa-uk"),
     // The lead's known country narrows a question that names none.
-    ("ada beasiswa apa aja?", Some("Netherlands"), "faq-beasiswa-belanda"),
+    (
+        "ada beasiswa apa aja?",
+        Some("Netherlands"),
+        "faq-beasiswa-belanda",
+    ),
     ("berapa biayanya?", Some("Inggris"), "faq-biaya-inggris"),
     ("ada beasiswa?", Some("Jepang"), "faq-beasiswa-mext"),
 ];
@@ -80,7 +112,9 @@ fn questions_return_the_expected_entry_first() {
         let hits = idx.search(q, *country, 3);
         let got: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
         if got.first() != Some(want) {
-            failures.push(format!("{q:?} (country {country:?}): want {want}, got {got:?}"));
+            failures.push(format!(
+                "{q:?} (country {country:?}): want {want}, got {got:?}"
+            ));
         }
     }
     assert!(QUESTIONS.len() >= 15);
@@ -92,7 +126,9 @@ fn a_question_about_one_country_gets_no_other_countrys_entries() {
     let idx = index();
     let kb = idx.kb();
     for hit in idx.search("beasiswa ke Belanda", None, 10) {
-        let country = kb.get(&hit.id).and_then(|e| e.country().map(str::to_string));
+        let country = kb
+            .get(&hit.id)
+            .and_then(|e| e.country().map(str::to_string));
         assert!(
             country.is_none() || country.as_deref() == Some("Netherlands"),
             "{} is about {country:?}",
@@ -110,7 +146,11 @@ fn answer_has_ids_and_short_indonesian_text() {
     let a = idx.answer("berapa biaya kuliah di Inggris?", None, 2);
     assert_eq!(a.entry_ids.len(), 2);
     assert_eq!(a.entry_ids[0], "faq-biaya-inggris");
-    assert!(a.text.starts_with("*Biaya kuliah di Inggris*"), "{}", a.text);
+    assert!(
+        a.text.starts_with("*Biaya kuliah di Inggris*"),
+        "{}",
+        a.text
+    );
     assert!(a.text.chars().count() < 1000, "{}", a.text.chars().count());
 
     let d = idx.answer("syarat IELTS Melbourne", None, 1);
@@ -118,7 +158,11 @@ fn answer_has_ids_and_short_indonesian_text() {
     assert!(d.text.contains("IELTS min 6.5"), "{}", d.text);
     assert!(d.text.contains("Melbourne, Australia"), "{}", d.text);
     // Budget printed once per side ("Rp850 juta–1,2 miliar"), never "Rp..-Rp.." (seed §8).
-    assert!(d.text.contains("±Rp850 juta–1,2 miliar/tahun"), "{}", d.text);
+    assert!(
+        d.text.contains("±Rp850 juta–1,2 miliar/tahun"),
+        "{}",
+        d.text
+    );
 
     let none = idx.answer("zzzz qqqq", None, 2);
     assert!(none.entry_ids.is_empty() && none.text.is_empty());
@@ -151,8 +195,14 @@ fn seed_substring_bugs_are_gone() {
     assert!(country_tokens("Saya mau kuliah").is_empty());
     assert!(country_tokens("can you tell us more").is_empty());
     assert!(country_tokens("sama aja, as usual").is_empty());
-    assert_eq!(country_tokens("Berapa biaya kuliah di UK?"), ["country:united_kingdom"]);
-    assert_eq!(country_tokens("beasiswa ke Belanda"), ["country:netherlands"]);
+    assert_eq!(
+        country_tokens("Berapa biaya kuliah di UK?"),
+        ["country:united_kingdom"]
+    );
+    assert_eq!(
+        country_tokens("beasiswa ke Belanda"),
+        ["country:netherlands"]
+    );
     assert!(country_tokens("Info visa dong").is_empty());
 }
 
@@ -199,7 +249,10 @@ fn synonyms_fold_to_one_country() {
 #[test]
 fn bahasa_inggris_is_the_language_not_the_uk() {
     assert!(country_tokens("skor bahasa Inggris saya 6.5").is_empty());
-    assert_eq!(country_tokens("kuliah di Inggris"), ["country:united_kingdom"]);
+    assert_eq!(
+        country_tokens("kuliah di Inggris"),
+        ["country:united_kingdom"]
+    );
 }
 
 #[test]
@@ -276,7 +329,10 @@ fn recommendations_filter_by_country_ielts_and_budget() {
             .all(|id| kb.destinations.iter().any(|d| &d.id == id && d.promoted))
     );
     // Limit.
-    assert_eq!(recommend(&kb.destinations, &LeadProfile::default(), 3).len(), 3);
+    assert_eq!(
+        recommend(&kb.destinations, &LeadProfile::default(), 3).len(),
+        3
+    );
 }
 
 #[test]
@@ -353,8 +409,13 @@ fn invalid_entries_fail_naming_file_and_entry() {
         let err = parse(text).unwrap_err().to_string();
         assert!(err.starts_with(want), "{err}\n  want {want}");
     }
-    let err = parse("[[faq]]\nid = \"f\"\ntitel = \"t\"\n").unwrap_err().to_string();
-    assert!(err.starts_with("kb/test.toml: ") && err.contains("titel"), "{err}");
+    let err = parse("[[faq]]\nid = \"f\"\ntitel = \"t\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("kb/test.toml: ") && err.contains("titel"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -372,14 +433,20 @@ fn countries_are_stored_canonical() {
 fn duplicate_ids_across_files_and_workspace_overlay() {
     let dir = tempfile::tempdir().unwrap();
     let faq = |id: &str, title: &str| {
-        format!("[[faq]]\nid = \"{id}\"\ncategory = \"c\"\ntitle = \"{title}\"\ncontent = \"isi\"\n")
+        format!(
+            "[[faq]]\nid = \"{id}\"\ncategory = \"c\"\ntitle = \"{title}\"\ncontent = \"isi\"\n"
+        )
     };
     std::fs::write(dir.path().join("a.toml"), faq("one", "Satu")).unwrap();
     std::fs::write(dir.path().join("b.toml"), faq("two", "Dua")).unwrap();
     std::fs::write(dir.path().join("README.md"), "not loaded").unwrap();
     let ws = dir.path().join("workspaces").join("ws-1");
     std::fs::create_dir_all(&ws).unwrap();
-    std::fs::write(ws.join("own.toml"), faq("two", "Dua khusus") + &faq("three", "Tiga")).unwrap();
+    std::fs::write(
+        ws.join("own.toml"),
+        faq("two", "Dua khusus") + &faq("three", "Tiga"),
+    )
+    .unwrap();
 
     let base = load_dir(dir.path()).unwrap();
     assert_eq!(base.faq.len(), 2);
@@ -392,7 +459,10 @@ fn duplicate_ids_across_files_and_workspace_overlay() {
 
     std::fs::write(dir.path().join("c.toml"), faq("one", "Lagi")).unwrap();
     let err = load_dir(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("c.toml: entry `one`: duplicate id (first defined in"), "{err}");
+    assert!(
+        err.contains("c.toml: entry `one`: duplicate id (first defined in"),
+        "{err}"
+    );
     assert!(err.contains("a.toml"), "{err}");
 
     let missing = load_dir(&dir.path().join("nope")).unwrap_err();
@@ -412,8 +482,23 @@ proptest! {
 #[test]
 fn search_never_panics_on_odd_input() {
     let idx = index();
-    for q in ["", "   ", "???", "🇬🇧🇬🇧", "US US US", "'", "ñandú", &"biaya ".repeat(500)] {
+    for q in [
+        "",
+        "   ",
+        "???",
+        "🇬🇧🇬🇧",
+        "US US US",
+        "'",
+        "ñandú",
+        &"biaya ".repeat(500),
+    ] {
         let _ = idx.search(q, Some("🙂"), 5);
         let _ = idx.answer(q, None, 2);
     }
+}
+
+#[test]
+fn index_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<KnowledgeIndex>();
 }

@@ -128,7 +128,10 @@ fn day_time_phrases() {
         ("hari minggu", q(wd(Weekday::Sun), None)),
         ("kalau thursday gimana", q(wd(Weekday::Thu), None)),
         // "minggu" is also "week".
-        ("minggu depan", q(range((2026, 11, 30), (2026, 12, 6)), None)),
+        (
+            "minggu depan",
+            q(range((2026, 11, 30), (2026, 12, 6)), None),
+        ),
         ("pekan depan", q(range((2026, 11, 30), (2026, 12, 6)), None)),
         ("next week", q(range((2026, 11, 30), (2026, 12, 6)), None)),
         ("minggu ini", q(range((2026, 11, 25), (2026, 11, 29)), None)),
@@ -141,7 +144,10 @@ fn day_time_phrases() {
         ("kamis ini", q(on(2026, 11, 26), None)),
         ("this friday", q(on(2026, 11, 27), None)),
         ("rabu ini", q(on(2026, 11, 25), None)),
-        ("akhir pekan", q(range((2026, 11, 28), (2026, 11, 29)), None)),
+        (
+            "akhir pekan",
+            q(range((2026, 11, 28), (2026, 11, 29)), None),
+        ),
         ("weekend", q(range((2026, 11, 28), (2026, 11, 29)), None)),
         ("bulan depan", q(range((2026, 12, 1), (2026, 12, 31)), None)),
         // Dates; a passed date is next year's.
@@ -247,14 +253,23 @@ fn slots_across_a_month_boundary() {
     // Mon 30 Nov, Tue 1 Dec, Thu 3 Dec, Mon 7, Tue 8, Thu 10 Dec: 3 slots each.
     assert_eq!(slots.len(), 18);
     assert_eq!(slots[0].id, "2026-11-30T09:00@+6281111000001");
-    assert_eq!(slots[0].start, Utc.with_ymd_and_hms(2026, 11, 30, 2, 0, 0).unwrap());
+    assert_eq!(
+        slots[0].start,
+        Utc.with_ymd_and_hms(2026, 11, 30, 2, 0, 0).unwrap()
+    );
     assert_eq!(slots[3].id, "2026-12-01T09:00@+6281111000001");
-    assert_eq!(slots[3].start, Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap());
+    assert_eq!(
+        slots[3].start,
+        Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap()
+    );
     assert_eq!(slots[6].id, "2026-12-03T13:00@+6281111000002");
     assert_eq!(slots[6].consultant_name, "Kak Budi");
     assert_eq!(slots.last().unwrap().id, "2026-12-10T15:00@+6281111000002");
     assert!(slots.windows(2).all(|w| w[0].start <= w[1].start));
-    assert_eq!(slot_line(&slots[3], Jakarta), "Selasa 1 Des - 09:00 (60 menit)");
+    assert_eq!(
+        slot_line(&slots[3], Jakarta),
+        "Selasa 1 Des - 09:00 (60 menit)"
+    );
     assert_eq!(
         available_days(&slots, Jakarta),
         "- Senin (6 slot)\n- Selasa (6 slot)\n- Kamis (6 slot)"
@@ -271,7 +286,10 @@ fn local_date_and_utc_instant_differ_across_the_boundary() {
         &Bookings::new(),
     );
     assert_eq!(slots[0].id, "2026-12-01T06:00@+6281111000001");
-    assert_eq!(slots[0].start, Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap());
+    assert_eq!(
+        slots[0].start,
+        Utc.with_ymd_and_hms(2026, 11, 30, 23, 0, 0).unwrap()
+    );
 }
 
 #[test]
@@ -282,7 +300,13 @@ fn year_boundary() {
         now,
         &Bookings::new(),
     );
-    assert_eq!(ids(&slots), ["2027-01-01T09:00@+6281111000001", "2027-01-08T09:00@+6281111000001"]);
+    assert_eq!(
+        ids(&slots),
+        [
+            "2027-01-01T09:00@+6281111000001",
+            "2027-01-08T09:00@+6281111000001"
+        ]
+    );
 }
 
 #[test]
@@ -294,9 +318,15 @@ fn minimum_notice() {
     let slots = free_slots(&c, now, &Bookings::new());
     assert_eq!(slots[0].id, "2026-11-30T10:00@+6281111000001");
     c.min_notice_hours = 13;
-    assert_eq!(free_slots(&c, now, &Bookings::new())[0].id, "2026-11-30T09:00@+6281111000001");
+    assert_eq!(
+        free_slots(&c, now, &Bookings::new())[0].id,
+        "2026-11-30T09:00@+6281111000001"
+    );
     c.min_notice_hours = 0;
-    assert_eq!(free_slots(&c, now, &Bookings::new())[0].id, "2026-11-30T09:00@+6281111000001");
+    assert_eq!(
+        free_slots(&c, now, &Bookings::new())[0].id,
+        "2026-11-30T09:00@+6281111000001"
+    );
 }
 
 #[test]
@@ -386,21 +416,42 @@ fn other_zones_and_a_bad_zone_name() {
     let mut c = cfg(vec![rule("monday", "09:00", "10:00", "Rina", 1)]);
     c.time_zone = "Asia/Makassar".into();
     let s = free_slots(&c, wib(2026, 11, 28, 10, 0), &Bookings::new());
-    assert_eq!(s[0].start, Utc.with_ymd_and_hms(2026, 11, 30, 1, 0, 0).unwrap());
+    assert_eq!(
+        s[0].start,
+        Utc.with_ymd_and_hms(2026, 11, 30, 1, 0, 0).unwrap()
+    );
     assert_eq!(zone_label(chrono_tz::Asia::Makassar), "WITA");
     assert_eq!(zone_label(Jakarta), "WIB");
     c.time_zone = "Mars/Olympus".into();
     let s = free_slots(&c, wib(2026, 11, 28, 10, 0), &Bookings::new());
-    assert_eq!(s[0].start, Utc.with_ymd_and_hms(2026, 11, 30, 2, 0, 0).unwrap());
+    assert_eq!(
+        s[0].start,
+        Utc.with_ymd_and_hms(2026, 11, 30, 2, 0, 0).unwrap()
+    );
 }
 
 #[test]
 fn filter_by_parsed_query() {
     let now = wib(2026, 11, 28, 10, 0);
     let slots = free_slots(&cfg(default_rules()), now, &Bookings::new());
-    let pick = |text: &str| ids(&filter_slots(&slots, &parse_day_time(text, now, Jakarta).unwrap(), Jakarta));
-    assert_eq!(pick("senin depan jam 10"), ["2026-11-30T10:00@+6281111000001"]);
-    assert_eq!(pick("kamis sore"), ["2026-12-03T15:00@+6281111000002", "2026-12-10T15:00@+6281111000002"]);
+    let pick = |text: &str| {
+        ids(&filter_slots(
+            &slots,
+            &parse_day_time(text, now, Jakarta).unwrap(),
+            Jakarta,
+        ))
+    };
+    assert_eq!(
+        pick("senin depan jam 10"),
+        ["2026-11-30T10:00@+6281111000001"]
+    );
+    assert_eq!(
+        pick("kamis sore"),
+        [
+            "2026-12-03T15:00@+6281111000002",
+            "2026-12-10T15:00@+6281111000002"
+        ]
+    );
     // 10:30 falls inside the 10:00 slot.
     assert_eq!(pick("1/12 jam 10.30"), ["2026-12-01T10:00@+6281111000001"]);
     assert_eq!(pick("minggu depan").len(), 9);
@@ -554,16 +605,34 @@ fn reminder_timing() {
     let mut a = appt(wib(2026, 11, 28, 10, 0));
     let due = |a: &ReminderInput, now| due_reminders(a, now);
     assert!(due(&a, start - Duration::hours(25)).is_empty());
-    assert_eq!(next_reminder_at(&a, start - Duration::hours(25)), Some(start - Duration::hours(24)));
-    assert_eq!(due(&a, start - Duration::hours(24)), [ReminderKind::DayBefore]);
+    assert_eq!(
+        next_reminder_at(&a, start - Duration::hours(25)),
+        Some(start - Duration::hours(24))
+    );
+    assert_eq!(
+        due(&a, start - Duration::hours(24)),
+        [ReminderKind::DayBefore]
+    );
     // A late worker still sends the 24 h one until the 2 h one takes over...
-    assert_eq!(due(&a, start - Duration::hours(3)), [ReminderKind::DayBefore]);
+    assert_eq!(
+        due(&a, start - Duration::hours(3)),
+        [ReminderKind::DayBefore]
+    );
     // ...then only the 2 h one.
-    assert_eq!(due(&a, start - Duration::hours(2)), [ReminderKind::TwoHours]);
+    assert_eq!(
+        due(&a, start - Duration::hours(2)),
+        [ReminderKind::TwoHours]
+    );
     a.sent.push(ReminderKind::DayBefore);
     assert!(due(&a, start - Duration::hours(23)).is_empty());
-    assert_eq!(next_reminder_at(&a, start - Duration::hours(23)), Some(start - Duration::hours(2)));
-    assert_eq!(due(&a, start - Duration::minutes(90)), [ReminderKind::TwoHours]);
+    assert_eq!(
+        next_reminder_at(&a, start - Duration::hours(23)),
+        Some(start - Duration::hours(2))
+    );
+    assert_eq!(
+        due(&a, start - Duration::minutes(90)),
+        [ReminderKind::TwoHours]
+    );
     a.sent.push(ReminderKind::TwoHours);
     assert!(due(&a, start - Duration::minutes(90)).is_empty());
     assert_eq!(next_reminder_at(&a, start - Duration::minutes(90)), None);
@@ -579,7 +648,10 @@ fn no_reminders_after_cancel() {
     let mut a = appt(wib(2026, 11, 28, 10, 0));
     a.cancelled = true;
     for h in [30, 24, 10, 2, 1] {
-        assert!(due_reminders(&a, start - Duration::hours(h)).is_empty(), "{h}");
+        assert!(
+            due_reminders(&a, start - Duration::hours(h)).is_empty(),
+            "{h}"
+        );
     }
     assert_eq!(next_reminder_at(&a, start - Duration::hours(30)), None);
 }
@@ -589,8 +661,14 @@ fn late_booking_skips_the_day_before_reminder() {
     let start = wib(2026, 12, 3, 9, 0);
     let a = appt(start - Duration::hours(5));
     assert!(due_reminders(&a, start - Duration::hours(4)).is_empty());
-    assert_eq!(next_reminder_at(&a, start - Duration::hours(5)), Some(start - Duration::hours(2)));
-    assert_eq!(due_reminders(&a, start - Duration::hours(2)), [ReminderKind::TwoHours]);
+    assert_eq!(
+        next_reminder_at(&a, start - Duration::hours(5)),
+        Some(start - Duration::hours(2))
+    );
+    assert_eq!(
+        due_reminders(&a, start - Duration::hours(2)),
+        [ReminderKind::TwoHours]
+    );
     // Booked 1 h ahead: no reminder at all (the confirmation suffices).
     let b = appt(start - Duration::hours(1));
     assert!(due_reminders(&b, start - Duration::minutes(30)).is_empty());
@@ -607,11 +685,19 @@ fn reminder_and_confirmation_texts_are_in_wib() {
         consultant_whatsapp: "+6281111000001".into(),
     };
     let t = reminder_text(ReminderKind::DayBefore, &slot, Jakarta);
-    assert!(t.contains("besok, Kamis, 3 Desember 2026 jam 09:00 WIB dengan Kak Rina"), "{t}");
+    assert!(
+        t.contains("besok, Kamis, 3 Desember 2026 jam 09:00 WIB dengan Kak Rina"),
+        "{t}"
+    );
     let t = reminder_text(ReminderKind::TwoHours, &slot, Jakarta);
     assert!(t.contains("2 jam lagi"), "{t}");
     let c = booking_confirmation(&slot, Jakarta);
-    assert!(c.contains("Tanggal: Kamis, 3 Desember 2026\nJam: 09:00 WIB\nDurasi: 60 menit\nKonsultan: Kak Rina"), "{c}");
+    assert!(
+        c.contains(
+            "Tanggal: Kamis, 3 Desember 2026\nJam: 09:00 WIB\nDurasi: 60 menit\nKonsultan: Kak Rina"
+        ),
+        "{c}"
+    );
 }
 
 // --- Never panic ----------------------------------------------------------------------------

@@ -116,7 +116,9 @@ pub const CASE_SENSITIVE_ALIASES: &[(&str, &str)] = &[
 
 /// Languages share names with countries: after "bahasa" these words mean the language
 /// ("bahasa Inggris" is English, not the UK).
-pub const LANGUAGE_WORDS: &[&str] = &["inggris", "jepang", "jerman", "korea", "belanda", "prancis", "perancis"];
+pub const LANGUAGE_WORDS: &[&str] = &[
+    "inggris", "jepang", "jerman", "korea", "belanda", "prancis", "perancis",
+];
 
 /// Indonesian display name of a canonical country ("United Kingdom" → "Inggris").
 pub fn indonesian_name(canonical: &str) -> &str {

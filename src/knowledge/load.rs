@@ -98,9 +98,9 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 fn check_country(value: &str) -> Result<String, String> {
-    canonical_country(value)
-        .map(str::to_string)
-        .ok_or_else(|| format!("unknown country `{value}` (use e.g. \"United Kingdom\", \"Inggris\", \"Japan\")"))
+    canonical_country(value).map(str::to_string).ok_or_else(|| {
+        format!("unknown country `{value}` (use e.g. \"United Kingdom\", \"Inggris\", \"Japan\")")
+    })
 }
 
 fn non_empty(field: &str, value: &str) -> Result<(), String> {
@@ -197,7 +197,10 @@ pub fn load_dir(dir: &Path) -> Result<KnowledgeBase, KnowledgeError> {
 /// The knowledge base of one workspace: the default one in `root`, overlaid with
 /// `root/workspaces/<workspace_id>/` when that directory exists (same id → the workspace's
 /// entry wins).
-pub fn load_for_workspace(root: &Path, workspace_id: &str) -> Result<KnowledgeBase, KnowledgeError> {
+pub fn load_for_workspace(
+    root: &Path,
+    workspace_id: &str,
+) -> Result<KnowledgeBase, KnowledgeError> {
     let mut kb = load_dir(root)?;
     let own = root.join(WORKSPACES_DIR).join(workspace_id);
     let safe = !workspace_id.is_empty()

@@ -23,7 +23,11 @@ pub struct LeadProfile {
 
 /// Destinations fitting `lead`, best first, at most `limit`. A country that names no known
 /// country matches nothing (better no list than a wrong one).
-pub fn recommend<'a>(destinations: &'a [Destination], lead: &LeadProfile, limit: usize) -> Vec<&'a Destination> {
+pub fn recommend<'a>(
+    destinations: &'a [Destination],
+    lead: &LeadProfile,
+    limit: usize,
+) -> Vec<&'a Destination> {
     let country = lead.country.as_deref().map(canonical_country);
     let mut out: Vec<&Destination> = destinations
         .iter()
@@ -57,7 +61,10 @@ pub fn recommendation_text(recs: &[&Destination], lead: &LeadProfile) -> String 
     if recs.is_empty() {
         return "Saya belum punya data kampus yang cocok untuk kriteria ini. Mau coba negara lain kak?".into();
     }
-    let intro = match (lead.budget_idr, lead.country.as_deref().and_then(canonical_country)) {
+    let intro = match (
+        lead.budget_idr,
+        lead.country.as_deref().and_then(canonical_country),
+    ) {
         (Some(b), Some(c)) => format!(
             "Dengan budget sekitar {}/tahun, ini pilihan di {} yang cocok:",
             rupiah_short(b),
@@ -78,7 +85,10 @@ pub fn recommendation_text(recs: &[&Destination], lead: &LeadProfile) -> String 
 /// tests (TOEFL 90) or levels ("menengah") give `None`.
 pub fn parse_ielts(value: &str) -> Option<f32> {
     let lower = value.to_lowercase();
-    if ["toefl", "toeic", "duolingo", "pte"].iter().any(|t| lower.contains(t)) {
+    if ["toefl", "toeic", "duolingo", "pte"]
+        .iter()
+        .any(|t| lower.contains(t))
+    {
         return None;
     }
     let num: String = lower
@@ -95,9 +105,11 @@ pub fn parse_ielts(value: &str) -> Option<f32> {
 /// (no exchange rates here). For a range ("300-500 juta") the upper bound counts.
 pub fn parse_budget_idr(value: &str) -> Option<u64> {
     let lower = value.to_lowercase();
-    if ["$", "usd", "aud", "gbp", "eur", "£", "€", "sgd", "cad", "yen", "¥"]
-        .iter()
-        .any(|c| lower.contains(c))
+    if [
+        "$", "usd", "aud", "gbp", "eur", "£", "€", "sgd", "cad", "yen", "¥",
+    ]
+    .iter()
+    .any(|c| lower.contains(c))
     {
         return None;
     }
@@ -129,12 +141,16 @@ pub fn parse_budget_idr(value: &str) -> Option<u64> {
             _ => 1.0,
         };
         let value = if mult > 1.0 {
-            num.replace(',', ".").trim_end_matches('.').parse::<f64>().ok()? * mult
+            num.replace(',', ".")
+                .trim_end_matches('.')
+                .parse::<f64>()
+                .ok()?
+                * mult
         } else {
             // Plain rupiah: thousands separators.
             num.replace(['.', ','], "").parse::<f64>().ok()?
         };
-        if value >= 1.0 && value < 1e15 {
+        if (1.0..1e15).contains(&value) {
             let v = value.round() as u64;
             best = Some(best.map_or(v, |b| b.max(v)));
         }

@@ -120,7 +120,11 @@ impl KnowledgeIndex {
             .search(&q, None)
             .into_iter()
             .filter(|r| r.score > 0.0)
-            .filter_map(|r| entries.get(r.document.id).map(|e| (*e, boosted(e, r.score))))
+            .filter_map(|r| {
+                entries
+                    .get(r.document.id)
+                    .map(|e| (*e, boosted(e, r.score)))
+            })
             .filter(|(e, _)| {
                 wanted.is_empty()
                     || e.country()
@@ -171,7 +175,7 @@ fn boosted(e: &Entry<'_>, score: f32) -> f32 {
 pub fn rupiah_short(v: u64) -> String {
     if v >= 1_000_000_000 {
         let tenths = (v + 50_000_000) / 100_000_000;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("Rp{} miliar", tenths / 10)
         } else {
             format!("Rp{},{} miliar", tenths / 10, tenths % 10)

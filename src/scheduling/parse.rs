@@ -345,10 +345,9 @@ fn date_of(t: &[String], today: NaiveDate) -> Option<NaiveDate> {
         // 25 November (2026)
         if let Ok(d) = w.parse::<u32>()
             && let Some(m) = t.get(i + 1).and_then(|n| month_of(n))
+            && let Some(found) = resolve_dm(today, d, m, year_of(t.get(i + 2)))
         {
-            if let Some(found) = resolve_dm(today, d, m, year_of(t.get(i + 2))) {
-                return Some(found);
-            }
+            return Some(found);
         }
         // November 25(th) (2026)
         if let Some(m) = month_of(w)
@@ -384,10 +383,23 @@ fn relative_of(t: &[String], today: NaiveDate) -> Option<NaiveDate> {
     if has_any(t, &["day after tomorrow", "lusa", "besok lusa"]) {
         return plus(2);
     }
-    if has_any(t, &["besok", "besuk", "bsk", "tomorrow", "tmr", "tmrw", "esok"]) {
+    if has_any(
+        t,
+        &["besok", "besuk", "bsk", "tomorrow", "tmr", "tmrw", "esok"],
+    ) {
         return plus(1);
     }
-    if has_any(t, &["hari ini", "today", "tonight", "sekarang", "skrg", "nanti malam"]) {
+    if has_any(
+        t,
+        &[
+            "hari ini",
+            "today",
+            "tonight",
+            "sekarang",
+            "skrg",
+            "nanti malam",
+        ],
+    ) {
         return plus(0);
     }
     if has_any(t, &["seminggu lagi", "in a week"]) {
@@ -396,10 +408,10 @@ fn relative_of(t: &[String], today: NaiveDate) -> Option<NaiveDate> {
     for (i, w) in t.iter().enumerate() {
         if let Ok(n) = w.parse::<i64>()
             && (1..=60).contains(&n)
+            && (phrase_at(t, i + 1, "hari lagi")
+                || (i > 0 && t[i - 1] == "in" && phrase_at(t, i + 1, "days")))
         {
-            if phrase_at(t, i + 1, "hari lagi") || (i > 0 && t[i - 1] == "in" && phrase_at(t, i + 1, "days")) {
-                return plus(n);
-            }
+            return plus(n);
         }
     }
     None
@@ -436,12 +448,12 @@ fn day_of(t: &[String], today: NaiveDate) -> Option<DayQuery> {
         if explicit_next {
             return Some(DayQuery::Date(next_monday + Duration::days(offset)));
         }
-        let explicit_this = t.get(i + 1).is_some_and(|n| n == "ini")
-            || (i > 0 && t[i - 1] == "this")
-            || this_week;
+        let explicit_this =
+            t.get(i + 1).is_some_and(|n| n == "ini") || (i > 0 && t[i - 1] == "this") || this_week;
         if explicit_this {
             // The coming one, today included.
-            let ahead = (day.num_days_from_monday() + 7 - today.weekday().num_days_from_monday()) % 7;
+            let ahead =
+                (day.num_days_from_monday() + 7 - today.weekday().num_days_from_monday()) % 7;
             return Some(DayQuery::Date(today + Duration::days(i64::from(ahead))));
         }
         return Some(DayQuery::Weekday(day));
@@ -458,7 +470,16 @@ fn day_of(t: &[String], today: NaiveDate) -> Option<DayQuery> {
             to: monday_of(today) + Duration::days(6),
         });
     }
-    if has_any(t, &["akhir pekan", "akhir minggu", "weekend", "wiken", "weekends"]) {
+    if has_any(
+        t,
+        &[
+            "akhir pekan",
+            "akhir minggu",
+            "weekend",
+            "wiken",
+            "weekends",
+        ],
+    ) {
         let sat = (5 + 7 - today.weekday().num_days_from_monday()) % 7;
         let from = if today.weekday() == Weekday::Sun {
             today

@@ -81,7 +81,10 @@ pub fn due_reminders(appt: &ReminderInput, now: DateTime<Utc>) -> Vec<ReminderKi
         .into_iter()
         .filter(|k| {
             let due = appt.start - k.offset();
-            !appt.sent.contains(k) && appt.booked_at < due && due <= now && now < k.expires(appt.start)
+            !appt.sent.contains(k)
+                && appt.booked_at < due
+                && due <= now
+                && now < k.expires(appt.start)
         })
         .collect()
 }

@@ -125,7 +125,10 @@ pub fn free_slots(cfg: &Scheduling, now: DateTime<Utc>, booked: &Bookings) -> Ve
 pub fn filter_slots(slots: &[SlotOption], q: &DayTimeQuery, tz: Tz) -> Vec<SlotOption> {
     let on_day: Vec<&SlotOption> = slots
         .iter()
-        .filter(|s| q.day.is_none_or(|d| d.matches(local(s.start, tz).date_naive())))
+        .filter(|s| {
+            q.day
+                .is_none_or(|d| d.matches(local(s.start, tz).date_naive()))
+        })
         .collect();
     let keep: Vec<&SlotOption> = match q.time {
         None => on_day,
