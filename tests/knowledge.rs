@@ -155,7 +155,13 @@ fn answer_has_ids_and_short_indonesian_text() {
 
     let d = idx.answer("syarat IELTS Melbourne", None, 1);
     assert_eq!(d.entry_ids, ["au-unimelb"]);
-    assert!(d.text.contains("IELTS min 6.5"), "{}", d.text);
+    assert!(
+        d.text.contains("Syarat: IELTS min 6.5, IPK min 3.0"),
+        "{}",
+        d.text
+    );
+    let monash = idx.answer("Monash University", None, 1);
+    assert!(monash.text.contains("IPK min 2.75"), "{}", monash.text);
     assert!(d.text.contains("Melbourne, Australia"), "{}", d.text);
     // Budget printed once per side ("Rp850 juta–1,2 miliar"), never "Rp..-Rp.." (seed §8).
     assert!(

@@ -214,9 +214,15 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end_matches([',', '.', ';', ':']))
 }
 
+/// `6.5`, `7.0`, `2.75`: up to two decimals, at least one.
 fn score(v: f32) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
 }
 
 /// One destination as WhatsApp text.
