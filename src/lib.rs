@@ -11,6 +11,8 @@ pub mod flow;
 pub mod inbox;
 pub mod ingress;
 pub mod kapso;
+pub mod knowledge;
+pub mod scheduling;
 pub mod server;
 pub mod simulate;
 pub mod store;

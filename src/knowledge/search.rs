@@ -1,0 +1,263 @@
+//! BM25 search over titles and content (the `bm25` crate with [`KbTokenizer`]), narrowed to the
+//! country the question (or else the lead) names, and the short Indonesian answer built from
+//! the top entries.
+//!
+//! Scores: BM25 with the crate defaults (k1 1.2, b 0.75). Titles count twice (they are indexed
+//! twice). Promoted destinations get 8 % and each priority point (0-10) 0.2 % on top, so among
+//! near-equal matches partners come first (the seed listed promoted first, §8). Ties: promoted,
+//! priority, id, so results are deterministic.
+
+use bm25::{Document, SearchEngine, SearchEngineBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::countries::{canonical_country, country_token, indonesian_name};
+use super::model::{Destination, Entry, FaqEntry, KnowledgeBase};
+use super::tokenize::{KbTokenizer, countries_in};
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// Entry id.
+    pub id: String,
+    /// BM25 score (higher is better; only comparable within one query).
+    pub score: f32,
+}
+
+/// What the turn gets for a knowledge question: the ids to log and the text for the LLM (or to
+/// send as is). `text` is empty when nothing matched: use the flow's `knowledge_fallback`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeAnswer {
+    /// Ids of the entries used, best first.
+    pub entry_ids: Vec<String>,
+    /// Short Indonesian answer from those entries.
+    pub text: String,
+}
+
+/// A knowledge base with its BM25 index; build once per load (cheap: milliseconds for
+/// thousands of entries).
+pub struct KnowledgeIndex {
+    kb: KnowledgeBase,
+    engine: Option<SearchEngine<usize, u32, KbTokenizer>>,
+}
+
+impl std::fmt::Debug for KnowledgeIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeIndex")
+            .field("entries", &self.kb.len())
+            .finish()
+    }
+}
+
+/// The text indexed for an entry: title twice, then the body.
+fn document_text(e: &Entry<'_>) -> String {
+    match e {
+        Entry::Destination(d) => {
+            let title = format!(
+                "{} {} {}",
+                d.university,
+                d.city.as_deref().unwrap_or(""),
+                d.country
+            );
+            format!(
+                "{title} {title} kampus {} {}",
+                d.programs.join(" "),
+                d.notes.as_deref().unwrap_or("")
+            )
+        }
+        Entry::Faq(f) => format!(
+            "{} {} {} {} {}",
+            f.title,
+            f.title,
+            f.content,
+            f.country.as_deref().unwrap_or(""),
+            f.keywords.join(" ")
+        ),
+    }
+}
+
+impl KnowledgeIndex {
+    /// Indexes `kb`.
+    pub fn new(kb: KnowledgeBase) -> Self {
+        let docs: Vec<Document<usize>> = kb
+            .entries()
+            .enumerate()
+            .map(|(i, e)| Document::new(i, document_text(&e)))
+            .collect();
+        let engine = (!docs.is_empty()).then(|| {
+            SearchEngineBuilder::<usize, u32, KbTokenizer>::with_tokenizer_and_documents(
+                KbTokenizer,
+                docs,
+            )
+            .build()
+        });
+        KnowledgeIndex { kb, engine }
+    }
+
+    /// The indexed knowledge base.
+    pub fn kb(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    /// Entries matching `query`, best first, at most `limit`. When the query names countries
+    /// only entries about them (or about no country) are kept; otherwise `lead_country` (any
+    /// alias or canonical name, e.g. the lead's `country` field) narrows the same way and is
+    /// added to the query.
+    pub fn search(&self, query: &str, lead_country: Option<&str>, limit: usize) -> Vec<Hit> {
+        let Some(engine) = &self.engine else {
+            return Vec::new();
+        };
+        let mut wanted = countries_in(query);
+        let mut q = query.to_string();
+        if wanted.is_empty()
+            && let Some(c) = lead_country.and_then(canonical_country)
+        {
+            wanted.push(country_token(c));
+            q.push(' ');
+            q.push_str(c);
+        }
+        let entries: Vec<Entry<'_>> = self.kb.entries().collect();
+        let mut hits: Vec<(Entry<'_>, f32)> = engine
+            .search(&q, None)
+            .into_iter()
+            .filter(|r| r.score > 0.0)
+            .filter_map(|r| {
+                entries
+                    .get(r.document.id)
+                    .map(|e| (*e, boosted(e, r.score)))
+            })
+            .filter(|(e, _)| {
+                wanted.is_empty()
+                    || e.country()
+                        .is_none_or(|c| wanted.contains(&country_token(c)))
+            })
+            .collect();
+        hits.sort_by(|(a, sa), (b, sb)| {
+            sb.total_cmp(sa)
+                .then_with(|| b.rank().cmp(&a.rank()))
+                .then_with(|| a.id().cmp(b.id()))
+        });
+        hits.into_iter()
+            .take(limit)
+            .map(|(e, score)| Hit {
+                id: e.id().to_string(),
+                score,
+            })
+            .collect()
+    }
+
+    /// The answer to a question: the top `limit` entries (2 keeps it WhatsApp-short) rendered
+    /// as Indonesian text, and their ids.
+    pub fn answer(&self, query: &str, lead_country: Option<&str>, limit: usize) -> KnowledgeAnswer {
+        let hits = self.search(query, lead_country, limit);
+        let parts: Vec<String> = hits
+            .iter()
+            .filter_map(|h| self.kb.get(&h.id))
+            .map(|e| match e {
+                Entry::Destination(d) => destination_text(d),
+                Entry::Faq(f) => faq_text(f),
+            })
+            .collect();
+        KnowledgeAnswer {
+            entry_ids: hits.into_iter().map(|h| h.id).collect(),
+            text: parts.join("\n\n"),
+        }
+    }
+}
+
+/// The BM25 score with the promotion bonus.
+fn boosted(e: &Entry<'_>, score: f32) -> f32 {
+    let (promoted, priority) = e.rank();
+    let bonus = if promoted { 0.08 } else { 0.0 } + 0.002 * priority.clamp(0, 10) as f32;
+    score * (1.0 + bonus)
+}
+
+/// `Rp400 juta`, `Rp1,2 miliar` (the seed printed "Rp400-Rp600", §8).
+pub fn rupiah_short(v: u64) -> String {
+    if v >= 1_000_000_000 {
+        let tenths = (v + 50_000_000) / 100_000_000;
+        if tenths.is_multiple_of(10) {
+            format!("Rp{} miliar", tenths / 10)
+        } else {
+            format!("Rp{},{} miliar", tenths / 10, tenths % 10)
+        }
+    } else {
+        format!("Rp{} juta", (v + 500_000) / 1_000_000)
+    }
+}
+
+/// `Rp400–600 juta/tahun`, `mulai Rp400 juta/tahun`, `sampai Rp1 miliar/tahun`.
+pub fn budget_range(min: Option<u64>, max: Option<u64>) -> Option<String> {
+    Some(match (min, max) {
+        (Some(a), Some(b)) if a == b => format!("{}/tahun", rupiah_short(a)),
+        (Some(a), Some(b)) => {
+            let (sa, sb) = (rupiah_short(a), rupiah_short(b));
+            // Same unit: "Rp400–600 juta".
+            match (sa.strip_suffix(" juta"), sb.strip_suffix(" juta")) {
+                (Some(x), Some(y)) => format!("{x}–{} juta/tahun", y.trim_start_matches("Rp")),
+                _ => format!("{sa}–{}/tahun", sb.trim_start_matches("Rp")),
+            }
+        }
+        (Some(a), None) => format!("mulai {}/tahun", rupiah_short(a)),
+        (None, Some(b)) => format!("sampai {}/tahun", rupiah_short(b)),
+        (None, None) => return None,
+    })
+}
+
+/// Cuts at a word boundary near `max` characters, with "…".
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(a, _)| a);
+    format!("{}…", cut.trim_end_matches([',', '.', ';', ':']))
+}
+
+/// `6.5`, `7.0`, `2.75`: up to two decimals, at least one.
+fn score(v: f32) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
+}
+
+/// One destination as WhatsApp text.
+pub fn destination_text(d: &Destination) -> String {
+    let place = match &d.city {
+        Some(c) => format!("{c}, {}", indonesian_name(&d.country)),
+        None => indonesian_name(&d.country).to_string(),
+    };
+    let mut lines = vec![format!("🎓 {} ({place})", d.university)];
+    if !d.programs.is_empty() {
+        lines.push(format!("• Program: {}", d.programs.join(", ")));
+    }
+    let mut req = Vec::new();
+    if let Some(v) = d.ielts_min {
+        req.push(format!("IELTS min {}", score(v)));
+    }
+    if let Some(v) = d.gpa_min {
+        req.push(format!("IPK min {}", score(v)));
+    }
+    if !req.is_empty() {
+        lines.push(format!("• Syarat: {}", req.join(", ")));
+    }
+    if let Some(b) = budget_range(d.budget_min_idr, d.budget_max_idr) {
+        lines.push(format!("• Biaya: ±{b} (kuliah + hidup)"));
+    }
+    if let Some(dl) = &d.deadline {
+        lines.push(format!("• Deadline: {dl}"));
+    }
+    if let Some(n) = &d.notes {
+        lines.push(format!("• {}", shorten(n, 160)));
+    }
+    lines.join("\n")
+}
+
+/// One FAQ entry as WhatsApp text: bold title, content cut near 350 characters.
+pub fn faq_text(f: &FaqEntry) -> String {
+    format!("*{}*\n{}", f.title, shorten(&f.content, 350))
+}

@@ -1,0 +1,128 @@
+//! Indonesian texts for slots and bookings, always in the configured zone (seed §9.3 formats;
+//! the seed formatted in server time, §12.7). Month and day names follow the `id-ID` locale.
+
+use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
+use chrono_tz::Tz;
+
+use super::SlotOption;
+
+const DAYS_ID: [&str; 7] = [
+    "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
+];
+const MONTHS_SHORT: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+];
+const MONTHS_LONG: [&str; 12] = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+];
+
+/// An instant in the configured zone.
+pub fn local(at: DateTime<Utc>, tz: Tz) -> DateTime<Tz> {
+    at.with_timezone(&tz)
+}
+
+/// Indonesian weekday name (`Senin` ... `Minggu`).
+pub fn day_name(d: Weekday) -> &'static str {
+    DAYS_ID[d.num_days_from_monday() as usize]
+}
+
+/// Indonesian zone label: WIB (UTC+7: Jakarta, Pontianak), WITA (UTC+8: Makassar), WIT (UTC+9:
+/// Jayapura); other zones by their IANA name.
+pub fn zone_label(tz: Tz) -> String {
+    match tz {
+        chrono_tz::Asia::Jakarta | chrono_tz::Asia::Pontianak => "WIB".to_string(),
+        chrono_tz::Asia::Makassar => "WITA".to_string(),
+        chrono_tz::Asia::Jayapura => "WIT".to_string(),
+        other => other.name().to_string(),
+    }
+}
+
+/// `Kamis 26 Nov - 09:00 (60 menit)` (seed §9.3 line, with the weekday in front).
+pub fn slot_line(s: &SlotOption, tz: Tz) -> String {
+    let l = local(s.start, tz);
+    format!(
+        "{} {} {} - {:02}:{:02} ({} menit)",
+        day_name(l.weekday()),
+        l.day(),
+        MONTHS_SHORT[l.month0() as usize],
+        l.hour(),
+        l.minute(),
+        s.duration_minutes
+    )
+}
+
+/// Numbered slot lines, one per slot (`1. Kamis 26 Nov - 09:00 (60 menit)`).
+pub fn slot_lines(shown: &[SlotOption], tz: Tz) -> String {
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {}", i + 1, slot_line(s, tz)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `- Kamis (3 slot)` per weekday with free slots, in chronological order of first slot.
+pub fn available_days(slots: &[SlotOption], tz: Tz) -> String {
+    let mut days: Vec<(Weekday, usize)> = Vec::new();
+    for s in slots {
+        let d = local(s.start, tz).weekday();
+        match days.iter_mut().find(|(w, _)| *w == d) {
+            Some((_, n)) => *n += 1,
+            None => days.push((d, 1)),
+        }
+    }
+    days.iter()
+        .map(|(d, n)| format!("- {} ({n} slot)", day_name(*d)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Long local date, `Kamis, 26 November 2026`.
+pub fn long_date(at: DateTime<Utc>, tz: Tz) -> String {
+    let l = local(at, tz);
+    format!(
+        "{}, {} {} {}",
+        day_name(l.weekday()),
+        l.day(),
+        MONTHS_LONG[l.month0() as usize],
+        l.year()
+    )
+}
+
+/// Local `HH:MM`.
+pub fn hhmm(at: DateTime<Utc>, tz: Tz) -> String {
+    let l = local(at, tz);
+    format!("{:02}:{:02}", l.hour(), l.minute())
+}
+
+/// `(date, time, duration)` for the booking confirmation: `Kamis, 26 November 2026`, `09:00`,
+/// `60`.
+pub fn confirmation_parts(s: &SlotOption, tz: Tz) -> (String, String, String) {
+    (
+        long_date(s.start, tz),
+        hhmm(s.start, tz),
+        s.duration_minutes.to_string(),
+    )
+}
+
+/// The booking confirmation (seed §9.4 `formatBookingConfirmation`, with the consultant's name
+/// and the real zone label): used when no flow template is configured.
+pub fn booking_confirmation(s: &SlotOption, tz: Tz) -> String {
+    let (date, time, duration) = confirmation_parts(s, tz);
+    format!(
+        "Oke, saya booking konsultasi untuk kamu:\n\nTanggal: {date}\nJam: {time} {}\nDurasi: {duration} menit\nKonsultan: {}\n\nLink meeting akan dikirim sebelum jadwal. Sampai ketemu!",
+        zone_label(tz),
+        s.consultant_name
+    )
+}
