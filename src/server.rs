@@ -28,6 +28,7 @@ use crate::inbox::RESUME_EVENT;
 use crate::ingress::{self, IngressState};
 use crate::kapso::outbox::OutboxSender;
 use crate::kapso::{RetryPolicy, Sender};
+use crate::knowledge::Library;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::{self, names};
@@ -183,6 +184,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
     })?;
     let flow = Arc::new(flow);
+    let knowledge =
+        Library::open(settings.flow_dir.join("knowledge")).context("loading the knowledge base")?;
     let workspaces = Workspaces::load(&settings.flow_dir).context("loading workspaces")?;
     if workspaces.is_default_only() {
         tracing::info!("no workspaces configured: the default workspace serves every number");
@@ -211,6 +214,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             lease_ms: TURN_LEASE_MS,
             mark_read: settings.typing_indicator,
             form_answers: no_form_answers(),
+            knowledge: Arc::new(knowledge),
         }),
         WorkerSettings {
             debounce: settings.debounce,

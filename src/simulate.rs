@@ -28,6 +28,7 @@ use crate::ingress::IngressState;
 use crate::ingress::signature::{WebhookSecrets, sign};
 use crate::kapso::Sender;
 use crate::kapso::outbox::OutboxSender;
+use crate::knowledge::Library;
 use crate::server::{AppState, TURN_LEASE_MS, router};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{ConversationKey, ConversationSummary, Store};
@@ -94,9 +95,20 @@ pub struct Outcome {
     pub lead_temperature: Option<String>,
     pub lead_score: Option<i64>,
     pub handoff_reason: Option<String>,
-    /// Booked consultations. Booking is not wired into the pipeline yet (the scheduling issue),
-    /// so a dialogue cannot book and this stays 0 until then.
+    /// Booked consultations of the lead (read from the store).
     pub appointments: u32,
+    /// Their details.
+    pub booked: Vec<BookedSlot>,
+}
+
+/// A booked consultation as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookedSlot {
+    pub slot_id: String,
+    /// The stored instant, UTC.
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: u32,
+    pub consultant: String,
 }
 
 /// The whole run, as printed with `--json`.
@@ -210,7 +222,7 @@ pub struct Simulator {
     sequence: u32,
     replies_seen: usize,
     last: ConversationSummary,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 const SIM_SECRET: &str = "ari-simulate";
@@ -225,15 +237,32 @@ impl Simulator {
         form_answers: BTreeMap<String, String>,
         start: DateTime<Utc>,
     ) -> anyhow::Result<Simulator> {
-        let flow = FlowConfigHandle::load(flow_dir).map_err(|d| {
-            anyhow::anyhow!("the flow config in {} is invalid:\n{d}", flow_dir.display())
-        })?;
         let dir = tempfile::tempdir().context("creating a temporary directory")?;
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("simulate.db"))
                 .await
                 .context("opening the temporary store")?,
         );
+        let mut sim = Self::with_store(store, flow_dir, phone, name, form_answers, start).await?;
+        sim._dir = Some(dir);
+        Ok(sim)
+    }
+
+    /// A pipeline for one lead over a given store (several simulated leads may share one, e.g.
+    /// to race for the same slot).
+    pub async fn with_store(
+        store: Arc<dyn Store>,
+        flow_dir: &Path,
+        phone: &str,
+        name: Option<String>,
+        form_answers: BTreeMap<String, String>,
+        start: DateTime<Utc>,
+    ) -> anyhow::Result<Simulator> {
+        let flow = FlowConfigHandle::load(flow_dir).map_err(|d| {
+            anyhow::anyhow!("the flow config in {} is invalid:\n{d}", flow_dir.display())
+        })?;
+        let knowledge =
+            Library::open(flow_dir.join("knowledge")).context("loading the knowledge base")?;
         let clock = Arc::new(Mutex::new(start));
         let read_clock = Arc::clone(&clock);
         let contact = crate::ingress::events::normalize_e164(phone)
@@ -246,6 +275,7 @@ impl Simulator {
             lease_ms: TURN_LEASE_MS,
             mark_read: false,
             form_answers: Arc::new(move |_| form_answers.clone()),
+            knowledge: Arc::new(knowledge),
         };
         let router = router(AppState {
             ingress: IngressState {
@@ -271,7 +301,7 @@ impl Simulator {
             sequence: 0,
             replies_seen: 0,
             last: ConversationSummary::default(),
-            _dir: dir,
+            _dir: None,
         })
     }
 
@@ -283,7 +313,8 @@ impl Simulator {
         self.sequence += 1;
         let payload = serde_json::to_vec(&serde_json::json!({
             "message": {
-                "id": format!("wamid.SIM{}", self.sequence), "timestamp": at.timestamp().to_string(),
+                "id": format!("wamid.SIM{}.{}", self.key.contact_phone.trim_start_matches('+'), self.sequence),
+                "timestamp": at.timestamp().to_string(),
                 "type": "text", "text": {"body": text},
                 "kapso": {"direction": "inbound", "status": "received", "origin": "cloud_api",
                           "has_media": false, "content": text}
@@ -297,7 +328,10 @@ impl Simulator {
         let request = Request::post("/webhooks/kapso")
             .header("content-type", "application/json")
             .header("x-webhook-event", "whatsapp.message.received")
-            .header("x-idempotency-key", format!("simulate-{}", self.sequence))
+            .header(
+                "x-idempotency-key",
+                format!("simulate-{}-{}", self.key.contact_phone, self.sequence),
+            )
             .header(
                 "x-webhook-signature",
                 sign(self.secret.as_bytes(), &payload),
@@ -337,14 +371,29 @@ impl Simulator {
     }
 
     /// Where the conversation stands now.
-    pub fn outcome(&self) -> Outcome {
-        Outcome {
+    pub async fn outcome(&self) -> anyhow::Result<Outcome> {
+        let booked: Vec<BookedSlot> = self
+            .store
+            .conversation_appointments(&self.key)
+            .await?
+            .into_iter()
+            .filter(|a| a.status == "booked")
+            .map(|a| BookedSlot {
+                slot_id: a.slot_id,
+                starts_at: DateTime::from_timestamp_millis(a.starts_at_ms).unwrap_or_default(),
+                duration_minutes: a.duration_minutes,
+                consultant: a.consultant_name,
+            })
+            .collect();
+        let appointments = booked.len();
+        Ok(Outcome {
             final_state: self.last.flow_state.clone(),
             lead_temperature: self.last.lead_temperature.clone(),
             lead_score: self.last.lead_score,
             handoff_reason: self.last.handoff_reason.clone(),
-            appointments: 0,
-        }
+            appointments: u32::try_from(appointments).unwrap_or(u32::MAX),
+            booked,
+        })
     }
 }
 
@@ -376,7 +425,7 @@ pub async fn run_script(script: &Script, flow_dir: &Path) -> anyhow::Result<Repo
         let at = start + Duration::minutes(i as i64);
         turns.push(sim.say(text, at).await?);
     }
-    let outcome = sim.outcome();
+    let outcome = sim.outcome().await?;
     let failures = check(&script.expect, &outcome);
     Ok(Report {
         name: script.name.clone(),

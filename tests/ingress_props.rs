@@ -14,8 +14,8 @@ use ari::config::workspaces::Workspaces;
 use ari::ingress::IngressState;
 use ari::ingress::signature::{WebhookSecrets, sign};
 use ari::server::{AppState, router};
-use ari::store::sqlite::SqliteStore;
 use ari::store::Store;
+use ari::store::sqlite::SqliteStore;
 
 const SECRET: &str = "prop-secret";
 
@@ -167,7 +167,9 @@ proptest! {
 async fn store_down_means_503_so_kapso_retries_and_not_ready() {
     // A closed store fails every call, as a full disk or an unreachable Convex does.
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("down.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("down.db"))
+        .await
+        .unwrap();
     store.close().await.unwrap();
     let app = app(Arc::new(store));
     let body = std::fs::read(concat!(

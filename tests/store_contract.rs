@@ -9,8 +9,9 @@ use ari::inbox::{
 };
 use ari::store::sqlite::SqliteStore;
 use ari::store::{
-    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, NewMessage,
-    OutboxState, SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
+    NewAppointment, NewMessage, OutboxState, SendOutcome, SendRequest, Store, StoreError,
+    TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -651,6 +652,113 @@ async fn workflow_events_find_their_conversation_by_kapso_id(store: &dyn Store) 
     assert!(states.contains(&InboxState::Unroutable), "{states:?}");
 }
 
+fn appointment(conversation_id: i64, slot: &str, capacity: u32) -> NewAppointment {
+    NewAppointment {
+        conversation_id,
+        workspace_id: "default".into(),
+        slot_id: slot.into(),
+        starts_at_ms: 1_764_122_400_000,
+        duration_minutes: 60,
+        consultant_name: "Kak Dimas".into(),
+        consultant_whatsapp: "+6281111000002".into(),
+        capacity,
+        notes: "Booked via ARI. Lead score: 98".into(),
+        now_ms: 1_000,
+    }
+}
+
+/// Creates the conversation of `phone` (a first message and a claim) and returns its id.
+async fn conversation_for(store: &dyn Store, phone: &str) -> i64 {
+    let mut m = message("p", &format!("w-{phone}"), "halo");
+    m.event.contact_phone = Some(phone.into());
+    store
+        .enqueue_inbound(delivery(&format!("d-{phone}"), vec![m]))
+        .await
+        .unwrap();
+    let key = ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: phone.into(),
+    };
+    match store.begin_turn(&key, 1_000, 30_000).await.unwrap() {
+        BeginTurn::Claimed(c) => c.conversation_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn booking_respects_capacity_and_is_idempotent(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let second = conversation_for(store, "+6281111111102").await;
+    let third = conversation_for(store, "+6281111111103").await;
+    let first = store
+        .book_slot(appointment(c.conversation_id, "s1", 2))
+        .await
+        .unwrap();
+    let BookingOutcome::Booked { appointment_id } = first else {
+        panic!("{first:?}")
+    };
+    // The same conversation booking the same slot again (a redone turn) gets the same booking.
+    assert_eq!(
+        store
+            .book_slot(appointment(c.conversation_id, "s1", 2))
+            .await
+            .unwrap(),
+        first
+    );
+    // Another lead takes the second place; a third finds it full.
+    assert!(matches!(
+        store.book_slot(appointment(second, "s1", 2)).await.unwrap(),
+        BookingOutcome::Booked { .. }
+    ));
+    assert_eq!(
+        store.book_slot(appointment(third, "s1", 2)).await.unwrap(),
+        BookingOutcome::Full
+    );
+    let counts = store.booked_slots("default", 0, i64::MAX).await.unwrap();
+    assert_eq!(counts.get("s1"), Some(&2));
+    assert!(
+        store
+            .booked_slots("other", 0, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mine = store.conversation_appointments(&key()).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].id, appointment_id);
+    assert_eq!(mine[0].starts_at_ms, 1_764_122_400_000);
+    assert_eq!(mine[0].status, "booked");
+}
+
+async fn twenty_concurrent_bookings_of_one_place_book_once(store: Arc<dyn Store>) {
+    let mut conversations = Vec::new();
+    for i in 0..20 {
+        conversations.push(conversation_for(&*store, &format!("+62811111112{i:02}")).await);
+    }
+    let tasks: Vec<_> = conversations
+        .into_iter()
+        .map(|id| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .book_slot(appointment(id, "last-place", 1))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut booked = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), BookingOutcome::Booked { .. }) {
+            booked += 1;
+        }
+    }
+    assert_eq!(booked, 1);
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -709,7 +817,14 @@ contract_on_sqlite!(
     replies_behind_an_undelivered_one_wait_their_turn,
     an_operator_command_is_queued_in_order_with_the_messages,
     workflow_events_find_their_conversation_by_kapso_id,
+    booking_respects_capacity_and_is_idempotent,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_twenty_concurrent_bookings_of_one_place_book_once() {
+    let (_dir, store) = sqlite().await;
+    twenty_concurrent_bookings_of_one_place_book_once(store).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_concurrent_claims_of_one_key_store_once() {

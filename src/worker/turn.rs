@@ -5,21 +5,24 @@
 //! plus the webhook's `enqueue_inbound` (1) and the sender's `record_send` (1): 4 in all, the
 //! budget DESIGN.md sets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::config::flow::FlowConfigHandle;
-use crate::flow::schedule::candidate_slots;
-use crate::flow::{self, Effect, InboundMessage as FlowMessage, InputEvent, Snapshot, TurnInput};
+use crate::config::flow::{FlowConfig, FlowConfigHandle};
+use crate::flow::{
+    self, BookingResult, Effect, InboundMessage as FlowMessage, InputEvent, Snapshot, TurnInput,
+};
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType};
 use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
+use crate::knowledge::{KnowledgeAnswer, Library};
+use crate::scheduling;
 use crate::store::{
-    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, NewMessage,
-    SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
+    NewAppointment, NewMessage, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
 };
 use crate::telemetry::{mask_phone, names};
 
@@ -54,6 +57,8 @@ pub struct TurnDeps {
     /// Mark the lead's message read with a typing indicator when a reply is coming.
     pub mark_read: bool,
     pub form_answers: FormAnswers,
+    /// The knowledge bases questions are answered from.
+    pub knowledge: Arc<Library>,
 }
 
 /// How a turn ended.
@@ -208,6 +213,27 @@ fn plan(rows: &[InboxRow]) -> Plan {
     plan
 }
 
+/// The slots to offer now: the configured weekly slots in the booking window, minus those whose
+/// capacity is used up (one store read, only in booking and scheduling turns).
+async fn free_slots(
+    deps: &TurnDeps,
+    key: &ConversationKey,
+    config: &FlowConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::flow::SlotOption>, StoreError> {
+    let window_ms = i64::from(config.scheduling.booking_window_days.saturating_add(1)) * 86_400_000;
+    let booked = deps
+        .store
+        .booked_slots(
+            &key.workspace_id,
+            now.timestamp_millis(),
+            now.timestamp_millis() + window_ms,
+        )
+        .await?;
+    let booked: scheduling::Bookings = booked.into_iter().collect();
+    Ok(scheduling::free_slots(&config.scheduling, now, &booked))
+}
+
 /// Runs one turn for `key`. See the module docs.
 pub async fn take_turn(deps: &TurnDeps, key: &ConversationKey) -> Result<TurnRun, TurnError> {
     let now = (deps.clock)();
@@ -250,12 +276,20 @@ async fn run_claimed(
     });
     let mut replies = 0;
     let mut transitions = Vec::new();
-    for event in plan.events {
+    let mut events: VecDeque<InputEvent> = plan.events.into();
+    // The knowledge answer found for this turn's question, used by the next `AskLlm`.
+    let mut knowledge: Option<KnowledgeAnswer> = None;
+    while let Some(event) = events.pop_front() {
+        let free_slots = if flow::needs_free_slots(&snapshot) {
+            Some(free_slots(deps, key, &config, now).await?)
+        } else {
+            None
+        };
         let input = TurnInput {
             now,
             event,
             form_answers: (deps.form_answers)(key),
-            free_slots: flow::needs_free_slots(&snapshot).then(|| candidate_slots(&config, now)),
+            free_slots,
         };
         let out = flow::run_turn(&snapshot, &input, &config);
         snapshot = out.snapshot;
@@ -263,24 +297,68 @@ async fn run_claimed(
         for effect in out.effects {
             let (text, meta) = match effect {
                 Effect::Reply(r) => (r.text, json!({"template": r.template})),
-                // No LLM is configured yet: the core's template fallback is the reply.
-                Effect::AskLlm { fallback, .. } => {
-                    (fallback.text, json!({"template": fallback.template}))
-                }
+                // No LLM is configured: the knowledge base's answer (if any) and the core's
+                // pending question, or else the core's template fallback, are the reply.
+                Effect::AskLlm { fallback, .. } => match knowledge.take() {
+                    Some(k) if !k.text.trim().is_empty() => {
+                        let question = fallback.values.get("question").cloned().unwrap_or_default();
+                        let text = if question.is_empty() {
+                            k.text
+                        } else {
+                            format!("{}\n\n{question}", k.text)
+                        };
+                        (
+                            text,
+                            json!({"template": "knowledge", "knowledge_ids": k.entry_ids}),
+                        )
+                    }
+                    _ => (fallback.text, json!({"template": fallback.template})),
+                },
                 Effect::SearchKnowledge { query, country } => {
-                    tracing::info!(
-                        query_chars = query.chars().count(),
-                        country = country.as_deref().unwrap_or(""),
-                        "knowledge question (knowledge base not wired yet)"
-                    );
+                    let answer = deps
+                        .knowledge
+                        .index(&key.workspace_id)
+                        .map(|i| i.answer(&query, country.as_deref(), 2));
+                    if let Some(a) = &answer {
+                        tracing::info!(entries = ?a.entry_ids, conversation = claim.conversation_id, "knowledge search");
+                    }
+                    knowledge = answer;
                     continue;
                 }
                 Effect::Handoff { reason, summary } => {
                     tracing::info!(reason = reason.as_str(), contact = %mask_phone(&key.contact_phone), summary_chars = summary.len(), "handed off to a consultant");
                     continue;
                 }
-                Effect::BookSlot { slot, .. } => {
-                    tracing::warn!(slot = %slot.id, "booking is not wired into the store yet; the slot was not booked");
+                Effect::BookSlot { slot, notes } => {
+                    let outcome = deps
+                        .store
+                        .book_slot(NewAppointment {
+                            conversation_id: claim.conversation_id,
+                            workspace_id: key.workspace_id.clone(),
+                            slot_id: slot.id.clone(),
+                            starts_at_ms: slot.start.timestamp_millis(),
+                            duration_minutes: slot.duration_minutes,
+                            consultant_name: slot.consultant_name.clone(),
+                            consultant_whatsapp: slot.consultant_whatsapp.clone(),
+                            capacity: scheduling::capacity_for(&config.scheduling, &slot),
+                            notes,
+                            now_ms: now.timestamp_millis(),
+                        })
+                        .await?;
+                    let result = match outcome {
+                        BookingOutcome::Booked { appointment_id } => {
+                            tracing::info!(appointment = appointment_id, slot = %slot.id, "consultation booked");
+                            BookingResult::Booked {
+                                slot_id: slot.id,
+                                appointment_id: appointment_id.to_string(),
+                            }
+                        }
+                        BookingOutcome::Full => {
+                            tracing::info!(slot = %slot.id, "slot taken meanwhile; offering fresh options");
+                            BookingResult::SlotTaken { slot_id: slot.id }
+                        }
+                    };
+                    events.push_front(InputEvent::BookingResult { result });
                     continue;
                 }
                 Effect::OfferSlots { .. } | Effect::UpdateLead(_) => continue,

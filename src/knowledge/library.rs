@@ -1,0 +1,46 @@
+//! The knowledge bases of a running service: one search index per workspace, built from
+//! `state-machines/knowledge/` on first use and kept (a turn never waits for a rebuild).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{KnowledgeError, KnowledgeIndex, load_for_workspace};
+
+/// Per-workspace indexes over one knowledge folder.
+pub struct Library {
+    root: PathBuf,
+    indexes: Mutex<HashMap<String, Arc<KnowledgeIndex>>>,
+}
+
+impl Library {
+    /// A library over `root` (usually `state-machines/knowledge`). Validates the default
+    /// knowledge base now, so a broken file stops the service at start with the file and entry.
+    pub fn open(root: PathBuf) -> Result<Library, KnowledgeError> {
+        let default = KnowledgeIndex::new(super::load_dir(&root)?);
+        let mut indexes = HashMap::new();
+        indexes.insert(String::new(), Arc::new(default));
+        Ok(Library {
+            root,
+            indexes: Mutex::new(indexes),
+        })
+    }
+
+    /// The index for `workspace_id` (its own entries over the default ones). A workspace whose
+    /// files do not load gets the default index, and the error is logged.
+    pub fn index(&self, workspace_id: &str) -> Option<Arc<KnowledgeIndex>> {
+        let mut indexes = self.indexes.lock().ok()?;
+        if let Some(i) = indexes.get(workspace_id) {
+            return Some(Arc::clone(i));
+        }
+        let index = match load_for_workspace(&self.root, workspace_id) {
+            Ok(kb) => Arc::new(KnowledgeIndex::new(kb)),
+            Err(e) => {
+                tracing::error!(workspace = workspace_id, error = %e, "workspace knowledge base invalid; using the default one");
+                Arc::clone(indexes.get("")?)
+            }
+        };
+        indexes.insert(workspace_id.to_string(), Arc::clone(&index));
+        Some(index)
+    }
+}

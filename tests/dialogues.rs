@@ -1,0 +1,178 @@
+//! The scripted dialogues run through the real pipeline with `ari simulate` (the binary), and
+//! leads racing for one slot through the library's simulator.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use ari::simulate::{Script, Simulator};
+use ari::store::Store;
+use ari::store::sqlite::SqliteStore;
+use chrono::{Duration, Utc};
+
+fn dialogues() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dialogues");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 2,
+        "dialogue fixtures missing in {}",
+        dir.display()
+    );
+    files
+}
+
+fn simulate(script: &Path) -> (i32, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ari"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["simulate", "--json", "--script"])
+        .arg(script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn every_shared_dialogue_meets_its_expectation() {
+    for script in dialogues() {
+        let (code, report, stderr) = simulate(&script);
+        assert_eq!(code, 0, "{}: {report:#}\n{stderr}", script.display());
+        assert_eq!(
+            report["failures"],
+            serde_json::json!([]),
+            "{}",
+            script.display()
+        );
+        let turns = report["turns"].as_array().unwrap();
+        let script_turns = Script::load(&script).unwrap().turns.len();
+        assert_eq!(turns.len(), script_turns);
+        // Every lead message got exactly one reply until the handoff.
+        for t in turns.iter().take(script_turns - 1) {
+            assert_eq!(t["replies"].as_array().unwrap().len(), 1, "{t:#}");
+        }
+    }
+}
+
+#[test]
+fn the_hot_lead_books_thursday_nine_wib_stored_as_utc() {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dialogues/hot-lead-books.json");
+    let (code, report, _) = simulate(&script);
+    assert_eq!(code, 0, "{report:#}");
+    let booked = report["outcome"]["booked"].as_array().unwrap();
+    assert_eq!(booked.len(), 1);
+    // Thursday 26 November 2026, 09:00 WIB = 02:00 UTC.
+    assert_eq!(booked[0]["starts_at"], "2026-11-26T02:00:00Z");
+    assert_eq!(booked[0]["duration_minutes"], 60);
+    assert_eq!(report["outcome"]["handoff_reason"], "appointment_booked");
+    assert_eq!(report["outcome"]["lead_temperature"], "hot");
+}
+
+#[test]
+fn unmet_expectations_exit_1_and_bad_scripts_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut script: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/dialogues/asks-for-human.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    script["expect"]["final_state"] = "completed".into();
+    let wrong = dir.path().join("wrong.json");
+    std::fs::write(&wrong, serde_json::to_vec(&script).unwrap()).unwrap();
+    let (code, report, _) = simulate(&wrong);
+    assert_eq!(code, 1);
+    assert!(
+        report["failures"][0]
+            .as_str()
+            .unwrap()
+            .contains("final_state"),
+        "{report:#}"
+    );
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, b"{\"name\": 1}").unwrap();
+    assert_eq!(simulate(&bad).0, 2);
+    assert_eq!(simulate(&dir.path().join("missing.json")).0, 2);
+}
+
+/// 20 leads confirm the last free place of one slot at the same moment: one booking, 19
+/// polite "just taken" replies with fresh options.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_leads_race_for_one_place() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let flow_dir = root.join("state-machines");
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("race.db"))
+            .await
+            .unwrap(),
+    );
+    let start = script.now.with_timezone(&Utc);
+    let confirm_turn = script.turns.len() - 1;
+    let mut leads = Vec::new();
+    for i in 0..20 {
+        let phone = format!("+62812000000{i:02}");
+        let mut sim = Simulator::with_store(
+            Arc::clone(&store),
+            &flow_dir,
+            &phone,
+            None,
+            Default::default(),
+            start,
+        )
+        .await
+        .unwrap();
+        for (t, text) in script.turns[..confirm_turn].iter().enumerate() {
+            sim.say(text, start + Duration::minutes(t as i64))
+                .await
+                .unwrap();
+        }
+        leads.push(sim);
+    }
+    let at = start + Duration::minutes(confirm_turn as i64);
+    let tasks: Vec<_> = leads
+        .into_iter()
+        .map(|mut sim| {
+            tokio::spawn(async move {
+                let turn = sim.say("ya", at).await.unwrap();
+                (turn, sim.outcome().await.unwrap())
+            })
+        })
+        .collect();
+    let mut booked = 0;
+    let mut taken = 0;
+    for t in tasks {
+        let (turn, outcome) = t.await.unwrap();
+        if outcome.appointments == 1 {
+            booked += 1;
+            assert_eq!(
+                outcome.handoff_reason.as_deref(),
+                Some("appointment_booked")
+            );
+        } else {
+            taken += 1;
+            assert_eq!(turn.state.as_deref(), Some("scheduling"));
+            assert_eq!(turn.replies.len(), 1, "{:?}", turn.replies);
+            assert!(
+                turn.replies[0].contains("barusan terisi"),
+                "{}",
+                turn.replies[0]
+            );
+        }
+    }
+    assert_eq!((booked, taken), (1, 19));
+}
