@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod flow;
+pub mod handoff;
 pub mod inbox;
 pub mod ingress;
 pub mod kapso;

@@ -83,6 +83,8 @@ pub struct TurnRecord {
     pub at: DateTime<FixedOffset>,
     pub lead: String,
     pub replies: Vec<String>,
+    /// Consultants (E.164) notified in this turn (a handoff).
+    pub consultants_notified: Vec<String>,
     pub state: Option<String>,
     pub lead_score: Option<i64>,
     pub lead_temperature: Option<String>,
@@ -125,15 +127,12 @@ pub struct Report {
 /// A script that cannot be used (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a dialogue script: {source}")]
+    #[error("{path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("{path}: not a dialogue script: {cause}")]
     Parse {
         path: String,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("{path}: contact.phone {phone:?} is not an E.164 number")]
     Phone { path: String, phone: String },
@@ -143,13 +142,13 @@ impl Script {
     /// Reads and checks a script file.
     pub fn load(path: &Path) -> Result<Script, ScriptError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScriptError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ScriptError::Read {
             path: shown.clone(),
-            source,
+            cause,
         })?;
-        let script: Script = serde_json::from_str(&text).map_err(|source| ScriptError::Parse {
+        let script: Script = serde_json::from_str(&text).map_err(|cause| ScriptError::Parse {
             path: shown.clone(),
-            source,
+            cause,
         })?;
         if crate::ingress::events::normalize_e164(&script.contact.phone).is_none() {
             return Err(ScriptError::Phone {
@@ -354,16 +353,18 @@ impl Simulator {
             }
         }
         let outbox = self.store.conversation_outbox(&self.key).await?;
-        let replies: Vec<String> = outbox
-            .iter()
-            .skip(self.replies_seen)
-            .map(|o| o.body.clone())
-            .collect();
+        let new_rows = outbox.iter().skip(self.replies_seen);
+        // Rows to other numbers are consultant notifications, not replies to the lead.
+        let (replies, notices): (Vec<_>, Vec<_>) =
+            new_rows.partition(|o| o.to == self.key.contact_phone);
+        let replies: Vec<String> = replies.into_iter().map(|o| o.body.clone()).collect();
+        let notified: Vec<String> = notices.into_iter().map(|o| o.to.clone()).collect();
         self.replies_seen = outbox.len();
         Ok(TurnRecord {
             at: at.with_timezone(&chrono_tz::Asia::Jakarta).fixed_offset(),
             lead: text.to_string(),
             replies,
+            consultants_notified: notified,
             state: self.last.flow_state.clone(),
             lead_score: self.last.lead_score,
             lead_temperature: self.last.lead_temperature.clone(),
@@ -454,6 +455,9 @@ pub fn print_transcript(report: &Report) {
             for line in lines {
                 println!("           {line}");
             }
+        }
+        for to in &t.consultants_notified {
+            println!("      (consultant {to} notified)");
         }
         println!(
             "      -> state {}, score {}{}",

@@ -488,7 +488,7 @@ async fn unknown_events_and_sender_less_messages_are_stored_and_acknowledged() {
     assert_eq!(rows[1].kind, EventKind::Message);
     assert_eq!(rows[1].state, InboxState::NoSender);
     assert_eq!(rows[1].event.contact_phone, None);
-    assert!(svc.logs_text().contains("without a sender phone"));
+    assert!(svc.wait_for_log("without a sender phone"));
 }
 
 #[tokio::test]
@@ -634,6 +634,7 @@ async fn logs_mask_phones_and_never_show_secrets() {
     )
     .await;
     svc.terminate();
+    assert!(svc.wait_for_log("shut down cleanly"), "{}", svc.logs_text());
     let logs = svc.logs_text();
     assert!(logs.contains("webhook accepted"), "{logs}");
     assert!(
@@ -661,7 +662,7 @@ async fn sigterm_shuts_down_cleanly_and_keeps_what_was_accepted() {
     assert_eq!(r.status(), StatusCode::OK);
     let status = svc.terminate();
     assert!(status.success(), "exit status {status}");
-    assert!(svc.logs_text().contains("shut down cleanly"));
+    assert!(svc.wait_for_log("shut down cleanly"));
     // The WAL was checkpointed and removed on close.
     let wal = svc.db_path.with_extension("db-wal");
     assert!(!wal.exists(), "{} left behind", wal.display());
@@ -703,5 +704,5 @@ async fn insecure_mode_accepts_unsigned_and_says_so() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(svc.logs_text().contains("UNSIGNED webhook"));
+    assert!(svc.wait_for_log("UNSIGNED webhook"));
 }

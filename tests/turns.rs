@@ -493,3 +493,54 @@ async fn a_kapso_workflow_handoff_silences_the_bot() {
         "the bot answered after the workflow handoff"
     );
 }
+
+/// The hot-lead dialogue through the real service: the consultant of the booked slot gets the
+/// summary exactly once, the lead gets every reply.
+#[tokio::test]
+async fn the_booked_consultant_receives_the_summary_once() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(with_kapso(&mock));
+    let c = reqwest::Client::new();
+    let script: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dialogues/hot-lead-books.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let lead = script["contact"]["phone"].as_str().unwrap();
+    let mut sent = 0;
+    for (i, turn) in script["turns"].as_array().unwrap().iter().enumerate() {
+        let r = svc
+            .post_signed(
+                &c,
+                &text_payload(lead, &format!("wamid.H{i}"), turn.as_str().unwrap()),
+                Some("whatsapp.message.received"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        svc.wait_processed().await;
+        let outbox = svc.outbox(lead).await;
+        mock.wait_for(outbox.len()).await;
+        assert!(outbox.len() > sent, "turn {i} ({turn}) got no reply");
+        sent = outbox.len();
+    }
+    let accepted = mock.accepted();
+    let to_consultant: Vec<_> = accepted
+        .iter()
+        .filter(|a| a.to == "6281111000002")
+        .collect();
+    assert_eq!(to_consultant.len(), 1, "{accepted:#?}");
+    let notice = &to_consultant[0].body;
+    assert!(notice.contains("konsultasi sudah dibooking"), "{notice}");
+    assert!(notice.contains("Lead Score:"), "{notice}");
+    assert!(notice.contains("Jadwal konsultasi:"), "{notice}");
+    assert!(notice.contains(lead), "{notice}");
+    let to_lead = accepted
+        .iter()
+        .filter(|a| a.to == lead.trim_start_matches('+'))
+        .count();
+    assert_eq!(to_lead + 1, accepted.len());
+}

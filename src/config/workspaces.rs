@@ -40,11 +40,8 @@ pub struct Workspaces {
 /// Why `workspaces.toml` was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspacesError {
-    #[error("{path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -71,10 +68,7 @@ impl Workspaces {
                 message,
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(source) => Err(WorkspacesError::Read {
-                path: shown,
-                source,
-            }),
+            Err(cause) => Err(WorkspacesError::Read { path: shown, cause }),
         }
     }
 

@@ -16,8 +16,15 @@ pub struct Library {
 impl Library {
     /// A library over `root` (usually `state-machines/knowledge`). Validates the default
     /// knowledge base now, so a broken file stops the service at start with the file and entry.
+    /// Without the folder there is no knowledge base: questions get the flow's fallback text.
     pub fn open(root: PathBuf) -> Result<Library, KnowledgeError> {
-        let default = KnowledgeIndex::new(super::load_dir(&root)?);
+        let kb = if root.is_dir() {
+            super::load_dir(&root)?
+        } else {
+            tracing::info!(dir = %root.display(), "no knowledge folder: questions get the template answer");
+            super::KnowledgeBase::default()
+        };
+        let default = KnowledgeIndex::new(kb);
         let mut indexes = HashMap::new();
         indexes.insert(String::new(), Arc::new(default));
         Ok(Library {
@@ -33,7 +40,12 @@ impl Library {
         if let Some(i) = indexes.get(workspace_id) {
             return Some(Arc::clone(i));
         }
-        let index = match load_for_workspace(&self.root, workspace_id) {
+        let loaded = if self.root.is_dir() {
+            load_for_workspace(&self.root, workspace_id)
+        } else {
+            Ok(super::KnowledgeBase::default())
+        };
+        let index = match loaded {
             Ok(kb) => Arc::new(KnowledgeIndex::new(kb)),
             Err(e) => {
                 tracing::error!(workspace = workspace_id, error = %e, "workspace knowledge base invalid; using the default one");

@@ -16,12 +16,12 @@ use super::model::{Destination, FaqEntry, KnowledgeBase};
 #[derive(Debug, Error)]
 pub enum KnowledgeError {
     /// The directory or a file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file is not valid TOML or does not have the expected shape.
     #[error("{path}: {message}")]
@@ -149,9 +149,9 @@ fn validate_faq(f: &mut FaqEntry) -> Result<(), String> {
 
 /// `*.toml` files directly in `dir`, sorted by name.
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, KnowledgeError> {
-    let io = |source| KnowledgeError::Io {
+    let io = |cause| KnowledgeError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause,
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io)?
@@ -168,9 +168,9 @@ pub fn load_dir(dir: &Path) -> Result<KnowledgeBase, KnowledgeError> {
     let mut kb = KnowledgeBase::default();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in toml_files(dir)? {
-        let text = std::fs::read_to_string(&path).map_err(|source| KnowledgeError::Io {
+        let text = std::fs::read_to_string(&path).map_err(|cause| KnowledgeError::Io {
             path: path.clone(),
-            source,
+            cause,
         })?;
         let part = parse_file(&path, &text)?;
         let ids = part

@@ -16,6 +16,7 @@ use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{
     self, BookingResult, Effect, InboundMessage as FlowMessage, InputEvent, Snapshot, TurnInput,
 };
+use crate::handoff;
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType};
 use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
 use crate::knowledge::{KnowledgeAnswer, Library};
@@ -279,6 +280,10 @@ async fn run_claimed(
     let mut events: VecDeque<InputEvent> = plan.events.into();
     // The knowledge answer found for this turn's question, used by the next `AskLlm`.
     let mut knowledge: Option<KnowledgeAnswer> = None;
+    // The slot booked in this turn (its consultant gets the lead).
+    let mut booked_slot: Option<crate::flow::SlotOption> = None;
+    // Consultant notifications, queued after the lead's replies.
+    let mut notices: Vec<NewMessage> = Vec::new();
     while let Some(event) = events.pop_front() {
         let free_slots = if flow::needs_free_slots(&snapshot) {
             Some(free_slots(deps, key, &config, now).await?)
@@ -326,7 +331,57 @@ async fn run_claimed(
                     continue;
                 }
                 Effect::Handoff { reason, summary } => {
-                    tracing::info!(reason = reason.as_str(), contact = %mask_phone(&key.contact_phone), summary_chars = summary.len(), "handed off to a consultant");
+                    let reason = reason.as_str();
+                    tracing::info!(reason, contact = %mask_phone(&key.contact_phone), "handed off to a consultant");
+                    // A person who took the conversation over needs no notice about it.
+                    if reason == "human_takeover" {
+                        continue;
+                    }
+                    let Some(consultant) = handoff::assign(
+                        &config.scheduling,
+                        claim.conversation_id,
+                        booked_slot.as_ref(),
+                    ) else {
+                        tracing::warn!("no consultant configured: the handoff notice goes nowhere");
+                        continue;
+                    };
+                    let lead_texts: Vec<&str> = claim
+                        .recent
+                        .iter()
+                        .filter(|m| m.direction == Direction::Inbound)
+                        .filter_map(|m| m.text.as_deref())
+                        .chain(
+                            messages
+                                .iter()
+                                .filter(|m| m.direction == Direction::Inbound)
+                                .filter_map(|m| m.text.as_deref()),
+                        )
+                        .collect();
+                    let digest = handoff::digest(&lead_texts);
+                    let notice = handoff::HandoffNotice {
+                        reason,
+                        contact_phone: &key.contact_phone,
+                        contact_name: claim.contact_name.as_deref(),
+                        summary: &summary,
+                        digest: &digest,
+                        booked: booked_slot.as_ref(),
+                    };
+                    let text = handoff::consultant_message(
+                        &consultant,
+                        &notice,
+                        scheduling::time_zone(&config.scheduling),
+                    );
+                    notices.push(NewMessage {
+                        direction: Direction::Outbound,
+                        inbox_id: None,
+                        wamid: None,
+                        text: Some(text),
+                        meta: json!({"audience": "consultant", "handoff_reason": reason}),
+                        send: claim.phone_number_id.as_ref().map(|pnid| SendRequest {
+                            phone_number_id: pnid.clone(),
+                            to: consultant.whatsapp.clone(),
+                        }),
+                    });
                     continue;
                 }
                 Effect::BookSlot { slot, notes } => {
@@ -348,6 +403,7 @@ async fn run_claimed(
                     let result = match outcome {
                         BookingOutcome::Booked { appointment_id } => {
                             tracing::info!(appointment = appointment_id, slot = %slot.id, "consultation booked");
+                            booked_slot = Some(slot.clone());
                             BookingResult::Booked {
                                 slot_id: slot.id,
                                 appointment_id: appointment_id.to_string(),
@@ -377,6 +433,7 @@ async fn run_claimed(
             });
         }
     }
+    messages.extend(notices);
     if replies > 0
         && deps.mark_read
         && let (Some(pnid), Some(wamid)) = (&claim.phone_number_id, &plan.last_inbound_wamid)

@@ -251,6 +251,19 @@ impl Service {
     pub fn logs_text(&self) -> String {
         self.logs.lock().expect("logs").join("\n")
     }
+
+    /// Waits (up to 10 s) until a logged line contains `needle`: the log reader runs on its own
+    /// thread, so a line may arrive just after the response that caused it.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.logs_text().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
 }
 
 impl Drop for Service {

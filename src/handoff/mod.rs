@@ -1,0 +1,243 @@
+//! Handoff to consultants: who gets the lead, and the summary they receive.
+//!
+//! The flow core decides *that* a lead is handed off and why (once per reason and cycle: the
+//! handoff is a transition) and writes the lead part of the summary (data, score with its
+//! reasons, documents). This module adds what the shell knows: a digest of the conversation,
+//! the appointment, and the consultant. The notification is a WhatsApp text to the consultant's
+//! number, queued in the outbox of the same commit as the turn, so it goes out exactly once.
+//!
+//! Pure functions; no I/O.
+
+use chrono_tz::Tz;
+
+use crate::config::flow::Scheduling;
+use crate::flow::SlotOption;
+use crate::flow::text::{has_any, words};
+use crate::scheduling::{confirmation_parts, zone_label};
+use crate::telemetry::mask_phone;
+
+/// A consultant who receives handoffs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consultant {
+    pub name: String,
+    /// E.164.
+    pub whatsapp: String,
+}
+
+/// The workspace's consultants: everyone named in its weekly slots, in order of first
+/// appearance (duplicates removed).
+pub fn consultants(cfg: &Scheduling) -> Vec<Consultant> {
+    let mut out: Vec<Consultant> = Vec::new();
+    for rule in &cfg.slots {
+        if !out.iter().any(|c| c.whatsapp == rule.consultant_whatsapp) {
+            out.push(Consultant {
+                name: rule.consultant_name.clone(),
+                whatsapp: rule.consultant_whatsapp.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Who gets this lead: the booked slot's consultant; otherwise round-robin among the
+/// workspace's consultants by conversation (conversation ids are assigned in order, so
+/// consecutive leads go to consecutive consultants, and a conversation always gets the same
+/// one). `None` when no consultant is configured.
+pub fn assign(
+    cfg: &Scheduling,
+    conversation_id: i64,
+    booked: Option<&SlotOption>,
+) -> Option<Consultant> {
+    if let Some(slot) = booked {
+        return Some(Consultant {
+            name: slot.consultant_name.clone(),
+            whatsapp: slot.consultant_whatsapp.clone(),
+        });
+    }
+    let all = consultants(cfg);
+    if all.is_empty() {
+        return None;
+    }
+    let i = usize::try_from(conversation_id.rem_euclid(all.len() as i64)).unwrap_or(0);
+    all.get(i).cloned()
+}
+
+/// Topic keywords of the digest (seed §10, matched as whole words).
+const TOPICS: &[(&[&str], &str)] = &[
+    (
+        &["universitas", "kampus", "university"],
+        "Tanya universitas",
+    ),
+    (&["biaya", "cost", "tuition"], "Tanya biaya"),
+    (&["beasiswa", "scholarship"], "Tertarik beasiswa"),
+    (&["visa"], "Tanya visa"),
+    (&["ielts", "toefl"], "Perlu bantuan IELTS"),
+    (&["dokumen", "document"], "Tanya dokumen"),
+];
+
+/// A one-line digest of the conversation from the lead's messages: the topics raised (at most
+/// 3) and how many messages (seed §10 `generateConversationSummary`, whole-word matching).
+pub fn digest(lead_texts: &[&str]) -> String {
+    let tokens = words(&lead_texts.join("\n"));
+    let topics: Vec<&str> = TOPICS
+        .iter()
+        .filter(|(keywords, _)| has_any(&tokens, keywords))
+        .map(|(_, label)| *label)
+        .take(3)
+        .collect();
+    let mut parts = Vec::new();
+    if !topics.is_empty() {
+        parts.push(format!("Topik dibahas: {}", topics.join(", ")));
+    }
+    parts.push(format!("{} pesan dari lead", lead_texts.len()));
+    parts.join(". ")
+}
+
+/// What a consultant is told about a handed-off lead.
+#[derive(Debug, Clone, Copy)]
+pub struct HandoffNotice<'a> {
+    /// The flow's stable reason name, e.g. `appointment_booked`.
+    pub reason: &'a str,
+    /// E.164.
+    pub contact_phone: &'a str,
+    pub contact_name: Option<&'a str>,
+    /// The flow's lead summary (data, score and reasons, documents).
+    pub summary: &'a str,
+    /// [`digest`] of the conversation.
+    pub digest: &'a str,
+    /// The consultation booked in this handoff, if any.
+    pub booked: Option<&'a SlotOption>,
+}
+
+/// The WhatsApp text a consultant receives; times in the slots' zone (`tz`).
+pub fn consultant_message(consultant: &Consultant, notice: &HandoffNotice<'_>, tz: Tz) -> String {
+    let who = match notice.contact_name {
+        Some(n) if !n.trim().is_empty() => format!("{} ({})", n.trim(), notice.contact_phone),
+        _ => notice.contact_phone.to_string(),
+    };
+    let mut text = format!(
+        "Halo {}, ada lead baru dari ARI untuk Anda.\nLead: {who}\nAlasan: {}\n{}\nPercakapan: {}",
+        consultant.name,
+        reason_label(notice.reason),
+        notice.summary,
+        notice.digest
+    );
+    if let Some(slot) = notice.booked {
+        let (date, time, minutes) = confirmation_parts(slot, tz);
+        text.push_str(&format!(
+            "\nJadwal konsultasi: {date}, {time} {} ({minutes} menit)",
+            zone_label(tz)
+        ));
+    }
+    tracing::debug!(to = %mask_phone(&consultant.whatsapp), reason = notice.reason, "consultant notification prepared");
+    text
+}
+
+/// Indonesian label of a handoff reason (the flow's stable names).
+pub fn reason_label(reason: &str) -> &str {
+    match reason {
+        "appointment_booked" => "konsultasi sudah dibooking",
+        "hot_lead" => "hot lead, siap konsultasi",
+        "warm_lead" => "warm lead, perlu follow-up",
+        "cold_lead" => "cold lead (link komunitas sudah dikirim), follow-up 30 hari",
+        "human_requested" => "lead minta bicara dengan konsultan",
+        "stuck" => "percakapan macet, perlu dibantu",
+        "human_takeover" => "diambil alih oleh konsultan",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::flow::SlotRule;
+    use chrono::{TimeZone, Utc};
+
+    fn rule(name: &str, wa: &str) -> SlotRule {
+        SlotRule {
+            weekday: "monday".into(),
+            start: "09:00".into(),
+            end: "12:00".into(),
+            duration_minutes: 60,
+            consultant_name: name.into(),
+            consultant_whatsapp: wa.into(),
+            capacity: 1,
+        }
+    }
+
+    fn scheduling(rules: Vec<SlotRule>) -> Scheduling {
+        Scheduling {
+            time_zone: "Asia/Jakarta".into(),
+            booking_window_days: 14,
+            min_notice_hours: 12,
+            max_slots_shown: 5,
+            slots: rules,
+        }
+    }
+
+    #[test]
+    fn round_robin_by_conversation_and_booked_consultant_first() {
+        let cfg = scheduling(vec![
+            rule("Rina", "+6281111000001"),
+            rule("Rina", "+6281111000001"),
+            rule("Dimas", "+6281111000002"),
+        ]);
+        assert_eq!(consultants(&cfg).len(), 2);
+        let names: Vec<_> = (10..14)
+            .map(|id| assign(&cfg, id, None).unwrap().name)
+            .collect();
+        assert_eq!(names, ["Rina", "Dimas", "Rina", "Dimas"]);
+        let slot = SlotOption {
+            id: "s".into(),
+            start: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
+            duration_minutes: 60,
+            consultant_name: "Dimas".into(),
+            consultant_whatsapp: "+6281111000002".into(),
+        };
+        assert_eq!(assign(&cfg, 10, Some(&slot)).unwrap().name, "Dimas");
+        assert_eq!(assign(&scheduling(vec![]), 10, None), None);
+    }
+
+    #[test]
+    fn digest_counts_topics_by_whole_word() {
+        let d = digest(&[
+            "berapa biaya kuliah di UK?",
+            "ada beasiswa?",
+            "sudah ada visa",
+            "televisa",
+        ]);
+        assert_eq!(
+            d,
+            "Topik dibahas: Tanya biaya, Tertarik beasiswa, Tanya visa. 4 pesan dari lead"
+        );
+    }
+
+    #[test]
+    fn consultant_message_has_lead_reason_summary_and_slot_in_wib() {
+        let slot = SlotOption {
+            id: "s".into(),
+            start: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
+            duration_minutes: 60,
+            consultant_name: "Kak Dimas".into(),
+            consultant_whatsapp: "+6281111000002".into(),
+        };
+        let c = Consultant {
+            name: "Kak Dimas".into(),
+            whatsapp: "+6281111000002".into(),
+        };
+        let notice = HandoffNotice {
+            reason: "appointment_booked",
+            contact_phone: "+6281234567890",
+            contact_name: Some("Budi"),
+            summary: "Lead Score: 98/100 (Hot lead).",
+            digest: "3 pesan dari lead",
+            booked: Some(&slot),
+        };
+        let text = consultant_message(&c, &notice, chrono_tz::Asia::Jakarta);
+        assert!(text.contains("Budi (+6281234567890)"), "{text}");
+        assert!(text.contains("konsultasi sudah dibooking"), "{text}");
+        assert!(text.contains("98/100"), "{text}");
+        assert!(text.contains("09:00 WIB"), "{text}");
+        assert!(text.contains("26 November 2026"), "{text}");
+    }
+}
