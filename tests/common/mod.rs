@@ -139,6 +139,11 @@ impl Service {
         }
     }
 
+    /// The service's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
