@@ -684,3 +684,43 @@ fn every_state_reaches_handoff_through_the_table() {
         assert!(seen.contains(&StageId::Handoff), "{s:?}");
     }
 }
+
+/// While scheduling, the lead names a day (and maybe a time) in Indonesian or English: the
+/// slots shown are on that day. Now is Monday 23 Nov 2026, 09:00 WIB.
+#[test]
+fn scheduling_understands_relative_days_dates_and_times() {
+    let c = cfg();
+    let wib = chrono_tz::Asia::Jakarta;
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("besok", "2026-11-24", None),
+        ("kalau lusa bisa?", "2026-11-25", None),
+        ("25/11", "2026-11-25", None),
+        ("tanggal 27 November", "2026-11-27", None),
+        ("hari kamis bisa?", "2026-11-26", None),
+        ("senin depan jam 10", "2026-11-30", Some("10:00")),
+        ("next tuesday at 2pm", "2026-12-01", Some("14:00")),
+    ];
+    for (phrase, date, time) in cases {
+        let snap = lead(
+            HOT,
+            DOCS_YES,
+            StageSnapshot::Scheduling(SchedulingData::default()),
+        );
+        let out = run_turn(&snap, &text(phrase), &c);
+        let StageSnapshot::Scheduling(data) = &out.snapshot.stage else {
+            panic!("{phrase}: left scheduling: {:?}", out.snapshot.stage)
+        };
+        assert!(
+            !data.shown.is_empty(),
+            "{phrase}: no slots shown: {:?}",
+            out.reply_texts()
+        );
+        for s in &data.shown {
+            let local = s.start.with_timezone(&wib);
+            assert_eq!(local.format("%Y-%m-%d").to_string(), *date, "{phrase}");
+            if let Some(t) = time {
+                assert_eq!(local.format("%H:%M").to_string(), *t, "{phrase}");
+            }
+        }
+    }
+}

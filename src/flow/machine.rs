@@ -28,6 +28,7 @@ use super::turn::{
 };
 use super::yesno::{YesNo, parse_yes_no};
 use crate::config::flow::{FlowConfig, LeadAction};
+use crate::scheduling;
 
 /// An event dispatched to the machine. The turn's text and facts travel in [`Ctx`].
 #[derive(Debug, Clone, PartialEq)]
@@ -659,7 +660,13 @@ impl LeadState {
             return;
         }
         if data.step == SchedulingStep::Confirming {
-            match context.facts.answer {
+            // Booking words first ("gas", "ganti", "yang lain"), then the general yes/no.
+            let answer = match scheduling::parse_confirmation(context.text) {
+                Some(scheduling::Confirmation::Yes) => Some(YesNo::Yes),
+                Some(scheduling::Confirmation::No) => Some(YesNo::No),
+                None => context.facts.answer,
+            };
+            match answer {
                 Some(YesNo::Yes) => {
                     if let Some(slot) = data.selected.clone() {
                         let notes = format!(
@@ -718,19 +725,21 @@ impl LeadState {
             data.step = SchedulingStep::Confirming;
             return;
         }
-        if let Some(day) = schedule::parse_day(context.text) {
+        // A day and/or time: "kamis", "besok", "25/11", "senin depan jam 10", "sore".
+        if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz) {
             let max = context.cfg.scheduling.max_slots_shown as usize;
-            let on_day: Vec<SlotOption> = schedule::slots_on(context.free_slots, day, tz)
-                .into_iter()
-                .take(max)
-                .collect();
-            if on_day.is_empty() {
+            let matching: Vec<SlotOption> =
+                scheduling::filter_slots(context.free_slots, &query, tz)
+                    .into_iter()
+                    .take(max)
+                    .collect();
+            if matching.is_empty() {
                 let r = self.reply(
                     context,
                     "scheduling",
                     "no_slots_that_day",
                     &[
-                        ("day", schedule::day_name(day).to_string()),
+                        ("day", query_label(&query)),
                         (
                             "available_days",
                             schedule::available_days(context.free_slots, tz),
@@ -744,15 +753,15 @@ impl LeadState {
                     "scheduling",
                     "show_slots",
                     &[
-                        ("day", schedule::day_name(day).to_string()),
-                        ("slots", schedule::slot_lines(&on_day, tz)),
+                        ("day", days_of(&matching, tz)),
+                        ("slots", schedule::slot_lines(&matching, tz)),
                     ],
                 );
                 context.effects.push(Effect::Reply(r));
                 context.effects.push(Effect::OfferSlots {
-                    slots: on_day.clone(),
+                    slots: matching.clone(),
                 });
-                data.shown = on_day;
+                data.shown = matching;
                 data.step = SchedulingStep::ShowingSlots;
                 data.selected = None;
             }
@@ -1016,6 +1025,29 @@ fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
         text: texts.join("\n"),
         interactive_id,
     }
+}
+
+/// How a day query reads in a reply ("Kamis", "Kamis 26/11"); "itu" for a range or a time only.
+fn query_label(q: &scheduling::DayTimeQuery) -> String {
+    match q.day {
+        Some(scheduling::DayQuery::Date(d)) => {
+            format!("{} {}", schedule::day_name(d.weekday()), d.format("%d/%m"))
+        }
+        Some(scheduling::DayQuery::Weekday(w)) => schedule::day_name(w).to_string(),
+        _ => "itu".to_string(),
+    }
+}
+
+/// The distinct local weekday names of `slots`, in order ("Kamis", or "Senin, Selasa").
+fn days_of(slots: &[SlotOption], tz: chrono_tz::Tz) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for s in slots {
+        let name = schedule::day_name(s.start.with_timezone(&tz).weekday());
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(", ")
 }
 
 /// The answer a turn gives to a yes/no question: a `yes`/`no` button id, else the text.
