@@ -176,3 +176,74 @@ async fn twenty_leads_race_for_one_place() {
     }
     assert_eq!((booked, taken), (1, 19));
 }
+
+/// After booking, the lead moves the consultation ("ganti jadwal") and later cancels it
+/// ("batal"): each release frees the place in the store and tells the consultant.
+#[tokio::test]
+async fn a_lead_reschedules_then_cancels() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("r.db")).await.unwrap());
+    let start = script.now.with_timezone(&Utc);
+    let mut sim = Simulator::with_store(
+        Arc::clone(&store),
+        &root.join("state-machines"),
+        &script.contact.phone,
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    let mut minute = 0;
+    let mut say = async |sim: &mut Simulator, text: &str| {
+        minute += 1;
+        sim.say(text, start + Duration::minutes(minute))
+            .await
+            .unwrap()
+    };
+    for text in &script.turns {
+        say(&mut sim, text).await;
+    }
+    assert_eq!(sim.outcome().await.unwrap().appointments, 1);
+
+    let turn = say(&mut sim, "kak, bisa ganti jadwal?").await;
+    assert_eq!(turn.state.as_deref(), Some("scheduling"));
+    assert_eq!(turn.consultants_notified.len(), 1, "{turn:?}");
+    say(&mut sim, "jumat").await;
+    say(&mut sim, "1").await;
+    let turn = say(&mut sim, "ya").await;
+    assert_eq!(turn.state.as_deref(), Some("handoff"));
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: script.contact.phone.clone(),
+    };
+    let appointments = store.conversation_appointments(&key).await.unwrap();
+    let statuses: Vec<_> = appointments.iter().map(|a| a.status.as_str()).collect();
+    assert_eq!(statuses, ["cancelled", "booked"]);
+    // Friday 27 November 2026, 09:00 WIB.
+    assert_eq!(appointments[1].starts_at_ms, 1_795_744_800_000);
+
+    let turn = say(&mut sim, "maaf kak, batal aja").await;
+    assert_eq!(turn.state.as_deref(), Some("completed"));
+    assert!(turn.replies[0].contains("batalkan"), "{:?}", turn.replies);
+    assert_eq!(turn.consultants_notified.len(), 1);
+    let statuses: Vec<_> = store
+        .conversation_appointments(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(statuses, ["cancelled", "cancelled"]);
+    // The place is free again for others.
+    assert!(
+        store
+            .booked_slots("default", 0, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use ari::config::flow::{FlowConfig, LeadAction, load_file};
 use ari::flow::graph::{EDGES, GraphFormat, Guard, render};
 use ari::flow::schedule::candidate_slots;
-use ari::flow::turn::{FieldValue, HandoffData, SchedulingData, StageSnapshot};
+use ari::flow::turn::{BookedAppointment, FieldValue, HandoffData, SchedulingData, StageSnapshot};
 use ari::flow::yesno::YesNo;
 use ari::flow::{
     BookingResult, Effect, HandoffReason, InputEvent, Snapshot, StageId, TurnInput, run_turn,
@@ -87,6 +87,17 @@ fn handoff(reason: HandoffReason, last_ack: Option<DateTime<Utc>>) -> StageSnaps
         at: now(),
         last_ack_at: last_ack,
     })
+}
+
+/// A hot lead holding a booked consultation on the first free slot, in `stage`.
+fn booked(stage: StageSnapshot) -> Snapshot {
+    let mut snap = lead(HOT, DOCS_YES, stage);
+    let slot = candidate_slots(&cfg(), now())[0].clone();
+    snap.lead.appointment = Some(BookedAppointment {
+        id: "7".into(),
+        slot,
+    });
+    snap
 }
 
 fn text(t: &str) -> TurnInput {
@@ -338,6 +349,22 @@ fn every_transition_and_guard() {
             event(InputEvent::HumanTakeover),
             |_| {},
             StageId::Handoff,
+            None,
+        ),
+        (
+            Guard::RescheduleRequested,
+            booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
+            text("kak, bisa ganti jadwal?"),
+            |_| {},
+            StageId::Scheduling,
+            None,
+        ),
+        (
+            Guard::CancelRequested,
+            booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
+            text("maaf kak, saya batal"),
+            |_| {},
+            StageId::Completed,
             None,
         ),
         (
@@ -723,4 +750,54 @@ fn scheduling_understands_relative_days_dates_and_times() {
             }
         }
     }
+}
+
+#[test]
+fn cancel_and_reschedule_release_the_booking_and_mean_nothing_without_one() {
+    let c = cfg();
+    // Reschedule: the booking is released and the free days are listed.
+    let out = run_turn(
+        &booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
+        &text("ganti jadwal ya kak"),
+        &c,
+    );
+    assert_eq!(out.snapshot.stage_id(), StageId::Scheduling);
+    assert!(out.snapshot.lead.appointment.is_none());
+    assert!(out.effects.iter().any(|e| matches!(e, Effect::CancelAppointment { appointment_id, reschedule: true, .. } if appointment_id == "7")));
+    assert_eq!(out.reply_templates(), vec!["scheduling.reschedule"]);
+    // Cancel: released, a confirmation naming the slot, the cycle ends.
+    let out = run_turn(
+        &booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
+        &text("batal aja kak"),
+        &c,
+    );
+    assert_eq!(out.snapshot.stage_id(), StageId::Completed);
+    assert!(out.effects.iter().any(|e| matches!(
+        e,
+        Effect::CancelAppointment {
+            reschedule: false,
+            ..
+        }
+    )));
+    assert_eq!(out.reply_templates(), vec!["handoff.cancelled"]);
+    // Without a booking, or after it started, "batal" is an ordinary word.
+    let snap = lead(&[("name", "Budi")], &[], StageSnapshot::Qualifying);
+    let out = run_turn(&snap, &text("batal ke UK, mau ke Australia"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Qualifying);
+    assert!(
+        !out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CancelAppointment { .. }))
+    );
+    let mut past = booked(handoff(HandoffReason::AppointmentBooked, Some(now())));
+    if let Some(a) = past.lead.appointment.as_mut() {
+        a.slot.start = now() - Duration::hours(1);
+    }
+    let out = run_turn(&past, &text("batal"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Handoff);
+    assert!(
+        !out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CancelAppointment { .. }))
+    );
 }

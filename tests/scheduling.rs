@@ -55,6 +55,8 @@ fn cfg(rules: Vec<SlotRule>) -> Scheduling {
         min_notice_hours: 12,
         max_slots_shown: 5,
         slots: rules,
+        cancel_phrases: vec![],
+        reschedule_phrases: vec![],
     }
 }
 

@@ -726,11 +726,43 @@ async fn booking_respects_capacity_and_is_idempotent(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    // The lead cancels: the place is free again, a second cancel changes nothing, and another
+    // conversation cannot cancel it.
+    assert!(
+        !store
+            .cancel_appointment(second, appointment_id, 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .cancel_appointment(c.conversation_id, appointment_id, 2_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .cancel_appointment(c.conversation_id, appointment_id, 2_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .booked_slots("default", 0, i64::MAX)
+            .await
+            .unwrap()
+            .get("s1"),
+        Some(&1)
+    );
+    assert!(matches!(
+        store.book_slot(appointment(third, "s1", 2)).await.unwrap(),
+        BookingOutcome::Booked { .. }
+    ));
     let mine = store.conversation_appointments(&key()).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].id, appointment_id);
     assert_eq!(mine[0].starts_at_ms, 1_764_122_400_000);
-    assert_eq!(mine[0].status, "booked");
+    assert_eq!(mine[0].status, "cancelled");
 }
 
 async fn twenty_concurrent_bookings_of_one_place_book_once(store: Arc<dyn Store>) {

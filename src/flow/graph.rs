@@ -123,6 +123,10 @@ pub enum EventKind {
     BookingBooked,
     /// The slot was taken (or booking failed).
     BookingTaken,
+    /// The lead asks to cancel an upcoming booked consultation.
+    CancelRequested,
+    /// The lead asks to move an upcoming booked consultation.
+    RescheduleRequested,
 }
 
 /// Everything a guard may look at, computed once per dispatch.
@@ -192,6 +196,10 @@ pub enum Guard {
     Stuck,
     /// Message after a person took over and then stayed silent for `takeover_resume_minutes`.
     TakeoverExpired,
+    /// The lead asks to move the upcoming booked consultation.
+    RescheduleRequested,
+    /// The lead asks to cancel the upcoming booked consultation.
+    CancelRequested,
     /// Message while handed off (one acknowledgement per quiet period).
     QuietPeriod,
     /// Closed by a consultant.
@@ -239,6 +247,8 @@ impl Guard {
             Guard::HumanTakeover => f.event == E::HumanTakeover,
             Guard::Stuck => f.event == E::Stuck,
             Guard::TakeoverExpired => f.event == E::Message && f.takeover_expired,
+            Guard::RescheduleRequested => f.event == E::RescheduleRequested,
+            Guard::CancelRequested => f.event == E::CancelRequested,
             Guard::QuietPeriod => matches!(f.event, E::Message | E::HumanRequested),
             Guard::Closed => f.event == E::Close,
             Guard::Resumed => f.event == E::Resume,
@@ -269,6 +279,8 @@ impl Guard {
             Guard::HumanTakeover => "human takeover",
             Guard::Stuck => "stuck_limit turns without progress",
             Guard::TakeoverExpired => "message, person silent for takeover_resume_minutes",
+            Guard::RescheduleRequested => "asks to reschedule the booking (ganti jadwal)",
+            Guard::CancelRequested => "cancels the booking (batal)",
             Guard::QuietPeriod => "message (ack once per quiet period)",
             Guard::Closed => "closed by consultant",
             Guard::Resumed => "resumed by admin",
@@ -362,6 +374,8 @@ pub static EDGES: &[Edge] = &[
     e(S::Scheduling, S::Scheduling, Guard::SlotTaken),
     e(S::Scheduling, S::Scheduling, Guard::SchedulingStep),
     e(S::Handoff, S::Handoff, Guard::HumanTakeover),
+    e(S::Handoff, S::Scheduling, Guard::RescheduleRequested),
+    e(S::Handoff, S::Completed, Guard::CancelRequested),
     e(S::Handoff, S::Qualifying, Guard::TakeoverExpired),
     e(S::Handoff, S::Handoff, Guard::QuietPeriod),
     e(S::Handoff, S::Completed, Guard::Closed),

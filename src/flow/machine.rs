@@ -22,9 +22,9 @@ use super::schedule::{self, SlotOption};
 use super::scoring::{LeadScore, ScoreInput, ScoringRules, score};
 use super::text::render;
 use super::turn::{
-    BookingResult, Effect, FieldValue, HandoffData, InboundMessage, InputEvent, LeadState,
-    LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot, StageSnapshot, TurnInput,
-    TurnOutput,
+    BookedAppointment, BookingResult, Effect, FieldValue, HandoffData, InboundMessage, InputEvent,
+    LeadState, LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot, StageSnapshot,
+    TurnInput, TurnOutput,
 };
 use super::yesno::{YesNo, parse_yes_no};
 use crate::config::flow::{FlowConfig, LeadAction};
@@ -49,6 +49,10 @@ pub enum Event {
     Close,
     /// Booking result from the shell.
     Booking(BookingResult),
+    /// The lead asks to cancel the upcoming booking.
+    CancelRequested,
+    /// The lead asks to move the upcoming booking.
+    RescheduleRequested,
 }
 
 impl Event {
@@ -63,6 +67,8 @@ impl Event {
             Event::Close => EventKind::Close,
             Event::Booking(BookingResult::Booked { .. }) => EventKind::BookingBooked,
             Event::Booking(BookingResult::SlotTaken { .. }) => EventKind::BookingTaken,
+            Event::CancelRequested => EventKind::CancelRequested,
+            Event::RescheduleRequested => EventKind::RescheduleRequested,
         }
     }
 }
@@ -316,8 +322,8 @@ impl LeadState {
                         .or_else(|| data.selected.clone()),
                     _ => None,
                 };
-                if let Some(slot) = slot {
-                    let (date, time, duration) = schedule::confirmation_parts(&slot, tz);
+                if let Some(slot) = &slot {
+                    let (date, time, duration) = schedule::confirmation_parts(slot, tz);
                     let r = self.reply(
                         context,
                         "scheduling",
@@ -330,6 +336,14 @@ impl LeadState {
                         ],
                     );
                     context.effects.push(Effect::Reply(r));
+                }
+                if let (Some(slot), Event::Booking(BookingResult::Booked { appointment_id, .. })) =
+                    (slot.clone(), event)
+                {
+                    self.appointment = Some(BookedAppointment {
+                        id: appointment_id.clone(),
+                        slot,
+                    });
                 }
                 let mut state = self.hand_off(context, HandoffReason::AppointmentBooked, false);
                 if let State::Handoff { data } = &mut state {
@@ -387,6 +401,47 @@ impl LeadState {
                 data.reason = HandoffReason::HumanTakeover;
                 data.at = context.now;
                 Handled
+            }
+            Some(Guard::RescheduleRequested) => {
+                let tz = schedule::time_zone(context.cfg);
+                if let Some(a) = self.appointment.take() {
+                    context.effects.push(Effect::CancelAppointment {
+                        appointment_id: a.id,
+                        slot: a.slot,
+                        reschedule: true,
+                    });
+                }
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "reschedule",
+                    &[(
+                        "available_days",
+                        schedule::available_days(context.free_slots, tz),
+                    )],
+                );
+                context.effects.push(Effect::Reply(r));
+                Transition(State::scheduling(SchedulingData::default()))
+            }
+            Some(Guard::CancelRequested) => {
+                let tz = schedule::time_zone(context.cfg);
+                if let Some(a) = self.appointment.take() {
+                    let (date, time, _) = schedule::confirmation_parts(&a.slot, tz);
+                    context.effects.push(Effect::CancelAppointment {
+                        appointment_id: a.id,
+                        slot: a.slot,
+                        reschedule: false,
+                    });
+                    let r = self.reply(
+                        context,
+                        "handoff",
+                        "cancelled",
+                        &[("date", date), ("time", time)],
+                    );
+                    context.effects.push(Effect::Reply(r));
+                }
+                self.cycles += 1;
+                Transition(State::completed())
             }
             Some(Guard::TakeoverExpired) => {
                 self.idle_turns = 0;
@@ -1011,6 +1066,10 @@ fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
                 None
             } else if mentions_any(&text, &cfg.handoff.human_request_phrases) {
                 Some(Event::HumanRequested)
+            } else if mentions_any(&text, &cfg.scheduling.reschedule_phrases) {
+                Some(Event::RescheduleRequested)
+            } else if mentions_any(&text, &cfg.scheduling.cancel_phrases) {
+                Some(Event::CancelRequested)
             } else {
                 Some(Event::Message)
             }
@@ -1083,7 +1142,12 @@ fn base_facts(
 /// True when the shell should pre-load free slots into [`TurnInput::free_slots`] for this
 /// conversation's next turn (booking or scheduling).
 pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
-    matches!(snapshot.stage_id(), StageId::Booking | StageId::Scheduling)
+    match snapshot.stage_id() {
+        StageId::Booking | StageId::Scheduling => true,
+        // A lead with a booking may ask to move it: the reply lists the free days.
+        StageId::Handoff => snapshot.lead.appointment.is_some(),
+        _ => false,
+    }
 }
 
 /// Runs one turn through the flow. Pure and deterministic; never panics on any input text.
@@ -1107,6 +1171,16 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
             effects,
             transitions: Vec::new(),
         };
+    };
+    // "batal" / "ganti jadwal" only mean something while a booked consultation is ahead;
+    // otherwise they are ordinary words of an ordinary message.
+    let upcoming = lead
+        .appointment
+        .as_ref()
+        .is_some_and(|a| a.slot.start > input.now);
+    let event = match event {
+        Event::CancelRequested | Event::RescheduleRequested if !upcoming => Event::Message,
+        other => other,
     };
     let text = prepared.text.as_str();
     let is_message = matches!(event, Event::Message | Event::HumanRequested);

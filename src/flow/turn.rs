@@ -196,6 +196,16 @@ pub enum Effect {
         /// Appointment notes (seed: `Booked via ARI. Lead score: <n>`).
         notes: String,
     },
+    /// Cancel this booked consultation (the lead asked to cancel, or to reschedule: then a new
+    /// slot is being chosen). The shell cancels it in the store and tells the consultant.
+    CancelAppointment {
+        /// The store's appointment id.
+        appointment_id: String,
+        /// The slot it held.
+        slot: SlotOption,
+        /// True when the lead is choosing another slot.
+        reschedule: bool,
+    },
     /// Hand the conversation to a person: notify with this summary.
     Handoff {
         /// Why.
@@ -302,12 +312,24 @@ pub struct LeadState {
     pub pending: Option<Pending>,
     /// Latest score.
     pub score: Option<LeadScore>,
+    /// The consultation booked in this cycle, until it is cancelled.
+    #[serde(default)]
+    pub appointment: Option<BookedAppointment>,
     /// Turns in a row with nothing learned and no stage change.
     pub idle_turns: u32,
     /// Inbound turns handled, all cycles.
     pub turns: u32,
     /// Completed cycles.
     pub cycles: u32,
+}
+
+/// A booked consultation, kept so the lead can cancel or reschedule it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookedAppointment {
+    /// The store's appointment id.
+    pub id: String,
+    /// The booked slot.
+    pub slot: SlotOption,
 }
 
 /// The persisted conversation state: stable names, versioned, independent of statig's layout.

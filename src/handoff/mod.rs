@@ -133,6 +133,32 @@ pub fn consultant_message(consultant: &Consultant, notice: &HandoffNotice<'_>, t
     text
 }
 
+/// The WhatsApp text the booked consultant receives when a lead cancels or moves a
+/// consultation; times in the slots' zone (`tz`).
+pub fn cancellation_message(
+    contact_phone: &str,
+    contact_name: Option<&str>,
+    slot: &SlotOption,
+    reschedule: bool,
+    tz: Tz,
+) -> String {
+    let who = match contact_name {
+        Some(n) if !n.trim().is_empty() => format!("{} ({contact_phone})", n.trim()),
+        _ => contact_phone.to_string(),
+    };
+    let (date, time, _) = confirmation_parts(slot, tz);
+    let what = if reschedule {
+        "mengganti jadwal; jadwal baru menyusul"
+    } else {
+        "membatalkan konsultasi"
+    };
+    format!(
+        "Halo {}, lead {who} {what}. Jadwal yang dilepas: {date}, {time} {}.",
+        slot.consultant_name,
+        zone_label(tz)
+    )
+}
+
 /// Indonesian label of a handoff reason (the flow's stable names).
 pub fn reason_label(reason: &str) -> &str {
     match reason {
@@ -172,6 +198,8 @@ mod tests {
             min_notice_hours: 12,
             max_slots_shown: 5,
             slots: rules,
+            cancel_phrases: vec![],
+            reschedule_phrases: vec![],
         }
     }
 

@@ -121,6 +121,17 @@ pub trait Store: Send + Sync + 'static {
     /// appointment back. One round trip.
     async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError>;
 
+    /// Cancels a booked consultation of this conversation (the lead asked to cancel or to
+    /// move it); the place becomes free again. Returns whether a booked appointment was
+    /// cancelled (false when it was already cancelled or is not this conversation's). One round
+    /// trip.
+    async fn cancel_appointment(
+        &self,
+        conversation_id: i64,
+        appointment_id: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Booked appointments per slot id of a workspace, for slots starting in
     /// `[from_ms, to_ms)`: the shell offers only slots with room left. One round trip.
     async fn booked_slots(

@@ -909,6 +909,25 @@ impl Store for SqliteStore {
             .map_err(call_err)
     }
 
+    async fn cancel_appointment(
+        &self,
+        conversation_id: i64,
+        appointment_id: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .call(move |c| {
+                c.execute(
+                    "UPDATE appointments SET status = 'cancelled', updated_at_ms = ?3
+                     WHERE id = ?1 AND conversation_id = ?2 AND status = 'booked'",
+                    params![appointment_id, conversation_id, now_ms],
+                )
+                .map(|n| n > 0)
+            })
+            .await
+            .map_err(call_err)
+    }
+
     async fn booked_slots(
         &self,
         workspace_id: &str,

@@ -417,6 +417,46 @@ async fn run_claimed(
                     events.push_front(InputEvent::BookingResult { result });
                     continue;
                 }
+                Effect::CancelAppointment {
+                    appointment_id,
+                    slot,
+                    reschedule,
+                } => {
+                    let cancelled = match appointment_id.parse::<i64>() {
+                        Ok(id) => {
+                            deps.store
+                                .cancel_appointment(
+                                    claim.conversation_id,
+                                    id,
+                                    now.timestamp_millis(),
+                                )
+                                .await?
+                        }
+                        Err(_) => false,
+                    };
+                    tracing::info!(appointment = %appointment_id, reschedule, cancelled, "lead released a booked consultation");
+                    if cancelled {
+                        let text = handoff::cancellation_message(
+                            &key.contact_phone,
+                            claim.contact_name.as_deref(),
+                            &slot,
+                            reschedule,
+                            scheduling::time_zone(&config.scheduling),
+                        );
+                        notices.push(NewMessage {
+                            direction: Direction::Outbound,
+                            inbox_id: None,
+                            wamid: None,
+                            text: Some(text),
+                            meta: json!({"audience": "consultant", "appointment_released": appointment_id}),
+                            send: claim.phone_number_id.as_ref().map(|pnid| SendRequest {
+                                phone_number_id: pnid.clone(),
+                                to: slot.consultant_whatsapp.clone(),
+                            }),
+                        });
+                    }
+                    continue;
+                }
                 Effect::OfferSlots { .. } | Effect::UpdateLead(_) => continue,
             };
             if send.is_none() {

@@ -264,6 +264,41 @@ pub struct Scheduling {
     pub max_slots_shown: u32,
     /// Weekly availability patterns.
     pub slots: Vec<SlotRule>,
+    /// Phrases (whole words) that cancel an upcoming booked consultation ("batal").
+    #[serde(default = "default_cancel_phrases")]
+    pub cancel_phrases: Vec<String>,
+    /// Phrases (whole words) that move an upcoming booked consultation ("ganti jadwal").
+    /// Checked before the cancel phrases.
+    #[serde(default = "default_reschedule_phrases")]
+    pub reschedule_phrases: Vec<String>,
+}
+
+fn default_cancel_phrases() -> Vec<String> {
+    [
+        "batal",
+        "batalkan",
+        "cancel",
+        "tidak jadi",
+        "gak jadi",
+        "nggak jadi",
+        "ga jadi",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_reschedule_phrases() -> Vec<String> {
+    [
+        "ganti jadwal",
+        "ubah jadwal",
+        "pindah jadwal",
+        "jadwal ulang",
+        "reschedule",
+        "ganti hari",
+        "ganti jam",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// One weekly availability pattern: `start..end` cut into `duration_minutes` slots.

@@ -92,6 +92,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
         &["date", "time", "duration", "consultant_name"],
     ),
     spec("scheduling", "slot_taken", &["available_days"]),
+    spec("scheduling", "reschedule", &["available_days"]),
     spec("handoff", "hot_lead", &[]),
     spec("handoff", "warm_lead", &[]),
     spec("handoff", "cold_lead", &[]),
@@ -99,6 +100,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("handoff", "stuck", &[]),
     spec("handoff", "acknowledgement", &[]),
     spec("handoff", "resumed", &["question"]),
+    spec("handoff", "cancelled", &["date", "time"]),
 ];
 
 /// Stage names in flow order.
