@@ -32,7 +32,7 @@ use crate::knowledge::Library;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::{self, names};
-use crate::worker::{TurnDeps, Worker, WorkerSettings, no_form_answers, system_clock};
+use crate::worker::{TurnDeps, Worker, WorkerSettings, no_form_answers, reminders, system_clock};
 
 /// Shared state of the routes.
 #[derive(Clone)]
@@ -205,17 +205,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
     let outbox = OutboxSender::new(Arc::clone(&store), sender);
     let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
+    let deps = Arc::new(TurnDeps {
+        store: Arc::clone(&store),
+        flow,
+        outbox: Arc::clone(&outbox),
+        clock: system_clock(),
+        lease_ms: TURN_LEASE_MS,
+        mark_read: settings.typing_indicator,
+        form_answers: no_form_answers(),
+        knowledge: Arc::new(knowledge),
+    });
+    let reminders = reminders::spawn(
+        Arc::clone(&deps),
+        Duration::from_secs(60),
+        shutdown_rx.clone(),
+    );
     let worker = Worker::new(
-        Arc::new(TurnDeps {
-            store: Arc::clone(&store),
-            flow,
-            outbox: Arc::clone(&outbox),
-            clock: system_clock(),
-            lease_ms: TURN_LEASE_MS,
-            mark_read: settings.typing_indicator,
-            form_answers: no_form_answers(),
-            knowledge: Arc::new(knowledge),
-        }),
+        deps,
         WorkerSettings {
             debounce: settings.debounce,
             max_parallel: settings.max_parallel_turns,
@@ -250,6 +256,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = dispatcher.await;
     let _ = outbox_poller.await;
     let _ = reloader.await;
+    let _ = reminders.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !outbox.is_idle() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -371,6 +371,12 @@ impl Simulator {
         })
     }
 
+    /// Runs the reminder pass as the service does every minute, at `at`; returns how many
+    /// reminders were queued (for tests of reminder timing with the script's clock).
+    pub async fn remind(&self, at: DateTime<Utc>) -> anyhow::Result<usize> {
+        Ok(crate::worker::reminders::run_once(&self.deps, at).await?)
+    }
+
     /// Where the conversation stands now.
     pub async fn outcome(&self) -> anyhow::Result<Outcome> {
         let booked: Vec<BookedSlot> = self

@@ -247,3 +247,126 @@ async fn a_lead_reschedules_then_cancels() {
             .is_empty()
     );
 }
+
+/// Reminders 24 h and 2 h before the booked consultation (Thursday 26 November 2026, 09:00
+/// WIB), each once, to the lead (inside WhatsApp's 24 h window) and to the consultant; none
+/// after a cancel.
+#[tokio::test]
+async fn reminders_go_out_once_at_24_and_2_hours_and_not_after_a_cancel() {
+    use chrono::TimeZone;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("rem.db")).await.unwrap());
+    let start = script.now.with_timezone(&Utc);
+    let mut sim = Simulator::with_store(
+        Arc::clone(&store),
+        &root.join("state-machines"),
+        &script.contact.phone,
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    for (i, text) in script.turns.iter().enumerate() {
+        sim.say(text, start + Duration::minutes(i as i64))
+            .await
+            .unwrap();
+    }
+    let wib = |d: u32, h: u32, m: u32| {
+        chrono_tz::Asia::Jakarta
+            .with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: script.contact.phone.clone(),
+    };
+    let reminders_to = |rows: &[ari::store::OutboxRow]| -> Vec<String> {
+        rows.iter()
+            .filter(|o| o.idempotency_key.starts_with("ari-reminder-"))
+            .map(|o| o.to.clone())
+            .collect()
+    };
+    // The lead writes on Wednesday morning: the 24 h window is open for Thursday.
+    sim.say("oke kak, sampai ketemu kamis", wib(25, 8, 0))
+        .await
+        .unwrap();
+    assert_eq!(sim.remind(wib(25, 8, 59)).await.unwrap(), 0, "too early");
+    assert_eq!(sim.remind(wib(25, 9, 0)).await.unwrap(), 1);
+    assert_eq!(sim.remind(wib(25, 9, 5)).await.unwrap(), 0, "sent twice");
+    let outbox = store.conversation_outbox(&key).await.unwrap();
+    assert_eq!(
+        reminders_to(&outbox),
+        [script.contact.phone.as_str(), "+6281111000002"]
+    );
+    let lead_text = outbox
+        .iter()
+        .find(|o| o.idempotency_key.starts_with("ari-reminder-") && o.to == script.contact.phone)
+        .unwrap()
+        .body
+        .clone();
+    assert!(
+        lead_text.contains("besok") && lead_text.contains("09:00 WIB"),
+        "{lead_text}"
+    );
+    assert_eq!(sim.remind(wib(26, 6, 59)).await.unwrap(), 0);
+    assert_eq!(sim.remind(wib(26, 7, 0)).await.unwrap(), 1);
+    let outbox = store.conversation_outbox(&key).await.unwrap();
+    assert_eq!(reminders_to(&outbox).len(), 4);
+    assert!(outbox.iter().any(|o| o.body.contains("2 jam lagi")));
+    assert_eq!(sim.remind(wib(26, 8, 0)).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn no_reminder_after_a_cancel_and_none_to_a_lead_outside_the_window() {
+    use chrono::TimeZone;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let wib = |d: u32, h: u32| {
+        chrono_tz::Asia::Jakarta
+            .with_ymd_and_hms(2026, 11, d, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let start = script.now.with_timezone(&Utc);
+    // Booked, then silent since Monday: on Wednesday 09:00 only the consultant is reminded.
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("a.db")).await.unwrap());
+    let mut sim = Simulator::with_store(
+        Arc::clone(&store),
+        &root.join("state-machines"),
+        &script.contact.phone,
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    for (i, text) in script.turns.iter().enumerate() {
+        sim.say(text, start + Duration::minutes(i as i64))
+            .await
+            .unwrap();
+    }
+    assert_eq!(sim.remind(wib(25, 9)).await.unwrap(), 1);
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: script.contact.phone.clone(),
+    };
+    let to: Vec<_> = store
+        .conversation_outbox(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.idempotency_key.starts_with("ari-reminder-"))
+        .map(|o| o.to)
+        .collect();
+    assert_eq!(to, ["+6281111000002"]);
+    // Cancelled on Wednesday: nothing on Thursday.
+    sim.say("maaf kak, batal ya", wib(25, 10)).await.unwrap();
+    assert_eq!(sim.remind(wib(26, 7)).await.unwrap(), 0);
+}

@@ -10,8 +10,8 @@ use ari::inbox::{
 use ari::store::sqlite::SqliteStore;
 use ari::store::{
     BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
-    NewAppointment, NewMessage, OutboxState, SendOutcome, SendRequest, Store, StoreError,
-    TurnClaim, TurnCommit,
+    NewAppointment, NewMessage, NewReminder, OutboxState, SendOutcome, SendRequest, Store,
+    StoreError, TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -791,6 +791,112 @@ async fn twenty_concurrent_bookings_of_one_place_book_once(store: Arc<dyn Store>
     assert_eq!(booked, 1);
 }
 
+async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["hi"], 1_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    // The reply was delivered, so the reminder's rows need not wait behind it.
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Sent {
+                kapso_message_id: "wamid.hi".into(),
+            },
+            1_500,
+        )
+        .await
+        .unwrap();
+    let BookingOutcome::Booked { appointment_id } = store
+        .book_slot(appointment(c.conversation_id, "s1", 1))
+        .await
+        .unwrap()
+    else {
+        panic!("not booked")
+    };
+    let start = 1_764_122_400_000;
+    let listed = store
+        .upcoming_appointments(start - 1_000, start + 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].appointment.id, appointment_id);
+    assert_eq!(listed[0].key, key());
+    assert_eq!(listed[0].phone_number_id.as_deref(), Some("p"));
+    assert!(listed[0].reminders_sent.is_empty());
+    assert!(listed[0].last_inbound_ms.is_some());
+    assert!(
+        store
+            .upcoming_appointments(start + 1, start + 10, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let reminder = NewReminder {
+        appointment_id,
+        conversation_id: c.conversation_id,
+        kind: "reminder_24h".into(),
+        messages: vec![
+            ("+6281234567890".into(), "Reminder: besok".into()),
+            ("+6281111000002".into(), "Pengingat".into()),
+        ],
+        phone_number_id: "p".into(),
+        contact_phone: "+6281234567890".into(),
+        now_ms: 2_000,
+        outbox_lease_ms: 60_000,
+    };
+    let rows = store
+        .record_reminder(reminder.clone())
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0].idempotency_key, rows[1].idempotency_key);
+    assert_eq!(
+        store.record_reminder(reminder.clone()).await.unwrap(),
+        None,
+        "recorded twice"
+    );
+    let listed = store
+        .upcoming_appointments(start - 1_000, start + 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].reminders_sent, ["reminder_24h"]);
+    // The lead's reminder is logged in the conversation; the consultant's is not.
+    let logged = store.conversation_messages(&key()).await.unwrap();
+    assert_eq!(
+        logged.last().unwrap().text.as_deref(),
+        Some("Reminder: besok")
+    );
+    // Cancelled: no longer listed, and no reminder can be recorded.
+    assert!(
+        store
+            .cancel_appointment(c.conversation_id, appointment_id, 3_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .upcoming_appointments(start - 1_000, start + 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let two_hours = NewReminder {
+        kind: "reminder_2h".into(),
+        ..reminder
+    };
+    assert_eq!(store.record_reminder(two_hours).await.unwrap(), None);
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -850,6 +956,7 @@ contract_on_sqlite!(
     an_operator_command_is_queued_in_order_with_the_messages,
     workflow_events_find_their_conversation_by_kapso_id,
     booking_respects_capacity_and_is_idempotent,
+    reminders_are_recorded_once_and_only_while_booked,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

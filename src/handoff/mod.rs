@@ -159,6 +159,30 @@ pub fn cancellation_message(
     )
 }
 
+/// The WhatsApp reminder a consultant receives before a consultation.
+pub fn consultant_reminder(
+    contact_phone: &str,
+    contact_name: Option<&str>,
+    slot: &SlotOption,
+    kind: crate::scheduling::ReminderKind,
+    tz: Tz,
+) -> String {
+    let who = match contact_name {
+        Some(n) if !n.trim().is_empty() => format!("{} ({contact_phone})", n.trim()),
+        _ => contact_phone.to_string(),
+    };
+    let (date, time, minutes) = confirmation_parts(slot, tz);
+    let when = match kind {
+        crate::scheduling::ReminderKind::DayBefore => "besok",
+        crate::scheduling::ReminderKind::TwoHours => "2 jam lagi",
+    };
+    format!(
+        "Pengingat, {}: konsultasi dengan {who} {when}, {date} jam {time} {} ({minutes} menit).",
+        slot.consultant_name,
+        zone_label(tz)
+    )
+}
+
 /// Indonesian label of a handoff reason (the flow's stable names).
 pub fn reason_label(reason: &str) -> &str {
     match reason {

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
     Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary,
-    Direction, NewAppointment, NewMessage, OutboxRow, OutboxState, SendOutcome, SendRequest,
-    StoredMessage, TurnClaim, TurnCommit,
+    Direction, NewAppointment, NewMessage, NewReminder, OutboxRow, OutboxState, SendOutcome,
+    SendRequest, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
 };
 
 /// A store failure.
@@ -140,6 +140,24 @@ pub trait Store: Send + Sync + 'static {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<std::collections::HashMap<String, u32>, StoreError>;
+
+    /// Booked (not cancelled) appointments starting in `[from_ms, until_ms)`, soonest first, at
+    /// most `limit`, with the reminders already recorded. One round trip.
+    async fn upcoming_appointments(
+        &self,
+        from_ms: i64,
+        until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<UpcomingAppointment>, StoreError>;
+
+    /// Records a reminder once: in one transaction, marks its kind sent for the appointment
+    /// and queues its messages in the conversation's outbox (rows returned claimed, as in
+    /// `commit_turn`, or left to `claim_outbox` behind an older undelivered reply). `None` when
+    /// this kind was already recorded or the appointment is no longer booked. One round trip.
+    async fn record_reminder(
+        &self,
+        reminder: NewReminder,
+    ) -> Result<Option<Vec<OutboxRow>>, StoreError>;
 
     /// A conversation's appointments, oldest first (operators, `ari simulate`, tests).
     async fn conversation_appointments(

@@ -276,3 +276,36 @@ pub struct Appointment {
     pub status: String,
     pub notes: String,
 }
+
+/// A booked consultation ahead, with what the reminder task needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcomingAppointment {
+    pub appointment: Appointment,
+    pub key: ConversationKey,
+    /// The business number to send from.
+    pub phone_number_id: Option<String>,
+    pub contact_name: Option<String>,
+    /// When it was booked, ms since the Unix epoch.
+    pub booked_at_ms: i64,
+    /// Reminder kinds already recorded (e.g. `reminder_24h`).
+    pub reminders_sent: Vec<String>,
+    /// The lead's latest message, ms since the Unix epoch (WhatsApp's 24 h window).
+    pub last_inbound_ms: Option<i64>,
+}
+
+/// One reminder to record: its messages go out through the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReminder {
+    pub appointment_id: i64,
+    pub conversation_id: i64,
+    /// `reminder_24h` or `reminder_2h`.
+    pub kind: String,
+    /// `(recipient E.164, text)`; the lead's message is also logged in the conversation.
+    pub messages: Vec<(String, String)>,
+    pub phone_number_id: String,
+    /// The lead (E.164): a message to this number is logged as an outbound message.
+    pub contact_phone: String,
+    pub now_ms: i64,
+    /// As [`TurnCommit::outbox_lease_ms`].
+    pub outbox_lease_ms: i64,
+}

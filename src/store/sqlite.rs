@@ -13,8 +13,8 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, Direction,
-    NewAppointment, OutboxRow, OutboxState, SendOutcome, Store, StoreError, StoredMessage,
-    TurnClaim, TurnCommit, model::RECENT_MESSAGES,
+    NewAppointment, NewReminder, OutboxRow, OutboxState, SendOutcome, Store, StoreError,
+    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment, model::RECENT_MESSAGES,
 };
 use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -147,6 +147,17 @@ const MIGRATIONS: &[M<'static>] = &[
     -- A conversation holds a slot once: a redone turn finds its booking again.
     CREATE UNIQUE INDEX appointments_one_per_conversation_slot
         ON appointments (conversation_id, slot_id) WHERE status = 'booked';
+    "#,
+    ),
+    M::up(
+        r#"
+    -- Reminders recorded per appointment: the primary key makes each kind go out once.
+    CREATE TABLE appointment_reminders (
+        appointment_id INTEGER NOT NULL REFERENCES appointments(id),
+        kind           TEXT NOT NULL,
+        sent_at_ms     INTEGER NOT NULL,
+        PRIMARY KEY (appointment_id, kind)
+    ) STRICT;
     "#,
     ),
 ];
@@ -949,6 +960,141 @@ impl Store for SqliteStore {
                     })?
                     .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
                 Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn upcoming_appointments(
+        &self,
+        from_ms: i64,
+        until_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<UpcomingAppointment>, StoreError> {
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT a.id, a.conversation_id, a.slot_id, a.starts_at_ms, a.duration_minutes,
+                            a.consultant_name, a.consultant_whatsapp, a.status, a.notes,
+                            c.workspace_id, c.contact_phone, c.phone_number_id, c.contact_name,
+                            a.created_at_ms,
+                            (SELECT group_concat(kind) FROM appointment_reminders r
+                             WHERE r.appointment_id = a.id),
+                            (SELECT max(created_at_ms) FROM messages m
+                             WHERE m.conversation_id = a.conversation_id AND m.direction = 'inbound')
+                     FROM appointments a JOIN conversations c ON c.id = a.conversation_id
+                     WHERE a.status = 'booked' AND a.starts_at_ms >= ?1 AND a.starts_at_ms < ?2
+                     ORDER BY a.starts_at_ms LIMIT ?3",
+                )?;
+                let rows = stmt
+                    .query_map(params![from_ms, until_ms, limit], |r| {
+                        let sent: Option<String> = r.get(14)?;
+                        Ok(UpcomingAppointment {
+                            appointment: Appointment {
+                                id: r.get(0)?,
+                                conversation_id: r.get(1)?,
+                                slot_id: r.get(2)?,
+                                starts_at_ms: r.get(3)?,
+                                duration_minutes: r.get(4)?,
+                                consultant_name: r.get(5)?,
+                                consultant_whatsapp: r.get(6)?,
+                                status: r.get(7)?,
+                                notes: r.get(8)?,
+                            },
+                            key: ConversationKey {
+                                workspace_id: r.get(9)?,
+                                contact_phone: r.get(10)?,
+                            },
+                            phone_number_id: r.get(11)?,
+                            contact_name: r.get(12)?,
+                            booked_at_ms: r.get(13)?,
+                            reminders_sent: sent
+                                .map(|s| s.split(',').map(str::to_string).collect())
+                                .unwrap_or_default(),
+                            last_inbound_ms: r.get(15)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn record_reminder(
+        &self,
+        reminder: NewReminder,
+    ) -> Result<Option<Vec<OutboxRow>>, StoreError> {
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let booked: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM appointments WHERE id = ?1 AND status = 'booked')",
+                    params![reminder.appointment_id],
+                    |r| r.get(0),
+                )?;
+                if !booked {
+                    return Ok(None);
+                }
+                let fresh = tx.execute(
+                    "INSERT INTO appointment_reminders (appointment_id, kind, sent_at_ms)
+                     VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![reminder.appointment_id, reminder.kind, reminder.now_ms],
+                )?;
+                if fresh == 0 {
+                    return Ok(None);
+                }
+                let behind_older: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1 AND state = 'pending')",
+                    params![reminder.conversation_id],
+                    |r| r.get(0),
+                )?;
+                let claimed_until = if behind_older {
+                    reminder.now_ms
+                } else {
+                    reminder.now_ms + reminder.outbox_lease_ms
+                };
+                let mut rows = Vec::new();
+                for (n, (to, body)) in reminder.messages.iter().enumerate() {
+                    let message_id: Option<i64> = if *to == reminder.contact_phone {
+                        tx.execute(
+                            "INSERT INTO messages (conversation_id, direction, text, meta_json, created_at_ms)
+                             VALUES (?1, 'outbound', ?2, ?3, ?4)",
+                            params![
+                                reminder.conversation_id,
+                                body,
+                                serde_json::json!({"reminder": reminder.kind}).to_string(),
+                                reminder.now_ms
+                            ],
+                        )?;
+                        Some(tx.last_insert_rowid())
+                    } else {
+                        None
+                    };
+                    let key = format!("ari-reminder-{}-{}-{}", reminder.appointment_id, reminder.kind, n);
+                    let row = tx.query_row(
+                        &format!(
+                            "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
+                                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8)
+                             RETURNING {OUTBOX_COLUMNS}"
+                        ),
+                        params![
+                            reminder.conversation_id,
+                            message_id,
+                            key,
+                            reminder.phone_number_id,
+                            to,
+                            body,
+                            claimed_until,
+                            reminder.now_ms
+                        ],
+                        row_to_outbox,
+                    )?;
+                    rows.push(row);
+                }
+                tx.commit()?;
+                Ok(Some(if behind_older { Vec::new() } else { rows }))
             })
             .await
             .map_err(call_err)

@@ -13,6 +13,7 @@
 //!   pending rows nobody signalled (rows left by a crash, rows another replica ingested, a turn
 //!   whose lease expired), so nothing waits forever.
 
+pub mod reminders;
 pub mod turn;
 
 use std::collections::HashMap;
