@@ -93,6 +93,14 @@ pub fn digest(lead_texts: &[&str]) -> String {
     parts.join(". ")
 }
 
+/// How a lead is named to a consultant: `Budi (+6281234567890)`, or the number alone.
+fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
+    match contact_name {
+        Some(n) if !n.trim().is_empty() => format!("{} ({contact_phone})", n.trim()),
+        _ => contact_phone.to_string(),
+    }
+}
+
 /// What a consultant is told about a handed-off lead.
 #[derive(Debug, Clone, Copy)]
 pub struct HandoffNotice<'a> {
@@ -111,10 +119,7 @@ pub struct HandoffNotice<'a> {
 
 /// The WhatsApp text a consultant receives; times in the slots' zone (`tz`).
 pub fn consultant_message(consultant: &Consultant, notice: &HandoffNotice<'_>, tz: Tz) -> String {
-    let who = match notice.contact_name {
-        Some(n) if !n.trim().is_empty() => format!("{} ({})", n.trim(), notice.contact_phone),
-        _ => notice.contact_phone.to_string(),
-    };
+    let who = lead_label(notice.contact_phone, notice.contact_name);
     let mut text = format!(
         "Halo {}, ada lead baru dari ARI untuk Anda.\nLead: {who}\nAlasan: {}\n{}\nPercakapan: {}",
         consultant.name,
@@ -142,10 +147,7 @@ pub fn cancellation_message(
     reschedule: bool,
     tz: Tz,
 ) -> String {
-    let who = match contact_name {
-        Some(n) if !n.trim().is_empty() => format!("{} ({contact_phone})", n.trim()),
-        _ => contact_phone.to_string(),
-    };
+    let who = lead_label(contact_phone, contact_name);
     let (date, time, _) = confirmation_parts(slot, tz);
     let what = if reschedule {
         "mengganti jadwal; jadwal baru menyusul"
@@ -167,10 +169,7 @@ pub fn consultant_reminder(
     kind: crate::scheduling::ReminderKind,
     tz: Tz,
 ) -> String {
-    let who = match contact_name {
-        Some(n) if !n.trim().is_empty() => format!("{} ({contact_phone})", n.trim()),
-        _ => contact_phone.to_string(),
-    };
+    let who = lead_label(contact_phone, contact_name);
     let (date, time, minutes) = confirmation_parts(slot, tz);
     let when = match kind {
         crate::scheduling::ReminderKind::DayBefore => "besok",

@@ -235,6 +235,27 @@ async fn free_slots(
     Ok(scheduling::free_slots(&config.scheduling, now, &booked))
 }
 
+/// A message to a consultant (E.164 `to`), sent from the conversation's business number and
+/// logged in the conversation with `meta`.
+fn consultant_notice(
+    claim: &TurnClaim,
+    to: &str,
+    text: String,
+    meta: serde_json::Value,
+) -> NewMessage {
+    NewMessage {
+        direction: Direction::Outbound,
+        inbox_id: None,
+        wamid: None,
+        text: Some(text),
+        meta,
+        send: claim.phone_number_id.as_ref().map(|pnid| SendRequest {
+            phone_number_id: pnid.clone(),
+            to: to.to_string(),
+        }),
+    }
+}
+
 /// Runs one turn for `key`. See the module docs.
 pub async fn take_turn(deps: &TurnDeps, key: &ConversationKey) -> Result<TurnRun, TurnError> {
     let now = (deps.clock)();
@@ -371,17 +392,12 @@ async fn run_claimed(
                         &notice,
                         scheduling::time_zone(&config.scheduling),
                     );
-                    notices.push(NewMessage {
-                        direction: Direction::Outbound,
-                        inbox_id: None,
-                        wamid: None,
-                        text: Some(text),
-                        meta: json!({"audience": "consultant", "handoff_reason": reason}),
-                        send: claim.phone_number_id.as_ref().map(|pnid| SendRequest {
-                            phone_number_id: pnid.clone(),
-                            to: consultant.whatsapp.clone(),
-                        }),
-                    });
+                    notices.push(consultant_notice(
+                        claim,
+                        &consultant.whatsapp,
+                        text,
+                        json!({"audience": "consultant", "handoff_reason": reason}),
+                    ));
                     continue;
                 }
                 Effect::BookSlot { slot, notes } => {
@@ -443,17 +459,12 @@ async fn run_claimed(
                             reschedule,
                             scheduling::time_zone(&config.scheduling),
                         );
-                        notices.push(NewMessage {
-                            direction: Direction::Outbound,
-                            inbox_id: None,
-                            wamid: None,
-                            text: Some(text),
-                            meta: json!({"audience": "consultant", "appointment_released": appointment_id}),
-                            send: claim.phone_number_id.as_ref().map(|pnid| SendRequest {
-                                phone_number_id: pnid.clone(),
-                                to: slot.consultant_whatsapp.clone(),
-                            }),
-                        });
+                        notices.push(consultant_notice(
+                            claim,
+                            &slot.consultant_whatsapp,
+                            text,
+                            json!({"audience": "consultant", "appointment_released": appointment_id}),
+                        ));
                     }
                     continue;
                 }
