@@ -35,7 +35,8 @@ async fn a_text_gets_one_reply_to_the_right_number() {
     assert_eq!(r.status(), StatusCode::OK);
     let replies = mock.wait_for(1).await;
     svc.wait_processed().await;
-    let outbox = svc.outbox(BUDI).await;
+    // Kapso answered; the sender records the outcome right after.
+    let outbox = svc.outbox_settled(BUDI).await;
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].state, OutboxState::Sent);
     assert_eq!(mock.accepted().len(), 1, "{replies:#?}");

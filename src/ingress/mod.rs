@@ -275,6 +275,21 @@ async fn handle(
     }
 }
 
+/// Whether an item needs the worker: messages, workflow handoffs, a person's message sent from
+/// the WhatsApp Business app (human takeover) and failed sends (recorded on the outbox row).
+/// Other statuses (`sent` by ARI, `delivered`, `read`), conversation events and unknown events
+/// are only recorded.
+fn needs_worker(event: &crate::inbox::InboundEvent) -> bool {
+    match event.kind {
+        EventKind::Message | EventKind::Workflow | EventKind::Control => true,
+        EventKind::Status => event.status.as_ref().is_some_and(|s| {
+            s.status == "failed"
+                || (s.status == "sent" && s.origin.as_deref() == Some("business_app"))
+        }),
+        EventKind::Conversation | EventKind::Unknown => false,
+    }
+}
+
 /// Decides an item's workspace and inbox state, and logs what cannot be processed.
 fn route_item(
     workspaces: &Workspaces,
@@ -308,6 +323,10 @@ fn route_item(
                 state = InboxState::NoSender;
             }
         }
+    }
+    if state == InboxState::Pending && !needs_worker(&event) {
+        // Recorded for the record; nothing to do, so no turn is spent on it.
+        state = InboxState::Done;
     }
     if event.kind == EventKind::Unknown {
         tracing::info!(event = %event.event_type, "event type not handled yet: stored raw");

@@ -226,6 +226,25 @@ impl Service {
         rows
     }
 
+    /// A conversation's outbox rows once none is pending any more (up to 60 s).
+    pub async fn outbox_settled(&self, contact_phone: &str) -> Vec<ari::store::OutboxRow> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let rows = self.outbox(contact_phone).await;
+            if rows
+                .iter()
+                .all(|r| r.state != ari::store::OutboxState::Pending)
+            {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "outbox still pending after 60 s: {rows:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Sends SIGKILL (no cleanup at all) and waits for the process to be gone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
