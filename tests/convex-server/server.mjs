@@ -236,9 +236,9 @@ async function call(t, auth, { path, args, format, expected }) {
     const id = requestId();
     const errName = e?.name ?? "Error";
     let text = String(e?.message ?? e);
-    if (/^Validator error|^ArgumentValidationError/.test(text) === false && /validator/i.test(text)) {
-      text = `ArgumentValidationError: ${text}`;
-    } else if (/^Validator error/.test(text)) {
+    // convex-test words validation failures differently; the backend's prefix lets clients tell
+    // them apart from a function's own errors.
+    if (/validator/i.test(text) && !text.startsWith("ArgumentValidationError")) {
       text = `ArgumentValidationError: ${text}`;
     }
     console.error(`[${udfPath}] ${errName}: ${e?.stack ?? text}`);
