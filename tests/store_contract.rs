@@ -774,8 +774,7 @@ async fn convex_a_client_error_is_not_retried() {
     assert_eq!(store.round_trips(), 1);
 }
 
-/// A retried commit whose first attempt was applied answers `Committed` again (not `Stale`),
-/// and a retried begin finds its own lease: simulated by replaying the same request body.
+/// What a turn wrote can be read back from the deployment with its HTTP API.
 #[tokio::test]
 async fn convex_state_can_be_read_back_over_the_http_api() {
     let store = convex_server::fresh_store().await;
@@ -801,4 +800,58 @@ async fn convex_state_can_be_read_back_over_the_http_api() {
     let snapshot: serde_json::Value =
         serde_json::from_str(conv["snapshotJson"].as_str().unwrap()).unwrap();
     assert_eq!(snapshot["state"], "qualifying");
+}
+
+/// Why `begin_turn` and `commit_turn` may be retried: the same request sent twice (its first
+/// answer lost) gets the same answer, while another request is still fenced.
+#[tokio::test]
+async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
+    let url = convex_server::fresh_deployment_url();
+    let store = ConvexStore::connect_with(&url, convex_server::TEST_DEPLOY_KEY, convex_server::test_options())
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let call = |kind: &'static str, path: &'static str, args: serde_json::Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let v: serde_json::Value = http
+                .post(format!("{url}/api/{kind}"))
+                .header("Authorization", format!("Convex {}", convex_server::TEST_DEPLOY_KEY))
+                .json(&serde_json::json!({"path": path, "args": args, "format": "json"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["status"], "success", "{v}");
+            v["value"].clone()
+        }
+    };
+    let begin = |token: &str| {
+        serde_json::json!({"workspaceId": "default", "contactPhone": "+6281234567890",
+            "nowMs": 1_000, "leaseMs": 30_000, "leaseToken": token})
+    };
+    let first = call("mutation", "turns:begin", begin("tok-1")).await;
+    assert_eq!(first["status"], "claimed");
+    assert_eq!(call("mutation", "turns:begin", begin("tok-1")).await["status"], "claimed");
+    assert_eq!(call("mutation", "turns:begin", begin("tok-2")).await["status"], "busy");
+    let commit = |id: &str| {
+        serde_json::json!({"commitId": id, "conversationId": first["conversationId"],
+            "version": 0, "leaseToken": "tok-1", "consumedInboxIds": [1],
+            "snapshotJson": "{}", "nowMs": 2_000, "outboxLeaseMs": 0,
+            "messages": [{"direction": "outbound", "text": "Halo!", "metaJson": "{}",
+                "send": {"phoneNumberId": "p", "to": "+6281234567890"}}]})
+    };
+    let applied = call("mutation", "turns:commit", commit("c-1")).await;
+    assert_eq!(applied["status"], "committed");
+    let replayed = call("mutation", "turns:commit", commit("c-1")).await;
+    assert_eq!(replayed, applied);
+    assert_eq!(call("mutation", "turns:commit", commit("c-2")).await["status"], "stale");
+    assert_eq!(store.conversation_outbox(&key()).await.unwrap().len(), 1);
 }
