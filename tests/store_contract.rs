@@ -644,8 +644,7 @@ async fn convex_a_bad_deploy_key_is_a_clear_start_up_error() {
     let url = convex_server::fresh_deployment_url();
     let err = ConvexStore::connect_with(&url, "not-the-key", convex_server::test_options())
         .await
-        .err()
-        .expect("a wrong key was accepted");
+        .expect_err("a wrong key was accepted");
     let text = err.to_string();
     assert!(text.contains("refused the deploy key"), "{text}");
     assert!(text.contains("ARI_CONVEX_DEPLOY_KEY"), "{text}");
@@ -673,7 +672,10 @@ async fn convex_internal_functions_are_invisible_without_the_key() {
     );
     let admin: serde_json::Value = http
         .post(format!("{url}/api/query"))
-        .header("Authorization", format!("Convex {}", convex_server::TEST_DEPLOY_KEY))
+        .header(
+            "Authorization",
+            format!("Convex {}", convex_server::TEST_DEPLOY_KEY),
+        )
         .json(&body)
         .send()
         .await
@@ -695,8 +697,7 @@ async fn convex_an_unreachable_deployment_is_unavailable() {
     let url = format!("http://127.0.0.1:{port}");
     let err = ConvexStore::connect_with(&url, "k", convex_server::test_options())
         .await
-        .err()
-        .expect("connected to nothing");
+        .expect_err("connected to nothing");
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
     let store = ConvexStore::new(&url, "k", convex_server::test_options()).unwrap();
     let err = store
@@ -718,7 +719,8 @@ async fn convex_retries_only_transient_failures_of_idempotent_calls() {
     Mock::given(method("POST"))
         .and(path("/api/query"))
         .respond_with(
-            ResponseTemplate::new(503).set_body_json(serde_json::json!({"code": "Overloaded", "message": "busy"})),
+            ResponseTemplate::new(503)
+                .set_body_json(serde_json::json!({"code": "Overloaded", "message": "busy"})),
         )
         .up_to_n_times(2)
         .mount(&mock)
@@ -734,7 +736,8 @@ async fn convex_retries_only_transient_failures_of_idempotent_calls() {
     Mock::given(method("POST"))
         .and(path("/api/mutation"))
         .respond_with(
-            ResponseTemplate::new(429).set_body_json(serde_json::json!({"code": "RateLimited", "message": "slow down"})),
+            ResponseTemplate::new(429)
+                .set_body_json(serde_json::json!({"code": "RateLimited", "message": "slow down"})),
         )
         .mount(&mock)
         .await;
@@ -747,12 +750,7 @@ async fn convex_retries_only_transient_failures_of_idempotent_calls() {
     assert!(err.to_string().contains("429"), "{err}");
     assert_eq!(store.round_trips(), 4);
     // record_send with a final outcome is: three attempts.
-    assert!(
-        store
-            .record_send(1, SendOutcome::DryRun, 0)
-            .await
-            .is_err()
-    );
+    assert!(store.record_send(1, SendOutcome::DryRun, 0).await.is_err());
     assert_eq!(store.round_trips(), 7);
 }
 
@@ -763,9 +761,10 @@ async fn convex_a_client_error_is_not_retried() {
 
     let mock = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            serde_json::json!({"code": "BadJsonBody", "message": "nope"}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"code": "BadJsonBody", "message": "nope"})),
+        )
         .mount(&mock)
         .await;
     let store = ConvexStore::new(&mock.uri(), "k", convex_server::test_options()).unwrap();
@@ -807,9 +806,13 @@ async fn convex_state_can_be_read_back_over_the_http_api() {
 #[tokio::test]
 async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
     let url = convex_server::fresh_deployment_url();
-    let store = ConvexStore::connect_with(&url, convex_server::TEST_DEPLOY_KEY, convex_server::test_options())
-        .await
-        .unwrap();
+    let store = ConvexStore::connect_with(
+        &url,
+        convex_server::TEST_DEPLOY_KEY,
+        convex_server::test_options(),
+    )
+    .await
+    .unwrap();
     store
         .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
         .await
@@ -821,7 +824,10 @@ async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
         async move {
             let v: serde_json::Value = http
                 .post(format!("{url}/api/{kind}"))
-                .header("Authorization", format!("Convex {}", convex_server::TEST_DEPLOY_KEY))
+                .header(
+                    "Authorization",
+                    format!("Convex {}", convex_server::TEST_DEPLOY_KEY),
+                )
                 .json(&serde_json::json!({"path": path, "args": args, "format": "json"}))
                 .send()
                 .await
@@ -839,8 +845,14 @@ async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
     };
     let first = call("mutation", "turns:begin", begin("tok-1")).await;
     assert_eq!(first["status"], "claimed");
-    assert_eq!(call("mutation", "turns:begin", begin("tok-1")).await["status"], "claimed");
-    assert_eq!(call("mutation", "turns:begin", begin("tok-2")).await["status"], "busy");
+    assert_eq!(
+        call("mutation", "turns:begin", begin("tok-1")).await["status"],
+        "claimed"
+    );
+    assert_eq!(
+        call("mutation", "turns:begin", begin("tok-2")).await["status"],
+        "busy"
+    );
     let commit = |id: &str| {
         serde_json::json!({"commitId": id, "conversationId": first["conversationId"],
             "version": 0, "leaseToken": "tok-1", "consumedInboxIds": [1],
@@ -852,6 +864,9 @@ async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
     assert_eq!(applied["status"], "committed");
     let replayed = call("mutation", "turns:commit", commit("c-1")).await;
     assert_eq!(replayed, applied);
-    assert_eq!(call("mutation", "turns:commit", commit("c-2")).await["status"], "stale");
+    assert_eq!(
+        call("mutation", "turns:commit", commit("c-2")).await["status"],
+        "stale"
+    );
     assert_eq!(store.conversation_outbox(&key()).await.unwrap().len(), 1);
 }

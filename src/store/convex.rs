@@ -255,10 +255,12 @@ impl ConvexStore {
             .await
             .map_err(|e| transient(format!("Convex {path}: {}", describe(&e))))?;
         let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| transient(format!("Convex {path}: reading the answer: {}", describe(&e))))?;
+        let text = response.text().await.map_err(|e| {
+            transient(format!(
+                "Convex {path}: reading the answer: {}",
+                describe(&e)
+            ))
+        })?;
         if status == 200 || status == STATUS_UDF_FAILED {
             return decode_envelope(path, &text).map_err(|error| Failure {
                 error,
@@ -286,7 +288,9 @@ impl ConvexStore {
     }
 
     async fn read<T: DeserializeOwned>(&self, path: &str, args: Value) -> Result<T, StoreError> {
-        let value = self.call(Kind::Query, path, args, Retry::Idempotent).await?;
+        let value = self
+            .call(Kind::Query, path, args, Retry::Idempotent)
+            .await?;
         decode(path, value)
     }
 }
@@ -523,8 +527,8 @@ fn inbox_row(w: wire::Inbox) -> Result<InboxRow, StoreError> {
     let id = w.id;
     let event: InboundEvent = serde_json::from_str(&w.event_json)
         .map_err(|e| invalid(format!("inbox {id}: event: {e}")))?;
-    let raw = serde_json::from_str(&w.raw_json)
-        .map_err(|e| invalid(format!("inbox {id}: raw: {e}")))?;
+    let raw =
+        serde_json::from_str(&w.raw_json).map_err(|e| invalid(format!("inbox {id}: raw: {e}")))?;
     let state = InboxState::parse(&w.state)
         .ok_or_else(|| invalid(format!("inbox {id}: state {:?}", w.state)))?;
     if event.kind.as_str() != w.kind {
@@ -715,7 +719,9 @@ impl Store for ConvexStore {
         args["nowMs"] = json!(now_ms);
         args["leaseMs"] = json!(lease_ms);
         args["leaseToken"] = json!(uuid::Uuid::new_v4().to_string());
-        let out: wire::Begin = self.mutation("turns:begin", args, Retry::Idempotent).await?;
+        let out: wire::Begin = self
+            .mutation("turns:begin", args, Retry::Idempotent)
+            .await?;
         Ok(match out {
             wire::Begin::Idle => BeginTurn::Idle,
             wire::Begin::Busy { lease_until_ms } => BeginTurn::Busy { lease_until_ms },
@@ -732,7 +738,9 @@ impl Store for ConvexStore {
                 let snapshot = snapshot_json
                     .map(|s| serde_json::from_str(&s))
                     .transpose()
-                    .map_err(|e| invalid(format!("conversation {conversation_id}: snapshot: {e}")))?;
+                    .map_err(|e| {
+                        invalid(format!("conversation {conversation_id}: snapshot: {e}"))
+                    })?;
                 BeginTurn::Claimed(Box::new(TurnClaim {
                     conversation_id,
                     version,
@@ -803,7 +811,8 @@ impl Store for ConvexStore {
             SendOutcome::Retry { .. } => Retry::Once,
             _ => Retry::Idempotent,
         };
-        let args = json!({"outboxId": outbox_id, "outcome": outcome_args(&outcome), "nowMs": now_ms});
+        let args =
+            json!({"outboxId": outbox_id, "outcome": outcome_args(&outcome), "nowMs": now_ms});
         self.call(Kind::Mutation, "outbox:recordSend", args, retry)
             .await
             .map(|_| ())
@@ -894,8 +903,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, StoreError::InvalidData(_)), "{err}");
-        let err = decode_envelope("m:f", r#"{"status":"error","errorMessage":"boom"}"#).unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(ref m) if m.contains("boom")), "{err}");
+        let err =
+            decode_envelope("m:f", r#"{"status":"error","errorMessage":"boom"}"#).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Unavailable(ref m) if m.contains("boom")),
+            "{err}"
+        );
         assert!(matches!(
             decode_envelope("m:f", "<html>"),
             Err(StoreError::InvalidData(_))
