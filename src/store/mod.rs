@@ -5,6 +5,7 @@
 //! large part of why it never worked. Two implementations sit behind the same contract tests:
 //! [`sqlite::SqliteStore`] (embedded default) and, later, a Convex store over its HTTP API.
 
+pub mod convex;
 pub mod model;
 pub mod sqlite;
 
