@@ -9,7 +9,7 @@ import { internalMutation, internalQuery } from "./_generated/server";
  */
 export const ping = internalQuery({
   args: {},
-  handler: async () => ({ app: "ari", schema: 1 }),
+  handler: async () => ({ app: "ari", schema: 2 }),
 });
 
 /** Proves the deployment accepts writes (`GET /readyz`): upserts one row. */

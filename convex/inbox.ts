@@ -121,26 +121,106 @@ export const list = internalQuery({
 });
 
 /**
- * Conversations with pending rows, the one waiting longest first, at most `limit`. Reads at most
- * `PENDING_SCAN` pending rows (a transaction's read budget); the worker polls again.
+ * The worker's recovery poll (`Store::pending_conversations`), in one transaction as the SQLite
+ * store does it: first attaches pending rows that name only a Kapso conversation id (workflow
+ * events) to the conversation with that id (they get its workspace and phone); then marks
+ * pending rows still without a phone that arrived before `nowMs - orphanTtlMs` unroutable; then
+ * lists the conversations with pending rows, the one waiting longest first, at most `limit`.
+ * Reads at most `PENDING_SCAN` pending rows (a transaction's read budget); the worker polls
+ * again. Repeating it with the same arguments changes nothing more, so the client may retry it.
  */
-export const pendingConversations = internalQuery({
-  args: { limit: v.number() },
+export const pendingConversations = internalMutation({
+  args: { limit: v.number(), nowMs: v.number(), orphanTtlMs: v.number() },
   handler: async (ctx, args) => {
     const rows = await ctx.db
       .query("inbox")
       .withIndex("by_state", (q) => q.eq("state", "pending"))
       .take(PENDING_SCAN);
+    const orphanBefore = args.nowMs - args.orphanTtlMs;
     const keys: { workspaceId: string; contactPhone: string }[] = [];
     const seen = new Set<string>();
     for (const r of rows) {
-      if (keys.length >= args.limit) break;
-      if (r.workspaceId === undefined || r.contactPhone === undefined) continue;
-      const k = JSON.stringify([r.workspaceId, r.contactPhone]);
+      let workspaceId = r.workspaceId;
+      let contactPhone = r.contactPhone;
+      if (contactPhone === undefined) {
+        const kapsoId = r.kapsoConversationId;
+        const conv =
+          kapsoId === undefined
+            ? null
+            : await ctx.db
+                .query("conversations")
+                .withIndex("by_kapso_id", (q) => q.eq("kapsoConversationId", kapsoId))
+                .first();
+        if (conv !== null) {
+          workspaceId = conv.workspaceId;
+          contactPhone = conv.contactPhone;
+          await ctx.db.patch(r._id, { workspaceId, contactPhone });
+        } else {
+          if (r.receivedAtMs < orphanBefore) {
+            await ctx.db.patch(r._id, { state: "unroutable" });
+          }
+          continue;
+        }
+      }
+      if (keys.length >= args.limit || workspaceId === undefined) continue;
+      const k = JSON.stringify([workspaceId, contactPhone]);
       if (seen.has(k)) continue;
       seen.add(k);
-      keys.push({ workspaceId: r.workspaceId, contactPhone: r.contactPhone });
+      keys.push({ workspaceId, contactPhone });
     }
     return keys;
+  },
+});
+
+/**
+ * Queues an operator's command for the conversation `conversationId` (`Store::enqueue_control`)
+ * as a `control` inbox row under the delivery `deliveryKey` (`control:<uuid>`, chosen by the
+ * caller so a retried request finds its own delivery and stores nothing twice). `eventJson` is
+ * the event without the lead's phone; the conversation's phone is filled in here. Returns the
+ * conversation's key, or null when no conversation has that id.
+ */
+export const enqueueControl = internalMutation({
+  args: {
+    conversationId: v.number(),
+    eventType: v.string(),
+    deliveryKey: v.string(),
+    eventJson: v.string(),
+    nowMs: v.number(),
+  },
+  handler: async (ctx, args) => {
+    const conv = await ctx.db
+      .query("conversations")
+      .withIndex("by_seq", (q) => q.eq("seq", args.conversationId))
+      .unique();
+    if (conv === null) return null;
+    const key = { workspaceId: conv.workspaceId, contactPhone: conv.contactPhone };
+    const claimed = await ctx.db
+      .query("deliveries")
+      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.deliveryKey))
+      .first();
+    if (claimed !== null) return key;
+    const event = JSON.parse(args.eventJson) as Record<string, unknown>;
+    event.contact_phone = conv.contactPhone;
+    await ctx.db.insert("deliveries", {
+      idempotencyKey: args.deliveryKey,
+      eventHeader: args.eventType,
+      requestId: "",
+      itemCount: 1,
+      receivedAtMs: args.nowMs,
+    });
+    await ctx.db.insert("inbox", {
+      seq: await reserveSeq(ctx, "inbox", 1),
+      deliveryKey: args.deliveryKey,
+      kind: "control",
+      eventType: args.eventType,
+      workspaceId: conv.workspaceId,
+      claimPhone: "",
+      contactPhone: conv.contactPhone,
+      state: "pending",
+      eventJson: JSON.stringify(event),
+      rawJson: JSON.stringify({ conversation_id: args.conversationId, event: args.eventType }),
+      receivedAtMs: args.nowMs,
+    });
+    return key;
   },
 });

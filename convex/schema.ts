@@ -76,6 +76,9 @@ export default defineSchema({
     // The request id of the last applied commit: a retried commit (lost response) is answered
     // with the same outcome instead of `stale`.
     lastCommitId: v.optional(v.string()),
+    // Whether that commit's outbox rows were left unclaimed behind an older undelivered reply
+    // (then its replay returns no rows, as the first answer did).
+    lastCommitHeld: v.optional(v.boolean()),
     createdAtMs: v.number(),
     updatedAtMs: v.number(),
   })
@@ -118,6 +121,8 @@ export default defineSchema({
     .index("by_idempotency_key", ["idempotencyKey"])
     .index("by_state", ["state", "seq"])
     .index("by_conversation", ["conversationSeq", "seq"])
+    // Head-of-line checks: a conversation's pending rows, oldest first.
+    .index("by_conversation_state", ["conversationSeq", "state", "seq"])
     .index("by_conversation_version", ["conversationSeq", "commitVersion", "seq"])
     .index("by_kapso_id", ["kapsoMessageId"]),
 
@@ -162,20 +167,33 @@ export default defineSchema({
     .index("by_workspace", ["workspaceId", "slotId"])
     .index("by_workspace_weekday", ["workspaceId", "weekday"]),
 
-  // A booked consultation. Booking is atomic per (slot, start): capacity is counted in the same
-  // mutation that inserts.
+  // A booked consultation (mirrors the SQLite `appointments` table). Booking is atomic: the
+  // capacity count and the insert run in one mutation (`appointments:book`), and Convex's
+  // optimistic concurrency control retries a mutation whose read index range another one wrote.
   appointments: defineTable({
+    seq: v.number(),
     workspaceId: v.string(),
     conversationSeq: v.number(),
-    contactPhone: v.string(),
+    // The slot's stable id (the same for every lead offered that slot).
     slotId: v.string(),
     startsAtMs: v.number(),
-    endsAtMs: v.number(),
-    state: v.string(),
+    durationMinutes: v.number(),
+    consultantName: v.string(),
+    consultantWhatsapp: v.string(),
+    // `booked` or `cancelled`.
+    status: v.string(),
+    notes: v.string(),
     createdAtMs: v.number(),
+    updatedAtMs: v.number(),
   })
-    .index("by_slot_start", ["workspaceId", "slotId", "startsAtMs"])
-    .index("by_conversation", ["conversationSeq"]),
+    .index("by_seq", ["seq"])
+    // Capacity: booked rows of a slot.
+    .index("by_slot", ["workspaceId", "slotId", "status"])
+    // Idempotency: this conversation's booking of a slot.
+    .index("by_conversation_slot", ["conversationSeq", "slotId", "status"])
+    .index("by_conversation", ["conversationSeq", "seq"])
+    // `booked_slots`: booked rows of a workspace starting in a window.
+    .index("by_start", ["workspaceId", "status", "startsAtMs"]),
 
   // A knowledge-base entry (universities, the consultancy) the flow answers questions from.
   knowledgeEntries: defineTable({

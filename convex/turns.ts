@@ -141,7 +141,9 @@ async function outboxOfCommit(ctx: QueryCtx, conversationSeq: number, version: n
  * Applies one turn in one transaction, fenced by `version` and `leaseToken`: bumps the version,
  * stores the snapshot and summary, releases the lease, marks the consumed inbox rows done,
  * inserts the messages and, for each outbound message with `send`, an outbox row claimed by
- * the committer until `nowMs + outboxLeaseMs`. A moved version or lost lease gives
+ * the committer until `nowMs + outboxLeaseMs` and returned; when the contact still has an older
+ * pending reply, the new rows are due at once but unclaimed (the poller sends them after it)
+ * and none are returned. A moved version or lost lease gives
  * `{status: "stale"}` and writes nothing. `commitId` (unique per call, reused by retries) makes
  * a retried commit whose first attempt was applied answer `committed` again.
  */
@@ -174,12 +176,23 @@ export const commit = internalMutation({
         return {
           status: "committed" as const,
           version: conv.version,
-          outbox: await outboxOfCommit(ctx, conv.seq, conv.version),
+          outbox: conv.lastCommitHeld === true ? [] : await outboxOfCommit(ctx, conv.seq, conv.version),
         };
       }
       return { status: "stale" as const };
     }
     const version = args.version + 1;
+    // Replies queued behind an older undelivered reply of this contact (waiting for a retry, or
+    // in flight) are not handed out for direct delivery: the poller sends them head-of-line, so
+    // a contact's messages never overtake each other.
+    const older = await ctx.db
+      .query("outbox")
+      .withIndex("by_conversation_state", (q) =>
+        q.eq("conversationSeq", conv.seq).eq("state", "pending"),
+      )
+      .first();
+    const held = older !== null;
+    const claimedUntilMs = held ? args.nowMs : args.nowMs + args.outboxLeaseMs;
     await ctx.db.patch(conv._id, {
       version,
       snapshotJson: args.snapshotJson,
@@ -190,6 +203,7 @@ export const commit = internalMutation({
       leaseToken: undefined,
       leaseUntilMs: undefined,
       lastCommitId: args.commitId,
+      lastCommitHeld: held,
       updatedAtMs: args.nowMs,
     });
     for (const id of args.consumedInboxIds) {
@@ -229,12 +243,12 @@ export const commit = internalMutation({
           body: m.text ?? "",
           state: "pending",
           attempts: 0,
-          nextAttemptAtMs: args.nowMs + args.outboxLeaseMs,
+          nextAttemptAtMs: claimedUntilMs,
           createdAtMs: args.nowMs,
           updatedAtMs: args.nowMs,
         });
         const row = await ctx.db.get(id);
-        if (row !== null) outbox.push(outboxRow(row));
+        if (row !== null && !held) outbox.push(outboxRow(row));
       }
     }
     return { status: "committed" as const, version, outbox };

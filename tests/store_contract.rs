@@ -783,6 +783,48 @@ async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     );
 }
 
+/// The round trips of one inbound text message through the store, on either store: enqueue
+/// (ingress), begin and commit (worker), record the send (sender) = 4, one per operation; a
+/// booking turn adds the booked-slots read and the booking.
+async fn each_operation_is_one_round_trip(store: &dyn Store) {
+    let before = store.round_trips();
+    store
+        .enqueue_inbound(delivery("rt", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 1, "enqueue_inbound");
+    let c = claim(store, 1_000).await;
+    assert_eq!(store.round_trips() - before, 2, "begin_turn");
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["Halo!"], 1_100))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    assert_eq!(store.round_trips() - before, 3, "commit_turn");
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Sent {
+                kapso_message_id: "wamid.OUT".into(),
+            },
+            1_200,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 4, "record_send");
+    store.booked_slots("default", 0, i64::MAX / 2).await.unwrap();
+    assert_eq!(store.round_trips() - before, 5, "booked_slots");
+    store
+        .book_slot(appointment(c.conversation_id, "slot-1", 1))
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 6, "book_slot");
+    store.pending_conversations(10, 2_000, 60_000).await.unwrap();
+    assert_eq!(store.round_trips() - before, 7, "pending_conversations");
+}
+
 /// A fresh SQLite store in a temporary file (the guard keeps the file).
 async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
@@ -833,6 +875,7 @@ macro_rules! contract_on {
             an_operator_command_is_queued_in_order_with_the_messages,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
+            each_operation_is_one_round_trip,
         );
     };
 }
@@ -899,40 +942,6 @@ async fn sqlite_refuses_a_file_that_is_not_a_database() {
 }
 
 // ---- Convex only: round trips, the key check, outages, retries, the wire format. ----
-
-/// The round trips of one inbound text message, end to end through the store: enqueue (ingress),
-/// begin and commit (worker), record the send (sender) = 4 HTTP calls, one per operation.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn convex_one_inbound_text_costs_four_round_trips() {
-    let store = convex_server::fresh_store().await;
-    let before = store.round_trips();
-    store
-        .enqueue_inbound(delivery("rt", vec![message("p", "w1", "halo")]))
-        .await
-        .unwrap();
-    assert_eq!(store.round_trips() - before, 1, "enqueue_inbound");
-    let c = claim(&store, 1_000).await;
-    assert_eq!(store.round_trips() - before, 2, "begin_turn");
-    let CommitOutcome::Committed { outbox, .. } = store
-        .commit_turn(commit_of(&c, &["Halo!"], 1_100))
-        .await
-        .unwrap()
-    else {
-        panic!("stale")
-    };
-    assert_eq!(store.round_trips() - before, 3, "commit_turn");
-    store
-        .record_send(
-            outbox[0].id,
-            SendOutcome::Sent {
-                kapso_message_id: "wamid.OUT".into(),
-            },
-            1_200,
-        )
-        .await
-        .unwrap();
-    assert_eq!(store.round_trips() - before, 4, "record_send");
-}
 
 #[tokio::test]
 async fn convex_a_bad_deploy_key_is_a_clear_start_up_error() {

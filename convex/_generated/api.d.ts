@@ -13,6 +13,7 @@ import type {
   FilterApi,
   FunctionReference,
 } from "convex/server";
+import type * as appointments from "../appointments.js";
 import type * as conversations from "../conversations.js";
 import type * as health from "../health.js";
 import type * as inbox from "../inbox.js";
@@ -30,6 +31,7 @@ import type * as turns from "../turns.js";
  * ```
  */
 declare const fullApi: ApiFromModules<{
+  appointments: typeof appointments;
   conversations: typeof conversations;
   health: typeof health;
   inbox: typeof inbox;

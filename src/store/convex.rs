@@ -1,7 +1,7 @@
 //! The Convex store: every [`Store`] operation is one call of an internal Convex function
 //! (`convex/*.ts`) over Convex's HTTP API, so several ARI replicas can share one deployment.
 //!
-//! Wire format (see `README.convex.md`): `POST {url}/api/query|mutation` with
+//! Wire format (see the README's Convex section): `POST {url}/api/query|mutation` with
 //! `{"path":"module:function","args":{..},"format":"json"}` and `Authorization: Convex <deploy
 //! key>` (internal functions are invisible without an admin key, so nothing in `convex/` is
 //! callable from the outside). Once the function ran, the answer is an envelope with HTTP 200
@@ -16,7 +16,7 @@
 //!
 //! Retries (with exponential backoff) happen only on network errors, timeouts, 5xx and 429, and
 //! only for operations whose repetition is harmless; each method's doc says whether it is
-//! retried. Every HTTP request counts as one round trip ([`ConvexStore::round_trips`] and the
+//! retried. Every HTTP request counts as one round trip ([`Store::round_trips`] and the
 //! `ari_store_round_trips_total{store="convex"}` counter).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,14 +28,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    BeginTurn, CommitOutcome, ConversationKey, Direction, OutboxRow, OutboxState, SendOutcome,
-    Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
+    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, Direction,
+    NewAppointment, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError,
+    StoredMessage, TurnClaim, TurnCommit,
 };
-use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
-
-/// Counter of HTTP requests the Convex store made (each one a round trip), labelled
-/// `store="convex"`.
-pub const ROUND_TRIPS_METRIC: &str = "ari_store_round_trips_total";
+use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
 /// HTTP status the Convex JS client treats like 200 (a function that failed; the body is the
 /// usual envelope).
@@ -183,12 +180,6 @@ impl ConvexStore {
             round_trips: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })
-    }
-
-    /// How many HTTP requests (round trips) this store made since it was built, retries and
-    /// the start-up key check included.
-    pub fn round_trips(&self) -> u64 {
-        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// The deployment URL (no trailing `/`).
@@ -509,6 +500,52 @@ mod wire {
         pub contact_phone: String,
     }
 
+    impl Key {
+        pub fn into_key(self) -> super::ConversationKey {
+            super::ConversationKey {
+                workspace_id: self.workspace_id,
+                contact_phone: self.contact_phone,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(tag = "status", rename_all = "lowercase")]
+    pub enum Booked {
+        #[serde(rename_all = "camelCase")]
+        Booked {
+            #[serde(deserialize_with = "int")]
+            appointment_id: i64,
+        },
+        Full,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SlotCount {
+        pub slot_id: String,
+        #[serde(deserialize_with = "int")]
+        pub count: i64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Appointment {
+        #[serde(deserialize_with = "int")]
+        pub id: i64,
+        #[serde(deserialize_with = "int")]
+        pub conversation_id: i64,
+        pub slot_id: String,
+        #[serde(deserialize_with = "int")]
+        pub starts_at_ms: i64,
+        #[serde(deserialize_with = "int")]
+        pub duration_minutes: i64,
+        pub consultant_name: String,
+        pub consultant_whatsapp: String,
+        pub status: String,
+        pub notes: String,
+    }
+
     #[derive(Deserialize)]
     #[serde(transparent)]
     pub struct OptInt(#[serde(deserialize_with = "opt_int")] pub Option<i64>);
@@ -693,18 +730,50 @@ impl Store for ConvexStore {
         rows.into_iter().map(inbox_row).collect()
     }
 
-    /// `inbox:pendingConversations` (a query; retried).
-    async fn pending_conversations(&self, limit: u32) -> Result<Vec<ConversationKey>, StoreError> {
+    /// `inbox:pendingConversations`, a mutation (it attaches workflow events and marks orphans
+    /// unroutable). Retried: a repeat with the same arguments changes nothing more.
+    async fn pending_conversations(
+        &self,
+        limit: u32,
+        now_ms: i64,
+        orphan_ttl_ms: i64,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
         let keys: Vec<wire::Key> = self
-            .read("inbox:pendingConversations", json!({"limit": limit}))
+            .mutation(
+                "inbox:pendingConversations",
+                json!({"limit": limit, "nowMs": now_ms, "orphanTtlMs": orphan_ttl_ms}),
+                Retry::Idempotent,
+            )
             .await?;
-        Ok(keys
-            .into_iter()
-            .map(|k| ConversationKey {
-                workspace_id: k.workspace_id,
-                contact_phone: k.contact_phone,
-            })
-            .collect())
+        Ok(keys.into_iter().map(wire::Key::into_key).collect())
+    }
+
+    /// `inbox:enqueueControl`. Retried: the delivery key (`control:<uuid>`) is chosen here, once
+    /// per call, so a repeat finds its own delivery and queues nothing twice.
+    async fn enqueue_control(
+        &self,
+        conversation_id: i64,
+        event_type: &str,
+        now_ms: i64,
+    ) -> Result<Option<ConversationKey>, StoreError> {
+        // The event as the SQLite store writes it; the deployment fills in the lead's phone,
+        // which only it knows.
+        let mut event = InboundEvent::unknown(event_type);
+        event.kind = EventKind::Control;
+        let key: Option<wire::Key> = self
+            .mutation(
+                "inbox:enqueueControl",
+                json!({
+                    "conversationId": conversation_id,
+                    "eventType": event_type,
+                    "deliveryKey": format!("control:{}", uuid::Uuid::new_v4()),
+                    "eventJson": serde_json::to_string(&event).map_err(invalid)?,
+                    "nowMs": now_ms,
+                }),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(key.map(wire::Key::into_key))
     }
 
     /// `turns:begin`. Retried: the lease token is chosen here, once per call, so a repeat finds
@@ -834,6 +903,76 @@ impl Store for ConvexStore {
         Ok(id.0)
     }
 
+    /// `appointments:book`. Retried: booking is idempotent per conversation and slot, so a
+    /// repeat whose first attempt was applied gets the same appointment back.
+    async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError> {
+        let out: wire::Booked = self
+            .mutation(
+                "appointments:book",
+                json!({
+                    "conversationId": booking.conversation_id,
+                    "workspaceId": booking.workspace_id,
+                    "slotId": booking.slot_id,
+                    "startsAtMs": booking.starts_at_ms,
+                    "durationMinutes": booking.duration_minutes,
+                    "consultantName": booking.consultant_name,
+                    "consultantWhatsapp": booking.consultant_whatsapp,
+                    "capacity": booking.capacity,
+                    "notes": booking.notes,
+                    "nowMs": booking.now_ms,
+                }),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(match out {
+            wire::Booked::Booked { appointment_id } => BookingOutcome::Booked { appointment_id },
+            wire::Booked::Full => BookingOutcome::Full,
+        })
+    }
+
+    /// `appointments:bookedSlots` (a query; retried).
+    async fn booked_slots(
+        &self,
+        workspace_id: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+        let rows: Vec<wire::SlotCount> = self
+            .read(
+                "appointments:bookedSlots",
+                json!({"workspaceId": workspace_id, "fromMs": from_ms, "toMs": to_ms}),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|r| Ok((r.slot_id, u32::try_from(r.count).map_err(invalid)?)))
+            .collect()
+    }
+
+    /// `appointments:forConversation` (a query; retried).
+    async fn conversation_appointments(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        let rows: Vec<wire::Appointment> = self
+            .read("appointments:forConversation", key_args(key))
+            .await?;
+        rows.into_iter()
+            .map(|a| {
+                Ok(Appointment {
+                    id: a.id,
+                    conversation_id: a.conversation_id,
+                    slot_id: a.slot_id,
+                    starts_at_ms: a.starts_at_ms,
+                    duration_minutes: u32::try_from(a.duration_minutes).map_err(invalid)?,
+                    consultant_name: a.consultant_name,
+                    consultant_whatsapp: a.consultant_whatsapp,
+                    status: a.status,
+                    notes: a.notes,
+                })
+            })
+            .collect()
+    }
+
     /// `conversations:messages` (a query; retried).
     async fn conversation_messages(
         &self,
@@ -863,6 +1002,12 @@ impl Store for ConvexStore {
         )
         .await
         .map(|_| ())
+    }
+
+    /// HTTP requests made since the store was built, retries and the start-up key check
+    /// included.
+    fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Refuses later calls (nothing to flush: every call was durable when it returned).

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -154,6 +156,8 @@ const MIGRATIONS: &[M<'static>] = &[
 /// The SQLite store. Clone-free: share it behind an `Arc`.
 pub struct SqliteStore {
     conn: tokio_rusqlite::Connection,
+    /// Operations sent to the connection thread (one transaction each): [`Store::round_trips`].
+    round_trips: AtomicU64,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -189,7 +193,18 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| unavailable(format!("{shown}: {e}")))?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            round_trips: AtomicU64::new(0),
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Counts one round trip (one operation on the connection thread).
+    fn trip(&self) {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(super::ROUND_TRIPS_METRIC, "store" => "sqlite").increment(1);
     }
 }
 
@@ -629,6 +644,7 @@ fn conversation_id(
 #[async_trait]
 impl Store for SqliteStore {
     async fn enqueue_inbound(&self, delivery: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| enqueue_tx(c, &delivery))
             .await
@@ -636,6 +652,7 @@ impl Store for SqliteStore {
     }
 
     async fn inbox_depth(&self) -> Result<u64, StoreError> {
+        self.trip();
         self.conn
             .call(|c| {
                 c.query_row(
@@ -650,6 +667,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_inbox(&self, after_id: i64, limit: u32) -> Result<Vec<InboxRow>, StoreError> {
+        self.trip();
         let rows = self
             .conn
             .call(move |c| {
@@ -674,6 +692,7 @@ impl Store for SqliteStore {
         now_ms: i64,
         orphan_ttl_ms: i64,
     ) -> Result<Vec<ConversationKey>, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -721,6 +740,7 @@ impl Store for SqliteStore {
         event_type: &str,
         now_ms: i64,
     ) -> Result<Option<ConversationKey>, StoreError> {
+        self.trip();
         let event_type = event_type.to_string();
         self.conn
             .call(move |c| {
@@ -778,6 +798,7 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<BeginTurn, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| begin_turn_tx(c, &key, now_ms, lease_ms))
@@ -787,6 +808,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| commit_turn_tx(c, &commit))
             .await
@@ -799,6 +821,7 @@ impl Store for SqliteStore {
         lease_ms: i64,
         limit: u32,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -834,6 +857,7 @@ impl Store for SqliteStore {
         outcome: SendOutcome,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.trip();
         self.conn
             .call(move |c| record_send_tx(c, outbox_id, &outcome, now_ms))
             .await
@@ -845,6 +869,7 @@ impl Store for SqliteStore {
         kapso_message_id: &str,
         error: &str,
     ) -> Result<Option<i64>, StoreError> {
+        self.trip();
         let (id, error) = (kapso_message_id.to_string(), error.to_string());
         self.conn
             .call(move |c| {
@@ -861,6 +886,7 @@ impl Store for SqliteStore {
     }
 
     async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -915,6 +941,7 @@ impl Store for SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+        self.trip();
         let ws = workspace_id.to_string();
         self.conn
             .call(move |c| {
@@ -939,6 +966,7 @@ impl Store for SqliteStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<Appointment>, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| {
@@ -975,6 +1003,7 @@ impl Store for SqliteStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| {
@@ -998,6 +1027,7 @@ impl Store for SqliteStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| {
@@ -1017,6 +1047,7 @@ impl Store for SqliteStore {
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {
+        self.trip();
         let now = chrono::Utc::now().timestamp_millis();
         self.conn
             .call(move |c| {
@@ -1029,6 +1060,10 @@ impl Store for SqliteStore {
             })
             .await
             .map_err(call_err)
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 // A local Convex deployment for tests: the project's `convex/` functions run on the official
 // `convex-test` package (real validators, indexes, transactional mutations, in-memory data)
 // behind Convex's HTTP API wire format (routes, envelope, status codes, internal-function
-// visibility, deploy-key check). See /work/shared/reference/convex.md and README.convex.md.
+// visibility, deploy-key check). See the Convex section of README.md.
 //
 // Run with `node --import tsx tests/convex-server/server.mjs` (tsx loads the TypeScript).
 // Environment:
