@@ -141,3 +141,43 @@ pub async fn fresh_store() -> ConvexStore {
         .await
         .unwrap_or_else(|e| panic!("connecting to the local Convex server: {e}"))
 }
+
+/// `ari serve`'s environment for the Convex store at `url` with the test key.
+pub fn serve_env(url: &str) -> Vec<(String, String)> {
+    vec![
+        ("ARI_CONVEX_URL".to_string(), url.to_string()),
+        ("ARI_CONVEX_DEPLOY_KEY".to_string(), TEST_DEPLOY_KEY.to_string()),
+    ]
+}
+
+/// A store on an existing deployment (to read back what a service wrote).
+pub async fn store_at(url: &str) -> ConvexStore {
+    ConvexStore::connect_with(url, TEST_DEPLOY_KEY, test_options())
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"))
+}
+
+/// The function calls that reached the deployment at `url`, by path, and by `path=>status` for
+/// results with a status (the test server's `_stats` hook).
+pub async fn calls(url: &str) -> std::collections::BTreeMap<String, u64> {
+    let v: serde_json::Value = reqwest::get(format!("{url}/_stats"))
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("GET {url}/_stats: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}/_stats: {e}"));
+    serde_json::from_value(v["calls"].clone()).unwrap_or_else(|e| panic!("_stats: {e}: {v}"))
+}
+
+/// Starts (`true`) or ends (`false`) an outage of the deployment at `url`: its API answers 503
+/// meanwhile, its data is kept (the test server's `_outage` hook).
+pub async fn set_outage(url: &str, down: bool) {
+    reqwest::Client::new()
+        .post(format!("{url}/_outage"))
+        .json(&serde_json::json!({ "down": down }))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .unwrap_or_else(|e| panic!("POST {url}/_outage: {e}"));
+}

@@ -15,6 +15,11 @@
 // Isolated deployments: `/i/<name>/api/...` is a deployment of its own (created on first use),
 // so parallel tests share one process without sharing data. `POST /_reset` (or
 // `POST /i/<name>/_reset`) replaces a deployment's data with an empty database.
+// Test hooks (not part of Convex's API): `GET /i/<name>/_stats` gives `{"calls": {path: n}}`,
+// the function calls that reached the deployment (to count round trips per message), and for
+// results with a `status` also `{"<path>=><status>": n}` (e.g. `turns:begin=>idle`);
+// `POST /i/<name>/_outage` with `{"down": true}` makes its `/api/*` routes answer
+// `503 {"code":"ServiceUnavailable"}` until `{"down": false}` (an outage, data kept).
 // Not implemented: `/api/query_batch`, `/api/query_at_ts`, WebSocket sync, HTTP actions,
 // `logLines` (always omitted, as on a prod deployment).
 
@@ -64,6 +69,19 @@ const moduleByPath = Object.fromEntries(
 
 /** Deployments by name; `default` serves the un-prefixed routes. */
 const deployments = new Map();
+/** Function calls per deployment and path: `name -> Map(path -> count)`. */
+const stats = new Map();
+/** Deployments in a simulated outage. */
+const down = new Set();
+
+function countCall(name, path) {
+  let calls = stats.get(name);
+  if (calls === undefined) {
+    calls = new Map();
+    stats.set(name, calls);
+  }
+  calls.set(path, (calls.get(path) ?? 0) + 1);
+}
 function deployment(name) {
   let t = deployments.get(name);
   if (t === undefined) {
@@ -285,7 +303,20 @@ async function route(req, res) {
   }
   if (req.method === "POST" && path === "/_reset") {
     deployments.delete(name);
+    stats.delete(name);
     return send(res, 200, { status: "reset", deployment: name });
+  }
+  if (req.method === "GET" && path === "/_stats") {
+    return send(res, 200, { calls: Object.fromEntries(stats.get(name) ?? new Map()) });
+  }
+  if (req.method === "POST" && path === "/_outage") {
+    const body = await readJson(req);
+    if (body.down === true) down.add(name);
+    else down.delete(name);
+    return send(res, 200, { down: down.has(name) });
+  }
+  if (down.has(name) && path.startsWith("/api/")) {
+    throw new HttpError(503, "ServiceUnavailable", `deployment ${name} is down (test outage)`);
   }
   const auth = authenticate(req);
   const t = deployment(name);
@@ -297,13 +328,19 @@ async function route(req, res) {
       throw new HttpError(400, "BadJsonBody", `Failed to parse args: ${e.message}`);
     }
     const body = { path: url.searchParams.get("path"), args, format: url.searchParams.get("format") ?? undefined };
+    countCall(name, String(body.path));
     return send(res, 200, await call(t, auth, { ...body, expected: "query" }));
   }
   if (req.method !== "POST") throw new HttpError(404, "NotFound", `No route for ${req.method} ${path}`);
   const kinds = { "/api/query": "query", "/api/mutation": "mutation", "/api/action": "action", "/api/function": undefined };
   if (path in kinds) {
     const body = await readJson(req);
-    return send(res, 200, await call(t, auth, { path: body.path, args: body.args, format: body.format, expected: kinds[path] }));
+    countCall(name, String(body.path));
+    const envelope = await call(t, auth, { path: body.path, args: body.args, format: body.format, expected: kinds[path] });
+    // Also per outcome (`turns:begin=>claimed`, `turns:begin=>idle`, ...) for round-trip tests.
+    const status = envelope.status === "success" ? envelope.value?.status : undefined;
+    if (typeof status === "string") countCall(name, `${body.path}=>${status}`);
+    return send(res, 200, envelope);
   }
   if (path.startsWith("/api/run/")) {
     const segments = path.slice("/api/run/".length).split("/").filter((s) => s !== "").map(decodeURIComponent);
@@ -311,6 +348,7 @@ async function route(req, res) {
     const fn = segments.pop();
     const body = await readJson(req);
     const udf = `${segments.join("/")}:${fn}`;
+    countCall(name, udf);
     return send(res, 200, await call(t, auth, { path: udf, args: body.args ?? {}, format: body.format }));
   }
   throw new HttpError(404, "NotFound", `No route for ${req.method} ${path}`);
