@@ -256,7 +256,55 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
     assert_eq!(to.len(), phones.len());
     // Both replicas worked against the deployment (each stored or turned something).
     let calls = server::calls(&url).await;
-    assert_eq!(calls.get("turns:commit=>committed"), Some(&(phones.len() as u64)));
+    assert_eq!(
+        calls.get("turns:commit=>committed"),
+        Some(&(phones.len() as u64)),
+        "{calls:#?}"
+    );
+
+    // Contention: a contact's next two messages reach the two replicas at once, so both
+    // replicas signal a turn for the same conversation. The lease lets one in at a time, the
+    // fence refuses a commit on a moved version: every turn commits once and is answered once.
+    for (i, phone) in phones.iter().enumerate().take(3) {
+        let one = text_payload(phone, &format!("wamid.S{i}a"), "saya mau S2");
+        let two = text_payload(phone, &format!("wamid.S{i}b"), "ke Australia");
+        let (ra, rb) = tokio::join!(
+            a.post_signed(&c, &one, Some("whatsapp.message.received"), None),
+            b.post_signed(&c, &two, Some("whatsapp.message.received"), None),
+        );
+        assert_eq!((ra.status(), rb.status()), (StatusCode::OK, StatusCode::OK));
+    }
+    wait_processed(&store).await;
+    let mut replies = 0;
+    for phone in phones.iter().take(3) {
+        let outbox = wait_delivered(&store, phone).await;
+        let messages = store.conversation_messages(&key(phone)).await.unwrap();
+        let inbound: Vec<_> = messages
+            .iter()
+            .filter(|m| m.direction == Direction::Inbound)
+            .filter_map(|m| m.wamid.clone())
+            .collect();
+        assert_eq!(inbound.len(), 3, "{phone}: each message stored once: {inbound:?}");
+        let conv = store
+            .query(
+                "conversations:get",
+                serde_json::json!({"workspaceId": "default", "contactPhone": phone}),
+            )
+            .await
+            .unwrap();
+        let version = conv["version"].as_u64().unwrap();
+        // One reply per committed turn: no commit was applied twice.
+        assert_eq!(outbox.len() as u64, version, "{phone}: {outbox:#?}");
+        assert!((2..=3).contains(&version), "{phone}: {conv}");
+        replies += outbox.len();
+    }
+    let expected = phones.len() + replies - 3;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mock.accepted().len() < expected {
+        assert!(Instant::now() < deadline, "replies missing");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(mock.accepted().len(), expected, "each reply sent once");
 }
 
 /// The round trips of an inbound text message, end to end through `ari serve`, counted at the
