@@ -57,11 +57,17 @@ async fn wait_processed(store: &ConvexStore) -> Vec<ari::inbox::InboxRow> {
 async fn wait_delivered(store: &ConvexStore, phone: &str) -> Vec<OutboxRow> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let rows = store.conversation_outbox(&key(phone)).await.expect("outbox");
+        let rows = store
+            .conversation_outbox(&key(phone))
+            .await
+            .expect("outbox");
         if !rows.is_empty() && rows.iter().all(|r| r.state != OutboxState::Pending) {
             return rows;
         }
-        assert!(Instant::now() < deadline, "outbox of {phone} not delivered after 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "outbox of {phone} not delivered after 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -226,8 +232,18 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
     // The same message again under another key, to both: the per-message claim holds too.
     let body = text_payload(&phones[0], "wamid.R0", "halo kak, mau tanya kuliah");
     let (ra, rb) = tokio::join!(
-        a.post_signed(&c, &body, Some("whatsapp.message.received"), Some("other-a")),
-        b.post_signed(&c, &body, Some("whatsapp.message.received"), Some("other-b")),
+        a.post_signed(
+            &c,
+            &body,
+            Some("whatsapp.message.received"),
+            Some("other-a")
+        ),
+        b.post_signed(
+            &c,
+            &body,
+            Some("whatsapp.message.received"),
+            Some("other-b")
+        ),
     );
     assert_eq!((ra.status(), rb.status()), (StatusCode::OK, StatusCode::OK));
 
@@ -239,7 +255,11 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
         let outbox = wait_delivered(&store, phone).await;
         assert_eq!(outbox.len(), 1, "{phone}: one reply");
         let messages = store.conversation_messages(&key(phone)).await.unwrap();
-        assert_eq!(messages.len(), 2, "{phone}: one inbound, one reply: {messages:#?}");
+        assert_eq!(
+            messages.len(),
+            2,
+            "{phone}: one inbound, one reply: {messages:#?}"
+        );
         let conv = store
             .query(
                 "conversations:get",
@@ -284,7 +304,11 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
             .filter(|m| m.direction == Direction::Inbound)
             .filter_map(|m| m.wamid.clone())
             .collect();
-        assert_eq!(inbound.len(), 3, "{phone}: each message stored once: {inbound:?}");
+        assert_eq!(
+            inbound.len(),
+            3,
+            "{phone}: each message stored once: {inbound:?}"
+        );
         let conv = store
             .query(
                 "conversations:get",
@@ -510,7 +534,10 @@ async fn convex_a_bad_key_or_no_deployment_stops_the_start() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{url}: started anyway: {stderr}");
-        assert!(stderr.contains(url), "{url}: the URL is not named: {stderr}");
+        assert!(
+            stderr.contains(url),
+            "{url}: the URL is not named: {stderr}"
+        );
         assert!(stderr.contains(expected), "{url}: {stderr}");
         assert!(!stderr.contains("listening"), "{stderr}");
     }
@@ -559,7 +586,11 @@ async fn convex_an_outage_gives_503_and_turns_resume_when_it_ends() {
     // Let the first message's turn come due and fail against the outage.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !svc.logs_text().contains("turn failed") {
-        assert!(Instant::now() < deadline, "no failed turn: {}", svc.logs_text());
+        assert!(
+            Instant::now() < deadline,
+            "no failed turn: {}",
+            svc.logs_text()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(mock.accepted().is_empty());

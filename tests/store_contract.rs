@@ -814,14 +814,20 @@ async fn each_operation_is_one_round_trip(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(store.round_trips() - before, 4, "record_send");
-    store.booked_slots("default", 0, i64::MAX / 2).await.unwrap();
+    store
+        .booked_slots("default", 0, i64::MAX / 2)
+        .await
+        .unwrap();
     assert_eq!(store.round_trips() - before, 5, "booked_slots");
     store
         .book_slot(appointment(c.conversation_id, "slot-1", 1))
         .await
         .unwrap();
     assert_eq!(store.round_trips() - before, 6, "book_slot");
-    store.pending_conversations(10, 2_000, 60_000).await.unwrap();
+    store
+        .pending_conversations(10, 2_000, 60_000)
+        .await
+        .unwrap();
     assert_eq!(store.round_trips() - before, 7, "pending_conversations");
 }
 

@@ -365,11 +365,19 @@ mod tests {
     fn convex_needs_both_url_and_key() {
         let s = args(&["--webhook-secret", "s"]).validate().unwrap();
         assert!(s.convex.is_none(), "SQLite by default");
-        let err = args(&["--webhook-secret", "s", "--convex-url", "https://a.convex.cloud"])
-            .validate()
-            .unwrap_err();
+        let err = args(&[
+            "--webhook-secret",
+            "s",
+            "--convex-url",
+            "https://a.convex.cloud",
+        ])
+        .validate()
+        .unwrap_err();
         assert!(matches!(err, SettingsError::HalfConvex { .. }), "{err}");
-        assert!(err.to_string().contains("ARI_CONVEX_DEPLOY_KEY is not"), "{err}");
+        assert!(
+            err.to_string().contains("ARI_CONVEX_DEPLOY_KEY is not"),
+            "{err}"
+        );
         let err = args(&["--webhook-secret", "s", "--convex-deploy-key", "prod:abc"])
             .validate()
             .unwrap_err();

@@ -146,7 +146,10 @@ pub async fn fresh_store() -> ConvexStore {
 pub fn serve_env(url: &str) -> Vec<(String, String)> {
     vec![
         ("ARI_CONVEX_URL".to_string(), url.to_string()),
-        ("ARI_CONVEX_DEPLOY_KEY".to_string(), TEST_DEPLOY_KEY.to_string()),
+        (
+            "ARI_CONVEX_DEPLOY_KEY".to_string(),
+            TEST_DEPLOY_KEY.to_string(),
+        ),
     ]
 }
 
