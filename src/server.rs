@@ -30,6 +30,7 @@ use crate::kapso::outbox::OutboxSender;
 use crate::kapso::{RetryPolicy, Sender};
 use crate::knowledge::Library;
 use crate::store::Store;
+use crate::store::convex::ConvexStore;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::{self, names};
 use crate::worker::{TurnDeps, Worker, WorkerSettings, no_form_answers, reminders, system_clock};
@@ -196,10 +197,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         RetryPolicy::default(),
     )
     .context("configuring the Kapso client")?;
-    let store = SqliteStore::open(&settings.database)
-        .await
-        .with_context(|| format!("opening the store {}", settings.database.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    // ARI_CONVEX_URL + ARI_CONVEX_DEPLOY_KEY select Convex (replicas share one deployment);
+    // `connect` checks the key with one call, so a bad key stops the start naming the URL.
+    let store: Arc<dyn Store> = match &settings.convex {
+        Some(convex) => {
+            let store = ConvexStore::connect(&convex.url, convex.deploy_key())
+                .await
+                .with_context(|| format!("opening the Convex store at {}", convex.url))?;
+            tracing::info!(url = %convex.url, "store: Convex");
+            Arc::new(store)
+        }
+        None => Arc::new(
+            SqliteStore::open(&settings.database)
+                .await
+                .with_context(|| format!("opening the store {}", settings.database.display()))?,
+        ),
+    };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());

@@ -88,6 +88,9 @@ pub struct TurnRecord {
     pub state: Option<String>,
     pub lead_score: Option<i64>,
     pub lead_temperature: Option<String>,
+    /// The store's round trips of this turn's pipeline: the webhook, the turn, and recording
+    /// its sends (the simulator's own read of the replies is not counted).
+    pub store_round_trips: u64,
 }
 
 /// Where the dialogue ended.
@@ -122,6 +125,8 @@ pub struct Report {
     pub expect: Expect,
     /// Empty when `expect` holds.
     pub failures: Vec<String>,
+    /// The sum of the turns' `store_round_trips`.
+    pub store_round_trips: u64,
 }
 
 /// A script that cannot be used (exit code 2).
@@ -310,6 +315,7 @@ impl Simulator {
             *clock = at;
         }
         self.sequence += 1;
+        let trips_before = self.store.round_trips();
         let payload = serde_json::to_vec(&serde_json::json!({
             "message": {
                 "id": format!("wamid.SIM{}.{}", self.key.contact_phone.trim_start_matches('+'), self.sequence),
@@ -352,6 +358,15 @@ impl Simulator {
                 TurnRun::Idle | TurnRun::Busy => break,
             }
         }
+        // The replies are recorded by the sender's tasks: wait for them (bounded) so they count
+        // in this turn.
+        for _ in 0..500 {
+            if self.deps.outbox.is_idle() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let store_round_trips = self.store.round_trips().saturating_sub(trips_before);
         let outbox = self.store.conversation_outbox(&self.key).await?;
         let new_rows = outbox.iter().skip(self.replies_seen);
         // Rows to other numbers are consultant notifications, not replies to the lead.
@@ -368,6 +383,7 @@ impl Simulator {
             state: self.last.flow_state.clone(),
             lead_score: self.last.lead_score,
             lead_temperature: self.last.lead_temperature.clone(),
+            store_round_trips,
         })
     }
 
@@ -434,12 +450,14 @@ pub async fn run_script(script: &Script, flow_dir: &Path) -> anyhow::Result<Repo
     }
     let outcome = sim.outcome().await?;
     let failures = check(&script.expect, &outcome);
+    let store_round_trips = turns.iter().map(|t| t.store_round_trips).sum();
     Ok(Report {
         name: script.name.clone(),
         turns,
         outcome,
         expect: script.expect.clone(),
         failures,
+        store_round_trips,
     })
 }
 

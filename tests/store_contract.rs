@@ -1,5 +1,5 @@
-//! The store contract, written against the `Store` trait so every implementation (SQLite now,
-//! Convex later) runs the same checks.
+//! The store contract, written against the `Store` trait so every implementation runs the same
+//! checks: SQLite, and Convex on the local Convex server (`tests/convex-server/`, Node required).
 
 use std::sync::Arc;
 
@@ -7,7 +7,11 @@ use ari::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboundMessage, InboxState, MessageType, NewDelivery,
     NewInboxItem, RESUME_EVENT, StatusUpdate,
 };
+use ari::store::convex::ConvexStore;
 use ari::store::sqlite::SqliteStore;
+#[path = "common/convex.rs"]
+mod convex_server;
+
 use ari::store::{
     BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
     NewAppointment, NewMessage, NewReminder, OutboxState, SendOutcome, SendRequest, Store,
@@ -917,7 +921,55 @@ async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     );
 }
 
-/// Runs one contract check on a fresh SQLite store in a temporary file.
+/// The round trips of one inbound text message through the store, on either store: enqueue
+/// (ingress), begin and commit (worker), record the send (sender) = 4, one per operation; a
+/// booking turn adds the booked-slots read and the booking.
+async fn each_operation_is_one_round_trip(store: &dyn Store) {
+    let before = store.round_trips();
+    store
+        .enqueue_inbound(delivery("rt", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 1, "enqueue_inbound");
+    let c = claim(store, 1_000).await;
+    assert_eq!(store.round_trips() - before, 2, "begin_turn");
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["Halo!"], 1_100))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    assert_eq!(store.round_trips() - before, 3, "commit_turn");
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Sent {
+                kapso_message_id: "wamid.OUT".into(),
+            },
+            1_200,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 4, "record_send");
+    store
+        .booked_slots("default", 0, i64::MAX / 2)
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 5, "booked_slots");
+    store
+        .book_slot(appointment(c.conversation_id, "slot-1", 1))
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 6, "book_slot");
+    store
+        .pending_conversations(10, 2_000, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(store.round_trips() - before, 7, "pending_conversations");
+}
+
+/// A fresh SQLite store in a temporary file (the guard keeps the file).
 async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("contract.db"))
@@ -926,14 +978,20 @@ async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
     (dir, Arc::new(store))
 }
 
-macro_rules! contract_on_sqlite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite_contract {
+/// A fresh Convex store on a new, empty deployment of the shared local server.
+async fn convex() -> ((), Arc<dyn Store>) {
+    ((), Arc::new(convex_server::fresh_store().await))
+}
+
+/// One test per contract check in `mod $module`, each on a fresh store from `$open`.
+macro_rules! contract_checks {
+    ($module:ident, $open:ident; $($name:ident),* $(,)?) => {
+        mod $module {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let (_dir, store) = sqlite().await;
+                    let (_guard, store) = $open().await;
                     super::$name(&*store).await;
                 }
             )*
@@ -941,23 +999,46 @@ macro_rules! contract_on_sqlite {
     };
 }
 
-contract_on_sqlite!(
-    redelivery_is_a_duplicate,
-    a_message_under_another_key_is_stored_once,
-    statuses_are_claimed_per_status_value,
-    rows_come_back_in_arrival_order_with_paging,
-    depth_counts_pending_rows_only,
-    closed_store_is_unavailable,
-    a_turn_claims_reads_and_commits_once,
-    an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
-    the_outbox_delivers_one_row_per_contact_at_a_time,
-    pending_conversations_come_oldest_first,
-    replies_behind_an_undelivered_one_wait_their_turn,
-    an_operator_command_is_queued_in_order_with_the_messages,
-    workflow_events_find_their_conversation_by_kapso_id,
-    booking_respects_capacity_and_is_idempotent,
-    reminders_are_recorded_once_and_only_while_booked,
-);
+/// Every contract check, on the store `$open` gives.
+macro_rules! contract_on {
+    ($module:ident, $open:ident) => {
+        contract_checks!(
+            $module,
+            $open;
+            redelivery_is_a_duplicate,
+            a_message_under_another_key_is_stored_once,
+            statuses_are_claimed_per_status_value,
+            rows_come_back_in_arrival_order_with_paging,
+            depth_counts_pending_rows_only,
+            closed_store_is_unavailable,
+            a_turn_claims_reads_and_commits_once,
+            an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
+            the_outbox_delivers_one_row_per_contact_at_a_time,
+            pending_conversations_come_oldest_first,
+            replies_behind_an_undelivered_one_wait_their_turn,
+            an_operator_command_is_queued_in_order_with_the_messages,
+            workflow_events_find_their_conversation_by_kapso_id,
+            booking_respects_capacity_and_is_idempotent,
+            reminders_are_recorded_once_and_only_while_booked,
+            each_operation_is_one_round_trip,
+        );
+    };
+}
+
+contract_on!(sqlite_contract, sqlite);
+contract_on!(convex_contract, convex);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convex_concurrent_claims_of_one_key_store_once() {
+    let (_, store) = convex().await;
+    concurrent_claims_of_one_key_store_once(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convex_twenty_concurrent_bookings_of_one_place_book_once() {
+    let (_, store) = convex().await;
+    twenty_concurrent_bookings_of_one_place_book_once(store).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_twenty_concurrent_bookings_of_one_place_book_once() {
@@ -1003,4 +1084,238 @@ async fn sqlite_refuses_a_file_that_is_not_a_database() {
         .err()
         .expect("opened garbage");
     assert!(err.to_string().contains("garbage.db"), "{err}");
+}
+
+// ---- Convex only: round trips, the key check, outages, retries, the wire format. ----
+
+#[tokio::test]
+async fn convex_a_bad_deploy_key_is_a_clear_start_up_error() {
+    let url = convex_server::fresh_deployment_url();
+    let err = ConvexStore::connect_with(&url, "not-the-key", convex_server::test_options())
+        .await
+        .expect_err("a wrong key was accepted");
+    let text = err.to_string();
+    assert!(text.contains("refused the deploy key"), "{text}");
+    assert!(text.contains("ARI_CONVEX_DEPLOY_KEY"), "{text}");
+    assert!(text.contains("BadDeployKey"), "{text}");
+}
+
+#[tokio::test]
+async fn convex_internal_functions_are_invisible_without_the_key() {
+    let url = convex_server::fresh_deployment_url();
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"path": "inbox:depth", "args": {}, "format": "json"});
+    let anonymous: serde_json::Value = http
+        .post(format!("{url}/api/query"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anonymous["status"], "error");
+    assert_eq!(
+        anonymous["errorMessage"],
+        "Could not find public function for 'inbox:depth'."
+    );
+    let admin: serde_json::Value = http
+        .post(format!("{url}/api/query"))
+        .header(
+            "Authorization",
+            format!("Convex {}", convex_server::TEST_DEPLOY_KEY),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin, serde_json::json!({"status": "success", "value": 0}));
+}
+
+#[tokio::test]
+async fn convex_an_unreachable_deployment_is_unavailable() {
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let err = ConvexStore::connect_with(&url, "k", convex_server::test_options())
+        .await
+        .expect_err("connected to nothing");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    let store = ConvexStore::new(&url, "k", convex_server::test_options()).unwrap();
+    let err = store
+        .enqueue_inbound(delivery("k", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    // Idempotent: tried 3 times (1 + 2 retries).
+    assert_eq!(store.round_trips(), 3);
+}
+
+/// 5xx and 429 are retried for idempotent operations only; a 4xx never.
+#[tokio::test]
+async fn convex_retries_only_transient_failures_of_idempotent_calls() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/query"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_json(serde_json::json!({"code": "Overloaded", "message": "busy"})),
+        )
+        .up_to_n_times(2)
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/query"))
+        .respond_with(
+            ResponseTemplate::new(560)
+                .set_body_json(serde_json::json!({"status": "success", "value": 7.0})),
+        )
+        .mount(&mock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/mutation"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(serde_json::json!({"code": "RateLimited", "message": "slow down"})),
+        )
+        .mount(&mock)
+        .await;
+    let store = ConvexStore::new(&mock.uri(), "k", convex_server::test_options()).unwrap();
+    // A query: two 503s, then a 560 envelope (treated like 200), float accepted as integer.
+    assert_eq!(store.inbox_depth().await.unwrap(), 7);
+    assert_eq!(store.round_trips(), 3);
+    // claim_outbox is not idempotent: one attempt only.
+    let err = store.claim_outbox(0, 1_000, 10).await.unwrap_err();
+    assert!(err.to_string().contains("429"), "{err}");
+    assert_eq!(store.round_trips(), 4);
+    // record_send with a final outcome is: three attempts.
+    assert!(store.record_send(1, SendOutcome::DryRun, 0).await.is_err());
+    assert_eq!(store.round_trips(), 7);
+}
+
+#[tokio::test]
+async fn convex_a_client_error_is_not_retried() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let mock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"code": "BadJsonBody", "message": "nope"})),
+        )
+        .mount(&mock)
+        .await;
+    let store = ConvexStore::new(&mock.uri(), "k", convex_server::test_options()).unwrap();
+    let err = store.inbox_depth().await.unwrap_err();
+    assert!(err.to_string().contains("BadJsonBody"), "{err}");
+    assert_eq!(store.round_trips(), 1);
+}
+
+/// What a turn wrote can be read back from the deployment with its HTTP API.
+#[tokio::test]
+async fn convex_state_can_be_read_back_over_the_http_api() {
+    let store = convex_server::fresh_store().await;
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(&store, 1_000).await;
+    store
+        .commit_turn(commit_of(&c, &["Halo!"], 1_100))
+        .await
+        .unwrap();
+    let conv = store
+        .query(
+            "conversations:get",
+            serde_json::json!({"workspaceId": "default", "contactPhone": "+6281234567890"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(conv["version"], 1);
+    assert_eq!(conv["flowState"], "qualifying");
+    assert_eq!(conv["leadScore"], 5);
+    let snapshot: serde_json::Value =
+        serde_json::from_str(conv["snapshotJson"].as_str().unwrap()).unwrap();
+    assert_eq!(snapshot["state"], "qualifying");
+}
+
+/// Why `begin_turn` and `commit_turn` may be retried: the same request sent twice (its first
+/// answer lost) gets the same answer, while another request is still fenced.
+#[tokio::test]
+async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
+    let url = convex_server::fresh_deployment_url();
+    let store = ConvexStore::connect_with(
+        &url,
+        convex_server::TEST_DEPLOY_KEY,
+        convex_server::test_options(),
+    )
+    .await
+    .unwrap();
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let call = |kind: &'static str, path: &'static str, args: serde_json::Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let v: serde_json::Value = http
+                .post(format!("{url}/api/{kind}"))
+                .header(
+                    "Authorization",
+                    format!("Convex {}", convex_server::TEST_DEPLOY_KEY),
+                )
+                .json(&serde_json::json!({"path": path, "args": args, "format": "json"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(v["status"], "success", "{v}");
+            v["value"].clone()
+        }
+    };
+    let begin = |token: &str| {
+        serde_json::json!({"workspaceId": "default", "contactPhone": "+6281234567890",
+            "nowMs": 1_000, "leaseMs": 30_000, "leaseToken": token})
+    };
+    let first = call("mutation", "turns:begin", begin("tok-1")).await;
+    assert_eq!(first["status"], "claimed");
+    assert_eq!(
+        call("mutation", "turns:begin", begin("tok-1")).await["status"],
+        "claimed"
+    );
+    assert_eq!(
+        call("mutation", "turns:begin", begin("tok-2")).await["status"],
+        "busy"
+    );
+    let commit = |id: &str| {
+        serde_json::json!({"commitId": id, "conversationId": first["conversationId"],
+            "version": 0, "leaseToken": "tok-1", "consumedInboxIds": [1],
+            "snapshotJson": "{}", "nowMs": 2_000, "outboxLeaseMs": 0,
+            "messages": [{"direction": "outbound", "text": "Halo!", "metaJson": "{}",
+                "send": {"phoneNumberId": "p", "to": "+6281234567890"}}]})
+    };
+    let applied = call("mutation", "turns:commit", commit("c-1")).await;
+    assert_eq!(applied["status"], "committed");
+    let replayed = call("mutation", "turns:commit", commit("c-1")).await;
+    assert_eq!(replayed, applied);
+    assert_eq!(
+        call("mutation", "turns:commit", commit("c-2")).await["status"],
+        "stale"
+    );
+    assert_eq!(store.conversation_outbox(&key()).await.unwrap().len(), 1);
 }

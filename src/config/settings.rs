@@ -74,6 +74,17 @@ pub struct ServeArgs {
     /// Turns running at once (conversations in parallel).
     #[arg(long, env = "ARI_MAX_PARALLEL_TURNS", default_value_t = 32)]
     pub max_parallel_turns: usize,
+
+    /// Convex deployment URL (e.g. `https://happy-animal-123.convex.cloud`). With
+    /// ARI_CONVEX_DEPLOY_KEY it selects the Convex store instead of SQLite (--database is then
+    /// unused), so several replicas can share one deployment.
+    #[arg(long, env = "ARI_CONVEX_URL")]
+    pub convex_url: Option<String>,
+
+    /// Deploy key of that deployment (the functions in `convex/` are internal: only a deploy
+    /// key can call them).
+    #[arg(long, env = "ARI_CONVEX_DEPLOY_KEY", hide_env_values = true)]
+    pub convex_deploy_key: Option<String>,
 }
 
 /// How webhooks are authenticated.
@@ -103,6 +114,30 @@ impl std::fmt::Debug for KapsoSettings {
     }
 }
 
+/// The Convex deployment that holds the state instead of the SQLite file.
+#[derive(Clone)]
+pub struct ConvexSettings {
+    /// `http(s)://host[:port][/path]` without a trailing `/`.
+    pub url: String,
+    deploy_key: String,
+}
+
+impl ConvexSettings {
+    /// The deploy key (a secret: never logged).
+    pub fn deploy_key(&self) -> &str {
+        &self.deploy_key
+    }
+}
+
+impl std::fmt::Debug for ConvexSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvexSettings")
+            .field("url", &self.url)
+            .field("deploy_key", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Settings that passed validation.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -117,6 +152,8 @@ pub struct Settings {
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
     pub admin_token: Option<AdminToken>,
+    /// `Some`: the Convex store; `None`: the SQLite file `database`.
+    pub convex: Option<ConvexSettings>,
 }
 
 /// The admin API's bearer token. Never printed.
@@ -152,6 +189,16 @@ pub enum SettingsError {
     EmptyApiKey,
     #[error("ARI_KAPSO_BASE_URL {url:?} is not a valid http(s) URL: {reason}")]
     BadBaseUrl { url: String, reason: String },
+    #[error(
+        "{set} is set but {missing} is not: set both ARI_CONVEX_URL and ARI_CONVEX_DEPLOY_KEY \
+         to use Convex, or neither to use the SQLite file"
+    )]
+    HalfConvex {
+        set: &'static str,
+        missing: &'static str,
+    },
+    #[error("ARI_CONVEX_URL {url:?} is not a valid http(s) URL: {reason}")]
+    BadConvexUrl { url: String, reason: String },
 }
 
 impl ServeArgs {
@@ -191,8 +238,56 @@ impl ServeArgs {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(|t| AdminToken(t.to_string())),
+            convex: convex_settings(
+                self.convex_url.as_deref(),
+                self.convex_deploy_key.as_deref(),
+            )?,
         })
     }
+}
+
+/// Both Convex variables or neither (an empty value counts as unset, as a blank line in an env
+/// file does): half a configuration must not silently fall back to SQLite.
+fn convex_settings(
+    url: Option<&str>,
+    key: Option<&str>,
+) -> Result<Option<ConvexSettings>, SettingsError> {
+    let url = url.map(str::trim).filter(|u| !u.is_empty());
+    let key = key.map(str::trim).filter(|k| !k.is_empty());
+    let (url, key) = match (url, key) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(SettingsError::HalfConvex {
+                set: "ARI_CONVEX_URL",
+                missing: "ARI_CONVEX_DEPLOY_KEY",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::HalfConvex {
+                set: "ARI_CONVEX_DEPLOY_KEY",
+                missing: "ARI_CONVEX_URL",
+            });
+        }
+        (Some(u), Some(k)) => (u, k),
+    };
+    let bad = |reason: &str| SettingsError::BadConvexUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none() {
+        return Err(bad("no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("no query or fragment allowed"));
+    }
+    Ok(Some(ConvexSettings {
+        url: url.trim_end_matches('/').to_string(),
+        deploy_key: key.to_string(),
+    }))
 }
 
 fn parse_base_url(raw: &str) -> Result<reqwest::Url, SettingsError> {
@@ -264,6 +359,77 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(ok.kapso.base_url.as_str(), "http://127.0.0.1:9/");
+    }
+
+    #[test]
+    fn convex_needs_both_url_and_key() {
+        let s = args(&["--webhook-secret", "s"]).validate().unwrap();
+        assert!(s.convex.is_none(), "SQLite by default");
+        let err = args(&[
+            "--webhook-secret",
+            "s",
+            "--convex-url",
+            "https://a.convex.cloud",
+        ])
+        .validate()
+        .unwrap_err();
+        assert!(matches!(err, SettingsError::HalfConvex { .. }), "{err}");
+        assert!(
+            err.to_string().contains("ARI_CONVEX_DEPLOY_KEY is not"),
+            "{err}"
+        );
+        let err = args(&["--webhook-secret", "s", "--convex-deploy-key", "prod:abc"])
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("ARI_CONVEX_URL is not"), "{err}");
+        // Blank values are unset: both blank is SQLite.
+        let s = args(&[
+            "--webhook-secret",
+            "s",
+            "--convex-url",
+            " ",
+            "--convex-deploy-key",
+            "",
+        ])
+        .validate()
+        .unwrap();
+        assert!(s.convex.is_none());
+    }
+
+    #[test]
+    fn convex_url_is_validated_and_the_key_never_printed() {
+        for bad in ["ftp://x", "not a url", "https://x/?q=1"] {
+            let err = args(&[
+                "--webhook-secret",
+                "s",
+                "--convex-url",
+                bad,
+                "--convex-deploy-key",
+                "k",
+            ])
+            .validate()
+            .unwrap_err();
+            assert!(
+                matches!(err, SettingsError::BadConvexUrl { .. }),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("ARI_CONVEX_URL"), "{err}");
+        }
+        let s = args(&[
+            "--webhook-secret",
+            "s",
+            "--convex-url",
+            "https://happy-animal-123.convex.cloud/",
+            "--convex-deploy-key",
+            "prod:very-secret",
+        ])
+        .validate()
+        .unwrap();
+        let c = s.convex.as_ref().unwrap();
+        assert_eq!(c.url, "https://happy-animal-123.convex.cloud");
+        assert_eq!(c.deploy_key(), "prod:very-secret");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! Each operation is one round trip to the backing store (one SQLite transaction, or one Convex
 //! mutation), because the old processor's 17 to 23 sequential round trips per message were a
 //! large part of why it never worked. Two implementations sit behind the same contract tests:
-//! [`sqlite::SqliteStore`] (embedded default) and, later, a Convex store over its HTTP API.
+//! [`sqlite::SqliteStore`] (embedded default) and [`convex::ConvexStore`] (Convex's HTTP API, for
+//! several replicas sharing one deployment). Both count their round trips the same way
+//! ([`Store::round_trips`], [`ROUND_TRIPS_METRIC`]), so the cost of a message can be compared.
 
+pub mod convex;
 pub mod model;
 pub mod sqlite;
 
@@ -16,6 +19,10 @@ pub use model::{
     Direction, NewAppointment, NewMessage, NewReminder, OutboxRow, OutboxState, SendOutcome,
     SendRequest, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
 };
+
+/// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),
+/// labelled `store="sqlite"` or `store="convex"`.
+pub const ROUND_TRIPS_METRIC: &str = "ari_store_round_trips_total";
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +186,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Proves the store accepts writes (`GET /readyz`). One round trip.
     async fn check_writable(&self) -> Result<(), StoreError>;
+
+    /// Round trips made since the store was opened: calls of the other methods that reached the
+    /// backing store (one SQLite transaction, or one Convex HTTP request: a retried Convex call
+    /// counts each attempt, and [`convex::ConvexStore::connect`]'s key check counts one). Also
+    /// exported as [`ROUND_TRIPS_METRIC`]. Costs no round trip itself.
+    fn round_trips(&self) -> u64;
 
     /// Flushes and closes the store (graceful shutdown). Later calls fail with
     /// [`StoreError::Unavailable`].

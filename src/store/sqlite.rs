@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -165,6 +167,8 @@ const MIGRATIONS: &[M<'static>] = &[
 /// The SQLite store. Clone-free: share it behind an `Arc`.
 pub struct SqliteStore {
     conn: tokio_rusqlite::Connection,
+    /// Operations sent to the connection thread (one transaction each): [`Store::round_trips`].
+    round_trips: AtomicU64,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -200,7 +204,18 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| unavailable(format!("{shown}: {e}")))?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            round_trips: AtomicU64::new(0),
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Counts one round trip (one operation on the connection thread).
+    fn trip(&self) {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(super::ROUND_TRIPS_METRIC, "store" => "sqlite").increment(1);
     }
 }
 
@@ -640,6 +655,7 @@ fn conversation_id(
 #[async_trait]
 impl Store for SqliteStore {
     async fn enqueue_inbound(&self, delivery: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| enqueue_tx(c, &delivery))
             .await
@@ -647,6 +663,7 @@ impl Store for SqliteStore {
     }
 
     async fn inbox_depth(&self) -> Result<u64, StoreError> {
+        self.trip();
         self.conn
             .call(|c| {
                 c.query_row(
@@ -661,6 +678,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_inbox(&self, after_id: i64, limit: u32) -> Result<Vec<InboxRow>, StoreError> {
+        self.trip();
         let rows = self
             .conn
             .call(move |c| {
@@ -685,6 +703,7 @@ impl Store for SqliteStore {
         now_ms: i64,
         orphan_ttl_ms: i64,
     ) -> Result<Vec<ConversationKey>, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -732,6 +751,7 @@ impl Store for SqliteStore {
         event_type: &str,
         now_ms: i64,
     ) -> Result<Option<ConversationKey>, StoreError> {
+        self.trip();
         let event_type = event_type.to_string();
         self.conn
             .call(move |c| {
@@ -789,6 +809,7 @@ impl Store for SqliteStore {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<BeginTurn, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| begin_turn_tx(c, &key, now_ms, lease_ms))
@@ -798,6 +819,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| commit_turn_tx(c, &commit))
             .await
@@ -810,6 +832,7 @@ impl Store for SqliteStore {
         lease_ms: i64,
         limit: u32,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -845,6 +868,7 @@ impl Store for SqliteStore {
         outcome: SendOutcome,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.trip();
         self.conn
             .call(move |c| record_send_tx(c, outbox_id, &outcome, now_ms))
             .await
@@ -856,6 +880,7 @@ impl Store for SqliteStore {
         kapso_message_id: &str,
         error: &str,
     ) -> Result<Option<i64>, StoreError> {
+        self.trip();
         let (id, error) = (kapso_message_id.to_string(), error.to_string());
         self.conn
             .call(move |c| {
@@ -872,6 +897,7 @@ impl Store for SqliteStore {
     }
 
     async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -945,6 +971,7 @@ impl Store for SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<std::collections::HashMap<String, u32>, StoreError> {
+        self.trip();
         let ws = workspace_id.to_string();
         self.conn
             .call(move |c| {
@@ -1104,6 +1131,7 @@ impl Store for SqliteStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<Appointment>, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| {
@@ -1140,6 +1168,7 @@ impl Store for SqliteStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| {
@@ -1163,6 +1192,7 @@ impl Store for SqliteStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.trip();
         let key = key.clone();
         self.conn
             .call(move |c| {
@@ -1182,6 +1212,7 @@ impl Store for SqliteStore {
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {
+        self.trip();
         let now = chrono::Utc::now().timestamp_millis();
         self.conn
             .call(move |c| {
@@ -1194,6 +1225,10 @@ impl Store for SqliteStore {
             })
             .await
             .map_err(call_err)
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod convex;
 pub mod kapso_mock;
 
 use ari::inbox::InboxRow;
@@ -25,6 +26,21 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .join("tests/fixtures/kapso")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Copies a folder tree (small test fixtures).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("creating {}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("copying {}: {e}", entry.path().display()));
+        }
+    }
 }
 
 /// A running `ari serve` process with its own temporary database and flow folder.
@@ -53,6 +69,8 @@ pub struct Options {
     pub debounce_ms: Option<u64>,
     /// Reuse this directory (database and flow folder) instead of a new one: restart tests.
     pub dir: Option<std::sync::Arc<tempfile::TempDir>>,
+    /// Extra environment variables (e.g. ARI_CONVEX_URL and ARI_CONVEX_DEPLOY_KEY).
+    pub env: Vec<(String, String)>,
 }
 
 impl Service {
@@ -72,6 +90,14 @@ impl Service {
         if !flow_dir.join("ari.toml").exists() {
             std::fs::copy(&shipped, flow_dir.join("ari.toml")).expect("copy ari.toml");
         }
+        // The shipped knowledge base: `serve` refuses to start without the folder.
+        let knowledge = flow_dir.join("knowledge");
+        if !knowledge.exists() {
+            copy_dir(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/knowledge"),
+                &knowledge,
+            );
+        }
         if let Some(ws) = &opts.workspaces_toml {
             std::fs::write(flow_dir.join("workspaces.toml"), ws).expect("workspaces.toml");
         }
@@ -86,6 +112,8 @@ impl Service {
             .env_remove("ARI_KAPSO_API_KEY")
             .env_remove("ARI_KAPSO_BASE_URL")
             .env_remove("ARI_INSECURE_NO_SIGNATURE")
+            .env_remove("ARI_CONVEX_URL")
+            .env_remove("ARI_CONVEX_DEPLOY_KEY")
             .env(
                 "ARI_DEBOUNCE_MS",
                 opts.debounce_ms.unwrap_or(200).to_string(),
@@ -98,6 +126,7 @@ impl Service {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some((url, key)) = &opts.kapso {
             cmd.env("ARI_KAPSO_BASE_URL", url)
                 .env("ARI_KAPSO_API_KEY", key);

@@ -1,0 +1,278 @@
+// Booking (see src/store/mod.rs, `Store::book_slot`, `booked_slots`,
+// `conversation_appointments`).
+
+import { v } from "convex/values";
+import { internalMutation, internalQuery } from "./_generated/server";
+import type { Doc } from "./_generated/dataModel";
+import { reserveSeq } from "./model/seq";
+import { outboxRow } from "./model/rows";
+
+/** An appointment as `Appointment` needs it (`id` = `seq`). */
+function appointmentRow(a: Doc<"appointments">) {
+  return {
+    id: a.seq,
+    conversationId: a.conversationSeq,
+    slotId: a.slotId,
+    startsAtMs: a.startsAtMs,
+    durationMinutes: a.durationMinutes,
+    consultantName: a.consultantName,
+    consultantWhatsapp: a.consultantWhatsapp,
+    status: a.status,
+    notes: a.notes,
+  };
+}
+
+/**
+ * Books a consultation atomically: in this one mutation, a conversation that already holds the
+ * slot gets its appointment back (a redone turn, or a retried request); otherwise the slot's
+ * booked appointments are counted and one is inserted only while fewer than `capacity`. Two
+ * concurrent bookings read the same index range, so Convex runs one after the other (OCC), and
+ * a slot is never overbooked. Returns `{status: "booked", appointmentId}` or `{status: "full"}`.
+ */
+export const book = internalMutation({
+  args: {
+    conversationId: v.number(),
+    workspaceId: v.string(),
+    slotId: v.string(),
+    startsAtMs: v.number(),
+    durationMinutes: v.number(),
+    consultantName: v.string(),
+    consultantWhatsapp: v.string(),
+    capacity: v.number(),
+    notes: v.string(),
+    nowMs: v.number(),
+  },
+  handler: async (ctx, args) => {
+    const mine = await ctx.db
+      .query("appointments")
+      .withIndex("by_conversation_slot", (q) =>
+        q.eq("conversationSeq", args.conversationId).eq("slotId", args.slotId).eq("status", "booked"),
+      )
+      .first();
+    if (mine !== null) {
+      return { status: "booked" as const, appointmentId: mine.seq };
+    }
+    // Counting stops at the capacity: no slot holds more, and the read stays small.
+    const taken = await ctx.db
+      .query("appointments")
+      .withIndex("by_slot", (q) =>
+        q.eq("workspaceId", args.workspaceId).eq("slotId", args.slotId).eq("status", "booked"),
+      )
+      .take(Math.max(0, Math.floor(args.capacity)));
+    if (taken.length >= args.capacity) {
+      return { status: "full" as const };
+    }
+    const seq = await reserveSeq(ctx, "appointments", 1);
+    await ctx.db.insert("appointments", {
+      seq,
+      workspaceId: args.workspaceId,
+      conversationSeq: args.conversationId,
+      slotId: args.slotId,
+      startsAtMs: args.startsAtMs,
+      durationMinutes: args.durationMinutes,
+      consultantName: args.consultantName,
+      consultantWhatsapp: args.consultantWhatsapp,
+      status: "booked",
+      notes: args.notes,
+      createdAtMs: args.nowMs,
+      updatedAtMs: args.nowMs,
+    });
+    return { status: "booked" as const, appointmentId: seq };
+  },
+});
+
+/**
+ * Booked appointments per slot id of a workspace, for slots starting in `[fromMs, toMs)`, as
+ * `[{slotId, count}]` (Convex object keys may not be arbitrary strings, so no map).
+ */
+export const bookedSlots = internalQuery({
+  args: { workspaceId: v.string(), fromMs: v.number(), toMs: v.number() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("appointments")
+      .withIndex("by_start", (q) =>
+        q
+          .eq("workspaceId", args.workspaceId)
+          .eq("status", "booked")
+          .gte("startsAtMs", args.fromMs)
+          .lt("startsAtMs", args.toMs),
+      )
+      .collect();
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(r.slotId, (counts.get(r.slotId) ?? 0) + 1);
+    return [...counts.entries()].map(([slotId, count]) => ({ slotId, count }));
+  },
+});
+
+/** A conversation's appointments, oldest first; empty for an unknown conversation. */
+export const forConversation = internalQuery({
+  args: { workspaceId: v.string(), contactPhone: v.string() },
+  handler: async (ctx, args) => {
+    const conv = await ctx.db
+      .query("conversations")
+      .withIndex("by_key", (q) =>
+        q.eq("workspaceId", args.workspaceId).eq("contactPhone", args.contactPhone),
+      )
+      .unique();
+    if (conv === null) return [];
+    const rows = await ctx.db
+      .query("appointments")
+      .withIndex("by_conversation", (q) => q.eq("conversationSeq", conv.seq))
+      .collect();
+    return rows.map(appointmentRow);
+  },
+});
+
+/**
+ * Cancels a booked appointment of this conversation (the lead asked to cancel or move it).
+ * Returns whether a booked appointment was cancelled.
+ */
+export const cancel = internalMutation({
+  args: { conversationId: v.number(), appointmentId: v.number(), nowMs: v.number() },
+  handler: async (ctx, args) => {
+    const a = await ctx.db
+      .query("appointments")
+      .withIndex("by_seq", (q) => q.eq("seq", args.appointmentId))
+      .unique();
+    if (a === null || a.conversationSeq !== args.conversationId || a.status !== "booked") {
+      return false;
+    }
+    await ctx.db.patch(a._id, { status: "cancelled", updatedAtMs: args.nowMs });
+    return true;
+  },
+});
+
+/**
+ * Booked appointments starting in `[fromMs, untilMs)`, soonest first, at most `limit`, with
+ * what the reminder task needs: the conversation's key and business number, the reminders
+ * already recorded, and the lead's latest message (WhatsApp's 24 h window).
+ */
+export const upcoming = internalQuery({
+  args: { fromMs: v.number(), untilMs: v.number(), limit: v.number() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("appointments")
+      .withIndex("by_status_start", (q) =>
+        q.eq("status", "booked").gte("startsAtMs", args.fromMs).lt("startsAtMs", args.untilMs),
+      )
+      .take(Math.max(0, Math.floor(args.limit)));
+    const out = [];
+    for (const a of rows) {
+      const conv = await ctx.db
+        .query("conversations")
+        .withIndex("by_seq", (q) => q.eq("seq", a.conversationSeq))
+        .unique();
+      if (conv === null) continue;
+      const sent = [];
+      for (const kind of ["reminder_24h", "reminder_2h"]) {
+        const r = await ctx.db
+          .query("appointmentReminders")
+          .withIndex("by_appointment_kind", (q) => q.eq("appointmentSeq", a.seq).eq("kind", kind))
+          .first();
+        if (r !== null) sent.push(kind);
+      }
+      let lastInboundMs: number | undefined = undefined;
+      for await (const m of ctx.db
+        .query("messages")
+        .withIndex("by_conversation", (q) => q.eq("conversationSeq", conv.seq))
+        .order("desc")) {
+        if (m.direction === "inbound") {
+          lastInboundMs = m.createdAtMs;
+          break;
+        }
+      }
+      out.push({
+        appointment: appointmentRow(a),
+        workspaceId: conv.workspaceId,
+        contactPhone: conv.contactPhone,
+        phoneNumberId: conv.phoneNumberId,
+        contactName: conv.contactName,
+        bookedAtMs: a.createdAtMs,
+        remindersSent: sent,
+        lastInboundMs,
+      });
+    }
+    return out;
+  },
+});
+
+/**
+ * Records a reminder once: marks its kind sent for the appointment and queues its messages in
+ * the conversation's outbox, in this one mutation. Rows come back claimed until `nowMs +
+ * outboxLeaseMs`, or unclaimed (and not returned) behind an older undelivered reply of the
+ * contact. `{status: "skipped"}` when already recorded or no longer booked.
+ */
+export const recordReminder = internalMutation({
+  args: {
+    appointmentId: v.number(),
+    conversationId: v.number(),
+    kind: v.string(),
+    messages: v.array(v.object({ to: v.string(), body: v.string() })),
+    phoneNumberId: v.string(),
+    contactPhone: v.string(),
+    nowMs: v.number(),
+    outboxLeaseMs: v.number(),
+  },
+  handler: async (ctx, args) => {
+    const a = await ctx.db
+      .query("appointments")
+      .withIndex("by_seq", (q) => q.eq("seq", args.appointmentId))
+      .unique();
+    if (a === null || a.status !== "booked") return { status: "skipped" as const };
+    const seen = await ctx.db
+      .query("appointmentReminders")
+      .withIndex("by_appointment_kind", (q) =>
+        q.eq("appointmentSeq", args.appointmentId).eq("kind", args.kind),
+      )
+      .first();
+    if (seen !== null) return { status: "skipped" as const };
+    await ctx.db.insert("appointmentReminders", {
+      appointmentSeq: args.appointmentId,
+      kind: args.kind,
+      sentAtMs: args.nowMs,
+    });
+    const older = await ctx.db
+      .query("outbox")
+      .withIndex("by_conversation_state", (q) =>
+        q.eq("conversationSeq", args.conversationId).eq("state", "pending"),
+      )
+      .first();
+    const held = older !== null;
+    const claimedUntilMs = held ? args.nowMs : args.nowMs + args.outboxLeaseMs;
+    const outbox = [];
+    for (const [n, m] of args.messages.entries()) {
+      let messageSeq: number | undefined = undefined;
+      if (m.to === args.contactPhone) {
+        messageSeq = await reserveSeq(ctx, "messages", 1);
+        await ctx.db.insert("messages", {
+          seq: messageSeq,
+          conversationSeq: args.conversationId,
+          direction: "outbound",
+          text: m.body,
+          metaJson: JSON.stringify({ reminder: args.kind }),
+          createdAtMs: args.nowMs,
+        });
+      }
+      const seq = await reserveSeq(ctx, "outbox", 1);
+      const id = await ctx.db.insert("outbox", {
+        seq,
+        conversationSeq: args.conversationId,
+        messageSeq,
+        // Not a turn's commit: -1 keeps these rows out of a commit replay's lookup.
+        commitVersion: -1,
+        idempotencyKey: `ari-reminder-${args.appointmentId}-${args.kind}-${n}`,
+        phoneNumberId: args.phoneNumberId,
+        toPhone: m.to,
+        body: m.body,
+        state: "pending",
+        attempts: 0,
+        nextAttemptAtMs: claimedUntilMs,
+        createdAtMs: args.nowMs,
+        updatedAtMs: args.nowMs,
+      });
+      const row = await ctx.db.get(id);
+      if (row !== null && !held) outbox.push(outboxRow(row));
+    }
+    return { status: "recorded" as const, outbox };
+  },
+});

@@ -1,0 +1,226 @@
+// The inbox: webhook deliveries and their items, claimed once (see src/store/mod.rs,
+// `Store::enqueue_inbound`, `inbox_depth`, `list_inbox`, `pending_conversations`).
+
+import { v } from "convex/values";
+import { internalMutation, internalQuery } from "./_generated/server";
+import { reserveSeq } from "./model/seq";
+import { inboxRow } from "./model/rows";
+
+/** How many pending rows `pendingConversations` reads at most to find distinct conversations. */
+const PENDING_SCAN = 4096;
+
+const item = v.object({
+  kind: v.string(),
+  eventType: v.string(),
+  workspaceId: v.optional(v.string()),
+  phoneNumberId: v.optional(v.string()),
+  contactPhone: v.optional(v.string()),
+  kapsoConversationId: v.optional(v.string()),
+  wamid: v.optional(v.string()),
+  statusValue: v.optional(v.string()),
+  state: v.string(),
+  eventJson: v.string(),
+  rawJson: v.string(),
+});
+
+/**
+ * Records one delivery in one transaction: claims its idempotency key (a second claim stores
+ * nothing and returns `{duplicateDelivery: true}`), then each message's `(phone, wamid)` and each
+ * status's `(phone, wamid, status)`; an item already claimed counts as a duplicate.
+ */
+export const enqueue = internalMutation({
+  args: {
+    idempotencyKey: v.string(),
+    eventHeader: v.optional(v.string()),
+    requestId: v.string(),
+    receivedAtMs: v.number(),
+    items: v.array(item),
+  },
+  handler: async (ctx, args) => {
+    const claimed = await ctx.db
+      .query("deliveries")
+      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.idempotencyKey))
+      .first();
+    if (claimed !== null) {
+      return { duplicateDelivery: true, stored: 0, duplicates: 0 };
+    }
+    await ctx.db.insert("deliveries", {
+      idempotencyKey: args.idempotencyKey,
+      eventHeader: args.eventHeader,
+      requestId: args.requestId,
+      itemCount: args.items.length,
+      receivedAtMs: args.receivedAtMs,
+    });
+    // Claims of this delivery's own items, so a batch repeating an item stores it once.
+    const fresh = [];
+    let duplicates = 0;
+    const seen = new Set<string>();
+    for (const it of args.items) {
+      const claimPhone = it.phoneNumberId ?? "";
+      // As SQLite's partial unique indexes: only messages and statuses with a wamid (and a
+      // status value) are claimed; NULLs never collide.
+      const claimable =
+        it.wamid !== undefined &&
+        (it.kind === "message" || (it.kind === "status" && it.statusValue !== undefined));
+      if (claimable) {
+        const statusValue = it.kind === "status" ? it.statusValue : undefined;
+        const local = JSON.stringify([it.kind, claimPhone, it.wamid, statusValue ?? null]);
+        const existing = await ctx.db
+          .query("inbox")
+          .withIndex("by_claim", (q) =>
+            q
+              .eq("kind", it.kind)
+              .eq("claimPhone", claimPhone)
+              .eq("wamid", it.wamid)
+              .eq("statusValue", statusValue),
+          )
+          .first();
+        if (existing !== null || seen.has(local)) {
+          duplicates += 1;
+          continue;
+        }
+        seen.add(local);
+      }
+      fresh.push({ ...it, claimPhone });
+    }
+    let seq = fresh.length > 0 ? await reserveSeq(ctx, "inbox", fresh.length) : 0;
+    for (const it of fresh) {
+      await ctx.db.insert("inbox", {
+        ...it,
+        seq: seq++,
+        deliveryKey: args.idempotencyKey,
+        receivedAtMs: args.receivedAtMs,
+      });
+    }
+    return { duplicateDelivery: false, stored: fresh.length, duplicates };
+  },
+});
+
+/** Number of inbox rows in state `pending`. */
+export const depth = internalQuery({
+  args: {},
+  handler: async (ctx) => {
+    const rows = await ctx.db
+      .query("inbox")
+      .withIndex("by_state", (q) => q.eq("state", "pending"))
+      .collect();
+    return rows.length;
+  },
+});
+
+/** Inbox rows with `seq > afterId`, in arrival order, at most `limit`. */
+export const list = internalQuery({
+  args: { afterId: v.number(), limit: v.number() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("inbox")
+      .withIndex("by_seq", (q) => q.gt("seq", args.afterId))
+      .take(Math.max(0, Math.floor(args.limit)));
+    return rows.map(inboxRow);
+  },
+});
+
+/**
+ * The worker's recovery poll (`Store::pending_conversations`), in one transaction as the SQLite
+ * store does it: first attaches pending rows that name only a Kapso conversation id (workflow
+ * events) to the conversation with that id (they get its workspace and phone); then marks
+ * pending rows still without a phone that arrived before `nowMs - orphanTtlMs` unroutable; then
+ * lists the conversations with pending rows, the one waiting longest first, at most `limit`.
+ * Reads at most `PENDING_SCAN` pending rows (a transaction's read budget); the worker polls
+ * again. Repeating it with the same arguments changes nothing more, so the client may retry it.
+ */
+export const pendingConversations = internalMutation({
+  args: { limit: v.number(), nowMs: v.number(), orphanTtlMs: v.number() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("inbox")
+      .withIndex("by_state", (q) => q.eq("state", "pending"))
+      .take(PENDING_SCAN);
+    const orphanBefore = args.nowMs - args.orphanTtlMs;
+    const keys: { workspaceId: string; contactPhone: string }[] = [];
+    const seen = new Set<string>();
+    for (const r of rows) {
+      let workspaceId = r.workspaceId;
+      let contactPhone = r.contactPhone;
+      if (contactPhone === undefined) {
+        const kapsoId = r.kapsoConversationId;
+        const conv =
+          kapsoId === undefined
+            ? null
+            : await ctx.db
+                .query("conversations")
+                .withIndex("by_kapso_id", (q) => q.eq("kapsoConversationId", kapsoId))
+                .first();
+        if (conv !== null) {
+          workspaceId = conv.workspaceId;
+          contactPhone = conv.contactPhone;
+          await ctx.db.patch(r._id, { workspaceId, contactPhone });
+        } else {
+          if (r.receivedAtMs < orphanBefore) {
+            await ctx.db.patch(r._id, { state: "unroutable" });
+          }
+          continue;
+        }
+      }
+      if (keys.length >= args.limit || workspaceId === undefined) continue;
+      const k = JSON.stringify([workspaceId, contactPhone]);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      keys.push({ workspaceId, contactPhone });
+    }
+    return keys;
+  },
+});
+
+/**
+ * Queues an operator's command for the conversation `conversationId` (`Store::enqueue_control`)
+ * as a `control` inbox row under the delivery `deliveryKey` (`control:<uuid>`, chosen by the
+ * caller so a retried request finds its own delivery and stores nothing twice). `eventJson` is
+ * the event without the lead's phone; the conversation's phone is filled in here. Returns the
+ * conversation's key, or null when no conversation has that id.
+ */
+export const enqueueControl = internalMutation({
+  args: {
+    conversationId: v.number(),
+    eventType: v.string(),
+    deliveryKey: v.string(),
+    eventJson: v.string(),
+    nowMs: v.number(),
+  },
+  handler: async (ctx, args) => {
+    const conv = await ctx.db
+      .query("conversations")
+      .withIndex("by_seq", (q) => q.eq("seq", args.conversationId))
+      .unique();
+    if (conv === null) return null;
+    const key = { workspaceId: conv.workspaceId, contactPhone: conv.contactPhone };
+    const claimed = await ctx.db
+      .query("deliveries")
+      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.deliveryKey))
+      .first();
+    if (claimed !== null) return key;
+    const event = JSON.parse(args.eventJson) as Record<string, unknown>;
+    event.contact_phone = conv.contactPhone;
+    await ctx.db.insert("deliveries", {
+      idempotencyKey: args.deliveryKey,
+      eventHeader: args.eventType,
+      requestId: "",
+      itemCount: 1,
+      receivedAtMs: args.nowMs,
+    });
+    await ctx.db.insert("inbox", {
+      seq: await reserveSeq(ctx, "inbox", 1),
+      deliveryKey: args.deliveryKey,
+      kind: "control",
+      eventType: args.eventType,
+      workspaceId: conv.workspaceId,
+      claimPhone: "",
+      contactPhone: conv.contactPhone,
+      state: "pending",
+      eventJson: JSON.stringify(event),
+      rawJson: JSON.stringify({ conversation_id: args.conversationId, event: args.eventType }),
+      receivedAtMs: args.nowMs,
+    });
+    return key;
+  },
+});

@@ -1,0 +1,125 @@
+// Outbox bookkeeping (see src/store/mod.rs, `Store::claim_outbox`, `record_send`,
+// `record_delivery_failure`).
+
+import { v } from "convex/values";
+import { internalMutation } from "./_generated/server";
+import { outboxRow } from "./model/rows";
+
+/** How many pending rows `claim` reads at most to find the due heads of line. */
+const CLAIM_SCAN = 4096;
+
+/**
+ * Claims rows due for a delivery attempt: per conversation only the oldest pending row (a
+ * contact's messages go out one after the other), and only if due at `nowMs`; claimed rows are
+ * not due again before `nowMs + leaseMs`. Reads at most `CLAIM_SCAN` pending rows.
+ */
+export const claim = internalMutation({
+  args: { nowMs: v.number(), leaseMs: v.number(), limit: v.number() },
+  handler: async (ctx, args) => {
+    const pending = await ctx.db
+      .query("outbox")
+      .withIndex("by_state", (q) => q.eq("state", "pending"))
+      .take(CLAIM_SCAN);
+    const heads = new Set<number>();
+    const claimed = [];
+    for (const row of pending) {
+      if (claimed.length >= args.limit) break;
+      if (heads.has(row.conversationSeq)) continue;
+      heads.add(row.conversationSeq);
+      if (row.nextAttemptAtMs > args.nowMs) continue;
+      // The row as it was before the lease (as the SQLite store returns it).
+      claimed.push(outboxRow(row));
+      await ctx.db.patch(row._id, { nextAttemptAtMs: args.nowMs + args.leaseMs });
+    }
+    return claimed;
+  },
+});
+
+const outcome = v.union(
+  v.object({ kind: v.literal("sent"), kapsoMessageId: v.string() }),
+  v.object({ kind: v.literal("dry_run") }),
+  v.object({ kind: v.literal("retry"), error: v.string(), nextAttemptAtMs: v.number() }),
+  v.object({ kind: v.literal("failed"), error: v.string() }),
+);
+
+/**
+ * Records the outcome of one delivery attempt of the outbox row `outboxId`; an unknown id is a
+ * no-op. A final outcome (`sent`, `dry_run`, `failed`) that the row already records is a no-op
+ * too, so a retried request does not count a second attempt; `retry` is not idempotent.
+ */
+export const recordSend = internalMutation({
+  args: { outboxId: v.number(), outcome, nowMs: v.number() },
+  handler: async (ctx, args) => {
+    const row = await ctx.db
+      .query("outbox")
+      .withIndex("by_seq", (q) => q.eq("seq", args.outboxId))
+      .unique();
+    if (row === null) return null;
+    const o = args.outcome;
+    const attempts = row.attempts + 1;
+    switch (o.kind) {
+      case "sent":
+        if (row.state === "sent" && row.kapsoMessageId === o.kapsoMessageId) return null;
+        await ctx.db.patch(row._id, {
+          state: "sent",
+          kapsoMessageId: o.kapsoMessageId,
+          attempts,
+          error: undefined,
+          updatedAtMs: args.nowMs,
+        });
+        if (row.messageSeq !== undefined) {
+          const seq = row.messageSeq;
+          const message = await ctx.db
+            .query("messages")
+            .withIndex("by_seq", (q) => q.eq("seq", seq))
+            .unique();
+          if (message !== null) {
+            await ctx.db.patch(message._id, { wamid: o.kapsoMessageId });
+          }
+        }
+        break;
+      case "dry_run":
+        if (row.state === "dry_run") return null;
+        await ctx.db.patch(row._id, { state: "dry_run", attempts, updatedAtMs: args.nowMs });
+        break;
+      case "retry":
+        if (row.state !== "pending") return null;
+        await ctx.db.patch(row._id, {
+          attempts,
+          error: o.error,
+          nextAttemptAtMs: o.nextAttemptAtMs,
+          updatedAtMs: args.nowMs,
+        });
+        break;
+      case "failed":
+        if (row.state === "failed" && row.error === o.error) return null;
+        await ctx.db.patch(row._id, {
+          state: "failed",
+          attempts,
+          error: o.error,
+          updatedAtMs: args.nowMs,
+        });
+        break;
+    }
+    return null;
+  },
+});
+
+/**
+ * Marks the rows Kapso knows as `kapsoMessageId` failed with `error` (WhatsApp reported the
+ * sent message failed). Returns the first row's id, or null when no row has that id.
+ * Idempotent.
+ */
+export const recordDeliveryFailure = internalMutation({
+  args: { kapsoMessageId: v.string(), error: v.string() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("outbox")
+      .withIndex("by_kapso_id", (q) => q.eq("kapsoMessageId", args.kapsoMessageId))
+      .collect();
+    for (const row of rows) {
+      await ctx.db.patch(row._id, { state: "failed", error: args.error });
+    }
+    return rows.length > 0 ? rows[0].seq : null;
+  },
+});
