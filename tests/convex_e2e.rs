@@ -336,7 +336,8 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
 /// (ingress), one claiming `turns:begin` and one `turns:commit` (worker), one
 /// `outbox:recordSend` (sender) = 4. Calls that are not per message are left out and named:
 /// `health:ping` (the start-up key check), `inbox:pendingConversations` (the worker's recovery
-/// poll, every 2 s), `outbox:claim` (the sender's poll, every 1 s), and a `turns:begin` that
+/// poll, every 2 s), `outbox:claim` (the sender's poll, every 1 s), `appointments:upcoming`
+/// (the reminder pass, every minute), and a `turns:begin` that
 /// found nothing to do (`idle`), which only a recovery poll overlapping a turn causes (at most
 /// one per poll).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,6 +366,8 @@ async fn convex_an_inbound_text_costs_at_most_four_round_trips_end_to_end() {
         "health:ping",
         "inbox:pendingConversations",
         "outbox:claim",
+        // The reminder pass (at start, then every minute).
+        "appointments:upcoming",
         // Reads of this test, not of the service.
         "inbox:list",
         "conversations:outbox",
