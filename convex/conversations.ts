@@ -69,6 +69,8 @@ export const get = internalQuery({
       handoffReason: conv.handoffReason,
       contactName: conv.contactName,
       phoneNumberId: conv.phoneNumberId,
+      leadStatus: conv.leadStatus,
+      tags: conv.tagsJson === undefined ? [] : (JSON.parse(conv.tagsJson) as string[]),
     };
   },
 });

@@ -70,6 +70,10 @@ export default defineSchema({
     leadScore: v.optional(v.number()),
     leadTemperature: v.optional(v.string()),
     handoffReason: v.optional(v.string()),
+    // The lead's CRM status: written only when a turn sets it, so a person's edit stays.
+    leadStatus: v.optional(v.string()),
+    // JSON array of tags (only added).
+    tagsJson: v.optional(v.string()),
     version: v.number(),
     leaseToken: v.optional(v.string()),
     leaseUntilMs: v.optional(v.number()),

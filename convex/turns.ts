@@ -162,6 +162,8 @@ export const commit = internalMutation({
     messages: v.array(newMessage),
     nowMs: v.number(),
     outboxLeaseMs: v.number(),
+    leadStatus: v.optional(v.string()),
+    addTags: v.optional(v.array(v.string())),
   },
   handler: async (ctx, args) => {
     const conv = await ctx.db
@@ -206,6 +208,16 @@ export const commit = internalMutation({
       lastCommitHeld: held,
       updatedAtMs: args.nowMs,
     });
+    // CRM: the status only when this turn set one; tags only added.
+    if (args.leadStatus !== undefined) {
+      await ctx.db.patch(conv._id, { leadStatus: args.leadStatus });
+    }
+    const addTags = args.addTags ?? [];
+    if (addTags.length > 0) {
+      const tags: string[] = conv.tagsJson === undefined ? [] : JSON.parse(conv.tagsJson);
+      for (const t of addTags) if (!tags.includes(t)) tags.push(t);
+      await ctx.db.patch(conv._id, { tagsJson: JSON.stringify(tags) });
+    }
     for (const id of args.consumedInboxIds) {
       const row = await ctx.db
         .query("inbox")

@@ -104,6 +104,9 @@ pub struct Outcome {
     pub appointments: u32,
     /// Their details.
     pub booked: Vec<BookedSlot>,
+    /// The lead's CRM status (`hot_lead`, `prospect`, `cold_lead`, `booked`) and tags.
+    pub lead_status: Option<String>,
+    pub tags: Vec<String>,
 }
 
 /// A booked consultation as the report shows it.
@@ -409,6 +412,8 @@ impl Simulator {
             })
             .collect();
         let appointments = booked.len();
+        let record = self.store.conversation_record(&self.key).await?;
+        let (lead_status, tags) = record.map(|r| (r.lead_status, r.tags)).unwrap_or_default();
         Ok(Outcome {
             final_state: self.last.flow_state.clone(),
             lead_temperature: self.last.lead_temperature.clone(),
@@ -416,6 +421,8 @@ impl Simulator {
             handoff_reason: self.last.handoff_reason.clone(),
             appointments: u32::try_from(appointments).unwrap_or(u32::MAX),
             booked,
+            lead_status,
+            tags,
         })
     }
 }

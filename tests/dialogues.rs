@@ -76,6 +76,9 @@ fn the_hot_lead_books_thursday_nine_wib_stored_as_utc() {
     assert_eq!(booked[0]["duration_minutes"], 60);
     assert_eq!(report["outcome"]["handoff_reason"], "appointment_booked");
     assert_eq!(report["outcome"]["lead_temperature"], "hot");
+    // The CRM status moved from the score's (hot_lead) to booked, once; the handoff tagged it.
+    assert_eq!(report["outcome"]["lead_status"], "booked");
+    assert_eq!(report["outcome"]["tags"], serde_json::json!(["1on1"]));
 }
 
 #[test]

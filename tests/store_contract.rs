@@ -14,8 +14,8 @@ mod convex_server;
 
 use ari::store::{
     BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
-    NewAppointment, NewMessage, NewReminder, OutboxState, SendOutcome, SendRequest, Store,
-    StoreError, TurnClaim, TurnCommit,
+    LeadChange, NewAppointment, NewMessage, NewReminder, OutboxState, SendOutcome, SendRequest,
+    Store, StoreError, TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -279,6 +279,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
         messages,
         now_ms,
         outbox_lease_ms: 0,
+        lead: LeadChange::default(),
     }
 }
 
@@ -901,6 +902,46 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
     assert_eq!(store.record_reminder(two_hours).await.unwrap(), None);
 }
 
+async fn lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate(store: &dyn Store) {
+    assert_eq!(store.conversation_record(&key()).await.unwrap(), None);
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let mut first = commit_of(&c, &[], 1_000);
+    first.lead = LeadChange {
+        status: Some("prospect".into()),
+        add_tags: vec!["Follow-up".into()],
+    };
+    store.commit_turn(first).await.unwrap();
+    store
+        .enqueue_inbound(delivery("t2", vec![message("p", "w2", "lagi")]))
+        .await
+        .unwrap();
+    let c2 = claim(store, 2_000).await;
+    let mut second = commit_of(&c2, &[], 2_000);
+    second.lead = LeadChange {
+        status: None,
+        add_tags: vec!["1on1".into(), "Follow-up".into()],
+    };
+    store.commit_turn(second).await.unwrap();
+    let rec = store
+        .conversation_record(&key())
+        .await
+        .unwrap()
+        .expect("record");
+    assert_eq!(
+        rec.lead_status.as_deref(),
+        Some("prospect"),
+        "a turn without a status overwrote it"
+    );
+    assert_eq!(rec.tags, ["Follow-up", "1on1"]);
+    assert_eq!(rec.version, 2);
+    assert_eq!(rec.summary.flow_state.as_deref(), Some("qualifying"));
+    assert_eq!(rec.summary.lead_score, Some(5));
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -1020,6 +1061,7 @@ macro_rules! contract_on {
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
             reminders_are_recorded_once_and_only_while_booked,
+            lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate,
             each_operation_is_one_round_trip,
         );
     };

@@ -182,6 +182,18 @@ pub fn consultant_reminder(
     )
 }
 
+/// The CRM tag a handoff adds to the lead (seed §10: `1on1` for a consultation, `Community`
+/// for a cold lead sent to the community, `Follow-up` for leads a consultant follows up).
+/// `None` for a takeover, which a person started.
+pub fn tag_for(reason: &str) -> Option<&'static str> {
+    match reason {
+        "appointment_booked" | "hot_lead" => Some("1on1"),
+        "cold_lead" => Some("Community"),
+        "warm_lead" | "human_requested" | "stuck" => Some("Follow-up"),
+        _ => None,
+    }
+}
+
 /// Indonesian label of a handoff reason (the flow's stable names).
 pub fn reason_label(reason: &str) -> &str {
     match reason {

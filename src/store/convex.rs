@@ -28,9 +28,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, Direction,
-    NewAppointment, NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store,
-    StoreError, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
+    ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow, OutboxState,
+    ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
+    UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -522,6 +523,23 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
+    pub struct Record {
+        #[serde(deserialize_with = "int")]
+        pub id: i64,
+        #[serde(deserialize_with = "int")]
+        pub version: i64,
+        pub flow_state: Option<String>,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub lead_score: Option<i64>,
+        pub lead_temperature: Option<String>,
+        pub handoff_reason: Option<String>,
+        pub lead_status: Option<String>,
+        #[serde(default)]
+        pub tags: Vec<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     pub struct Upcoming {
         pub appointment: Appointment,
         pub workspace_id: String,
@@ -702,6 +720,8 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "messages": messages,
         "nowMs": commit.now_ms,
         "outboxLeaseMs": commit.outbox_lease_ms,
+        "leadStatus": commit.lead.status,
+        "addTags": commit.lead.add_tags,
     }))
 }
 
@@ -1064,6 +1084,26 @@ impl Store for ConvexStore {
             )),
             wire::Reminder::Skipped => Ok(None),
         }
+    }
+
+    /// `conversations:get` (a query; retried).
+    async fn conversation_record(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        let rec: Option<wire::Record> = self.read("conversations:get", key_args(key)).await?;
+        Ok(rec.map(|r| ConversationRecord {
+            conversation_id: r.id,
+            version: r.version,
+            summary: ConversationSummary {
+                flow_state: r.flow_state,
+                lead_score: r.lead_score,
+                lead_temperature: r.lead_temperature,
+                handoff_reason: r.handoff_reason,
+            },
+            lead_status: r.lead_status,
+            tags: r.tags,
+        }))
     }
 
     /// `appointments:forConversation` (a query; retried).

@@ -15,9 +15,10 @@ use async_trait::async_trait;
 
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
-    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary,
-    Direction, NewAppointment, NewMessage, NewReminder, OutboxRow, OutboxState, SendOutcome,
-    SendRequest, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
+    ConversationSummary, Direction, LeadChange, NewAppointment, NewMessage, NewReminder, OutboxRow,
+    OutboxState, SendOutcome, SendRequest, StoredMessage, TurnClaim, TurnCommit,
+    UpcomingAppointment,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),
@@ -171,6 +172,13 @@ pub trait Store: Send + Sync + 'static {
         &self,
         key: &ConversationKey,
     ) -> Result<Vec<Appointment>, StoreError>;
+
+    /// A conversation's record (summary, lead status, tags), or `None` when unknown. One round
+    /// trip.
+    async fn conversation_record(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<ConversationRecord>, StoreError>;
 
     /// A conversation's messages, oldest first (operators, `ari simulate`, tests).
     async fn conversation_messages(

@@ -143,6 +143,29 @@ pub struct TurnCommit {
     /// The new outbox rows are claimed by the committer for this long (ms): its sender delivers
     /// them directly; if it dies, they become due for any sender afterwards.
     pub outbox_lease_ms: i64,
+    /// CRM changes this turn made (none on most turns).
+    pub lead: LeadChange,
+}
+
+/// A turn's changes to the lead's CRM record. The status is written only when a turn sets it
+/// (scored, booked), so a status set by a person in the CRM is not overwritten by later turns;
+/// tags are only ever added.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadChange {
+    /// `hot_lead`, `prospect`, `cold_lead` (seed §6.3 `temperatureToLeadStatus`) or `booked`.
+    pub status: Option<String>,
+    /// Tags to add, e.g. `1on1` (seed §10 handoff tags).
+    pub add_tags: Vec<String>,
+}
+
+/// A conversation's record as operators and tests read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRecord {
+    pub conversation_id: i64,
+    pub version: i64,
+    pub summary: ConversationSummary,
+    pub lead_status: Option<String>,
+    pub tags: Vec<String>,
 }
 
 /// Result of [`super::Store::commit_turn`].

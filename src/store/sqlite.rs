@@ -14,9 +14,10 @@ use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::{
-    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, Direction,
-    NewAppointment, NewReminder, OutboxRow, OutboxState, SendOutcome, Store, StoreError,
-    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment, model::RECENT_MESSAGES,
+    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
+    ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow, OutboxState,
+    SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    model::RECENT_MESSAGES,
 };
 use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -160,6 +161,13 @@ const MIGRATIONS: &[M<'static>] = &[
         sent_at_ms     INTEGER NOT NULL,
         PRIMARY KEY (appointment_id, kind)
     ) STRICT;
+    "#,
+    ),
+    M::up(
+        r#"
+    -- The lead's CRM status (set only when a turn changes it) and tags (only added).
+    ALTER TABLE conversations ADD COLUMN lead_status TEXT;
+    ALTER TABLE conversations ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
     "#,
     ),
 ];
@@ -522,6 +530,32 @@ fn commit_turn_tx(
         return Ok(CommitOutcome::Stale);
     }
     let version = commit.version + 1;
+    if let Some(status) = &commit.lead.status {
+        tx.execute(
+            "UPDATE conversations SET lead_status = ?2 WHERE id = ?1",
+            params![commit.conversation_id, status],
+        )?;
+    }
+    if !commit.lead.add_tags.is_empty() {
+        let json: String = tx.query_row(
+            "SELECT tags_json FROM conversations WHERE id = ?1",
+            params![commit.conversation_id],
+            |r| r.get(0),
+        )?;
+        let mut tags: Vec<String> = serde_json::from_str(&json).unwrap_or_default();
+        for t in &commit.lead.add_tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        tx.execute(
+            "UPDATE conversations SET tags_json = ?2 WHERE id = ?1",
+            params![
+                commit.conversation_id,
+                serde_json::to_string(&tags).map_err(to_sql_err)?
+            ],
+        )?;
+    }
     // Replies queued behind an older undelivered reply of this contact (waiting for a retry,
     // or in flight) are not handed out for direct delivery: the poller sends them head-of-line,
     // so a contact's messages never overtake each other.
@@ -952,6 +986,7 @@ impl Store for SqliteStore {
         appointment_id: i64,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 c.execute(
@@ -998,6 +1033,7 @@ impl Store for SqliteStore {
         until_ms: i64,
         limit: u32,
     ) -> Result<Vec<UpcomingAppointment>, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let mut stmt = c.prepare_cached(
@@ -1052,6 +1088,7 @@ impl Store for SqliteStore {
         &self,
         reminder: NewReminder,
     ) -> Result<Option<Vec<OutboxRow>>, StoreError> {
+        self.trip();
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -1159,6 +1196,41 @@ impl Store for SqliteStore {
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn conversation_record(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        let key = key.clone();
+        self.trip();
+        self.conn
+            .call(move |c| {
+                c.query_row(
+                    "SELECT id, version, flow_state, lead_score, lead_temperature, handoff_reason,
+                            lead_status, tags_json
+                     FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
+                    params![key.workspace_id, key.contact_phone],
+                    |r| {
+                        let tags: String = r.get(7)?;
+                        Ok(ConversationRecord {
+                            conversation_id: r.get(0)?,
+                            version: r.get(1)?,
+                            summary: ConversationSummary {
+                                flow_state: r.get(2)?,
+                                lead_score: r.get(3)?,
+                                lead_temperature: r.get(4)?,
+                                handoff_reason: r.get(5)?,
+                            },
+                            lead_status: r.get(6)?,
+                            tags: serde_json::from_str(&tags).unwrap_or_default(),
+                        })
+                    },
+                )
+                .optional()
             })
             .await
             .map_err(call_err)

@@ -23,7 +23,7 @@ use crate::knowledge::{KnowledgeAnswer, Library};
 use crate::scheduling;
 use crate::store::{
     BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
-    NewAppointment, NewMessage, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    LeadChange, NewAppointment, NewMessage, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
 };
 use crate::telemetry::{mask_phone, names};
 
@@ -305,6 +305,8 @@ async fn run_claimed(
     let mut booked_slot: Option<crate::flow::SlotOption> = None;
     // Consultant notifications, queued after the lead's replies.
     let mut notices: Vec<NewMessage> = Vec::new();
+    // CRM changes of this turn (status only when set, tags only added).
+    let mut lead = LeadChange::default();
     while let Some(event) = events.pop_front() {
         let free_slots = if flow::needs_free_slots(&snapshot) {
             Some(free_slots(deps, key, &config, now).await?)
@@ -354,6 +356,11 @@ async fn run_claimed(
                 Effect::Handoff { reason, summary } => {
                     let reason = reason.as_str();
                     tracing::info!(reason, contact = %mask_phone(&key.contact_phone), "handed off to a consultant");
+                    if let Some(tag) = handoff::tag_for(reason)
+                        && !lead.add_tags.iter().any(|t| t == tag)
+                    {
+                        lead.add_tags.push(tag.to_string());
+                    }
                     // A person who took the conversation over needs no notice about it.
                     if reason == "human_takeover" {
                         continue;
@@ -420,6 +427,7 @@ async fn run_claimed(
                         BookingOutcome::Booked { appointment_id } => {
                             tracing::info!(appointment = appointment_id, slot = %slot.id, "consultation booked");
                             booked_slot = Some(slot.clone());
+                            lead.status = Some("booked".to_string());
                             BookingResult::Booked {
                                 slot_id: slot.id,
                                 appointment_id: appointment_id.to_string(),
@@ -468,7 +476,13 @@ async fn run_claimed(
                     }
                     continue;
                 }
-                Effect::OfferSlots { .. } | Effect::UpdateLead(_) => continue,
+                Effect::UpdateLead(update) => {
+                    if let Some(status) = update.status {
+                        lead.status = Some(status);
+                    }
+                    continue;
+                }
+                Effect::OfferSlots { .. } => continue,
             };
             if send.is_none() {
                 tracing::error!(contact = %mask_phone(&key.contact_phone), "no business number known for this conversation; reply stored, not sent");
@@ -511,6 +525,7 @@ async fn run_claimed(
         messages,
         now_ms: now.timestamp_millis(),
         outbox_lease_ms: OUTBOX_LEASE_MS,
+        lead,
     };
     match deps.store.commit_turn(commit).await? {
         CommitOutcome::Committed { version, outbox } => {
