@@ -163,7 +163,6 @@ struct SystemView<'a> {
     clock: String,
     time_of_day: &'static str,
     stage: &'static str,
-    name: Option<&'a str>,
     known: Vec<FieldView<'a>>,
     unknown: &'a [String],
     missing: &'a [String],
@@ -225,7 +224,6 @@ impl Prompts {
             clock: clock(req.now, tz),
             time_of_day: time_of_day(req.now, tz),
             stage: req.stage.as_str(),
-            name: req.lead.name.as_deref(),
             known: req
                 .lead
                 .known
@@ -255,8 +253,7 @@ impl Prompts {
                 ids: &k.entry_ids,
                 text: &k.text,
             }),
-            show_slots: matches!(req.stage, StageId::Booking | StageId::Scheduling)
-                || !req.slots.is_empty(),
+            show_slots: matches!(req.stage, StageId::Booking | StageId::Scheduling),
             slots: req.slots.iter().map(slot).collect(),
             step: req.scheduling_step.map(step_name),
             selected: req.selected_slot.as_ref().map(slot),

@@ -166,7 +166,7 @@ pub struct ReplyRequest {
     pub lead: LeadFacts,
     /// The knowledge-base answer for this turn's question, if any.
     pub knowledge: Option<KnowledgeAnswer>,
-    /// Real free slots (never invented); shown in booking and scheduling prompts.
+    /// Real free slots (never invented); only the booking and scheduling prompts show them.
     pub slots: Vec<SlotOption>,
     /// Scheduling sub-step, in scheduling.
     pub scheduling_step: Option<SchedulingStep>,
@@ -211,7 +211,10 @@ impl ReplyRequest {
             StageSnapshot::Scheduling(s) => (Some(s.step), s.shown.clone(), s.selected.clone()),
             _ => (None, Vec::new(), None),
         };
-        let slots = if shown.is_empty() {
+        // Slots only matter (and are only shown) when offering or scheduling.
+        let slots = if !matches!(stage, StageId::Booking | StageId::Scheduling) {
+            Vec::new()
+        } else if shown.is_empty() {
             free_slots.map(<[SlotOption]>::to_vec).unwrap_or_default()
         } else {
             shown
