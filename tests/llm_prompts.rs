@@ -47,9 +47,15 @@ fn full_lead(snapshot: &mut Snapshot) {
     lead(snapshot);
     let f = &mut snapshot.lead.fields;
     f.insert("email".into(), FieldValue::Known("budi@mail.com".into()));
-    f.insert("english_level".into(), FieldValue::Known("IELTS 6.5".into()));
+    f.insert(
+        "english_level".into(),
+        FieldValue::Known("IELTS 6.5".into()),
+    );
     f.insert("timeline".into(), FieldValue::Known("2027".into()));
-    snapshot.lead.documents.insert("passport".into(), YesNo::Yes);
+    snapshot
+        .lead
+        .documents
+        .insert("passport".into(), YesNo::Yes);
     snapshot.lead.documents.insert("cv".into(), YesNo::No);
     snapshot.lead.score = Some(LeadScore {
         total: 74,
@@ -198,13 +204,7 @@ fn handoff_after_booking() {
         last_ack_at: None,
     });
     full_lead(&mut snapshot);
-    let req = request(
-        &snapshot,
-        StageId::Handoff,
-        "Jawab singkat.",
-        "",
-        None,
-    );
+    let req = request(&snapshot, StageId::Handoff, "Jawab singkat.", "", None);
     assert!(req.booked);
     insta::assert_snapshot!("handoff", render(&req));
 }
@@ -238,7 +238,10 @@ fn extraction() {
         vec!["budi.s@mail.com kak".into()],
         now(),
     );
-    insta::assert_snapshot!("extraction", Prompts::new().unwrap().extraction(&req).unwrap());
+    insta::assert_snapshot!(
+        "extraction",
+        Prompts::new().unwrap().extraction(&req).unwrap()
+    );
 }
 
 #[test]
