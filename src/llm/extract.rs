@@ -161,10 +161,11 @@ fn english_level(v: &str) -> Result<String, String> {
     Ok(lower)
 }
 
+/// Field key → value (or → reason, for rejections).
+pub type FieldMap = BTreeMap<String, String>;
+
 /// Parses the model's JSON answer into validated fields (`fields`, `rejected`).
-pub fn parse_answer(
-    content: &str,
-) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), String> {
+pub fn parse_answer(content: &str) -> Result<(FieldMap, FieldMap), String> {
     // Some servers wrap JSON in a code fence even with a schema.
     let body = content
         .trim()
