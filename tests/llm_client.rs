@@ -559,3 +559,71 @@ fn the_example_config_parses() {
     let c = LlmConfig::parse(&text, |_| Some("x".into())).unwrap();
     assert!(!c.arms.is_empty());
 }
+
+#[test]
+fn the_library_can_be_shared_across_tasks() {
+    fn shared<T: Send + Sync + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    shared::<Llm>();
+    let server_less = Llm::new(
+        LlmConfig::parse(
+            "[[arm]]\nname = \"a\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nweight = 1\n",
+            env,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let req = booking_request();
+    // The worker awaits these inside `tokio::spawn`: the futures must be Send.
+    let reply = server_less.reply(&req);
+    send(&reply);
+    drop(reply);
+    let ex = ExtractRequest::for_turn("+62811", &Snapshot::new(), &cfg(), vec![], vec![], now());
+    let extract = server_less.extract(&ex);
+    send(&extract);
+}
+
+#[tokio::test]
+async fn an_ask_llm_effect_from_a_real_turn_becomes_a_reply() {
+    use ari::flow::{Effect, TurnInput, run_turn};
+    let cfg = cfg();
+    let text = "halo kak, biaya kuliah di Australia berapa ya?";
+    let out = run_turn(&Snapshot::new(), &TurnInput::text(now(), text), &cfg);
+    let (instruction, fallback) = out
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::AskLlm {
+                instruction,
+                fallback,
+            } => Some((instruction.clone(), fallback.clone())),
+            _ => None,
+        })
+        .expect("a knowledge question asks the LLM");
+    let req = ReplyRequest::for_ask_llm(
+        "+6281234567890",
+        &out.snapshot,
+        &cfg,
+        &instruction,
+        &fallback,
+        None,
+        None,
+        vec![ChatMessage::lead(text)],
+        now(),
+    );
+    assert_eq!(req.stage.as_str(), "greeting");
+    assert!(!req.question.is_empty());
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "Selamat pagi kak! Biaya kuliah di Australia bervariasi. Boleh tau nama lengkapnya?",
+        )))
+        .mount(&server)
+        .await;
+    let reply = llm(&server, 2_000).reply(&req).await.unwrap();
+    assert!(reply.text.starts_with("Selamat pagi"));
+    let body = &requests(&server).await[0];
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains(&req.question) && system.contains(&instruction));
+}
