@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod ingress;
 pub mod kapso;
 pub mod knowledge;
+pub mod llm;
 pub mod scheduling;
 pub mod server;
 pub mod simulate;

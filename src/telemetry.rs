@@ -38,6 +38,22 @@ pub mod names {
     pub const TURN_SECONDS: &str = "ari_turn_seconds";
     /// Histogram: webhook handler latency in seconds, from first byte to response.
     pub const HANDLER_SECONDS: &str = "ari_webhook_handler_seconds";
+    /// Counter: LLM calls by `arm` and `call` (`reply`, `extract`), whatever the outcome.
+    pub const LLM_CALLS: &str = "ari_llm_calls_total";
+    /// Histogram: LLM call latency in seconds (including a retry) by `arm` and `call`.
+    pub const LLM_LATENCY_SECONDS: &str = "ari_llm_latency_seconds";
+    /// Counter: failed LLM calls by `arm`, `call` and `kind` (timeout, rate_limited, status,
+    /// transport, empty, rejected_booking_claim, rejected_prompt_leak, invalid, prompt, request).
+    pub const LLM_ERRORS: &str = "ari_llm_errors_total";
+    /// Counter: replies that fell back to the template, by `arm` and `reason` (an error kind).
+    pub const LLM_FALLBACKS: &str = "ari_llm_fallbacks_total";
+    /// Counter: tokens by `arm`, `call` and `kind` (`prompt`, `completion`).
+    pub const LLM_TOKENS: &str = "ari_llm_tokens_total";
+    /// Counter: new leads (conversations started) by `arm`: the A/B denominator.
+    pub const LLM_LEADS: &str = "ari_llm_leads_total";
+    /// Counter: leads whose consultation was booked, by `arm`. Booking share per arm =
+    /// `ari_llm_bookings_total / ari_llm_leads_total`.
+    pub const LLM_BOOKINGS: &str = "ari_llm_bookings_total";
 }
 
 /// Installs the global `tracing` subscriber. Call once, at start. `default_filter` applies

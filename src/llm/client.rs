@@ -1,0 +1,438 @@
+//! [`Llm`]: the arms' async-openai clients, the reply and extraction calls, their budgets.
+//!
+//! Budgets (issue 5): every attempt has the arm's `timeout_ms` (set on the reqwest client,
+//! since async-openai has none); async-openai's own retry layer is lowered from 3 retries to
+//! [`MAX_RETRIES`] = 1 (it retries 429 honouring an integer `Retry-After`, 5xx and connect
+//! errors; a timeout is never retried); and the whole call, retry and backoff included, is cut
+//! at `budget_ms`. Any failure is an [`LlmError`]: the caller sends the template reply.
+//!
+//! Reply and extraction are two calls on purpose: extraction must run before the flow core
+//! decides (its fields feed the decision), the reply after (it words the decision).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::ReqwestService;
+use async_openai::middleware::retry::OpenAIRetryLayer;
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage,
+    ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequest, CreateChatCompletionRequestArgs, ResponseFormat,
+    ResponseFormatJsonSchema,
+};
+
+use super::config::{ArmConfig, LlmConfig, LlmConfigError, MaxTokensField};
+use super::error::LlmError;
+use super::extract::{ExtractedFields, SCHEMA_NAME, parse_answer, schema};
+use super::guard::{Rejection, check_reply};
+use super::metrics::{CallKind, record_booking, record_call, record_fallback, record_lead};
+use super::prompt::{Prompts, leak_markers};
+use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
+use crate::telemetry::mask_phone;
+
+/// Retries after the first attempt (429 / 5xx / connect errors), within the budget.
+pub const MAX_RETRIES: usize = 1;
+
+/// Completion limit of an extraction answer (eight short JSON strings).
+const EXTRACT_MAX_TOKENS: u32 = 400;
+
+/// Longest server error message kept in an error (characters).
+const MAX_ERROR_CHARS: usize = 300;
+
+/// A model reply that passed the check, with what the assistant message records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmReply {
+    /// The text to send (trimmed, within 4,096 characters).
+    pub text: String,
+    /// The model the server says answered (the configured one if it does not say).
+    pub model: String,
+    /// The arm used.
+    pub arm: String,
+    /// Prompt tokens, when the server reports usage.
+    pub prompt_tokens: Option<u32>,
+    /// Completion tokens, when the server reports usage.
+    pub completion_tokens: Option<u32>,
+    /// Wall time of the call including a retry (ms).
+    pub latency_ms: u64,
+}
+
+/// One arm: its settings and client.
+struct Arm {
+    cfg: ArmConfig,
+    client: Client<OpenAIConfig>,
+}
+
+impl std::fmt::Debug for Arm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arm").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// The LLM library: build once at start ([`Llm::load`] or [`Llm::new`]), share behind an
+/// `Arc`; every method takes `&self` and is safe to call concurrently.
+#[derive(Debug)]
+pub struct Llm {
+    arms: Vec<Arm>,
+    weights: Vec<u32>,
+    budget_ms: u64,
+    extraction: bool,
+    prompts: Prompts,
+}
+
+/// What came back from one chat completion.
+struct Answer {
+    content: String,
+    model: String,
+    prompt_tokens: Option<u32>,
+    completion_tokens: Option<u32>,
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// async-openai's error → ours. Bodies are cut short; nothing here contains the key.
+fn map_error(e: OpenAIError, timeout_ms: u64) -> LlmError {
+    match e {
+        OpenAIError::Reqwest(r) if r.is_timeout() => LlmError::Timeout { ms: timeout_ms },
+        OpenAIError::Reqwest(r) => LlmError::Transport(short(&r.without_url().to_string())),
+        OpenAIError::ApiError(a) if a.status_code.as_u16() == 429 => LlmError::RateLimited {
+            message: short(&a.api_error.message),
+        },
+        OpenAIError::ApiError(a) => LlmError::Status {
+            status: a.status_code.as_u16(),
+            message: short(&a.api_error.message),
+        },
+        OpenAIError::JSONDeserialize(err, _) => {
+            LlmError::Transport(format!("unreadable answer: {}", short(&err.to_string())))
+        }
+        OpenAIError::InvalidArgument(m) => LlmError::Request(short(&m)),
+        other => LlmError::Transport(short(&other.to_string())),
+    }
+}
+
+fn build_client(cfg: &ArmConfig) -> Result<Client<OpenAIConfig>, String> {
+    let timeout = Duration::from_millis(cfg.timeout_ms);
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))?;
+    // Explicit key, org and project: `OpenAIConfig::new()` would otherwise pick up
+    // OPENAI_API_KEY / OPENAI_ORG_ID from the environment and send them to any server.
+    let mut oa = OpenAIConfig::new()
+        .with_api_base(cfg.base_url.clone())
+        .with_api_key(cfg.api_key.as_ref().map(|k| k.expose()).unwrap_or(""))
+        .with_org_id("")
+        .with_project_id("");
+    for (k, v) in &cfg.headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| format!("header {k:?}: {e}"))?;
+        oa = oa
+            .with_header(name, v.as_str())
+            .map_err(|e| format!("header {k:?}: {e}"))?;
+    }
+    let service = tower::ServiceBuilder::new()
+        .layer(OpenAIRetryLayer::new(MAX_RETRIES))
+        .service(ReqwestService::new(http.clone()));
+    Ok(Client::with_config(oa)
+        .with_http_client(http)
+        .with_http_service(service))
+}
+
+fn to_message(m: &ChatMessage) -> ChatCompletionRequestMessage {
+    match m.role {
+        Role::Lead => ChatCompletionRequestUserMessage::from(m.text.as_str()).into(),
+        Role::Assistant => ChatCompletionRequestAssistantMessage::from(m.text.as_str()).into(),
+    }
+}
+
+impl Llm {
+    /// Reads `path` (e.g. `state-machines/llm.toml`) and builds the clients. `Ok(None)` when
+    /// the file does not exist: run without an LLM.
+    pub fn load(path: &Path) -> Result<Option<Llm>, LlmConfigError> {
+        match LlmConfig::load(path)? {
+            Some(cfg) => Llm::new(cfg).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Builds the clients for a validated config.
+    pub fn new(config: LlmConfig) -> Result<Llm, LlmConfigError> {
+        let prompts = Prompts::new().map_err(|e| LlmConfigError::Invalid(e.to_string()))?;
+        let mut arms = Vec::with_capacity(config.arms.len());
+        for cfg in config.arms {
+            let client = build_client(&cfg)
+                .map_err(|e| LlmConfigError::Invalid(format!("arm {:?}: {e}", cfg.name)))?;
+            arms.push(Arm { cfg, client });
+        }
+        if arms.is_empty() {
+            return Err(LlmConfigError::Invalid("no arm".into()));
+        }
+        Ok(Llm {
+            weights: arms.iter().map(|a| a.cfg.weight).collect(),
+            arms,
+            budget_ms: config.budget_ms,
+            extraction: config.extraction,
+            prompts,
+        })
+    }
+
+    fn arm(&self, contact: &str) -> &Arm {
+        let i = super::arm::assign(contact, &self.weights).unwrap_or(0);
+        &self.arms[i.min(self.arms.len() - 1)]
+    }
+
+    /// The arm name of a contact (sticky: a function of the number and the weights).
+    pub fn arm_for(&self, contact: &str) -> &str {
+        &self.arm(contact).cfg.name
+    }
+
+    /// The prompts (for callers that want to log or test a rendered prompt).
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    /// Counts a new lead for the contact's arm (call once per new conversation).
+    pub fn record_new_lead(&self, contact: &str) {
+        record_lead(self.arm_for(contact));
+    }
+
+    /// Counts a booking for the contact's arm (call on `appointment_booked`).
+    pub fn record_booking(&self, contact: &str) {
+        record_booking(self.arm_for(contact));
+    }
+
+    /// Words the core's decision: one chat completion with the stage's system prompt and the
+    /// recent history, checked before it is returned. Every `Err` means "send
+    /// `fallback.text`" and has been counted in `ari_llm_fallbacks_total`.
+    pub async fn reply(&self, req: &ReplyRequest) -> Result<LlmReply, LlmError> {
+        let arm = self.arm(&req.contact);
+        let result = self.reply_on(arm, req).await;
+        if let Err(e) = &result {
+            record_fallback(&arm.cfg.name, e.kind());
+            tracing::warn!(
+                arm = %arm.cfg.name,
+                contact = %mask_phone(&req.contact),
+                kind = e.kind(),
+                error = %e,
+                "LLM reply failed; sending the template reply"
+            );
+        }
+        result
+    }
+
+    async fn reply_on(&self, arm: &Arm, req: &ReplyRequest) -> Result<LlmReply, LlmError> {
+        let system = self.prompts.system(req)?;
+        let markers = leak_markers(&system);
+        let mut messages: Vec<ChatCompletionRequestMessage> =
+            vec![ChatCompletionRequestSystemMessage::from(system).into()];
+        let skip = req.recent.len().saturating_sub(HISTORY_MESSAGES);
+        messages.extend(req.recent.iter().skip(skip).map(to_message));
+        if req.recent.last().is_none_or(|m| m.role != Role::Lead) {
+            // Some servers refuse a conversation that does not end with a user turn.
+            messages
+                .push(ChatCompletionRequestUserMessage::from("(Tulis balasan berikutnya.)").into());
+        }
+        let request = self.request(arm, messages, arm.cfg.max_tokens, None)?;
+        let started = Instant::now();
+        let answer = self.send(arm, request).await;
+        let latency = started.elapsed();
+        let tokens = answer
+            .as_ref()
+            .map(|a| (a.prompt_tokens, a.completion_tokens))
+            .unwrap_or((None, None));
+        let result = answer.and_then(|a| {
+            let text = check_reply(&a.content, req.booked, &markers).map_err(|r| match r {
+                Rejection::Empty => LlmError::Empty,
+                other => LlmError::Rejected(other),
+            })?;
+            Ok(LlmReply {
+                text,
+                model: a.model,
+                arm: arm.cfg.name.clone(),
+                prompt_tokens: a.prompt_tokens,
+                completion_tokens: a.completion_tokens,
+                latency_ms: latency.as_millis() as u64,
+            })
+        });
+        record_call(
+            &arm.cfg.name,
+            CallKind::Reply,
+            latency,
+            tokens,
+            result.as_ref().err().map(LlmError::kind),
+        );
+        result
+    }
+
+    /// Lead fields from the latest messages: a structured-output call (JSON schema), values
+    /// validated. Merge with the rules' result with [`super::extract::merge`]. An `Err` means
+    /// "use the rules' result alone".
+    pub async fn extract(&self, req: &ExtractRequest) -> Result<ExtractedFields, LlmError> {
+        if !self.extraction {
+            return Err(LlmError::Disabled);
+        }
+        let arm = self.arm(&req.contact);
+        let result = self.extract_on(arm, req).await;
+        if let Err(e) = &result {
+            tracing::warn!(
+                arm = %arm.cfg.name,
+                contact = %mask_phone(&req.contact),
+                kind = e.kind(),
+                error = %e,
+                "LLM extraction failed; using the rule-based fields only"
+            );
+        }
+        result
+    }
+
+    async fn extract_on(
+        &self,
+        arm: &Arm,
+        req: &ExtractRequest,
+    ) -> Result<ExtractedFields, LlmError> {
+        let system = self.prompts.extraction(req)?;
+        let mut transcript = String::new();
+        let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
+        if req.history.len() > skip {
+            transcript.push_str("RIWAYAT:\n");
+            for m in req.history.iter().skip(skip) {
+                let who = match m.role {
+                    Role::Lead => "Lead",
+                    Role::Assistant => "Bot",
+                };
+                transcript.push_str(&format!("{who}: {}\n", m.text));
+            }
+            transcript.push('\n');
+        }
+        transcript.push_str("PESAN TERBARU:\n");
+        transcript.push_str(&req.latest.join("\n"));
+        let messages = vec![
+            ChatCompletionRequestSystemMessage::from(system).into(),
+            ChatCompletionRequestUserMessage::from(transcript).into(),
+        ];
+        let format = ResponseFormat::JsonSchema {
+            json_schema: ResponseFormatJsonSchema {
+                description: Some(
+                    "Lead data stated in the latest messages; null when not stated".into(),
+                ),
+                name: SCHEMA_NAME.into(),
+                schema: schema(),
+                strict: Some(true),
+            },
+        };
+        let request = self.request(arm, messages, EXTRACT_MAX_TOKENS, Some(format))?;
+        let started = Instant::now();
+        let answer = self.send(arm, request).await;
+        let latency = started.elapsed();
+        let tokens = answer
+            .as_ref()
+            .map(|a| (a.prompt_tokens, a.completion_tokens))
+            .unwrap_or((None, None));
+        let result = answer.and_then(|a| {
+            if a.content.trim().is_empty() {
+                return Err(LlmError::Empty);
+            }
+            let (fields, rejected) = parse_answer(&a.content).map_err(LlmError::Invalid)?;
+            Ok(ExtractedFields {
+                fields,
+                rejected,
+                model: a.model,
+                arm: arm.cfg.name.clone(),
+                prompt_tokens: a.prompt_tokens,
+                completion_tokens: a.completion_tokens,
+                latency_ms: latency.as_millis() as u64,
+            })
+        });
+        record_call(
+            &arm.cfg.name,
+            CallKind::Extract,
+            latency,
+            tokens,
+            result.as_ref().err().map(LlmError::kind),
+        );
+        result
+    }
+
+    fn request(
+        &self,
+        arm: &Arm,
+        messages: Vec<ChatCompletionRequestMessage>,
+        max_tokens: u32,
+        format: Option<ResponseFormat>,
+    ) -> Result<CreateChatCompletionRequest, LlmError> {
+        let mut b = CreateChatCompletionRequestArgs::default();
+        b.model(arm.cfg.model.clone()).messages(messages);
+        if format.is_some() {
+            // Extraction: deterministic.
+            b.temperature(0.0);
+        } else {
+            b.temperature(arm.cfg.temperature);
+        }
+        match arm.cfg.max_tokens_field {
+            #[allow(deprecated)]
+            MaxTokensField::MaxTokens => {
+                b.max_tokens(max_tokens);
+            }
+            MaxTokensField::MaxCompletionTokens => {
+                b.max_completion_tokens(max_tokens);
+            }
+        }
+        if let Some(f) = format {
+            b.response_format(f);
+        }
+        b.build()
+            .map_err(|e| LlmError::Request(short(&e.to_string())))
+    }
+
+    /// One chat completion within the budget.
+    async fn send(
+        &self,
+        arm: &Arm,
+        request: CreateChatCompletionRequest,
+    ) -> Result<Answer, LlmError> {
+        let budget = Duration::from_millis(self.budget_ms);
+        let response = match tokio::time::timeout(budget, arm.client.chat().create(request)).await {
+            Err(_) => return Err(LlmError::Timeout { ms: self.budget_ms }),
+            Ok(r) => r.map_err(|e| map_error(e, arm.cfg.timeout_ms))?,
+        };
+        let content = response
+            .choices
+            .first()
+            .and_then(|c| c.message.content.clone())
+            .unwrap_or_default();
+        if content.trim().is_empty() {
+            return Err(LlmError::Empty);
+        }
+        let (prompt_tokens, completion_tokens) = response
+            .usage
+            .as_ref()
+            .map(|u| (Some(u.prompt_tokens), Some(u.completion_tokens)))
+            .unwrap_or((None, None));
+        Ok(Answer {
+            content,
+            model: if response.model.is_empty() {
+                arm.cfg.model.clone()
+            } else {
+                response.model
+            },
+            prompt_tokens,
+            completion_tokens,
+        })
+    }
+}
+
+impl Llm {
+    /// `arm name → model`, in config order.
+    pub fn arms(&self) -> BTreeMap<String, String> {
+        self.arms
+            .iter()
+            .map(|a| (a.cfg.name.clone(), a.cfg.model.clone()))
+            .collect()
+    }
+}

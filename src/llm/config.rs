@@ -1,0 +1,384 @@
+//! `state-machines/llm.toml`: the LLM arms of the A/B test (issue 5; seed §11.3-11.4 had two
+//! hard-wired providers, Grok and Sea-Lion).
+//!
+//! The file is optional: absent means no LLM, and every `AskLlm` gets the core's template
+//! reply exactly as before. Each `[[arm]]` is one OpenAI-compatible server + model. The API key
+//! is never in the file: `api_key_env` names the environment variable that holds it, read once
+//! at start. A missing variable is a start-up error naming the arm, not a silent empty key (the
+//! seed sent `Bearer ` with an empty key and logged the 401 as a reply, §11.4).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Per-attempt HTTP timeout when an arm sets none (ms). async-openai has no default timeout
+/// (the seed's SDK waited 10 minutes, §11.4).
+pub const DEFAULT_TIMEOUT_MS: u64 = 12_000;
+
+/// Whole-call budget when the file sets none (ms): one attempt, the backoff and one retry must
+/// fit, and the caller sends the template reply when it runs out. 25 s lets a 12 s attempt be
+/// retried once after a fast 5xx, and stays well inside the 60 s turn lease.
+pub const DEFAULT_BUDGET_MS: u64 = 25_000;
+
+/// Default `max_tokens`: WhatsApp replies are short; 300 tokens is ~1,000 characters.
+pub const DEFAULT_MAX_TOKENS: u32 = 300;
+
+/// Default sampling temperature (the seed used 0.8 for replies, §11.4).
+pub const DEFAULT_TEMPERATURE: f32 = 0.7;
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    /// Whole-call budget in ms (attempt + backoff + at most one retry).
+    #[serde(default)]
+    budget_ms: Option<u64>,
+    /// Run the structured-output extraction call (default true).
+    #[serde(default)]
+    extraction: Option<bool>,
+    /// The arms.
+    #[serde(default, rename = "arm")]
+    arms: Vec<FileArm>,
+}
+
+/// One `[[arm]]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileArm {
+    name: String,
+    base_url: String,
+    model: String,
+    #[serde(default)]
+    api_key_env: Option<String>,
+    #[serde(default)]
+    temperature: Option<f32>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_tokens_field: Option<MaxTokensField>,
+    weight: u32,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    /// Extra HTTP headers (e.g. OpenRouter's `HTTP-Referer`, `X-Title`). Not for secrets.
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+/// Which request field carries the completion limit. OpenAI's newer models accept only
+/// `max_completion_tokens`; many compatible servers (Ollama, llama.cpp, older vLLM) only the
+/// classic `max_tokens`, which is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensField {
+    /// `max_tokens` (default; widest support).
+    #[default]
+    MaxTokens,
+    /// `max_completion_tokens` (OpenAI reasoning and GPT-5 models).
+    MaxCompletionTokens,
+}
+
+/// An API key read from the environment. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key (tests, or keys from elsewhere).
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key, for the HTTP client only.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+/// One validated arm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmConfig {
+    /// Stable name, used as the `arm` metric label and recorded on each assistant message.
+    pub name: String,
+    /// OpenAI-compatible API base including the version path, e.g. `https://api.x.ai/v1`,
+    /// `http://localhost:11434/v1` (no trailing slash).
+    pub base_url: String,
+    /// Model id sent in every request.
+    pub model: String,
+    /// The environment variable the key came from (for messages; never the key).
+    pub api_key_env: Option<String>,
+    /// The key; `None` for local servers that need none (Ollama, llama.cpp, vLLM by default).
+    pub api_key: Option<ApiKey>,
+    /// Sampling temperature, 0.0..=2.0.
+    pub temperature: f32,
+    /// Completion token limit for replies.
+    pub max_tokens: u32,
+    /// The request field that carries `max_tokens`.
+    pub max_tokens_field: MaxTokensField,
+    /// Relative share of contacts (> 0).
+    pub weight: u32,
+    /// Per-attempt HTTP timeout (ms).
+    pub timeout_ms: u64,
+    /// Extra HTTP headers.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The validated file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmConfig {
+    /// Whole-call budget (ms), at least every arm's `timeout_ms`.
+    pub budget_ms: u64,
+    /// Whether [`crate::llm::Llm::extract`] calls the model (false: it returns nothing).
+    pub extraction: bool,
+    /// At least one arm, names unique.
+    pub arms: Vec<ArmConfig>,
+}
+
+/// The file cannot be used; ARI refuses to start rather than run half-configured.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmConfigError {
+    /// Unreadable file.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML for this layout (unknown keys included).
+    #[error("invalid LLM config: {0}")]
+    Parse(String),
+    /// A rule is broken; the message names the arm and the key.
+    #[error("invalid LLM config: {0}")]
+    Invalid(String),
+}
+
+impl LlmConfig {
+    /// Reads `path`. `Ok(None)` when the file does not exist (no LLM: template replies).
+    /// API keys are read from the process environment.
+    pub fn load(path: &Path) -> Result<Option<Self>, LlmConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(LlmConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        Self::parse(&text, |name| std::env::var(name).ok()).map(Some)
+    }
+
+    /// Parses and validates `text`; `env` looks up environment variables (injected for tests).
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, LlmConfigError> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| LlmConfigError::Parse(e.to_string()))?;
+        if file.arms.is_empty() {
+            return Err(LlmConfigError::Invalid(
+                "no [[arm]]: delete the file to run without an LLM".into(),
+            ));
+        }
+        let mut arms: Vec<ArmConfig> = Vec::with_capacity(file.arms.len());
+        for a in file.arms {
+            let arm = validate_arm(a, &env)?;
+            if arms.iter().any(|x| x.name == arm.name) {
+                return Err(LlmConfigError::Invalid(format!(
+                    "arm {:?} is defined twice",
+                    arm.name
+                )));
+            }
+            arms.push(arm);
+        }
+        let budget_ms = file.budget_ms.unwrap_or(DEFAULT_BUDGET_MS);
+        if let Some(a) = arms.iter().find(|a| a.timeout_ms > budget_ms) {
+            return Err(LlmConfigError::Invalid(format!(
+                "arm {:?}: timeout_ms {} exceeds budget_ms {budget_ms}",
+                a.name, a.timeout_ms
+            )));
+        }
+        Ok(LlmConfig {
+            budget_ms,
+            extraction: file.extraction.unwrap_or(true),
+            arms,
+        })
+    }
+}
+
+fn validate_arm(
+    a: FileArm,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<ArmConfig, LlmConfigError> {
+    let name = a.name.trim().to_string();
+    let bad = |msg: String| LlmConfigError::Invalid(format!("arm {name:?}: {msg}"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(LlmConfigError::Invalid(format!(
+            "arm name {:?} must be non-empty ASCII letters, digits, '-', '_' or '.'",
+            a.name
+        )));
+    }
+    if a.weight == 0 {
+        return Err(bad(
+            "weight must be > 0 (remove the arm to disable it)".into()
+        ));
+    }
+    if a.model.trim().is_empty() {
+        return Err(bad("model is empty".into()));
+    }
+    let base_url = a.base_url.trim().trim_end_matches('/').to_string();
+    match reqwest::Url::parse(&base_url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
+        _ => {
+            return Err(bad(format!(
+                "base_url {:?} is not an http(s) URL such as https://api.openai.com/v1",
+                a.base_url
+            )));
+        }
+    }
+    let temperature = a.temperature.unwrap_or(DEFAULT_TEMPERATURE);
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(bad(format!(
+            "temperature {temperature} is not in 0.0..=2.0"
+        )));
+    }
+    let max_tokens = a.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    if max_tokens == 0 {
+        return Err(bad("max_tokens must be > 0".into()));
+    }
+    let timeout_ms = a.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    if timeout_ms == 0 {
+        return Err(bad("timeout_ms must be > 0".into()));
+    }
+    for k in a.headers.keys() {
+        let lower = k.to_ascii_lowercase();
+        if lower == "authorization" || lower.contains("key") || lower.contains("token") {
+            return Err(bad(format!(
+                "header {k:?} looks like a credential: use api_key_env, never a key in the file"
+            )));
+        }
+    }
+    let api_key = match a.api_key_env.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            return Err(bad(
+                "api_key_env is empty; omit it for servers without keys".into(),
+            ));
+        }
+        Some(var) => match env(var) {
+            Some(v) if !v.trim().is_empty() => Some(ApiKey(v.trim().to_string())),
+            _ => {
+                return Err(bad(format!(
+                    "environment variable {var} (api_key_env) is not set or empty"
+                )));
+            }
+        },
+    };
+    Ok(ArmConfig {
+        name,
+        base_url,
+        model: a.model.trim().to_string(),
+        api_key_env: a.api_key_env.map(|s| s.trim().to_string()),
+        api_key,
+        temperature,
+        max_tokens,
+        max_tokens_field: a.max_tokens_field.unwrap_or_default(),
+        weight: a.weight,
+        timeout_ms,
+        headers: a.headers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "XAI_API_KEY").then(|| "xai-secret".to_string())
+    }
+
+    const TWO_ARMS: &str = r#"
+        [[arm]]
+        name = "grok"
+        base_url = "https://api.x.ai/v1/"
+        model = "grok-3"
+        api_key_env = "XAI_API_KEY"
+        temperature = 0.8
+        max_tokens = 150
+        weight = 50
+
+        [[arm]]
+        name = "local"
+        base_url = "http://localhost:11434/v1"
+        model = "llama3.1"
+        weight = 50
+        timeout_ms = 20000
+    "#;
+
+    #[test]
+    fn parses_arms_with_defaults_and_reads_keys_from_env() {
+        let c = LlmConfig::parse(TWO_ARMS, env).unwrap();
+        assert_eq!(c.budget_ms, DEFAULT_BUDGET_MS);
+        assert!(c.extraction);
+        assert_eq!(c.arms.len(), 2);
+        let g = &c.arms[0];
+        assert_eq!(g.base_url, "https://api.x.ai/v1");
+        assert_eq!(g.api_key, Some(ApiKey::new("xai-secret")));
+        assert_eq!(g.timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert_eq!(c.arms[1].api_key, None);
+        assert_eq!(c.arms[1].max_tokens, DEFAULT_MAX_TOKENS);
+        assert!(!format!("{c:?}").contains("xai-secret"));
+    }
+
+    #[test]
+    fn errors_name_the_arm() {
+        let missing_env = LlmConfig::parse(TWO_ARMS, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(missing_env.contains("\"grok\"") && missing_env.contains("XAI_API_KEY"));
+
+        let zero = TWO_ARMS.replace("weight = 50\n\n", "weight = 0\n\n");
+        let e = LlmConfig::parse(&zero, env).unwrap_err().to_string();
+        assert!(e.contains("\"grok\"") && e.contains("weight"), "{e}");
+
+        let bad_url = TWO_ARMS.replace("http://localhost:11434/v1", "localhost:11434");
+        let e = LlmConfig::parse(&bad_url, env).unwrap_err().to_string();
+        assert!(e.contains("\"local\"") && e.contains("base_url"), "{e}");
+
+        let slow = TWO_ARMS.replace("timeout_ms = 20000", "timeout_ms = 90000");
+        let e = LlmConfig::parse(&slow, env).unwrap_err().to_string();
+        assert!(e.contains("\"local\"") && e.contains("budget_ms"), "{e}");
+
+        let dup = TWO_ARMS.replace("name = \"local\"", "name = \"grok\"");
+        assert!(LlmConfig::parse(&dup, env).is_err());
+        assert!(LlmConfig::parse("budget_ms = 1000", env).is_err());
+        assert!(LlmConfig::parse("[[arm]]\nnme = \"x\"", env).is_err());
+    }
+
+    #[test]
+    fn a_key_in_a_header_is_refused() {
+        let t = TWO_ARMS.replace(
+            "timeout_ms = 20000",
+            "timeout_ms = 20000\nheaders = { Authorization = \"Bearer x\" }",
+        );
+        assert!(LlmConfig::parse(&t, env).is_err());
+    }
+
+    #[test]
+    fn an_absent_file_means_no_llm() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            LlmConfig::load(&dir.path().join("llm.toml"))
+                .unwrap()
+                .is_none()
+        );
+    }
+}
