@@ -266,3 +266,21 @@ export const commit = internalMutation({
     return { status: "committed" as const, version, outbox };
   },
 });
+
+/**
+ * Gives up a claimed turn without writing anything (a newer message interrupted it): clears
+ * the lease when `leaseToken` still holds it. Returns null.
+ */
+export const release = internalMutation({
+  args: { conversationId: v.number(), leaseToken: v.string() },
+  handler: async (ctx, args) => {
+    const conv = await ctx.db
+      .query("conversations")
+      .withIndex("by_seq", (q) => q.eq("seq", args.conversationId))
+      .unique();
+    if (conv !== null && conv.leaseToken === args.leaseToken) {
+      await ctx.db.patch(conv._id, { leaseToken: undefined, leaseUntilMs: undefined });
+    }
+    return null;
+  },
+});

@@ -29,6 +29,7 @@ use crate::ingress::{self, IngressState};
 use crate::kapso::outbox::OutboxSender;
 use crate::kapso::{RetryPolicy, Sender};
 use crate::knowledge::Library;
+use crate::llm::Llm;
 use crate::store::Store;
 use crate::store::convex::ConvexStore;
 use crate::store::sqlite::SqliteStore;
@@ -187,6 +188,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let flow = Arc::new(flow);
     let knowledge =
         Library::open(settings.flow_dir.join("knowledge")).context("loading the knowledge base")?;
+    let llm_path = settings.flow_dir.join(crate::llm::CONFIG_FILE);
+    let llm = Llm::load(&llm_path)
+        .with_context(|| format!("loading the LLM config {}", llm_path.display()))?;
+    match &llm {
+        Some(_) => {
+            tracing::info!(config = %llm_path.display(), "LLM arms configured: replies are worded by the model")
+        }
+        None => tracing::info!("no {}: template replies", llm_path.display()),
+    }
     let workspaces = Workspaces::load(&settings.flow_dir).context("loading workspaces")?;
     if workspaces.is_default_only() {
         tracing::info!("no workspaces configured: the default workspace serves every number");
@@ -227,6 +237,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         mark_read: settings.typing_indicator,
         form_answers: no_form_answers(),
         knowledge: Arc::new(knowledge),
+        llm: llm.map(Arc::new),
     });
     let reminders = reminders::spawn(
         Arc::clone(&deps),

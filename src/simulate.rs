@@ -270,6 +270,9 @@ impl Simulator {
         })?;
         let knowledge =
             Library::open(flow_dir.join("knowledge")).context("loading the knowledge base")?;
+        let llm_path = flow_dir.join(crate::llm::CONFIG_FILE);
+        let llm = crate::llm::Llm::load(&llm_path)
+            .with_context(|| format!("loading the LLM config {}", llm_path.display()))?;
         let clock = Arc::new(Mutex::new(start));
         let read_clock = Arc::clone(&clock);
         let contact = crate::ingress::events::normalize_e164(phone)
@@ -283,6 +286,7 @@ impl Simulator {
             mark_read: false,
             form_answers: Arc::new(move |_| form_answers.clone()),
             knowledge: Arc::new(knowledge),
+            llm: llm.map(Arc::new),
         };
         let router = router(AppState {
             ingress: IngressState {
@@ -352,12 +356,12 @@ impl Simulator {
             response.status()
         );
         for _ in 0..3 {
-            match take_turn(&self.deps, &self.key).await? {
+            match take_turn(&self.deps, &self.key, None).await? {
                 TurnRun::Committed { summary, .. } => {
                     self.last = summary;
                     break;
                 }
-                TurnRun::Stale => continue,
+                TurnRun::Stale | TurnRun::Superseded => continue,
                 TurnRun::Idle | TurnRun::Busy => break,
             }
         }

@@ -94,6 +94,20 @@ pub fn metrics_handle() -> PrometheusHandle {
                         0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                     ],
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(names::TURN_SECONDS.to_string()),
+                        &[
+                            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                        ],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(names::LLM_LATENCY_SECONDS.to_string()),
+                        crate::llm::metrics::LLM_LATENCY_BUCKETS,
+                    )
+                })
                 .map(|b| b.build_recorder());
             match recorder {
                 Ok(recorder) => {

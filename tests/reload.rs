@@ -111,3 +111,47 @@ fn an_invalid_flow_refuses_to_start_with_file_line_and_key() {
     assert!(stderr.contains("ari.toml:"), "{stderr}");
     assert!(stderr.contains("threshold"), "{stderr}");
 }
+
+fn reloads(svc: &Service) -> usize {
+    svc.logs_text().matches("flow config reloaded").count()
+}
+
+/// The file watcher reloads after an edit, and then stays quiet: reading the files during a
+/// reload is not a change (it once made the watcher reload every 300 ms, forever).
+#[tokio::test]
+async fn the_watcher_reloads_on_an_edit_and_then_stays_quiet() {
+    let svc = Service::spawn();
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload("+6281300000009", "wamid.Q1", "halo"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(
+        reloads(&svc),
+        0,
+        "reloaded without an edit:\n{}",
+        svc.logs_text()
+    );
+    let flow = svc.flow_dir.join("ari.toml");
+    let text = std::fs::read_to_string(&flow).unwrap();
+    std::fs::write(
+        &flow,
+        text.replace("bot_name = \"ARI\"", "bot_name = \"Sari\""),
+    )
+    .unwrap();
+    assert!(svc.wait_for_log("file change"), "{}", svc.logs_text());
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let after_edit = reloads(&svc);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(
+        reloads(&svc),
+        after_edit,
+        "still reloading with no edit:\n{}",
+        svc.logs_text()
+    );
+    assert!(after_edit <= 3, "{after_edit} reloads for one edit");
+}

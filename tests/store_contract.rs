@@ -942,6 +942,42 @@ async fn lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate(store: 
     assert_eq!(rec.summary.lead_score, Some(5));
 }
 
+async fn a_released_turn_frees_the_conversation_at_once(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let interrupted = claim(store, 1_000).await;
+    // Another token releases nothing.
+    store
+        .release_turn(interrupted.conversation_id, "not-the-lease")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.begin_turn(&key(), 1_100, 30_000).await.unwrap(),
+        BeginTurn::Busy { .. }
+    ));
+    store
+        .release_turn(interrupted.conversation_id, &interrupted.lease_token)
+        .await
+        .unwrap();
+    let again = claim(store, 1_200).await;
+    assert_eq!(again.version, interrupted.version);
+    assert_eq!(
+        again.inbound.len(),
+        1,
+        "the released turn's messages are still pending"
+    );
+    // The released claim can no longer commit.
+    assert_eq!(
+        store
+            .commit_turn(commit_of(&interrupted, &["late"], 1_300))
+            .await
+            .unwrap(),
+        CommitOutcome::Stale
+    );
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -1062,6 +1098,7 @@ macro_rules! contract_on {
             booking_respects_capacity_and_is_idempotent,
             reminders_are_recorded_once_and_only_while_booked,
             lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate,
+            a_released_turn_frees_the_conversation_at_once,
             each_operation_is_one_round_trip,
         );
     };

@@ -1214,6 +1214,17 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
                 learned = true;
             }
         }
+        // Fields the LLM read in this turn's messages (validated by the shell): used only where
+        // the rules found nothing and the field is not known yet, so rules always win.
+        for (k, v) in &input.llm_fields {
+            let field_known = cfg.fields.contains_key(k);
+            if field_known && !ex.fields.contains_key(k) && !lead.fields.contains_key(k) {
+                let fv = FieldValue::Known(v.clone());
+                lead.fields.insert(k.clone(), fv.clone());
+                update.fields.insert(k.clone(), fv);
+                learned = true;
+            }
+        }
         for k in &ex.unknown {
             if !lead.fields.contains_key(k) {
                 lead.fields.insert(k.clone(), FieldValue::Unknown);

@@ -111,6 +111,11 @@ pub struct TurnInput {
     /// `None` = not loaded (treated as no free slot).
     #[serde(default)]
     pub free_slots: Option<Vec<SlotOption>>,
+    /// Lead fields an LLM read in this turn's messages, already validated by the shell. The
+    /// rule-based extractor wins: these only fill fields it did not find and that are not
+    /// known yet.
+    #[serde(default)]
+    pub llm_fields: BTreeMap<String, String>,
 }
 
 impl TurnInput {
@@ -125,6 +130,7 @@ impl TurnInput {
             },
             form_answers: BTreeMap::new(),
             free_slots: None,
+            llm_fields: BTreeMap::new(),
         }
     }
 }

@@ -37,5 +37,9 @@ pub use extract::{ExtractedFields, merge};
 pub use request::{ChatMessage, ExtractRequest, LeadFacts, ReplyRequest, Role};
 pub use typing::{TYPING_REFRESH, keep_typing};
 
-/// Where the service looks for the LLM config, relative to the working directory.
+/// The LLM config's file name inside the flow folder (`--flow-dir`, `state-machines/` by
+/// default). Absent: no LLM, template replies.
+pub const CONFIG_FILE: &str = "llm.toml";
+
+/// Where the service looks for the LLM config with the default flow folder.
 pub const DEFAULT_CONFIG_PATH: &str = "state-machines/llm.toml";

@@ -891,6 +891,22 @@ impl Store for ConvexStore {
         })
     }
 
+    /// `turns:release`. Retried: releasing twice changes nothing.
+    async fn release_turn(
+        &self,
+        conversation_id: i64,
+        lease_token: &str,
+    ) -> Result<(), StoreError> {
+        let _: Value = self
+            .mutation(
+                "turns:release",
+                json!({"conversationId": conversation_id, "leaseToken": lease_token}),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// `outbox:claim`. Not retried: a repeat after a lost answer would find the rows leased and
     /// claim nothing; they come back after the lease.
     async fn claim_outbox(

@@ -95,6 +95,12 @@ pub trait Store: Send + Sync + 'static {
     /// One round trip.
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError>;
 
+    /// Gives up a claimed turn without writing anything (a newer message interrupted it): the
+    /// lease is cleared when `lease_token` still holds it, so the next turn can start at once.
+    /// One round trip.
+    async fn release_turn(&self, conversation_id: i64, lease_token: &str)
+    -> Result<(), StoreError>;
+
     /// Claims outbox rows due for a delivery attempt: per conversation only the oldest
     /// unfinished row (a contact's messages go out one after the other), due at `now_ms`. The
     /// claimed rows are not due again for `lease_ms` (so two senders never send one row at

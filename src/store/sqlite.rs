@@ -860,6 +860,26 @@ impl Store for SqliteStore {
             .map_err(call_err)
     }
 
+    async fn release_turn(
+        &self,
+        conversation_id: i64,
+        lease_token: &str,
+    ) -> Result<(), StoreError> {
+        self.trip();
+        let token = lease_token.to_string();
+        self.conn
+            .call(move |c| {
+                c.execute(
+                    "UPDATE conversations SET lease_token = NULL, lease_until_ms = NULL
+                     WHERE id = ?1 AND lease_token = ?2",
+                    params![conversation_id, token],
+                )
+                .map(|_| ())
+            })
+            .await
+            .map_err(call_err)
+    }
+
     async fn claim_outbox(
         &self,
         now_ms: i64,

@@ -65,6 +65,8 @@ struct Active {
     last_arrival: Mutex<Instant>,
     /// A new arrival came while a turn ran: run another turn before leaving.
     dirty: AtomicBool,
+    /// Counts arrivals; a turn watches it to drop an LLM call a newer message makes stale.
+    arrivals: watch::Sender<u64>,
 }
 
 /// The dispatcher. Create with [`Worker::new`], start with [`Worker::spawn`].
@@ -90,7 +92,7 @@ impl Worker {
 
     /// Signals that `key` has new inbox rows (from ingress): its turn runs after the debounce.
     pub fn signal(self: &Arc<Self>, key: ConversationKey) {
-        self.wake(key, Instant::now());
+        self.wake(key, Instant::now(), true);
     }
 
     /// Wakes `key` with rows that have already waited (found by the poll): no debounce.
@@ -98,10 +100,12 @@ impl Worker {
         let past = Instant::now()
             .checked_sub(self.settings.debounce)
             .unwrap_or_else(Instant::now);
-        self.wake(key, past);
+        self.wake(key, past, false);
     }
 
-    fn wake(self: &Arc<Self>, key: ConversationKey, arrival: Instant) {
+    /// `new_message`: a message just arrived (from ingress), so an LLM call in flight for this
+    /// conversation is stale; a poll's wake-up is not news and interrupts nothing.
+    fn wake(self: &Arc<Self>, key: ConversationKey, arrival: Instant, new_message: bool) {
         if !self.accepting.load(Ordering::Acquire) {
             return;
         }
@@ -115,11 +119,15 @@ impl Worker {
                 *last = arrival;
             }
             a.dirty.store(true, Ordering::Release);
+            if new_message {
+                a.arrivals.send_modify(|n| *n += 1);
+            }
             return;
         }
         let a = Arc::new(Active {
             last_arrival: Mutex::new(arrival),
             dirty: AtomicBool::new(false),
+            arrivals: watch::channel(0).0,
         });
         active.insert(key.clone(), Arc::clone(&a));
         let this = Arc::clone(self);
@@ -148,7 +156,7 @@ impl Worker {
             let Ok(_permit) = self.permits.acquire().await else {
                 return;
             };
-            self.turns_until_settled(&key).await;
+            self.turns_until_settled(&key, &a).await;
             drop(_permit);
             let Ok(mut active) = self.active.lock() else {
                 return;
@@ -160,15 +168,16 @@ impl Worker {
         }
     }
 
-    async fn turns_until_settled(&self, key: &ConversationKey) {
+    async fn turns_until_settled(&self, key: &ConversationKey, a: &Active) {
         let mut stale = 0;
         loop {
-            let outcome = take_turn(&self.deps, key).await;
+            let outcome = take_turn(&self.deps, key, Some(a.arrivals.subscribe())).await;
             let label = match &outcome {
                 Ok(TurnRun::Committed { .. }) => "committed",
                 Ok(TurnRun::Idle) => "idle",
                 Ok(TurnRun::Busy) => "busy",
                 Ok(TurnRun::Stale) => "stale",
+                Ok(TurnRun::Superseded) => "superseded",
                 Err(_) => "error",
             };
             metrics::counter!(names::TURNS, "outcome" => label).increment(1);

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use tokio::sync::watch;
 
 use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{
@@ -20,6 +21,7 @@ use crate::handoff;
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType};
 use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
 use crate::knowledge::{KnowledgeAnswer, Library};
+use crate::llm::{ChatMessage, ExtractRequest, Llm, ReplyRequest, TYPING_REFRESH, keep_typing};
 use crate::scheduling;
 use crate::store::{
     BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
@@ -60,6 +62,8 @@ pub struct TurnDeps {
     pub form_answers: FormAnswers,
     /// The knowledge bases questions are answered from.
     pub knowledge: Arc<Library>,
+    /// The LLM that words replies and helps extraction; `None`: template replies.
+    pub llm: Option<Arc<Llm>>,
 }
 
 /// How a turn ended.
@@ -78,6 +82,9 @@ pub enum TurnRun {
     Busy,
     /// The conversation moved on while we worked: nothing written; redo from `begin_turn`.
     Stale,
+    /// A newer message of the lead arrived during the LLM call: the call was dropped, nothing
+    /// was written and the lease released; the next turn answers both messages.
+    Superseded,
 }
 
 /// A turn failure (the inbox rows stay pending and are retried).
@@ -235,6 +242,80 @@ async fn free_slots(
     Ok(scheduling::free_slots(&config.scheduling, now, &booked))
 }
 
+/// A reply to the lead, from `(text, meta)`.
+fn lead_reply((text, meta): (String, serde_json::Value), send: &Option<SendRequest>) -> NewMessage {
+    NewMessage {
+        direction: Direction::Outbound,
+        inbox_id: None,
+        wamid: None,
+        text: Some(text),
+        meta,
+        send: send.clone(),
+    }
+}
+
+/// Whether a template reply may be worded by the LLM: the conversational stages' replies.
+/// Booking, scheduling and handoff texts carry exact dates, slot lists and confirmations, and
+/// are sent as written so a model can never alter them.
+fn worded_by_llm(template: &str) -> bool {
+    matches!(
+        template.split('.').next(),
+        Some("greeting" | "qualifying" | "scoring" | "completed")
+    )
+}
+
+/// The texts the flow reads in a batch of messages (text, captions, transcripts, button titles).
+fn texts_of(batch: &[FlowMessage]) -> Vec<String> {
+    batch
+        .iter()
+        .filter_map(|m| match m {
+            FlowMessage::Text { text } => Some(text.clone()),
+            FlowMessage::Image { caption } => caption.clone(),
+            FlowMessage::Audio { transcript } => transcript.clone(),
+            FlowMessage::Interactive { title, .. } => Some(title.clone()),
+            FlowMessage::Location { .. } | FlowMessage::Reaction { .. } => None,
+        })
+        .collect()
+}
+
+/// The outcome of a future raced against a newer message of the lead.
+enum Raced<T> {
+    Done(T),
+    Interrupted,
+}
+
+/// Runs `work` unless a newer message arrives first (`arrivals` changes). Without `arrivals`,
+/// or once nobody can signal any more, `work` simply runs to the end.
+async fn race<T>(
+    work: impl std::future::Future<Output = T>,
+    arrivals: &mut Option<watch::Receiver<u64>>,
+) -> Raced<T> {
+    let Some(rx) = arrivals.as_mut() else {
+        return Raced::Done(work.await);
+    };
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        out = &mut work => Raced::Done(out),
+        changed = rx.changed() => match changed {
+            Ok(()) => Raced::Interrupted,
+            Err(_) => Raced::Done(work.await),
+        },
+    }
+}
+
+/// Ends an interrupted turn: nothing is written, the lease is released so the next turn (with
+/// the newer message) starts at once.
+async fn supersede(deps: &TurnDeps, claim: &TurnClaim) -> Result<TurnRun, TurnError> {
+    tracing::info!(
+        conversation = claim.conversation_id,
+        "a newer message arrived during the LLM call: the turn starts again with it"
+    );
+    deps.store
+        .release_turn(claim.conversation_id, &claim.lease_token)
+        .await?;
+    Ok(TurnRun::Superseded)
+}
+
 /// A message to a consultant (E.164 `to`), sent from the conversation's business number and
 /// logged in the conversation with `meta`.
 fn consultant_notice(
@@ -257,7 +338,14 @@ fn consultant_notice(
 }
 
 /// Runs one turn for `key`. See the module docs.
-pub async fn take_turn(deps: &TurnDeps, key: &ConversationKey) -> Result<TurnRun, TurnError> {
+///
+/// `arrivals`, when given, changes whenever a newer message of this lead arrives; an LLM call
+/// in flight is then dropped and the turn ends as [`TurnRun::Superseded`].
+pub async fn take_turn(
+    deps: &TurnDeps,
+    key: &ConversationKey,
+    mut arrivals: Option<watch::Receiver<u64>>,
+) -> Result<TurnRun, TurnError> {
     let now = (deps.clock)();
     let claim = match deps
         .store
@@ -268,8 +356,12 @@ pub async fn take_turn(deps: &TurnDeps, key: &ConversationKey) -> Result<TurnRun
         BeginTurn::Idle => return Ok(TurnRun::Idle),
         BeginTurn::Busy { .. } => return Ok(TurnRun::Busy),
     };
+    if let Some(rx) = arrivals.as_mut() {
+        // Arrivals up to now are in this claim (or in the next turn's): only newer ones count.
+        rx.borrow_and_update();
+    }
     let started = Instant::now();
-    let result = run_claimed(deps, key, &claim, now).await;
+    let result = run_claimed(deps, key, &claim, now, arrivals).await;
     metrics::histogram!(names::TURN_SECONDS).record(started.elapsed().as_secs_f64());
     result
 }
@@ -279,6 +371,7 @@ async fn run_claimed(
     key: &ConversationKey,
     claim: &TurnClaim,
     now: DateTime<Utc>,
+    mut arrivals: Option<watch::Receiver<u64>>,
 ) -> Result<TurnRun, TurnError> {
     let mut snapshot = match &claim.snapshot {
         Some(value) => {
@@ -291,6 +384,7 @@ async fn run_claimed(
     };
     let config = deps.flow.current().for_workspace(&key.workspace_id);
     let plan = plan(&claim.inbound);
+    let plan_last_wamid = plan.last_inbound_wamid.clone();
     let mut messages = plan.messages;
     let send = claim.phone_number_id.as_ref().map(|pnid| SendRequest {
         phone_number_id: pnid.clone(),
@@ -307,41 +401,156 @@ async fn run_claimed(
     let mut notices: Vec<NewMessage> = Vec::new();
     // CRM changes of this turn (status only when set, tags only added).
     let mut lead = LeadChange::default();
+    // The conversation as the LLM sees it: recent messages, then this turn's.
+    let history: Vec<ChatMessage> = claim
+        .recent
+        .iter()
+        .filter_map(|m| {
+            let text = m.text.clone()?;
+            Some(match m.direction {
+                Direction::Inbound => ChatMessage::lead(text),
+                Direction::Outbound => ChatMessage::assistant(text),
+            })
+        })
+        .chain(
+            messages
+                .iter()
+                .filter(|m| m.direction == Direction::Inbound)
+                .filter_map(|m| m.text.clone().map(ChatMessage::lead)),
+        )
+        .collect();
+    let mut typing_shown = false;
+    let show_typing = || {
+        if let (Some(pnid), Some(wamid)) = (&claim.phone_number_id, &plan_last_wamid) {
+            deps.outbox.mark_read(pnid.clone(), wamid.clone());
+        }
+    };
+    if claim.snapshot.is_none()
+        && let Some(llm) = &deps.llm
+    {
+        llm.record_new_lead(&key.contact_phone);
+    }
     while let Some(event) = events.pop_front() {
         let free_slots = if flow::needs_free_slots(&snapshot) {
             Some(free_slots(deps, key, &config, now).await?)
         } else {
             None
         };
+        let mut llm_fields = BTreeMap::new();
+        if let (Some(llm), InputEvent::Messages { messages: batch }) = (&deps.llm, &event) {
+            let latest = texts_of(batch);
+            if !latest.is_empty() {
+                let req = ExtractRequest::for_turn(
+                    &key.contact_phone,
+                    &snapshot,
+                    &config,
+                    history.clone(),
+                    latest,
+                    now,
+                );
+                match race(llm.extract(&req), &mut arrivals).await {
+                    Raced::Interrupted => return supersede(deps, claim).await,
+                    Raced::Done(Ok(found)) => llm_fields = found.fields,
+                    Raced::Done(Err(e)) => {
+                        tracing::warn!(error = %e, "LLM extraction failed; rules only")
+                    }
+                }
+            }
+        }
         let input = TurnInput {
             now,
             event,
             form_answers: (deps.form_answers)(key),
             free_slots,
+            llm_fields,
         };
         let out = flow::run_turn(&snapshot, &input, &config);
         snapshot = out.snapshot;
         transitions.extend(out.transitions);
         for effect in out.effects {
+            // With an LLM, conversational template replies are worded by the model (the
+            // template is the fallback); replies with exact facts stay verbatim.
+            let effect = match effect {
+                Effect::Reply(r) if deps.llm.is_some() && worded_by_llm(&r.template) => {
+                    Effect::AskLlm {
+                        instruction: String::new(),
+                        fallback: r,
+                    }
+                }
+                other => other,
+            };
             let (text, meta) = match effect {
                 Effect::Reply(r) => (r.text, json!({"template": r.template})),
-                // No LLM is configured: the knowledge base's answer (if any) and the core's
-                // pending question, or else the core's template fallback, are the reply.
-                Effect::AskLlm { fallback, .. } => match knowledge.take() {
-                    Some(k) if !k.text.trim().is_empty() => {
-                        let question = fallback.values.get("question").cloned().unwrap_or_default();
-                        let text = if question.is_empty() {
-                            k.text
-                        } else {
-                            format!("{}\n\n{question}", k.text)
-                        };
-                        (
-                            text,
-                            json!({"template": "knowledge", "knowledge_ids": k.entry_ids}),
-                        )
+                Effect::AskLlm {
+                    instruction,
+                    fallback,
+                } => {
+                    // Without an LLM (or when it fails): the knowledge base's answer (if any) and
+                    // the core's pending question, or else the core's template fallback.
+                    let template_reply = match knowledge.clone() {
+                        Some(k) if !k.text.trim().is_empty() => {
+                            let question =
+                                fallback.values.get("question").cloned().unwrap_or_default();
+                            let text = if question.is_empty() {
+                                k.text
+                            } else {
+                                format!("{}\n\n{question}", k.text)
+                            };
+                            (
+                                text,
+                                json!({"template": "knowledge", "knowledge_ids": k.entry_ids}),
+                            )
+                        }
+                        _ => (
+                            fallback.text.clone(),
+                            json!({"template": fallback.template}),
+                        ),
+                    };
+                    let Some(llm) = &deps.llm else {
+                        knowledge = None;
+                        replies += 1;
+                        messages.push(lead_reply(template_reply, &send));
+                        continue;
+                    };
+                    let req = ReplyRequest::for_ask_llm(
+                        &key.contact_phone,
+                        &snapshot,
+                        &config,
+                        &instruction,
+                        &fallback,
+                        knowledge.take(),
+                        input.free_slots.as_deref(),
+                        history.clone(),
+                        now,
+                    );
+                    if deps.mark_read && !typing_shown {
+                        typing_shown = true;
+                        show_typing();
                     }
-                    _ => (fallback.text, json!({"template": fallback.template})),
-                },
+                    let call = keep_typing(llm.reply(&req), TYPING_REFRESH, || {
+                        if deps.mark_read {
+                            show_typing();
+                        }
+                        std::future::ready(())
+                    });
+                    match race(call, &mut arrivals).await {
+                        Raced::Interrupted => return supersede(deps, claim).await,
+                        Raced::Done(Ok(r)) => (
+                            r.text,
+                            json!({
+                                "template": fallback.template,
+                                "llm": {"model": r.model, "arm": r.arm,
+                                        "prompt_tokens": r.prompt_tokens,
+                                        "completion_tokens": r.completion_tokens,
+                                        "latency_ms": r.latency_ms},
+                            }),
+                        ),
+                        Raced::Done(Err(e)) => {
+                            tracing::warn!(error = %e, kind = e.kind(), "LLM reply failed; template reply sent");
+                            template_reply
+                        }
+                    }
+                }
                 Effect::SearchKnowledge { query, country } => {
                     let answer = deps
                         .knowledge
@@ -428,6 +637,9 @@ async fn run_claimed(
                             tracing::info!(appointment = appointment_id, slot = %slot.id, "consultation booked");
                             booked_slot = Some(slot.clone());
                             lead.status = Some("booked".to_string());
+                            if let Some(llm) = &deps.llm {
+                                llm.record_booking(&key.contact_phone);
+                            }
                             BookingResult::Booked {
                                 slot_id: slot.id,
                                 appointment_id: appointment_id.to_string(),
@@ -488,22 +700,12 @@ async fn run_claimed(
                 tracing::error!(contact = %mask_phone(&key.contact_phone), "no business number known for this conversation; reply stored, not sent");
             }
             replies += 1;
-            messages.push(NewMessage {
-                direction: Direction::Outbound,
-                inbox_id: None,
-                wamid: None,
-                text: Some(text),
-                meta,
-                send: send.clone(),
-            });
+            messages.push(lead_reply((text, meta), &send));
         }
     }
     messages.extend(notices);
-    if replies > 0
-        && deps.mark_read
-        && let (Some(pnid), Some(wamid)) = (&claim.phone_number_id, &plan.last_inbound_wamid)
-    {
-        deps.outbox.mark_read(pnid.clone(), wamid.clone());
+    if replies > 0 && deps.mark_read && !typing_shown {
+        show_typing();
     }
     let score = snapshot.lead.score.as_ref();
     let summary = ConversationSummary {

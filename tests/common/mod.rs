@@ -71,6 +71,8 @@ pub struct Options {
     pub dir: Option<std::sync::Arc<tempfile::TempDir>>,
     /// Extra environment variables (e.g. ARI_CONVEX_URL and ARI_CONVEX_DEPLOY_KEY).
     pub env: Vec<(String, String)>,
+    /// Content of `llm.toml` in the flow folder (LLM arms), if any.
+    pub llm_toml: Option<String>,
 }
 
 impl Service {
@@ -90,13 +92,16 @@ impl Service {
         if !flow_dir.join("ari.toml").exists() {
             std::fs::copy(&shipped, flow_dir.join("ari.toml")).expect("copy ari.toml");
         }
-        // The shipped knowledge base: `serve` refuses to start without the folder.
+        // The shipped knowledge base (answers to the leads' questions).
         let knowledge = flow_dir.join("knowledge");
         if !knowledge.exists() {
             copy_dir(
                 &Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/knowledge"),
                 &knowledge,
             );
+        }
+        if let Some(llm) = &opts.llm_toml {
+            std::fs::write(flow_dir.join("llm.toml"), llm).expect("llm.toml");
         }
         if let Some(ws) = &opts.workspaces_toml {
             std::fs::write(flow_dir.join("workspaces.toml"), ws).expect("workspaces.toml");

@@ -52,6 +52,19 @@ impl FlowConfigHandle {
     }
 }
 
+/// Whether a file-system event changes the config: a create, a write, a rename or a removal
+/// (not an open, a read or a close without writing).
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        // An editor that writes in place closes the file after writing.
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
 /// Reloads `handle` on SIGHUP and whenever a file under its directory changes (debounced
 /// 300 ms; the directory is watched because editors replace files by rename). Stops when
 /// `shutdown` becomes `true` or its sender is dropped. Errors are logged, never fatal.
@@ -65,7 +78,9 @@ pub fn spawn_reloader(
             Duration::from_millis(300),
             None,
             move |res: notify_debouncer_full::DebounceEventResult| {
-                if res.is_ok_and(|events| !events.is_empty()) {
+                // Only changes count: reading the files (a reload does) emits access events,
+                // which would otherwise trigger the next reload, forever.
+                if res.is_ok_and(|events| events.iter().any(|e| is_change(&e.event.kind))) {
                     let _ = tx.send(());
                 }
             },

@@ -1,0 +1,211 @@
+//! Turns with an LLM arm configured, against a mock OpenAI-compatible server on loopback: the
+//! model words the reply, a failing model falls back to the template, a newer message drops a
+//! slow call so one reply answers both, and the shared dialogues still reach their outcomes.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::kapso_mock::MockKapso;
+use common::{Options, Service, fixture, text_payload};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const LLM_REPLY: &str = "Halo kak Budi! Ini jawaban dari model. Boleh tau email yang aktif?";
+
+fn completion(content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1_764_000_000,
+        "model": "mock-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    })
+}
+
+/// A mock LLM: extraction calls (they carry the JSON schema) get an empty object, reply calls
+/// get `reply` (after `delay`), or `status` when it is not 200.
+async fn mock_llm(reply: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("json_schema"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{}")))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(reply)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn llm_toml(server: &MockServer) -> String {
+    format!(
+        "[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"mock-model\"\napi_key_env = \"ARI_TEST_LLM_KEY\"\ntemperature = 0.2\nmax_tokens = 200\nweight = 1\ntimeout_ms = 5000\n",
+        server.uri()
+    )
+}
+
+fn with_llm(kapso: &MockKapso, llm: &MockServer) -> Options {
+    Options {
+        kapso: Some((kapso.uri(), "k".into())),
+        llm_toml: Some(llm_toml(llm)),
+        env: vec![("ARI_TEST_LLM_KEY".into(), "sk-test".into())],
+        ..Options::default()
+    }
+}
+
+async fn reply_requests(llm: &MockServer) -> Vec<Value> {
+    llm.received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .filter(|b| b.get("response_format").is_none())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_models_wording_reaches_kapso() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let svc = Service::spawn_with(with_llm(&kapso, &llm));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &fixture("v2-text-received.json"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(1).await;
+    assert_eq!(replies[0].body, LLM_REPLY);
+    let requests = reply_requests(&llm).await;
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["model"], "mock-model");
+    let prompt = requests[0]["messages"][0]["content"].as_str().unwrap();
+    // The lead's data read from the message is in the system prompt.
+    assert!(prompt.contains("Australia"), "{prompt}");
+    // Extraction ran too, with its schema.
+    let all = llm.received_requests().await.unwrap();
+    assert!(
+        all.iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains("json_schema"))
+    );
+}
+
+#[tokio::test]
+async fn a_failing_model_falls_back_to_the_template_reply() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(500).set_body_string("upstream exploded")).await;
+    let svc = Service::spawn_with(with_llm(&kapso, &llm));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload("+6281400000001", "wamid.F1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(1).await;
+    assert!(replies[0].body.contains("Saya ARI"), "{}", replies[0].body);
+    assert!(
+        !reply_requests(&llm).await.is_empty(),
+        "the model was not asked"
+    );
+}
+
+#[tokio::test]
+async fn a_newer_message_drops_a_slow_call_and_one_reply_answers_both() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(
+        ResponseTemplate::new(200)
+            .set_body_json(completion(LLM_REPLY))
+            .set_delay(Duration::from_millis(2_500)),
+    )
+    .await;
+    let svc = Service::spawn_with(with_llm(&kapso, &llm));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000002";
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.S1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    // Wait until the model is working on the first turn's reply.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while reply_requests(&llm).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the model was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.S2", "nama saya Budi"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    svc.wait_processed().await;
+    let outbox = svc.outbox_settled(lead).await;
+    assert_eq!(
+        outbox.len(),
+        1,
+        "two replies for two quick messages: {outbox:#?}"
+    );
+    assert_eq!(kapso.accepted().len(), 1);
+    // The second call saw both messages.
+    let requests = reply_requests(&llm).await;
+    assert_eq!(
+        requests.len(),
+        2,
+        "the first call was not dropped and redone"
+    );
+    let last = requests[1].to_string();
+    assert!(
+        last.contains("halo kak") && last.contains("nama saya Budi"),
+        "{last}"
+    );
+}
+
+/// The flow decides, the model only words: with an LLM arm that answers every call, the shared
+/// dialogues reach the same outcomes.
+#[tokio::test]
+async fn the_shared_dialogues_pass_with_an_llm_arm() {
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let flow_dir = dir.path().join("state-machines");
+    std::fs::create_dir_all(&flow_dir).unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        flow_dir.join("ari.toml"),
+    )
+    .unwrap();
+    // The mock ignores the key; the config names a variable every test process has.
+    let toml = llm_toml(&llm).replace("ARI_TEST_LLM_KEY", "CARGO_MANIFEST_DIR");
+    std::fs::write(flow_dir.join("llm.toml"), toml).unwrap();
+    for name in ["asks-for-human.json", "hot-lead-books.json"] {
+        let script =
+            ari::simulate::Script::load(&root.join("tests/fixtures/dialogues").join(name)).unwrap();
+        let report = ari::simulate::run_script(&script, &flow_dir).await.unwrap();
+        assert!(report.failures.is_empty(), "{name}: {:?}", report.failures);
+        // The model's wording was sent (not the templates).
+        assert!(
+            report
+                .turns
+                .iter()
+                .any(|t| t.replies.iter().any(|r| r == LLM_REPLY)),
+            "{name}"
+        );
+    }
+}
