@@ -231,13 +231,13 @@ export const recordReminder = internalMutation({
       kind: args.kind,
       sentAtMs: args.nowMs,
     });
-    const older = await ctx.db
+    const pendingOfContact = await ctx.db
       .query("outbox")
       .withIndex("by_conversation_state", (q) =>
         q.eq("conversationSeq", args.conversationId).eq("state", "pending"),
       )
-      .first();
-    const held = older !== null;
+      .collect();
+    const held = pendingOfContact.some((r) => (r.channel ?? "whatsapp") === "whatsapp");
     const claimedUntilMs = held ? args.nowMs : args.nowMs + args.outboxLeaseMs;
     const outbox = [];
     for (const [n, m] of args.messages.entries()) {
@@ -267,6 +267,7 @@ export const recordReminder = internalMutation({
         state: "pending",
         attempts: 0,
         nextAttemptAtMs: claimedUntilMs,
+        channel: "whatsapp",
         createdAtMs: args.nowMs,
         updatedAtMs: args.nowMs,
       });

@@ -20,12 +20,14 @@ export const claim = internalMutation({
       .query("outbox")
       .withIndex("by_state", (q) => q.eq("state", "pending"))
       .take(CLAIM_SCAN);
-    const heads = new Set<number>();
+    // The head of each (conversation, channel): a CRM call never waits behind a reply.
+    const heads = new Set<string>();
     const claimed = [];
     for (const row of pending) {
       if (claimed.length >= args.limit) break;
-      if (heads.has(row.conversationSeq)) continue;
-      heads.add(row.conversationSeq);
+      const head = `${row.conversationSeq}:${row.channel ?? "whatsapp"}`;
+      if (heads.has(head)) continue;
+      heads.add(head);
       if (row.nextAttemptAtMs > args.nowMs) continue;
       // The row as it was before the lease (as the SQLite store returns it).
       claimed.push(outboxRow(row));
@@ -37,6 +39,7 @@ export const claim = internalMutation({
 
 const outcome = v.union(
   v.object({ kind: v.literal("sent"), kapsoMessageId: v.string() }),
+  v.object({ kind: v.literal("delivered") }),
   v.object({ kind: v.literal("dry_run") }),
   v.object({ kind: v.literal("retry"), error: v.string(), nextAttemptAtMs: v.number() }),
   v.object({ kind: v.literal("failed"), error: v.string() }),
@@ -58,6 +61,15 @@ export const recordSend = internalMutation({
     const o = args.outcome;
     const attempts = row.attempts + 1;
     switch (o.kind) {
+      case "delivered":
+        if (row.state === "sent") return null;
+        await ctx.db.patch(row._id, {
+          state: "sent",
+          attempts,
+          error: undefined,
+          updatedAtMs: args.nowMs,
+        });
+        return null;
       case "sent":
         if (row.state === "sent" && row.kapsoMessageId === o.kapsoMessageId) return null;
         await ctx.db.patch(row._id, {

@@ -118,6 +118,8 @@ export default defineSchema({
     nextAttemptAtMs: v.number(),
     kapsoMessageId: v.optional(v.string()),
     error: v.optional(v.string()),
+    // `whatsapp` (absent on older rows) or `webhook` (a CRM call: `toPhone` holds the URL).
+    channel: v.optional(v.string()),
     createdAtMs: v.number(),
     updatedAtMs: v.number(),
   })

@@ -164,6 +164,7 @@ export const commit = internalMutation({
     outboxLeaseMs: v.number(),
     leadStatus: v.optional(v.string()),
     addTags: v.optional(v.array(v.string())),
+    webhooks: v.optional(v.array(v.object({ url: v.string(), body: v.string() }))),
   },
   handler: async (ctx, args) => {
     const conv = await ctx.db
@@ -187,13 +188,14 @@ export const commit = internalMutation({
     // Replies queued behind an older undelivered reply of this contact (waiting for a retry, or
     // in flight) are not handed out for direct delivery: the poller sends them head-of-line, so
     // a contact's messages never overtake each other.
-    const older = await ctx.db
+    const pendingOfContact = await ctx.db
       .query("outbox")
       .withIndex("by_conversation_state", (q) =>
         q.eq("conversationSeq", conv.seq).eq("state", "pending"),
       )
-      .first();
-    const held = older !== null;
+      .collect();
+    const held = pendingOfContact.some((r) => (r.channel ?? "whatsapp") === "whatsapp");
+    const hooksHeld = pendingOfContact.some((r) => r.channel === "webhook");
     const claimedUntilMs = held ? args.nowMs : args.nowMs + args.outboxLeaseMs;
     await ctx.db.patch(conv._id, {
       version,
@@ -256,12 +258,32 @@ export const commit = internalMutation({
           state: "pending",
           attempts: 0,
           nextAttemptAtMs: claimedUntilMs,
+          channel: "whatsapp",
           createdAtMs: args.nowMs,
           updatedAtMs: args.nowMs,
         });
         const row = await ctx.db.get(id);
         if (row !== null && !held) outbox.push(outboxRow(row));
       }
+    }
+    for (const [n, hook] of (args.webhooks ?? []).entries()) {
+      const id = await ctx.db.insert("outbox", {
+        seq: await reserveSeq(ctx, "outbox", 1),
+        conversationSeq: conv.seq,
+        commitVersion: version,
+        idempotencyKey: `ari-${conv.seq}-${version}-hook-${n}`,
+        phoneNumberId: "",
+        toPhone: hook.url,
+        body: hook.body,
+        state: "pending",
+        attempts: 0,
+        nextAttemptAtMs: hooksHeld ? args.nowMs : args.nowMs + args.outboxLeaseMs,
+        channel: "webhook",
+        createdAtMs: args.nowMs,
+        updatedAtMs: args.nowMs,
+      });
+      const row = await ctx.db.get(id);
+      if (row !== null && !hooksHeld) outbox.push(outboxRow(row));
     }
     return { status: "committed" as const, version, outbox };
   },

@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use crate::config::flow::{FlowConfigHandle, spawn_reloader};
 use crate::config::settings::{AdminToken, Settings, SignaturePolicy};
 use crate::config::workspaces::Workspaces;
+use crate::handoff::webhook::CrmWebhook;
 use crate::inbox::RESUME_EVENT;
 use crate::ingress::{self, IngressState};
 use crate::kapso::outbox::OutboxSender;
@@ -226,7 +227,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
-    let outbox = OutboxSender::new(Arc::clone(&store), sender);
+    let crm = match &settings.crm_webhook {
+        Some((url, secret)) => Some(
+            CrmWebhook::new(url.clone(), secret.clone()).context("configuring the CRM webhook")?,
+        ),
+        None => None,
+    };
+    let outbox = OutboxSender::with_crm(Arc::clone(&store), sender, crm);
     let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
     let deps = Arc::new(TurnDeps {
         store: Arc::clone(&store),
@@ -238,6 +245,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         form_answers: no_form_answers(),
         knowledge: Arc::new(knowledge),
         llm: llm.map(Arc::new),
+        crm_webhook_url: settings.crm_webhook.as_ref().map(|(url, _)| url.clone()),
     });
     let reminders = reminders::spawn(
         Arc::clone(&deps),

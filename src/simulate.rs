@@ -287,6 +287,7 @@ impl Simulator {
             form_answers: Arc::new(move |_| form_answers.clone()),
             knowledge: Arc::new(knowledge),
             llm: llm.map(Arc::new),
+            crm_webhook_url: None,
         };
         let router = router(AppState {
             ingress: IngressState {

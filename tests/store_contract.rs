@@ -13,9 +13,9 @@ use ari::store::sqlite::SqliteStore;
 mod convex_server;
 
 use ari::store::{
-    BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
-    LeadChange, NewAppointment, NewMessage, NewReminder, OutboxState, SendOutcome, SendRequest,
-    Store, StoreError, TurnClaim, TurnCommit,
+    BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey, ConversationSummary,
+    Direction, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, OutboxState,
+    SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -280,6 +280,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
         now_ms,
         outbox_lease_ms: 0,
         lead: LeadChange::default(),
+        webhooks: vec![],
     }
 }
 
@@ -978,6 +979,76 @@ async fn a_released_turn_frees_the_conversation_at_once(store: &dyn Store) {
     );
 }
 
+async fn webhook_calls_go_out_in_their_own_order(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let mut commit = commit_of(&c, &["reply 1"], 1_000);
+    commit.webhooks = vec![NewWebhook {
+        url: "http://crm.test/hook".into(),
+        body: r#"{"event":"ari.lead.handoff"}"#.into(),
+    }];
+    let CommitOutcome::Committed { outbox, .. } = store.commit_turn(commit).await.unwrap() else {
+        panic!("stale")
+    };
+    let channels: Vec<_> = outbox.iter().map(|o| o.channel).collect();
+    assert_eq!(channels, [Channel::Whatsapp, Channel::Webhook]);
+    let hook = outbox
+        .iter()
+        .find(|o| o.channel == Channel::Webhook)
+        .unwrap();
+    assert_eq!(hook.to, "http://crm.test/hook");
+    assert_ne!(hook.idempotency_key, outbox[0].idempotency_key);
+    // The reply fails for now; the CRM call is delivered: neither waits for the other.
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Retry {
+                error: "500".into(),
+                next_attempt_at_ms: 9_000,
+            },
+            1_100,
+        )
+        .await
+        .unwrap();
+    store
+        .record_send(hook.id, SendOutcome::Delivered, 1_100)
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("t2", vec![message("p", "w2", "halo?")]))
+        .await
+        .unwrap();
+    let c2 = claim(store, 2_000).await;
+    let mut commit = commit_of(&c2, &["reply 2"], 2_000);
+    commit.webhooks = vec![NewWebhook {
+        url: "http://crm.test/hook".into(),
+        body: "{}".into(),
+    }];
+    let CommitOutcome::Committed { outbox, .. } = store.commit_turn(commit).await.unwrap() else {
+        panic!("stale")
+    };
+    // The reply waits behind the undelivered one; the webhook has nothing ahead of it.
+    assert_eq!(
+        outbox.iter().map(|o| o.channel).collect::<Vec<_>>(),
+        [Channel::Webhook]
+    );
+    let rows = store.conversation_outbox(&key()).await.unwrap();
+    let first_hook = rows.iter().find(|o| o.channel == Channel::Webhook).unwrap();
+    assert_eq!(first_hook.state, OutboxState::Sent);
+    assert_eq!(first_hook.kapso_message_id, None);
+    // At the retry time, the head of each channel is due: reply 1 (not reply 2).
+    let due = store.claim_outbox(9_000, 1_000, 10).await.unwrap();
+    let bodies: Vec<_> = due
+        .iter()
+        .filter(|o| o.channel == Channel::Whatsapp)
+        .map(|o| o.body.as_str())
+        .collect();
+    assert_eq!(bodies, ["reply 1"]);
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -1099,6 +1170,7 @@ macro_rules! contract_on {
             reminders_are_recorded_once_and_only_while_booked,
             lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate,
             a_released_turn_frees_the_conversation_at_once,
+            webhook_calls_go_out_in_their_own_order,
             each_operation_is_one_round_trip,
         );
     };

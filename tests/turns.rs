@@ -545,3 +545,121 @@ async fn the_booked_consultant_receives_the_summary_once() {
         .count();
     assert_eq!(to_lead + 1, accepted.len());
 }
+
+/// A handoff is posted to the CRM webhook, signed like Kapso signs ARI's webhooks, once: a 500
+/// is retried with the same idempotency key until the CRM accepts it.
+#[tokio::test]
+async fn a_handoff_is_posted_to_the_crm_signed_and_retried_until_accepted() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&crm)
+        .await;
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec![
+            "--crm-webhook-url".into(),
+            format!("{}/hooks/ari", crm.uri()),
+            "--crm-webhook-secret".into(),
+            "crm-secret".into(),
+        ],
+        ..with_kapso(&mock)
+    });
+    let c = reqwest::Client::new();
+    let lead = "+6287712345678";
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.C1", "halo"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    svc.wait_processed().await;
+    svc.post_signed(
+        &c,
+        &text_payload(
+            lead,
+            "wamid.C2",
+            "saya mau bicara langsung dengan konsultan saja kak, bukan bot",
+        ),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    svc.wait_processed().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let calls = loop {
+        let calls = crm.received_requests().await.unwrap();
+        if calls.len() >= 2 {
+            break calls;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CRM got {} calls",
+            calls.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let webhook_rows = || async {
+        svc.outbox(lead)
+            .await
+            .into_iter()
+            .filter(|o| o.channel == ari::store::Channel::Webhook)
+            .collect::<Vec<_>>()
+    };
+    // Recorded as delivered after the retry, and never called again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while webhook_rows()
+        .await
+        .iter()
+        .any(|o| o.state != OutboxState::Sent)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CRM row was not recorded as sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(webhook_rows().await.len(), 1);
+    assert_eq!(crm.received_requests().await.unwrap().len(), 2);
+    let key = |r: &wiremock::Request| {
+        r.headers
+            .get("x-idempotency-key")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        key(&calls[0]),
+        key(&calls[1]),
+        "the retry changed the idempotency key"
+    );
+    let last = &calls[1];
+    let signature = last
+        .headers
+        .get("x-webhook-signature")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let secrets = ari::ingress::signature::WebhookSecrets::parse("crm-secret").unwrap();
+    assert!(
+        secrets.verify(&last.body, signature),
+        "the CRM cannot verify the signature"
+    );
+    let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(body["event"], "ari.lead.handoff");
+    assert_eq!(body["reason"], "human_requested");
+    assert_eq!(body["contact"]["phone"], lead);
+}

@@ -44,5 +44,6 @@ export function outboxRow(o: Doc<"outbox">) {
     nextAttemptAtMs: o.nextAttemptAtMs,
     kapsoMessageId: o.kapsoMessageId,
     error: o.error,
+    channel: o.channel ?? "whatsapp",
   };
 }

@@ -71,6 +71,16 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
+    /// CRM webhook: each handoff is POSTed there as signed JSON (`ari.lead.handoff`), through
+    /// the outbox (retried, recorded). Needs ARI_CRM_WEBHOOK_SECRET.
+    #[arg(long, env = "ARI_CRM_WEBHOOK_URL")]
+    pub crm_webhook_url: Option<String>,
+
+    /// Secret the CRM webhook calls are signed with (hex HMAC-SHA256 of the body in
+    /// X-Webhook-Signature, as Kapso signs ARI's).
+    #[arg(long, env = "ARI_CRM_WEBHOOK_SECRET", hide_env_values = true)]
+    pub crm_webhook_secret: Option<String>,
+
     /// Turns running at once (conversations in parallel).
     #[arg(long, env = "ARI_MAX_PARALLEL_TURNS", default_value_t = 32)]
     pub max_parallel_turns: usize,
@@ -154,6 +164,8 @@ pub struct Settings {
     pub admin_token: Option<AdminToken>,
     /// `Some`: the Convex store; `None`: the SQLite file `database`.
     pub convex: Option<ConvexSettings>,
+    /// `(url, secret)` of the CRM webhook; `None`: no CRM calls.
+    pub crm_webhook: Option<(String, String)>,
 }
 
 /// The admin API's bearer token. Never printed.
@@ -187,6 +199,10 @@ pub enum SettingsError {
     BadSecret(#[from] crate::ingress::signature::SecretsError),
     #[error("ARI_KAPSO_API_KEY is set but empty")]
     EmptyApiKey,
+    #[error("ARI_CRM_WEBHOOK_URL is set without ARI_CRM_WEBHOOK_SECRET (calls must be signed)")]
+    CrmSecretMissing,
+    #[error("ARI_CRM_WEBHOOK_URL {url:?} is not a valid http(s) URL: {reason}")]
+    BadCrmUrl { url: String, reason: String },
     #[error("ARI_KAPSO_BASE_URL {url:?} is not a valid http(s) URL: {reason}")]
     BadBaseUrl { url: String, reason: String },
     #[error(
@@ -219,6 +235,32 @@ impl ServeArgs {
             Some(k) => Some(k.trim().to_string()),
             None => None,
         };
+        let crm_webhook = match (
+            self.crm_webhook_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty()),
+            self.crm_webhook_secret
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty()),
+        ) {
+            (None, _) => None,
+            (Some(_), None) => return Err(SettingsError::CrmSecretMissing),
+            (Some(url), Some(secret)) => {
+                let parsed = reqwest::Url::parse(url).map_err(|e| SettingsError::BadCrmUrl {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(SettingsError::BadCrmUrl {
+                        url: url.to_string(),
+                        reason: "the scheme must be http or https".into(),
+                    });
+                }
+                Some((url.to_string(), secret.to_string()))
+            }
+        };
         Ok(Settings {
             bind: self.bind,
             database: self.database.clone(),
@@ -242,6 +284,7 @@ impl ServeArgs {
                 self.convex_url.as_deref(),
                 self.convex_deploy_key.as_deref(),
             )?,
+            crm_webhook,
         })
     }
 }

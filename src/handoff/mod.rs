@@ -8,6 +8,8 @@
 //!
 //! Pure functions; no I/O.
 
+pub mod webhook;
+
 use chrono_tz::Tz;
 
 use crate::config::flow::Scheduling;
@@ -192,6 +194,57 @@ pub fn tag_for(reason: &str) -> Option<&'static str> {
         "warm_lead" | "human_requested" | "stuck" => Some("Follow-up"),
         _ => None,
     }
+}
+
+/// The JSON body of a handoff's CRM webhook call (`ari.lead.handoff`): the reason, the lead
+/// (phone E.164, name, known fields, documents), the score with its per-factor reasons, the
+/// consultant summary and digest, and the booked consultation if any (UTC, RFC 3339).
+pub fn crm_event(
+    notice: &HandoffNotice<'_>,
+    conversation_id: i64,
+    workspace_id: &str,
+    lead: &crate::flow::turn::LeadState,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    use crate::flow::FieldValue;
+    let fields: serde_json::Map<String, serde_json::Value> = lead
+        .fields
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                FieldValue::Known(x) => serde_json::Value::String(x.clone()),
+                FieldValue::Unknown => serde_json::Value::Null,
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    serde_json::json!({
+        "event": webhook::HANDOFF_EVENT,
+        "at": at.to_rfc3339(),
+        "reason": notice.reason,
+        "workspace_id": workspace_id,
+        "conversation_id": conversation_id,
+        "contact": {"phone": notice.contact_phone, "name": notice.contact_name},
+        "lead": {
+            "fields": fields,
+            "documents": lead.documents,
+            "score": lead.score.as_ref().map(|s| serde_json::json!({
+                "total": s.total,
+                "temperature": s.temperature.as_str(),
+                "basic": s.basic, "qualification": s.qualification,
+                "documents": s.documents, "engagement": s.engagement,
+                "reasons": s.reasons,
+            })),
+        },
+        "summary": notice.summary,
+        "digest": notice.digest,
+        "appointment": notice.booked.map(|slot| serde_json::json!({
+            "slot_id": slot.id,
+            "starts_at": slot.start.to_rfc3339(),
+            "duration_minutes": slot.duration_minutes,
+            "consultant": {"name": slot.consultant_name, "whatsapp": slot.consultant_whatsapp},
+        })),
+    })
 }
 
 /// Indonesian label of a handoff reason (the flow's stable names).

@@ -25,7 +25,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Sender;
-use crate::store::{OutboxRow, SendOutcome, Store};
+use crate::handoff::webhook::CrmWebhook;
+use crate::store::{Channel, OutboxRow, SendOutcome, Store};
 use crate::telemetry::{mask_phone, names};
 
 /// How long a claimed row belongs to this sender before another may retry it (ms). Longer than
@@ -42,10 +43,13 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// A queue's identity: order is kept per conversation and channel.
+type QueueKey = (i64, Channel);
+
 #[derive(Default)]
 struct Queues {
-    /// Conversation → rows waiting; presence means a task is draining it.
-    by_conversation: HashMap<i64, VecDeque<OutboxRow>>,
+    /// (Conversation, channel) → rows waiting; presence means a task is draining it.
+    by_conversation: HashMap<QueueKey, VecDeque<OutboxRow>>,
     /// Rows queued or in flight, so a row claimed twice (commit, then poller) is sent once.
     rows: HashSet<i64>,
 }
@@ -54,15 +58,23 @@ struct Queues {
 pub struct OutboxSender {
     store: Arc<dyn Store>,
     sender: Sender,
+    /// Delivers `webhook` rows; `None`: such rows fail (no CRM configured any more).
+    crm: Option<CrmWebhook>,
     queues: Mutex<Queues>,
 }
 
 impl OutboxSender {
     /// A sender over `store` delivering with `sender` (live or dry-run).
     pub fn new(store: Arc<dyn Store>, sender: Sender) -> Arc<Self> {
+        Self::with_crm(store, sender, None)
+    }
+
+    /// A sender that also delivers CRM webhook rows through `crm`.
+    pub fn with_crm(store: Arc<dyn Store>, sender: Sender, crm: Option<CrmWebhook>) -> Arc<Self> {
         Arc::new(OutboxSender {
             store,
             sender,
+            crm,
             queues: Mutex::new(Queues::default()),
         })
     }
@@ -104,19 +116,19 @@ impl OutboxSender {
                 if !q.rows.insert(row.id) {
                     continue;
                 }
-                let cid = row.conversation_id;
-                match q.by_conversation.get_mut(&cid) {
+                let qk = (row.conversation_id, row.channel);
+                match q.by_conversation.get_mut(&qk) {
                     Some(queue) => queue.push_back(row),
                     None => {
-                        q.by_conversation.insert(cid, VecDeque::from([row]));
-                        start.push(cid);
+                        q.by_conversation.insert(qk, VecDeque::from([row]));
+                        start.push(qk);
                     }
                 }
             }
         }
-        for cid in start {
+        for qk in start {
             let this = Arc::clone(self);
-            tokio::spawn(async move { this.drain(cid).await });
+            tokio::spawn(async move { this.drain(qk).await });
         }
     }
 
@@ -128,7 +140,7 @@ impl OutboxSender {
             .unwrap_or(true)
     }
 
-    async fn drain(self: Arc<Self>, cid: i64) {
+    async fn drain(self: Arc<Self>, cid: QueueKey) {
         loop {
             let row = {
                 let Ok(mut q) = self.queues.lock() else {
@@ -168,6 +180,9 @@ impl OutboxSender {
     /// Sends one row and records the outcome. Returns whether the conversation's next row may
     /// go (false after a transient failure, to keep the order).
     async fn send_one(&self, row: OutboxRow) -> bool {
+        if row.channel == Channel::Webhook {
+            return self.call_webhook(row).await;
+        }
         let result = self
             .sender
             .send_text(
@@ -214,6 +229,51 @@ impl OutboxSender {
         if let Err(e) = self.store.record_send(row.id, outcome, now).await {
             // The row stays claimed; after the lease the poller sends it again (same key).
             tracing::error!(outbox_id = row.id, error = %e, "cannot record the send outcome");
+            return false;
+        }
+        proceed
+    }
+
+    /// Delivers one CRM webhook row and records the outcome (as [`Self::send_one`]).
+    async fn call_webhook(&self, row: OutboxRow) -> bool {
+        let now = now_ms();
+        let (outcome, proceed, label) = match &self.crm {
+            None => (
+                SendOutcome::Failed {
+                    error: "no CRM webhook configured".into(),
+                },
+                true,
+                "failed",
+            ),
+            Some(crm) => match crm.post(&row.to, &row.body, &row.idempotency_key).await {
+                Ok(()) => (SendOutcome::Delivered, true, "delivered"),
+                Err(e) if e.retryable => {
+                    tracing::warn!(outbox_id = row.id, error = %e, "CRM webhook not delivered yet; will retry");
+                    (
+                        SendOutcome::Retry {
+                            error: e.to_string(),
+                            next_attempt_at_ms: now + retry_delay_ms(row.attempts),
+                        },
+                        false,
+                        "retry",
+                    )
+                }
+                Err(e) => {
+                    tracing::error!(outbox_id = row.id, error = %e, "CRM webhook refused; recorded as failed");
+                    (
+                        SendOutcome::Failed {
+                            error: e.to_string(),
+                        },
+                        true,
+                        "failed",
+                    )
+                }
+            },
+        };
+        metrics::counter!(names::OUTBOX_SENDS, "outcome" => label, "channel" => "webhook")
+            .increment(1);
+        if let Err(e) = self.store.record_send(row.id, outcome, now).await {
+            tracing::error!(outbox_id = row.id, error = %e, "cannot record the webhook outcome");
             return false;
         }
         proceed

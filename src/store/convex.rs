@@ -28,10 +28,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::{
-    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
-    ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow, OutboxState,
-    ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
-    UpcomingAppointment,
+    Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
+    ConversationRecord, ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow,
+    OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage, TurnClaim,
+    TurnCommit, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -457,6 +457,9 @@ mod wire {
         pub next_attempt_at_ms: i64,
         pub kapso_message_id: Option<String>,
         pub error: Option<String>,
+        /// Absent on rows written before channels existed: WhatsApp.
+        #[serde(default)]
+        pub channel: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -641,7 +644,10 @@ fn message_row(w: wire::Message) -> Result<StoredMessage, StoreError> {
 }
 
 fn outbox_row(w: wire::Outbox) -> Result<OutboxRow, StoreError> {
+    let channel = w.channel.as_deref().unwrap_or("whatsapp");
     Ok(OutboxRow {
+        channel: Channel::parse(channel)
+            .ok_or_else(|| invalid(format!("outbox {}: channel {channel:?}", w.id)))?,
         id: w.id,
         conversation_id: w.conversation_id,
         idempotency_key: w.idempotency_key,
@@ -722,6 +728,7 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "outboxLeaseMs": commit.outbox_lease_ms,
         "leadStatus": commit.lead.status,
         "addTags": commit.lead.add_tags,
+        "webhooks": commit.webhooks.iter().map(|w| json!({"url": w.url, "body": w.body})).collect::<Vec<_>>(),
     }))
 }
 
@@ -731,6 +738,7 @@ fn outcome_args(outcome: &SendOutcome) -> Value {
             json!({"kind": "sent", "kapsoMessageId": kapso_message_id})
         }
         SendOutcome::DryRun => json!({"kind": "dry_run"}),
+        SendOutcome::Delivered => json!({"kind": "delivered"}),
         SendOutcome::Retry {
             error,
             next_attempt_at_ms,

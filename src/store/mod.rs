@@ -15,10 +15,10 @@ use async_trait::async_trait;
 
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
-    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
-    ConversationSummary, Direction, LeadChange, NewAppointment, NewMessage, NewReminder, OutboxRow,
-    OutboxState, SendOutcome, SendRequest, StoredMessage, TurnClaim, TurnCommit,
-    UpcomingAppointment,
+    Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
+    ConversationRecord, ConversationSummary, Direction, LeadChange, NewAppointment, NewMessage,
+    NewReminder, NewWebhook, OutboxRow, OutboxState, SendOutcome, SendRequest, StoredMessage,
+    TurnClaim, TurnCommit, UpcomingAppointment,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),

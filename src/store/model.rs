@@ -145,6 +145,8 @@ pub struct TurnCommit {
     pub outbox_lease_ms: i64,
     /// CRM changes this turn made (none on most turns).
     pub lead: LeadChange,
+    /// CRM webhook calls to queue in the same transaction (outbox rows, channel `webhook`).
+    pub webhooks: Vec<NewWebhook>,
 }
 
 /// A turn's changes to the lead's CRM record. The status is written only when a turn sets it
@@ -221,11 +223,51 @@ impl OutboxState {
     }
 }
 
-/// One outbound text waiting for (or past) delivery through Kapso.
+/// How an outbox row is delivered. Rows of one conversation go out in order per channel, so a
+/// failing CRM endpoint never holds back the lead's replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A WhatsApp text through Kapso (`to` is E.164, `body` the text).
+    Whatsapp,
+    /// A signed JSON POST to the CRM webhook (`to` is the URL, `body` the JSON).
+    Webhook,
+}
+
+impl Channel {
+    /// The stable lowercase name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    /// Parses [`Channel::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whatsapp" => Some(Channel::Whatsapp),
+            "webhook" => Some(Channel::Webhook),
+            _ => None,
+        }
+    }
+}
+
+/// A CRM webhook call a turn queues (e.g. a handoff), delivered through the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhook {
+    pub url: String,
+    /// The JSON body, exactly as it will be signed and sent.
+    pub body: String,
+}
+
+/// One outbound delivery (a WhatsApp text, or a CRM webhook call) waiting for, or past,
+/// delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxRow {
     pub id: i64,
     pub conversation_id: i64,
+    pub channel: Channel,
     /// Unique per row and stable across retries and restarts: `ari-<conversation>-<version>-<n>`.
     pub idempotency_key: String,
     pub phone_number_id: String,
@@ -247,6 +289,8 @@ pub enum SendOutcome {
     Sent { kapso_message_id: String },
     /// Dry run: recorded, not sent.
     DryRun,
+    /// A webhook call was accepted (2xx); there is no message id.
+    Delivered,
     /// Transient failure: try again at `next_attempt_at_ms`.
     Retry {
         error: String,

@@ -14,10 +14,10 @@ use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
 use super::{
-    Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
-    ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow, OutboxState,
-    SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
-    model::RECENT_MESSAGES,
+    Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
+    ConversationRecord, ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow,
+    OutboxState, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
+    UpcomingAppointment, model::RECENT_MESSAGES,
 };
 use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -168,6 +168,14 @@ const MIGRATIONS: &[M<'static>] = &[
     -- The lead's CRM status (set only when a turn changes it) and tags (only added).
     ALTER TABLE conversations ADD COLUMN lead_status TEXT;
     ALTER TABLE conversations ADD COLUMN tags_json TEXT NOT NULL DEFAULT '[]';
+    "#,
+    ),
+    M::up(
+        r#"
+    -- How a row is delivered: a WhatsApp text, or a signed CRM webhook call. Order is kept per
+    -- conversation and channel.
+    ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'whatsapp';
+    CREATE INDEX outbox_by_conversation_channel ON outbox (conversation_id, channel, state, id);
     "#,
     ),
 ];
@@ -326,11 +334,19 @@ const INBOX_COLUMNS: &str =
     "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
 
 /// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
-const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error";
+const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel";
 
 fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> {
     let state: String = row.get(6)?;
+    let channel: String = row.get(11)?;
     Ok(OutboxRow {
+        channel: Channel::parse(&channel).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                11,
+                rusqlite::types::Type::Text,
+                format!("outbox channel {channel:?}").into(),
+            )
+        })?,
         id: row.get(0)?,
         conversation_id: row.get(1)?,
         idempotency_key: row.get(2)?,
@@ -560,7 +576,14 @@ fn commit_turn_tx(
     // or in flight) are not handed out for direct delivery: the poller sends them head-of-line,
     // so a contact's messages never overtake each other.
     let behind_older: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1 AND state = 'pending')",
+        "SELECT EXISTS (SELECT 1 FROM outbox
+                        WHERE conversation_id = ?1 AND channel = 'whatsapp' AND state = 'pending')",
+        params![commit.conversation_id],
+        |r| r.get(0),
+    )?;
+    let hooks_behind_older: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM outbox
+                        WHERE conversation_id = ?1 AND channel = 'webhook' AND state = 'pending')",
         params![commit.conversation_id],
         |r| r.get(0),
     )?;
@@ -622,6 +645,34 @@ fn commit_turn_tx(
             }
         }
     }
+    for (n, hook) in commit.webhooks.iter().enumerate() {
+        let key = format!("ari-{}-{}-hook-{}", commit.conversation_id, version, n);
+        let until = if hooks_behind_older {
+            commit.now_ms
+        } else {
+            commit.now_ms + commit.outbox_lease_ms
+        };
+        let row = tx.query_row(
+            &format!(
+                "INSERT INTO outbox (conversation_id, idempotency_key, phone_number_id, to_phone,
+                    body, state, next_attempt_at_ms, created_at_ms, updated_at_ms, channel)
+                 VALUES (?1, ?2, '', ?3, ?4, 'pending', ?5, ?6, ?6, 'webhook')
+                 RETURNING {OUTBOX_COLUMNS}"
+            ),
+            params![
+                commit.conversation_id,
+                key,
+                hook.url,
+                hook.body,
+                until,
+                commit.now_ms
+            ],
+            row_to_outbox,
+        )?;
+        if !hooks_behind_older {
+            outbox.push(row);
+        }
+    }
     tx.commit()?;
     Ok(CommitOutcome::Committed { version, outbox })
 }
@@ -644,6 +695,13 @@ fn record_send_tx(
                 "UPDATE messages SET wamid = ?2
                  WHERE id = (SELECT message_id FROM outbox WHERE id = ?1)",
                 params![outbox_id, kapso_message_id],
+            )?;
+        }
+        SendOutcome::Delivered => {
+            tx.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1, error = NULL,
+                    updated_at_ms = ?2 WHERE id = ?1",
+                params![outbox_id, now_ms],
             )?;
         }
         SendOutcome::DryRun => {
@@ -895,7 +953,8 @@ impl Store for SqliteStore {
                         "SELECT {OUTBOX_COLUMNS} FROM outbox AS o
                          WHERE o.state = 'pending' AND o.next_attempt_at_ms <= ?1
                            AND o.id = (SELECT MIN(id) FROM outbox
-                                       WHERE conversation_id = o.conversation_id AND state = 'pending')
+                                       WHERE conversation_id = o.conversation_id
+                                         AND channel = o.channel AND state = 'pending')
                          ORDER BY o.id LIMIT ?2"
                     ))?;
                     stmt.query_map(params![now_ms, limit], row_to_outbox)?
@@ -1129,7 +1188,8 @@ impl Store for SqliteStore {
                     return Ok(None);
                 }
                 let behind_older: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE conversation_id = ?1 AND state = 'pending')",
+                    "SELECT EXISTS (SELECT 1 FROM outbox
+                                    WHERE conversation_id = ?1 AND channel = 'whatsapp' AND state = 'pending')",
                     params![reminder.conversation_id],
                     |r| r.get(0),
                 )?;

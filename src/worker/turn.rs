@@ -25,7 +25,8 @@ use crate::llm::{ChatMessage, ExtractRequest, Llm, ReplyRequest, TYPING_REFRESH,
 use crate::scheduling;
 use crate::store::{
     BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationSummary, Direction,
-    LeadChange, NewAppointment, NewMessage, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    LeadChange, NewAppointment, NewMessage, NewWebhook, SendRequest, Store, StoreError, TurnClaim,
+    TurnCommit,
 };
 use crate::telemetry::{mask_phone, names};
 
@@ -64,6 +65,8 @@ pub struct TurnDeps {
     pub knowledge: Arc<Library>,
     /// The LLM that words replies and helps extraction; `None`: template replies.
     pub llm: Option<Arc<Llm>>,
+    /// The CRM webhook URL each handoff is posted to (through the outbox); `None`: no CRM.
+    pub crm_webhook_url: Option<String>,
 }
 
 /// How a turn ended.
@@ -401,6 +404,8 @@ async fn run_claimed(
     let mut notices: Vec<NewMessage> = Vec::new();
     // CRM changes of this turn (status only when set, tags only added).
     let mut lead = LeadChange::default();
+    // CRM webhook calls of this turn (one per handoff).
+    let mut webhooks: Vec<NewWebhook> = Vec::new();
     // The conversation as the LLM sees it: recent messages, then this turn's.
     let history: Vec<ChatMessage> = claim
         .recent
@@ -570,18 +575,6 @@ async fn run_claimed(
                     {
                         lead.add_tags.push(tag.to_string());
                     }
-                    // A person who took the conversation over needs no notice about it.
-                    if reason == "human_takeover" {
-                        continue;
-                    }
-                    let Some(consultant) = handoff::assign(
-                        &config.scheduling,
-                        claim.conversation_id,
-                        booked_slot.as_ref(),
-                    ) else {
-                        tracing::warn!("no consultant configured: the handoff notice goes nowhere");
-                        continue;
-                    };
                     let lead_texts: Vec<&str> = claim
                         .recent
                         .iter()
@@ -602,6 +595,31 @@ async fn run_claimed(
                         summary: &summary,
                         digest: &digest,
                         booked: booked_slot.as_ref(),
+                    };
+                    if let Some(url) = &deps.crm_webhook_url {
+                        let event = handoff::crm_event(
+                            &notice,
+                            claim.conversation_id,
+                            &key.workspace_id,
+                            &snapshot.lead,
+                            now,
+                        );
+                        webhooks.push(NewWebhook {
+                            url: url.clone(),
+                            body: event.to_string(),
+                        });
+                    }
+                    // A person who took the conversation over needs no notice about it.
+                    if reason == "human_takeover" {
+                        continue;
+                    }
+                    let Some(consultant) = handoff::assign(
+                        &config.scheduling,
+                        claim.conversation_id,
+                        booked_slot.as_ref(),
+                    ) else {
+                        tracing::warn!("no consultant configured: the handoff notice goes nowhere");
+                        continue;
                     };
                     let text = handoff::consultant_message(
                         &consultant,
@@ -728,6 +746,7 @@ async fn run_claimed(
         now_ms: now.timestamp_millis(),
         outbox_lease_ms: OUTBOX_LEASE_MS,
         lead,
+        webhooks,
     };
     match deps.store.commit_turn(commit).await? {
         CommitOutcome::Committed { version, outbox } => {
