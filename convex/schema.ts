@@ -216,13 +216,11 @@ export default defineSchema({
   knowledgeEntries: defineTable({
     workspaceId: v.string(),
     entryId: v.string(),
-    title: v.string(),
-    body: v.string(),
-    tags: v.array(v.string()),
+    // The entry in the knowledge files' TOML format (`[[faq]] ...` or `[[destination]] ...`),
+    // validated by ARI; edit it in the dashboard or with PUT /admin/knowledge/{ws}/{id}.
+    toml: v.string(),
     updatedAtMs: v.number(),
-  })
-    .index("by_workspace", ["workspaceId", "entryId"])
-    .searchIndex("search_body", { searchField: "body", filterFields: ["workspaceId"] }),
+  }).index("by_workspace", ["workspaceId", "entryId"]),
 
   // An admin's override of the flow config (TOML text), newest version wins.
   flowOverrides: defineTable({

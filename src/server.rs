@@ -23,13 +23,14 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::flow::{FlowConfigHandle, spawn_reloader};
 use crate::config::settings::{AdminToken, Settings, SignaturePolicy};
+use crate::config::workspaces::DEFAULT_WORKSPACE;
 use crate::config::workspaces::Workspaces;
 use crate::handoff::webhook::CrmWebhook;
 use crate::inbox::RESUME_EVENT;
 use crate::ingress::{self, IngressState};
 use crate::kapso::outbox::OutboxSender;
 use crate::kapso::{RetryPolicy, Sender};
-use crate::knowledge::Library;
+use crate::knowledge::{Library, validate_stored};
 use crate::llm::Llm;
 use crate::store::Store;
 use crate::store::convex::ConvexStore;
@@ -44,6 +45,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// `None`: the admin API answers 403.
     pub admin_token: Option<AdminToken>,
+    /// The knowledge bases (refreshed after an admin stores an entry); `None` in tests that
+    /// need none.
+    pub knowledge: Option<Arc<Library>>,
 }
 
 /// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
@@ -58,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/admin/conversations/{id}/resume", post(resume_conversation))
+        .route(
+            "/admin/knowledge/{workspace}/{entry}",
+            axum::routing::put(put_knowledge_entry),
+        )
         .with_state(state)
         .merge(webhook)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -109,24 +117,8 @@ async fn resume_conversation(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = &state.admin_token else {
-        return admin_error(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "the admin API is disabled: set ARI_ADMIN_TOKEN",
-        );
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !token.matches(presented.trim()) {
-        return admin_error(
-            StatusCode::UNAUTHORIZED,
-            "bad_token",
-            "Authorization: Bearer <ARI_ADMIN_TOKEN> is missing or wrong",
-        );
+    if let Err(response) = check_admin(&state, &headers) {
+        return response;
     }
     let now = chrono::Utc::now().timestamp_millis();
     match state
@@ -162,6 +154,75 @@ async fn resume_conversation(
     }
 }
 
+/// Checks the admin bearer token; the error response when it is missing, wrong, or the admin API
+/// is off.
+fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(token) = &state.admin_token else {
+        return Err(admin_error(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is disabled: set ARI_ADMIN_TOKEN",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if token.matches(presented.trim()) {
+        Ok(())
+    } else {
+        Err(admin_error(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "Authorization: Bearer <ARI_ADMIN_TOKEN> is missing or wrong",
+        ))
+    }
+}
+
+/// `PUT /admin/knowledge/{workspace}/{entry}` (`Authorization: Bearer <ARI_ADMIN_TOKEN>`), body:
+/// one entry in the knowledge files' TOML format (`[[faq]] ...` or `[[destination]] ...`).
+/// Validated like the files (400 naming the problem), stored, and used from the next turn.
+/// An empty body clears the stored entry. 200 stored; 401/403 as the other admin routes; 503
+/// store unavailable.
+async fn put_knowledge_entry(
+    State(state): State<AppState>,
+    Path((workspace, entry)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(response) = check_admin(&state, &headers) {
+        return response;
+    }
+    let entries = match validate_stored(&workspace, &entry, &body) {
+        Ok(n) => n,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_entry", e.to_string()),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let store = &state.ingress.store;
+    if let Err(e) = store
+        .put_knowledge_entry(&workspace, &entry, &body, now)
+        .await
+    {
+        return admin_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        );
+    }
+    if let Some(library) = &state.knowledge
+        && let Err(e) = library.refresh(store.as_ref(), &workspace).await
+    {
+        tracing::warn!(error = %e, "stored, but the knowledge index was not rebuilt yet");
+    }
+    tracing::info!(%workspace, %entry, entries, "knowledge entry stored by an admin");
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({"status": "stored", "entries": entries})),
+    )
+        .into_response()
+}
+
 fn admin_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
@@ -187,8 +248,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         )
     })?;
     let flow = Arc::new(flow);
-    let knowledge =
-        Library::open(settings.flow_dir.join("knowledge")).context("loading the knowledge base")?;
+    let knowledge = Arc::new(
+        Library::open(settings.flow_dir.join("knowledge")).context("loading the knowledge base")?,
+    );
     let llm_path = settings.flow_dir.join(crate::llm::CONFIG_FILE);
     let llm = Llm::load(&llm_path)
         .with_context(|| format!("loading the LLM config {}", llm_path.display()))?;
@@ -243,7 +305,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         lease_ms: TURN_LEASE_MS,
         mark_read: settings.typing_indicator,
         form_answers: no_form_answers(),
-        knowledge: Arc::new(knowledge),
+        knowledge: Arc::clone(&knowledge),
         llm: llm.map(Arc::new),
         crm_webhook_url: settings.crm_webhook.as_ref().map(|(url, _)| url.clone()),
     });
@@ -252,6 +314,27 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Duration::from_secs(60),
         shutdown_rx.clone(),
     );
+    // Knowledge entries admins stored: read before the first turn, then every minute.
+    if let Err(e) = knowledge.refresh(store.as_ref(), DEFAULT_WORKSPACE).await {
+        tracing::warn!(error = %e, "cannot read stored knowledge entries yet");
+    }
+    let knowledge_refresh = {
+        let (knowledge, store, mut shutdown) = (
+            Arc::clone(&knowledge),
+            Arc::clone(&store),
+            shutdown_rx.clone(),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => knowledge.refresh_all(store.as_ref()).await,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        })
+    };
     let worker = Worker::new(
         deps,
         WorkerSettings {
@@ -272,6 +355,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
         metrics: telemetry::metrics_handle(),
         admin_token: settings.admin_token.clone(),
+        knowledge: Some(Arc::clone(&knowledge)),
     };
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -289,6 +373,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = outbox_poller.await;
     let _ = reloader.await;
     let _ = reminders.await;
+    let _ = knowledge_refresh.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !outbox.is_idle() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

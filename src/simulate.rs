@@ -298,6 +298,7 @@ impl Simulator {
             },
             metrics: crate::telemetry::metrics_handle(),
             admin_token: None,
+            knowledge: None,
         });
         Ok(Simulator {
             router,

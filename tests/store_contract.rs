@@ -1049,6 +1049,34 @@ async fn webhook_calls_go_out_in_their_own_order(store: &dyn Store) {
     assert_eq!(bodies, ["reply 1"]);
 }
 
+async fn knowledge_entries_are_stored_per_workspace_and_replaced(store: &dyn Store) {
+    assert!(store.knowledge_entries("default").await.unwrap().is_empty());
+    store
+        .put_knowledge_entry("default", "faq-b", "[[faq]]\nid = \"b\"", 1_000)
+        .await
+        .unwrap();
+    store
+        .put_knowledge_entry("default", "faq-a", "[[faq]]\nid = \"a\"", 1_000)
+        .await
+        .unwrap();
+    store
+        .put_knowledge_entry("other", "faq-a", "x", 1_000)
+        .await
+        .unwrap();
+    store
+        .put_knowledge_entry("default", "faq-b", "[[faq]]\nid = \"b2\"", 2_000)
+        .await
+        .unwrap();
+    let entries = store.knowledge_entries("default").await.unwrap();
+    assert_eq!(
+        entries,
+        [
+            ("faq-a".to_string(), "[[faq]]\nid = \"a\"".to_string()),
+            ("faq-b".to_string(), "[[faq]]\nid = \"b2\"".to_string()),
+        ]
+    );
+}
+
 async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     let mut other = message("p", "w2", "halo");
     other.event.contact_phone = Some("+6287712345678".into());
@@ -1171,6 +1199,7 @@ macro_rules! contract_on {
             lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate,
             a_released_turn_frees_the_conversation_at_once,
             webhook_calls_go_out_in_their_own_order,
+            knowledge_entries_are_stored_per_workspace_and_replaced,
             each_operation_is_one_round_trip,
         );
     };

@@ -663,3 +663,67 @@ async fn a_handoff_is_posted_to_the_crm_signed_and_retried_until_accepted() {
     assert_eq!(body["reason"], "human_requested");
     assert_eq!(body["contact"]["phone"], lead);
 }
+
+/// An admin stores a knowledge entry through the admin API (on Convex, editing the table does
+/// the same): the next question about it is answered from it, without a restart.
+#[tokio::test]
+async fn a_knowledge_entry_stored_by_an_admin_answers_the_next_question() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec!["--admin-token".into(), "admin-secret".into()],
+        ..with_kapso(&mock)
+    });
+    let c = reqwest::Client::new();
+    let put = |body: &'static str| {
+        c.put(svc.url("/admin/knowledge/default/faq-asrama"))
+            .bearer_auth("admin-secret")
+            .body(body)
+            .send()
+    };
+    let invalid = put("[[faq]]\nid = \"faq-asrama\"\ncategory = \"layanan\"\n")
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+    let error: serde_json::Value = invalid.json().await.unwrap();
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("store:default/faq-asrama"),
+        "{error}"
+    );
+    let ok = put(
+        "[[faq]]\nid = \"faq-asrama\"\ncategory = \"layanan\"\ntitle = \"Asrama mahasiswa kampus mitra\"\n\
+         content = \"Asrama kampus mitra mulai Rp 3 juta per bulan, sudah termasuk listrik dan wifi.\"\n\
+         keywords = [\"asrama\", \"dorm\", \"tempat tinggal\"]\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    svc.post_signed(
+        &c,
+        &text_payload(BUDI, "wamid.K1", "halo"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    mock.wait_for(1).await;
+    svc.wait_processed().await;
+    svc.post_signed(
+        &c,
+        &text_payload(
+            BUDI,
+            "wamid.K2",
+            "kak, berapa biaya asrama di kampus mitra?",
+        ),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = mock.wait_for(2).await;
+    assert!(
+        replies[1].body.contains("Rp 3 juta per bulan"),
+        "{}",
+        replies[1].body
+    );
+}

@@ -17,7 +17,7 @@ pub mod search;
 pub mod tokenize;
 
 pub use countries::canonical_country;
-pub use library::Library;
+pub use library::{Library, validate_stored};
 pub use load::{KnowledgeError, load_dir, load_for_workspace, parse_file};
 pub use model::{Destination, Entry, FaqEntry, KnowledgeBase};
 pub use recommend::{LeadProfile, parse_budget_idr, parse_ielts, recommend, recommendation_text};

@@ -526,6 +526,13 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
+    pub struct KnowledgeEntry {
+        pub entry_id: String,
+        pub toml: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     pub struct Record {
         #[serde(deserialize_with = "int")]
         pub id: i64,
@@ -1108,6 +1115,35 @@ impl Store for ConvexStore {
             )),
             wire::Reminder::Skipped => Ok(None),
         }
+    }
+
+    /// `knowledge:list` (a query; retried).
+    async fn knowledge_entries(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows: Vec<wire::KnowledgeEntry> = self
+            .read("knowledge:list", json!({"workspaceId": workspace_id}))
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.entry_id, r.toml)).collect())
+    }
+
+    /// `knowledge:put`. Retried: writing the same text twice changes nothing.
+    async fn put_knowledge_entry(
+        &self,
+        workspace_id: &str,
+        entry_id: &str,
+        toml: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let _: Value = self
+            .mutation(
+                "knowledge:put",
+                json!({"workspaceId": workspace_id, "entryId": entry_id, "toml": toml, "nowMs": now_ms}),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(())
     }
 
     /// `conversations:get` (a query; retried).

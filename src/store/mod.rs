@@ -179,6 +179,23 @@ pub trait Store: Send + Sync + 'static {
         key: &ConversationKey,
     ) -> Result<Vec<Appointment>, StoreError>;
 
+    /// Knowledge entries an admin stored for a workspace, as `(entry id, TOML text)` pairs in
+    /// the knowledge files' format (`[[faq]] ...` or `[[destination]] ...`). One round trip.
+    async fn knowledge_entries(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Stores (or replaces) one knowledge entry's TOML text for a workspace; an empty text
+    /// removes its content. The caller validates the text first. One round trip.
+    async fn put_knowledge_entry(
+        &self,
+        workspace_id: &str,
+        entry_id: &str,
+        toml: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
     /// A conversation's record (summary, lead status, tags), or `None` when unknown. One round
     /// trip.
     async fn conversation_record(

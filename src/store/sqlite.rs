@@ -178,6 +178,18 @@ const MIGRATIONS: &[M<'static>] = &[
     CREATE INDEX outbox_by_conversation_channel ON outbox (conversation_id, channel, state, id);
     "#,
     ),
+    M::up(
+        r#"
+    -- Knowledge entries admins store (TOML in the knowledge files' format), over the files.
+    CREATE TABLE knowledge_entries (
+        workspace_id  TEXT NOT NULL,
+        entry_id      TEXT NOT NULL,
+        toml          TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, entry_id)
+    ) STRICT;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -1276,6 +1288,55 @@ impl Store for SqliteStore {
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn knowledge_entries(
+        &self,
+        workspace_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.trip();
+        let ws = workspace_id.to_string();
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT entry_id, toml FROM knowledge_entries WHERE workspace_id = ?1
+                     ORDER BY entry_id",
+                )?;
+                let rows = stmt
+                    .query_map(params![ws], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn put_knowledge_entry(
+        &self,
+        workspace_id: &str,
+        entry_id: &str,
+        toml: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.trip();
+        let (ws, id, text) = (
+            workspace_id.to_string(),
+            entry_id.to_string(),
+            toml.to_string(),
+        );
+        self.conn
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO knowledge_entries (workspace_id, entry_id, toml, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (workspace_id, entry_id)
+                     DO UPDATE SET toml = excluded.toml, updated_at_ms = excluded.updated_at_ms",
+                    params![ws, id, text, now_ms],
+                )
+                .map(|_| ())
             })
             .await
             .map_err(call_err)
