@@ -117,8 +117,8 @@ async fn resume_conversation(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = check_admin(&state, &headers) {
-        return response;
+    if let Some(refusal) = check_admin(&state, &headers) {
+        return refusal;
     }
     let now = chrono::Utc::now().timestamp_millis();
     match state
@@ -154,11 +154,11 @@ async fn resume_conversation(
     }
 }
 
-/// Checks the admin bearer token; the error response when it is missing, wrong, or the admin API
-/// is off.
-fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks the admin bearer token: `Some(refusal)` when it is missing, wrong, or the admin API
+/// is off; `None` when the caller may go on.
+fn check_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &state.admin_token else {
-        return Err(admin_error(
+        return Some(admin_error(
             StatusCode::FORBIDDEN,
             "admin_disabled",
             "the admin API is disabled: set ARI_ADMIN_TOKEN",
@@ -169,15 +169,13 @@ fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if token.matches(presented.trim()) {
-        Ok(())
-    } else {
-        Err(admin_error(
+    (!token.matches(presented.trim())).then(|| {
+        admin_error(
             StatusCode::UNAUTHORIZED,
             "bad_token",
             "Authorization: Bearer <ARI_ADMIN_TOKEN> is missing or wrong",
-        ))
-    }
+        )
+    })
 }
 
 /// `PUT /admin/knowledge/{workspace}/{entry}` (`Authorization: Bearer <ARI_ADMIN_TOKEN>`), body:
@@ -191,8 +189,8 @@ async fn put_knowledge_entry(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(response) = check_admin(&state, &headers) {
-        return response;
+    if let Some(refusal) = check_admin(&state, &headers) {
+        return refusal;
     }
     let entries = match validate_stored(&workspace, &entry, &body) {
         Ok(n) => n,
