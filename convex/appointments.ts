@@ -207,7 +207,9 @@ export const recordReminder = internalMutation({
     appointmentId: v.number(),
     conversationId: v.number(),
     kind: v.string(),
-    messages: v.array(v.object({ to: v.string(), body: v.string() })),
+    messages: v.array(
+      v.object({ to: v.string(), body: v.string(), channel: v.optional(v.string()) }),
+    ),
     phoneNumberId: v.string(),
     contactPhone: v.string(),
     nowMs: v.number(),
@@ -241,8 +243,9 @@ export const recordReminder = internalMutation({
     const claimedUntilMs = held ? args.nowMs : args.nowMs + args.outboxLeaseMs;
     const outbox = [];
     for (const [n, m] of args.messages.entries()) {
+      const channel = m.channel ?? "whatsapp";
       let messageSeq: number | undefined = undefined;
-      if (m.to === args.contactPhone) {
+      if (m.to === args.contactPhone && channel === "whatsapp") {
         messageSeq = await reserveSeq(ctx, "messages", 1);
         await ctx.db.insert("messages", {
           seq: messageSeq,
@@ -267,7 +270,7 @@ export const recordReminder = internalMutation({
         state: "pending",
         attempts: 0,
         nextAttemptAtMs: claimedUntilMs,
-        channel: "whatsapp",
+        channel,
         createdAtMs: args.nowMs,
         updatedAtMs: args.nowMs,
       });

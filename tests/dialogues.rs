@@ -373,3 +373,64 @@ async fn no_reminder_after_a_cancel_and_none_to_a_lead_outside_the_window() {
     sim.say("maaf kak, batal ya", wib(25, 10)).await.unwrap();
     assert_eq!(sim.remind(wib(26, 7)).await.unwrap(), 0);
 }
+
+/// Outside WhatsApp's 24 h window the lead's reminder is the configured approved template.
+#[tokio::test]
+async fn outside_the_window_the_lead_gets_the_configured_template() {
+    use chrono::TimeZone;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let flow_dir = dir.path().join("state-machines");
+    std::fs::create_dir_all(&flow_dir).unwrap();
+    let toml = std::fs::read_to_string(root.join("state-machines/ari.toml")).unwrap();
+    let toml = toml.replace(
+        "# reminder_template = { name = \"consultation_reminder\", language = \"id\" }",
+        "reminder_template = { name = \"consultation_reminder\", language = \"id\" }",
+    );
+    assert!(
+        toml.contains("\nreminder_template = "),
+        "the example line moved: update this test"
+    );
+    std::fs::write(flow_dir.join("ari.toml"), toml).unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+    let start = script.now.with_timezone(&Utc);
+    let mut sim = Simulator::with_store(
+        Arc::clone(&store),
+        &flow_dir,
+        &script.contact.phone,
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    for (i, text) in script.turns.iter().enumerate() {
+        sim.say(text, start + Duration::minutes(i as i64))
+            .await
+            .unwrap();
+    }
+    let at = chrono_tz::Asia::Jakarta
+        .with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(sim.remind(at).await.unwrap(), 1);
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: script.contact.phone.clone(),
+    };
+    let rows: Vec<_> = store
+        .conversation_outbox(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.idempotency_key.starts_with("ari-reminder-"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    let lead = rows.iter().find(|o| o.to == script.contact.phone).unwrap();
+    assert_eq!(lead.channel, ari::store::Channel::WhatsappTemplate);
+    let body: serde_json::Value = serde_json::from_str(&lead.body).unwrap();
+    assert_eq!(body["name"], "consultation_reminder");
+    assert_eq!(body["parameters"][1], "09:00 WIB");
+}

@@ -481,3 +481,41 @@ async fn live_sender_with_key_goes_to_kapso() {
     let sent = sender.send_text(PNID, "62811", "hi", "k").await.unwrap();
     assert_eq!(sent.message_id, "wamid.live");
 }
+
+#[tokio::test]
+async fn send_template_posts_the_meta_template_shape() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SEND_PATH))
+        .and(header("X-API-Key", KEY))
+        .and(header("Idempotency-Key", "ari-reminder-7-reminder_24h-0"))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp",
+            "to": "6281234567890",
+            "type": "template",
+            "template": {
+                "name": "consultation_reminder",
+                "language": { "code": "id" },
+                "components": [{ "type": "body", "parameters": [
+                    { "type": "text", "text": "Kamis, 26 November 2026" },
+                    { "type": "text", "text": "09:00 WIB" },
+                ]}],
+            },
+        })))
+        .respond_with(accepted("wamid.TEMPLATE1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sent = client(&server, fast_policy())
+        .send_template(
+            PNID,
+            "+6281234567890",
+            "consultation_reminder",
+            "id",
+            &["Kamis, 26 November 2026".into(), "09:00 WIB".into()],
+            "ari-reminder-7-reminder_24h-0",
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.message_id, "wamid.TEMPLATE1");
+}

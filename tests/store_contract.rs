@@ -15,7 +15,7 @@ mod convex_server;
 use ari::store::{
     BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey, ConversationSummary,
     Direction, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, OutboxState,
-    SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    ReminderMessage, SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -851,8 +851,16 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
         conversation_id: c.conversation_id,
         kind: "reminder_24h".into(),
         messages: vec![
-            ("+6281234567890".into(), "Reminder: besok".into()),
-            ("+6281111000002".into(), "Pengingat".into()),
+            ReminderMessage {
+                to: "+6281234567890".into(),
+                body: "Reminder: besok".into(),
+                channel: Channel::Whatsapp,
+            },
+            ReminderMessage {
+                to: "+6281111000002".into(),
+                body: "Pengingat".into(),
+                channel: Channel::Whatsapp,
+            },
         ],
         phone_number_id: "p".into(),
         contact_phone: "+6281234567890".into(),

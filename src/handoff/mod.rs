@@ -288,6 +288,7 @@ mod tests {
             slots: rules,
             cancel_phrases: vec![],
             reschedule_phrases: vec![],
+            reminder_template: None,
         }
     }
 

@@ -169,16 +169,61 @@ impl KapsoClient {
     ) -> Result<SentMessage, SendError> {
         let to_digits = digits_only(to);
         validate(phone_number_id, &to_digits, body)?;
-        let url = self.messages_url(phone_number_id)?;
         let payload = json!({
             "messaging_product": "whatsapp",
             "to": to_digits,
             "type": "text",
             "text": { "body": body },
         });
-        let masked = mask_phone(&to_digits);
+        self.send_payload(phone_number_id, &to_digits, &payload, idempotency_key)
+            .await
+    }
+
+    /// Sends an approved WhatsApp template message (the only kind WhatsApp accepts outside the
+    /// 24 h window after the lead's last message): `name` and `language` (e.g. `id`) as
+    /// approved at Meta, `parameters` filling the body's `{{1}}`, `{{2}}`, ... in order. Same
+    /// endpoint, retries and errors as [`Self::send_text`].
+    pub async fn send_template(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        name: &str,
+        language: &str,
+        parameters: &[String],
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        let to_digits = digits_only(to);
+        validate(phone_number_id, &to_digits, name)?;
+        let params: Vec<_> = parameters
+            .iter()
+            .map(|p| json!({"type": "text", "text": p}))
+            .collect();
+        let payload = json!({
+            "messaging_product": "whatsapp",
+            "to": to_digits,
+            "type": "template",
+            "template": {
+                "name": name,
+                "language": { "code": language },
+                "components": [{ "type": "body", "parameters": params }],
+            },
+        });
+        self.send_payload(phone_number_id, &to_digits, &payload, idempotency_key)
+            .await
+    }
+
+    /// Posts a message payload and reads Kapso's message id from the answer.
+    async fn send_payload(
+        &self,
+        phone_number_id: &str,
+        to_digits: &str,
+        payload: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        let url = self.messages_url(phone_number_id)?;
+        let masked = mask_phone(to_digits);
         let (status, text, attempts) = self
-            .post(&url, &payload, Some(idempotency_key), true, &masked)
+            .post(&url, payload, Some(idempotency_key), true, &masked)
             .await?;
         let message_id = serde_json::from_str::<SendResponse>(&text)
             .ok()

@@ -136,6 +136,52 @@ impl Sender {
         }
     }
 
+    /// Sends (or, dry, logs) an approved template message; see [`KapsoClient::send_template`].
+    ///
+    /// # Errors
+    /// As [`KapsoClient::send_template`]; dry-run only returns [`SendError::InvalidRequest`].
+    pub async fn send_template(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        name: &str,
+        language: &str,
+        parameters: &[String],
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        match self {
+            Sender::Live(client) => {
+                client
+                    .send_template(
+                        phone_number_id,
+                        to,
+                        name,
+                        language,
+                        parameters,
+                        idempotency_key,
+                    )
+                    .await
+            }
+            Sender::DryRun => {
+                let to_digits = digits_only(to);
+                client::validate(phone_number_id, &to_digits, name)?;
+                tracing::info!(
+                    phone_number_id,
+                    to = %crate::telemetry::mask_phone(&to_digits),
+                    idempotency_key,
+                    template = name,
+                    ?parameters,
+                    "dry-run: template message not sent (no Kapso API key)"
+                );
+                Ok(SentMessage {
+                    message_id: format!("{DRY_RUN_PREFIX}{idempotency_key}"),
+                    attempts: 0,
+                    dry_run: true,
+                })
+            }
+        }
+    }
+
     /// Marks the inbound message read with a typing indicator (best effort, one attempt). See
     /// [`KapsoClient::mark_read_with_typing`]. Dry-run logs at DEBUG and returns `Ok(())`.
     ///

@@ -29,6 +29,15 @@ use crate::handoff::webhook::CrmWebhook;
 use crate::store::{Channel, OutboxRow, SendOutcome, Store};
 use crate::telemetry::{mask_phone, names};
 
+/// The body of a `whatsapp_template` row.
+#[derive(serde::Deserialize)]
+struct TemplateBody {
+    name: String,
+    language: String,
+    #[serde(default)]
+    parameters: Vec<String>,
+}
+
 /// How long a claimed row belongs to this sender before another may retry it (ms). Longer than
 /// the Kapso client's total retry budget (30 s by default).
 pub const OUTBOX_LEASE_MS: i64 = 60_000;
@@ -183,15 +192,33 @@ impl OutboxSender {
         if row.channel == Channel::Webhook {
             return self.call_webhook(row).await;
         }
-        let result = self
-            .sender
-            .send_text(
-                &row.phone_number_id,
-                &row.to,
-                &row.body,
-                &row.idempotency_key,
-            )
-            .await;
+        let result = match row.channel {
+            Channel::WhatsappTemplate => match serde_json::from_str::<TemplateBody>(&row.body) {
+                Ok(t) => {
+                    self.sender
+                        .send_template(
+                            &row.phone_number_id,
+                            &row.to,
+                            &t.name,
+                            &t.language,
+                            &t.parameters,
+                            &row.idempotency_key,
+                        )
+                        .await
+                }
+                Err(_) => Err(super::SendError::InvalidRequest("malformed template row")),
+            },
+            _ => {
+                self.sender
+                    .send_text(
+                        &row.phone_number_id,
+                        &row.to,
+                        &row.body,
+                        &row.idempotency_key,
+                    )
+                    .await
+            }
+        };
         let now = now_ms();
         let (outcome, proceed, label) = match result {
             Ok(sent) if sent.dry_run => (SendOutcome::DryRun, true, "dry_run"),

@@ -1088,7 +1088,7 @@ impl Store for ConvexStore {
         let messages: Vec<Value> = reminder
             .messages
             .iter()
-            .map(|(to, body)| json!({"to": to, "body": body}))
+            .map(|m| json!({"to": m.to, "body": m.body, "channel": m.channel.as_str()}))
             .collect();
         let out: wire::Reminder = self
             .mutation(

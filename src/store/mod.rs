@@ -17,8 +17,8 @@ use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
     ConversationRecord, ConversationSummary, Direction, LeadChange, NewAppointment, NewMessage,
-    NewReminder, NewWebhook, OutboxRow, OutboxState, SendOutcome, SendRequest, StoredMessage,
-    TurnClaim, TurnCommit, UpcomingAppointment,
+    NewReminder, NewWebhook, OutboxRow, OutboxState, ReminderMessage, SendOutcome, SendRequest,
+    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),

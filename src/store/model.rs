@@ -232,6 +232,9 @@ pub enum Channel {
     Whatsapp,
     /// A signed JSON POST to the CRM webhook (`to` is the URL, `body` the JSON).
     Webhook,
+    /// An approved WhatsApp template message (`to` is E.164, `body` the JSON
+    /// `{"name", "language", "parameters": [..]}`): what WhatsApp accepts outside the 24 h window.
+    WhatsappTemplate,
 }
 
 impl Channel {
@@ -240,6 +243,7 @@ impl Channel {
         match self {
             Channel::Whatsapp => "whatsapp",
             Channel::Webhook => "webhook",
+            Channel::WhatsappTemplate => "whatsapp_template",
         }
     }
 
@@ -248,6 +252,7 @@ impl Channel {
         match s {
             "whatsapp" => Some(Channel::Whatsapp),
             "webhook" => Some(Channel::Webhook),
+            "whatsapp_template" => Some(Channel::WhatsappTemplate),
             _ => None,
         }
     }
@@ -360,6 +365,17 @@ pub struct UpcomingAppointment {
     pub last_inbound_ms: Option<i64>,
 }
 
+/// One message of a reminder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderMessage {
+    /// E.164.
+    pub to: String,
+    /// The text, or for a template the JSON `{"name", "language", "parameters"}`.
+    pub body: String,
+    /// [`Channel::Whatsapp`] or [`Channel::WhatsappTemplate`].
+    pub channel: Channel,
+}
+
 /// One reminder to record: its messages go out through the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReminder {
@@ -367,8 +383,8 @@ pub struct NewReminder {
     pub conversation_id: i64,
     /// `reminder_24h` or `reminder_2h`.
     pub kind: String,
-    /// `(recipient E.164, text)`; the lead's message is also logged in the conversation.
-    pub messages: Vec<(String, String)>,
+    /// The messages; the lead's text is also logged in the conversation.
+    pub messages: Vec<ReminderMessage>,
     pub phone_number_id: String,
     /// The lead (E.164): a message to this number is logged as an outbound message.
     pub contact_phone: String,

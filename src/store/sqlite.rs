@@ -1211,14 +1211,16 @@ impl Store for SqliteStore {
                     reminder.now_ms + reminder.outbox_lease_ms
                 };
                 let mut rows = Vec::new();
-                for (n, (to, body)) in reminder.messages.iter().enumerate() {
-                    let message_id: Option<i64> = if *to == reminder.contact_phone {
+                for (n, m) in reminder.messages.iter().enumerate() {
+                    let message_id: Option<i64> = if m.to == reminder.contact_phone
+                        && m.channel == Channel::Whatsapp
+                    {
                         tx.execute(
                             "INSERT INTO messages (conversation_id, direction, text, meta_json, created_at_ms)
                              VALUES (?1, 'outbound', ?2, ?3, ?4)",
                             params![
                                 reminder.conversation_id,
-                                body,
+                                m.body,
                                 serde_json::json!({"reminder": reminder.kind}).to_string(),
                                 reminder.now_ms
                             ],
@@ -1231,8 +1233,8 @@ impl Store for SqliteStore {
                     let row = tx.query_row(
                         &format!(
                             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
-                                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8)
+                                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms, channel)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9)
                              RETURNING {OUTBOX_COLUMNS}"
                         ),
                         params![
@@ -1240,10 +1242,11 @@ impl Store for SqliteStore {
                             message_id,
                             key,
                             reminder.phone_number_id,
-                            to,
-                            body,
+                            m.to,
+                            m.body,
                             claimed_until,
-                            reminder.now_ms
+                            reminder.now_ms,
+                            m.channel.as_str()
                         ],
                         row_to_outbox,
                     )?;

@@ -7,8 +7,9 @@
 //! transaction: a reminder goes out once, even with several replicas running this task.
 //!
 //! WhatsApp accepts free text only within 24 h of the lead's last message. Outside that window
-//! a reminder needs an approved template, which ARI cannot send yet: the lead's reminder is then
-//! skipped (logged) and the consultant's still goes.
+//! the lead's reminder is the approved template `scheduling.reminder_template` (its body's
+//! `{{1}}` date, `{{2}}` time, `{{3}}` consultant); without one it is skipped (logged). The
+//! consultant's reminder is text.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use crate::flow::SlotOption;
 use crate::handoff;
 use crate::kapso::outbox::OUTBOX_LEASE_MS;
 use crate::scheduling::{self, ReminderInput, ReminderKind};
-use crate::store::{NewReminder, StoreError, UpcomingAppointment};
+use crate::store::{Channel, NewReminder, ReminderMessage, StoreError, UpcomingAppointment};
 use crate::telemetry::mask_phone;
 
 /// WhatsApp's customer-service window: free text only within 24 h of the lead's last message.
@@ -74,24 +75,40 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
             };
             let mut messages = Vec::new();
             if u.last_inbound_ms.is_some_and(|t| now_ms - t < WINDOW_MS) {
-                messages.push((
-                    u.key.contact_phone.clone(),
-                    scheduling::reminder_text(kind, &slot, tz),
-                ));
+                messages.push(ReminderMessage {
+                    to: u.key.contact_phone.clone(),
+                    body: scheduling::reminder_text(kind, &slot, tz),
+                    channel: Channel::Whatsapp,
+                });
+            } else if let Some(template) = &config.scheduling.reminder_template {
+                // Outside the window only an approved template may be sent: {{1}} date,
+                // {{2}} time with its zone, {{3}} consultant.
+                let (date, time, _) = scheduling::confirmation_parts(&slot, tz);
+                let body = serde_json::json!({
+                    "name": template.name,
+                    "language": template.language,
+                    "parameters": [date, format!("{time} {}", scheduling::zone_label(tz)), slot.consultant_name],
+                });
+                messages.push(ReminderMessage {
+                    to: u.key.contact_phone.clone(),
+                    body: body.to_string(),
+                    channel: Channel::WhatsappTemplate,
+                });
             } else {
                 tracing::warn!(appointment = u.appointment.id, contact = %mask_phone(&u.key.contact_phone), kind = kind.as_str(),
-                    "the lead's 24 h window is closed (a template message would be needed): lead reminder skipped");
+                    "the lead's 24 h window is closed and no scheduling.reminder_template is configured: lead reminder skipped");
             }
-            messages.push((
-                slot.consultant_whatsapp.clone(),
-                handoff::consultant_reminder(
+            messages.push(ReminderMessage {
+                to: slot.consultant_whatsapp.clone(),
+                body: handoff::consultant_reminder(
                     &u.key.contact_phone,
                     u.contact_name.as_deref(),
                     &slot,
                     kind,
                     tz,
                 ),
-            ));
+                channel: Channel::Whatsapp,
+            });
             let reminder = NewReminder {
                 appointment_id: u.appointment.id,
                 conversation_id: u.appointment.conversation_id,

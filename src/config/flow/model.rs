@@ -264,6 +264,10 @@ pub struct Scheduling {
     pub max_slots_shown: u32,
     /// Weekly availability patterns.
     pub slots: Vec<SlotRule>,
+    /// The approved WhatsApp template a lead's reminder uses outside the 24 h window; `None`:
+    /// such reminders are skipped.
+    #[serde(default)]
+    pub reminder_template: Option<TemplateRef>,
     /// Phrases (whole words) that cancel an upcoming booked consultation ("batal").
     #[serde(default = "default_cancel_phrases")]
     pub cancel_phrases: Vec<String>,
@@ -271,6 +275,15 @@ pub struct Scheduling {
     /// Checked before the cancel phrases.
     #[serde(default = "default_reschedule_phrases")]
     pub reschedule_phrases: Vec<String>,
+}
+
+/// An approved WhatsApp template: its name and language code as approved at Meta.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    pub name: String,
+    /// Language code, e.g. `id` or `en_US`.
+    pub language: String,
 }
 
 fn default_cancel_phrases() -> Vec<String> {
