@@ -434,3 +434,58 @@ async fn outside_the_window_the_lead_gets_the_configured_template() {
     assert_eq!(body["name"], "consultation_reminder");
     assert_eq!(body["parameters"][1], "09:00 WIB");
 }
+
+/// A lead who asked for Australia with IELTS 7.0 and 800 juta a year, asking "kampus mana yang
+/// cocok?", gets the destinations that fit (Monash, whose 700 juta minimum is within budget),
+/// not search hits: neither Melbourne (850 juta minimum) nor any other country.
+#[tokio::test]
+async fn a_recommendation_question_gets_destinations_that_fit_the_lead() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("k.db")).await.unwrap());
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00+07:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut sim = Simulator::with_store(
+        Arc::clone(&store),
+        &root.join("state-machines"),
+        "+6281234500001",
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    let turns = [
+        "Halo kak, mau tanya kuliah S2",
+        "nama saya Sari",
+        "email saya sari@gmail.com",
+        "saya mau ke Australia",
+        "IELTS saya 7.0",
+        "budget sekitar 800 juta",
+    ];
+    for (i, text) in turns.iter().enumerate() {
+        sim.say(text, start + Duration::minutes(i as i64 + 1))
+            .await
+            .unwrap();
+    }
+    let turn = sim
+        .say(
+            "kak, kampus mana yang cocok buat saya?",
+            start + Duration::minutes(10),
+        )
+        .await
+        .unwrap();
+    let reply = turn.replies.join("\n");
+    assert!(reply.contains("Monash University"), "{reply}");
+    for other in [
+        "University of Melbourne",
+        "UNSW",
+        "London",
+        "Delft",
+        "Tokyo",
+    ] {
+        assert!(!reply.contains(other), "{other} in {reply}");
+    }
+}

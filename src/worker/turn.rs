@@ -257,6 +257,30 @@ fn lead_reply((text, meta): (String, serde_json::Value), send: &Option<SendReque
     }
 }
 
+/// Destinations that fit what the lead told (country, IELTS, yearly budget), best first, as a
+/// knowledge answer (seed §8 `findMatchingDestinations`, which the old processor never used).
+fn recommendations(
+    index: &crate::knowledge::KnowledgeIndex,
+    snapshot: &Snapshot,
+    country: Option<&str>,
+) -> KnowledgeAnswer {
+    use crate::knowledge::{
+        LeadProfile, parse_budget_idr, parse_ielts, recommend, recommendation_text,
+    };
+    let profile = LeadProfile {
+        country: country
+            .map(str::to_string)
+            .or_else(|| snapshot.field("country").map(str::to_string)),
+        ielts: snapshot.field("english_level").and_then(parse_ielts),
+        budget_idr: snapshot.field("budget").and_then(parse_budget_idr),
+    };
+    let picks = recommend(&index.kb().destinations, &profile, 3);
+    KnowledgeAnswer {
+        entry_ids: picks.iter().map(|d| d.id.clone()).collect(),
+        text: recommendation_text(&picks, &profile),
+    }
+}
+
 /// Whether a template reply may be worded by the LLM: the conversational stages' replies.
 /// Booking, scheduling and handoff texts carry exact dates, slot lists and confirmations, and
 /// are sent as written so a model can never alter them.
@@ -557,10 +581,22 @@ async fn run_claimed(
                     }
                 }
                 Effect::SearchKnowledge { query, country } => {
-                    let answer = deps
-                        .knowledge
-                        .index(&key.workspace_id)
-                        .map(|i| i.answer(&query, country.as_deref(), 2));
+                    let wants_recommendations = crate::flow::text::has_any(
+                        &crate::flow::text::words(&query),
+                        &config
+                            .knowledge
+                            .recommendation_words
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>(),
+                    );
+                    let answer = deps.knowledge.index(&key.workspace_id).map(|i| {
+                        if wants_recommendations {
+                            recommendations(&i, &snapshot, country.as_deref())
+                        } else {
+                            i.answer(&query, country.as_deref(), 2)
+                        }
+                    });
                     if let Some(a) = &answer {
                         tracing::info!(entries = ?a.entry_ids, conversation = claim.conversation_id, "knowledge search");
                     }

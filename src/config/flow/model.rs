@@ -248,6 +248,25 @@ pub struct Knowledge {
     pub topic_keywords: Vec<String>,
     /// Question cues; a message is a question if it has a topic word and a cue or a `?`.
     pub question_words: Vec<String>,
+    /// Words (whole) that ask for recommendations ("kampus yang cocok?"): the answer lists
+    /// destinations filtered by the lead's country, IELTS and budget instead of search hits.
+    #[serde(default = "default_recommendation_words")]
+    pub recommendation_words: Vec<String>,
+}
+
+fn default_recommendation_words() -> Vec<String> {
+    [
+        "rekomendasi",
+        "rekomen",
+        "cocok",
+        "saran",
+        "sarankan",
+        "recommend",
+        "recommendation",
+        "suggest",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Consultant slots and booking rules.
