@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod kapso_mock;
+pub mod pipeline;
+pub mod store_wrap;
 
 use ari::inbox::InboxRow;
 use ari::ingress::signature::sign;

@@ -1,0 +1,218 @@
+//! Turns: conversations driven through the whole pipeline (signed webhook → inbox → worker →
+//! flow → one commit → outbox → an instant mock Kapso on loopback) against a spawned `ari
+//! serve`, with H conversations already stored. The point: a turn's cost must not grow with the
+//! history.
+//!
+//! The history is written straight into the SQLite file in one transaction (rusqlite, the
+//! schema of `src/store/sqlite.rs`): per conversation, the conversation row, a delivery and its
+//! inbox row (done), an inbound and an outbound message, and the sent outbox row. Measured
+//! turns go to stored conversations spread over the whole history.
+//!
+//! Latency is from the webhook POST to the reply arriving at the mock (debounce 0, typing
+//! indicator on); `ari_turn_seconds` (the service's own timing of claim→commit→hand-off, a
+//! summary in /metrics) is printed beside it.
+//!
+//! `cargo bench --bench turns`; knobs: ARI_BENCH_HISTORY (default 1000,1000000),
+//! ARI_BENCH_TURNS (default 1000), ARI_BENCH_TURN_CONCURRENCY (default 16), ARI_BENCH_SECONDS
+//! (cap per run, default 60).
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::params;
+use support::{
+    Ari, Delivery, MockKapso, closed_loop, env_list, env_num, phone, print_machine,
+};
+
+/// Writes `n` stored conversations with their history in one transaction.
+fn populate(db: &Path, n: u64) -> rusqlite::Result<()> {
+    let mut c = rusqlite::Connection::open(db)?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "OFF")?;
+    let tx = c.transaction()?;
+    {
+        let event = serde_json::to_string(&ari::inbox::InboundEvent::unknown(
+            "whatsapp.message.received",
+        ))
+        .expect("event json");
+        let kind = ari::inbox::EventKind::Unknown.as_str();
+        let mut conv = tx.prepare(
+            "INSERT INTO conversations (workspace_id, contact_phone, contact_name, phone_number_id,
+                kapso_conversation_id, version, created_at_ms, updated_at_ms)
+             VALUES ('default', ?1, 'Lead', ?2, ?3, 1, ?4, ?4)",
+        )?;
+        let mut delivery = tx.prepare(
+            "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
+             VALUES (?1, 'whatsapp.message.received', '', 1, ?2)",
+        )?;
+        let mut inbox = tx.prepare(
+            "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, phone_number_id,
+                contact_phone, kapso_conversation_id, wamid, state, event_json, raw_json, received_at_ms)
+             VALUES (?1, ?2, 'whatsapp.message.received', 'default', ?3, ?4, ?5, ?6, 'done', ?7, '{}', ?8)",
+        )?;
+        let mut message = tx.prepare(
+            "INSERT INTO messages (conversation_id, direction, inbox_id, wamid, text, meta_json, created_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, '{\"type\":\"text\"}', ?6)",
+        )?;
+        let mut outbox = tx.prepare(
+            "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
+                to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id,
+                created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'Halo! Ada yang bisa kami bantu?', 'sent', 1, ?6, ?7, ?6, ?6)",
+        )?;
+        let now = chrono::Utc::now().timestamp_millis() - 86_400_000;
+        for i in 0..n {
+            let p = phone(i);
+            let kapso_id = format!("conv_hist{i}");
+            conv.execute(params![p, support::PHONE_NUMBER_ID, kapso_id, now])?;
+            let cid = tx.last_insert_rowid();
+            let key = format!("hist-{i}");
+            delivery.execute(params![key, now])?;
+            let wamid_in = format!("wamid.HIST{i}");
+            inbox.execute(params![
+                key,
+                kind,
+                support::PHONE_NUMBER_ID,
+                p,
+                kapso_id,
+                wamid_in,
+                event,
+                now
+            ])?;
+            let inbox_id = tx.last_insert_rowid();
+            message.execute(params![cid, "inbound", inbox_id, wamid_in, "halo", now])?;
+            let wamid_out = format!("wamid.HISTOUT{i}");
+            message.execute(params![
+                cid,
+                "outbound",
+                Option::<i64>::None,
+                wamid_out,
+                "Halo! Ada yang bisa kami bantu?",
+                now
+            ])?;
+            let mid = tx.last_insert_rowid();
+            outbox.execute(params![
+                cid,
+                mid,
+                format!("ari-{cid}-1-0"),
+                support::PHONE_NUMBER_ID,
+                p,
+                now,
+                wamid_out
+            ])?;
+        }
+    }
+    tx.commit()?;
+    c.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    print_machine("turns");
+    let histories = env_list("ARI_BENCH_HISTORY", &[1_000, 1_000_000]);
+    let turns = env_num("ARI_BENCH_TURNS", 1000);
+    let concurrency = env_num("ARI_BENCH_TURN_CONCURRENCY", 16) as usize;
+    let seconds = env_num("ARI_BENCH_SECONDS", 60);
+    println!(
+        "ari serve: release binary, SQLite in a temp dir, RUST_LOG=info, debounce 0, typing \
+         indicator on, instant mock Kapso; {turns} turns per run at concurrency {concurrency} \
+         (one conversation per task at a time), cap {seconds} s"
+    );
+    println!();
+    println!(
+        "{:>9} | {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8} | {:>13} {:>13} | {:>6}",
+        "history",
+        "fill s",
+        "db MiB",
+        "turns/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9",
+        "svc p50 ms",
+        "svc p99 ms",
+        "errors"
+    );
+    for history in histories {
+        let history = history.max(turns);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("ari.db");
+        // Create the schema through the store itself, then fill it.
+        let store = ari::store::sqlite::SqliteStore::open(&db)
+            .await
+            .expect("open store");
+        ari::store::Store::close(&store).await.expect("close");
+        let t = Instant::now();
+        populate(&db, history).expect("populate");
+        let fill = t.elapsed();
+        let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+
+        let mock = Arc::new(MockKapso::start().await);
+        let ari = Ari::spawn(
+            dir.path(),
+            &db,
+            &[
+                ("ARI_DEBOUNCE_MS", "0".into()),
+                ("ARI_KAPSO_BASE_URL", mock.base_url.clone()),
+                ("ARI_KAPSO_API_KEY", "bench-key".into()),
+            ],
+        );
+        let client = reqwest::Client::new();
+        let base = Arc::new(ari.base_url.clone());
+        let stride = history / turns;
+        let mut round = 0;
+        let mut run_turns = |count: u64| {
+            round += 1;
+            let (client, base, mock) = (client.clone(), Arc::clone(&base), Arc::clone(&mock));
+            let r = round;
+            closed_loop(
+                concurrency,
+                count,
+                Duration::from_secs(seconds),
+                move |i| {
+                    let (client, base, mock) =
+                        (client.clone(), Arc::clone(&base), Arc::clone(&mock));
+                    async move {
+                        // Stored contacts spread over the whole history, each once per run.
+                        let p = phone((i * stride + r) % history);
+                        let reply = mock.expect_reply(p.trim_start_matches('+'));
+                        let d = Delivery::text(&p, &format!("wamid.T{r}x{i}"), "halo kak");
+                        let sent = d.request(&client, &base).send().await;
+                        if !matches!(sent, Ok(ref s) if s.status().is_success()) {
+                            return false;
+                        }
+                        matches!(
+                            tokio::time::timeout(Duration::from_secs(30), reply).await,
+                            Ok(Ok(_))
+                        )
+                    }
+                },
+            )
+        };
+        // Warm-up round (different contacts), then the measured one.
+        let _ = run_turns((turns / 10).max(10)).await;
+        let run = run_turns(turns).await;
+        let svc = |q: &str| {
+            let (client, ari) = (&client, &ari);
+            let prefix = format!("ari_turn_seconds{{quantile=\"{q}\"}} ");
+            async move { ari.metric(client, &prefix).await.unwrap_or(f64::NAN) * 1000.0 }
+        };
+        let (p50, p99) = (svc("0.5").await, svc("0.99").await);
+        println!(
+            "{history:>9} | {:>8.1} {:>8.1} | {} | {p50:>13.2} {p99:>13.2} | {:>6}",
+            fill.as_secs_f64(),
+            size as f64 / 1_048_576.0,
+            run.cells(),
+            run.errors
+        );
+        drop(ari);
+    }
+    println!();
+    println!(
+        "latency: POST → reply at the mock; svc: the service's ari_turn_seconds (claim → commit → \
+         replies handed to the sender), quantiles of the exporter's rolling summary window"
+    );
+}
