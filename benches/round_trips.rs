@@ -154,33 +154,33 @@ async fn main() {
     ops.dedup();
     println!();
     println!(
-        "{:<26} | {:>22} | {:>22}",
+        "{:<30} | {:>22} | {:>22}",
         "store call (per message)",
         format!("{leads} first messages"),
         format!("dialogue, {} messages", turns.len())
     );
     for op in &ops {
         println!(
-            "{op:<26} | {:>22.2} | {:>22.2}",
+            "{op:<30} | {:>22.2} | {:>22.2}",
             a.get(op).copied().unwrap_or(0.0),
             b.get(op).copied().unwrap_or(0.0)
         );
     }
     println!(
-        "{:<26} | {:>22.2} | {:>22.2}",
+        "{:<30} | {:>22.2} | {:>22.2}",
         "TOTAL",
         a.values().sum::<f64>(),
         b.values().sum::<f64>()
     );
     println!(
-        "{:<26} | {:>22.2} | {:>22.2}",
+        "{:<30} | {:>22.2} | {:>22.2}",
         "replies sent per message",
         greet_replies as f64 / leads as f64,
         dialogue_replies as f64 / turns.len() as f64
     );
     for op in POLLS {
         println!(
-            "{:<26} | {:>22} | {:>22}",
+            "{:<30} | {:>22} | {:>22}",
             format!("{op} (poll)"),
             format!(
                 "{} in {greet_secs:.1} s",

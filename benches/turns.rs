@@ -13,7 +13,7 @@
 //! summary in /metrics) is printed beside it.
 //!
 //! `cargo bench --bench turns`; knobs: ARI_BENCH_HISTORY (default 1000,1000000),
-//! ARI_BENCH_TURNS (default 1000), ARI_BENCH_TURN_CONCURRENCY (default 16), ARI_BENCH_SECONDS
+//! ARI_BENCH_TURNS (per concurrency level, default 400), ARI_BENCH_TURN_CONCURRENCY (default 1,16), ARI_BENCH_SECONDS
 //! (cap per run, default 60).
 
 mod support;
@@ -114,20 +114,21 @@ fn populate(db: &Path, n: u64) -> rusqlite::Result<()> {
 async fn main() {
     print_machine("turns");
     let histories = env_list("ARI_BENCH_HISTORY", &[1_000, 1_000_000]);
-    let turns = env_num("ARI_BENCH_TURNS", 1000);
-    let concurrency = env_num("ARI_BENCH_TURN_CONCURRENCY", 16) as usize;
+    let turns = env_num("ARI_BENCH_TURNS", 400);
+    let levels = env_list("ARI_BENCH_TURN_CONCURRENCY", &[1, 16]);
     let seconds = env_num("ARI_BENCH_SECONDS", 60);
     println!(
         "ari serve: release binary, SQLite in a temp dir, RUST_LOG=info, debounce 0, typing \
-         indicator on, instant mock Kapso; {turns} turns per run at concurrency {concurrency} \
-         (one conversation per task at a time), cap {seconds} s"
+         indicator on, instant mock Kapso; {turns} turns per run at each concurrency \
+         {levels:?} (each task drives one conversation at a time), cap {seconds} s"
     );
     println!();
     println!(
-        "{:>9} | {:>8} {:>8} | {:>8} {:>8} {:>8} {:>8} | {:>13} {:>13} | {:>6}",
+        "{:>9} | {:>8} {:>8} | {:>4} | {:>9} {:>8} {:>8} {:>8} | {:>13} {:>13} | {:>6}",
         "history",
         "fill s",
         "db MiB",
+        "conc",
         "turns/s",
         "p50 ms",
         "p99 ms",
@@ -137,7 +138,6 @@ async fn main() {
         "errors"
     );
     for history in histories {
-        let history = history.max(turns);
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("ari.db");
         // Create the schema through the store itself, then fill it.
@@ -162,12 +162,15 @@ async fn main() {
         );
         let client = reqwest::Client::new();
         let base = Arc::new(ari.base_url.clone());
-        let stride = history / turns;
-        let mut round = 0;
-        let mut run_turns = |count: u64| {
-            round += 1;
+        // Every measured turn goes to its own stored contact, spread evenly over the history.
+        let warm = (turns / 10).max(10);
+        let slots = warm + turns * levels.len() as u64;
+        let stride = (history / slots).max(1);
+        let mut next_slot = 0u64;
+        let mut run_turns = |count: u64, concurrency: usize| {
+            let first = next_slot;
+            next_slot += count;
             let (client, base, mock) = (client.clone(), Arc::clone(&base), Arc::clone(&mock));
-            let r = round;
             closed_loop(
                 concurrency,
                 count,
@@ -176,10 +179,10 @@ async fn main() {
                     let (client, base, mock) =
                         (client.clone(), Arc::clone(&base), Arc::clone(&mock));
                     async move {
-                        // Stored contacts spread over the whole history, each once per run.
-                        let p = phone((i * stride + r) % history);
+                        let slot = first + i;
+                        let p = phone((slot * stride) % history);
                         let reply = mock.expect_reply(p.trim_start_matches('+'));
-                        let d = Delivery::text(&p, &format!("wamid.T{r}x{i}"), "halo kak");
+                        let d = Delivery::text(&p, &format!("wamid.T{slot}"), "halo kak");
                         let sent = d.request(&client, &base).send().await;
                         if !matches!(sent, Ok(ref s) if s.status().is_success()) {
                             return false;
@@ -192,22 +195,23 @@ async fn main() {
                 },
             )
         };
-        // Warm-up round (different contacts), then the measured one.
-        let _ = run_turns((turns / 10).max(10)).await;
-        let run = run_turns(turns).await;
-        let svc = |q: &str| {
-            let (client, ari) = (&client, &ari);
-            let prefix = format!("ari_turn_seconds{{quantile=\"{q}\"}} ");
-            async move { ari.metric(client, &prefix).await.unwrap_or(f64::NAN) * 1000.0 }
-        };
-        let (p50, p99) = (svc("0.5").await, svc("0.99").await);
-        println!(
-            "{history:>9} | {:>8.1} {:>8.1} | {} | {p50:>13.2} {p99:>13.2} | {:>6}",
-            fill.as_secs_f64(),
-            size as f64 / 1_048_576.0,
-            run.cells(),
-            run.errors
-        );
+        let _ = run_turns(warm, 4).await;
+        for &c in &levels {
+            let run = run_turns(turns, c.max(1) as usize).await;
+            let svc = |q: &str| {
+                let (client, ari) = (&client, &ari);
+                let prefix = format!("ari_turn_seconds{{quantile=\"{q}\"}} ");
+                async move { ari.metric(client, &prefix).await.unwrap_or(f64::NAN) * 1000.0 }
+            };
+            let (p50, p99) = (svc("0.5").await, svc("0.99").await);
+            println!(
+                "{history:>9} | {:>8.1} {:>8.1} | {c:>4} | {} | {p50:>13.2} {p99:>13.2} | {:>6}",
+                fill.as_secs_f64(),
+                size as f64 / 1_048_576.0,
+                run.cells(),
+                run.errors
+            );
+        }
         drop(ari);
     }
     println!();
