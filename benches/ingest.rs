@@ -116,7 +116,10 @@ async fn main() {
             health.errors + hook.errors
         );
     }
-    let stored = ari.metric(&client, "ari_inbox_depth ").await.unwrap_or(-1.0);
+    let stored = ari
+        .metric(&client, "ari_inbox_depth ")
+        .await
+        .unwrap_or(-1.0);
     println!();
     println!(
         "ratio = webhook requests/s ÷ healthz requests/s at the same concurrency; \

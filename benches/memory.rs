@@ -51,7 +51,10 @@ async fn main() {
     let (ok, errors) = deliver_all(&ari, n, seconds).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (rss, hwm) = ari.memory_kib();
-    println!("idle after start:                      VmRSS {}", mib(idle_rss));
+    println!(
+        "idle after start:                      VmRSS {}",
+        mib(idle_rss)
+    );
     println!(
         "{ok} conversations waiting (debounce): VmRSS {}  VmHWM {}  ({errors} failed deliveries)",
         mib(rss),
@@ -82,7 +85,10 @@ async fn main() {
         .metric(&client, "ari_turns_total{outcome=\"committed\"} ")
         .await
         .unwrap_or(f64::NAN);
-    println!("idle after start:                      VmRSS {}", mib(idle_rss));
+    println!(
+        "idle after start:                      VmRSS {}",
+        mib(idle_rss)
+    );
     println!(
         "{ok} conversations answered:           VmRSS {}  VmHWM {}  ({errors} failed deliveries, \
          {turns} turns committed, inbox drained: {drained})",

@@ -42,7 +42,10 @@ async fn wait_sent(store: &dyn Store, contacts: &[(String, usize)]) {
     'outer: loop {
         assert!(Instant::now() < deadline, "replies not sent in 120 s");
         for (phone, at_least) in contacts {
-            let rows = store.conversation_outbox(&key(phone)).await.unwrap_or_default();
+            let rows = store
+                .conversation_outbox(&key(phone))
+                .await
+                .unwrap_or_default();
             if rows.len() < *at_least || rows.iter().any(|r| r.state == OutboxState::Pending) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue 'outer;
@@ -60,7 +63,10 @@ async fn wait_sent(store: &dyn Store, contacts: &[(String, usize)]) {
     }
 }
 
-async fn start(dir: &tempfile::TempDir, mock: &MockKapso) -> (Arc<WrappedStore>, Arc<dyn Store>, Pipeline) {
+async fn start(
+    dir: &tempfile::TempDir,
+    mock: &MockKapso,
+) -> (Arc<WrappedStore>, Arc<dyn Store>, Pipeline) {
     let inner: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&dir.path().join("ari.db"))
             .await
@@ -104,7 +110,10 @@ async fn main() {
     for i in 0..leads {
         let phone = format!("+62811{i:08}");
         let body = common::text_payload(&phone, &format!("wamid.RT{i}"), "halo kak");
-        let status = p.post(&client, &body, &format!("rt-{i}")).await.expect("POST");
+        let status = p
+            .post(&client, &body, &format!("rt-{i}"))
+            .await
+            .expect("POST");
         assert!(status.is_success());
         contacts.push((phone, 1));
     }
@@ -123,7 +132,10 @@ async fn main() {
         .expect("script"),
     )
     .expect("script json");
-    let lead = script["contact"]["phone"].as_str().expect("phone").to_string();
+    let lead = script["contact"]["phone"]
+        .as_str()
+        .expect("phone")
+        .to_string();
     let turns = script["turns"].as_array().expect("turns").clone();
     let mock2 = MockKapso::start().await;
     let dir2 = tempfile::tempdir().expect("tempdir");
@@ -131,9 +143,11 @@ async fn main() {
     let t = Instant::now();
     let mut sent = 0;
     for (i, text) in turns.iter().enumerate() {
-        let body =
-            common::text_payload(&lead, &format!("wamid.D{i}"), text.as_str().unwrap_or(""));
-        let status = p2.post(&client, &body, &format!("d-{i}")).await.expect("POST");
+        let body = common::text_payload(&lead, &format!("wamid.D{i}"), text.as_str().unwrap_or(""));
+        let status = p2
+            .post(&client, &body, &format!("d-{i}"))
+            .await
+            .expect("POST");
         assert!(status.is_success());
         wait_sent(inner2.as_ref(), &[(lead.clone(), sent + 1)]).await;
         sent = inner2

@@ -23,9 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::params;
-use support::{
-    Ari, Delivery, MockKapso, closed_loop, env_list, env_num, phone, print_machine,
-};
+use support::{Ari, Delivery, MockKapso, closed_loop, env_list, env_num, phone, print_machine};
 
 /// Writes `n` stored conversations with their history in one transaction.
 fn populate(db: &Path, n: u64) -> rusqlite::Result<()> {
@@ -171,29 +169,23 @@ async fn main() {
             let first = next_slot;
             next_slot += count;
             let (client, base, mock) = (client.clone(), Arc::clone(&base), Arc::clone(&mock));
-            closed_loop(
-                concurrency,
-                count,
-                Duration::from_secs(seconds),
-                move |i| {
-                    let (client, base, mock) =
-                        (client.clone(), Arc::clone(&base), Arc::clone(&mock));
-                    async move {
-                        let slot = first + i;
-                        let p = phone((slot * stride) % history);
-                        let reply = mock.expect_reply(p.trim_start_matches('+'));
-                        let d = Delivery::text(&p, &format!("wamid.T{slot}"), "halo kak");
-                        let sent = d.request(&client, &base).send().await;
-                        if !matches!(sent, Ok(ref s) if s.status().is_success()) {
-                            return false;
-                        }
-                        matches!(
-                            tokio::time::timeout(Duration::from_secs(30), reply).await,
-                            Ok(Ok(_))
-                        )
+            closed_loop(concurrency, count, Duration::from_secs(seconds), move |i| {
+                let (client, base, mock) = (client.clone(), Arc::clone(&base), Arc::clone(&mock));
+                async move {
+                    let slot = first + i;
+                    let p = phone((slot * stride) % history);
+                    let reply = mock.expect_reply(p.trim_start_matches('+'));
+                    let d = Delivery::text(&p, &format!("wamid.T{slot}"), "halo kak");
+                    let sent = d.request(&client, &base).send().await;
+                    if !matches!(sent, Ok(ref s) if s.status().is_success()) {
+                        return false;
                     }
-                },
-            )
+                    matches!(
+                        tokio::time::timeout(Duration::from_secs(30), reply).await,
+                        Ok(Ok(_))
+                    )
+                }
+            })
         };
         let _ = run_turns(warm, 4).await;
         for &c in &levels {

@@ -80,7 +80,10 @@ pub fn print_machine(bench: &str) {
     println!("machine: {cpu}; {cores} cores; MemTotal {mem}");
     println!(
         "load average at start: {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "rustc: {}; ari commit {commit}{}; profile: {}",
@@ -198,10 +201,7 @@ impl Ari {
             if let Some(a) = found {
                 break a;
             }
-            assert!(
-                Instant::now() < deadline,
-                "ari serve did not start: {text}"
-            );
+            assert!(Instant::now() < deadline, "ari serve did not start: {text}");
             std::thread::sleep(Duration::from_millis(20));
         };
         Ari {
