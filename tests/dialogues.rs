@@ -10,6 +10,26 @@ use ari::store::Store;
 use ari::store::sqlite::SqliteStore;
 use chrono::{Duration, Utc};
 
+/// A simulator for `phone` on `store` with the flow in `flow_dir`, no LLM and no form answers,
+/// its clock at `start`.
+async fn simulator(
+    store: &Arc<dyn Store>,
+    flow_dir: &Path,
+    phone: &str,
+    start: chrono::DateTime<Utc>,
+) -> Simulator {
+    Simulator::with_store(
+        Arc::clone(store),
+        flow_dir,
+        phone,
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap()
+}
+
 fn dialogues() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dialogues");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -129,16 +149,7 @@ async fn twenty_leads_race_for_one_place() {
     let mut leads = Vec::new();
     for i in 0..20 {
         let phone = format!("+62812000000{i:02}");
-        let mut sim = Simulator::with_store(
-            Arc::clone(&store),
-            &flow_dir,
-            &phone,
-            None,
-            Default::default(),
-            start,
-        )
-        .await
-        .unwrap();
+        let mut sim = simulator(&store, &flow_dir, &phone, start).await;
         for (t, text) in script.turns[..confirm_turn].iter().enumerate() {
             sim.say(text, start + Duration::minutes(t as i64))
                 .await
@@ -190,16 +201,13 @@ async fn a_lead_reschedules_then_cancels() {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("r.db")).await.unwrap());
     let start = script.now.with_timezone(&Utc);
-    let mut sim = Simulator::with_store(
-        Arc::clone(&store),
+    let mut sim = simulator(
+        &store,
         &root.join("state-machines"),
         &script.contact.phone,
-        None,
-        Default::default(),
         start,
     )
-    .await
-    .unwrap();
+    .await;
     let mut minute = 0;
     let mut say = async |sim: &mut Simulator, text: &str| {
         minute += 1;
@@ -263,16 +271,13 @@ async fn reminders_go_out_once_at_24_and_2_hours_and_not_after_a_cancel() {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("rem.db")).await.unwrap());
     let start = script.now.with_timezone(&Utc);
-    let mut sim = Simulator::with_store(
-        Arc::clone(&store),
+    let mut sim = simulator(
+        &store,
         &root.join("state-machines"),
         &script.contact.phone,
-        None,
-        Default::default(),
         start,
     )
-    .await
-    .unwrap();
+    .await;
     for (i, text) in script.turns.iter().enumerate() {
         sim.say(text, start + Duration::minutes(i as i64))
             .await
@@ -340,16 +345,13 @@ async fn no_reminder_after_a_cancel_and_none_to_a_lead_outside_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("a.db")).await.unwrap());
-    let mut sim = Simulator::with_store(
-        Arc::clone(&store),
+    let mut sim = simulator(
+        &store,
         &root.join("state-machines"),
         &script.contact.phone,
-        None,
-        Default::default(),
         start,
     )
-    .await
-    .unwrap();
+    .await;
     for (i, text) in script.turns.iter().enumerate() {
         sim.say(text, start + Duration::minutes(i as i64))
             .await
@@ -396,16 +398,7 @@ async fn outside_the_window_the_lead_gets_the_configured_template() {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
     let start = script.now.with_timezone(&Utc);
-    let mut sim = Simulator::with_store(
-        Arc::clone(&store),
-        &flow_dir,
-        &script.contact.phone,
-        None,
-        Default::default(),
-        start,
-    )
-    .await
-    .unwrap();
+    let mut sim = simulator(&store, &flow_dir, &script.contact.phone, start).await;
     for (i, text) in script.turns.iter().enumerate() {
         sim.say(text, start + Duration::minutes(i as i64))
             .await
@@ -447,16 +440,13 @@ async fn a_recommendation_question_gets_destinations_that_fit_the_lead() {
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00+07:00")
         .unwrap()
         .with_timezone(&Utc);
-    let mut sim = Simulator::with_store(
-        Arc::clone(&store),
+    let mut sim = simulator(
+        &store,
         &root.join("state-machines"),
         "+6281234500001",
-        None,
-        Default::default(),
         start,
     )
-    .await
-    .unwrap();
+    .await;
     let turns = [
         "Halo kak, mau tanya kuliah S2",
         "nama saya Sari",

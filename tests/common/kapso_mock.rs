@@ -33,6 +33,7 @@ struct Log {
     ids_by_key: HashMap<String, String>,
     attempts_by_key: HashMap<String, usize>,
     mark_reads: usize,
+    slow_answers: usize,
 }
 
 struct Responder {
@@ -40,6 +41,10 @@ struct Responder {
     counter: AtomicUsize,
     /// Send requests whose ordinal (0-based) modulo 10 is in this list get a 500.
     fail_mod10: Vec<usize>,
+    /// `(every, delay)`: the first request of every `every`-th new idempotency key (the 2nd,
+    /// the `every + 2`-th, ...) is accepted, but its answer comes only after `delay` (longer
+    /// than the client's timeout: Kapso took the message and the answer was lost).
+    slow: Option<(usize, Duration)>,
 }
 
 impl Respond for Responder {
@@ -58,6 +63,14 @@ impl Respond for Responder {
             .unwrap_or("")
             .to_string();
         *log.attempts_by_key.entry(key.clone()).or_default() += 1;
+        let delay = match self.slow {
+            Some((every, delay))
+                if log.attempts_by_key[&key] == 1 && log.ids_by_key.len() % every == 1 =>
+            {
+                Some(delay)
+            }
+            _ => None,
+        };
         if self.fail_mod10.contains(&(i % 10)) {
             return ResponseTemplate::new(500).set_body_json(json!({"error": "injected failure"}));
         }
@@ -77,11 +90,18 @@ impl Respond for Responder {
                 id
             }
         };
-        ResponseTemplate::new(200).set_body_json(json!({
+        let response = ResponseTemplate::new(200).set_body_json(json!({
             "messaging_product": "whatsapp",
             "contacts": [{"input": body["to"], "wa_id": body["to"]}],
             "messages": [{"id": id}]
-        }))
+        }));
+        match delay {
+            Some(d) => {
+                log.slow_answers += 1;
+                response.set_delay(d)
+            }
+            None => response,
+        }
     }
 }
 
@@ -99,6 +119,16 @@ impl MockKapso {
     /// A mock that fails the send requests whose ordinal modulo 10 is in `fail_mod10` with 500
     /// (e.g. `[1, 4, 7]` fails 30 %), deterministically.
     pub async fn failing(fail_mod10: Vec<usize>) -> MockKapso {
+        Self::build(fail_mod10, None).await
+    }
+
+    /// A mock that accepts every send but answers the first request of every `every`-th new
+    /// idempotency key only after `delay` (see `Responder::slow`).
+    pub async fn slow(every: usize, delay: Duration) -> MockKapso {
+        Self::build(vec![], Some((every.max(2), delay))).await
+    }
+
+    async fn build(fail_mod10: Vec<usize>, slow: Option<(usize, Duration)>) -> MockKapso {
         let server = MockServer::start().await;
         let log = Arc::new(Mutex::new(Log::default()));
         Mock::given(method("POST"))
@@ -107,6 +137,7 @@ impl MockKapso {
                 log: Arc::clone(&log),
                 counter: AtomicUsize::new(0),
                 fail_mod10,
+                slow,
             })
             .mount(&server)
             .await;
@@ -124,6 +155,11 @@ impl MockKapso {
     /// How many requests carried each idempotency key (retries after failures included).
     pub fn attempts_by_key(&self) -> HashMap<String, usize> {
         self.log.lock().unwrap().attempts_by_key.clone()
+    }
+
+    /// Answers that were held back past the client's timeout.
+    pub fn slow_answers(&self) -> usize {
+        self.log.lock().unwrap().slow_answers
     }
 
     pub fn mark_reads(&self) -> usize {

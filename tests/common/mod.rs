@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub mod convex;
 pub mod kapso_mock;
+pub mod pipeline;
+pub mod store_wrap;
 
 use ari::inbox::InboxRow;
 use ari::ingress::signature::sign;

@@ -1,0 +1,125 @@
+//! Properties of the text parsers not covered elsewhere. Already present and not repeated: the
+//! scheduling parsers never panic (`tests/scheduling.rs`), the knowledge tokenizer and budget /
+//! IELTS parsers never panic (`tests/knowledge.rs`), any text through a whole turn keeps the
+//! score in range (`tests/flow_machine.rs`), sign → verify round trip and a flipped byte fails
+//! (`src/ingress/signature.rs`), arbitrary signed JSON never makes the webhook panic or 5xx
+//! (`tests/ingress_props.rs`).
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use ari::config::flow::KNOWN_FIELDS;
+use ari::flow::extract::{ExtractContext, Pending, extract};
+use ari::flow::text::{find_phrase, render, words};
+use ari::flow::yesno::parse_yes_no;
+use ari::ingress::events::normalize_e164;
+
+fn any_pending() -> impl Strategy<Value = Option<Pending>> {
+    prop_oneof![
+        Just(None),
+        proptest::sample::select(KNOWN_FIELDS).prop_map(|f| Some(Pending::Field(f.to_string()))),
+        prop_oneof![
+            Just("passport"),
+            Just("cv"),
+            Just("english_test"),
+            Just("transcript")
+        ]
+        .prop_map(|d| Some(Pending::Document(d.to_string()))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn e164_output_is_canonical_and_idempotent(raw in "\\PC{0,24}") {
+        if let Some(n) = normalize_e164(&raw) {
+            let digits = &n[1..];
+            prop_assert!(n.starts_with('+'));
+            prop_assert!((8..=15).contains(&digits.len()), "{n}");
+            prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{n}");
+            prop_assert!(!digits.starts_with('0'), "{n}");
+            prop_assert_eq!(normalize_e164(&n), Some(n.clone()));
+        }
+    }
+
+    #[test]
+    fn e164_accepts_every_usual_spelling_of_a_number(
+        digits in "[1-9][0-9]{7,14}",
+        seps in proptest::collection::vec(prop_oneof![Just(""), Just(" "), Just("-"), Just(".")], 16),
+    ) {
+        let expected = Some(format!("+{digits}"));
+        let spaced: String = digits
+            .chars()
+            .zip(seps.iter())
+            .map(|(c, s)| format!("{c}{s}"))
+            .collect();
+        prop_assert_eq!(normalize_e164(&digits), expected.clone());
+        prop_assert_eq!(normalize_e164(&format!("+{digits}")), expected.clone());
+        prop_assert_eq!(normalize_e164(&format!("00{digits}")), expected.clone());
+        prop_assert_eq!(normalize_e164(&format!("  +{spaced} ")), expected);
+    }
+
+    #[test]
+    fn words_split_at_separators_and_find_whole_phrases(
+        a in "\\PC{0,30}",
+        phrase in proptest::collection::vec("[a-z]{1,8}", 1..4),
+        b in "\\PC{0,30}",
+    ) {
+        let phrase = phrase.join(" ");
+        let text = format!("{a} {phrase}, {b}");
+        let tokens = words(&text);
+        prop_assert!(tokens.iter().all(|t| !t.is_empty()));
+        let mut expected = words(&a);
+        expected.extend(words(&phrase));
+        expected.extend(words(&b));
+        prop_assert_eq!(&tokens, &expected);
+        let at = find_phrase(&tokens, &phrase);
+        prop_assert!(at.is_some(), "{phrase:?} not found in {tokens:?}");
+        prop_assert!(at.unwrap() <= words(&a).len());
+    }
+
+    #[test]
+    fn render_fills_known_placeholders_and_leaves_plain_text_alone(
+        plain in "[^{}]{0,60}",
+        key in "[a-z_]{1,12}",
+        value in "\\PC{0,20}",
+    ) {
+        let values = BTreeMap::from([(key.clone(), value.clone())]);
+        prop_assert_eq!(render(&plain, &values), plain.clone());
+        prop_assert_eq!(
+            render(&format!("{plain}{{{key}}}{plain}"), &values),
+            format!("{plain}{value}{plain}")
+        );
+        // An unknown placeholder stays as written.
+        let unknown = format!("{{{key}x}}");
+        prop_assert_eq!(render(&unknown, &values), unknown.clone());
+    }
+
+    #[test]
+    fn yes_no_ignores_case_and_punctuation(s in "[a-zA-Z ,.!?]{0,40}") {
+        let answer = parse_yes_no(&s);
+        prop_assert_eq!(parse_yes_no(&s.to_ascii_uppercase()), answer);
+        prop_assert_eq!(parse_yes_no(&s.replace([',', '.', '!', '?'], " ")), answer);
+    }
+
+    #[test]
+    fn extract_never_panics_and_only_fills_known_fields(
+        text in "\\PC{0,160}",
+        pending in any_pending(),
+        year in 1990i32..2100,
+    ) {
+        let ctx = || ExtractContext { pending: pending.as_ref(), current_year: year };
+        let out = extract(&text, ctx());
+        for k in out.fields.keys() {
+            prop_assert!(KNOWN_FIELDS.contains(&k.as_str()), "unknown field {k}");
+        }
+        for k in &out.unknown {
+            prop_assert!(KNOWN_FIELDS.contains(&k.as_str()), "unknown field {k}");
+        }
+        prop_assert!(out.fields.values().all(|v| !v.trim().is_empty()));
+        // Pure: the same text and context give the same answer.
+        prop_assert_eq!(extract(&text, ctx()), out);
+    }
+}
