@@ -171,7 +171,10 @@ impl Worker {
     async fn turns_until_settled(&self, key: &ConversationKey, a: &Active) {
         let mut stale = 0;
         loop {
-            let outcome = take_turn(&self.deps, key, Some(a.arrivals.subscribe())).await;
+            // Boxed: a turn's future (store calls, LLM and HTTP clients) is tens of KiB, and
+            // inline it would be allocated with every conversation's task, waiting or not
+            // (the memory bench: 32.7 KiB per waiting conversation before this).
+            let outcome = Box::pin(take_turn(&self.deps, key, Some(a.arrivals.subscribe()))).await;
             let label = match &outcome {
                 Ok(TurnRun::Committed { .. }) => "committed",
                 Ok(TurnRun::Idle) => "idle",
