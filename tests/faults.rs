@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use ari::store::{ConversationKey, OutboxRow, OutboxState, Store};
 use common::kapso_mock::MockKapso;
 use common::pipeline::{Pipeline, PipelineOptions};
 use common::store_wrap::WrappedStore;
-use common::text_payload;
+use common::{assert_in_commit_order_once, text_payload};
 use reqwest::StatusCode;
 
 const CONTACTS: [&str; 3] = ["+6281333333301", "+6281333333302", "+6281333333303"];
@@ -103,32 +103,6 @@ async fn processed(store: &dyn Store) {
         assert!(Instant::now() < deadline, "inbox still pending after 60 s");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-}
-
-/// A contact's replies reached Kapso in the order their turns committed them, each once, and
-/// every row is recorded as sent.
-fn assert_in_commit_order_once(mock: &MockKapso, outbox: &[OutboxRow]) {
-    let accepted: Vec<_> = mock
-        .accepted()
-        .into_iter()
-        .filter(|a| {
-            outbox
-                .iter()
-                .any(|o| o.idempotency_key == a.idempotency_key)
-        })
-        .map(|a| a.idempotency_key)
-        .collect();
-    let committed: Vec<_> = outbox.iter().map(|o| o.idempotency_key.clone()).collect();
-    assert_eq!(
-        accepted, committed,
-        "replies out of commit order or missing"
-    );
-    let unique: HashSet<_> = accepted.iter().collect();
-    assert_eq!(unique.len(), accepted.len(), "a reply was delivered twice");
-    assert!(
-        outbox.iter().all(|o| o.state == OutboxState::Sent),
-        "{outbox:#?}"
-    );
 }
 
 /// Every inbound message was consumed by a turn and every turn answered.

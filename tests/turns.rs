@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use ari::store::OutboxState;
 use common::kapso_mock::MockKapso;
-use common::{Options, Service, fixture, text_payload};
+use common::{Options, Service, assert_in_commit_order_once, fixture, text_payload};
 use reqwest::StatusCode;
 
 fn with_kapso(mock: &MockKapso) -> Options {
@@ -171,31 +171,6 @@ async fn fifty_concurrent_redeliveries_get_exactly_one_reply() {
     assert_eq!(svc.inbox().await.len(), 1);
     assert_eq!(svc.outbox(BUDI).await.len(), 1);
     assert_eq!(mock.accepted().len(), 1);
-}
-
-/// Replies per contact arrive in the order the turns committed them, each once.
-fn assert_in_commit_order_once(mock: &MockKapso, outbox: &[ari::store::OutboxRow]) {
-    let accepted: Vec<_> = mock
-        .accepted()
-        .into_iter()
-        .filter(|a| {
-            outbox
-                .iter()
-                .any(|o| o.idempotency_key == a.idempotency_key)
-        })
-        .map(|a| a.idempotency_key)
-        .collect();
-    let committed: Vec<_> = outbox.iter().map(|o| o.idempotency_key.clone()).collect();
-    assert_eq!(
-        accepted, committed,
-        "replies out of commit order or missing"
-    );
-    let unique: HashSet<_> = accepted.iter().collect();
-    assert_eq!(unique.len(), accepted.len(), "a reply was delivered twice");
-    assert!(
-        outbox.iter().all(|o| o.state == OutboxState::Sent),
-        "{outbox:#?}"
-    );
 }
 
 #[tokio::test]

@@ -348,3 +348,31 @@ pub fn text_payload(phone: &str, wamid: &str, text: &str) -> Vec<u8> {
     }))
     .expect("json")
 }
+
+/// A contact's replies reached Kapso in the order their turns committed them, each once, and
+/// every row is recorded as sent.
+pub fn assert_in_commit_order_once(mock: &kapso_mock::MockKapso, outbox: &[ari::store::OutboxRow]) {
+    let accepted: Vec<_> = mock
+        .accepted()
+        .into_iter()
+        .filter(|a| {
+            outbox
+                .iter()
+                .any(|o| o.idempotency_key == a.idempotency_key)
+        })
+        .map(|a| a.idempotency_key)
+        .collect();
+    let committed: Vec<_> = outbox.iter().map(|o| o.idempotency_key.clone()).collect();
+    assert_eq!(
+        accepted, committed,
+        "replies out of commit order or missing"
+    );
+    let unique: std::collections::HashSet<_> = accepted.iter().collect();
+    assert_eq!(unique.len(), accepted.len(), "a reply was delivered twice");
+    assert!(
+        outbox
+            .iter()
+            .all(|o| o.state == ari::store::OutboxState::Sent),
+        "{outbox:#?}"
+    );
+}
