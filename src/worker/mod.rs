@@ -250,3 +250,53 @@ impl Worker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::flow::FlowConfigHandle;
+    use crate::kapso::Sender;
+    use crate::kapso::outbox::OutboxSender;
+    use crate::knowledge::Library;
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteStore;
+    use std::path::Path;
+
+    /// A conversation's task lives for its whole debounce wait, so its future must stay small:
+    /// the turn's own future (store, LLM and HTTP calls: tens of KiB) is boxed and allocated
+    /// only while a turn runs. The memory bench (docs/BENCHMARKS.md) measured 32.7 KiB per
+    /// waiting conversation when it was inline (this test then saw 31,904 bytes); this fails if
+    /// it is inlined again.
+    #[tokio::test]
+    async fn a_waiting_conversation_task_is_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("w.db")).await.unwrap());
+        let flow_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines");
+        let deps = TurnDeps {
+            store: Arc::clone(&store),
+            flow: Arc::new(FlowConfigHandle::load(&flow_dir).unwrap()),
+            outbox: OutboxSender::new(Arc::clone(&store), Sender::DryRun),
+            clock: system_clock(),
+            lease_ms: 60_000,
+            mark_read: false,
+            form_answers: no_form_answers(),
+            knowledge: Arc::new(Library::open(flow_dir.join("knowledge")).unwrap()),
+            llm: None,
+            crm_webhook_url: None,
+        };
+        let worker = Worker::new(Arc::new(deps), WorkerSettings::default());
+        let key = ConversationKey {
+            workspace_id: "default".into(),
+            contact_phone: "+6281234567890".into(),
+        };
+        let active = Arc::new(Active {
+            last_arrival: Mutex::new(Instant::now()),
+            dirty: AtomicBool::new(false),
+            arrivals: watch::channel(0).0,
+        });
+        let task = Arc::clone(&worker).run_conversation(key, active);
+        let size = std::mem::size_of_val(&task);
+        assert!(size < 4096, "a waiting conversation's task is {size} bytes");
+    }
+}
