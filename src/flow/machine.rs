@@ -217,10 +217,7 @@ impl LeadState {
                     context.effects.push(Effect::Reply(fallback));
                 } else {
                     if context.knowledge_question {
-                        context.effects.push(Effect::SearchKnowledge {
-                            query: context.text.to_string(),
-                            country: self.known("country").map(str::to_string),
-                        });
+                        context.effects.push(self.search_knowledge(context));
                     }
                     let instruction = self
                         .reply(
@@ -656,12 +653,19 @@ impl LeadState {
         }
     }
 
-    /// A knowledge question: search, then let the LLM answer and re-ask `question`.
-    fn knowledge(&self, context: &mut Ctx<'_>, question: &str, fallback: Reply) {
-        context.effects.push(Effect::SearchKnowledge {
+    /// The knowledge search for this message, narrowed to the known country; a recommendation
+    /// request when the text has a `knowledge.recommendation_words` word.
+    fn search_knowledge(&self, context: &Ctx<'_>) -> Effect {
+        Effect::SearchKnowledge {
             query: context.text.to_string(),
             country: self.known("country").map(str::to_string),
-        });
+            recommend: mentions_any(context.text, &context.cfg.knowledge.recommendation_words),
+        }
+    }
+
+    /// A knowledge question: search, then let the LLM answer and re-ask `question`.
+    fn knowledge(&self, context: &mut Ctx<'_>, question: &str, fallback: Reply) {
+        context.effects.push(self.search_knowledge(context));
         let instruction = self
             .reply(
                 context,

@@ -189,6 +189,9 @@ pub enum Effect {
         query: String,
         /// Known destination country, to narrow the search.
         country: Option<String>,
+        /// The lead asks for recommendations (a `knowledge.recommendation_words` word): answer
+        /// with the destinations that fit the lead's country, IELTS and budget, not search hits.
+        recommend: bool,
     },
     /// These slots were shown to the lead (the shell may send them as a list message).
     OfferSlots {

@@ -580,18 +580,13 @@ async fn run_claimed(
                         }
                     }
                 }
-                Effect::SearchKnowledge { query, country } => {
-                    let wants_recommendations = crate::flow::text::has_any(
-                        &crate::flow::text::words(&query),
-                        &config
-                            .knowledge
-                            .recommendation_words
-                            .iter()
-                            .map(String::as_str)
-                            .collect::<Vec<_>>(),
-                    );
+                Effect::SearchKnowledge {
+                    query,
+                    country,
+                    recommend,
+                } => {
                     let answer = deps.knowledge.index(&key.workspace_id).map(|i| {
-                        if wants_recommendations {
+                        if recommend {
                             recommendations(&i, &snapshot, country.as_deref())
                         } else {
                             i.answer(&query, country.as_deref(), 2)
