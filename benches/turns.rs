@@ -20,6 +20,8 @@
 //! ARI_BENCH_TURNS (per concurrency level, default 400), ARI_BENCH_TURN_CONCURRENCY (default 1,16), ARI_BENCH_SECONDS
 //! (cap per run, default 60).
 
+#[path = "../tests/common/llm_mock.rs"]
+mod llm_mock;
 mod support;
 
 use std::path::Path;
@@ -112,39 +114,6 @@ fn populate(db: &Path, n: u64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// An instant OpenAI-compatible mock: extraction calls (they carry a JSON schema) get `{}`,
-/// wording calls a short Indonesian reply.
-async fn mock_llm() -> wiremock::MockServer {
-    use wiremock::matchers::{body_string_contains, method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let completion = |content: &str| {
-        serde_json::json!({
-            "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_764_000_000,
-            "model": "mock-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
-        })
-    };
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(body_string_contains("json_schema"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{}")))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
-            "Halo kak! Terima kasih sudah menghubungi kami. Boleh tau nama lengkapnya?",
-        )))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    server
-}
-
 #[tokio::main]
 async fn main() {
     print_machine("turns");
@@ -154,7 +123,15 @@ async fn main() {
     let seconds = env_num("ARI_BENCH_SECONDS", 60);
     let with_llm = env_num("ARI_BENCH_LLM", 1) != 0;
     let llm = if with_llm {
-        Some(mock_llm().await)
+        // Extraction calls get `{}`, wording calls a short Indonesian reply, both at once.
+        Some(
+            llm_mock::mock_llm(wiremock::ResponseTemplate::new(200).set_body_json(
+                llm_mock::completion(
+                    "Halo kak! Terima kasih sudah menghubungi kami. Boleh tau nama lengkapnya?",
+                ),
+            ))
+            .await,
+        )
     } else {
         None
     };

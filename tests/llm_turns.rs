@@ -8,41 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::kapso_mock::MockKapso;
+use common::llm_mock::{completion, mock_llm};
 use common::{Options, Service, fixture, text_payload};
-use serde_json::{Value, json};
-use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use serde_json::Value;
+use wiremock::{MockServer, ResponseTemplate};
 
 const LLM_REPLY: &str = "Halo kak Budi! Ini jawaban dari model. Boleh tau email yang aktif?";
-
-fn completion(content: &str) -> Value {
-    json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1_764_000_000,
-        "model": "mock-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
-    })
-}
-
-/// A mock LLM: extraction calls (they carry the JSON schema) get an empty object, reply calls
-/// get `reply` (after `delay`), or `status` when it is not 200.
-async fn mock_llm(reply: ResponseTemplate) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(body_string_contains("json_schema"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion("{}")))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(reply)
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    server
-}
 
 fn llm_toml(server: &MockServer) -> String {
     format!(

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod convex;
 pub mod kapso_mock;
+pub mod llm_mock;
 pub mod pipeline;
 pub mod store_wrap;
 
