@@ -26,6 +26,10 @@ enum Command {
     /// pipeline in one process: exit 0 when the script's `expect` holds, 1 when not, 2 for a
     /// bad script.
     Simulate(SimulateArgs),
+    /// Run scripted dialogues (default: every file in tests/fixtures/dialogues/) as a
+    /// conversation test suite: one line per dialogue, then `N passed, N failed, N skipped`.
+    /// Exit 0 when nothing failed, 1 when something did, 2 when the suite cannot run.
+    Test(TestArgs),
     /// Validate a flow file (default state-machines/ari.toml) or a config directory; errors
     /// name file, line and key. Exit 0 when valid, 1 when not.
     CheckConfig {
@@ -69,6 +73,29 @@ struct SimulateArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct TestArgs {
+    /// Dialogue files or folders (format: tests/fixtures/dialogues/README.md).
+    #[arg(default_value = ari::simulate::suite::DEFAULT_DIR)]
+    paths: Vec<PathBuf>,
+    /// Print the results as JSON instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// List the flow edges, reply text keys and extraction rules the dialogues never
+    /// exercised; fail when an edge or text key is missing and not in unreachable.toml.
+    #[arg(long)]
+    coverage: bool,
+    /// Dialogues run at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Folder of the flow files.
+    #[arg(long, env = "ARI_FLOW_DIR", default_value = "state-machines")]
+    flow_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 struct SendWebhookArgs {
     /// JSON payload file, e.g. tests/fixtures/kapso/v2-text-received.json.
     file: PathBuf,
@@ -96,6 +123,7 @@ fn main() -> ExitCode {
         }),
         Command::SendWebhook(args) => run_async(send_webhook(args)),
         Command::Simulate(args) => simulate(args),
+        Command::Test(args) => test(args),
         Command::CheckConfig { path } => ari::config::flow::check_config_cli(path.as_deref()),
         Command::Flow {
             command: FlowCommand::Graph { format, config },
@@ -126,6 +154,30 @@ fn simulate(args: SimulateArgs) -> ExitCode {
             print_transcript(&report);
         }
         passed = report.failures.is_empty();
+        Ok(())
+    });
+    match (code == ExitCode::SUCCESS, passed) {
+        (true, true) => ExitCode::SUCCESS,
+        (true, false) => ExitCode::from(1),
+        (false, _) => ExitCode::from(2),
+    }
+}
+
+fn test(args: TestArgs) -> ExitCode {
+    use ari::simulate::suite::{CliOptions, cli};
+    // Only errors by default: the result lines are the output.
+    ari::telemetry::init_logging(ari::config::settings::LogFormat::Text, "error");
+    let options = CliOptions {
+        paths: args.paths,
+        json: args.json,
+        junit: args.junit,
+        coverage: args.coverage,
+        jobs: args.jobs,
+        flow_dir: args.flow_dir,
+    };
+    let mut passed = false;
+    let code = run_async(async {
+        passed = cli(&options).await?;
         Ok(())
     });
     match (code == ExitCode::SUCCESS, passed) {

@@ -450,7 +450,7 @@ async fn convex_a_simulated_dialogue_books_and_counts_round_trips_like_sqlite() 
             .await
             .unwrap();
             let mut turns = Vec::new();
-            for (i, text) in script.turns.iter().enumerate() {
+            for (i, text) in script.lead_texts().iter().enumerate() {
                 let at = start + chrono::Duration::minutes(i as i64);
                 turns.push(sim.say(text, at).await.unwrap());
             }

@@ -15,6 +15,22 @@ use serde::{Deserialize, Serialize};
 use super::text::{find_phrase, has_any, has_phrase, words};
 use super::yesno::{YesNo, parse_yes_no};
 
+/// The named extraction rules, as traces and `ari test --coverage` name them.
+/// Each reads one kind of thing: `field.<key>` a field's value, `unknown_answer` a "don't
+/// know" for a field, `document_answer` a yes/no for a document.
+pub const RULES: &[&str] = &[
+    "field.name",
+    "field.email",
+    "field.english_level",
+    "field.budget",
+    "field.timeline",
+    "field.country",
+    "field.program",
+    "field.activity",
+    "unknown_answer",
+    "document_answer",
+];
+
 /// What one turn's text taught us.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Extracted {
@@ -27,6 +43,21 @@ pub struct Extracted {
 }
 
 impl Extracted {
+    /// The [`RULES`] that read something here, in [`RULES`] order.
+    pub fn rules(&self) -> Vec<&'static str> {
+        RULES
+            .iter()
+            .copied()
+            .filter(|r| match *r {
+                "unknown_answer" => !self.unknown.is_empty(),
+                "document_answer" => !self.documents.is_empty(),
+                field => field
+                    .strip_prefix("field.")
+                    .is_some_and(|k| self.fields.contains_key(k)),
+            })
+            .collect()
+    }
+
     /// True when nothing was learned.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty() && self.unknown.is_empty() && self.documents.is_empty()

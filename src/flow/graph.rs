@@ -413,6 +413,17 @@ fn stage_label(cfg: Option<&FlowConfig>, s: StageId) -> String {
     name.replace('"', "'")
 }
 
+/// An edge's stable name in traces, coverage and `unreachable.toml`:
+/// `scoring -> handoff: cold (community link sent) [cold_lead]`.
+pub fn edge_name(e: &Edge) -> String {
+    format!(
+        "{} -> {}: {}",
+        e.from.as_str(),
+        e.to.as_str(),
+        edge_label(e)
+    )
+}
+
 fn edge_label(e: &Edge) -> String {
     match e.reason {
         Some(r) => format!("{} [{}]", e.guard.label(), r.as_str()),

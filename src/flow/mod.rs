@@ -26,5 +26,5 @@ pub use schedule::SlotOption;
 pub use scoring::{LeadScore, Temperature};
 pub use turn::{
     BookingResult, Effect, FieldValue, InboundMessage, InputEvent, LeadUpdate, Reply, Snapshot,
-    TurnInput, TurnOutput,
+    TurnInput, TurnOutput, TurnTrace,
 };

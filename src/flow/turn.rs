@@ -135,6 +135,38 @@ impl TurnInput {
     }
 }
 
+/// What the core did in a turn, for coverage and for reading why the bot answered as it did:
+/// the flow edges taken (named as [`super::graph::edge_name`]), the named extraction rules
+/// that read something ([`super::extract::RULES`]), and the language detected with confidence
+/// in the lead's words, if any. Not persisted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnTrace {
+    /// Edges taken, in order.
+    #[serde(default)]
+    pub edges: Vec<String>,
+    /// Extraction rules that matched, in order, without repeats.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// The language (`id`, `en`...) the lead's words were confidently detected in.
+    #[serde(default)]
+    pub language_detected: Option<String>,
+}
+
+impl TurnTrace {
+    /// Appends `other` (a later event of the same turn).
+    pub fn extend(&mut self, other: TurnTrace) {
+        self.edges.extend(other.edges);
+        for r in other.rules {
+            if !self.rules.contains(&r) {
+                self.rules.push(r);
+            }
+        }
+        if other.language_detected.is_some() {
+            self.language_detected = other.language_detected;
+        }
+    }
+}
+
 /// A rendered reply: the template key (`stage.text_key`), its values and the text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {

@@ -546,6 +546,8 @@ mod wire {
         pub lead_status: Option<String>,
         #[serde(default)]
         pub tags: Vec<String>,
+        #[serde(default)]
+        pub snapshot_json: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -1163,6 +1165,7 @@ impl Store for ConvexStore {
             },
             lead_status: r.lead_status,
             tags: r.tags,
+            snapshot: r.snapshot_json.and_then(|s| serde_json::from_str(&s).ok()),
         }))
     }
 

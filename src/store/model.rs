@@ -168,6 +168,8 @@ pub struct ConversationRecord {
     pub summary: ConversationSummary,
     pub lead_status: Option<String>,
     pub tags: Vec<String>,
+    /// The stored flow snapshot (JSON), `None` before the first turn commits.
+    pub snapshot: Option<Value>,
 }
 
 /// Result of [`super::Store::commit_turn`].

@@ -1355,7 +1355,7 @@ impl Store for SqliteStore {
             .call(move |c| {
                 c.query_row(
                     "SELECT id, version, flow_state, lead_score, lead_temperature, handoff_reason,
-                            lead_status, tags_json
+                            lead_status, tags_json, snapshot_json
                      FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
                     params![key.workspace_id, key.contact_phone],
                     |r| {
@@ -1371,6 +1371,9 @@ impl Store for SqliteStore {
                             },
                             lead_status: r.get(6)?,
                             tags: serde_json::from_str(&tags).unwrap_or_default(),
+                            snapshot: r
+                                .get::<_, Option<String>>(8)?
+                                .and_then(|s| serde_json::from_str(&s).ok()),
                         })
                     },
                 )
