@@ -13,7 +13,9 @@
 pub mod cli;
 pub mod extract;
 pub mod graph;
+pub mod language;
 pub mod machine;
+pub mod normalize;
 pub mod schedule;
 pub mod scoring;
 pub mod text;

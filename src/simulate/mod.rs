@@ -557,7 +557,7 @@ impl Simulator {
         Ok(())
     }
 
-    /// Another lead's conversation (its first message stored, never answered).
+    /// Another lead's conversation (its first message answered, nothing more).
     async fn filler_conversation(
         &mut self,
         n: usize,
@@ -580,6 +580,8 @@ impl Simulator {
             workspace_id: self.key.workspace_id.clone(),
             contact_phone: phone,
         };
+        // Its first turn stores the conversation (its greeting goes to that lead, not ours).
+        take_turn(&self.deps, &key, None).await?;
         let record = self.store.conversation_record(&key).await?;
         Ok(record
             .context("the other lead's conversation was not stored")?

@@ -6,20 +6,27 @@
 //! ([`toml::de::DeTable`]) into a path → line index, and a problem is located in the override
 //! file when it sets that key, otherwise in the default file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use super::model::FlowConfig;
+use super::model::{FlowConfig, Lexicon, Locale};
 use super::validate::validate;
 
 /// File name of the default flow inside the config directory.
 pub const DEFAULT_FILE: &str = "ari.toml";
 /// Sub-directory holding `<workspace_id>.toml` overrides.
 pub const WORKSPACES_DIR: &str = "workspaces";
+/// Sub-directory holding `<lang>.toml` language overlays (in the config directory, and in a
+/// workspace's own `workspaces/<id>/` directory).
+pub const LANGUAGES_DIR: &str = "languages";
+/// The colloquial → standard word map applied before extraction.
+pub const LEXICON_FILE: &str = "lexicon.toml";
+/// Languages ARI can detect in a lead's words (`flow::language`), so the only overlays allowed.
+pub const SUPPORTED_LANGUAGES: &[&str] = &["id", "en"];
 
 /// One problem in a flow file, printed as `file:line: key: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,34 +304,45 @@ pub fn load_str(path: &Path, text: &str) -> Result<FlowConfig, Diagnostics> {
     build(source.table.clone(), &[&source])
 }
 
-/// Loads `dir/ari.toml` and every `dir/workspaces/<id>.toml` merged over it. All files are
-/// checked; the diagnostics of every invalid file are returned together.
+/// Loads `dir/ari.toml`, every `dir/workspaces/<id>.toml` merged over it, the language
+/// overlays and the lexicon. Merge order of a language's flow: `ari.toml` <
+/// `languages/<lang>.toml` < `workspaces/<ws>.toml` < `workspaces/<ws>/languages/<lang>.toml`.
+/// All files are checked; the diagnostics of every invalid file are returned together.
 pub fn load_dir(dir: &Path) -> Result<FlowConfigSet, Diagnostics> {
     let default_src = read_source(&dir.join(DEFAULT_FILE))?;
     let mut diags = Vec::new();
-    let default = match build(default_src.table.clone(), &[&default_src]) {
-        Ok(cfg) => Some(Arc::new(cfg)),
-        Err(Diagnostics(d)) => {
-            diags.extend(d);
-            None
-        }
+    let lexicon =
+        Arc::new(collect(load_lexicon(&dir.join(LEXICON_FILE)), &mut diags).unwrap_or_default());
+    let allowed = translatable_paths(&default_src.table);
+    let languages = load_overlays(&dir.join(LANGUAGES_DIR), &allowed, true, &mut diags);
+    let base = Layers {
+        base: &default_src,
+        over: None,
+        lexicon: &lexicon,
     };
+    let default = collect(base.build_all(&languages, &[]), &mut diags);
     let mut workspaces = BTreeMap::new();
     for (id, path) in workspace_files(&dir.join(WORKSPACES_DIR)) {
-        let over = match read_source(&path) {
-            Ok(s) => s,
-            Err(Diagnostics(d)) => {
-                diags.extend(d);
-                continue;
-            }
+        let Some(over) = collect(read_source(&path), &mut diags) else {
+            continue;
         };
-        let mut merged = default_src.table.clone();
-        merge_tables(&mut merged, &over.table);
-        match build(merged, &[&over, &default_src]) {
-            Ok(cfg) => {
-                workspaces.insert(id, Arc::new(cfg));
+        let own = dir.join(WORKSPACES_DIR).join(&id).join(LANGUAGES_DIR);
+        let own_langs = load_overlays(&own, &allowed, false, &mut diags);
+        for (lang, src) in &own_langs {
+            if !languages.iter().any(|(l, _)| l == lang) {
+                diags.push(file_problem(
+                    &src.path,
+                    format!("no {LANGUAGES_DIR}/{lang}.toml for this workspace overlay to refine"),
+                ));
             }
-            Err(Diagnostics(d)) => diags.extend(d),
+        }
+        let layers = Layers {
+            base: &default_src,
+            over: Some(&over),
+            lexicon: &lexicon,
+        };
+        if let Some(cfg) = collect(layers.build_all(&languages, &own_langs), &mut diags) {
+            workspaces.insert(id, cfg);
         }
     }
     match default {
@@ -333,6 +351,241 @@ pub fn load_dir(dir: &Path) -> Result<FlowConfigSet, Diagnostics> {
             workspaces,
         }),
         _ => Err(Diagnostics(diags)),
+    }
+}
+
+/// Keeps the value, or moves its diagnostics into `diags`.
+fn collect<T>(r: Result<T, Diagnostics>, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(Diagnostics(d)) => {
+            diags.extend(d);
+            None
+        }
+    }
+}
+
+fn file_problem(path: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        file: path.to_path_buf(),
+        line: 1,
+        key: "-".into(),
+        message,
+    }
+}
+
+/// The files one flow is merged from: the default, a workspace override, the lexicon.
+struct Layers<'a> {
+    base: &'a Source,
+    over: Option<&'a Source>,
+    lexicon: &'a Arc<Lexicon>,
+}
+
+impl Layers<'_> {
+    /// The flow in its own language with one translation per overlay (`own`: the workspace's
+    /// refinements of some of them).
+    fn build_all(
+        &self,
+        languages: &[(String, Source)],
+        own: &[(String, Source)],
+    ) -> Result<Arc<FlowConfig>, Diagnostics> {
+        let mut diags = Vec::new();
+        let mut cfg = collect(self.build(None, None), &mut diags);
+        for (lang, src) in languages {
+            let refine = own.iter().find(|(l, _)| l == lang).map(|(_, s)| s);
+            if let (Some(c), Some(t)) = (
+                cfg.as_mut(),
+                collect(self.build(Some((lang, src)), refine), &mut diags),
+            ) {
+                c.translations.insert(lang.clone(), Arc::new(t));
+            }
+        }
+        match cfg {
+            Some(c) if diags.is_empty() => Ok(Arc::new(c)),
+            _ => Err(Diagnostics(diags)),
+        }
+    }
+
+    fn build(
+        &self,
+        lang: Option<(&str, &Source)>,
+        refine: Option<&Source>,
+    ) -> Result<FlowConfig, Diagnostics> {
+        let mut merged = self.base.table.clone();
+        let mut sources: Vec<&Source> = Vec::new();
+        if let Some((_, l)) = lang {
+            merge_tables(&mut merged, &l.table);
+        }
+        if let Some(o) = self.over {
+            merge_tables(&mut merged, &o.table);
+        }
+        if let Some(r) = refine {
+            merge_tables(&mut merged, &r.table);
+            sources.push(r);
+        }
+        if let Some(o) = self.over {
+            sources.push(o);
+        }
+        if let Some((code, l)) = lang {
+            sources.push(l);
+            // The overlay's texts are in its own language, whatever the base file says.
+            if let Some(toml::Value::Table(p)) = merged.get_mut("persona") {
+                p.insert("language".into(), toml::Value::String(code.to_string()));
+            }
+        }
+        sources.push(self.base);
+        let mut cfg = build(merged, &sources)?;
+        cfg.lexicon = Arc::clone(self.lexicon);
+        Ok(cfg)
+    }
+}
+
+/// The keys a language overlay holds: every text of the default file
+/// (`stages.<s>.texts.<k>`), the field and document labels, questions and re-asks, the
+/// `locale` words and `persona.tone`.
+pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let table = |v: Option<&toml::Value>| {
+        v.and_then(toml::Value::as_table)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for (stage, v) in table(base.get("stages")) {
+        for key in table(v.get("texts")).keys() {
+            out.insert(format!("stages.{stage}.texts.{key}"));
+        }
+    }
+    for section in ["fields", "documents"] {
+        for (key, v) in table(base.get(section)) {
+            for part in ["label", "question", "reask"] {
+                if v.get(part).is_some() {
+                    out.insert(format!("{section}.{key}.{part}"));
+                }
+            }
+        }
+    }
+    if let Ok(toml::Value::Table(locale)) = toml::Value::try_from(Locale::default()) {
+        for key in locale.keys() {
+            out.insert(format!("locale.{key}"));
+        }
+    }
+    out.insert("persona.tone".into());
+    out
+}
+
+/// Leaf key paths of a table (arrays are leaves).
+fn leaf_paths(table: &toml::Table, prefix: &str, out: &mut BTreeSet<String>) {
+    for (k, v) in table {
+        let path = join(prefix, k);
+        match v {
+            toml::Value::Table(t) => leaf_paths(t, &path, out),
+            _ => {
+                out.insert(path);
+            }
+        }
+    }
+}
+
+/// `(lang, source)` of each `<lang>.toml` in `dir`, each checked to hold translatable keys
+/// only, and (`complete`) all of them.
+fn load_overlays(
+    dir: &Path,
+    allowed: &BTreeSet<String>,
+    complete: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, Source)> {
+    let mut out = Vec::new();
+    for (lang, path) in workspace_files(dir) {
+        let Some(src) = collect(read_source(&path), diags) else {
+            continue;
+        };
+        if !SUPPORTED_LANGUAGES.contains(&lang.as_str()) {
+            diags.push(file_problem(
+                &path,
+                format!(
+                    "ARI cannot detect language {lang:?}; supported: {}",
+                    SUPPORTED_LANGUAGES.join(", ")
+                ),
+            ));
+            continue;
+        }
+        let mut present = BTreeSet::new();
+        leaf_paths(&src.table, "", &mut present);
+        for key in present.difference(allowed) {
+            let line = src.index.exact(key).unwrap_or(1);
+            diags.push(Diagnostic { file: path.clone(), line, key: key.clone(), message: "not a translatable key (a language overlay holds texts, labels, questions and locale words only)".into() });
+        }
+        if complete {
+            for key in allowed.difference(&present) {
+                diags.push(Diagnostic {
+                    file: path.clone(),
+                    line: 1,
+                    key: key.clone(),
+                    message: format!("missing translation into {lang}"),
+                });
+            }
+        }
+        out.push((lang, src));
+    }
+    out
+}
+
+/// `lexicon.toml`: `[words]` colloquial = "standard". A missing file is an empty lexicon.
+pub fn load_lexicon(path: &Path) -> Result<Lexicon, Diagnostics> {
+    if !path.exists() {
+        return Ok(Lexicon::default());
+    }
+    let src = read_source(path)?;
+    let mut diags = Vec::new();
+    let mut words = BTreeMap::new();
+    for (key, value) in src.table.iter() {
+        if key != "words" {
+            diags.push(Diagnostic {
+                file: path.to_path_buf(),
+                line: src.index.exact(key).unwrap_or(1),
+                key: key.clone(),
+                message: "unknown table; the lexicon has only [words]".into(),
+            });
+        }
+        let Some(t) = value.as_table() else { continue };
+        for (from, to) in t {
+            let at = |message: String| Diagnostic {
+                file: path.to_path_buf(),
+                line: src.index.exact(&format!("words.{from}")).unwrap_or(1),
+                key: format!("words.{from}"),
+                message,
+            };
+            let Some(to) = to.as_str().map(str::trim) else {
+                diags.push(at("the standard form must be a string".into()));
+                continue;
+            };
+            if from.is_empty()
+                || !from
+                    .chars()
+                    .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+            {
+                diags.push(at("a colloquial form is one word of letters".into()));
+            } else if to.is_empty() || to.eq_ignore_ascii_case(from) {
+                diags.push(at(
+                    "the standard form must be a different, non-empty word".into()
+                ));
+            } else {
+                words.insert(from.to_lowercase(), to.to_string());
+            }
+        }
+    }
+    for (from, to) in &words {
+        if let Some(next) = to
+            .split_whitespace()
+            .find(|w| words.contains_key(&w.to_lowercase()))
+        {
+            diags.push(Diagnostic { file: path.to_path_buf(), line: src.index.exact(&format!("words.{from}")).unwrap_or(1), key: format!("words.{from}"), message: format!("{to:?} contains {next:?}, itself a colloquial form: map {from:?} to the final standard word") });
+        }
+    }
+    if diags.is_empty() {
+        Ok(Lexicon { words })
+    } else {
+        Err(Diagnostics(diags))
     }
 }
 

@@ -4,6 +4,7 @@
 //! The field-by-field meaning is documented in `state-machines/ari.toml` and `README.flow.md`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,107 @@ pub struct FlowConfig {
     pub knowledge: Knowledge,
     /// Consultant weekly slots and booking rules (used by the scheduling stage).
     pub scheduling: Scheduling,
+    /// Words the texts are built from that are not texts themselves (time of day, day and
+    /// month names, "minutes"); translatable like the texts. Defaults: Indonesian.
+    #[serde(default)]
+    pub locale: Locale,
+    /// This flow in each other language, by code (`en`): `languages/<lang>.toml` (and the
+    /// workspace's own `workspaces/<ws>/languages/<lang>.toml`) merged over it. Filled by the
+    /// loader, never read from a file. The core picks one per conversation
+    /// ([`FlowConfig::in_language`]); phrase lists stay the base file's, the union of all
+    /// languages.
+    #[serde(skip)]
+    pub translations: BTreeMap<String, Arc<FlowConfig>>,
+    /// The admin-edited colloquial → standard word map (`lexicon.toml`) applied before the
+    /// extraction rules. Filled by the loader.
+    #[serde(skip)]
+    pub lexicon: Arc<Lexicon>,
+}
+
+impl FlowConfig {
+    /// The flow with `language`'s texts; itself for its own language or one it has no texts
+    /// for.
+    pub fn in_language(&self, language: &str) -> &FlowConfig {
+        if language == self.persona.language {
+            return self;
+        }
+        self.translations.get(language).map_or(self, |t| t.as_ref())
+    }
+
+    /// Every language this flow has texts in: its own first, then the overlays'.
+    pub fn languages(&self) -> Vec<String> {
+        let mut out = vec![self.persona.language.clone()];
+        out.extend(
+            self.translations
+                .keys()
+                .filter(|l| **l != self.persona.language)
+                .cloned(),
+        );
+        out
+    }
+}
+
+/// Colloquial spellings → standard words (`taun` → `tahun`, `gw` → `saya`), whole words,
+/// case-insensitive keys (stored lower-case). Empty when no `lexicon.toml` exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lexicon {
+    /// Lower-case colloquial word → its standard replacement (one or more words).
+    pub words: BTreeMap<String, String>,
+}
+
+/// Translatable words used inside texts (dates, slot lists, the greeting's time of day).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Locale {
+    /// Greeting words by local hour: 05-10, 11-14, 15-17, otherwise (`{time_of_day}`).
+    pub morning: String,
+    pub midday: String,
+    pub afternoon: String,
+    pub evening: String,
+    /// Monday first.
+    pub weekdays: Vec<String>,
+    /// January first, as in slot lines (`26 Nov`).
+    pub months_short: Vec<String>,
+    /// January first, as in long dates (`26 November 2026`).
+    pub months_long: Vec<String>,
+    /// The unit after a duration in slot lines (`60 menit`).
+    pub minutes: String,
+    /// The unit after a count of free slots in a day list (`3 slot`).
+    pub slots: String,
+}
+
+impl Default for Locale {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|x| (*x).to_string()).collect();
+        Locale {
+            morning: "pagi".into(),
+            midday: "siang".into(),
+            afternoon: "sore".into(),
+            evening: "malam".into(),
+            weekdays: v(&[
+                "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
+            ]),
+            months_short: v(&[
+                "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
+            ]),
+            months_long: v(&[
+                "Januari",
+                "Februari",
+                "Maret",
+                "April",
+                "Mei",
+                "Juni",
+                "Juli",
+                "Agustus",
+                "September",
+                "Oktober",
+                "November",
+                "Desember",
+            ]),
+            minutes: "menit".into(),
+            slots: "slot".into(),
+        }
+    }
 }
 
 /// Field keys the extractor and the scorer understand (seed §5.2 plus `program`).
@@ -159,6 +261,10 @@ pub struct FieldSpec {
     pub label: String,
     /// The question asking for it.
     pub question: String,
+    /// The second, differently worded ask, with an example answer (issue 14's re-ask policy);
+    /// empty: the first question again behind the fallback text.
+    #[serde(default)]
+    pub reask: String,
 }
 
 /// A document's label (used in score reasons) and yes/no question (seed §5.4, §6.3).
@@ -169,6 +275,9 @@ pub struct DocumentSpec {
     pub label: String,
     /// The yes/no question.
     pub question: String,
+    /// The second, differently worded ask; empty: the first question again.
+    #[serde(default)]
+    pub reask: String,
 }
 
 /// Lead score weights and thresholds (seed §6.1, §6.3).

@@ -1,0 +1,214 @@
+//! The lead's language (DESIGN.md "Understanding a lead", step 1).
+//!
+//! A conversation has one language, `id` or `en` (the languages the flow has texts in). It is
+//! detected from the lead's words with `lingua`, limited to English, Indonesian and Malay
+//! (Malay counts as Indonesian: informal Indonesian often scores as Malay). `lingua` labels
+//! short slang ("budget aku 300jt", "mksh kak") as English, so a message decides only when it
+//! is long enough and the detector is confident; otherwise the conversation keeps its language
+//! (the workspace's `persona.language` until something decides). An explicit request ("can you
+//! reply in English", "pakai bahasa Indonesia aja") switches at once.
+
+use std::sync::LazyLock;
+
+use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+use regex::Regex;
+
+/// A message decides the language only with at least this many letters...
+pub const MIN_LETTERS: usize = 12;
+/// ...and this many words...
+pub const MIN_WORDS: usize = 3;
+/// ...and when the detector gives the winning language at least this share of confidence.
+pub const MIN_CONFIDENCE: f64 = 0.7;
+
+static DETECTOR: LazyLock<LanguageDetector> = LazyLock::new(|| {
+    LanguageDetectorBuilder::from_languages(&[
+        Language::English,
+        Language::Indonesian,
+        Language::Malay,
+    ])
+    .build()
+});
+
+#[allow(clippy::expect_used)]
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("static regex")
+}
+
+/// "Reply in English", "English please", "I don't speak Indonesian", "pakai bahasa Inggris".
+static ASKS_ENGLISH: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:(?:reply|respond|answer|talk|speak|write|text|chat|continue|communicate|explain|use)\w*\b[^.?!]{0,25}\b(?:in\s+)?english|in\s+english\s*(?:please|pls|plz)?\s*[?!.]*\s*$|english\s+(?:please|pls|plz)|(?:don'?t|do\s+not|can'?t|cannot)\s+(?:speak|understand|read)\s+(?:bahasa|indonesian)|(?:pakai|pake|gunakan|pakek|bales|balas|jawab|ngomong|bicara)\s+(?:bahasa\s+)?(?:inggris|english)|bahasa\s+inggris\s+(?:aja|saja|dong|ya)\b)",
+    )
+});
+
+/// "Pakai bahasa Indonesia aja", "bahasa Indonesia dong", "reply in Indonesian".
+static ASKS_INDONESIAN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:(?:pakai|pake|pakek|gunakan|bales|balas|jawab|ngomong|bicara)\s+(?:bahasa\s+)?indo(?:nesia)?|bahasa\s+indo(?:nesia)?\s+(?:aja|saja|dong|ya|please|pls)|(?:reply|respond|answer|talk|speak|write|continue|use)\w*\b[^.?!]{0,25}\b(?:in\s+)?(?:indonesian|bahasa(?:\s+indonesia)?)\b)",
+    )
+});
+
+/// The language the lead explicitly asks the bot to use, among `configured`.
+pub fn requested(text: &str, configured: &[String]) -> Option<String> {
+    // "I don't speak bahasa" mentions Indonesian but asks for English: English is checked first.
+    let wanted = if ASKS_ENGLISH.is_match(text) {
+        "en"
+    } else if ASKS_INDONESIAN.is_match(text) {
+        "id"
+    } else {
+        return None;
+    };
+    configured
+        .iter()
+        .any(|c| c == wanted)
+        .then(|| wanted.to_string())
+}
+
+/// The language `text` is confidently written in, among `configured`; `None` when the text is
+/// too short or the detector is unsure.
+pub fn detect(text: &str, configured: &[String]) -> Option<String> {
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let words = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
+    if letters < MIN_LETTERS || words < MIN_WORDS {
+        return None;
+    }
+    let mut indonesian = 0.0;
+    let mut english = 0.0;
+    for (language, confidence) in DETECTOR.compute_language_confidence_values(text) {
+        match language {
+            Language::English => english += confidence,
+            Language::Indonesian | Language::Malay => indonesian += confidence,
+        }
+    }
+    let (code, confidence) = if english >= indonesian {
+        ("en", english)
+    } else {
+        ("id", indonesian)
+    };
+    (confidence >= MIN_CONFIDENCE && configured.iter().any(|c| c == code)).then(|| code.to_string())
+}
+
+/// The conversation's language after a lead message: a request wins, then a confident
+/// detection, else the current language (or `default` when none yet). Returns it with the
+/// language the message itself was confidently detected in (or asked for), if any.
+pub fn after_message(
+    current: Option<&str>,
+    text: &str,
+    configured: &[String],
+    default: &str,
+) -> (String, Option<String>) {
+    let decided = requested(text, configured).or_else(|| detect(text, configured));
+    let language = decided
+        .clone()
+        .or_else(|| current.map(str::to_string))
+        .unwrap_or_else(|| default.to_string());
+    (language, decided)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both() -> Vec<String> {
+        vec!["id".into(), "en".into()]
+    }
+
+    #[test]
+    fn sentences_are_detected_in_both_languages() {
+        for t in [
+            "Hi, I'm interested in studying for a master's degree in the UK",
+            "I would like to know more about universities in Australia",
+            "My budget is around 40k USD per year and I plan to start next September",
+            "Could you tell me what the requirements are?",
+        ] {
+            assert_eq!(detect(t, &both()).as_deref(), Some("en"), "{t}");
+        }
+        for t in [
+            "Halo kak, saya mau tanya tentang kuliah S2 di Australia",
+            "rencananya saya mau berangkat tahun depan kak",
+            "budget saya sekitar lima ratus juta untuk kuliah",
+            "saya belum punya paspor tapi sedang diurus",
+            "kalau biaya hidup di Inggris berapa ya kak?",
+        ] {
+            assert_eq!(detect(t, &both()).as_deref(), Some("id"), "{t}");
+        }
+    }
+
+    #[test]
+    fn short_messages_decide_nothing() {
+        for t in [
+            "ok",
+            "mksh kak",
+            "yes",
+            "ya",
+            "IELTS 7.0",
+            "budget 300jt",
+            "1",
+            "👍",
+        ] {
+            assert_eq!(detect(t, &both()), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn an_unconfigured_language_is_never_chosen() {
+        let only_id = vec!["id".to_string()];
+        assert_eq!(
+            detect("I would like to study computer science in Canada", &only_id),
+            None
+        );
+        assert_eq!(requested("can you reply in English please", &only_id), None);
+    }
+
+    #[test]
+    fn explicit_requests_switch_and_level_answers_do_not() {
+        for t in [
+            "can you reply in English?",
+            "English please",
+            "could we continue in english",
+            "sorry I don't speak bahasa",
+            "Sorry, I don't speak Indonesian very well",
+            "pakai bahasa inggris aja kak",
+            "bisa pake english?",
+        ] {
+            assert_eq!(requested(t, &both()).as_deref(), Some("en"), "{t}");
+        }
+        for t in [
+            "pakai bahasa Indonesia aja ya",
+            "bahasa indo aja kak",
+            "can you reply in Indonesian",
+            "balas pakai bahasa indonesia dong",
+        ] {
+            assert_eq!(requested(t, &both()).as_deref(), Some("id"), "{t}");
+        }
+        for t in [
+            "my English is intermediate",
+            "bahasa inggris saya menengah",
+            "I have an English test certificate",
+            "IELTS 6.5, english lumayan",
+            "saya orang Indonesia",
+        ] {
+            assert_eq!(requested(t, &both()), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn the_language_is_sticky_until_a_confident_message() {
+        let (l, d) = after_message(None, "halo", &both(), "id");
+        assert_eq!((l.as_str(), d), ("id", None));
+        let (l, d) = after_message(
+            Some("id"),
+            "I want to study in the UK next year",
+            &both(),
+            "id",
+        );
+        assert_eq!((l.as_str(), d.as_deref()), ("en", Some("en")));
+        let (l, _) = after_message(Some("en"), "ok", &both(), "id");
+        assert_eq!(l, "en");
+        let (l, _) = after_message(Some("en"), "pakai bahasa indonesia aja", &both(), "id");
+        assert_eq!(l, "id");
+    }
+}
