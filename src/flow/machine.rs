@@ -711,122 +711,152 @@ impl LeadState {
         })
     }
 
-    /// One scheduling step on a message: pick from shown slots, choose a day, confirm.
+    /// One scheduling step on a message: confirm the picked slot, pick from the shown slots,
+    /// choose a day; else ask again. Each step is one method below, tried in this order.
     fn scheduling_step(&mut self, data: &mut SchedulingData, context: &mut Ctx<'_>) {
         let tz = schedule::time_zone(context.cfg);
-        let input = context.interactive_id.unwrap_or(context.text);
         if data.step == SchedulingStep::AwaitingBooking {
             return;
         }
-        if data.step == SchedulingStep::Confirming {
-            // Booking words first ("gas", "ganti", "yang lain"), then the general yes/no.
-            let answer = match scheduling::parse_confirmation(context.text) {
-                Some(scheduling::Confirmation::Yes) => Some(YesNo::Yes),
-                Some(scheduling::Confirmation::No) => Some(YesNo::No),
-                None => context.facts.answer,
-            };
-            match answer {
-                Some(YesNo::Yes) => {
-                    if let Some(slot) = data.selected.clone() {
-                        let notes = format!(
-                            "Booked via ARI. Lead score: {}",
-                            self.score.as_ref().map(|s| s.total).unwrap_or_default()
-                        );
-                        context.effects.push(Effect::BookSlot { slot, notes });
-                        data.step = SchedulingStep::AwaitingBooking;
-                        return;
-                    }
-                }
-                Some(YesNo::No) => {
-                    data.step = SchedulingStep::AskingDay;
-                    data.selected = None;
-                    let r = self.reply(
-                        context,
-                        "scheduling",
-                        "ask_day",
-                        &[(
-                            "available_days",
-                            schedule::available_days(context.free_slots, tz),
-                        )],
-                    );
-                    context.effects.push(Effect::Reply(r));
-                    return;
-                }
-                _ => {}
-            }
+        if data.step == SchedulingStep::Confirming && self.confirmation(data, context) {
+            return;
         }
-        // A direct button pick of any free slot, or a pick among the shown ones.
-        let picked = context
-            .free_slots
-            .iter()
-            .find(|s| s.id == input.trim())
-            .cloned()
-            .or_else(|| {
-                (data.step != SchedulingStep::AskingDay)
-                    .then(|| {
-                        schedule::pick_slot(input, &data.shown, tz)
-                            .and_then(|i| data.shown.get(i).cloned())
-                    })
-                    .flatten()
-            });
-        if let Some(slot) = picked {
-            let r = self.reply(
-                context,
-                "scheduling",
-                "confirm",
-                &[
-                    ("slot", schedule::slot_line(&slot, tz)),
-                    ("consultant_name", slot.consultant_name.clone()),
-                ],
-            );
-            context.effects.push(Effect::Reply(r));
-            data.selected = Some(slot);
-            data.step = SchedulingStep::Confirming;
+        if let Some(slot) = picked_slot(data, context, tz) {
+            self.confirm_slot(data, context, slot, tz);
             return;
         }
         // A day and/or time: "kamis", "besok", "25/11", "senin depan jam 10", "sore".
         if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz) {
-            let max = context.cfg.scheduling.max_slots_shown as usize;
-            let matching: Vec<SlotOption> =
-                scheduling::filter_slots(context.free_slots, &query, tz)
-                    .into_iter()
-                    .take(max)
-                    .collect();
-            if matching.is_empty() {
-                let r = self.reply(
-                    context,
-                    "scheduling",
-                    "no_slots_that_day",
-                    &[
-                        ("day", query_label(&query)),
-                        (
-                            "available_days",
-                            schedule::available_days(context.free_slots, tz),
-                        ),
-                    ],
-                );
-                context.effects.push(Effect::Reply(r));
-            } else {
-                let r = self.reply(
-                    context,
-                    "scheduling",
-                    "show_slots",
-                    &[
-                        ("day", days_of(&matching, tz)),
-                        ("slots", schedule::slot_lines(&matching, tz)),
-                    ],
-                );
-                context.effects.push(Effect::Reply(r));
-                context.effects.push(Effect::OfferSlots {
-                    slots: matching.clone(),
-                });
-                data.shown = matching;
-                data.step = SchedulingStep::ShowingSlots;
-                data.selected = None;
-            }
+            self.slots_for_day(data, context, &query, tz);
             return;
         }
-        let r = match data.step {
+        let r = self.scheduling_reprompt(data, context, tz);
+        context.effects.push(Effect::Reply(r));
+    }
+
+    /// While confirming, the lead's answer: yes books the selected slot (`BookSlot`, then the
+    /// booking's result is awaited), no goes back to asking for a day. True when handled; a
+    /// yes with no slot selected, or no answer, goes on to the other steps.
+    fn confirmation(&self, data: &mut SchedulingData, context: &mut Ctx<'_>) -> bool {
+        // Booking words first ("gas", "ganti", "yang lain"), then the general yes/no.
+        let answer = match scheduling::parse_confirmation(context.text) {
+            Some(scheduling::Confirmation::Yes) => Some(YesNo::Yes),
+            Some(scheduling::Confirmation::No) => Some(YesNo::No),
+            None => context.facts.answer,
+        };
+        match answer {
+            Some(YesNo::Yes) => {
+                let Some(slot) = data.selected.clone() else {
+                    return false;
+                };
+                let notes = format!(
+                    "Booked via ARI. Lead score: {}",
+                    self.score.as_ref().map(|s| s.total).unwrap_or_default()
+                );
+                context.effects.push(Effect::BookSlot { slot, notes });
+                data.step = SchedulingStep::AwaitingBooking;
+                true
+            }
+            Some(YesNo::No) => {
+                data.step = SchedulingStep::AskingDay;
+                data.selected = None;
+                let tz = schedule::time_zone(context.cfg);
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "ask_day",
+                    &[(
+                        "available_days",
+                        schedule::available_days(context.free_slots, tz),
+                    )],
+                );
+                context.effects.push(Effect::Reply(r));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Asks the lead to confirm the picked `slot`, and remembers it.
+    fn confirm_slot(
+        &self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        slot: SlotOption,
+        tz: chrono_tz::Tz,
+    ) {
+        let r = self.reply(
+            context,
+            "scheduling",
+            "confirm",
+            &[
+                ("slot", schedule::slot_line(&slot, tz)),
+                ("consultant_name", slot.consultant_name.clone()),
+            ],
+        );
+        context.effects.push(Effect::Reply(r));
+        data.selected = Some(slot);
+        data.step = SchedulingStep::Confirming;
+    }
+
+    /// The lead named a day and/or time: shows the free slots that match (at most
+    /// `max_slots_shown`, offered with `OfferSlots`), or says there are none and which days
+    /// have some.
+    fn slots_for_day(
+        &self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        query: &scheduling::DayTimeQuery,
+        tz: chrono_tz::Tz,
+    ) {
+        let max = context.cfg.scheduling.max_slots_shown as usize;
+        let matching: Vec<SlotOption> = scheduling::filter_slots(context.free_slots, query, tz)
+            .into_iter()
+            .take(max)
+            .collect();
+        if matching.is_empty() {
+            let r = self.reply(
+                context,
+                "scheduling",
+                "no_slots_that_day",
+                &[
+                    ("day", query_label(query)),
+                    (
+                        "available_days",
+                        schedule::available_days(context.free_slots, tz),
+                    ),
+                ],
+            );
+            context.effects.push(Effect::Reply(r));
+            return;
+        }
+        let r = self.reply(
+            context,
+            "scheduling",
+            "show_slots",
+            &[
+                ("day", days_of(&matching, tz)),
+                ("slots", schedule::slot_lines(&matching, tz)),
+            ],
+        );
+        context.effects.push(Effect::Reply(r));
+        context.effects.push(Effect::OfferSlots {
+            slots: matching.clone(),
+        });
+        data.shown = matching;
+        data.step = SchedulingStep::ShowingSlots;
+        data.selected = None;
+    }
+
+    /// Nothing usable in the message: the current sub-step's question again (pick a shown
+    /// slot, confirm the selected one, or choose a day).
+    fn scheduling_reprompt(
+        &self,
+        data: &SchedulingData,
+        context: &Ctx<'_>,
+        tz: chrono_tz::Tz,
+    ) -> Reply {
+        match data.step {
             SchedulingStep::ShowingSlots => self.reply(
                 context,
                 "scheduling",
@@ -857,9 +887,27 @@ impl LeadState {
                     schedule::available_days(context.free_slots, tz),
                 )],
             ),
-        };
-        context.effects.push(Effect::Reply(r));
+        }
     }
+}
+
+/// The slot the lead picked: a direct button pick of any free slot, or (once slots were shown)
+/// a pick among the shown ones ("2", "jam 13:00", "sore").
+fn picked_slot(data: &SchedulingData, context: &Ctx<'_>, tz: chrono_tz::Tz) -> Option<SlotOption> {
+    let input = context.interactive_id.unwrap_or(context.text);
+    context
+        .free_slots
+        .iter()
+        .find(|s| s.id == input.trim())
+        .cloned()
+        .or_else(|| {
+            (data.step != SchedulingStep::AskingDay)
+                .then(|| {
+                    schedule::pick_slot(input, &data.shown, tz)
+                        .and_then(|i| data.shown.get(i).cloned())
+                })
+                .flatten()
+        })
 }
 
 /// First required field without an answer, then first document not asked.
