@@ -26,6 +26,17 @@
 //! - `notices.rs`: consultant notices, the CRM event and tag of a handoff.
 //! - `typing.rs`: the read mark and typing indicator.
 //! - [`reminders`]: appointment reminders (their own task, not a turn).
+//!
+//! Two rules for every issue that lands (the turn reads the snapshot and writes through the
+//! store, so both meet here):
+//!
+//! - **Snapshot fields default.** Every new field of the flow snapshot
+//!   ([`crate::flow::Snapshot`] and the types it holds) is `#[serde(default)]`, so snapshots
+//!   stored before it still load, and replicas can roll (old and new builds run side by side
+//!   during a deploy and read each other's snapshots).
+//! - **Migrations in one list.** Store migrations are appended in order to the one list
+//!   (`MIGRATIONS` in `store/sqlite.rs`; a migration's number is its place in it). Two issues
+//!   must not both add "migration N": the second to land rebases and renumbers before landing.
 
 mod booking;
 mod effects;
