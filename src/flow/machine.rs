@@ -711,122 +711,152 @@ impl LeadState {
         })
     }
 
-    /// One scheduling step on a message: pick from shown slots, choose a day, confirm.
+    /// One scheduling step on a message: confirm the picked slot, pick from the shown slots,
+    /// choose a day; else ask again. Each step is one method below, tried in this order.
     fn scheduling_step(&mut self, data: &mut SchedulingData, context: &mut Ctx<'_>) {
         let tz = schedule::time_zone(context.cfg);
-        let input = context.interactive_id.unwrap_or(context.text);
         if data.step == SchedulingStep::AwaitingBooking {
             return;
         }
-        if data.step == SchedulingStep::Confirming {
-            // Booking words first ("gas", "ganti", "yang lain"), then the general yes/no.
-            let answer = match scheduling::parse_confirmation(context.text) {
-                Some(scheduling::Confirmation::Yes) => Some(YesNo::Yes),
-                Some(scheduling::Confirmation::No) => Some(YesNo::No),
-                None => context.facts.answer,
-            };
-            match answer {
-                Some(YesNo::Yes) => {
-                    if let Some(slot) = data.selected.clone() {
-                        let notes = format!(
-                            "Booked via ARI. Lead score: {}",
-                            self.score.as_ref().map(|s| s.total).unwrap_or_default()
-                        );
-                        context.effects.push(Effect::BookSlot { slot, notes });
-                        data.step = SchedulingStep::AwaitingBooking;
-                        return;
-                    }
-                }
-                Some(YesNo::No) => {
-                    data.step = SchedulingStep::AskingDay;
-                    data.selected = None;
-                    let r = self.reply(
-                        context,
-                        "scheduling",
-                        "ask_day",
-                        &[(
-                            "available_days",
-                            schedule::available_days(context.free_slots, tz),
-                        )],
-                    );
-                    context.effects.push(Effect::Reply(r));
-                    return;
-                }
-                _ => {}
-            }
+        if data.step == SchedulingStep::Confirming && self.confirmation(data, context) {
+            return;
         }
-        // A direct button pick of any free slot, or a pick among the shown ones.
-        let picked = context
-            .free_slots
-            .iter()
-            .find(|s| s.id == input.trim())
-            .cloned()
-            .or_else(|| {
-                (data.step != SchedulingStep::AskingDay)
-                    .then(|| {
-                        schedule::pick_slot(input, &data.shown, tz)
-                            .and_then(|i| data.shown.get(i).cloned())
-                    })
-                    .flatten()
-            });
-        if let Some(slot) = picked {
-            let r = self.reply(
-                context,
-                "scheduling",
-                "confirm",
-                &[
-                    ("slot", schedule::slot_line(&slot, tz)),
-                    ("consultant_name", slot.consultant_name.clone()),
-                ],
-            );
-            context.effects.push(Effect::Reply(r));
-            data.selected = Some(slot);
-            data.step = SchedulingStep::Confirming;
+        if let Some(slot) = picked_slot(data, context, tz) {
+            self.confirm_slot(data, context, slot, tz);
             return;
         }
         // A day and/or time: "kamis", "besok", "25/11", "senin depan jam 10", "sore".
         if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz) {
-            let max = context.cfg.scheduling.max_slots_shown as usize;
-            let matching: Vec<SlotOption> =
-                scheduling::filter_slots(context.free_slots, &query, tz)
-                    .into_iter()
-                    .take(max)
-                    .collect();
-            if matching.is_empty() {
-                let r = self.reply(
-                    context,
-                    "scheduling",
-                    "no_slots_that_day",
-                    &[
-                        ("day", query_label(&query)),
-                        (
-                            "available_days",
-                            schedule::available_days(context.free_slots, tz),
-                        ),
-                    ],
-                );
-                context.effects.push(Effect::Reply(r));
-            } else {
-                let r = self.reply(
-                    context,
-                    "scheduling",
-                    "show_slots",
-                    &[
-                        ("day", days_of(&matching, tz)),
-                        ("slots", schedule::slot_lines(&matching, tz)),
-                    ],
-                );
-                context.effects.push(Effect::Reply(r));
-                context.effects.push(Effect::OfferSlots {
-                    slots: matching.clone(),
-                });
-                data.shown = matching;
-                data.step = SchedulingStep::ShowingSlots;
-                data.selected = None;
-            }
+            self.slots_for_day(data, context, &query, tz);
             return;
         }
-        let r = match data.step {
+        let r = self.scheduling_reprompt(data, context, tz);
+        context.effects.push(Effect::Reply(r));
+    }
+
+    /// While confirming, the lead's answer: yes books the selected slot (`BookSlot`, then the
+    /// booking's result is awaited), no goes back to asking for a day. True when handled; a
+    /// yes with no slot selected, or no answer, goes on to the other steps.
+    fn confirmation(&self, data: &mut SchedulingData, context: &mut Ctx<'_>) -> bool {
+        // Booking words first ("gas", "ganti", "yang lain"), then the general yes/no.
+        let answer = match scheduling::parse_confirmation(context.text) {
+            Some(scheduling::Confirmation::Yes) => Some(YesNo::Yes),
+            Some(scheduling::Confirmation::No) => Some(YesNo::No),
+            None => context.facts.answer,
+        };
+        match answer {
+            Some(YesNo::Yes) => {
+                let Some(slot) = data.selected.clone() else {
+                    return false;
+                };
+                let notes = format!(
+                    "Booked via ARI. Lead score: {}",
+                    self.score.as_ref().map(|s| s.total).unwrap_or_default()
+                );
+                context.effects.push(Effect::BookSlot { slot, notes });
+                data.step = SchedulingStep::AwaitingBooking;
+                true
+            }
+            Some(YesNo::No) => {
+                data.step = SchedulingStep::AskingDay;
+                data.selected = None;
+                let tz = schedule::time_zone(context.cfg);
+                let r = self.reply(
+                    context,
+                    "scheduling",
+                    "ask_day",
+                    &[(
+                        "available_days",
+                        schedule::available_days(context.free_slots, tz),
+                    )],
+                );
+                context.effects.push(Effect::Reply(r));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Asks the lead to confirm the picked `slot`, and remembers it.
+    fn confirm_slot(
+        &self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        slot: SlotOption,
+        tz: chrono_tz::Tz,
+    ) {
+        let r = self.reply(
+            context,
+            "scheduling",
+            "confirm",
+            &[
+                ("slot", schedule::slot_line(&slot, tz)),
+                ("consultant_name", slot.consultant_name.clone()),
+            ],
+        );
+        context.effects.push(Effect::Reply(r));
+        data.selected = Some(slot);
+        data.step = SchedulingStep::Confirming;
+    }
+
+    /// The lead named a day and/or time: shows the free slots that match (at most
+    /// `max_slots_shown`, offered with `OfferSlots`), or says there are none and which days
+    /// have some.
+    fn slots_for_day(
+        &self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        query: &scheduling::DayTimeQuery,
+        tz: chrono_tz::Tz,
+    ) {
+        let max = context.cfg.scheduling.max_slots_shown as usize;
+        let matching: Vec<SlotOption> = scheduling::filter_slots(context.free_slots, query, tz)
+            .into_iter()
+            .take(max)
+            .collect();
+        if matching.is_empty() {
+            let r = self.reply(
+                context,
+                "scheduling",
+                "no_slots_that_day",
+                &[
+                    ("day", query_label(query)),
+                    (
+                        "available_days",
+                        schedule::available_days(context.free_slots, tz),
+                    ),
+                ],
+            );
+            context.effects.push(Effect::Reply(r));
+            return;
+        }
+        let r = self.reply(
+            context,
+            "scheduling",
+            "show_slots",
+            &[
+                ("day", days_of(&matching, tz)),
+                ("slots", schedule::slot_lines(&matching, tz)),
+            ],
+        );
+        context.effects.push(Effect::Reply(r));
+        context.effects.push(Effect::OfferSlots {
+            slots: matching.clone(),
+        });
+        data.shown = matching;
+        data.step = SchedulingStep::ShowingSlots;
+        data.selected = None;
+    }
+
+    /// Nothing usable in the message: the current sub-step's question again (pick a shown
+    /// slot, confirm the selected one, or choose a day).
+    fn scheduling_reprompt(
+        &self,
+        data: &SchedulingData,
+        context: &Ctx<'_>,
+        tz: chrono_tz::Tz,
+    ) -> Reply {
+        match data.step {
             SchedulingStep::ShowingSlots => self.reply(
                 context,
                 "scheduling",
@@ -857,9 +887,27 @@ impl LeadState {
                     schedule::available_days(context.free_slots, tz),
                 )],
             ),
-        };
-        context.effects.push(Effect::Reply(r));
+        }
     }
+}
+
+/// The slot the lead picked: a direct button pick of any free slot, or (once slots were shown)
+/// a pick among the shown ones ("2", "jam 13:00", "sore").
+fn picked_slot(data: &SchedulingData, context: &Ctx<'_>, tz: chrono_tz::Tz) -> Option<SlotOption> {
+    let input = context.interactive_id.unwrap_or(context.text);
+    context
+        .free_slots
+        .iter()
+        .find(|s| s.id == input.trim())
+        .cloned()
+        .or_else(|| {
+            (data.step != SchedulingStep::AskingDay)
+                .then(|| {
+                    schedule::pick_slot(input, &data.shown, tz)
+                        .and_then(|i| data.shown.get(i).cloned())
+                })
+                .flatten()
+        })
 }
 
 /// First required field without an answer, then first document not asked.
@@ -1155,126 +1203,201 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
 }
 
 /// Runs one turn through the flow. Pure and deterministic; never panics on any input text.
+///
+/// The steps, each a function below: merge the form answers, read the event (`prepare`,
+/// `booking_event`), learn from the text (`learn`), dispatch the event
+/// (`Dispatcher::dispatch`) and run the same-turn follow-ups (`Dispatcher::follow_ups`).
 pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> TurnOutput {
     let mut lead = snapshot.lead.clone();
-    let mut effects = Vec::new();
     let mut update = LeadUpdate {
         fields: merge_form(&mut lead, &input.form_answers),
         ..LeadUpdate::default()
     };
     let prepared = prepare(input, cfg);
     let Some(event) = prepared.event.clone() else {
-        if !update.fields.is_empty() {
-            effects.push(Effect::UpdateLead(update));
-        }
-        return TurnOutput {
-            snapshot: Snapshot {
-                lead,
-                ..snapshot.clone()
-            },
-            effects,
-            transitions: Vec::new(),
-        };
+        return without_event(snapshot, lead, update);
     };
-    // "batal" / "ganti jadwal" only mean something while a booked consultation is ahead;
-    // otherwise they are ordinary words of an ordinary message.
-    let upcoming = lead
-        .appointment
-        .as_ref()
-        .is_some_and(|a| a.slot.start > input.now);
-    let event = match event {
-        Event::CancelRequested | Event::RescheduleRequested if !upcoming => Event::Message,
-        other => other,
-    };
+    let event = booking_event(event, &lead, input.now);
     let text = prepared.text.as_str();
     let is_message = matches!(event, Event::Message | Event::HumanRequested);
-
-    // Learn from the text.
-    let mut learned = false;
-    let mut unknown_noted = false;
-    let mut knowledge_question = false;
-    if is_message {
-        knowledge_question = is_knowledge_question(
-            text,
-            &cfg.knowledge.topic_keywords,
-            &cfg.knowledge.question_words,
-        );
-        let pending = lead.pending.clone();
-        let ex = extract(
-            text,
-            ExtractContext {
-                pending: pending.as_ref(),
-                current_year: current_year(cfg, input.now),
-            },
-        );
-        for (k, v) in &ex.fields {
-            if knowledge_question && lead.fields.contains_key(k) {
-                continue; // "kalau di UK berapa?" asks, it does not correct
-            }
-            let fv = FieldValue::Known(v.clone());
-            if lead.fields.get(k) != Some(&fv) {
-                lead.fields.insert(k.clone(), fv.clone());
-                update.fields.insert(k.clone(), fv);
-                learned = true;
-            }
-        }
-        // Fields the LLM read in this turn's messages (validated by the shell): used only where
-        // the rules found nothing and the field is not known yet, so rules always win.
-        for (k, v) in &input.llm_fields {
-            let field_known = cfg.fields.contains_key(k);
-            if field_known && !ex.fields.contains_key(k) && !lead.fields.contains_key(k) {
-                let fv = FieldValue::Known(v.clone());
-                lead.fields.insert(k.clone(), fv.clone());
-                update.fields.insert(k.clone(), fv);
-                learned = true;
-            }
-        }
-        for k in &ex.unknown {
-            if !lead.fields.contains_key(k) {
-                lead.fields.insert(k.clone(), FieldValue::Unknown);
-                update.fields.insert(k.clone(), FieldValue::Unknown);
-                learned = true;
-                if pending == Some(Pending::Field(k.clone())) {
-                    unknown_noted = true;
-                }
-            }
-        }
-        for (d, yn) in &ex.documents {
-            if lead.documents.get(d) != Some(yn) {
-                lead.documents.insert(d.clone(), *yn);
-                learned = true;
-            }
-        }
-        lead.turns += 1;
-    }
+    let learned = if is_message {
+        learn(&mut lead, &mut update, text, input, cfg)
+    } else {
+        Learned::default()
+    };
+    let mut effects = Vec::new();
     if !update.fields.is_empty() {
         effects.push(Effect::UpdateLead(update));
     }
 
-    let free: &[SlotOption] = input.free_slots.as_deref().unwrap_or(&[]);
-    let answer = answer_of(text, prepared.interactive_id.as_deref());
+    let interactive_id = prepared.interactive_id.as_deref();
+    let mut dispatcher = Dispatcher {
+        cfg,
+        now: input.now,
+        text,
+        interactive_id,
+        free: input.free_slots.as_deref().unwrap_or(&[]),
+        answer: answer_of(text, interactive_id),
+        learned,
+        effects,
+        transitions: Vec::new(),
+    };
     let before = snapshot.stage_id();
-    let mut transitions = Vec::new();
-    let mut state = to_state(&snapshot.stage);
+    let state = to_state(&snapshot.stage);
+    let (lead, state) = dispatcher.dispatch(lead, state, &event);
+    let (lead, state) = dispatcher.follow_ups(before, is_message, lead, state, &event);
 
-    let mut dispatch = |lead: LeadState,
-                        state: State,
-                        event: &Event,
-                        effects: &mut Vec<Effect>|
-     -> (LeadState, State) {
-        let from = to_snapshot(&state).id();
-        let facts = base_facts(&lead, cfg, event, answer, !free.is_empty());
-        let mut ctx = Ctx {
-            cfg,
-            now: input.now,
+    TurnOutput {
+        snapshot: Snapshot {
+            schema_version: super::turn::SCHEMA_VERSION,
+            stage: to_snapshot(&state),
+            lead,
+        },
+        effects: dispatcher.effects,
+        transitions: dispatcher.transitions,
+    }
+}
+
+/// A turn with nothing to dispatch (no text, no button, a reaction): only the form answers
+/// apply; the stage and the stored layout version stay as they were.
+fn without_event(snapshot: &Snapshot, lead: LeadState, update: LeadUpdate) -> TurnOutput {
+    let mut effects = Vec::new();
+    if !update.fields.is_empty() {
+        effects.push(Effect::UpdateLead(update));
+    }
+    TurnOutput {
+        snapshot: Snapshot {
+            lead,
+            ..snapshot.clone()
+        },
+        effects,
+        transitions: Vec::new(),
+    }
+}
+
+/// "batal" / "ganti jadwal" only mean something while a booked consultation is ahead;
+/// otherwise they are ordinary words of an ordinary message.
+fn booking_event(event: Event, lead: &LeadState, now: DateTime<Utc>) -> Event {
+    let upcoming = lead
+        .appointment
+        .as_ref()
+        .is_some_and(|a| a.slot.start > now);
+    match event {
+        Event::CancelRequested | Event::RescheduleRequested if !upcoming => Event::Message,
+        other => other,
+    }
+}
+
+/// What learning from a message found; the handlers' guards and the stuck count read it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Learned {
+    /// A field or document was learned or changed.
+    learned: bool,
+    /// The pending field was answered "don't know".
+    unknown_noted: bool,
+    /// The text asks a knowledge question.
+    knowledge_question: bool,
+}
+
+/// Learns from a message's text: the rule-based fields (a knowledge question never corrects a
+/// known field), then the LLM's fields where the rules found nothing, the "don't know"
+/// answers and the documents. Counts the turn.
+fn learn(
+    lead: &mut LeadState,
+    update: &mut LeadUpdate,
+    text: &str,
+    input: &TurnInput,
+    cfg: &FlowConfig,
+) -> Learned {
+    let mut found = Learned {
+        knowledge_question: is_knowledge_question(
             text,
-            interactive_id: prepared.interactive_id.as_deref(),
-            free_slots: free,
+            &cfg.knowledge.topic_keywords,
+            &cfg.knowledge.question_words,
+        ),
+        ..Learned::default()
+    };
+    let pending = lead.pending.clone();
+    let ex = extract(
+        text,
+        ExtractContext {
+            pending: pending.as_ref(),
+            current_year: current_year(cfg, input.now),
+        },
+    );
+    for (k, v) in &ex.fields {
+        if found.knowledge_question && lead.fields.contains_key(k) {
+            continue; // "kalau di UK berapa?" asks, it does not correct
+        }
+        let fv = FieldValue::Known(v.clone());
+        if lead.fields.get(k) != Some(&fv) {
+            lead.fields.insert(k.clone(), fv.clone());
+            update.fields.insert(k.clone(), fv);
+            found.learned = true;
+        }
+    }
+    // Fields the LLM read in this turn's messages (validated by the shell): used only where
+    // the rules found nothing and the field is not known yet, so rules always win.
+    for (k, v) in &input.llm_fields {
+        let field_known = cfg.fields.contains_key(k);
+        if field_known && !ex.fields.contains_key(k) && !lead.fields.contains_key(k) {
+            let fv = FieldValue::Known(v.clone());
+            lead.fields.insert(k.clone(), fv.clone());
+            update.fields.insert(k.clone(), fv);
+            found.learned = true;
+        }
+    }
+    for k in &ex.unknown {
+        if !lead.fields.contains_key(k) {
+            lead.fields.insert(k.clone(), FieldValue::Unknown);
+            update.fields.insert(k.clone(), FieldValue::Unknown);
+            found.learned = true;
+            if pending == Some(Pending::Field(k.clone())) {
+                found.unknown_noted = true;
+            }
+        }
+    }
+    for (d, yn) in &ex.documents {
+        if lead.documents.get(d) != Some(yn) {
+            lead.documents.insert(d.clone(), *yn);
+            found.learned = true;
+        }
+    }
+    lead.turns += 1;
+    found
+}
+
+/// Dispatches a turn's events to the machine: what every dispatch of the turn reads, and the
+/// effects and stage changes they add up to.
+struct Dispatcher<'a> {
+    cfg: &'a FlowConfig,
+    now: DateTime<Utc>,
+    text: &'a str,
+    interactive_id: Option<&'a str>,
+    free: &'a [SlotOption],
+    answer: Option<YesNo>,
+    learned: Learned,
+    effects: Vec<Effect>,
+    transitions: Vec<(StageId, StageId)>,
+}
+
+impl Dispatcher<'_> {
+    /// Restores the machine in `state` with `lead`, handles `event`, and returns the lead and
+    /// state after it; its effects and a stage change are recorded.
+    fn dispatch(&mut self, lead: LeadState, state: State, event: &Event) -> (LeadState, State) {
+        let from = to_snapshot(&state).id();
+        let facts = base_facts(&lead, self.cfg, event, self.answer, !self.free.is_empty());
+        let mut ctx = Ctx {
+            cfg: self.cfg,
+            now: self.now,
+            text: self.text,
+            interactive_id: self.interactive_id,
+            free_slots: self.free,
             from,
             facts,
-            knowledge_question,
-            learned,
-            unknown_noted,
+            knowledge_question: self.learned.knowledge_question,
+            learned: self.learned.learned,
+            unknown_noted: self.learned.unknown_noted,
             effects: Vec::new(),
         };
         let mut machine = lead.uninitialized_state_machine();
@@ -1286,45 +1409,46 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
         };
         let mut machine = machine.init_with_context(&mut scratch);
         machine.handle_with_context(event, &mut ctx);
-        effects.append(&mut ctx.effects);
+        self.effects.append(&mut ctx.effects);
         let to = to_snapshot(machine.state()).id();
         if to != from {
-            transitions.push((from, to));
+            self.transitions.push((from, to));
         }
         (machine.inner().clone(), machine.state().clone())
-    };
-
-    (lead, state) = dispatch(lead, state, &event, &mut effects);
-    // A completed conversation starts a new cycle and handles the message as a first message.
-    if before == StageId::Completed && to_snapshot(&state).id() == StageId::Greeting {
-        (lead, state) = dispatch(lead, state, &event, &mut effects);
-    }
-    // Scoring is transient: route in the same turn.
-    if to_snapshot(&state).id() == StageId::Scoring && before != StageId::Scoring {
-        (lead, state) = dispatch(lead, state, &Event::Route, &mut effects);
-    }
-    // Stuck: N turns in a row with nothing learned and no stage change.
-    let after = to_snapshot(&state).id();
-    if is_message && before.is_active() && after.is_active() {
-        if !learned && after == before {
-            lead.idle_turns += 1;
-        } else {
-            lead.idle_turns = 0;
-        }
-        if lead.idle_turns >= cfg.routing.stuck_limit {
-            effects.retain(|e| matches!(e, Effect::UpdateLead(_)));
-            (lead, state) = dispatch(lead, state, &Event::Stuck, &mut effects);
-        }
     }
 
-    TurnOutput {
-        snapshot: Snapshot {
-            schema_version: super::turn::SCHEMA_VERSION,
-            stage: to_snapshot(&state),
-            lead,
-        },
-        effects,
-        transitions,
+    /// The same-turn follow-ups of the first dispatch (stage `before` it): a completed
+    /// conversation's new cycle, scoring's routing, and the stuck escape.
+    fn follow_ups(
+        &mut self,
+        before: StageId,
+        is_message: bool,
+        mut lead: LeadState,
+        mut state: State,
+        event: &Event,
+    ) -> (LeadState, State) {
+        // A completed conversation starts a new cycle and handles the message as a first message.
+        if before == StageId::Completed && to_snapshot(&state).id() == StageId::Greeting {
+            (lead, state) = self.dispatch(lead, state, event);
+        }
+        // Scoring is transient: route in the same turn.
+        if to_snapshot(&state).id() == StageId::Scoring && before != StageId::Scoring {
+            (lead, state) = self.dispatch(lead, state, &Event::Route);
+        }
+        // Stuck: N turns in a row with nothing learned and no stage change.
+        let after = to_snapshot(&state).id();
+        if is_message && before.is_active() && after.is_active() {
+            if !self.learned.learned && after == before {
+                lead.idle_turns += 1;
+            } else {
+                lead.idle_turns = 0;
+            }
+            if lead.idle_turns >= self.cfg.routing.stuck_limit {
+                self.effects.retain(|e| matches!(e, Effect::UpdateLead(_)));
+                (lead, state) = self.dispatch(lead, state, &Event::Stuck);
+            }
+        }
+        (lead, state)
     }
 }
 

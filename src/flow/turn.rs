@@ -374,6 +374,12 @@ pub struct BookedAppointment {
 }
 
 /// The persisted conversation state: stable names, versioned, independent of statig's layout.
+///
+/// Every new field, here or in a type it holds, is `#[serde(default)]`: snapshots stored
+/// before the field existed still load, and replicas can roll (old and new builds run side by
+/// side during a deploy; an old build ignores the fields it does not know). Only a change that
+/// a default cannot express bumps [`SCHEMA_VERSION`] with a migration in
+/// [`Snapshot::from_json`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Layout version ([`SCHEMA_VERSION`]).

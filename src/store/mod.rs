@@ -6,6 +6,13 @@
 //! [`sqlite::SqliteStore`] (embedded default) and [`convex::ConvexStore`] (Convex's HTTP API, for
 //! several replicas sharing one deployment). Both count their round trips the same way
 //! ([`Store::round_trips`], [`ROUND_TRIPS_METRIC`]), so the cost of a message can be compared.
+//!
+//! Schema changes: SQLite migrations are appended in order to the one `MIGRATIONS` list of
+//! [`sqlite`] (applied at start, tracked in `PRAGMA user_version`, so a migration's number is
+//! its place in the list and a landed one never changes). Two issues must not both add
+//! "migration N": the second to land rebases and renumbers its migration before landing. The
+//! flow snapshot is opaque here; its new fields are `#[serde(default)]` (see
+//! [`crate::flow::Snapshot`]), so it needs no migration.
 
 pub mod convex;
 pub mod model;

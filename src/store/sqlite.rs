@@ -21,7 +21,9 @@ use super::{
 };
 use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
 
-/// Schema migrations, applied in order at start (tracked in `PRAGMA user_version`).
+/// Schema migrations, applied in order at start (tracked in `PRAGMA user_version`). Append
+/// only, one list: a migration's number is its place here (rebase and renumber before landing
+/// when another issue added one; see the module docs of [`crate::store`]).
 const MIGRATIONS: &[M<'static>] = &[
     M::up(
         r#"

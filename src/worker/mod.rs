@@ -12,9 +12,41 @@
 //! - **Recovery.** Ingress signals arrivals directly; a poll every `poll_interval` also finds
 //!   pending rows nobody signalled (rows left by a crash, rows another replica ingested, a turn
 //!   whose lease expired), so nothing waits forever.
+//!
+//! A turn ([`turn`]) interprets the flow core's effects; each kind is carried out in the module
+//! named for it, so adding an effect touches its module and the one `match` over them:
+//!
+//! - `turn.rs`: the steps of a turn (plan, core, effects, commit, after commit).
+//! - `plan.rs`: what the claimed inbox rows mean for the core.
+//! - `effects.rs`: the one `match` over [`crate::flow::Effect`].
+//! - `booking.rs`: free slots, booking a slot, cancelling a consultation.
+//! - `knowledge.rs`: knowledge answers and destination recommendations.
+//! - `wording.rs`: template replies, LLM wording (`AskLlm`), the template fallback, and the
+//!   one function that builds a lead-facing reply's meta.
+//! - `notices.rs`: consultant notices, the CRM event and tag of a handoff.
+//! - `typing.rs`: the read mark and typing indicator.
+//! - [`reminders`]: appointment reminders (their own task, not a turn).
+//!
+//! Two rules for every issue that lands (the turn reads the snapshot and writes through the
+//! store, so both meet here):
+//!
+//! - **Snapshot fields default.** Every new field of the flow snapshot
+//!   ([`crate::flow::Snapshot`] and the types it holds) is `#[serde(default)]`, so snapshots
+//!   stored before it still load, and replicas can roll (old and new builds run side by side
+//!   during a deploy and read each other's snapshots).
+//! - **Migrations in one list.** Store migrations are appended in order to the one list
+//!   (`MIGRATIONS` in `store/sqlite.rs`; a migration's number is its place in it). Two issues
+//!   must not both add "migration N": the second to land rebases and renumbers before landing.
 
+mod booking;
+mod effects;
+mod knowledge;
+mod notices;
+mod plan;
 pub mod reminders;
 pub mod turn;
+mod typing;
+mod wording;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

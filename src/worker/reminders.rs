@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::TurnDeps;
+use crate::config::flow::FlowConfig;
 use crate::flow::SlotOption;
 use crate::handoff;
 use crate::kapso::outbox::OUTBOX_LEASE_MS;
@@ -73,31 +74,10 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
                 );
                 continue;
             };
-            let mut messages = Vec::new();
-            if u.last_inbound_ms.is_some_and(|t| now_ms - t < WINDOW_MS) {
-                messages.push(ReminderMessage {
-                    to: u.key.contact_phone.clone(),
-                    body: scheduling::reminder_text(kind, &slot, tz),
-                    channel: Channel::Whatsapp,
-                });
-            } else if let Some(template) = &config.scheduling.reminder_template {
-                // Outside the window only an approved template may be sent: {{1}} date,
-                // {{2}} time with its zone, {{3}} consultant.
-                let (date, time, _) = scheduling::confirmation_parts(&slot, tz);
-                let body = serde_json::json!({
-                    "name": template.name,
-                    "language": template.language,
-                    "parameters": [date, format!("{time} {}", scheduling::zone_label(tz)), slot.consultant_name],
-                });
-                messages.push(ReminderMessage {
-                    to: u.key.contact_phone.clone(),
-                    body: body.to_string(),
-                    channel: Channel::WhatsappTemplate,
-                });
-            } else {
-                tracing::warn!(appointment = u.appointment.id, contact = %mask_phone(&u.key.contact_phone), kind = kind.as_str(),
-                    "the lead's 24 h window is closed and no scheduling.reminder_template is configured: lead reminder skipped");
-            }
+            let mut messages: Vec<ReminderMessage> =
+                lead_reminder(&u, kind, &slot, &config, now_ms)
+                    .into_iter()
+                    .collect();
             messages.push(ReminderMessage {
                 to: slot.consultant_whatsapp.clone(),
                 body: handoff::consultant_reminder(
@@ -131,6 +111,44 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
         }
     }
     Ok(recorded)
+}
+
+/// The lead's reminder: text within WhatsApp's 24 h window, else the approved
+/// `scheduling.reminder_template`; `None` (logged) when the window is closed and no template
+/// is configured.
+fn lead_reminder(
+    u: &UpcomingAppointment,
+    kind: ReminderKind,
+    slot: &SlotOption,
+    config: &FlowConfig,
+    now_ms: i64,
+) -> Option<ReminderMessage> {
+    let tz = scheduling::time_zone(&config.scheduling);
+    if u.last_inbound_ms.is_some_and(|t| now_ms - t < WINDOW_MS) {
+        return Some(ReminderMessage {
+            to: u.key.contact_phone.clone(),
+            body: scheduling::reminder_text(kind, slot, tz),
+            channel: Channel::Whatsapp,
+        });
+    }
+    let Some(template) = &config.scheduling.reminder_template else {
+        tracing::warn!(appointment = u.appointment.id, contact = %mask_phone(&u.key.contact_phone), kind = kind.as_str(),
+            "the lead's 24 h window is closed and no scheduling.reminder_template is configured: lead reminder skipped");
+        return None;
+    };
+    // Outside the window only an approved template may be sent: {{1}} date, {{2}} time with
+    // its zone, {{3}} consultant.
+    let (date, time, _) = scheduling::confirmation_parts(slot, tz);
+    let body = serde_json::json!({
+        "name": template.name,
+        "language": template.language,
+        "parameters": [date, format!("{time} {}", scheduling::zone_label(tz)), slot.consultant_name],
+    });
+    Some(ReminderMessage {
+        to: u.key.contact_phone.clone(),
+        body: body.to_string(),
+        channel: Channel::WhatsappTemplate,
+    })
 }
 
 /// Runs [`run_once`] every `interval` until `shutdown`.

@@ -1,0 +1,77 @@
+//! The interpreter of the core's effects: [`apply`] is the one `match` over
+//! [`Effect`]; each arm hands the effect to the small function of the module named for it.
+
+use super::turn::{Arrivals, Raced, Turn, TurnError, TurnWork};
+use super::{booking, knowledge, notices, wording};
+use crate::flow::{Effect, InputEvent, Snapshot, TurnInput};
+
+/// What the turn does after an effect.
+pub(super) enum Next {
+    /// Go on with the next effect.
+    Continue,
+    /// Run this event through the core next, before any other (a booking's result).
+    Feed(InputEvent),
+    /// A newer message of the lead arrived during an LLM call: end the turn, writing nothing.
+    Superseded,
+}
+
+/// Carries out one effect of the core's output for `input`, `snapshot` being the core's new
+/// snapshot. Store failures end the turn (its inbox rows stay pending and are retried).
+pub(super) async fn apply(
+    turn: &Turn<'_>,
+    work: &mut TurnWork,
+    arrivals: &mut Arrivals,
+    snapshot: &Snapshot,
+    input: &TurnInput,
+    effect: Effect,
+) -> Result<Next, TurnError> {
+    match wording::route(effect, turn.deps.llm.is_some()) {
+        Effect::Reply(r) => wording::reply(turn, work, r),
+        Effect::AskLlm {
+            instruction,
+            fallback,
+        } => {
+            let free_slots = input.free_slots.as_deref();
+            let asked = wording::ask_llm(
+                turn,
+                work,
+                arrivals,
+                snapshot,
+                free_slots,
+                &instruction,
+                fallback,
+            );
+            if let Raced::Interrupted = asked.await {
+                return Ok(Next::Superseded);
+            }
+        }
+        Effect::SearchKnowledge {
+            query,
+            country,
+            recommend,
+        } => {
+            work.knowledge =
+                knowledge::search(turn, snapshot, &query, country.as_deref(), recommend);
+        }
+        Effect::Handoff { reason, summary } => {
+            notices::handoff(turn, work, snapshot, reason, &summary);
+        }
+        Effect::BookSlot { slot, notes } => {
+            return Ok(Next::Feed(booking::book(turn, work, slot, notes).await?));
+        }
+        Effect::CancelAppointment {
+            appointment_id,
+            slot,
+            reschedule,
+        } => booking::cancel(turn, work, &appointment_id, &slot, reschedule).await?,
+        Effect::UpdateLead(update) => {
+            // The CRM status; the fields and the score are in the snapshot already.
+            if let Some(status) = update.status {
+                work.lead.status = Some(status);
+            }
+        }
+        // The slots are in the reply's text already; no list message is sent.
+        Effect::OfferSlots { .. } => {}
+    }
+    Ok(Next::Continue)
+}

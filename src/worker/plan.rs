@@ -1,0 +1,241 @@
+//! The plan of a turn: what its claimed inbox rows mean for the flow core (events, in arrival
+//! order), what they add to the conversation's message log, and what waits for after the
+//! commit (delivery failures). Pure: no store, no clock.
+
+use serde_json::json;
+
+use crate::flow::{InboundMessage as FlowMessage, InputEvent};
+use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType, StatusUpdate};
+use crate::store::{Direction, NewMessage};
+
+/// Maps a stored inbound message to the flow's view of it. `None` for what the flow ignores
+/// (a message with neither text nor a kind the flow reads).
+fn to_flow_message(m: &InboundMessage) -> Option<FlowMessage> {
+    let text = m.text.clone();
+    Some(match &m.message_type {
+        MessageType::Text => FlowMessage::Text { text: text? },
+        MessageType::Image | MessageType::Video | MessageType::Document | MessageType::Sticker => {
+            FlowMessage::Image { caption: text }
+        }
+        MessageType::Audio => FlowMessage::Audio { transcript: text },
+        MessageType::Interactive | MessageType::Button => FlowMessage::Interactive {
+            id: m.reply_id.clone().unwrap_or_default(),
+            title: text.unwrap_or_default(),
+        },
+        MessageType::Location => {
+            let loc = m.location.as_ref()?;
+            FlowMessage::Location {
+                latitude: loc.latitude?,
+                longitude: loc.longitude?,
+            }
+        }
+        MessageType::Reaction => FlowMessage::Reaction { emoji: text? },
+        MessageType::Contacts | MessageType::Template | MessageType::Other(_) => {
+            FlowMessage::Text { text: text? }
+        }
+    })
+}
+
+/// What the pending inbox rows mean for the flow, in arrival order, and what they add to the
+/// conversation's message log.
+pub(super) struct Plan {
+    pub(super) events: Vec<InputEvent>,
+    pub(super) messages: Vec<NewMessage>,
+    /// `(kapso message id, error)` of outbound messages WhatsApp reported failed.
+    pub(super) delivery_failures: Vec<(String, String)>,
+    /// The newest inbound wamid (for the read receipt and typing indicator).
+    pub(super) last_inbound_wamid: Option<String>,
+}
+
+/// Plans a turn from its claimed inbox rows: the lead's rapid messages become one
+/// [`InputEvent::Messages`], a takeover or resume splits them, failed statuses are set aside for
+/// after the commit.
+pub(super) fn plan(rows: &[InboxRow]) -> Plan {
+    let mut plan = Plan {
+        events: Vec::new(),
+        messages: Vec::new(),
+        delivery_failures: Vec::new(),
+        last_inbound_wamid: None,
+    };
+    let mut batch: Vec<FlowMessage> = Vec::new();
+    let flush = |batch: &mut Vec<FlowMessage>, events: &mut Vec<InputEvent>| {
+        if !batch.is_empty() {
+            events.push(InputEvent::Messages {
+                messages: std::mem::take(batch),
+            });
+        }
+    };
+    for row in rows {
+        match row.kind {
+            EventKind::Message => {
+                let Some(m) = &row.event.message else {
+                    continue;
+                };
+                if let Some(fm) = to_flow_message(m) {
+                    batch.push(fm);
+                }
+                plan.last_inbound_wamid = Some(m.wamid.clone());
+                plan.messages.push(NewMessage {
+                    direction: Direction::Inbound,
+                    inbox_id: Some(row.id),
+                    wamid: Some(m.wamid.clone()),
+                    text: m.text.clone(),
+                    meta: json!({"type": m.message_type}),
+                    send: None,
+                });
+            }
+            EventKind::Status => {
+                let Some(s) = &row.event.status else { continue };
+                if s.status == "sent" && s.origin.as_deref() == Some("business_app") {
+                    // A consultant answered from the phone: the bot steps back.
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::HumanTakeover);
+                    plan.messages.push(NewMessage {
+                        direction: Direction::Outbound,
+                        inbox_id: Some(row.id),
+                        wamid: Some(s.wamid.clone()),
+                        text: s.text.clone(),
+                        meta: json!({"origin": "business_app"}),
+                        send: None,
+                    });
+                } else if s.status == "failed" {
+                    plan.delivery_failures
+                        .push((s.wamid.clone(), delivery_error(s)));
+                }
+            }
+            EventKind::Workflow => {
+                if row.event_type == "workflow.execution.handoff" {
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::HumanTakeover);
+                }
+            }
+            EventKind::Control => {
+                if row.event_type == crate::inbox::RESUME_EVENT {
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::Resume);
+                }
+            }
+            EventKind::Conversation | EventKind::Unknown => {}
+        }
+    }
+    flush(&mut batch, &mut plan.events);
+    plan
+}
+
+/// What WhatsApp said about a failed outbound message (`code title` per error, `; `-joined),
+/// recorded on its outbox row.
+fn delivery_error(s: &StatusUpdate) -> String {
+    s.errors
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e.code.map(|c| c.to_string()).unwrap_or_default(),
+                e.title.as_deref().or(e.message.as_deref()).unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The texts the flow reads in a batch of messages (text, captions, transcripts, button titles).
+pub(super) fn texts_of(batch: &[FlowMessage]) -> Vec<String> {
+    batch
+        .iter()
+        .filter_map(|m| match m {
+            FlowMessage::Text { text } => Some(text.clone()),
+            FlowMessage::Image { caption } => caption.clone(),
+            FlowMessage::Audio { transcript } => transcript.clone(),
+            FlowMessage::Interactive { title, .. } => Some(title.clone()),
+            FlowMessage::Location { .. } | FlowMessage::Reaction { .. } => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbox::{InboundEvent, InboxState, StatusUpdate};
+
+    fn row(id: i64, event: InboundEvent) -> InboxRow {
+        InboxRow {
+            id,
+            delivery_key: format!("d{id}"),
+            kind: event.kind,
+            event_type: event.event_type.clone(),
+            workspace_id: Some("default".into()),
+            state: InboxState::Pending,
+            event,
+            raw: json!({}),
+            received_at_ms: 0,
+        }
+    }
+
+    fn text(id: i64, t: &str) -> InboxRow {
+        let mut e = InboundEvent::unknown("whatsapp.message.received");
+        e.kind = EventKind::Message;
+        e.message = Some(InboundMessage {
+            wamid: format!("wamid.{id}"),
+            timestamp: None,
+            message_type: MessageType::Text,
+            text: Some(t.into()),
+            reply_id: None,
+            media: None,
+            location: None,
+            reacts_to: None,
+            context_id: None,
+            origin: None,
+        });
+        row(id, e)
+    }
+
+    fn status(id: i64, status: &str, origin: Option<&str>) -> InboxRow {
+        let mut e = InboundEvent::unknown(format!("whatsapp.message.{status}"));
+        e.kind = EventKind::Status;
+        e.status = Some(StatusUpdate {
+            wamid: format!("wamid.out{id}"),
+            status: status.into(),
+            timestamp: None,
+            recipient: None,
+            origin: origin.map(str::to_string),
+            direction: Some("outbound".into()),
+            text: Some("Halo, saya konsultan".into()),
+            errors: vec![],
+        });
+        row(id, e)
+    }
+
+    #[test]
+    fn rapid_messages_form_one_turn_and_a_takeover_splits_them() {
+        let p = plan(&[
+            text(1, "halo"),
+            text(2, "mau tanya"),
+            status(3, "sent", Some("business_app")),
+            text(4, "oke"),
+            status(5, "delivered", None),
+        ]);
+        assert_eq!(p.events.len(), 3);
+        assert!(matches!(&p.events[0], InputEvent::Messages { messages } if messages.len() == 2));
+        assert_eq!(p.events[1], InputEvent::HumanTakeover);
+        assert!(matches!(&p.events[2], InputEvent::Messages { messages } if messages.len() == 1));
+        // Three inbound messages and the consultant's message are logged; the status is not.
+        assert_eq!(p.messages.len(), 4);
+        assert_eq!(p.last_inbound_wamid.as_deref(), Some("wamid.4"));
+    }
+
+    #[test]
+    fn failed_statuses_are_collected_not_turned_into_events() {
+        let mut failed = status(1, "failed", None);
+        if let Some(s) = failed.event.status.as_mut() {
+            s.errors.push(crate::inbox::StatusError {
+                code: Some(131047),
+                title: Some("Re-engagement message".into()),
+                message: None,
+            });
+        }
+        let p = plan(&[failed]);
+        assert!(p.events.is_empty());
+        assert_eq!(p.delivery_failures.len(), 1);
+        assert!(p.delivery_failures[0].1.contains("131047"));
+    }
+}

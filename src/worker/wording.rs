@@ -1,0 +1,156 @@
+//! The lead's replies: a template reply sent as written, or worded by the LLM (`AskLlm`), with
+//! the template (or the knowledge answer) as the fallback. Every lead-facing reply's meta is
+//! built by [`reply_meta`], so a field every reply carries is added in one place.
+
+use serde_json::{Map, Value};
+
+use super::turn::{Arrivals, Raced, Turn, TurnWork, race};
+use super::typing;
+use crate::flow::{Effect, Reply, SlotOption, Snapshot};
+use crate::knowledge::KnowledgeAnswer;
+use crate::llm::{LlmReply, ReplyRequest, TYPING_REFRESH, keep_typing};
+use crate::telemetry::mask_phone;
+
+/// Where a reply's text came from, beyond its template (what [`reply_meta`] records).
+pub(super) enum Source<'a> {
+    /// The template's text, as the core rendered it.
+    Template,
+    /// The knowledge base's answer: the entries it was made from.
+    Knowledge(&'a [String]),
+    /// The LLM's wording: model, arm, tokens and latency.
+    Llm(&'a LlmReply),
+}
+
+/// The meta logged with a lead-facing reply: `{"template": ..}` plus what `source` adds
+/// (`knowledge_ids`, or `llm`). The one place a reply's meta is built.
+pub(super) fn reply_meta(template: &str, source: Source<'_>) -> Value {
+    let mut meta = Map::new();
+    meta.insert("template".into(), template.into());
+    match source {
+        Source::Template => {}
+        Source::Knowledge(entry_ids) => {
+            meta.insert("knowledge_ids".into(), entry_ids.into());
+        }
+        Source::Llm(r) => {
+            meta.insert(
+                "llm".into(),
+                serde_json::json!({"model": r.model, "arm": r.arm,
+                        "prompt_tokens": r.prompt_tokens,
+                        "completion_tokens": r.completion_tokens,
+                        "latency_ms": r.latency_ms}),
+            );
+        }
+    }
+    Value::Object(meta)
+}
+
+/// Whether a template reply may be worded by the LLM: the conversational stages' replies.
+/// Booking, scheduling and handoff texts carry exact dates, slot lists and confirmations, and
+/// are sent as written so a model can never alter them.
+fn worded_by_llm(template: &str) -> bool {
+    matches!(
+        template.split('.').next(),
+        Some("greeting" | "qualifying" | "scoring" | "completed")
+    )
+}
+
+/// With an LLM, conversational template replies are worded by the model (the template is the
+/// fallback); replies with exact facts, and every effect without an LLM, stay as they are.
+pub(super) fn route(effect: Effect, has_llm: bool) -> Effect {
+    match effect {
+        Effect::Reply(r) if has_llm && worded_by_llm(&r.template) => Effect::AskLlm {
+            instruction: String::new(),
+            fallback: r,
+        },
+        other => other,
+    }
+}
+
+/// [`Effect::Reply`]: the template's text, sent as written.
+pub(super) fn reply(turn: &Turn<'_>, work: &mut TurnWork, r: Reply) {
+    let meta = reply_meta(&r.template, Source::Template);
+    send(turn, work, (r.text, meta));
+}
+
+/// [`Effect::AskLlm`]: the LLM words the core's decision (with the knowledge answer found for
+/// this turn, if any), the typing indicator showing meanwhile; without an LLM, or when it
+/// fails, the template reply goes instead. `Interrupted`: a newer message arrived during the
+/// call (nothing was queued).
+pub(super) async fn ask_llm(
+    turn: &Turn<'_>,
+    work: &mut TurnWork,
+    arrivals: &mut Arrivals,
+    snapshot: &Snapshot,
+    free_slots: Option<&[SlotOption]>,
+    instruction: &str,
+    fallback: Reply,
+) -> Raced<()> {
+    // The knowledge answer is used by this reply only.
+    let knowledge = work.knowledge.take();
+    let template_reply = template_reply(knowledge.as_ref(), &fallback);
+    let Some(llm) = &turn.deps.llm else {
+        // Queued without the unsent-reply log of `send` (as the shell always did).
+        work.queue_reply(template_reply, &turn.send);
+        return Raced::Done(());
+    };
+    let req = ReplyRequest::for_ask_llm(
+        &turn.key.contact_phone,
+        snapshot,
+        turn.config,
+        instruction,
+        &fallback,
+        knowledge,
+        free_slots,
+        turn.history.clone(),
+        turn.now,
+    );
+    typing::before_llm_call(turn, work);
+    let call = keep_typing(llm.reply(&req), TYPING_REFRESH, || {
+        typing::refresh(turn);
+        std::future::ready(())
+    });
+    let worded = match race(call, arrivals).await {
+        Raced::Interrupted => return Raced::Interrupted,
+        Raced::Done(Ok(r)) => {
+            let meta = reply_meta(&fallback.template, Source::Llm(&r));
+            (r.text, meta)
+        }
+        Raced::Done(Err(e)) => {
+            tracing::warn!(error = %e, kind = e.kind(), "LLM reply failed; template reply sent");
+            template_reply
+        }
+    };
+    send(turn, work, worded);
+    Raced::Done(())
+}
+
+/// The reply without the LLM: the knowledge base's answer (if any) and the core's pending
+/// question, or else the core's template fallback.
+fn template_reply(knowledge: Option<&KnowledgeAnswer>, fallback: &Reply) -> (String, Value) {
+    match knowledge {
+        Some(k) if !k.text.trim().is_empty() => {
+            let question = fallback.values.get("question").cloned().unwrap_or_default();
+            let text = if question.is_empty() {
+                k.text.clone()
+            } else {
+                format!("{}\n\n{question}", k.text)
+            };
+            (
+                text,
+                reply_meta("knowledge", Source::Knowledge(&k.entry_ids)),
+            )
+        }
+        _ => (
+            fallback.text.clone(),
+            reply_meta(&fallback.template, Source::Template),
+        ),
+    }
+}
+
+/// Queues a reply to the lead; one that cannot be sent (no business number known) is logged.
+fn send(turn: &Turn<'_>, work: &mut TurnWork, reply: (String, Value)) {
+    if turn.send.is_none() {
+        tracing::error!(contact = %mask_phone(&turn.key.contact_phone), "no business number known for this conversation; reply stored, not sent");
+    }
+    work.queue_reply(reply, &turn.send);
+}
