@@ -67,6 +67,7 @@ pub fn requested(text: &str, configured: &[String]) -> Option<String> {
 /// The language `text` is confidently written in, among `configured`; `None` when the text is
 /// too short or the detector is unsure.
 pub fn detect(text: &str, configured: &[String]) -> Option<String> {
+    let text = &common_words(text);
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     let words = text
         .split_whitespace()
@@ -91,21 +92,80 @@ pub fn detect(text: &str, configured: &[String]) -> Option<String> {
     (confidence >= MIN_CONFIDENCE && configured.iter().any(|c| c == code)).then(|| code.to_string())
 }
 
-/// The conversation's language after a lead message: a request wins, then a confident
-/// detection, else the current language (or `default` when none yet). Returns it with the
-/// language the message itself was confidently detected in (or asked for), if any.
+/// The words a language is read from: names, places and test names ("Kevin Wijaya",
+/// "Australia", "IELTS": capitalised words after the first), numbers, emails and URLs say
+/// nothing about the language and mislead the detector, so they are left out.
+fn common_words(text: &str) -> String {
+    text.split_whitespace()
+        .enumerate()
+        .filter(|(i, w)| {
+            let bare = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'');
+            let proper = *i > 0
+                && bare.chars().next().is_some_and(char::is_uppercase)
+                && bare != "I"
+                && !bare.starts_with("I'");
+            !proper
+                && !bare.is_empty()
+                && !bare.chars().any(|c| c.is_ascii_digit())
+                && !w.contains('@')
+                && !w.contains("://")
+        })
+        .map(|(_, w)| w)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a conversation knows of its language (kept in the snapshot).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LanguageState {
+    /// The language replies are written in; `None` until a first message was read.
+    pub current: Option<String>,
+    /// `current` was detected or asked for (not just the workspace default): one confident
+    /// message in another language then only makes that language the `challenger`.
+    pub settled: bool,
+    /// A language one confident message was written in; a second confident message in it
+    /// switches the conversation.
+    pub challenger: Option<String>,
+}
+
+/// The conversation's language after a lead message: an explicit request switches at once; a
+/// confident detection decides an unsettled conversation, and switches a settled one when it
+/// is the second confident message in a row in that language (one English sentence in an
+/// Indonesian chat is not a switch); else nothing changes. Returns the language the message
+/// itself was confidently written in (or asked for), if any.
 pub fn after_message(
-    current: Option<&str>,
+    state: &mut LanguageState,
     text: &str,
     configured: &[String],
     default: &str,
-) -> (String, Option<String>) {
-    let decided = requested(text, configured).or_else(|| detect(text, configured));
-    let language = decided
-        .clone()
-        .or_else(|| current.map(str::to_string))
-        .unwrap_or_else(|| default.to_string());
-    (language, decided)
+) -> Option<String> {
+    if let Some(asked) = requested(text, configured) {
+        *state = LanguageState {
+            current: Some(asked.clone()),
+            settled: true,
+            challenger: None,
+        };
+        return Some(asked);
+    }
+    let detected = detect(text, configured);
+    match &detected {
+        None => {}
+        Some(d) if !state.settled || state.current.is_none() => {
+            state.current = Some(d.clone());
+            state.settled = true;
+            state.challenger = None;
+        }
+        Some(d) if state.current.as_ref() == Some(d) => state.challenger = None,
+        Some(d) if state.challenger.as_ref() == Some(d) => {
+            state.current = Some(d.clone());
+            state.challenger = None;
+        }
+        Some(d) => state.challenger = Some(d.clone()),
+    }
+    if state.current.is_none() {
+        state.current = Some(default.to_string());
+    }
+    detected
 }
 
 #[cfg(test)]
@@ -195,20 +255,75 @@ mod tests {
         }
     }
 
+    fn current(s: &LanguageState) -> &str {
+        s.current.as_deref().unwrap_or("-")
+    }
+
     #[test]
-    fn the_language_is_sticky_until_a_confident_message() {
-        let (l, d) = after_message(None, "halo", &both(), "id");
-        assert_eq!((l.as_str(), d), ("id", None));
-        let (l, d) = after_message(
-            Some("id"),
-            "I want to study in the UK next year",
+    fn an_unsettled_conversation_takes_the_first_confident_language() {
+        let mut s = LanguageState::default();
+        assert_eq!(after_message(&mut s, "halo", &both(), "id"), None);
+        assert_eq!((current(&s), s.settled), ("id", false));
+        let d = after_message(&mut s, "I want to study in the UK next year", &both(), "id");
+        assert_eq!((d.as_deref(), current(&s)), (Some("en"), "en"));
+        after_message(&mut s, "ok", &both(), "id");
+        assert_eq!(current(&s), "en");
+    }
+
+    #[test]
+    fn a_settled_language_switches_on_a_request_or_two_confident_messages() {
+        let mut s = LanguageState::default();
+        after_message(
+            &mut s,
+            "halo kak saya mau tanya kuliah di luar negeri",
             &both(),
             "id",
         );
-        assert_eq!((l.as_str(), d.as_deref()), ("en", Some("en")));
-        let (l, _) = after_message(Some("en"), "ok", &both(), "id");
-        assert_eq!(l, "en");
-        let (l, _) = after_message(Some("en"), "pakai bahasa indonesia aja", &both(), "id");
-        assert_eq!(l, "id");
+        assert_eq!((current(&s), s.settled), ("id", true));
+        after_message(
+            &mut s,
+            "My English is upper intermediate, I took the test last year",
+            &both(),
+            "id",
+        );
+        assert_eq!(current(&s), "id", "one English sentence is not a switch");
+        after_message(
+            &mut s,
+            "budget saya sekitar lima ratus juta untuk kuliah",
+            &both(),
+            "id",
+        );
+        after_message(
+            &mut s,
+            "I would like to start my studies next September",
+            &both(),
+            "id",
+        );
+        assert_eq!(
+            current(&s),
+            "id",
+            "an Indonesian message in between resets the count"
+        );
+        after_message(
+            &mut s,
+            "Could you tell me more about the universities there?",
+            &both(),
+            "id",
+        );
+        assert_eq!(current(&s), "en");
+        after_message(&mut s, "pakai bahasa indonesia aja", &both(), "id");
+        assert_eq!(current(&s), "id");
+    }
+
+    #[test]
+    fn names_places_and_numbers_do_not_decide() {
+        for t in [
+            "Hi, Kevin Wijaya here",
+            "I'm Cindy Halim",
+            "saya Budi Santoso",
+            "Jakarta 2027 IELTS 7.5",
+        ] {
+            assert_eq!(detect(t, &both()), None, "{t}");
+        }
     }
 }

@@ -17,17 +17,18 @@ use statig::prelude::*;
 use super::extract::{
     ExtractContext, Pending, extract, is_knowledge_question, mentions_any, normalize_country,
 };
-use super::graph::{EventKind, Facts, Guard, HandoffReason, StageId, select};
+use super::graph::{Edge, EventKind, Facts, Guard, HandoffReason, StageId, edge_name, select};
+use super::normalize::normalize;
 use super::schedule::{self, SlotOption};
 use super::scoring::{LeadScore, ScoreInput, ScoringRules, score};
 use super::text::render;
 use super::turn::{
     BookedAppointment, BookingResult, Effect, FieldValue, HandoffData, InboundMessage, InputEvent,
     LeadState, LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot, StageSnapshot,
-    TurnInput, TurnOutput,
+    TurnInput, TurnOutput, TurnTrace,
 };
 use super::yesno::{YesNo, parse_yes_no};
-use crate::config::flow::{FlowConfig, LeadAction};
+use crate::config::flow::{FlowConfig, LeadAction, Locale};
 use crate::scheduling;
 
 /// An event dispatched to the machine. The turn's text and facts travel in [`Ctx`].
@@ -75,7 +76,10 @@ impl Event {
 
 /// Per-dispatch context: the config snapshot, the turn, the guard facts, the effect outbox.
 pub struct Ctx<'a> {
+    /// The flow in the conversation's language (every lead-facing text comes from it).
     cfg: &'a FlowConfig,
+    /// The flow in the workspace's own language (consultant-facing texts: the summary).
+    base: &'a FlowConfig,
     now: DateTime<Utc>,
     text: &'a str,
     interactive_id: Option<&'a str>,
@@ -86,6 +90,18 @@ pub struct Ctx<'a> {
     learned: bool,
     unknown_noted: bool,
     effects: Vec<Effect>,
+    /// Names of the edges taken in this dispatch.
+    trace: Vec<String>,
+}
+
+impl Ctx<'_> {
+    /// Records `edge` as taken (when there is one) and returns it.
+    fn took(&mut self, edge: Option<&'static Edge>) -> Option<&'static Edge> {
+        if let Some(e) = edge {
+            self.trace.push(edge_name(e));
+        }
+        edge
+    }
 }
 
 #[state_machine(
@@ -100,7 +116,7 @@ impl LeadState {
         if is_escape(event) {
             return Super;
         }
-        let Some(edge) = select(StageId::Greeting, &context.facts) else {
+        let Some(edge) = context.took(select(StageId::Greeting, &context.facts)) else {
             return Handled;
         };
         debug_assert_eq!(edge.guard, Guard::FirstMessage);
@@ -133,7 +149,10 @@ impl LeadState {
         if is_escape(event) {
             return Super;
         }
-        match select(StageId::Qualifying, &context.facts).map(|e| e.guard) {
+        match context
+            .took(select(StageId::Qualifying, &context.facts))
+            .map(|e| e.guard)
+        {
             Some(Guard::QualificationDone) => {
                 self.pending = None;
                 Transition(State::scoring(0))
@@ -202,7 +221,7 @@ impl LeadState {
         let mut facts = context.facts;
         facts.temperature = Some(s.temperature);
         facts.warm_limit_reached = *nurtured >= context.cfg.routing.warm_nurture_limit;
-        let Some(edge) = select(StageId::Scoring, &facts) else {
+        let Some(edge) = context.took(select(StageId::Scoring, &facts)) else {
             return Handled;
         };
         match edge.guard {
@@ -259,7 +278,10 @@ impl LeadState {
         if is_escape(event) {
             return Super;
         }
-        match select(StageId::Booking, &context.facts).map(|e| e.guard) {
+        match context
+            .took(select(StageId::Booking, &context.facts))
+            .map(|e| e.guard)
+        {
             Some(Guard::Accepted) => {
                 let mut data = SchedulingData::default();
                 self.scheduling_step(&mut data, context);
@@ -301,7 +323,10 @@ impl LeadState {
         if is_escape(event) {
             return Super;
         }
-        match select(StageId::Scheduling, &context.facts).map(|e| e.guard) {
+        match context
+            .took(select(StageId::Scheduling, &context.facts))
+            .map(|e| e.guard)
+        {
             Some(Guard::SlotBooked) => {
                 let tz = schedule::time_zone(context.cfg);
                 let slot = match event {
@@ -320,7 +345,8 @@ impl LeadState {
                     _ => None,
                 };
                 if let Some(slot) = &slot {
-                    let (date, time, duration) = schedule::confirmation_parts(slot, tz);
+                    let (date, time, duration) =
+                        scheduling::confirmation_parts_in(slot, tz, &context.cfg.locale);
                     let r = self.reply(
                         context,
                         "scheduling",
@@ -366,7 +392,10 @@ impl LeadState {
                     context,
                     "scheduling",
                     "slot_taken",
-                    &[("available_days", schedule::available_days(&free, tz))],
+                    &[(
+                        "available_days",
+                        scheduling::available_days_in(&free, tz, &context.cfg.locale),
+                    )],
                 );
                 context.effects.push(Effect::Reply(r));
                 Handled
@@ -392,7 +421,10 @@ impl LeadState {
         facts.takeover_expired = data.reason == HandoffReason::HumanTakeover
             && resume_after > 0
             && context.now - data.at >= Duration::minutes(i64::from(resume_after));
-        match select(StageId::Handoff, &facts).map(|e| e.guard) {
+        match context
+            .took(select(StageId::Handoff, &facts))
+            .map(|e| e.guard)
+        {
             Some(Guard::HumanTakeover) => {
                 // `at` now means the person's latest activity: the resume timer restarts.
                 data.reason = HandoffReason::HumanTakeover;
@@ -414,7 +446,7 @@ impl LeadState {
                     "reschedule",
                     &[(
                         "available_days",
-                        schedule::available_days(context.free_slots, tz),
+                        scheduling::available_days_in(context.free_slots, tz, &context.cfg.locale),
                     )],
                 );
                 context.effects.push(Effect::Reply(r));
@@ -423,7 +455,8 @@ impl LeadState {
             Some(Guard::CancelRequested) => {
                 let tz = schedule::time_zone(context.cfg);
                 if let Some(a) = self.appointment.take() {
-                    let (date, time, _) = schedule::confirmation_parts(&a.slot, tz);
+                    let (date, time, _) =
+                        scheduling::confirmation_parts_in(&a.slot, tz, &context.cfg.locale);
                     context.effects.push(Effect::CancelAppointment {
                         appointment_id: a.id,
                         slot: a.slot,
@@ -479,7 +512,10 @@ impl LeadState {
     #[state]
     fn completed(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
         let _ = event;
-        match select(StageId::Completed, &context.facts).map(|e| e.guard) {
+        match context
+            .took(select(StageId::Completed, &context.facts))
+            .map(|e| e.guard)
+        {
             Some(Guard::NewCycle) => {
                 self.idle_turns = 0;
                 self.pending = None;
@@ -493,7 +529,7 @@ impl LeadState {
     #[superstate]
     fn active(&mut self, context: &mut Ctx<'_>, event: &Event) -> Outcome<State> {
         let _ = event;
-        match select(context.from, &context.facts) {
+        match context.took(select(context.from, &context.facts)) {
             Some(edge) if matches!(edge.guard, Guard::HumanRequested | Guard::Stuck) => {
                 Transition(self.hand_off(
                     context,
@@ -516,20 +552,21 @@ fn is_escape(event: &Event) -> bool {
     )
 }
 
-/// Greeting time of day in the configured zone (seed §11.1: 5-10 pagi, 11-14 siang,
-/// 15-17 sore, else malam).
+/// Greeting time of day in the configured zone, in the conversation's language (seed §11.1:
+/// 5-10 pagi, 11-14 siang, 15-17 sore, else malam; the words are `locale.*`).
 fn time_of_day(context: &Ctx<'_>) -> String {
     let hour = context
         .now
         .with_timezone(&schedule::time_zone(context.cfg))
         .hour();
+    let words = &context.cfg.locale;
     match hour {
-        5..=10 => "pagi",
-        11..=14 => "siang",
-        15..=17 => "sore",
-        _ => "malam",
+        5..=10 => &words.morning,
+        11..=14 => &words.midday,
+        15..=17 => &words.afternoon,
+        _ => &words.evening,
     }
-    .to_string()
+    .clone()
 }
 
 impl LeadState {
@@ -702,7 +739,7 @@ impl LeadState {
         }
         context.effects.push(Effect::Handoff {
             reason,
-            summary: summary(self, context.cfg),
+            summary: summary(self, context.base),
         });
         State::handoff(HandoffData {
             reason,
@@ -767,7 +804,7 @@ impl LeadState {
                     "ask_day",
                     &[(
                         "available_days",
-                        schedule::available_days(context.free_slots, tz),
+                        scheduling::available_days_in(context.free_slots, tz, &context.cfg.locale),
                     )],
                 );
                 context.effects.push(Effect::Reply(r));
@@ -790,7 +827,10 @@ impl LeadState {
             "scheduling",
             "confirm",
             &[
-                ("slot", schedule::slot_line(&slot, tz)),
+                (
+                    "slot",
+                    scheduling::slot_line_in(&slot, tz, &context.cfg.locale),
+                ),
                 ("consultant_name", slot.consultant_name.clone()),
             ],
         );
@@ -820,10 +860,10 @@ impl LeadState {
                 "scheduling",
                 "no_slots_that_day",
                 &[
-                    ("day", query_label(query)),
+                    ("day", query_label(query, &context.cfg.locale)),
                     (
                         "available_days",
-                        schedule::available_days(context.free_slots, tz),
+                        scheduling::available_days_in(context.free_slots, tz, &context.cfg.locale),
                     ),
                 ],
             );
@@ -835,8 +875,11 @@ impl LeadState {
             "scheduling",
             "show_slots",
             &[
-                ("day", days_of(&matching, tz)),
-                ("slots", schedule::slot_lines(&matching, tz)),
+                ("day", days_of(&matching, tz, &context.cfg.locale)),
+                (
+                    "slots",
+                    scheduling::slot_lines_in(&matching, tz, &context.cfg.locale),
+                ),
             ],
         );
         context.effects.push(Effect::Reply(r));
@@ -862,14 +905,22 @@ impl LeadState {
                 "scheduling",
                 "pick_unclear",
                 &[
-                    ("slots", schedule::slot_lines(&data.shown, tz)),
+                    (
+                        "slots",
+                        scheduling::slot_lines_in(&data.shown, tz, &context.cfg.locale),
+                    ),
                     ("slot_count", data.shown.len().to_string()),
                 ],
             ),
             SchedulingStep::Confirming => {
                 let slot = data.selected.clone();
                 let (line, name) = slot
-                    .map(|s| (schedule::slot_line(&s, tz), s.consultant_name))
+                    .map(|s| {
+                        (
+                            scheduling::slot_line_in(&s, tz, &context.cfg.locale),
+                            s.consultant_name,
+                        )
+                    })
                     .unwrap_or_default();
                 self.reply(
                     context,
@@ -884,7 +935,7 @@ impl LeadState {
                 "ask_day",
                 &[(
                     "available_days",
-                    schedule::available_days(context.free_slots, tz),
+                    scheduling::available_days_in(context.free_slots, tz, &context.cfg.locale),
                 )],
             ),
         }
@@ -1090,6 +1141,9 @@ fn to_snapshot(state: &State) -> StageSnapshot {
 /// What a turn's event is, before dispatch.
 struct Prepared {
     event: Option<Event>,
+    /// The lead's words as written (language detection, the LLM).
+    raw: String,
+    /// The same after the lexicon (`flow::normalize`): what the rules read.
     text: String,
     interactive_id: Option<String>,
 }
@@ -1113,14 +1167,17 @@ fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
                     _ => {}
                 }
             }
-            let text = texts.join("\n");
+            let raw = texts.join("\n");
+            let text = normalize(&raw, &cfg.lexicon);
+            let says =
+                |phrases: &[String]| mentions_any(&raw, phrases) || mentions_any(&text, phrases);
             if text.trim().is_empty() && interactive_id.is_none() {
                 None
-            } else if mentions_any(&text, &cfg.handoff.human_request_phrases) {
+            } else if says(&cfg.handoff.human_request_phrases) {
                 Some(Event::HumanRequested)
-            } else if mentions_any(&text, &cfg.scheduling.reschedule_phrases) {
+            } else if says(&cfg.scheduling.reschedule_phrases) {
                 Some(Event::RescheduleRequested)
-            } else if mentions_any(&text, &cfg.scheduling.cancel_phrases) {
+            } else if says(&cfg.scheduling.cancel_phrases) {
                 Some(Event::CancelRequested)
             } else {
                 Some(Event::Message)
@@ -1131,29 +1188,35 @@ fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
         InputEvent::Close => Some(Event::Close),
         InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
     };
+    let raw = texts.join("\n");
     Prepared {
         event,
-        text: texts.join("\n"),
+        text: normalize(&raw, &cfg.lexicon),
+        raw,
         interactive_id,
     }
 }
 
 /// How a day query reads in a reply ("Kamis", "Kamis 26/11"); "itu" for a range or a time only.
-fn query_label(q: &scheduling::DayTimeQuery) -> String {
+fn query_label(q: &scheduling::DayTimeQuery, locale: &Locale) -> String {
     match q.day {
         Some(scheduling::DayQuery::Date(d)) => {
-            format!("{} {}", schedule::day_name(d.weekday()), d.format("%d/%m"))
+            format!(
+                "{} {}",
+                scheduling::day_name_in(d.weekday(), locale),
+                d.format("%d/%m")
+            )
         }
-        Some(scheduling::DayQuery::Weekday(w)) => schedule::day_name(w).to_string(),
-        _ => "itu".to_string(),
+        Some(scheduling::DayQuery::Weekday(w)) => scheduling::day_name_in(w, locale).to_string(),
+        _ => "-".to_string(),
     }
 }
 
 /// The distinct local weekday names of `slots`, in order ("Kamis", or "Senin, Selasa").
-fn days_of(slots: &[SlotOption], tz: chrono_tz::Tz) -> String {
+fn days_of(slots: &[SlotOption], tz: chrono_tz::Tz, locale: &Locale) -> String {
     let mut names: Vec<&str> = Vec::new();
     for s in slots {
-        let name = schedule::day_name(s.start.with_timezone(&tz).weekday());
+        let name = scheduling::day_name_in(s.start.with_timezone(&tz).weekday(), locale);
         if !names.contains(&name) {
             names.push(name);
         }
@@ -1207,13 +1270,16 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
 /// The steps, each a function below: merge the form answers, read the event (`prepare`,
 /// `booking_event`), learn from the text (`learn`), dispatch the event
 /// (`Dispatcher::dispatch`) and run the same-turn follow-ups (`Dispatcher::follow_ups`).
-pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> TurnOutput {
+pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnOutput {
     let mut lead = snapshot.lead.clone();
     let mut update = LeadUpdate {
         fields: merge_form(&mut lead, &input.form_answers),
         ..LeadUpdate::default()
     };
-    let prepared = prepare(input, cfg);
+    let prepared = prepare(input, base);
+    let language_detected = read_language(&mut lead, &prepared, base);
+    // Every lead-facing text of this turn comes from the conversation's language.
+    let cfg = base.in_language(lead.language.as_deref().unwrap_or(&base.persona.language));
     let Some(event) = prepared.event.clone() else {
         return without_event(snapshot, lead, update);
     };
@@ -1231,8 +1297,10 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
     }
 
     let interactive_id = prepared.interactive_id.as_deref();
+    let rules = learned.rules.clone();
     let mut dispatcher = Dispatcher {
         cfg,
+        base,
         now: input.now,
         text,
         interactive_id,
@@ -1241,6 +1309,7 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
         learned,
         effects,
         transitions: Vec::new(),
+        edges: Vec::new(),
     };
     let before = snapshot.stage_id();
     let state = to_state(&snapshot.stage);
@@ -1255,7 +1324,35 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, cfg: &FlowConfig) -> Tur
         },
         effects: dispatcher.effects,
         transitions: dispatcher.transitions,
+        trace: TurnTrace {
+            edges: dispatcher.edges,
+            rules,
+            language_detected,
+        },
     }
+}
+
+/// The conversation's language after the lead's words of this turn (`flow::language`):
+/// returns the language they were confidently written in (or asked for), if any.
+fn read_language(lead: &mut LeadState, prepared: &Prepared, cfg: &FlowConfig) -> Option<String> {
+    if prepared.raw.trim().is_empty() {
+        return None;
+    }
+    let mut state = super::language::LanguageState {
+        current: lead.language.take(),
+        settled: lead.language_settled,
+        challenger: lead.language_challenger.take(),
+    };
+    let decided = super::language::after_message(
+        &mut state,
+        &prepared.raw,
+        &cfg.languages(),
+        &cfg.persona.language,
+    );
+    lead.language = state.current;
+    lead.language_settled = state.settled;
+    lead.language_challenger = state.challenger;
+    decided
 }
 
 /// A turn with nothing to dispatch (no text, no button, a reaction): only the form answers
@@ -1272,6 +1369,7 @@ fn without_event(snapshot: &Snapshot, lead: LeadState, update: LeadUpdate) -> Tu
         },
         effects,
         transitions: Vec::new(),
+        trace: TurnTrace::default(),
     }
 }
 
@@ -1289,7 +1387,7 @@ fn booking_event(event: Event, lead: &LeadState, now: DateTime<Utc>) -> Event {
 }
 
 /// What learning from a message found; the handlers' guards and the stuck count read it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Learned {
     /// A field or document was learned or changed.
     learned: bool,
@@ -1297,6 +1395,8 @@ struct Learned {
     unknown_noted: bool,
     /// The text asks a knowledge question.
     knowledge_question: bool,
+    /// The extraction rules that read something (`flow::extract::RULES`).
+    rules: Vec<String>,
 }
 
 /// Learns from a message's text: the rule-based fields (a knowledge question never corrects a
@@ -1325,6 +1425,7 @@ fn learn(
             current_year: current_year(cfg, input.now),
         },
     );
+    found.rules = ex.rules().iter().map(|r| (*r).to_string()).collect();
     for (k, v) in &ex.fields {
         if found.knowledge_question && lead.fields.contains_key(k) {
             continue; // "kalau di UK berapa?" asks, it does not correct
@@ -1371,6 +1472,7 @@ fn learn(
 /// effects and stage changes they add up to.
 struct Dispatcher<'a> {
     cfg: &'a FlowConfig,
+    base: &'a FlowConfig,
     now: DateTime<Utc>,
     text: &'a str,
     interactive_id: Option<&'a str>,
@@ -1379,6 +1481,8 @@ struct Dispatcher<'a> {
     learned: Learned,
     effects: Vec<Effect>,
     transitions: Vec<(StageId, StageId)>,
+    /// Names of the edges taken, in order.
+    edges: Vec<String>,
 }
 
 impl Dispatcher<'_> {
@@ -1389,6 +1493,7 @@ impl Dispatcher<'_> {
         let facts = base_facts(&lead, self.cfg, event, self.answer, !self.free.is_empty());
         let mut ctx = Ctx {
             cfg: self.cfg,
+            base: self.base,
             now: self.now,
             text: self.text,
             interactive_id: self.interactive_id,
@@ -1399,6 +1504,7 @@ impl Dispatcher<'_> {
             learned: self.learned.learned,
             unknown_noted: self.learned.unknown_noted,
             effects: Vec::new(),
+            trace: Vec::new(),
         };
         let mut machine = lead.uninitialized_state_machine();
         *machine.state_mut() = state;
@@ -1410,6 +1516,7 @@ impl Dispatcher<'_> {
         let mut machine = machine.init_with_context(&mut scratch);
         machine.handle_with_context(event, &mut ctx);
         self.effects.append(&mut ctx.effects);
+        self.edges.append(&mut ctx.trace);
         let to = to_snapshot(machine.state()).id();
         if to != from {
             self.transitions.push((from, to));
@@ -1455,6 +1562,7 @@ impl Dispatcher<'_> {
 fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
     Ctx {
         cfg: c.cfg,
+        base: c.base,
         now: c.now,
         text: c.text,
         interactive_id: c.interactive_id,
@@ -1465,5 +1573,6 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
         learned: c.learned,
         unknown_noted: c.unknown_noted,
         effects: Vec::new(),
+        trace: Vec::new(),
     }
 }

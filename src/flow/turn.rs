@@ -362,6 +362,17 @@ pub struct LeadState {
     pub turns: u32,
     /// Completed cycles.
     pub cycles: u32,
+    /// The conversation's language (`id`, `en`): detected from the lead's words, sticky,
+    /// switched on request; `None` until a first message was read (the persona's language
+    /// applies).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// `language` was detected or asked for, not just the default (`flow::language`).
+    #[serde(default)]
+    pub language_settled: bool,
+    /// A language one confident message was written in, not yet switched to.
+    #[serde(default)]
+    pub language_challenger: Option<String>,
 }
 
 /// A booked consultation, kept so the lead can cancel or reschedule it.
@@ -467,6 +478,8 @@ pub struct TurnOutput {
     pub effects: Vec<Effect>,
     /// Stage changes this turn, in order (for logs and metrics).
     pub transitions: Vec<(StageId, StageId)>,
+    /// The edges taken, rules matched and language detected (coverage, debugging).
+    pub trace: TurnTrace,
 }
 
 impl TurnOutput {

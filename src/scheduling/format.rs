@@ -1,10 +1,13 @@
-//! Indonesian texts for slots and bookings, always in the configured zone (seed §9.3 formats;
-//! the seed formatted in server time, §12.7). Month and day names follow the `id-ID` locale.
+//! Texts for slots and bookings, always in the configured zone (seed §9.3 formats; the seed
+//! formatted in server time, §12.7). Day and month names and units come from the flow's
+//! [`Locale`] in the conversation's language (the `*_in` functions); the plain functions use the
+//! default Indonesian locale (`id-ID` names).
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
 use super::SlotOption;
+use crate::config::flow::Locale;
 
 const DAYS_ID: [&str; 7] = [
     "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu",
@@ -124,5 +127,79 @@ pub fn booking_confirmation(s: &SlotOption, tz: Tz) -> String {
         "Oke, saya booking konsultasi untuk kamu:\n\nTanggal: {date}\nJam: {time} {}\nDurasi: {duration} menit\nKonsultan: {}\n\nLink meeting akan dikirim sebelum jadwal. Sampai ketemu!",
         zone_label(tz),
         s.consultant_name
+    )
+}
+
+/// A name from a locale list by index, or `?` when an admin's list is too short (validation
+/// requires full lists; this only keeps formatting total).
+fn pick(list: &[String], i: usize) -> &str {
+    list.get(i).map_or("?", String::as_str)
+}
+
+/// Weekday name in `locale` (`Thursday`).
+pub fn day_name_in(d: Weekday, locale: &Locale) -> &str {
+    pick(&locale.weekdays, d.num_days_from_monday() as usize)
+}
+
+/// `Thursday 26 Nov - 09:00 (60 minutes)` in `locale`.
+pub fn slot_line_in(s: &SlotOption, tz: Tz, locale: &Locale) -> String {
+    let l = local(s.start, tz);
+    format!(
+        "{} {} {} - {:02}:{:02} {} ({} {})",
+        day_name_in(l.weekday(), locale),
+        l.day(),
+        pick(&locale.months_short, l.month0() as usize),
+        l.hour(),
+        l.minute(),
+        zone_label(tz),
+        s.duration_minutes,
+        locale.minutes
+    )
+}
+
+/// Numbered slot lines in `locale`, one per slot.
+pub fn slot_lines_in(shown: &[SlotOption], tz: Tz, locale: &Locale) -> String {
+    shown
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {}", i + 1, slot_line_in(s, tz, locale)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `- Thursday (3 slots)` per weekday with free slots, in `locale`.
+pub fn available_days_in(slots: &[SlotOption], tz: Tz, locale: &Locale) -> String {
+    let mut days: Vec<(Weekday, usize)> = Vec::new();
+    for s in slots {
+        let d = local(s.start, tz).weekday();
+        match days.iter_mut().find(|(w, _)| *w == d) {
+            Some((_, n)) => *n += 1,
+            None => days.push((d, 1)),
+        }
+    }
+    days.iter()
+        .map(|(d, n)| format!("- {} ({n} {})", day_name_in(*d, locale), locale.slots))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Long local date in `locale`, `Thursday, 26 November 2026`.
+pub fn long_date_in(at: DateTime<Utc>, tz: Tz, locale: &Locale) -> String {
+    let l = local(at, tz);
+    format!(
+        "{}, {} {} {}",
+        day_name_in(l.weekday(), locale),
+        l.day(),
+        pick(&locale.months_long, l.month0() as usize),
+        l.year()
+    )
+}
+
+/// `(date, time, duration)` for the booking confirmation, in `locale`.
+pub fn confirmation_parts_in(s: &SlotOption, tz: Tz, locale: &Locale) -> (String, String, String) {
+    (
+        long_date_in(s.start, tz, locale),
+        hhmm(s.start, tz),
+        s.duration_minutes.to_string(),
     )
 }

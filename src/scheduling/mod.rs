@@ -24,8 +24,9 @@ pub use crate::flow::schedule::SlotOption;
 pub use choose::choose_slot;
 pub use confirm::{Confirmation, parse_confirmation};
 pub use format::{
-    available_days, booking_confirmation, confirmation_parts, day_name, slot_line, slot_lines,
-    zone_label,
+    available_days, available_days_in, booking_confirmation, confirmation_parts,
+    confirmation_parts_in, day_name, day_name_in, long_date_in, slot_line, slot_line_in,
+    slot_lines, slot_lines_in, zone_label,
 };
 pub use parse::{DayQuery, DayTimeQuery, PartOfDay, TimeQuery, parse_day_time, weekday_in};
 pub use reminders::{ReminderInput, ReminderKind, due_reminders, next_reminder_at, reminder_text};

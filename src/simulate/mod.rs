@@ -426,8 +426,9 @@ impl Simulator {
     async fn run_turn(&mut self) -> anyhow::Result<()> {
         for _ in 0..3 {
             match take_turn(&self.deps, &self.key, None).await? {
-                TurnRun::Committed { summary, .. } => {
+                TurnRun::Committed { summary, trace, .. } => {
                     self.last = summary;
+                    self.trace.extend(trace);
                     break;
                 }
                 TurnRun::Stale | TurnRun::Superseded => continue,

@@ -88,6 +88,8 @@ pub enum TurnRun {
         version: i64,
         replies: usize,
         summary: ConversationSummary,
+        /// What the core did over the turn's events (edges, rules, detected language).
+        trace: crate::flow::TurnTrace,
     },
     /// Nothing was pending.
     Idle,
@@ -201,6 +203,11 @@ pub(super) struct TurnWork {
     pub(super) typing_shown: bool,
     /// Stage changes, in order (logged after the commit).
     pub(super) transitions: Vec<(StageId, StageId)>,
+    /// The core's traces of this turn's events, joined.
+    pub(super) trace: crate::flow::TurnTrace,
+    /// The language and pending question the lead's replies are written for (every reply's
+    /// meta records them), as the latest core step left them.
+    pub(super) speaking: super::wording::Speaking,
 }
 
 impl TurnWork {
@@ -215,6 +222,8 @@ impl TurnWork {
             replies: 0,
             typing_shown: false,
             transitions: Vec::new(),
+            trace: crate::flow::TurnTrace::default(),
+            speaking: super::wording::Speaking::default(),
         }
     }
 
@@ -364,6 +373,8 @@ async fn run_claimed(
         let out = flow::run_turn(&snapshot, &input, &config);
         snapshot = out.snapshot;
         work.transitions.extend(out.transitions);
+        work.trace.extend(out.trace);
+        work.speaking = super::wording::Speaking::of(&snapshot, &config);
 
         // Effects: carried out in order; a booking's result is the next event.
         for effect in out.effects {
@@ -381,6 +392,7 @@ async fn run_claimed(
     let summary = summary_of(&snapshot);
     let replies = work.replies;
     let transitions = std::mem::take(&mut work.transitions);
+    let trace = std::mem::take(&mut work.trace);
     let commit = work.into_commit(&turn, &snapshot, summary.clone())?;
     match deps.store.commit_turn(commit).await? {
         CommitOutcome::Committed { version, outbox } => {
@@ -390,6 +402,7 @@ async fn run_claimed(
                 version,
                 replies,
                 summary,
+                trace,
             })
         }
         CommitOutcome::Stale => Ok(TurnRun::Stale),

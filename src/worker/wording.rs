@@ -6,6 +6,9 @@ use serde_json::{Map, Value};
 
 use super::turn::{Arrivals, Raced, Turn, TurnWork, race};
 use super::typing;
+use crate::config::flow::FlowConfig;
+use crate::flow::extract::Pending;
+use crate::flow::turn::StageSnapshot;
 use crate::flow::{Effect, Reply, SlotOption, Snapshot};
 use crate::knowledge::KnowledgeAnswer;
 use crate::llm::{LlmReply, ReplyRequest, TYPING_REFRESH, keep_typing};
@@ -21,11 +24,45 @@ pub(super) enum Source<'a> {
     Llm(&'a LlmReply),
 }
 
-/// The meta logged with a lead-facing reply: `{"template": ..}` plus what `source` adds
-/// (`knowledge_ids`, or `llm`). The one place a reply's meta is built.
-pub(super) fn reply_meta(template: &str, source: Source<'_>) -> Value {
+/// What every lead-facing reply of a turn is written for: the conversation's language and,
+/// while qualifying, the pending field or document the reply asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Speaking {
+    /// `id`, `en`...
+    pub(crate) language: String,
+    /// The pending field or document key (qualifying only).
+    pub(crate) pending: Option<String>,
+}
+
+impl Speaking {
+    /// As `snapshot` stands after a core step, for a flow whose own language is `config`'s.
+    pub(crate) fn of(snapshot: &Snapshot, config: &FlowConfig) -> Self {
+        let pending = match (&snapshot.stage, &snapshot.lead.pending) {
+            (StageSnapshot::Qualifying, Some(Pending::Field(k) | Pending::Document(k))) => {
+                Some(k.clone())
+            }
+            _ => None,
+        };
+        Speaking {
+            language: snapshot
+                .lead
+                .language
+                .clone()
+                .unwrap_or_else(|| config.persona.language.clone()),
+            pending,
+        }
+    }
+}
+
+/// The meta logged with a lead-facing reply: `{"template", "language", "pending"}` plus what
+/// `source` adds (`knowledge_ids`, or `llm`). The one place a reply's meta is built.
+pub(super) fn reply_meta(template: &str, speaking: &Speaking, source: Source<'_>) -> Value {
     let mut meta = Map::new();
     meta.insert("template".into(), template.into());
+    meta.insert("language".into(), speaking.language.clone().into());
+    if let Some(p) = &speaking.pending {
+        meta.insert("pending".into(), p.clone().into());
+    }
     match source {
         Source::Template => {}
         Source::Knowledge(entry_ids) => {
@@ -68,7 +105,7 @@ pub(super) fn route(effect: Effect, has_llm: bool) -> Effect {
 
 /// [`Effect::Reply`]: the template's text, sent as written.
 pub(super) fn reply(turn: &Turn<'_>, work: &mut TurnWork, r: Reply) {
-    let meta = reply_meta(&r.template, Source::Template);
+    let meta = reply_meta(&r.template, &work.speaking, Source::Template);
     send(turn, work, (r.text, meta));
 }
 
@@ -87,7 +124,7 @@ pub(super) async fn ask_llm(
 ) -> Raced<()> {
     // The knowledge answer is used by this reply only.
     let knowledge = work.knowledge.take();
-    let template_reply = template_reply(knowledge.as_ref(), &fallback);
+    let template_reply = template_reply(turn, &work.speaking, knowledge.as_ref(), &fallback);
     let Some(llm) = &turn.deps.llm else {
         // Queued without the unsent-reply log of `send` (as the shell always did).
         work.queue_reply(template_reply, &turn.send);
@@ -112,7 +149,7 @@ pub(super) async fn ask_llm(
     let worded = match race(call, arrivals).await {
         Raced::Interrupted => return Raced::Interrupted,
         Raced::Done(Ok(r)) => {
-            let meta = reply_meta(&fallback.template, Source::Llm(&r));
+            let meta = reply_meta(&fallback.template, &work.speaking, Source::Llm(&r));
             (r.text, meta)
         }
         Raced::Done(Err(e)) => {
@@ -125,10 +162,18 @@ pub(super) async fn ask_llm(
 }
 
 /// The reply without the LLM: the knowledge base's answer (if any) and the core's pending
-/// question, or else the core's template fallback.
-fn template_reply(knowledge: Option<&KnowledgeAnswer>, fallback: &Reply) -> (String, Value) {
+/// question, or else the core's template fallback. The knowledge base is written in the
+/// workspace's own language, so a conversation in another language gets the fallback (in its
+/// language: a consultant will give the detail) rather than an answer it cannot read.
+fn template_reply(
+    turn: &Turn<'_>,
+    speaking: &Speaking,
+    knowledge: Option<&KnowledgeAnswer>,
+    fallback: &Reply,
+) -> (String, Value) {
+    let readable = speaking.language == turn.config.persona.language;
     match knowledge {
-        Some(k) if !k.text.trim().is_empty() => {
+        Some(k) if readable && !k.text.trim().is_empty() => {
             let question = fallback.values.get("question").cloned().unwrap_or_default();
             let text = if question.is_empty() {
                 k.text.clone()
@@ -137,12 +182,12 @@ fn template_reply(knowledge: Option<&KnowledgeAnswer>, fallback: &Reply) -> (Str
             };
             (
                 text,
-                reply_meta("knowledge", Source::Knowledge(&k.entry_ids)),
+                reply_meta("knowledge", speaking, Source::Knowledge(&k.entry_ids)),
             )
         }
         _ => (
             fallback.text.clone(),
-            reply_meta(&fallback.template, Source::Template),
+            reply_meta(&fallback.template, speaking, Source::Template),
         ),
     }
 }

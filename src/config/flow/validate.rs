@@ -184,6 +184,18 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
     }
 
     check_fields(cfg, &mut err);
+    for (key, list, len) in [
+        ("locale.weekdays", &cfg.locale.weekdays, 7),
+        ("locale.months_short", &cfg.locale.months_short, 12),
+        ("locale.months_long", &cfg.locale.months_long, 12),
+    ] {
+        if list.len() != len || list.iter().any(|w| w.trim().is_empty()) {
+            err(
+                key.into(),
+                format!("needs {len} non-empty names, first to last"),
+            );
+        }
+    }
 
     let w = cfg.scoring.weights;
     let sum = w.basic + w.qualification + w.documents + w.engagement;
