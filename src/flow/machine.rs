@@ -89,6 +89,8 @@ pub struct Ctx<'a> {
     knowledge_question: bool,
     learned: bool,
     unknown_noted: bool,
+    /// The turn held only media (no words).
+    media: Option<Media>,
     effects: Vec<Effect>,
     /// Names of the edges taken in this dispatch.
     trace: Vec<String>,
@@ -158,30 +160,12 @@ impl LeadState {
                 Transition(State::scoring(0))
             }
             Some(Guard::StillQualifying) => {
-                let q = self.ask_next(context.cfg).unwrap_or_default();
-                if context.knowledge_question {
-                    let fallback = self.reply(
-                        context,
-                        "qualifying",
-                        "knowledge_fallback",
-                        &[("question", q.clone())],
-                    );
-                    self.knowledge(context, &q, fallback);
-                } else if context.unknown_noted {
-                    let r = self.reply(
-                        context,
-                        "qualifying",
-                        "unknown_noted",
-                        &[("question", q.clone()), ("field_label", String::new())],
-                    );
-                    context.effects.push(Effect::Reply(r));
-                } else if !context.learned {
-                    let r = self.reply(context, "qualifying", "fallback", &[("question", q)]);
-                    context.effects.push(Effect::Reply(r));
-                } else {
-                    let r = self.question_reply(context, &q);
-                    context.effects.push(Effect::Reply(r));
-                }
+                let Some(ask) = self.ask_with_policy(context) else {
+                    // The last question was given up: qualification is done.
+                    self.pending = None;
+                    return Transition(State::scoring(0));
+                };
+                self.qualifying_reply(context, &ask);
                 Handled
             }
             _ => Handled,
@@ -569,7 +553,88 @@ fn time_of_day(context: &Ctx<'_>) -> String {
     .clone()
 }
 
+/// The question a qualifying reply asks, under the re-ask policy.
+struct Ask {
+    /// The text to ask: the question, or its `reask` wording the second time.
+    question: String,
+    /// The previous question was asked `max_asks` times and recorded as not given.
+    gave_up: bool,
+}
+
 impl LeadState {
+    /// The next question under the re-ask policy (`qualification.max_asks`, issue 14): the
+    /// second ask of the same question uses its `reask` wording; after `max_asks` asks the
+    /// field (or document) is recorded as not given, which scores as an unknown, and the next
+    /// question is asked. `None` when that was the last question.
+    fn ask_with_policy(&mut self, context: &mut Ctx<'_>) -> Option<Ask> {
+        let cfg = context.cfg;
+        self.ask_next(cfg)?;
+        let mut gave_up = false;
+        if self.asks > cfg.qualification.max_asks.max(1) {
+            self.give_up(context);
+            gave_up = true;
+            self.ask_next(cfg)?;
+        }
+        let question = self.question_text(cfg, self.asks >= 2)?;
+        Some(Ask { question, gave_up })
+    }
+
+    /// Records the pending question as not given (field `Unknown`, document `Unknown`).
+    fn give_up(&mut self, context: &mut Ctx<'_>) {
+        match self.pending.take() {
+            Some(Pending::Field(f)) => {
+                self.fields.insert(f.clone(), FieldValue::Unknown);
+                let mut update = LeadUpdate::default();
+                update.fields.insert(f, FieldValue::Unknown);
+                context.effects.push(Effect::UpdateLead(update));
+            }
+            Some(Pending::Document(d)) => {
+                self.documents.insert(d, YesNo::Unknown);
+            }
+            None => {}
+        }
+    }
+
+    /// The pending question's text; `reask`: its second wording (when configured).
+    fn question_text(&self, cfg: &FlowConfig, reask: bool) -> Option<String> {
+        let (question, second) = match self.pending.as_ref()? {
+            Pending::Field(f) => cfg.fields.get(f).map(|s| (&s.question, &s.reask))?,
+            Pending::Document(d) => cfg.documents.get(d).map(|s| (&s.question, &s.reask))?,
+        };
+        Some(if reask && !second.trim().is_empty() {
+            second.clone()
+        } else {
+            question.clone()
+        })
+    }
+
+    /// The qualifying reply: a knowledge answer, an acknowledgement of media, "noted", "didn't
+    /// catch that", or the plain question; each asks `ask.question`.
+    fn qualifying_reply(&self, context: &mut Ctx<'_>, ask: &Ask) {
+        let q = ask.question.clone();
+        let with_question = |key: &str| (key.to_string(), vec![("question", q.clone()), ("field_label", String::new())]);
+        if context.knowledge_question {
+            let fallback = self.reply(context, "qualifying", "knowledge_fallback", &[("question", q.clone())]);
+            self.knowledge(context, &q, fallback);
+            return;
+        }
+        let (key, extra) = match context.media {
+            Some(Media::File) if !context.learned => with_question("file_received"),
+            Some(Media::File) => with_question("document_received"),
+            Some(Media::Voice) => with_question("voice_unreadable"),
+            Some(Media::Unreadable) => with_question("unreadable"),
+            None if context.unknown_noted || ask.gave_up => with_question("unknown_noted"),
+            None if !context.learned => with_question("fallback"),
+            None => {
+                let r = self.question_reply(context, &q);
+                context.effects.push(Effect::Reply(r));
+                return;
+            }
+        };
+        let r = self.reply(context, "qualifying", &key, &extra);
+        context.effects.push(Effect::Reply(r));
+    }
+
     fn known(&self, key: &str) -> Option<&str> {
         match self.fields.get(key) {
             Some(FieldValue::Known(v)) => Some(v),
@@ -580,7 +645,13 @@ impl LeadState {
     /// The next question (first required field without an answer, then the first document
     /// not asked); records it as pending. `None` when qualification is done.
     fn ask_next(&mut self, cfg: &FlowConfig) -> Option<String> {
-        self.pending = next_pending(self, cfg);
+        let next = next_pending(self, cfg);
+        self.asks = if next.is_some() && next == self.pending {
+            self.asks + 1
+        } else {
+            1
+        };
+        self.pending = next;
         match &self.pending {
             Some(Pending::Field(f)) => cfg.fields.get(f).map(|s| s.question.clone()),
             Some(Pending::Document(d)) => cfg.documents.get(d).map(|s| s.question.clone()),
@@ -1146,58 +1217,106 @@ struct Prepared {
     /// The same after the lexicon (`flow::normalize`): what the rules read.
     text: String,
     interactive_id: Option<String>,
+    /// What the turn held besides words (the last media message without text).
+    media: Option<Media>,
+    /// Documents the file names of this turn's documents name ("IELTS.pdf": `english_test`).
+    named_documents: Vec<String>,
+}
+
+/// A message without words the core answers all the same (DESIGN.md: every lead message gets
+/// an answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Media {
+    /// A document, photo or video without caption: acknowledged.
+    File,
+    /// A voice note without transcript: the lead is asked to type.
+    Voice,
+    /// A sticker, location, contact card or unsupported type: a short reply.
+    Unreadable,
 }
 
 fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
-    let mut texts = Vec::new();
-    let mut interactive_id = None;
+    let mut prepared = Prepared {
+        event: None,
+        raw: String::new(),
+        text: String::new(),
+        interactive_id: None,
+        media: None,
+        named_documents: Vec::new(),
+    };
     let event = match &input.event {
         InputEvent::Messages { messages } => {
-            for m in messages {
-                match m {
-                    InboundMessage::Text { text } => texts.push(text.clone()),
-                    InboundMessage::Image { caption: Some(c) } => texts.push(c.clone()),
-                    InboundMessage::Audio {
-                        transcript: Some(t),
-                    } => texts.push(t.clone()),
-                    InboundMessage::Interactive { id, title } => {
-                        interactive_id = Some(id.clone());
-                        texts.push(title.clone());
-                    }
-                    _ => {}
-                }
-            }
-            let raw = texts.join("\n");
-            let text = normalize(&raw, &cfg.lexicon);
-            let says =
-                |phrases: &[String]| mentions_any(&raw, phrases) || mentions_any(&text, phrases);
-            if text.trim().is_empty() && interactive_id.is_none() {
-                None
-            } else if says(&cfg.handoff.human_request_phrases) {
-                Some(Event::HumanRequested)
-            } else if says(&cfg.scheduling.reschedule_phrases) {
-                Some(Event::RescheduleRequested)
-            } else if says(&cfg.scheduling.cancel_phrases) {
-                Some(Event::CancelRequested)
-            } else {
-                Some(Event::Message)
-            }
+            let texts = read_messages(messages, &mut prepared);
+            prepared.raw = texts.join("\n");
+            prepared.text = normalize(&prepared.raw, &cfg.lexicon);
+            message_event(&prepared, cfg)
         }
         InputEvent::HumanTakeover => Some(Event::HumanTakeover),
         InputEvent::Resume => Some(Event::Resume),
         InputEvent::Close => Some(Event::Close),
         InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
     };
-    let raw = texts.join("\n");
-    Prepared {
-        event,
-        text: normalize(&raw, &cfg.lexicon),
-        raw,
-        interactive_id,
+    prepared.event = event;
+    prepared
+}
+
+/// The words of a batch of messages (texts, captions, transcripts, button titles), and what
+/// else it held (media, a button id, documents named by file names).
+fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<String> {
+    let mut texts = Vec::new();
+    for m in messages {
+        match m {
+            InboundMessage::Text { text } => texts.push(text.clone()),
+            InboundMessage::Image { caption: Some(c) } => texts.push(c.clone()),
+            InboundMessage::Image { caption: None } => prepared.media = Some(Media::File),
+            InboundMessage::Document { filename, caption } => {
+                if let Some(f) = filename {
+                    prepared.named_documents.extend(super::media::documents_named(f));
+                }
+                match caption {
+                    Some(c) => texts.push(c.clone()),
+                    None => prepared.media = Some(Media::File),
+                }
+            }
+            InboundMessage::Audio {
+                transcript: Some(t),
+            } => texts.push(t.clone()),
+            InboundMessage::Audio { transcript: None } => prepared.media = Some(Media::Voice),
+            InboundMessage::Interactive { id, title } => {
+                prepared.interactive_id = Some(id.clone());
+                texts.push(title.clone());
+            }
+            InboundMessage::Location { .. } | InboundMessage::Unreadable { .. } => {
+                prepared.media = Some(Media::Unreadable);
+            }
+            InboundMessage::Reaction { .. } => {}
+        }
+    }
+    if !texts.iter().all(|t| t.trim().is_empty()) {
+        // Words were sent too: they are what the turn answers.
+        prepared.media = None;
+    }
+    texts
+}
+
+/// What a lead's messages ask of the flow: a person, a reschedule, a cancel, or a plain
+/// message; `None` for a turn with nothing to answer (a reaction).
+fn message_event(prepared: &Prepared, cfg: &FlowConfig) -> Option<Event> {
+    let (raw, text) = (&prepared.raw, &prepared.text);
+    let says = |phrases: &[String]| mentions_any(raw, phrases) || mentions_any(text, phrases);
+    if text.trim().is_empty() && prepared.interactive_id.is_none() {
+        prepared.media.map(|_| Event::Message)
+    } else if says(&cfg.handoff.human_request_phrases) {
+        Some(Event::HumanRequested)
+    } else if says(&cfg.scheduling.reschedule_phrases) {
+        Some(Event::RescheduleRequested)
+    } else if says(&cfg.scheduling.cancel_phrases) {
+        Some(Event::CancelRequested)
+    } else {
+        Some(Event::Message)
     }
 }
 
-/// How a day query reads in a reply ("Kamis", "Kamis 26/11"); "itu" for a range or a time only.
 fn query_label(q: &scheduling::DayTimeQuery, locale: &Locale) -> String {
     match q.day {
         Some(scheduling::DayQuery::Date(d)) => {
@@ -1287,7 +1406,15 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
     let text = prepared.text.as_str();
     let is_message = matches!(event, Event::Message | Event::HumanRequested);
     let learned = if is_message {
-        learn(&mut lead, &mut update, text, input, cfg)
+        let mut found = learn(&mut lead, &mut update, text, input, cfg);
+        for d in &prepared.named_documents {
+            if lead.documents.get(d) != Some(&YesNo::Yes) {
+                lead.documents.insert(d.clone(), YesNo::Yes);
+                found.learned = true;
+                found.rules.push("document_file_name".into());
+            }
+        }
+        found
     } else {
         Learned::default()
     };
@@ -1310,6 +1437,7 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
         effects,
         transitions: Vec::new(),
         edges: Vec::new(),
+        media: prepared.media,
     };
     let before = snapshot.stage_id();
     let state = to_state(&snapshot.stage);
@@ -1483,6 +1611,7 @@ struct Dispatcher<'a> {
     transitions: Vec<(StageId, StageId)>,
     /// Names of the edges taken, in order.
     edges: Vec<String>,
+    media: Option<Media>,
 }
 
 impl Dispatcher<'_> {
@@ -1503,6 +1632,7 @@ impl Dispatcher<'_> {
             knowledge_question: self.learned.knowledge_question,
             learned: self.learned.learned,
             unknown_noted: self.learned.unknown_noted,
+            media: self.media,
             effects: Vec::new(),
             trace: Vec::new(),
         };
@@ -1524,6 +1654,19 @@ impl Dispatcher<'_> {
         (machine.inner().clone(), machine.state().clone())
     }
 
+    /// Whether the lead's words said anything the flow understood: a field or document
+    /// (learned), a knowledge question, a yes or no, a day, time or slot number. A question
+    /// given up by the re-ask policy is not something read.
+    fn read_something(&self) -> bool {
+        let tz = schedule::time_zone(self.cfg);
+        self.learned.learned
+            || self.learned.knowledge_question
+            || matches!(self.answer, Some(YesNo::Yes | YesNo::No))
+            || self.interactive_id.is_some()
+            || scheduling::parse_day_time(self.text, self.now, tz).is_some()
+            || self.text.trim().parse::<u32>().is_ok()
+    }
+
     /// The same-turn follow-ups of the first dispatch (stage `before` it): a completed
     /// conversation's new cycle, scoring's routing, and the stuck escape.
     fn follow_ups(
@@ -1542,10 +1685,10 @@ impl Dispatcher<'_> {
         if to_snapshot(&state).id() == StageId::Scoring && before != StageId::Scoring {
             (lead, state) = self.dispatch(lead, state, &Event::Route);
         }
-        // Stuck: N turns in a row with nothing learned and no stage change.
+        // Stuck: N turns in a row in which nothing was read from the lead's words.
         let after = to_snapshot(&state).id();
         if is_message && before.is_active() && after.is_active() {
-            if !self.learned.learned && after == before {
+            if !self.read_something() && after == before {
                 lead.idle_turns += 1;
             } else {
                 lead.idle_turns = 0;
@@ -1572,6 +1715,7 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
         knowledge_question: c.knowledge_question,
         learned: c.learned,
         unknown_noted: c.unknown_noted,
+        media: c.media,
         effects: Vec::new(),
         trace: Vec::new(),
     }

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod graph;
 pub mod language;
 pub mod machine;
+pub mod media;
 pub mod normalize;
 pub mod schedule;
 pub mod scoring;

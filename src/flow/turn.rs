@@ -49,6 +49,20 @@ pub enum InboundMessage {
         /// Longitude.
         longitude: f64,
     },
+    /// A document, maybe with a caption (read as text); its file name may name the document
+    /// it is ("IELTS.pdf", "transkrip.jpg").
+    Document {
+        /// The file name, if Kapso gave one.
+        filename: Option<String>,
+        /// Caption, if any.
+        caption: Option<String>,
+    },
+    /// A message the core cannot read (a sticker, a contact card, an unsupported type, a
+    /// location without coordinates): it still gets an answer.
+    Unreadable {
+        /// The WhatsApp message type (`sticker`, `contacts`, `unsupported`...).
+        message_type: String,
+    },
     /// A reaction emoji (not read as text; a reaction-only turn gets no reply).
     Reaction {
         /// The emoji.
@@ -351,6 +365,9 @@ pub struct LeadState {
     pub documents: BTreeMap<String, YesNo>,
     /// The question asked last.
     pub pending: Option<Pending>,
+    /// How many times in a row `pending` has been asked (the re-ask policy).
+    #[serde(default)]
+    pub asks: u32,
     /// Latest score.
     pub score: Option<LeadScore>,
     /// The consultation booked in this cycle, until it is cancelled.

@@ -8,31 +8,43 @@ use crate::flow::{InboundMessage as FlowMessage, InputEvent};
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType, StatusUpdate};
 use crate::store::{Direction, NewMessage};
 
-/// Maps a stored inbound message to the flow's view of it. `None` for what the flow ignores
-/// (a message with neither text nor a kind the flow reads).
+/// Maps a stored inbound message to the flow's view of it. Every lead message maps to
+/// something the core answers (a sticker or an unsupported type too); `None` only for a text
+/// or reaction without any text.
 fn to_flow_message(m: &InboundMessage) -> Option<FlowMessage> {
     let text = m.text.clone();
+    let unreadable = |kind: &str| FlowMessage::Unreadable {
+        message_type: kind.to_string(),
+    };
     Some(match &m.message_type {
         MessageType::Text => FlowMessage::Text { text: text? },
-        MessageType::Image | MessageType::Video | MessageType::Document | MessageType::Sticker => {
-            FlowMessage::Image { caption: text }
-        }
+        MessageType::Image | MessageType::Video => FlowMessage::Image { caption: text },
+        MessageType::Document => FlowMessage::Document {
+            filename: m.media.as_ref().and_then(|x| x.filename.clone()),
+            caption: text,
+        },
+        MessageType::Sticker => unreadable("sticker"),
         MessageType::Audio => FlowMessage::Audio { transcript: text },
         MessageType::Interactive | MessageType::Button => FlowMessage::Interactive {
             id: m.reply_id.clone().unwrap_or_default(),
             title: text.unwrap_or_default(),
         },
-        MessageType::Location => {
-            let loc = m.location.as_ref()?;
-            FlowMessage::Location {
-                latitude: loc.latitude?,
-                longitude: loc.longitude?,
-            }
-        }
+        MessageType::Location => match m.location.as_ref() {
+            Some(loc) => match (loc.latitude, loc.longitude) {
+                (Some(latitude), Some(longitude)) => FlowMessage::Location {
+                    latitude,
+                    longitude,
+                },
+                _ => unreadable("location"),
+            },
+            None => unreadable("location"),
+        },
         MessageType::Reaction => FlowMessage::Reaction { emoji: text? },
-        MessageType::Contacts | MessageType::Template | MessageType::Other(_) => {
-            FlowMessage::Text { text: text? }
-        }
+        MessageType::Contacts => unreadable("contacts"),
+        MessageType::Template | MessageType::Other(_) => match text {
+            Some(text) => FlowMessage::Text { text },
+            None => unreadable("unsupported"),
+        },
     })
 }
 
@@ -144,10 +156,12 @@ pub(super) fn texts_of(batch: &[FlowMessage]) -> Vec<String> {
         .iter()
         .filter_map(|m| match m {
             FlowMessage::Text { text } => Some(text.clone()),
-            FlowMessage::Image { caption } => caption.clone(),
+            FlowMessage::Image { caption } | FlowMessage::Document { caption, .. } => caption.clone(),
             FlowMessage::Audio { transcript } => transcript.clone(),
             FlowMessage::Interactive { title, .. } => Some(title.clone()),
-            FlowMessage::Location { .. } | FlowMessage::Reaction { .. } => None,
+            FlowMessage::Location { .. }
+            | FlowMessage::Reaction { .. }
+            | FlowMessage::Unreadable { .. } => None,
         })
         .collect()
 }

@@ -251,6 +251,15 @@ pub struct Qualification {
     pub important_fields: Vec<String>,
     /// Document yes/no questions, asked in this order after the required fields (seed §5.4).
     pub document_order: Vec<String>,
+    /// How many times one field or document question is asked before it is recorded as not
+    /// given and the flow moves on (issue 14's re-ask policy; the second ask is the `reask`
+    /// wording). Default 2.
+    #[serde(default = "default_max_asks")]
+    pub max_asks: u32,
+}
+
+fn default_max_asks() -> u32 {
+    2
 }
 
 /// A lead field's label and question (seed §5.2 labels, §5.3 questions).
