@@ -6,13 +6,15 @@
 //!
 //! - [`machine`]: the statig machine and [`run_turn`].
 //! - [`graph`]: the transition table the machine consults and `ari flow graph` prints.
-//! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers.
+//! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers; [`intents`]: questions
+//!   and requests for a person.
 //! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
 //! - [`turn`]: input, output, effects and the persisted snapshot.
 
 pub mod cli;
 pub mod extract;
 pub mod graph;
+pub mod intents;
 pub mod machine;
 pub mod schedule;
 pub mod scoring;
