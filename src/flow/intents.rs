@@ -540,6 +540,36 @@ const NOT_TARGET_AFTER_ORANG: &[&str] = &["tua", "tuaku", "tuanya", "lain"];
 /// Verbs that make "please call me" a request for a person's call ("konsultan telpon saya").
 const ME: &[&str] = &["me", "saya", "aku", "gue", "gw", "sy"];
 
+/// Passive "be called/contacted" forms: a person before them asks for a person ("ada admin
+/// yang bisa dihubungi?").
+const PASSIVE_VERBS: &[&str] = &[
+    "dihubungi",
+    "ditelpon",
+    "ditelepon",
+    "dichat",
+    "dikontak",
+    "dihubungkan",
+    "disambungkan",
+];
+
+/// Words of booking the consultation: "mau jadwalkan telpon dengan konsultan" books, it does not
+/// ask for a handoff; the booking flow brings the person.
+const BOOKING_WORDS: &[&str] = &[
+    "konsultasi",
+    "konsultasinya",
+    "consultation",
+    "konsul",
+    "jadwal",
+    "jadwalkan",
+    "jadwalin",
+    "booking",
+    "book",
+    "schedule",
+    "appointment",
+    "janjian",
+    "slot",
+];
+
 /// "Talk to the bot instead" / "no need": a negated request is no request.
 const REFUSALS: &[&str] = &[
     "ga perlu",
@@ -615,14 +645,20 @@ fn is_target(t: &[String], i: usize) -> bool {
 /// konsultan, admin, CS, staff, orang) up to four words after it ("bisa telpon konsultannya
 /// aja?", "I'd prefer to speak with an actual consultant"), a person before a verb followed by
 /// "me" ("konsultan telpon saya"), "with/to <person>" insisted on ("sama admin aja",
-/// "langsung ke konsultan"), or a direct phrase ("real person", "bukan bot"). A refusal
-/// before it ("ga usah telpon admin", "no need to talk to a human") cancels it.
+/// "langsung ke konsultan"), a person before a passive verb ("ada admin yang bisa
+/// dihubungi?"), or a direct phrase ("real person", "bukan bot"). A refusal before it ("ga usah
+/// telpon admin", "no need to talk to a human") cancels it, and so do booking words ("mau
+/// jadwalkan telpon dengan konsultan", "konsultasi langsung sama konsultan"): the booking flow
+/// brings the person.
 ///
 /// Near misses that do not match: "saya mau jadi konsultan" (no verb), "my consultant friend
 /// said UK is good", "apa konsultasinya bayar?" ("konsultasi" is no person), "ngobrol sama
 /// orang tua dulu" (parents).
 pub fn asks_for_human(text: &str) -> bool {
     let t = words(text);
+    if has_any(&t, BOOKING_WORDS) {
+        return false;
+    }
     let refusal_at = REFUSALS.iter().filter_map(|r| find_phrase(&t, r)).min();
     let refused_before = |i: usize| refusal_at.is_some_and(|r| r <= i);
     for (i, w) in t.iter().enumerate() {
@@ -632,6 +668,12 @@ pub fn asks_for_human(text: &str) -> bool {
         });
         if verb && !refused_before(i) {
             if (i + 1..t.len().min(i + 6)).any(|j| is_target(&t, j)) {
+                return true;
+            }
+            // "ada admin yang bisa dihubungi?"
+            if PASSIVE_VERBS.contains(&w.as_str())
+                && (i.saturating_sub(4)..i).any(|j| is_target(&t, j))
+            {
                 return true;
             }
             // "can a consultant call me", "konsultannya telpon saya".
@@ -772,6 +814,7 @@ mod tests {
             "bukan bot kan? mau orang asli",
             "konsultannya telpon saya aja",
             "bisa chat sama customer service?",
+            "ada admin yang bisa dihubungi?",
             // English.
             "I'd prefer to speak with an actual consultant",
             "can I talk to a human",
@@ -807,6 +850,9 @@ mod tests {
             "mau S2 ke UK",
             "is the consultation with a consultant free",
             "orang tua saya setuju",
+            "mau konsultasi sama konsultan langsung bisa?",
+            "I want to book a call with a consultant",
+            "jadwalkan telpon dengan konsultan ya",
         ];
         failures.extend(
             no.iter()

@@ -233,6 +233,64 @@ pub fn parse_answer(text: &str) -> Option<YesNo> {
     parse_yes_no(text)
 }
 
+/// A document being made or out of date is no document yet ("lagi proses", "expired").
+const NOT_YET_USABLE: &[&str] = &[
+    "lagi proses",
+    "sedang proses",
+    "masih proses",
+    "dalam proses",
+    "lagi diproses",
+    "sedang diproses",
+    "lagi diurus",
+    "sedang diurus",
+    "masih diurus",
+    "lagi bikin",
+    "lagi dibuat",
+    "in process",
+    "in progress",
+    "processing",
+    "being processed",
+    "expired",
+    "kadaluarsa",
+    "kedaluwarsa",
+    "kadaluwarsa",
+    "sudah mati",
+    "udah mati",
+];
+
+/// The answer of the parts of `text` that ask nothing, and whether some part asks: "iya
+/// boleh, kapan?" → `(Some(Yes), true)`, "konsultasinya bayar ga kak?" → `(None, true)`,
+/// "cv? belum" → `(Some(No), true)`, "belum" → `(Some(No), false)`. Parts are split at
+/// punctuation; for callers that want to act on a yes and answer the question too (where
+/// [`parse_answer`] gives `None` for any question).
+pub fn answer_and_question(text: &str) -> (Option<YesNo>, bool) {
+    let mut asks = false;
+    let mut plain = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest
+            .find(['.', ',', ';', '!', '?', '\n'])
+            .map_or(rest.len(), |i| i + 1);
+        let part = &rest[..end];
+        rest = &rest[end..];
+        if words(part).is_empty() {
+            if part.contains('?') {
+                asks = true;
+            }
+            continue;
+        }
+        if is_question(part) {
+            asks = true;
+        } else {
+            plain.push(part);
+        }
+    }
+    let answer = (!plain.is_empty())
+        .then(|| parse_yes_no(&plain.join(" ")))
+        .flatten();
+    (answer, asks)
+}
+
 /// Does the lead have something (a document)? [`parse_answer`], where English "I have / got /
 /// already" say yes and offer words ("mau", "boleh", "bisa") do not: "I have my transcript"
 /// is yes, "mau les IELTS dulu" is no answer.
@@ -248,6 +306,9 @@ pub fn parse_possession(text: &str) -> Option<YesNo> {
         return None;
     }
     let t = words(text);
+    if has_any(&t, NOT_YET_USABLE) {
+        return Some(YesNo::No);
+    }
     match classify(&t) {
         Some(YesNo::Yes) => {
             let agrees = YES_WORDS
@@ -375,6 +436,25 @@ mod tests {
     }
 
     #[test]
+    fn answers_beside_questions() {
+        use YesNo::*;
+        let cases: &[(&str, (Option<YesNo>, bool))] = &[
+            ("iya boleh, kapan?", (Some(Yes), true)),
+            ("sure, when?", (Some(Yes), true)),
+            ("cv? belum", (Some(No), true)),
+            ("konsultasinya bayar ga kak?", (None, true)),
+            ("ada beasiswa ga", (None, true)),
+            ("belum", (Some(No), false)),
+            ("ok. how long is it?", (Some(Yes), true)),
+            ("mau kak", (Some(Yes), false)),
+            ("1.5", (None, false)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(answer_and_question(input), *want, "{input:?}");
+        }
+    }
+
+    #[test]
     fn possession_of_documents() {
         use YesNo::*;
         let cases: &[(&str, Option<YesNo>)] = &[
@@ -385,6 +465,9 @@ mod tests {
             ("punya", Some(Yes)),
             ("belum punya", Some(No)),
             ("I haven't", Some(No)),
+            ("lagi proses kak", Some(No)),
+            ("ada tapi expired", Some(No)),
+            ("still in process", Some(No)),
             ("ga tau", Some(Unknown)),
             ("mau les IELTS dulu", None),
             ("boleh", None),
