@@ -292,3 +292,357 @@ fn document_answers_go_to_the_pending_or_named_document() {
     // No pending document and no document named: nothing recorded.
     assert!(extract("sudah ada", ctx(None)).documents.is_empty());
 }
+
+// --- Issue 13: free chat in the lead's language ---------------------------------------------
+
+/// Runs `(message, pending, field, expected value)` rows and lists every mismatch.
+fn check_values(rows: &[(&str, Option<Pending>, &str, Option<&str>)]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|(text, pending, field, want)| {
+            let got = extract(text, ctx(pending.as_ref()));
+            let v = got.fields.get(*field).map(String::as_str);
+            (v != *want).then(|| format!("{text:?} ({pending:?}): {field} = {v:?}, want {want:?}"))
+        })
+        .collect()
+}
+
+fn field(k: &str) -> Option<Pending> {
+    Some(Pending::Field(k.to_string()))
+}
+
+fn doc(k: &str) -> Option<Pending> {
+    Some(Pending::Document(k.to_string()))
+}
+
+#[test]
+fn budgets_in_both_languages() {
+    let b = |text: &'static str, want: &'static str| (text, None, "budget", Some(want));
+    let rows = vec![
+        // Indonesian, incl. slang and spelled-out numbers.
+        b("budget sekitar 500 juta", "500 juta"),
+        b("budgetnya 1,2 M kak", "1,2 miliar"),
+        b("kira2 300jt per taun", "300 juta"),
+        b("dana sekitar 300-500 juta", "300-500 juta"),
+        b("rp500jt kak", "Rp 500 juta"),
+        b("paling 10 juta per bulan", "10 juta per bulan"),
+        b("total 1 M sampai lulus", "1 miliar total"),
+        b("budget lima ratus juta", "500 juta"),
+        b("budget kira kira dua ratus lima puluh juta", "250 juta"),
+        b("dananya satu koma dua miliar", "1,2 miliar"),
+        b("tiga ratus juta rupiah kak", "Rp 300 juta"),
+        b("budget ortu 750an juta", "750 juta"),
+        // English.
+        b("600 million rupiah", "Rp 600 juta"),
+        b("My budget is about 600 million", "600 juta"),
+        b("30,000 pounds a year", "GBP 30,000"),
+        b("around 40k USD", "USD 40k"),
+        b("around AUD 40k per year", "AUD 40k"),
+        b("£25k per year max", "£25k"),
+        b("about 50k dollars", "$50k"),
+        b("we have IDR 800 million in total", "Rp 800 juta total"),
+        b("budget is 1.5 billion rupiah", "Rp 1.5 miliar"),
+        b("two hundred million rupiah", "Rp 200 juta"),
+        // Bare digits when asked.
+        (
+            "250.000.000",
+            field("budget"),
+            "budget",
+            Some("Rp 250.000.000"),
+        ),
+        (
+            "lima ratus juta",
+            field("budget"),
+            "budget",
+            Some("500 juta"),
+        ),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn not_budgets() {
+    let rows: Vec<(&str, Option<Pending>, &str, Option<&str>)> = [
+        "email saya rizky500k@gmail.com",
+        "WA 0812-3456-7890 kak",
+        "nomor saya +62 812 3456 7890",
+        "IELTS 6.5",
+        "gaji saya 8 juta",
+        "sudah kerja 12 tahun",
+        "mau berangkat 2027",
+        "semester 6",
+        "umur 23",
+    ]
+    .into_iter()
+    .map(|t| (t, field("budget"), "budget", None))
+    .chain([
+        // Number words are everyday words unless the lead talks budget or names a currency.
+        ("ada satu juta pertanyaan", None, "budget", None),
+        ("lima ratus juta orang", None, "budget", None),
+    ])
+    .collect();
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn timelines_in_both_languages() {
+    let t = |text: &'static str, want: &'static str| (text, None, "timeline", Some(want));
+    let rows = vec![
+        // Indonesian, incl. slang.
+        t("taun depan kak", "tahun depan"),
+        t("rencana thn dpn", "tahun depan"),
+        t("3 taun lagi", "3 tahun lagi"),
+        t("mungkin 2 thn lg", "2 tahun lagi"),
+        t("2029an kak", "2029"),
+        t("sekitar tahun 2028", "2028"),
+        t("semester depan", "semester depan"),
+        t("abis lulus kak", "setelah lulus"),
+        t("setelah lulus S1", "setelah lulus"),
+        t("september tahun depan", "september 2027"),
+        t("dalam 3 tahun ke depan", "3 tahun lagi"),
+        t("awal taun depan", "awal tahun depan"),
+        // English.
+        t("next September", "next september"),
+        t("in about 3 years", "in 3 years"),
+        t("in 3 years", "in 3 years"),
+        t("probably in two years", "in 2 years"),
+        t("2029ish", "2029"),
+        t("next fall", "next fall"),
+        t("the next intake", "next intake"),
+        t("after I graduate", "after graduation"),
+        t("September next year", "september 2027"),
+        t("hopefully early next year", "early next year"),
+        // A bare month answers the timeline question.
+        (
+            "September",
+            field("timeline"),
+            "timeline",
+            Some("september"),
+        ),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn not_timelines() {
+    let rows: Vec<(&str, Option<Pending>, &str, Option<&str>)> = [
+        "sudah kerja 12 tahun",
+        "umur 25 tahun",
+        "S2 nya 2 tahun kan",
+        "lulus 2019",
+        "2 tahun lalu",
+        "I have worked for 3 years",
+        "I graduated in 2020",
+        "sudah lulus kak",
+        "September",
+        "budget 500 juta",
+    ]
+    .into_iter()
+    .map(|t| (t, None, "timeline", None))
+    .collect();
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn names_in_longer_answers() {
+    let n = |text: &'static str, want: Option<&'static str>| (text, field("name"), "name", want);
+    let rows = vec![
+        n("Hendra Wijaya, mau S2 data science", Some("Hendra Wijaya")),
+        n("rizky aja kak, mau ke UK", Some("Rizky")),
+        n("iya kak, Dewi Lestari dari Bandung", Some("Dewi Lestari")),
+        n("Hendra kak", Some("Hendra")),
+        n("putri. mau tanya beasiswa", Some("Putri")),
+        n("Name's Rizky", Some("Rizky")),
+        n("call me Rizky", Some("Rizky")),
+        n("it's Rizky here", Some("Rizky")),
+        n("you can call me Andi", Some("Andi")),
+        n("my name's Kevin, looking at Canada", Some("Kevin")),
+        n("Budi Santoso", Some("Budi Santoso")),
+        n("oke, Siti Nurhaliza", Some("Siti Nurhaliza")),
+        // Not names.
+        n("saya mau tanya", None),
+        n("sebentar ya kak", None),
+        n("maaf kak, mau tanya dulu", None),
+        n("kenapa harus nama?", None),
+        n("buat apa kak?", None),
+        n("mau S2 di UK", None),
+        n("belum tau", None),
+        n("data science, mau S2", None),
+        n("Info biaya dong", None),
+        n("call me later please", None),
+        n("UK, mau S2", None),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Without the name question, a leading word is no name.
+    assert_eq!(
+        extract("Hendra Wijaya, mau S2", ctx(None))
+            .fields
+            .get("name"),
+        None
+    );
+}
+
+#[test]
+fn english_level_from_cannot_speak_answers() {
+    let e = |text: &'static str, want: Option<&'static str>| (text, None, "english_level", want);
+    let rows = vec![
+        e("belum bisa bahasa inggris", Some("pemula")),
+        e("bahasa inggris saya belum lancar", Some("pemula")),
+        e("english saya ga bagus kak", Some("pemula")),
+        e("inggrisnya masih jelek", Some("pemula")),
+        e("I can't speak English", Some("pemula")),
+        e("my English is not good", Some("pemula")),
+        e("my english is not bad", Some("menengah")),
+        e("english saya lumayan lancar", Some("mahir")),
+        (
+            "ga bisa kak",
+            field("english_level"),
+            "english_level",
+            Some("pemula"),
+        ),
+        // Not levels.
+        e("belum bisa berangkat tahun ini", None),
+        e("belum ada sertifikat", None),
+        e("I haven't taken any test", None),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn dont_know_and_dont_have_answers_for_every_field() {
+    let rows: &[(&str, Option<Pending>, &str)] = &[
+        // Indonesian, incl. slang.
+        ("belum tau kak", field("timeline"), "timeline"),
+        ("gatau", field("country"), "country"),
+        ("blm ada", field("budget"), "budget"),
+        ("ga punya email", None, "email"),
+        ("gak punya email kak", field("name"), "email"),
+        ("belum kepikiran", field("program"), "program"),
+        ("belum kepikiran jurusannya", None, "program"),
+        ("rahasia", field("name"), "name"),
+        ("budgetnya belum pasti", None, "budget"),
+        ("belum tau mau ke negara mana", None, "country"),
+        (
+            "belum ada sertifikat",
+            field("english_level"),
+            "english_level",
+        ),
+        ("belum tau kapan berangkat", None, "timeline"),
+        // English.
+        ("no budget yet", None, "budget"),
+        ("not sure yet", field("timeline"), "timeline"),
+        ("no idea", field("country"), "country"),
+        ("I don't have an email", None, "email"),
+        ("haven't decided", field("program"), "program"),
+        (
+            "I haven't taken any test",
+            field("english_level"),
+            "english_level",
+        ),
+        ("not sure where yet", None, "country"),
+        ("I don't know when", None, "timeline"),
+        ("prefer not to say", field("budget"), "budget"),
+    ];
+    let mut failures = Vec::new();
+    for (text, pending, want) in rows {
+        let got = extract(text, ctx(pending.as_ref()));
+        if !got.unknown.contains(*want) || got.unknown.len() != 1 {
+            failures.push(format!("{text:?}: {:?}, want {{{want}}}", got.unknown));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn unknowns_land_on_the_field_they_are_about() {
+    // "belum ada sertifikat" with the timeline pending is about the English test.
+    let got = extract("belum ada sertifikat", ctx(field("timeline").as_ref()));
+    assert!(got.unknown.is_empty(), "{:?}", got.unknown);
+    assert_eq!(got.documents.get("english_test"), Some(&YesNo::No));
+    // A document answer is no unknown field.
+    let got = extract("belum punya paspor", ctx(field("budget").as_ref()));
+    assert!(got.unknown.is_empty(), "{:?}", got.unknown);
+    assert_eq!(got.documents.get("passport"), Some(&YesNo::No));
+    // A question is no "don't know".
+    let got = extract(
+        "budgetnya biasanya berapa ya?",
+        ctx(field("budget").as_ref()),
+    );
+    assert!(got.unknown.is_empty(), "{:?}", got.unknown);
+    // A value wins over the "don't know" next to it.
+    let got = extract("belum tau, mungkin 2028", ctx(field("timeline").as_ref()));
+    assert!(got.unknown.is_empty());
+    assert_eq!(got.fields.get("timeline").map(String::as_str), Some("2028"));
+    // "budget? belum tau" with the timeline pending: the budget.
+    let got = extract("budget? belum tau", ctx(field("timeline").as_ref()));
+    assert_eq!(got.unknown.iter().collect::<Vec<_>>(), ["budget"]);
+}
+
+#[test]
+fn a_named_document_wins_over_the_pending_one() {
+    let passport = doc("passport");
+    let cases: &[(&str, &[(&str, YesNo)])] = &[
+        ("Yes, I have my transcript", &[("transcript", YesNo::Yes)]),
+        ("iya, transkrip udah ada", &[("transcript", YesNo::Yes)]),
+        ("cv sudah kak", &[("cv", YesNo::Yes)]),
+        ("belum ada sertifikat", &[("english_test", YesNo::No)]),
+        ("no certificate yet", &[("english_test", YesNo::No)]),
+        ("I haven't taken any test", &[("english_test", YesNo::No)]),
+        ("ijazah belum keluar", &[("transcript", YesNo::No)]),
+        (
+            "ada, tapi transkrip belum",
+            &[("passport", YesNo::Yes), ("transcript", YesNo::No)],
+        ),
+        (
+            "paspor udah, ielts belum",
+            &[("passport", YesNo::Yes), ("english_test", YesNo::No)],
+        ),
+        ("sudah kak", &[("passport", YesNo::Yes)]),
+        ("I don't have one yet", &[("passport", YesNo::No)]),
+        // Questions answer nothing.
+        ("paspor perlu ga?", &[]),
+        ("ada beasiswa ga?", &[]),
+        ("harus punya IELTS nggak kak", &[]),
+        ("is a transcript required?", &[]),
+        // Offer words are no possession.
+        ("mau les ielts dulu", &[]),
+    ];
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let got = extract(text, ctx(passport.as_ref()));
+        let want: std::collections::BTreeMap<String, YesNo> =
+            want.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        if got.documents != want {
+            failures.push(format!("{text:?}: {:?}, want {want:?}", got.documents));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn rules_report_the_finer_readings() {
+    let got = extract("lima ratus juta", ctx(field("budget").as_ref()));
+    assert_eq!(got.rules(), ["field.budget", "budget.spelled_out"]);
+    let got = extract("Hendra Wijaya, mau S2", ctx(field("name").as_ref()));
+    assert_eq!(got.rules(), ["field.name", "name.bare", "field.program"]);
+    let got = extract("Yes, I have my transcript", ctx(doc("passport").as_ref()));
+    assert_eq!(got.rules(), ["document_answer", "document_answer.named"]);
+    let got = extract("belum kak", ctx(doc("passport").as_ref()));
+    assert_eq!(got.rules(), ["document_answer", "document_answer.pending"]);
+    for r in ari::flow::extract::RULES {
+        assert!(
+            r.starts_with("field.")
+                || r.starts_with("unknown_answer")
+                || r.starts_with("document_answer")
+                || ari::flow::extract::RULES.contains(
+                    &format!("field.{}", r.split('.').next().unwrap_or_default()).as_str()
+                ),
+            "{r} has no parent rule"
+        );
+    }
+}

@@ -5,6 +5,26 @@
 //! program and activity out of one turn's text, plus "I cannot tell you" answers and document
 //! yes/no answers. Matching is on whole words (or anchored regexes), never substrings: the
 //! seed's "us" inside "Australia" and "au" inside "mau" are regression tests below.
+//!
+//! Issue 13 ("understanding free chat, in the lead's language") widened the readings, in both
+//! languages and in chat slang ("taun", "blm", "ga"), for text that a lexicon may or may not
+//! have normalized first:
+//! - budget ([`budget`]): magnitudes (k, rb, ribu, juta, jt, million, miliar, M, billion),
+//!   currencies before or after (Rp, IDR, rupiah, USD, $, dollars, GBP, £, pounds, AUD, euro...),
+//!   spelled-out numbers ("lima ratus juta"), ranges, " per bulan" / " total";
+//! - timeline ([`timeline`]): "next September", "in about 3 years", "2029an", "taun depan",
+//!   "abis lulus", "after I graduate";
+//! - "don't know / don't have" answers for every field ("belum tau", "no idea", "no budget yet",
+//!   "ga punya email", "I haven't taken any test"), aimed by the field the clause names, else at
+//!   the pending question. "belum bisa bahasa inggris" is a value (`english_level` "pemula"),
+//!   not an unknown: it tells the consultant what they need to know.
+//! - a bare name leading a longer answer to the name question ("Hendra Wijaya, mau S2"),
+//!   "Name's Rizky", "call me Rizky", "it's Rizky here";
+//! - documents: a document the answer names wins over the pending one ("Yes, I have my
+//!   transcript" answers the transcript, not the pending passport); questions answer nothing.
+
+mod budget;
+mod timeline;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -12,23 +32,35 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::intents::{asks_by_words, is_question};
 use super::text::{find_phrase, has_any, has_phrase, words};
-use super::yesno::{YesNo, parse_yes_no};
+use super::yesno::{YesNo, parse_possession, parse_yes_no};
 
 /// The named extraction rules, as traces and `ari test --coverage` name them.
 /// Each reads one kind of thing: `field.<key>` a field's value, `unknown_answer` a "don't
-/// know" for a field, `document_answer` a yes/no for a document.
+/// know" for a field, `document_answer` a yes/no for a document. Finer rules
+/// (`<field>.<reading>`, `document_answer.<how>`) name a particular reading and are reported
+/// alongside their field's rule.
 pub const RULES: &[&str] = &[
     "field.name",
+    "name.bare",
     "field.email",
     "field.english_level",
+    "english_level.cannot_speak",
     "field.budget",
+    "budget.spelled_out",
+    "budget.foreign",
+    "budget.bare_number",
     "field.timeline",
+    "timeline.relative",
+    "timeline.after_graduation",
     "field.country",
     "field.program",
     "field.activity",
     "unknown_answer",
     "document_answer",
+    "document_answer.named",
+    "document_answer.pending",
 ];
 
 /// What one turn's text taught us.
@@ -36,10 +68,15 @@ pub const RULES: &[&str] = &[
 pub struct Extracted {
     /// Field key → normalized value (keys from `config::flow::KNOWN_FIELDS`).
     pub fields: BTreeMap<String, String>,
-    /// Fields the lead cannot or will not give ("belum tau", "rahasia").
+    /// Fields the lead cannot or will not give ("belum tau", "rahasia", "no budget yet",
+    /// "ga punya email").
     pub unknown: BTreeSet<String>,
-    /// Document key → answer, for documents named in the text or the pending document.
+    /// Document key → answer, for documents named in the text (these win), or else the
+    /// pending document.
     pub documents: BTreeMap<String, YesNo>,
+    /// The finer [`RULES`] (`name.bare`, `budget.spelled_out`...) that read something here.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub readings: BTreeSet<String>,
 }
 
 impl Extracted {
@@ -51,9 +88,10 @@ impl Extracted {
             .filter(|r| match *r {
                 "unknown_answer" => !self.unknown.is_empty(),
                 "document_answer" => !self.documents.is_empty(),
-                field => field
-                    .strip_prefix("field.")
-                    .is_some_and(|k| self.fields.contains_key(k)),
+                rule => match rule.strip_prefix("field.") {
+                    Some(k) => self.fields.contains_key(k),
+                    None => self.readings.contains(rule),
+                },
             })
             .collect()
     }
@@ -84,8 +122,11 @@ static EMAIL: LazyLock<Regex> =
 
 static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|my\s+name\s+is|panggil\s+(?:saja|aja)|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
+        r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|nama\s*:|my\s+name\s+is|my\s+name['’]?s|name['’]s|name\s*:|(?:you\s+can\s+|just\s+)?call\s+me|panggil\s+(?:saja|aja)|panggil\s+(?:saya|aku)|biasa\s+dipanggil|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
     )
+});
+static NAME_HERE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b(?:it['’]?s|this\s+is|ini)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s+(?:here|di\s*sini)\b")
 });
 static NAME_CAPITALIZED: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -94,45 +135,21 @@ static NAME_CAPITALIZED: LazyLock<Regex> = LazyLock::new(|| {
 });
 static NAME_LOWER_WHOLE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)^\s*(?:saya|aku)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s*[.!]?\s*$"));
-
-static TEST_SCORE: LazyLock<Regex> = LazyLock::new(|| {
+/// Answering the name question: "hi im sarah", "i'm sarah", "halo kak, aku dewi".
+static NAME_LOWER_INTRO: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(ielts|toefl(?:\s+(?:ibt|itp|pbt))?|toeic|duolingo|det|pte)\b\D{0,20}?(\d{1,3}(?:[.,]\d{1,2})?)\b",
+        r"(?i)^\s*(?:(?:hi|hai|halo|hallo|hello|hey)(?:\s+kak)?\s*[,!.]?\s*)?(?:saya|aku|i['’]?m|i\s+am|this\s+is|it['’]?s)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s*[.!]?\s*$",
     )
 });
+
+static TEST_NAME: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\b(ielts|toefl(?:\s+(?:ibt|itp|pbt))?|toeic|duolingo|det|pte)\b"));
+/// The score after a test name, before anything else ("IELTS saya 7.0", "toefl: 550").
+static SCORE_AFTER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^\D{0,20}?(\d{1,3}(?:[.,]\d{1,2})?)\b"));
 static BARE_SCORE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(skor|score|band|nilai)\s*(?:saya\s+)?(\d(?:[.,]\d)?)\b"));
 static CEFR: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b([abc][12])\b"));
-
-static BUDGET_UNIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?:\b(rp\.?|idr)\s*)?\b(\d{1,4}(?:[.,]\d{1,3})?)\s*(juta|jt|jutaan|miliar|milyar|m|rb|ribu|k)\b",
-    )
-});
-static BUDGET_RUPIAH_DIGITS: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b(?:rp\.?|idr)\s*(\d{1,3}(?:[.,]\d{3}){2,})\b"));
-static BUDGET_FOREIGN: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?:\b(aud|usd|gbp|eur|sgd|cad|nzd|myr|jpy|krw)|(a\$|us\$|\$|£|€))\s*(\d{1,3}(?:[.,]?\d{3})*(?:[.,]\d+)?)\s*(k|rb|ribu|juta|jt)?\b",
-    )
-});
-
-static TIMELINE_RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)\b(?:(?:dalam|in)\s+)?(\d{1,2}|satu|dua|tiga|empat|lima|one|two|three|four|five)\s*(tahun|thn|bulan|bln|years?|months?)\s*(lagi|ke\s*depan|from\s+now)\b|\b(?:dalam|in)\s+(\d{1,2}|satu|dua|tiga|empat|lima|one|two|three|four|five)\s*(tahun|thn|bulan|bln|years?|months?)\b",
-    )
-});
-static TIMELINE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)\b(setahun\s+lagi|sebulan\s+lagi|(?:tahun|bulan|semester)\s+(?:depan|ini)|semester\s+(?:ganjil|genap)|(?:next|this)\s+(?:year|month|semester|intake)|secepatnya|asap|as\s+soon\s+as\s+possible)\b",
-    )
-});
-static TIMELINE_MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)\b((?:januari|februari|maret|april|mei|juni|juli|agustus|september|oktober|november|desember|january|february|march|may|june|july|august|october|december|jan|feb|mar|apr|jun|jul|agu|aug|sep|sept|okt|oct|nov|des|dec|fall|autumn|spring|summer|winter|intake)\s+(20\d{2}))\b",
-    )
-});
-static YEAR: LazyLock<Regex> = LazyLock::new(|| re(r"\b(20\d{2})\b"));
 
 static DEGREE: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -261,32 +278,374 @@ const NAME_STOP: &[&str] = &[
     "buat",
     "tau",
     "tahu",
+    "saya",
+    "aku",
+    "gue",
+    "gw",
+    "i",
+    "im",
+    "my",
+    "me",
+    "name",
+    "names",
+    "name's",
+    "nama",
+    "namanya",
+    "later",
+    "back",
+    "tomorrow",
+    "anytime",
+    "sometime",
+    "please",
+    "pls",
+    "at",
+    "on",
+    "when",
+    "if",
+    "now",
+    "maybe",
+    "on",
+    "disini",
+    "sini",
+    "asli",
+    "and",
+    "but",
+    "tapi",
+    "with",
+    "by",
+    "for",
+    "to",
+    "in",
+    "umurnya",
+    "lahir",
 ];
 
-/// Phrases meaning "I can't / won't tell" for a field.
+/// Words a bare name answer cannot start with, besides [`NAME_STOP`]: chat openers, fillers
+/// and topic words ("sebentar ya kak", "maaf kak", "info biaya dong").
+const NOT_NAME: &[&str] = &[
+    "bingung",
+    "setuju",
+    "fine",
+    "busy",
+    "sibuk",
+    "confused",
+    "ready",
+    "capek",
+    "happy",
+    "excited",
+    "curious",
+    "penasaran",
+    "sebentar",
+    "bentar",
+    "tunggu",
+    "wait",
+    "hold",
+    "maaf",
+    "sorry",
+    "permisi",
+    "tolong",
+    "assalamualaikum",
+    "assalamu",
+    "alaikum",
+    "salam",
+    "kenal",
+    "perkenalkan",
+    "hmm",
+    "hm",
+    "eh",
+    "oh",
+    "wah",
+    "wkwk",
+    "wkwkwk",
+    "haha",
+    "hehe",
+    "lol",
+    "mantap",
+    "keren",
+    "baik",
+    "good",
+    "great",
+    "nice",
+    "cool",
+    "sure",
+    "yes",
+    "no",
+    "yup",
+    "yep",
+    "nope",
+    "boleh",
+    "siap",
+    "sip",
+    "okay",
+    "okey",
+    "kenapa",
+    "why",
+    "what",
+    "how",
+    "apa",
+    "gimana",
+    "berapa",
+    "kapan",
+    "siapa",
+    "emang",
+    "memang",
+    "kok",
+    "lho",
+    "loh",
+    "gitu",
+    "begitu",
+    "itu",
+    "ini",
+    "this",
+    "that",
+    "jadi",
+    "so",
+    "well",
+    "info",
+    "informasi",
+    "data",
+    "biaya",
+    "harga",
+    "syarat",
+    "beasiswa",
+    "kampus",
+    "universitas",
+    "university",
+    "kuliah",
+    "jurusan",
+    "program",
+    "visa",
+    "master",
+    "masters",
+    "bachelor",
+    "phd",
+    "mba",
+    "sarjana",
+    "magister",
+    "konsultasi",
+    "consultation",
+    "question",
+    "belum",
+    "blm",
+    "ga",
+    "gk",
+    "ngga",
+    "enggak",
+    "engga",
+    "gatau",
+    "rahasia",
+    "skip",
+    "lanjut",
+    "next",
+    "bukan",
+    "betul",
+    "benar",
+    "bener",
+    "test",
+    "tes",
+    "coba",
+    "hai",
+    "hallo",
+    "hey",
+    "yo",
+    "bro",
+    "sis",
+    "gan",
+    "min",
+    "admin",
+    "bot",
+    "robot",
+    "dear",
+    "thx",
+    "tq",
+    "ty",
+    "nggih",
+    "enggih",
+];
+
+/// Words skipped before a bare name ("iya kak, Hendra", "oke, Rizky Pratama").
+const NAME_LEAD_FILLERS: &[&str] = &[
+    "iya",
+    "ya",
+    "yaa",
+    "iyaa",
+    "ok",
+    "oke",
+    "okay",
+    "okey",
+    "boleh",
+    "siap",
+    "sip",
+    "baik",
+    "halo",
+    "hallo",
+    "hai",
+    "hi",
+    "hello",
+    "hey",
+    "kak",
+    "ka",
+    "kakak",
+    "min",
+    "pagi",
+    "siang",
+    "sore",
+    "malam",
+    "selamat",
+    "sure",
+    "yes",
+    "yep",
+    "tentu",
+    "dengan",
+    "salam",
+    "kenal",
+    "perkenalkan",
+    "assalamualaikum",
+    "permisi",
+    "of",
+    "course",
+    "saya",
+    "aku",
+    "i'm",
+    "im",
+    "i",
+    "am",
+    "it's",
+    "its",
+    "this",
+    "is",
+    "ini",
+];
+
+/// Words after a bare name that let it stand ("rizky aja kak", "Hendra dari Bandung").
+const NAME_FOLLOWERS: &[&str] = &[
+    "aja",
+    "saja",
+    "kak",
+    "ka",
+    "kakak",
+    "here",
+    "di",
+    "disini",
+    "dari",
+    "from",
+    "ya",
+    "mau",
+    "pengen",
+    "ingin",
+    "pingin",
+    "umur",
+    "usia",
+    "asal",
+    "tinggal",
+    "lagi",
+    "sekarang",
+    "yang",
+    "and",
+    "dan",
+    "nih",
+    "dong",
+    "deh",
+    "sih",
+    "lulusan",
+    "alumni",
+    "mahasiswa",
+    "student",
+    "saya",
+    "aku",
+    "i",
+    "im",
+    "sedang",
+    "masih",
+    "kerja",
+    "kuliah",
+    "interested",
+    "looking",
+    "planning",
+    "want",
+    "would",
+    "tertarik",
+    "rencana",
+];
+
+/// Address words and fillers trimmed from the end of a whole-message name ("Hendra kak").
+const NAME_TRAILING_FILLERS: &[&str] = &[
+    "kak", "ka", "kakak", "min", "ya", "yaa", "aja", "saja", "nih", "dong", "deh", "here", "sis",
+    "gan", "hehe", "kok",
+];
+
+/// Phrases meaning "I can't / won't tell" or "I don't have one (yet)" for a field.
 const FIELD_UNKNOWN: &[&str] = &[
     "belum tau",
     "belum tahu",
+    "blm tau",
+    "blm tahu",
     "ga tau",
     "gak tau",
     "ga tahu",
     "gak tahu",
+    "gk tau",
     "nggak tau",
     "nggak tahu",
+    "ngga tau",
     "tidak tahu",
     "tidak tau",
+    "tdk tau",
     "kurang tau",
     "kurang tahu",
     "gatau",
+    "gtau",
+    "gatw",
+    "ga tw",
     "belum ada",
+    "blm ada",
+    "belom ada",
+    "blom ada",
     "tidak ada",
+    "tdk ada",
     "gak ada",
     "ga ada",
+    "nggak ada",
+    "ngga ada",
+    "gaada",
+    "gada",
+    "tak ada",
+    "belum punya",
+    "blm punya",
+    "tidak punya",
+    "tdk punya",
+    "ga punya",
+    "gak punya",
+    "nggak punya",
+    "gapunya",
     "belum kepikiran",
+    "blm kepikiran",
+    "belum pernah",
+    "blm pernah",
+    "tidak pernah",
+    "ga pernah",
+    "gak pernah",
+    "nggak pernah",
+    "never",
+    "belum mikir",
+    "belum terpikir",
     "belum pasti",
     "belum jelas",
     "belum yakin",
+    "belum fix",
+    "belum decide",
+    "belum memutuskan",
+    "belum menentukan",
+    "belum ditentukan",
+    "belum nentuin",
+    "ga yakin",
+    "gak yakin",
+    "nggak yakin",
+    "tidak yakin",
     "masih bingung",
+    "masih mikir",
+    "masih dipikirkan",
+    "masih dipikir",
     "rahasia",
     "privasi",
     "ga mau kasih",
@@ -296,16 +655,35 @@ const FIELD_UNKNOWN: &[&str] = &[
     "lewat",
     "don t know",
     "dont know",
+    "do not know",
+    "dunno",
     "not sure",
+    "unsure",
     "no idea",
+    "no clue",
     "idk",
     "prefer not",
     "rather not",
     "undecided",
+    "not decided",
+    "haven t decided",
+    "have not decided",
+    "don t have",
+    "dont have",
+    "do not have",
+    "haven t",
+    "havent",
+    "have not",
+    "not yet",
+    "none yet",
+    "nothing yet",
+    "none",
+    "no plan",
+    "no plans",
     "terserah",
 ];
 
-/// Words in a message that point an "I don't know" at a specific field.
+/// Words that point an "I don't know" at a specific field.
 const FIELD_CUES: &[(&str, &[&str])] = &[
     (
         "budget",
@@ -318,6 +696,13 @@ const FIELD_CUES: &[(&str, &[&str])] = &[
             "biaya",
             "biayanya",
             "anggaran",
+            "anggarannya",
+            "uang",
+            "duit",
+            "money",
+            "funds",
+            "funding",
+            "tabungan",
         ],
     ),
     (
@@ -329,17 +714,70 @@ const FIELD_CUES: &[(&str, &[&str])] = &[
             "timeline",
             "waktunya",
             "intake",
+            "when",
         ],
     ),
-    ("country", &["negara", "negaranya", "country", "tujuan"]),
-    ("english_level", &["ielts", "toefl", "inggris", "english"]),
-    ("email", &["email", "e mail", "surel"]),
+    (
+        "country",
+        &[
+            "negara",
+            "negaranya",
+            "country",
+            "tujuan",
+            "destination",
+            "kemana",
+            "ke mana",
+            "where",
+        ],
+    ),
+    (
+        "english_level",
+        &[
+            "ielts", "toefl", "inggris", "english", "duolingo", "pte", "toeic",
+        ],
+    ),
+    (
+        "email",
+        &["email", "e mail", "surel", "emailnya", "imel", "gmail"],
+    ),
+    ("name", &["nama", "namanya", "name"]),
+    (
+        "program",
+        &[
+            "jurusan",
+            "jurusannya",
+            "prodi",
+            "program",
+            "major",
+            "course",
+            "bidang",
+        ],
+    ),
+];
+
+/// Words about a test certificate: they aim an "I don't have one" at `english_level` only when
+/// that is the pending question ("belum ada sertifikat"), and name the `english_test` document.
+const ENGLISH_TEST_WORDS: &[&str] = &[
+    "sertifikat",
+    "sertifikatnya",
+    "sertif",
+    "certificate",
+    "test",
+    "tes",
+    "skor",
+    "score",
 ];
 
 /// Words that name a document ("paspor sudah ada" answers the passport question).
 const DOCUMENT_CUES: &[(&str, &[&str])] = &[
-    ("passport", &["paspor", "passport", "pasport"]),
-    ("cv", &["cv", "resume", "curriculum vitae", "riwayat hidup"]),
+    (
+        "passport",
+        &["paspor", "passport", "pasport", "paspornya", "pasfor"],
+    ),
+    (
+        "cv",
+        &["cv", "cvnya", "resume", "curriculum vitae", "riwayat hidup"],
+    ),
     (
         "english_test",
         &[
@@ -348,14 +786,35 @@ const DOCUMENT_CUES: &[(&str, &[&str])] = &[
             "sertifikat toefl",
             "skor toefl",
             "tes bahasa",
+            "test bahasa",
             "english test",
+            "language test",
             "hasil ielts",
             "hasil toefl",
+            "ielts",
+            "toefl",
+            "toeic",
+            "pte",
+            "duolingo",
         ],
     ),
     (
         "transcript",
-        &["transkrip", "transcript", "transkip", "ijazah", "rapor"],
+        &[
+            "transkrip",
+            "transkripnya",
+            "transcript",
+            "transcripts",
+            "transkip",
+            "ijazah",
+            "ijazahnya",
+            "rapor",
+            "raport",
+            "degree certificate",
+            "graduation certificate",
+            "sertifikat kelulusan",
+            "academic record",
+        ],
     ),
 ];
 
@@ -473,44 +932,79 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         Some(Pending::Field(f)) => Some(f.as_str()),
         _ => None,
     };
-    let mut put = |k: &str, v: Option<String>| {
+    let pending_is = |f: &str| pending_field == Some(f);
+    let put = |out: &mut Extracted, k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
             out.fields.insert(k.to_string(), v);
         }
     };
-    put("email", email(text));
-    put("name", name(text, pending_field == Some("name")));
-    put(
-        "english_level",
-        english_level(text, &tokens, pending_field == Some("english_level")),
-    );
-    put("budget", budget(text));
-    put("timeline", timeline(text, ctx.current_year));
-    put("country", country(text));
-    put("program", program(text));
-    put("activity", activity(text));
-
-    // "I can't tell you": names a field, or answers the pending field question.
-    if has_any(&tokens, FIELD_UNKNOWN) {
-        let cued: Vec<&str> = FIELD_CUES
-            .iter()
-            .filter(|(_, cues)| has_any(&tokens, cues))
-            .map(|(k, _)| *k)
-            .collect();
-        let targets: Vec<&str> = if cued.is_empty() {
-            pending_field.into_iter().collect()
-        } else {
-            cued
-        };
-        for t in targets {
-            if !out.fields.contains_key(t) {
-                out.unknown.insert(t.to_string());
+    put(&mut out, "email", email(text));
+    if let Some((n, bare)) = name(text, pending_is("name")) {
+        if bare {
+            out.readings.insert("name.bare".into());
+        }
+        put(&mut out, "name", Some(n));
+    }
+    if let Some((level, cannot_speak)) = english_level(text, &tokens, pending_is("english_level")) {
+        if cannot_speak {
+            out.readings.insert("english_level.cannot_speak".into());
+        }
+        put(&mut out, "english_level", Some(level));
+    }
+    let budget_cued = pending_is("budget") || cues(&tokens, "budget");
+    if let Some(b) = budget::budget(text, budget_cued) {
+        if b.spelled {
+            out.readings.insert("budget.spelled_out".into());
+        }
+        if b.foreign {
+            out.readings.insert("budget.foreign".into());
+        }
+        put(&mut out, "budget", Some(b.value));
+    } else if pending_is("budget")
+        && let Some(b) = budget::bare_number(text)
+    {
+        out.readings.insert("budget.bare_number".into());
+        put(&mut out, "budget", Some(b));
+    }
+    if let Some((t, kind)) = timeline::timeline(text, ctx.current_year, pending_is("timeline")) {
+        match kind {
+            timeline::Kind::Relative => {
+                out.readings.insert("timeline.relative".into());
             }
+            timeline::Kind::AfterGraduation => {
+                out.readings.insert("timeline.after_graduation".into());
+            }
+            timeline::Kind::Other => {}
+        }
+        put(&mut out, "timeline", Some(t));
+    }
+    put(&mut out, "country", country(text));
+    put(&mut out, "program", program(text));
+    put(&mut out, "activity", activity(text));
+
+    let parts = clauses(text);
+    for t in unknown_fields(&parts, pending_field) {
+        if !out.fields.contains_key(t) {
+            out.unknown.insert(t.to_string());
         }
     }
 
-    out.documents = documents(text, ctx.pending);
+    let (documents, pending_answered) = documents(&parts, ctx.pending);
+    if pending_answered {
+        out.readings.insert("document_answer.pending".into());
+    }
+    if documents.len() > usize::from(pending_answered) {
+        out.readings.insert("document_answer.named".into());
+    }
+    out.documents = documents;
     out
+}
+
+/// True when `tokens` hold one of `field`'s [`FIELD_CUES`].
+fn cues(tokens: &[String], field: &str) -> bool {
+    FIELD_CUES
+        .iter()
+        .any(|(k, c)| *k == field && has_any(tokens, c))
 }
 
 fn email(text: &str) -> Option<String> {
@@ -548,47 +1042,199 @@ fn title_case(w: &str) -> String {
     }
 }
 
-fn name(text: &str, pending: bool) -> Option<String> {
-    if let Some(c) = NAME_INTRO.captures(text)
-        && let Some(n) = clean_name(&c[1])
-    {
-        return Some(n);
-    }
-    if let Some(c) = NAME_CAPITALIZED.captures(text)
-        && let Some(n) = clean_name(&c[1])
-    {
-        return Some(n);
-    }
-    if let Some(c) = NAME_LOWER_WHOLE.captures(text)
-        && let Some(n) = clean_name(&c[1])
-    {
-        return Some(n);
-    }
-    if pending {
-        // A bare answer to "Boleh tau nama lengkapnya?": 1-4 words, letters only.
-        let t = text.trim().trim_end_matches(['.', '!', ' ']);
-        let ws: Vec<&str> = t.split_whitespace().collect();
-        let letters_only = t
-            .chars()
-            .all(|c| c.is_alphabetic() || c == ' ' || c == '\'');
-        if (1..=4).contains(&ws.len()) && letters_only && parse_yes_no(t).is_none() {
-            let n = clean_name(t)?;
-            if n.split_whitespace().count() == ws.len() {
-                return Some(n);
-            }
+/// The name in `text`, and whether it was a bare answer to the pending name question.
+fn name(text: &str, pending: bool) -> Option<(String, bool)> {
+    for rule in [&*NAME_INTRO, &*NAME_HERE, &*NAME_CAPITALIZED] {
+        if let Some(c) = rule.captures(text)
+            && let Some(n) = clean_name(&c[1])
+        {
+            return Some((n, false));
         }
+    }
+    // Lowercase "saya dewi" is a name, "saya bingung" is not.
+    let lower = if pending {
+        &*NAME_LOWER_INTRO
+    } else {
+        &*NAME_LOWER_WHOLE
+    };
+    if let Some(c) = lower.captures(text)
+        && !c[1]
+            .split_whitespace()
+            .any(|w| NOT_NAME.contains(&lower_word(w).as_str()))
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some((n, false));
+    }
+    if !pending {
+        return None;
+    }
+    bare_name(text)
+        .or_else(|| leading_name(text))
+        .map(|n| (n, true))
+}
+
+fn lower_word(w: &str) -> String {
+    w.trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
+}
+
+/// A whole-message answer to "Boleh tau nama lengkapnya?": 1-4 words, letters only, address
+/// words trimmed ("Budi Santoso", "siti nurhaliza", "Hendra kak").
+fn bare_name(text: &str) -> Option<String> {
+    if is_question(text) {
+        return None;
+    }
+    let t = text.trim().trim_end_matches(['.', '!', ' ']);
+    let mut ws: Vec<&str> = t.split_whitespace().collect();
+    while ws.len() > 1
+        && ws
+            .last()
+            .is_some_and(|w| NAME_TRAILING_FILLERS.contains(&lower_word(w).as_str()))
+    {
+        ws.pop();
+    }
+    let t = ws.join(" ");
+    let letters_only = t
+        .chars()
+        .all(|c| c.is_alphabetic() || c == ' ' || c == '\'');
+    if !(1..=4).contains(&ws.len()) || !letters_only || parse_yes_no(&t).is_some() {
+        return None;
+    }
+    if ws
+        .iter()
+        .any(|w| NOT_NAME.contains(&lower_word(w).as_str()))
+    {
+        return None;
+    }
+    let n = clean_name(&t)?;
+    (n.split_whitespace().count() == ws.len()).then_some(n)
+}
+
+/// A name leading a longer answer to the name question: "Hendra Wijaya, mau S2 data science",
+/// "rizky aja kak, mau ke UK", "iya kak, Dewi Lestari dari Bandung". The first clause that is
+/// not a pleasantry must start with 1-4 letter-only words that are no chat or topic words,
+/// ended by the clause's end or a word that may follow a name ("aja", "dari", "mau"...).
+fn leading_name(text: &str) -> Option<String> {
+    for clause in text.split([',', ';', '.', '!', '\n', '-', '–']).take(3) {
+        let raw: Vec<&str> = clause.split_whitespace().collect();
+        let skip = raw
+            .iter()
+            .take_while(|w| NAME_LEAD_FILLERS.contains(&lower_word(w).as_str()))
+            .count();
+        let rest = &raw[skip..];
+        if rest.is_empty() {
+            continue; // "iya kak," — look at the next clause
+        }
+        if is_question(clause) {
+            return None;
+        }
+        let mut name_words = Vec::new();
+        let mut ended_by: Option<String> = None;
+        for w in rest {
+            let lw = lower_word(w);
+            if NAME_STOP.contains(&lw.as_str()) {
+                ended_by = Some(lw);
+                break;
+            }
+            name_words.push(*w);
+        }
+        let plain = |w: &&str| {
+            let core = w.trim_matches(|c: char| !c.is_alphanumeric());
+            !core.is_empty() && core.chars().all(|c| c.is_alphabetic() || c == '\'')
+        };
+        let fits = (1..=4).contains(&name_words.len())
+            && name_words.iter().all(plain)
+            && !name_words
+                .iter()
+                .any(|w| NOT_NAME.contains(&lower_word(w).as_str()))
+            && DEGREE.find(&name_words.join(" ")).is_none()
+            && ended_by
+                .as_deref()
+                .is_none_or(|e| NAME_FOLLOWERS.contains(&e));
+        if !fits {
+            return None;
+        }
+        let n = clean_name(&name_words.join(" "))?;
+        return (n.split_whitespace().count() == name_words.len()).then_some(n);
     }
     None
 }
 
-fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<String> {
-    if let Some(c) = TEST_SCORE.captures(text) {
-        let test = c[1].split_whitespace().collect::<Vec<_>>().join(" ");
+/// Negations before a proficiency word ("belum bisa", "kurang lancar", "can't speak").
+const CANNOT: &[&str] = &[
+    "belum", "blm", "blom", "ga", "gak", "gk", "nggak", "ngga", "tidak", "tdk", "kurang", "enggak",
+    "engga", "not", "t", "cannot", "never", "hardly",
+];
+const PROFICIENT: &[&str] = &[
+    "bisa",
+    "lancar",
+    "fasih",
+    "jago",
+    "paham",
+    "ngerti",
+    "mengerti",
+    "mahir",
+    "pinter",
+    "pintar",
+    "bagus",
+    "fluent",
+    "good",
+    "great",
+    "speak",
+    "understand",
+];
+const ENGLISH_WORDS: &[&str] = &[
+    "inggris",
+    "inggrisnya",
+    "english",
+    "englishnya",
+    "bahasa",
+    "bahasanya",
+    "ielts",
+    "toefl",
+    "bhs",
+];
+
+/// "belum bisa bahasa inggris", "english saya ga lancar", "I can't speak English", "my English
+/// is not good": a negation right before a proficiency word, with English named within four
+/// words (or the English question pending).
+fn cannot_speak(tokens: &[String], pending: bool) -> bool {
+    tokens.iter().enumerate().any(|(i, w)| {
+        if !CANNOT.contains(&w.as_str()) {
+            return false;
+        }
+        let Some(p) = (i + 1..tokens.len().min(i + 4)).find(|&j| {
+            PROFICIENT.contains(&tokens[j].as_str())
+                && !(tokens[j] == "good" && tokens.get(j + 1).is_some_and(|n| n == "enough"))
+        }) else {
+            return false;
+        };
+        pending
+            || (i.saturating_sub(4)..tokens.len().min(p + 5))
+                .any(|j| ENGLISH_WORDS.contains(&tokens[j].as_str()))
+    })
+}
+
+/// The first test name followed by its score before the next test name ("IELTS belum, tapi
+/// TOEFL 550" is TOEFL 550): `("IELTS", "6.5")`.
+fn test_score(text: &str) -> Option<(String, String)> {
+    let names: Vec<regex::Match<'_>> = TEST_NAME.find_iter(text).collect();
+    names.iter().enumerate().find_map(|(i, m)| {
+        let until = names.get(i + 1).map_or(text.len(), |n| n.start());
+        let c = SCORE_AFTER.captures(&text[m.end()..until])?;
+        let test = m.as_str().split_whitespace().collect::<Vec<_>>().join(" ");
         let test = match test.to_lowercase().as_str() {
             "duolingo" | "det" => "Duolingo".to_string(),
             _ => test.to_uppercase(),
         };
-        return Some(format!("{test} {}", c[2].replace(',', ".")));
+        Some((test, c[1].replace(',', ".")))
+    })
+}
+
+/// The English level, and whether it was read from a "can't speak English" answer.
+fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<(String, bool)> {
+    if let Some((test, score)) = test_score(text) {
+        return Some((format!("{test} {score}"), false));
     }
     if let Some(c) = BARE_SCORE.captures(text)
         && (pending
@@ -596,22 +1242,40 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<String>
             || c[1].eq_ignore_ascii_case("skor")
             || c[1].eq_ignore_ascii_case("score"))
     {
-        return Some(format!(
-            "{} {}",
-            c[1].to_lowercase(),
-            c[2].replace(',', ".")
+        return Some((
+            format!("{} {}", c[1].to_lowercase(), c[2].replace(',', ".")),
+            false,
         ));
     }
-    let context = pending || has_any(tokens, &["inggris", "english", "bahasa", "ielts", "toefl"]);
+    let context = pending || has_any(tokens, ENGLISH_WORDS);
     let cefr: Vec<String> = CEFR
         .captures_iter(text)
         .map(|c| c[1].to_uppercase())
         .collect();
     if !cefr.is_empty() && context {
-        return Some(cefr.join("/"));
+        return Some((cefr.join("/"), false));
+    }
+    if cannot_speak(tokens, pending) {
+        return Some(("pemula".to_string(), true));
     }
     if context {
         let levels: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "not bad",
+                    "ga jelek",
+                    "gak jelek",
+                    "nggak jelek",
+                    "tidak buruk",
+                    "so so",
+                    "biasa aja",
+                    "biasa saja",
+                    "average",
+                    "decent",
+                    "conversational",
+                ],
+                "menengah",
+            ),
             (
                 &[
                     "mahir", "lancar", "fasih", "fluent", "advanced", "native", "jago",
@@ -638,67 +1302,266 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<String>
                     "kurang",
                     "pas pasan",
                     "pasif",
+                    "jelek",
+                    "buruk",
+                    "lemah",
+                    "nol",
+                    "minim",
+                    "parah",
+                    "poor",
+                    "bad",
+                    "weak",
+                    "limited",
+                    "dikit",
+                    "sedikit",
+                    "dikit2",
+                    "sedikit2",
+                    "a little",
+                    "a bit",
                 ],
                 "pemula",
             ),
         ];
         for (ws, level) in levels {
             if has_any(tokens, ws) {
-                return Some((*level).to_string());
+                return Some(((*level).to_string(), false));
             }
         }
     }
     None
 }
 
-fn budget(text: &str) -> Option<String> {
-    if let Some(c) = BUDGET_FOREIGN.captures(text) {
-        let cur = c
-            .get(1)
-            .map(|m| m.as_str().to_uppercase())
-            .or_else(|| c.get(2).map(|m| m.as_str().to_uppercase()))
-            .unwrap_or_default();
-        let suffix = c
-            .get(4)
-            .map(|m| m.as_str().to_lowercase())
-            .unwrap_or_default();
-        let sep = if cur.ends_with('$') || cur == "£" || cur == "€" {
-            ""
-        } else {
-            " "
-        };
-        return Some(format!("{cur}{sep}{}{suffix}", &c[3]));
-    }
-    if let Some(c) = BUDGET_UNIT.captures(text) {
-        let unit = match c[3].to_lowercase().as_str() {
-            "juta" | "jt" | "jutaan" => "juta",
-            "miliar" | "milyar" | "m" => "miliar",
-            "rb" | "ribu" | "k" => "ribu",
-            _ => "juta",
-        };
-        let prefix = if c.get(1).is_some() { "Rp " } else { "" };
-        return Some(format!("{prefix}{} {unit}", &c[2]));
-    }
-    BUDGET_RUPIAH_DIGITS
-        .captures(text)
-        .map(|c| format!("Rp {}", &c[1]))
+/// "no budget yet", "not a clue yet": "no"/"not"/"belum" and "yet" within four words.
+fn no_yet(t: &[String]) -> bool {
+    t.iter().enumerate().any(|(i, w)| {
+        matches!(w.as_str(), "no" | "not" | "none")
+            && t[i + 1..t.len().min(i + 5)].iter().any(|n| n == "yet")
+    })
 }
 
-fn timeline(text: &str, current_year: i32) -> Option<String> {
-    let lower = text.to_lowercase();
-    if let Some(m) = TIMELINE_RELATIVE.find(&lower) {
-        return Some(m.as_str().trim().to_string());
+/// Fields the lead says they cannot give: per clause, a "don't know / don't have" phrase aimed
+/// at the fields the clause (or the clause before it) names, else at the pending field — but
+/// never a clause that asks something or names a document ("belum punya paspor" is about the
+/// passport). Certificate words ("belum ada sertifikat", "I haven't taken any test") aim at
+/// `english_level` only when that is pending.
+fn unknown_fields<'a>(parts: &'a [Clause], pending: Option<&'a str>) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (i, clause) in parts.iter().enumerate() {
+        let t = words(&clause.text);
+        if asks_by_words(&clause.text) || !(has_any(&t, FIELD_UNKNOWN) || no_yet(&t)) {
+            continue;
+        }
+        let cued_in = |t: &[String]| -> Vec<&'a str> {
+            let mut c: Vec<&str> = FIELD_CUES
+                .iter()
+                .filter(|(_, cues)| has_any(t, cues))
+                .map(|(k, _)| *k)
+                .collect();
+            if pending == Some("english_level")
+                && has_any(t, ENGLISH_TEST_WORDS)
+                && !c.contains(&"english_level")
+            {
+                c.push("english_level");
+            }
+            c
+        };
+        let mut cued = cued_in(&t);
+        if cued.is_empty()
+            && let Some(prev) = i.checked_sub(1).map(|p| &parts[p])
+        {
+            let pt = words(&prev.text);
+            if !has_any(&pt, FIELD_UNKNOWN) {
+                cued = cued_in(&pt);
+            }
+        }
+        if !cued.is_empty() {
+            out.extend(cued);
+        } else if named_documents(&t).is_empty()
+            && let Some(p) = pending
+        {
+            out.push(p);
+        }
     }
-    if let Some(m) = TIMELINE_MONTH_YEAR.find(&lower) {
-        return Some(m.as_str().trim().to_string());
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Documents named in a clause's words. A bare certificate or test word names the English test
+/// unless the clause names the transcript ("ijazah", "degree certificate").
+fn named_documents(t: &[String]) -> Vec<&'static str> {
+    let mut named: Vec<&'static str> = DOCUMENT_CUES
+        .iter()
+        .filter(|(_, cues)| has_any(t, cues))
+        .map(|(k, _)| *k)
+        .collect();
+    if !named.contains(&"english_test")
+        && has_any(t, ENGLISH_TEST_WORDS)
+        && !named.contains(&"transcript")
+    {
+        named.push("english_test");
     }
-    if let Some(m) = TIMELINE_WORDS.find(&lower) {
-        return Some(m.as_str().trim().to_string());
+    named
+}
+
+/// Document answers from the clauses, and whether the pending document got one.
+///
+/// - A clause naming documents gives them its own answer ("paspor sudah, tapi transkrip
+///   belum"), or else the answer of a clause next to it with no document ("Yes, I have my
+///   transcript", "iya, transkrip").
+/// - When the text names a document, the pending one gets an answer only from a part set off
+///   by a contrast word ("ada, tapi paspor belum" with the CV pending: CV yes, passport no).
+/// - When the text names none, the pending document gets the answer of the whole non-question
+///   text ("belum ada kak").
+/// - Questions answer nothing ("paspor perlu ga?").
+fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, YesNo>, bool) {
+    let mut out = BTreeMap::new();
+    let pending_doc = match pending {
+        Some(Pending::Document(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    // (group, named documents, answer) per clause; a contrast word starts a new group.
+    let mut group = 0;
+    let info: Vec<(usize, Vec<&'static str>, Option<YesNo>)> = parts
+        .iter()
+        .map(|c| {
+            if c.contrast {
+                group += 1;
+            }
+            let named = named_documents(&words(&c.text));
+            let answer = if c.question || asks_by_words(&c.text) {
+                None
+            } else {
+                parse_possession(&c.text)
+            };
+            (group, named, answer)
+        })
+        .collect();
+    let any_named = info.iter().any(|(_, n, _)| !n.is_empty());
+    if !any_named {
+        if let Some(k) = pending_doc {
+            let plain: Vec<&str> = parts
+                .iter()
+                .filter(|c| !c.question && !asks_by_words(&c.text))
+                .map(|c| c.text.as_str())
+                .collect();
+            if let Some(yn) = (!plain.is_empty())
+                .then(|| parse_possession(&plain.join(" ")))
+                .flatten()
+            {
+                out.insert(k.to_string(), yn);
+            }
+        }
+        let answered = !out.is_empty();
+        return (out, answered);
     }
-    YEAR.captures_iter(&lower)
-        .filter_map(|c| c[1].parse::<i32>().ok())
-        .find(|y| (current_year..=current_year + 15).contains(y))
-        .map(|y| y.to_string())
+    for (i, (g, named, answer)) in info.iter().enumerate() {
+        if named.is_empty() {
+            continue;
+        }
+        // Its own answer, else a neighbouring document-free clause of the same group.
+        let neighbour = |j: usize| {
+            info.get(j)
+                .filter(|(gj, nj, _)| gj == g && nj.is_empty())
+                .and_then(|(_, _, a)| *a)
+        };
+        let yn = answer.or_else(|| {
+            i.checked_sub(1)
+                .and_then(neighbour)
+                .or_else(|| neighbour(i + 1))
+        });
+        if let Some(yn) = yn {
+            for k in named {
+                out.insert((*k).to_string(), yn);
+            }
+        }
+    }
+    // The pending document, from a group of its own (set off by "tapi"/"but").
+    if let Some(k) = pending_doc
+        && !out.contains_key(k)
+        && !info.iter().any(|(_, n, _)| n.contains(&k))
+    {
+        let named_groups: BTreeSet<usize> = info
+            .iter()
+            .filter(|(_, n, _)| !n.is_empty())
+            .map(|(g, _, _)| *g)
+            .collect();
+        if let Some(yn) = info
+            .iter()
+            .filter(|(g, n, _)| n.is_empty() && !named_groups.contains(g))
+            .find_map(|(_, _, a)| *a)
+        {
+            out.insert(k.to_string(), yn);
+            return (out, true);
+        }
+    }
+    (out, false)
+}
+
+/// One part of a message, split at punctuation and contrast words.
+#[derive(Debug, Clone)]
+struct Clause {
+    /// The words of the part.
+    text: String,
+    /// Starts with a contrast word ("tapi", "but", "kalau"...).
+    contrast: bool,
+    /// Ended by a question mark.
+    question: bool,
+}
+
+/// Splits on punctuation and contrast words ("paspor sudah, tapi cv belum"). A decimal point
+/// or comma between digits ("6.5", "1,2 M") does not split.
+fn clauses(text: &str) -> Vec<Clause> {
+    let mut out = Vec::new();
+    let mut part = String::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let between_digits = matches!(c, '.' | ',')
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        if matches!(c, ',' | ';' | '.' | '!' | '?' | '\n') && !between_digits {
+            split_contrast(&part, c == '?', &mut out);
+            part.clear();
+        } else {
+            part.push(c);
+        }
+    }
+    split_contrast(&part, false, &mut out);
+    out
+}
+
+/// Splits one punctuation-delimited part at contrast words; `question` marks its last piece.
+fn split_contrast(part: &str, question: bool, out: &mut Vec<Clause>) {
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    let mut cur: Vec<&str> = Vec::new();
+    let mut contrast = false;
+    for w in part.split_whitespace() {
+        let lw = w.to_lowercase();
+        if matches!(
+            lw.as_str(),
+            "tapi" | "but" | "sedangkan" | "kalau" | "kalo" | "namun" | "however" | "tp"
+        ) {
+            if !cur.is_empty() {
+                pieces.push((cur.join(" "), contrast));
+                cur.clear();
+            }
+            contrast = true;
+        } else {
+            cur.push(w);
+        }
+    }
+    if !cur.is_empty() {
+        pieces.push((cur.join(" "), contrast));
+    }
+    let n = pieces.len();
+    for (k, (text, contrast)) in pieces.into_iter().enumerate() {
+        out.push(Clause {
+            text,
+            contrast,
+            question: question && k + 1 == n,
+        });
+    }
 }
 
 /// The destination named last in `text` (a correction such as "eh maksud saya Kanada" wins).
@@ -772,7 +1635,8 @@ fn program(text: &str) -> Option<String> {
     let major = MAJOR.captures(text).and_then(|c| {
         let stop = [
             "di", "ke", "yang", "dan", "kak", "ya", "tahun", "dengan", "untuk", "atau", "s1", "s2",
-            "s3", "in", "at", "the", "budget", "tapi", "sih", "dong", "nih",
+            "s3", "in", "at", "the", "budget", "tapi", "sih", "dong", "nih", "apa", "apaan",
+            "mana", "what", "which",
         ];
         let kept: Vec<&str> = c[1]
             .split_whitespace()
@@ -808,60 +1672,6 @@ fn activity(text: &str) -> Option<String> {
         _ => "fresh graduate",
     };
     Some(v.to_string())
-}
-
-/// Document answers: for each clause naming a document, that document gets the clause's
-/// yes/no; if no document is named, the pending document gets the whole text's yes/no.
-fn documents(text: &str, pending: Option<&Pending>) -> BTreeMap<String, YesNo> {
-    let mut out = BTreeMap::new();
-    for clause in clauses(text) {
-        let t = words(&clause);
-        let named: Vec<&str> = DOCUMENT_CUES
-            .iter()
-            .filter(|(_, cues)| has_any(&t, cues))
-            .map(|(k, _)| *k)
-            .collect();
-        if named.is_empty() {
-            continue;
-        }
-        if let Some(yn) = parse_yes_no(&clause) {
-            for k in named {
-                out.insert(k.to_string(), yn);
-            }
-        }
-    }
-    if out.is_empty()
-        && let Some(Pending::Document(k)) = pending
-        && let Some(yn) = parse_yes_no(text)
-    {
-        out.insert(k.clone(), yn);
-    }
-    out
-}
-
-/// Splits on punctuation and contrast words ("paspor sudah, tapi cv belum").
-fn clauses(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for part in text.split([',', ';', '.', '!', '?', '\n']) {
-        let mut cur: Vec<&str> = Vec::new();
-        for w in part.split_whitespace() {
-            let lw = w.to_lowercase();
-            if matches!(
-                lw.as_str(),
-                "tapi" | "but" | "sedangkan" | "kalau" | "kalo" | "namun"
-            ) && !cur.is_empty()
-            {
-                out.push(cur.join(" "));
-                cur.clear();
-            } else {
-                cur.push(w);
-            }
-        }
-        if !cur.is_empty() {
-            out.push(cur.join(" "));
-        }
-    }
-    out
 }
 
 /// True when the text contains any of `phrases` as whole words (config phrase lists).

@@ -6,13 +6,16 @@
 //!
 //! - [`machine`]: the statig machine and [`run_turn`].
 //! - [`graph`]: the transition table the machine consults and `ari flow graph` prints.
-//! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers.
+//! - [`language`]: the conversation's language; [`normalize`]: the lexicon before the rules.
+//! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers; [`intents`]: questions
+//!   and requests for a person; [`media`]: documents named by file names.
 //! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
 //! - [`turn`]: input, output, effects and the persisted snapshot.
 
 pub mod cli;
 pub mod extract;
 pub mod graph;
+pub mod intents;
 pub mod language;
 pub mod machine;
 pub mod media;

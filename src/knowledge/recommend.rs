@@ -103,6 +103,10 @@ pub fn parse_ielts(value: &str) -> Option<f32> {
 /// Rupiah amount from the flow's `budget` value: "500 juta", "Rp 500 juta", "1,5 miliar",
 /// "1.5 M", "Rp 500.000.000", "Rp 500000000", "800 ribu". Foreign currencies give `None`
 /// (no exchange rates here). For a range ("300-500 juta") the upper bound counts.
+///
+/// The value is read as a yearly budget. The chat extractor marks the other periods it hears:
+/// "10 juta per bulan" counts twelve months (120 juta); "1 miliar total" counts as written
+/// (the program's length is not known here).
 pub fn parse_budget_idr(value: &str) -> Option<u64> {
     let lower = value.to_lowercase();
     if [
@@ -155,5 +159,46 @@ pub fn parse_budget_idr(value: &str) -> Option<u64> {
             best = Some(best.map_or(v, |b| b.max(v)));
         }
     }
-    best.filter(|v| *v >= 1_000_000)
+    let monthly = [
+        "per bulan",
+        "/bulan",
+        "sebulan",
+        "per month",
+        "a month",
+        "/month",
+    ]
+    .iter()
+    .any(|m| lower.contains(m));
+    best.map(|v| if monthly { v.saturating_mul(12) } else { v })
+        .filter(|v| *v >= 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values `flow::extract` writes for rupiah budgets parse here.
+    #[test]
+    fn extractor_budget_values_parse() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("500 juta", Some(500_000_000)),
+            ("Rp 300 juta", Some(300_000_000)),
+            ("1,2 miliar", Some(1_200_000_000)),
+            ("Rp 1.5 miliar", Some(1_500_000_000)),
+            ("Rp 250.000.000", Some(250_000_000)),
+            ("300-500 juta", Some(500_000_000)),
+            ("200-300 juta", Some(300_000_000)),
+            ("10 juta per bulan", Some(120_000_000)),
+            ("1 miliar total", Some(1_000_000_000)),
+            ("Rp 800 juta total", Some(800_000_000)),
+            ("AUD 40k", None),
+            ("GBP 30,000", None),
+            ("$50k", None),
+            ("USD 40k total", None),
+            ("500 ribu", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(parse_budget_idr(value), *want, "{value:?}");
+        }
+    }
 }

@@ -1,0 +1,864 @@
+//! What a message is doing, by rule, in Indonesian (incl. chat slang) and English: asking a
+//! question ([`is_question`]) or asking for a person ([`asks_for_human`]).
+//!
+//! Both are patterns, not phrase lists: the configured `handoff.human_request_phrases` still
+//! work, these catch the same requests in other words. Matching is on whole words
+//! ([`super::text::words`]), so "konsultasinya" is not "konsultan".
+
+use super::text::{find_phrase, has_any, has_phrase, words};
+
+/// Indonesian question words, anywhere in the message ("biayanya berapa", "kapan mulainya").
+const ID_QUESTION_WORDS: &[&str] = &[
+    "apa",
+    "apakah",
+    "apaan",
+    "berapa",
+    "brp",
+    "berapakah",
+    "gimana",
+    "gmn",
+    "gmna",
+    "bagaimana",
+    "bgmn",
+    "kapan",
+    "kpn",
+    "kenapa",
+    "knp",
+    "mengapa",
+    "dimana",
+    "dmn",
+    "di mana",
+    "kemana",
+    "ke mana",
+    "siapa",
+    "yang mana",
+    "yg mana",
+    "mana yang",
+    "mana yg",
+];
+
+/// Indonesian phrases announcing a question ("mau tanya", "boleh tanya").
+const ASKING_PHRASES: &[&str] = &[
+    "mau tanya",
+    "mau nanya",
+    "mau bertanya",
+    "boleh tanya",
+    "boleh nanya",
+    "boleh bertanya",
+    "numpang tanya",
+    "pengen tanya",
+    "pengen nanya",
+    "pingin tanya",
+    "ingin tanya",
+    "ingin bertanya",
+    "mo tanya",
+    "mo nanya",
+    "boleh tau",
+    "boleh tahu",
+    "i have a question",
+    "quick question",
+    "i want to ask",
+    "i d like to ask",
+    "can i ask",
+    "may i ask",
+];
+
+/// English auxiliary + subject pairs: an inverted question ("is there", "do you", "can I").
+const EN_INVERSIONS: &[&str] = &[
+    "is there",
+    "are there",
+    "is it",
+    "is this",
+    "is that",
+    "are you",
+    "are they",
+    "do you",
+    "do i",
+    "do we",
+    "do they",
+    "does it",
+    "does that",
+    "does the",
+    "did you",
+    "can i",
+    "can you",
+    "can we",
+    "could i",
+    "could you",
+    "could we",
+    "will it",
+    "will there",
+    "will you",
+    "would it",
+    "would you",
+    "should i",
+    "should we",
+    "may i",
+    "have you",
+    "how much",
+    "how many",
+    "how long",
+    "how about",
+    "what about",
+    "what is",
+    "what s",
+    "what are",
+];
+
+/// English question words that open a question ("what...", "how...").
+const EN_QUESTION_OPENERS: &[&str] = &[
+    "what", "how", "when", "where", "why", "which", "who", "whats", "hows", "is", "are", "do",
+    "does", "did", "can", "could", "will", "would", "should", "may", "shall",
+];
+
+/// Words skipped at the start of a clause before looking for a question opener.
+const OPENING_FILLERS: &[&str] = &[
+    "so", "and", "but", "ok", "okay", "oke", "um", "uh", "hmm", "hm", "hi", "hello", "hey",
+    "sorry", "also", "then", "btw", "well", "oh", "kak", "halo", "hai", "eh", "terus", "trus",
+    "lalu", "jadi", "jd", "tapi", "sama", "terus",
+];
+
+/// Stems that make a question with the suffix "-kah" ("adakah", "bisakah", "perlukah").
+/// A list, because "langkah" and "nikah" end in "kah" too.
+const KAH_STEMS: &[&str] = &[
+    "ada",
+    "bisa",
+    "boleh",
+    "perlu",
+    "harus",
+    "wajib",
+    "apa",
+    "siapa",
+    "kapan",
+    "berapa",
+    "mana",
+    "dimana",
+    "bagaimana",
+    "benar",
+    "betul",
+    "mau",
+    "sudah",
+    "gratis",
+    "mahal",
+    "mungkin",
+    "cukup",
+    "dapat",
+    "bener",
+    "masih",
+];
+
+/// Negations that, at the end of a message, turn it into "...or not?" ("ada beasiswa ga").
+const TAG_NEGATIONS: &[&str] = &[
+    "ga", "gak", "gk", "nggak", "ngga", "ngak", "enggak", "engga", "tidak", "tdk", "nda", "ndak",
+    "kagak", "kaga",
+];
+
+/// Words stripped from the end before looking for a tag negation ("bayar ga kak?").
+const TRAILING_FILLERS: &[&str] = &[
+    "kak", "ka", "kakak", "kk", "kakk", "min", "admin", "sis", "sist", "gan", "bang", "mas",
+    "mbak", "mba", "bro", "dong", "sih", "ya", "yah", "yaa", "nih", "deh", "tuh", "kah", "nya",
+];
+
+/// Words that, right before a final negation, make it an answer, not a question tag:
+/// "saya ga" (I don't), "kayaknya ga" (probably not), "udah ga" (no longer), "paspor ga"
+/// (the passport: no).
+const ANSWER_BEFORE_NEGATION: &[&str] = &[
+    "saya",
+    "aku",
+    "gue",
+    "gua",
+    "gw",
+    "aq",
+    "sy",
+    "i",
+    "me",
+    "kami",
+    "kita",
+    "kayaknya",
+    "kayanya",
+    "kyknya",
+    "kyanya",
+    "sepertinya",
+    "rasanya",
+    "mungkin",
+    "kalo",
+    "kalau",
+    "klo",
+    "sih",
+    "deh",
+    "juga",
+    "jg",
+    "masih",
+    "lagi",
+    "sekarang",
+    "skrg",
+    "dulu",
+    "now",
+    "yet",
+    "sudah",
+    "udah",
+    "udh",
+    "sdh",
+    "dah",
+    "oh",
+    "eh",
+    "ah",
+    "wah",
+    "hmm",
+    "hm",
+    "yah",
+    "duh",
+    "aduh",
+    "waduh",
+    "loh",
+    "lho",
+    "maaf",
+    "sorry",
+    "belum",
+    "blm",
+];
+
+/// Document nouns: "paspor ga" answers (the passport: no), "perlu paspor ga" asks.
+const DOCUMENT_NOUNS: &[&str] = &[
+    "paspor",
+    "passport",
+    "pasport",
+    "cv",
+    "resume",
+    "transkrip",
+    "transcript",
+    "ijazah",
+    "sertifikat",
+    "ielts",
+    "toefl",
+];
+
+/// Predicates that a question tag can ask about ("perlu IELTS nggak", "ada paspor ga").
+const PREDICATES: &[&str] = &[
+    "ada", "perlu", "harus", "butuh", "wajib", "bisa", "boleh", "pakai", "pake", "bayar", "gratis",
+    "dapat", "dapet", "termasuk", "include", "mau", "punya",
+];
+
+/// Answer words after a document noun ("paspor ada", "cv belum"): the message lists answers.
+const ANSWER_WORDS: &[&str] = &[
+    "ada", "sudah", "udah", "udh", "sdh", "punya", "belum", "blm", "ga", "gak", "nggak", "tidak",
+    "tdk", "ok", "oke", "lengkap", "siap", "beres",
+];
+
+/// Words that negate ("belum ada, ga"): a final negation after one of these lists answers.
+const NEGATIONS: &[&str] = &[
+    "ga", "gak", "gk", "nggak", "ngga", "ngak", "enggak", "engga", "tidak", "tdk", "nda", "ndak",
+    "kagak", "kaga", "belum", "blm", "blom", "belom", "no", "not", "bukan",
+];
+
+/// Words of not knowing before a question word ("gatau berapa", "bingung kapan").
+const UNSURE: &[&str] = &[
+    "gatau", "gtau", "gatw", "bingung", "unsure", "entah", "entahlah",
+];
+/// Knowing words that a negation before them turns into "I don't know" ("belum tau kapan").
+const KNOW: &[&str] = &[
+    "tau",
+    "tahu",
+    "tw",
+    "yakin",
+    "pasti",
+    "kepikiran",
+    "kebayang",
+    "sure",
+    "know",
+    "decide",
+    "decided",
+    "mikir",
+];
+
+/// "Whatever/any" after a question word ("kapan aja bisa", "apa aja boleh") is an answer when
+/// the message also agrees.
+const ANY_AFTER_QUESTION_WORD: &[&str] = &["aja", "saja", "pun", "aj"];
+const AGREEING: &[&str] = &[
+    "bisa", "boleh", "oke", "ok", "siap", "bebas", "terserah", "fine",
+];
+
+/// True when the words alone make `text` a question, without looking at punctuation: an
+/// Indonesian question word ("berapa", "gimana", "kapan"), a "-kah" question ("adakah"), a final
+/// "...ga/nggak/tidak" tag after a predicate ("ada beasiswa ga", "bayar ga kak"), "sudah...
+/// belum" ("udah bayar belum"), "mau tanya", or an English inversion ("is there", "do you",
+/// "can I", "how much") or opener ("what", "how"...). Case- and punctuation-insensitive, so
+/// [`super::yesno::parse_yes_no`] can use it and stay so.
+pub fn asks_by_words(text: &str) -> bool {
+    let t = words(text);
+    if t.is_empty() {
+        return false;
+    }
+    if has_any(&t, ASKING_PHRASES) || has_any(&t, EN_INVERSIONS) {
+        return true;
+    }
+    if question_word(&t) {
+        return true;
+    }
+    if t.iter().any(|w| {
+        w.len() > 5
+            && w.strip_suffix("kah")
+                .is_some_and(|stem| KAH_STEMS.contains(&stem))
+    }) {
+        return true;
+    }
+    if opens_with_question(&t) {
+        return true;
+    }
+    tag_question(&t)
+}
+
+/// An Indonesian question word, unless it means "any" in an agreeing answer ("kapan aja bisa").
+fn question_word(t: &[String]) -> bool {
+    let agreeing = has_any(t, AGREEING);
+    ID_QUESTION_WORDS.iter().any(|q| {
+        let Some(at) = find_phrase(t, q) else {
+            return false;
+        };
+        let len = words(q).len();
+        let next = t.get(at + len).map(String::as_str);
+        // "kapan-kapan" is "some day", not a question; "ga apa-apa" is "it's fine".
+        if (*q == "kapan" || *q == "apa") && next == Some(*q) {
+            return false;
+        }
+        let prev = at.checked_sub(1).map(|p| t[p].as_str());
+        if *q == "apa" && prev.is_some_and(|p| NEGATIONS.contains(&p) || p == "tak") {
+            return false;
+        }
+        // "belum tau kapan", "masih bingung negara mana": not knowing, not asking.
+        let window = &t[at.saturating_sub(4)..at];
+        let unsure = window.iter().any(|w| UNSURE.contains(&w.as_str()))
+            || (window.iter().any(|w| KNOW.contains(&w.as_str()))
+                && window
+                    .iter()
+                    .any(|w| NEGATIONS.contains(&w.as_str()) || w == "kurang"));
+        if unsure {
+            return false;
+        }
+        !(agreeing && next.is_some_and(|n| ANY_AFTER_QUESTION_WORD.contains(&n)))
+    })
+}
+
+/// The first word after fillers is an English question opener ("what...", "is it...", "can").
+fn opens_with_question(t: &[String]) -> bool {
+    let Some(at) = t
+        .iter()
+        .position(|w| !OPENING_FILLERS.contains(&w.as_str()))
+    else {
+        return false;
+    };
+    let opener = t[at].as_str();
+    if !EN_QUESTION_OPENERS.contains(&opener) {
+        return false;
+    }
+    let next = t.get(at + 1).map(String::as_str);
+    // "is/are/do/can..." open a question only before a subject ("can I", "is the fee"...);
+    // "do it" is an imperative. "when I graduate" is a clause, "when is it" a question.
+    match opener {
+        "what" | "how" | "when" | "where" | "why" | "which" | "who" | "whats" | "hows" => {
+            !next.is_some_and(|n| matches!(n, "i" | "we" | "my" | "our"))
+        }
+        _ => next.is_some_and(|n| {
+            matches!(
+                n,
+                "i" | "you"
+                    | "we"
+                    | "they"
+                    | "he"
+                    | "she"
+                    | "there"
+                    | "the"
+                    | "this"
+                    | "that"
+                    | "my"
+                    | "your"
+                    | "a"
+                    | "an"
+            )
+        }),
+    }
+}
+
+/// "...ga?" / "...nggak kak" after a predicate, or "sudah ... belum".
+fn tag_question(t: &[String]) -> bool {
+    let mut end = t.len();
+    while end > 1 && TRAILING_FILLERS.contains(&t[end - 1].as_str()) {
+        end -= 1;
+    }
+    let t = &t[..end];
+    let Some(last) = t.last() else { return false };
+    if t.len() < 2 {
+        return false;
+    }
+    let before = &t[..t.len() - 1];
+    let prev = before[before.len() - 1].as_str();
+    // "paspor ada, IELTS ga" / "paspor sudah, cv belum" list answers.
+    let listing = before
+        .windows(2)
+        .any(|w| DOCUMENT_NOUNS.contains(&w[0].as_str()) && ANSWER_WORDS.contains(&w[1].as_str()));
+    if matches!(last.as_str(), "belum" | "blm" | "blom" | "belom") {
+        return before
+            .iter()
+            .any(|w| matches!(w.as_str(), "sudah" | "udah" | "udh" | "sdh" | "dah"))
+            && !listing
+            && !DOCUMENT_NOUNS.contains(&prev)
+            && !ANSWER_BEFORE_NEGATION
+                .iter()
+                .any(|w| *w == prev && !matches!(*w, "sudah" | "udah" | "udh" | "sdh" | "dah"));
+    }
+    let tagged = TAG_NEGATIONS.contains(&last.as_str())
+        || (t.len() >= 3 && t[t.len() - 2] == "or" && last == "not");
+    if !tagged {
+        return false;
+    }
+    if ANSWER_BEFORE_NEGATION.contains(&prev) {
+        return false;
+    }
+    if DOCUMENT_NOUNS.contains(&prev) {
+        // "perlu IELTS nggak" asks; "IELTS ga" and "paspor ada, IELTS ga" answer.
+        let asked = before.len() >= 2 && PREDICATES.contains(&before[before.len() - 2].as_str());
+        if !asked || listing {
+            return false;
+        }
+    }
+    // "belum ada, ga" lists answers; "ada beasiswa ga" asks.
+    !before.iter().any(|w| NEGATIONS.contains(&w.as_str()))
+}
+
+/// True when `text` is a question: a question mark, or [`asks_by_words`], or a clause (split at
+/// punctuation) opening with an English question word ("Yes. How much is it").
+///
+/// ```
+/// use ari::flow::intents::is_question;
+/// assert!(is_question("ada beasiswa ga?"));
+/// assert!(is_question("konsultasinya bayar ga kak"));
+/// assert!(is_question("Is there a scholarship"));
+/// assert!(!is_question("belum ada kak"));
+/// assert!(!is_question("kayaknya ga deh"));
+/// ```
+pub fn is_question(text: &str) -> bool {
+    if text.contains(['?', '？', '¿']) || asks_by_words(text) {
+        return true;
+    }
+    text.split(['.', ',', ';', '!', '\n'])
+        .any(|clause| opens_with_question(&words(clause)))
+}
+
+/// Verbs of talking to someone, both languages, incl. chat forms ("telpon", "nelpon", "ngobrol").
+const TALK_VERBS: &[&str] = &[
+    "talk",
+    "talking",
+    "speak",
+    "speaking",
+    "chat",
+    "chatting",
+    "call",
+    "calling",
+    "phone",
+    "ring",
+    "contact",
+    "reach",
+    "connect",
+    "transfer",
+    "telpon",
+    "telepon",
+    "telp",
+    "tlp",
+    "tlpn",
+    "nelpon",
+    "nelepon",
+    "menelpon",
+    "menelepon",
+    "ditelpon",
+    "ditelepon",
+    "vc",
+    "video call",
+    "videocall",
+    "ngobrol",
+    "ngobrolin",
+    "mengobrol",
+    "bicara",
+    "berbicara",
+    "ngomong",
+    "omong",
+    "hubungi",
+    "menghubungi",
+    "dihubungi",
+    "hubungkan",
+    "sambungkan",
+    "disambungkan",
+    "chatan",
+    "wa",
+    "whatsapp",
+    "japri",
+    "nomor",
+    "nomer",
+    "kontak",
+    "number",
+];
+
+/// Who the lead wants: a person, not the bot.
+const PERSON_TARGETS: &[&str] = &[
+    "person",
+    "human",
+    "humans",
+    "someone",
+    "somebody",
+    "people",
+    "consultant",
+    "consultants",
+    "counselor",
+    "counsellor",
+    "advisor",
+    "adviser",
+    "agent",
+    "representative",
+    "staff",
+    "operator",
+    "konsultan",
+    "konsultannya",
+    "konselor",
+    "admin",
+    "adminnya",
+    "cs",
+    "customer service",
+    "orang",
+    "orangnya",
+    "manusia",
+    "petugas",
+    "staf",
+    "tim",
+    "timnya",
+    "team",
+    "mentor",
+    "mentornya",
+];
+
+/// "orang tua" are parents: talking to them is no human request.
+const NOT_TARGET_AFTER_ORANG: &[&str] = &["tua", "tuaku", "tuanya", "lain"];
+
+/// Verbs that make "please call me" a request for a person's call ("konsultan telpon saya").
+const ME: &[&str] = &["me", "saya", "aku", "gue", "gw", "sy"];
+
+/// Passive "be called/contacted" forms: a person before them asks for a person ("ada admin
+/// yang bisa dihubungi?").
+const PASSIVE_VERBS: &[&str] = &[
+    "dihubungi",
+    "ditelpon",
+    "ditelepon",
+    "dichat",
+    "dikontak",
+    "dihubungkan",
+    "disambungkan",
+];
+
+/// Words of booking the consultation: "mau jadwalkan telpon dengan konsultan" books, it does not
+/// ask for a handoff; the booking flow brings the person.
+const BOOKING_WORDS: &[&str] = &[
+    "konsultasi",
+    "konsultasinya",
+    "consultation",
+    "konsul",
+    "jadwal",
+    "jadwalkan",
+    "jadwalin",
+    "booking",
+    "book",
+    "schedule",
+    "appointment",
+    "janjian",
+    "slot",
+];
+
+/// "Talk to the bot instead" / "no need": a negated request is no request.
+const REFUSALS: &[&str] = &[
+    "ga perlu",
+    "gak perlu",
+    "nggak perlu",
+    "tidak perlu",
+    "ga usah",
+    "gak usah",
+    "nggak usah",
+    "tidak usah",
+    "gausah",
+    "gaperlu",
+    "belum perlu",
+    "no need",
+    "don t need",
+    "dont need",
+    "don t want",
+    "dont want",
+    "do not want",
+    "do not need",
+    "not want",
+    "ga mau",
+    "gak mau",
+    "nggak mau",
+    "tidak mau",
+    "jangan",
+];
+
+/// Standalone requests for a person without a talk verb ("sama orang aja", "human please",
+/// "bukan bot").
+const DIRECT_REQUESTS: &[&str] = &[
+    "real person",
+    "actual person",
+    "real human",
+    "live agent",
+    "live person",
+    "human please",
+    "human pls",
+    "orang asli",
+    "orang beneran",
+    "manusia asli",
+    "manusia beneran",
+    "bukan bot",
+    "bukan robot",
+    "jangan bot",
+    "not a bot",
+    "not a robot",
+    "not the bot",
+];
+
+/// Prepositions before a target in "sama admin aja", "langsung ke konsultan".
+const TO: &[&str] = &["sama", "ama", "dengan", "dgn", "ke", "with", "to"];
+/// Words that make "with/to <target>" a request ("aja", "langsung", "please", "instead").
+const INSIST: &[&str] = &[
+    "aja", "saja", "langsung", "directly", "please", "pls", "dong", "instead", "only", "deh",
+];
+
+fn is_target(t: &[String], i: usize) -> bool {
+    let w = t[i].as_str();
+    if matches!(w, "orang" | "orangnya") {
+        return !t
+            .get(i + 1)
+            .is_some_and(|n| NOT_TARGET_AFTER_ORANG.contains(&n.as_str()));
+    }
+    if w == "customer" {
+        return t.get(i + 1).is_some_and(|n| n == "service");
+    }
+    PERSON_TARGETS.contains(&w)
+}
+
+/// True when `text` asks to talk to a person: a talk verb (talk, speak, call, chat, telpon,
+/// nelpon, ngobrol, bicara, hubungi...) with a person (human, real/actual person, consultant,
+/// konsultan, admin, CS, staff, orang) up to four words after it ("bisa telpon konsultannya
+/// aja?", "I'd prefer to speak with an actual consultant"), a person before a verb followed by
+/// "me" ("konsultan telpon saya"), "with/to <person>" insisted on ("sama admin aja",
+/// "langsung ke konsultan"), a person before a passive verb ("ada admin yang bisa
+/// dihubungi?"), or a direct phrase ("real person", "bukan bot"). A refusal before it ("ga usah
+/// telpon admin", "no need to talk to a human") cancels it, and so do booking words ("mau
+/// jadwalkan telpon dengan konsultan", "konsultasi langsung sama konsultan"): the booking flow
+/// brings the person.
+///
+/// Near misses that do not match: "saya mau jadi konsultan" (no verb), "my consultant friend
+/// said UK is good", "apa konsultasinya bayar?" ("konsultasi" is no person), "ngobrol sama
+/// orang tua dulu" (parents).
+pub fn asks_for_human(text: &str) -> bool {
+    let t = words(text);
+    if has_any(&t, BOOKING_WORDS) {
+        return false;
+    }
+    let refusal_at = REFUSALS.iter().filter_map(|r| find_phrase(&t, r)).min();
+    let refused_before = |i: usize| refusal_at.is_some_and(|r| r <= i);
+    for (i, w) in t.iter().enumerate() {
+        let verb = TALK_VERBS.iter().any(|v| {
+            let vw = words(v);
+            t.len() >= i + vw.len() && t[i..i + vw.len()] == vw[..]
+        });
+        if verb && !refused_before(i) {
+            if (i + 1..t.len().min(i + 6)).any(|j| is_target(&t, j)) {
+                return true;
+            }
+            // "ada admin yang bisa dihubungi?"
+            if PASSIVE_VERBS.contains(&w.as_str())
+                && (i.saturating_sub(4)..i).any(|j| is_target(&t, j))
+            {
+                return true;
+            }
+            // "can a consultant call me", "konsultannya telpon saya".
+            if t.get(i + 1).is_some_and(|n| ME.contains(&n.as_str()))
+                && (i.saturating_sub(3)..i).any(|j| is_target(&t, j))
+            {
+                return true;
+            }
+        }
+        if TO.contains(&w.as_str()) && t.len() > i + 1 && !refused_before(i) && is_target(&t, i + 1)
+        {
+            let before = i.checked_sub(1).map(|p| t[p].as_str());
+            let after = t.get(i + 2).map(String::as_str);
+            if before.is_some_and(|b| INSIST.contains(&b))
+                || after.is_some_and(|a| INSIST.contains(&a))
+            {
+                return true;
+            }
+        }
+    }
+    DIRECT_REQUESTS
+        .iter()
+        .filter_map(|p| find_phrase(&t, p))
+        .any(|at| !refused_before(at))
+        || (has_phrase(&t, "human") && t.len() <= 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_in_both_languages() {
+        let yes = [
+            // Indonesian, incl. slang and without a question mark.
+            "ada beasiswa ga?",
+            "ada beasiswa ga",
+            "konsultasinya bayar ga kak?",
+            "konsultasinya bayar ga kak",
+            "biayanya berapa",
+            "gimana caranya",
+            "kapan mulai kuliahnya",
+            "adakah beasiswa untuk S2",
+            "bisakah dicicil",
+            "udah termasuk visa belum",
+            "mau tanya soal visa",
+            "boleh tanya dulu kak",
+            "perlu IELTS nggak",
+            "syaratnya apa aja",
+            "yang mana yang lebih murah",
+            "gratis tidak ya",
+            "paspor perlu?",
+            "iya kak, tapi bayar ga?",
+            // English.
+            "Is there a scholarship",
+            "is it free",
+            "do you have programs in Canada",
+            "can I pay in installments",
+            "how much does it cost",
+            "what about Australia",
+            "Yes. How long is the consultation",
+            "ok, when is the intake",
+            "Which one is cheaper",
+            "could you tell me more",
+            "free or not",
+            "ada paspor ga",
+            "mau tau berapa biayanya",
+        ];
+        let mut failures: Vec<String> = yes
+            .iter()
+            .filter(|s| !is_question(s))
+            .map(|s| format!("{s:?} should be a question"))
+            .collect();
+        let no = [
+            "belum ada kak",
+            "belum",
+            "ga",
+            "nggak",
+            "saya ga",
+            "kayaknya ga deh",
+            "udah ga kerja",
+            "paspor sudah, cv belum",
+            "saya belum",
+            "sudah ada",
+            "ga dulu deh kak",
+            "kapan aja bisa kak",
+            "kapan-kapan aja",
+            "iya boleh",
+            "Yes, I have my transcript",
+            "yes it is",
+            "no, I don't have one",
+            "do it",
+            "I can do thursday",
+            "not yet",
+            "ga tau",
+            "langkah selanjutnya ok",
+            "mau nikah dulu",
+            "belum ada, ga",
+            "belum tau kapan berangkat",
+            "masih bingung mau ke negara mana",
+            "gatau berapa",
+            "paspor ga",
+            "paspor ada, ielts ga",
+            "when I graduate",
+        ];
+        failures.extend(
+            no.iter()
+                .filter(|s| is_question(s))
+                .map(|s| format!("{s:?} should not be a question")),
+        );
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn words_alone_ignore_punctuation() {
+        assert!(asks_by_words("ada beasiswa ga"));
+        assert!(!asks_by_words("ya?"));
+        assert_eq!(
+            asks_by_words("bayar ga, kak?"),
+            asks_by_words("bayar ga kak")
+        );
+    }
+
+    #[test]
+    fn human_requests_in_other_words() {
+        let yes = [
+            // Indonesian.
+            "bisa telpon konsultannya aja?",
+            "mau ngobrol sama orang aja",
+            "saya mau bicara dengan konsultan",
+            "tolong hubungkan ke admin",
+            "bisa ditelepon sama konsultan?",
+            "pengen ngomong langsung sama orangnya",
+            "minta nomor konsultannya dong",
+            "sama admin aja deh",
+            "langsung ke konsultan aja kak",
+            "bisa nelpon CS nya?",
+            "bukan bot kan? mau orang asli",
+            "konsultannya telpon saya aja",
+            "bisa chat sama customer service?",
+            "ada admin yang bisa dihubungi?",
+            // English.
+            "I'd prefer to speak with an actual consultant",
+            "can I talk to a human",
+            "let me speak to a real person",
+            "please connect me with a consultant",
+            "can someone from your team call me",
+            "I want to chat with an agent",
+            "could a consultant call me",
+            "human please",
+            "talk to staff",
+            "can I phone the consultant",
+            "I'd rather talk to someone",
+        ];
+        let mut failures: Vec<String> = yes
+            .iter()
+            .filter(|s| !asks_for_human(s))
+            .map(|s| format!("{s:?} should ask for a person"))
+            .collect();
+        let no = [
+            "saya mau jadi konsultan",
+            "my consultant friend said UK is good",
+            "apa konsultasinya bayar?",
+            "konsultasi gratis?",
+            "ngobrol sama orang tua dulu ya",
+            "saya mau bicara dengan orang tua dulu",
+            "ga usah telpon admin, chat aja",
+            "no need to talk to a human",
+            "call me Rizky",
+            "nama saya Rina, konsultan pajak",
+            "I talked to my parents",
+            "kak konsultannya siapa aja?",
+            "email saya budi@mail.com",
+            "mau S2 ke UK",
+            "is the consultation with a consultant free",
+            "orang tua saya setuju",
+            "mau konsultasi sama konsultan langsung bisa?",
+            "I want to book a call with a consultant",
+            "jadwalkan telpon dengan konsultan ya",
+        ];
+        failures.extend(
+            no.iter()
+                .filter(|s| asks_for_human(s))
+                .map(|s| format!("{s:?} should not ask for a person")),
+        );
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
