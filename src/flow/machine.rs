@@ -465,6 +465,13 @@ impl LeadState {
                 Transition(State::qualifying())
             }
             Some(Guard::QuietPeriod) => {
+                // Every lead message reaches a person: relayed, unless a person has the
+                // conversation (they read it in the business app).
+                if data.reason != HandoffReason::HumanTakeover {
+                    context.effects.push(Effect::Relay {
+                        text: relay_text(context),
+                    });
+                }
                 let quiet = Duration::minutes(i64::from(context.cfg.handoff.quiet_period_minutes));
                 let due = data.last_ack_at.is_none_or(|t| context.now - t >= quiet);
                 if data.reason != HandoffReason::HumanTakeover && due {
@@ -526,6 +533,30 @@ impl LeadState {
             }
             _ => Handled,
         }
+    }
+}
+
+/// The earliest free slot that fits what the lead said with "any time": on the day they named
+/// ("kamis kapan aja"), else among the slots shown, else of all.
+fn earliest_fitting(data: &SchedulingData, context: &Ctx<'_>, tz: chrono_tz::Tz) -> Option<SlotOption> {
+    if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz)
+        && query.day.is_some()
+    {
+        return scheduling::filter_slots(context.free_slots, &query, tz).into_iter().next();
+    }
+    data.shown
+        .first()
+        .cloned()
+        .or_else(|| context.free_slots.iter().min_by_key(|s| s.start).cloned())
+}
+
+/// What a relay passes on: the lead's words, or what they sent without words.
+fn relay_text(context: &Ctx<'_>) -> String {
+    match context.media {
+        _ if !context.text.trim().is_empty() => context.text.to_string(),
+        Some(Media::File) => "[file]".to_string(),
+        Some(Media::Voice) => "[voice note]".to_string(),
+        _ => "[message without text]".to_string(),
     }
 }
 
@@ -830,6 +861,13 @@ impl LeadState {
             return;
         }
         if let Some(slot) = picked_slot(data, context, tz) {
+            self.confirm_slot(data, context, slot, tz);
+            return;
+        }
+        // No preference ("terserah", "any time"): the earliest fitting free slot, to confirm.
+        if mentions_any(context.text, &context.cfg.scheduling.any_time_phrases)
+            && let Some(slot) = earliest_fitting(data, context, tz)
+        {
             self.confirm_slot(data, context, slot, tz);
             return;
         }
@@ -1306,7 +1344,10 @@ fn message_event(prepared: &Prepared, cfg: &FlowConfig) -> Option<Event> {
     let says = |phrases: &[String]| mentions_any(raw, phrases) || mentions_any(text, phrases);
     if text.trim().is_empty() && prepared.interactive_id.is_none() {
         prepared.media.map(|_| Event::Message)
-    } else if says(&cfg.handoff.human_request_phrases) {
+    } else if says(&cfg.handoff.human_request_phrases)
+        || super::intents::asks_for_human(raw)
+        || super::intents::asks_for_human(text)
+    {
         Some(Event::HumanRequested)
     } else if says(&cfg.scheduling.reschedule_phrases) {
         Some(Event::RescheduleRequested)

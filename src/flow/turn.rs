@@ -219,6 +219,12 @@ pub struct LeadUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Effect {
+    /// While handed off: pass the lead's words to the consultant who has the lead (the
+    /// booked consultation's, else the round-robin one), so no message falls through.
+    Relay {
+        /// What the lead wrote in this turn.
+        text: String,
+    },
     /// Send this text.
     Reply(Reply),
     /// Ask the LLM with `instruction` (plus history and knowledge results); send `fallback`

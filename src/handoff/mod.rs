@@ -103,6 +103,16 @@ fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
     }
 }
 
+/// A handed-off lead's new message, as its consultant receives it (consultant-facing, so in
+/// the workspace's language).
+pub fn relay_message(contact_phone: &str, contact_name: Option<&str>, text: &str) -> String {
+    format!(
+        "Pesan baru dari lead {}:\n{}",
+        lead_label(contact_phone, contact_name),
+        text.trim()
+    )
+}
+
 /// What a consultant is told about a handed-off lead.
 #[derive(Debug, Clone, Copy)]
 pub struct HandoffNotice<'a> {

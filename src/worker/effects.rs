@@ -70,6 +70,7 @@ pub(super) async fn apply(
                 work.lead.status = Some(status);
             }
         }
+        Effect::Relay { text } => notices::relay(turn, work, snapshot, &text),
         // The slots are in the reply's text already; no list message is sent.
         Effect::OfferSlots { .. } => {}
     }

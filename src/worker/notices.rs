@@ -107,6 +107,29 @@ fn consultant_handoff(turn: &Turn<'_>, notice: &HandoffNotice<'_>) -> Option<New
     ))
 }
 
+/// [`crate::flow::Effect::Relay`]: the lead's message, passed to the consultant who has the
+/// lead (the booked consultation's, else the same round-robin pick as the handoff notice).
+pub(super) fn relay(turn: &Turn<'_>, work: &mut TurnWork, snapshot: &Snapshot, text: &str) {
+    let booked = snapshot.lead.appointment.as_ref().map(|a| &a.slot);
+    let Some(consultant) =
+        handoff::assign(&turn.config.scheduling, turn.claim.conversation_id, booked)
+    else {
+        tracing::warn!("no consultant configured: a handed-off lead's message is relayed nowhere");
+        return;
+    };
+    let message = handoff::relay_message(
+        &turn.key.contact_phone,
+        turn.claim.contact_name.as_deref(),
+        text,
+    );
+    work.notices.push(consultant_notice(
+        turn.claim,
+        &consultant.whatsapp,
+        message,
+        json!({"audience": "consultant", "relay": true}),
+    ));
+}
+
 /// The message telling a booked consultation's consultant that the lead cancelled it (or is
 /// choosing another slot, with `reschedule`).
 pub(super) fn appointment_released(

@@ -412,6 +412,21 @@ pub struct Scheduling {
     /// Checked before the cancel phrases.
     #[serde(default = "default_reschedule_phrases")]
     pub reschedule_phrases: Vec<String>,
+    /// Phrases (whole words) meaning "any time suits me" while a slot is chosen: the earliest
+    /// free slot (on the day named, if one is) is proposed for a yes/no confirmation.
+    #[serde(default = "default_any_time_phrases")]
+    pub any_time_phrases: Vec<String>,
+}
+
+fn default_any_time_phrases() -> Vec<String> {
+    [
+        "terserah", "kapan aja", "kapan saja", "kapanpun", "kapan pun", "bebas", "jam berapa aja",
+        "jam berapa saja", "yang paling cepat", "paling cepat", "paling awal", "secepatnya",
+        "any time", "anytime", "whenever", "any day", "earliest", "as soon as possible", "asap",
+        "up to you", "you choose", "any slot",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// An approved WhatsApp template: its name and language code as approved at Meta.
