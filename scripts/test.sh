@@ -24,3 +24,7 @@ if [ ! -d node_modules/convex-test ] || [ ! -d node_modules/tsx ]; then
 fi
 
 cargo test --locked "$@"
+
+# The dialogue suite once more through the binary itself, so its one line per dialogue and its
+# `N passed, N failed, N skipped` summary show in the log (cargo test runs it too, silently).
+cargo run --locked --quiet -- test

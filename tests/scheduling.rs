@@ -57,6 +57,7 @@ fn cfg(rules: Vec<SlotRule>) -> Scheduling {
         slots: rules,
         cancel_phrases: vec![],
         reschedule_phrases: vec![],
+        any_time_phrases: vec![],
         reminder_template: None,
     }
 }

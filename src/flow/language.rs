@@ -74,7 +74,7 @@ pub fn detect(text: &str, configured: &[String]) -> Option<String> {
         .filter(|w| w.chars().any(char::is_alphabetic))
         .count();
     if letters < MIN_LETTERS || words < MIN_WORDS {
-        return None;
+        return short_message_language(text).filter(|l| configured.iter().any(|c| c == l));
     }
     let mut indonesian = 0.0;
     let mut english = 0.0;
@@ -113,6 +113,38 @@ fn common_words(text: &str) -> String {
         .map(|(_, w)| w)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Function words only one of the two languages uses, for messages too short for the
+/// detector ("Hi, I'm Bryan", "yes, CV is ready", "saya ada kak").
+const ENGLISH_WORDS: &[&str] = &[
+    "i", "i'm", "im", "my", "me", "the", "is", "are", "am", "you", "your", "please", "thanks",
+    "thank", "hi", "hello", "yes", "no", "what", "how", "can", "do", "does", "have", "has",
+    "want", "would", "and", "to", "of", "for", "with", "it's", "not", "yet", "sure",
+];
+const INDONESIAN_WORDS: &[&str] = &[
+    "saya", "aku", "kak", "mau", "ada", "yang", "dan", "ini", "itu", "dong", "ya", "tidak",
+    "belum", "sudah", "halo", "terima", "kasih", "apa", "berapa", "kalau", "bisa", "boleh",
+    "dengan", "untuk", "dari", "juga", "saja", "sih", "nih", "kok", "gimana", "bagaimana",
+];
+
+/// A short message's language by its function words: decided only when one language has at
+/// least two more of them than the other.
+fn short_message_language(text: &str) -> Option<String> {
+    let mut en = 0i32;
+    let mut id = 0i32;
+    for w in text.split_whitespace() {
+        let w = w
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+            .to_lowercase();
+        en += i32::from(ENGLISH_WORDS.contains(&w.as_str()));
+        id += i32::from(INDONESIAN_WORDS.contains(&w.as_str()));
+    }
+    match en - id {
+        d if d >= 2 => Some("en".into()),
+        d if d <= -2 => Some("id".into()),
+        _ => None,
+    }
 }
 
 /// What a conversation knows of its language (kept in the snapshot).
@@ -313,6 +345,18 @@ mod tests {
         assert_eq!(current(&s), "en");
         after_message(&mut s, "pakai bahasa indonesia aja", &both(), "id");
         assert_eq!(current(&s), "id");
+    }
+
+    #[test]
+    fn short_messages_decide_by_their_function_words() {
+        for (t, want) in [
+            ("Hi, I'm Bryan Setiadi", "en"),
+            ("yes, CV is ready", "en"),
+            ("saya ada kak", "id"),
+            ("udah ada kak, yang itu", "id"),
+        ] {
+            assert_eq!(detect(t, &both()).as_deref(), Some(want), "{t}");
+        }
     }
 
     #[test]

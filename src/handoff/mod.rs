@@ -298,6 +298,7 @@ mod tests {
             slots: rules,
             cancel_phrases: vec![],
             reschedule_phrases: vec![],
+            any_time_phrases: vec![],
             reminder_template: None,
         }
     }

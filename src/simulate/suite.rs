@@ -309,6 +309,6 @@ pub fn coverage_of(
         .cloned()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR));
     let unreachable = Unreachable::load(&dir.join(UNREACHABLE_FILE))?;
-    let languages = vec![cfg.persona.language.clone()];
+    let languages = cfg.languages();
     Ok(measure(result, &cfg, &languages, &unreachable))
 }
