@@ -646,7 +646,10 @@ fn a_named_document_wins_over_the_pending_one() {
         ("got it already", &[("passport", YesNo::Yes)]),
         ("not yet, still in process", &[("passport", YesNo::No)]),
         ("my CV is ready", &[("cv", YesNo::Yes)]),
-        ("I have my IELTS certificate", &[("english_test", YesNo::Yes)]),
+        (
+            "I have my IELTS certificate",
+            &[("english_test", YesNo::Yes)],
+        ),
         ("no IELTS yet", &[("english_test", YesNo::No)]),
         (
             "passport yes, but no transcript yet",
@@ -677,7 +680,11 @@ fn a_named_document_wins_over_the_pending_one() {
 #[test]
 fn near_misses_of_the_issue() {
     // "bahasa Inggris" is the language, not the UK.
-    for text in ["belum bisa bahasa inggris", "bahasa inggris saya lumayan", "les bahasa Inggris"] {
+    for text in [
+        "belum bisa bahasa inggris",
+        "bahasa inggris saya lumayan",
+        "les bahasa Inggris",
+    ] {
         let got = extract(text, ctx(None));
         assert_eq!(got.fields.get("country"), None, "{text:?}");
     }
@@ -685,7 +692,11 @@ fn near_misses_of_the_issue() {
     let got = extract("ada beasiswa ga?", ctx(doc("passport").as_ref()));
     assert!(got.documents.is_empty(), "{:?}", got.documents);
     // An email or a phone number is no budget, even when asked.
-    for text in ["budi.500jt@gmail.com", "0812 3456 7890", "+62 812-3456-7890"] {
+    for text in [
+        "budi.500jt@gmail.com",
+        "0812 3456 7890",
+        "+62 812-3456-7890",
+    ] {
         let got = extract(text, ctx(field("budget").as_ref()));
         assert_eq!(got.fields.get("budget"), None, "{text:?}");
     }
@@ -712,4 +723,34 @@ fn rules_report_the_finer_readings() {
             "{r} has no parent rule"
         );
     }
+}
+
+#[test]
+fn plans_to_take_a_test_are_no_study_timeline_or_program() {
+    let rows = vec![
+        ("mau ambil IELTS bulan depan", None, "timeline", None),
+        ("mau ambil IELTS bulan depan", None, "program", None),
+        ("rencana tes IELTS tahun ini", None, "timeline", None),
+        ("I'm taking the IELTS next month", None, "timeline", None),
+        (
+            "ielts dulu, berangkat tahun depan",
+            None,
+            "timeline",
+            Some("tahun depan"),
+        ),
+        (
+            "mau ambil S2 jurusan hukum",
+            None,
+            "program",
+            Some("S2 hukum"),
+        ),
+        ("gak tau mau jurusan apa", None, "program", None),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        extract("gak tau mau jurusan apa", ctx(None))
+            .unknown
+            .contains("program")
+    );
 }
