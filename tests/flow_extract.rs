@@ -462,6 +462,16 @@ fn names_in_longer_answers() {
         n("my name's Kevin, looking at Canada", Some("Kevin")),
         n("Budi Santoso", Some("Budi Santoso")),
         n("oke, Siti Nurhaliza", Some("Siti Nurhaliza")),
+        n("halo kak, aku dewi", Some("Dewi")),
+        n("dengan Agus kak, dari Medan", Some("Agus")),
+        n("Nur Aini, lulusan S1 akuntansi", Some("Nur Aini")),
+        n("Muhammad Al Fatih", Some("Muhammad Al Fatih")),
+        n("hi im sarah", Some("Sarah")),
+        n("I'm Sarah, looking for a master in the UK", Some("Sarah")),
+        n("Aditya here, interested in Australia", Some("Aditya")),
+        n("This is Kevin", Some("Kevin")),
+        n("Kevin Tan. I want to study in Canada", Some("Kevin Tan")),
+        n("sure, Michael", Some("Michael")),
         // Not names.
         n("saya mau tanya", None),
         n("sebentar ya kak", None),
@@ -474,6 +484,12 @@ fn names_in_longer_answers() {
         n("Info biaya dong", None),
         n("call me later please", None),
         n("UK, mau S2", None),
+        n("pagi kak", None),
+        n("hi im interested in studying abroad", None),
+        n("I'm not sure", None),
+        n("how much is it?", None),
+        n("ok", None),
+        n("saya bingung", None),
     ];
     let failures = check_values(&rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -497,6 +513,17 @@ fn english_level_from_cannot_speak_answers() {
         e("I can't speak English", Some("pemula")),
         e("my English is not good", Some("pemula")),
         e("my english is not bad", Some("menengah")),
+        e("ga bisa english kak", Some("pemula")),
+        e("bhs inggris saya kurang lancar", Some("pemula")),
+        e("I don't speak English well", Some("pemula")),
+        e("my English is poor", Some("pemula")),
+        e("I'm not fluent in English", Some("pemula")),
+        e("my English isn't very good", Some("pemula")),
+        e("my english is basic", Some("pemula")),
+        e("my english is weak", Some("pemula")),
+        e("bisa dikit2 bahasa inggris", Some("pemula")),
+        e("english saya pas-pasan", Some("pemula")),
+        e("bahasa inggrisnya cuma bisa sedikit", Some("pemula")),
         e("english saya lumayan lancar", Some("mahir")),
         (
             "ga bisa kak",
@@ -508,6 +535,8 @@ fn english_level_from_cannot_speak_answers() {
         e("belum bisa berangkat tahun ini", None),
         e("belum ada sertifikat", None),
         e("I haven't taken any test", None),
+        e("I can't go this year", None),
+        e("belum bisa bayar DP", None),
     ];
     let failures = check_values(&rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -547,6 +576,15 @@ fn dont_know_and_dont_have_answers_for_every_field() {
         ("not sure where yet", None, "country"),
         ("I don't know when", None, "timeline"),
         ("prefer not to say", field("budget"), "budget"),
+        ("haven't thought about it", field("timeline"), "timeline"),
+        ("no plans yet", field("country"), "country"),
+        ("I dunno", field("program"), "program"),
+        ("none yet", field("english_level"), "english_level"),
+        ("we haven't decided on a budget", None, "budget"),
+        // Slang.
+        ("gtau kak", field("timeline"), "timeline"),
+        ("blm kepikiran kak", field("country"), "country"),
+        ("gaada email kak", None, "email"),
     ];
     let mut failures = Vec::new();
     for (text, pending, want) in rows {
@@ -604,6 +642,21 @@ fn a_named_document_wins_over_the_pending_one() {
         ),
         ("sudah kak", &[("passport", YesNo::Yes)]),
         ("I don't have one yet", &[("passport", YesNo::No)]),
+        ("yes I have it", &[("passport", YesNo::Yes)]),
+        ("got it already", &[("passport", YesNo::Yes)]),
+        ("not yet, still in process", &[("passport", YesNo::No)]),
+        ("my CV is ready", &[("cv", YesNo::Yes)]),
+        (
+            "I have my IELTS certificate",
+            &[("english_test", YesNo::Yes)],
+        ),
+        ("no IELTS yet", &[("english_test", YesNo::No)]),
+        (
+            "passport yes, but no transcript yet",
+            &[("passport", YesNo::Yes), ("transcript", YesNo::No)],
+        ),
+        ("lagi proses kak", &[("passport", YesNo::No)]),
+        ("paspornya udah expired", &[("passport", YesNo::No)]),
         // Questions answer nothing.
         ("paspor perlu ga?", &[]),
         ("ada beasiswa ga?", &[]),
@@ -622,6 +675,31 @@ fn a_named_document_wins_over_the_pending_one() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn near_misses_of_the_issue() {
+    // "bahasa Inggris" is the language, not the UK.
+    for text in [
+        "belum bisa bahasa inggris",
+        "bahasa inggris saya lumayan",
+        "les bahasa Inggris",
+    ] {
+        let got = extract(text, ctx(None));
+        assert_eq!(got.fields.get("country"), None, "{text:?}");
+    }
+    // A question at a pending yes/no records nothing.
+    let got = extract("ada beasiswa ga?", ctx(doc("passport").as_ref()));
+    assert!(got.documents.is_empty(), "{:?}", got.documents);
+    // An email or a phone number is no budget, even when asked.
+    for text in [
+        "budi.500jt@gmail.com",
+        "0812 3456 7890",
+        "+62 812-3456-7890",
+    ] {
+        let got = extract(text, ctx(field("budget").as_ref()));
+        assert_eq!(got.fields.get("budget"), None, "{text:?}");
+    }
 }
 
 #[test]
@@ -645,4 +723,34 @@ fn rules_report_the_finer_readings() {
             "{r} has no parent rule"
         );
     }
+}
+
+#[test]
+fn plans_to_take_a_test_are_no_study_timeline_or_program() {
+    let rows = vec![
+        ("mau ambil IELTS bulan depan", None, "timeline", None),
+        ("mau ambil IELTS bulan depan", None, "program", None),
+        ("rencana tes IELTS tahun ini", None, "timeline", None),
+        ("I'm taking the IELTS next month", None, "timeline", None),
+        (
+            "ielts dulu, berangkat tahun depan",
+            None,
+            "timeline",
+            Some("tahun depan"),
+        ),
+        (
+            "mau ambil S2 jurusan hukum",
+            None,
+            "program",
+            Some("S2 hukum"),
+        ),
+        ("gak tau mau jurusan apa", None, "program", None),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        extract("gak tau mau jurusan apa", ctx(None))
+            .unknown
+            .contains("program")
+    );
 }

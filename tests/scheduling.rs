@@ -537,6 +537,107 @@ fn choosing_a_slot() {
     assert_eq!(choose_slot("1", &[], Jakarta), None);
 }
 
+#[test]
+fn choosing_a_slot_by_date_on_the_first_list() {
+    // Shown: Mon 30 Nov 09:00, Mon 30 Nov 13:00, Thu 3 Dec 17:30.
+    let s = shown();
+    let cases: &[(&str, Option<usize>)] = &[
+        ("tgl 3", Some(2)),
+        ("tanggal 3 aja kak", Some(2)),
+        ("yg tanggal 3", Some(2)),
+        ("3 Desember", Some(2)),
+        ("Desember 3", Some(2)),
+        ("Dec 3rd please", Some(2)),
+        ("the 3rd", Some(2)),
+        ("on the 3rd", Some(2)),
+        ("3/12", Some(2)),
+        ("the 3rd of December", Some(2)),
+        ("3 desember jam 17.30", Some(2)),
+        // Two slots on the 30th: the time decides, or nothing.
+        ("tgl 30", None),
+        ("yang tanggal 30 jam 13", Some(1)),
+        ("30 Nov jam 9", Some(0)),
+        ("9am on the 30th", Some(0)),
+        ("1pm on the 30th", Some(1)),
+        ("the 30th in the afternoon", Some(1)),
+        ("30 november sore", None),
+        ("yang 30", None),
+        // No slot that day.
+        ("10am on the 4th", None),
+        ("tanggal 4", None),
+        ("3 November", None),
+    ];
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let got = choose_slot(text, &s, Jakarta);
+        if got != *want {
+            failures.push(format!("{text:?}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// A longer list, where a day of the month and a list position differ: the 4th is Friday's
+/// slot, the fourth slot is Thursday's.
+#[test]
+fn a_day_of_the_month_is_no_list_position() {
+    let mk = |id: &str, start: DateTime<Utc>| SlotOption {
+        id: id.into(),
+        start,
+        duration_minutes: 60,
+        consultant_name: "Kak Rina".into(),
+        consultant_whatsapp: "+6281111000001".into(),
+    };
+    let s = vec![
+        mk("a", wib(2026, 12, 1, 9, 0)),  // Selasa 1 Des 09:00
+        mk("b", wib(2026, 12, 1, 14, 0)), // Selasa 1 Des 14:00
+        mk("c", wib(2026, 12, 2, 10, 0)), // Rabu 2 Des 10:00
+        mk("d", wib(2026, 12, 3, 10, 0)), // Kamis 3 Des 10:00
+        mk("e", wib(2026, 12, 4, 10, 0)), // Jumat 4 Des 10:00
+    ];
+    let cases: &[(&str, Option<usize>)] = &[
+        // By date.
+        ("10am on the 4th", Some(4)),
+        ("the 4th", Some(4)),
+        ("on the 4th", Some(4)),
+        ("4 Desember", Some(4)),
+        ("yg tgl 4", Some(4)),
+        ("the 2nd", Some(2)),
+        ("tgl 2 aja", Some(2)),
+        ("tgl 1", None),
+        ("tgl 1 jam 14", Some(1)),
+        ("1 Des siang", Some(1)),
+        ("tanggal 5", None),
+        // By weekday, narrowed by the time.
+        ("kamis", Some(3)),
+        ("kamis jam 10", Some(3)),
+        ("jumat jam 10 ya", Some(4)),
+        ("rabu aja", Some(2)),
+        ("selasa", None),
+        ("selasa pagi", Some(0)),
+        ("Tuesday 2pm", Some(1)),
+        // By position.
+        ("4", Some(3)),
+        ("yang ke-4", Some(3)),
+        ("nomor 4", Some(3)),
+        ("option 4", Some(3)),
+        ("the fourth one", Some(3)),
+        ("the 4th one", Some(3)),
+        ("2", Some(1)),
+        ("the second one", Some(1)),
+        ("the 2nd option", Some(1)),
+        ("yang terakhir", Some(4)),
+    ];
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let got = choose_slot(text, &s, Jakarta);
+        if got != *want {
+            failures.push(format!("{text:?}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
 // --- Confirmation ---------------------------------------------------------------------------
 
 #[test]

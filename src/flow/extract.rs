@@ -125,8 +125,12 @@ static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|nama\s*:|my\s+name\s+is|my\s+name['’]?s|name['’]s|name\s*:|(?:you\s+can\s+|just\s+)?call\s+me|panggil\s+(?:saja|aja)|panggil\s+(?:saya|aku)|biasa\s+dipanggil|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
     )
 });
+/// "it's Rizky here", "this is Kevin here": the name capitalized ("it's cold here" is none; the
+/// lowercase form counts when the name question is pending, see [`leading_name`]).
 static NAME_HERE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:it['’]?s|this\s+is|ini)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s+(?:here|di\s*sini)\b")
+    re(
+        r"\b(?:[Ii]t['’]?s|[Tt]his\s+is|[Ii]ni)\s+(\p{Lu}[\p{L}']+(?:\s+\p{Lu}[\p{L}']+)?)\s+(?:here|di\s*sini)\b",
+    )
 });
 static NAME_CAPITALIZED: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -158,7 +162,7 @@ static DEGREE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static MAJOR: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:jurusan|prodi|program\s+studi|major(?:ing)?\s+in|bidang|ambil)\s+([\p{L}&]+(?:\s+[\p{L}&]+){0,2})",
+        r"(?i)\b(?:jurusan|prodi|program\s+studi|major(?:ing)?\s+in|bidang|ambil)\s+([\p{L}&]+(?:\s+[\p{L}&]+){0,2})\b",
     )
 });
 static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
@@ -1632,11 +1636,12 @@ fn program(text: &str) -> Option<String> {
         }
         .to_string()
     });
-    let major = MAJOR.captures(text).and_then(|c| {
+    let major = MAJOR.captures_iter(text).find_map(|c| {
         let stop = [
             "di", "ke", "yang", "dan", "kak", "ya", "tahun", "dengan", "untuk", "atau", "s1", "s2",
             "s3", "in", "at", "the", "budget", "tapi", "sih", "dong", "nih", "apa", "apaan",
-            "mana", "what", "which",
+            "mana", "what", "which", "bulan", "semester", "ielts", "toefl", "tes", "test", "les",
+            "kursus", "beasiswa", "cuti",
         ];
         let kept: Vec<&str> = c[1]
             .split_whitespace()

@@ -595,7 +595,6 @@ const REFUSALS: &[&str] = &[
     "gak mau",
     "nggak mau",
     "tidak mau",
-    "jangan",
 ];
 
 /// Standalone requests for a person without a talk verb ("sama orang aja", "human please",
@@ -612,12 +611,24 @@ const DIRECT_REQUESTS: &[&str] = &[
     "orang beneran",
     "manusia asli",
     "manusia beneran",
-    "bukan bot",
-    "bukan robot",
     "jangan bot",
-    "not a bot",
-    "not a robot",
-    "not the bot",
+    "no bot",
+    "no bots",
+];
+
+/// Asking what the bot is ("are you a real person?", "ini bot ya?") is no request yet: the
+/// reply says what it is and offers a person.
+const ASKS_WHAT_BOT_IS: &[&str] = &[
+    "are you",
+    "r u",
+    "is this",
+    "am i talking",
+    "am i chatting",
+    "apakah ini",
+    "ini",
+    "kamu",
+    "kau",
+    "anda",
 ];
 
 /// Prepositions before a target in "sama admin aja", "langsung ke konsultan".
@@ -646,7 +657,8 @@ fn is_target(t: &[String], i: usize) -> bool {
 /// aja?", "I'd prefer to speak with an actual consultant"), a person before a verb followed by
 /// "me" ("konsultan telpon saya"), "with/to <person>" insisted on ("sama admin aja",
 /// "langsung ke konsultan"), a person before a passive verb ("ada admin yang bisa
-/// dihubungi?"), or a direct phrase ("real person", "bukan bot"). A refusal before it ("ga usah
+/// dihubungi?"), or a direct phrase ("real person", "orang asli", "jangan bot"), unless the
+/// message asks what the bot is ("are you a real person?"). A refusal before it ("ga usah
 /// telpon admin", "no need to talk to a human") cancels it, and so do booking words ("mau
 /// jadwalkan telpon dengan konsultan", "konsultasi langsung sama konsultan"): the booking flow
 /// brings the person.
@@ -659,8 +671,25 @@ pub fn asks_for_human(text: &str) -> bool {
     if has_any(&t, BOOKING_WORDS) {
         return false;
     }
-    let refusal_at = REFUSALS.iter().filter_map(|r| find_phrase(&t, r)).min();
-    let refused_before = |i: usize| refusal_at.is_some_and(|r| r <= i);
+    // Where each refusal starts; one refuses what follows within five words, unless it refuses
+    // the bot ("ga mau bot, mau orang asli").
+    let refusals: Vec<usize> = (0..t.len())
+        .filter(|&i| {
+            REFUSALS.iter().any(|r| {
+                let rw = words(r);
+                t.len() >= i + rw.len() && t[i..i + rw.len()] == rw[..]
+            })
+        })
+        .collect();
+    let refused_before = |i: usize| {
+        refusals.iter().any(|&r| {
+            r <= i
+                && i - r <= 5
+                && !t[r..i]
+                    .iter()
+                    .any(|w| matches!(w.as_str(), "bot" | "robot" | "chatbot" | "ai"))
+        })
+    };
     for (i, w) in t.iter().enumerate() {
         let verb = TALK_VERBS.iter().any(|v| {
             let vw = words(v);
@@ -694,11 +723,14 @@ pub fn asks_for_human(text: &str) -> bool {
             }
         }
     }
+    if has_any(&t, ASKS_WHAT_BOT_IS) {
+        return false;
+    }
     DIRECT_REQUESTS
         .iter()
         .filter_map(|p| find_phrase(&t, p))
         .any(|at| !refused_before(at))
-        || (has_phrase(&t, "human") && t.len() <= 3)
+        || (has_phrase(&t, "human") && t.len() <= 2)
 }
 
 #[cfg(test)]
@@ -811,7 +843,10 @@ mod tests {
             "sama admin aja deh",
             "langsung ke konsultan aja kak",
             "bisa nelpon CS nya?",
-            "bukan bot kan? mau orang asli",
+            "mau orang asli aja",
+            "jangan bot dong, mau sama orang",
+            "ga mau bot, mau orang asli",
+            "no need for the bot, let me talk to a person",
             "konsultannya telpon saya aja",
             "bisa chat sama customer service?",
             "ada admin yang bisa dihubungi?",
@@ -842,6 +877,8 @@ mod tests {
             "saya mau bicara dengan orang tua dulu",
             "ga usah telpon admin, chat aja",
             "no need to talk to a human",
+            "ga perlu ngobrol sama admin kok",
+            "I don't want to talk to a consultant yet",
             "call me Rizky",
             "nama saya Rina, konsultan pajak",
             "I talked to my parents",
@@ -851,6 +888,10 @@ mod tests {
             "is the consultation with a consultant free",
             "orang tua saya setuju",
             "mau konsultasi sama konsultan langsung bisa?",
+            "are you a real person?",
+            "ini bot ya?",
+            "kamu manusia asli?",
+            "are you human",
             "I want to book a call with a consultant",
             "jadwalkan telpon dengan konsultan ya",
         ];

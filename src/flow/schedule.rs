@@ -43,9 +43,13 @@ pub fn parse_day(text: &str) -> Option<Weekday> {
     scheduling::weekday_in(text)
 }
 
-/// Which shown slot the lead picked: a button id equal to a slot id, a number ("1", "nomor 2",
-/// "no 2", "2.", "pilih3", "yang pertama"), an exact time ("jam 13:00", "13.00"), or a time of
-/// day (pagi / siang / sore). Index into `shown`.
+/// Which shown slot the lead picked: a button id equal to a slot id, a date ("tgl 3", "4
+/// Desember", "the 4th", "on the 26th": the slot that day, narrowed by a time in the same
+/// message, "10am on the 4th"), a list position ("1", "nomor 2", "no 2", "2.", "pilih3", "yang
+/// ke-2", "yang pertama", "the second one", "option 2"), a weekday ("kamis", "kamis jam 10"),
+/// an exact time ("jam 13:00", "13.00"), or a time of day (pagi / siang / sore). A date or
+/// weekday with several shown slots and no time picks nothing. Index into `shown`; see
+/// [`scheduling::choose_slot`].
 pub fn pick_slot(text: &str, shown: &[SlotOption], tz: Tz) -> Option<usize> {
     scheduling::choose_slot(text, shown, tz)
 }

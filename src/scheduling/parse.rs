@@ -176,7 +176,8 @@ const MONTHS: &[(&str, u32)] = &[
 /// Words after which "minggu"/"pekan" means a week, not Sunday.
 const WEEK_FOLLOWERS: &[&str] = &["depan", "ini", "lalu", "lagi", "besok"];
 
-fn month_of(word: &str) -> Option<u32> {
+/// The month (1-12) a month word names ("desember", "dec", "nov"), Indonesian or English.
+pub(super) fn month_of(word: &str) -> Option<u32> {
     MONTHS.iter().find(|(m, _)| *m == word).map(|(_, n)| *n)
 }
 

@@ -155,7 +155,7 @@ fn span(num: &str, unit: &str) -> Option<Result<(u32, bool), ()>> {
 /// and resolves "september tahun depan". `pending`: the lead is answering the timeline question,
 /// so a bare month ("September") counts.
 pub(super) fn timeline(text: &str, current_year: i32, pending: bool) -> Option<(String, Kind)> {
-    let lower = text.to_lowercase();
+    let lower = about_study(&text.to_lowercase());
     let l = lower.as_str();
     if let Some(c) = ID_RELATIVE.captures(l) {
         let (num, unit) = match (c.get(1), c.get(2)) {
@@ -295,6 +295,55 @@ pub(super) fn timeline(text: &str, current_year: i32, pending: bool) -> Option<(
     None
 }
 
+/// Test words: a clause about taking a test dates the test, not the studies ("mau ambil IELTS
+/// bulan depan").
+const TEST_WORDS: &[&str] = &[
+    "ielts", "toefl", "toeic", "pte", "duolingo", "tes", "test", "les", "kursus", "course",
+];
+/// Study words that keep such a clause ("kuliah tahun depan setelah IELTS").
+const STUDY_WORDS: &[&str] = &[
+    "kuliah",
+    "berangkat",
+    "study",
+    "studi",
+    "studying",
+    "s1",
+    "s2",
+    "s3",
+    "master",
+    "masters",
+    "intake",
+    "sekolah",
+    "kampus",
+    "university",
+    "universitas",
+    "degree",
+    "program",
+    "go",
+    "leave",
+    "start",
+    "mulai",
+];
+
+/// The clauses of `lower` that are not about taking a test, joined by commas.
+fn about_study(lower: &str) -> String {
+    let parts: Vec<&str> = lower.split([',', ';', '!', '?', '\n']).collect();
+    if parts.len() == 1 && !mentions_test_only(lower) {
+        return lower.to_string();
+    }
+    parts
+        .into_iter()
+        .filter(|p| !mentions_test_only(p))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn mentions_test_only(clause: &str) -> bool {
+    let t = crate::flow::text::words(clause);
+    t.iter().any(|w| TEST_WORDS.contains(&w.as_str()))
+        && !t.iter().any(|w| STUDY_WORDS.contains(&w.as_str()))
+}
+
 fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -337,6 +386,8 @@ mod tests {
             ("mau berangkat september", "september"),
             ("intake september 2027", "september 2027"),
             ("secepatnya", "secepatnya"),
+            ("ielts dulu, berangkat tahun depan", "tahun depan"),
+            ("mau kuliah tahun depan setelah ielts", "tahun depan"),
         ];
         let mut failures = Vec::new();
         for (text, want) in cases {
@@ -410,6 +461,9 @@ mod tests {
             "budget 500 juta",
             "20 years old",
             "dalam 30 tahun",
+            "mau ambil IELTS bulan depan",
+            "rencana tes IELTS tahun ini",
+            "I'm taking the IELTS next month",
         ] {
             assert_eq!(tl(text), None, "{text:?}");
         }
