@@ -33,7 +33,7 @@ fn default_flow_is_valid() {
     let cfg = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"))
         .expect("valid");
     assert_eq!(cfg.scoring.hot_threshold, 70);
-    assert_eq!(cfg.routing.stuck_limit, 10);
+    assert_eq!(cfg.routing.stuck_limit, 4);
     assert_eq!(cfg.routing.hot_lead_action, LeadAction::Book);
     assert_eq!(cfg.qualification.required_fields.len(), 6);
     assert_eq!(
@@ -123,7 +123,7 @@ const BROKEN: &[(&str, fn(String) -> String, &str, &str, &str)] = &[
     ),
     (
         "wrong type",
-        |t| t.replace("stuck_limit = 10", "stuck_limit = \"ten\""),
+        |t| t.replace("stuck_limit = 4", "stuck_limit = \"ten\""),
         "routing.stuck_limit",
         "stuck_limit = ",
         "invalid type",

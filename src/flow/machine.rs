@@ -538,11 +538,17 @@ impl LeadState {
 
 /// The earliest free slot that fits what the lead said with "any time": on the day they named
 /// ("kamis kapan aja"), else among the slots shown, else of all.
-fn earliest_fitting(data: &SchedulingData, context: &Ctx<'_>, tz: chrono_tz::Tz) -> Option<SlotOption> {
+fn earliest_fitting(
+    data: &SchedulingData,
+    context: &Ctx<'_>,
+    tz: chrono_tz::Tz,
+) -> Option<SlotOption> {
     if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz)
         && query.day.is_some()
     {
-        return scheduling::filter_slots(context.free_slots, &query, tz).into_iter().next();
+        return scheduling::filter_slots(context.free_slots, &query, tz)
+            .into_iter()
+            .next();
     }
     data.shown
         .first()
@@ -643,9 +649,19 @@ impl LeadState {
     /// catch that", or the plain question; each asks `ask.question`.
     fn qualifying_reply(&self, context: &mut Ctx<'_>, ask: &Ask) {
         let q = ask.question.clone();
-        let with_question = |key: &str| (key.to_string(), vec![("question", q.clone()), ("field_label", String::new())]);
+        let with_question = |key: &str| {
+            (
+                key.to_string(),
+                vec![("question", q.clone()), ("field_label", String::new())],
+            )
+        };
         if context.knowledge_question {
-            let fallback = self.reply(context, "qualifying", "knowledge_fallback", &[("question", q.clone())]);
+            let fallback = self.reply(
+                context,
+                "qualifying",
+                "knowledge_fallback",
+                &[("question", q.clone())],
+            );
             self.knowledge(context, &q, fallback);
             return;
         }
@@ -1309,7 +1325,9 @@ fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<St
             InboundMessage::Image { caption: None } => prepared.media = Some(Media::File),
             InboundMessage::Document { filename, caption } => {
                 if let Some(f) = filename {
-                    prepared.named_documents.extend(super::media::documents_named(f));
+                    prepared
+                        .named_documents
+                        .extend(super::media::documents_named(f));
                 }
                 match caption {
                     Some(c) => texts.push(c.clone()),

@@ -5,8 +5,20 @@
 /// Words in a file name (split on anything that is not a letter, case-insensitive) naming each
 /// document key of `config::flow::KNOWN_DOCUMENTS`.
 const DOCUMENT_WORDS: &[(&str, &[&str])] = &[
-    ("english_test", &["ielts", "toefl", "toeic", "pte", "duolingo", "trf", "ibt"]),
-    ("transcript", &["transkrip", "transcript", "transkripnilai", "ijazah", "diploma"]),
+    (
+        "english_test",
+        &["ielts", "toefl", "toeic", "pte", "duolingo", "trf", "ibt"],
+    ),
+    (
+        "transcript",
+        &[
+            "transkrip",
+            "transcript",
+            "transkripnilai",
+            "ijazah",
+            "diploma",
+        ],
+    ),
     ("passport", &["paspor", "passport", "pasport"]),
     ("cv", &["cv", "resume", "curriculum", "vitae", "riwayat"]),
 ];
@@ -46,7 +58,13 @@ mod tests {
 
     #[test]
     fn other_file_names_name_nothing() {
-        for name in ["IMG_20261123_0915.jpg", "scan.pdf", "document.pdf", "cvs-receipt.pdf", "foto.png"] {
+        for name in [
+            "IMG_20261123_0915.jpg",
+            "scan.pdf",
+            "document.pdf",
+            "cvs-receipt.pdf",
+            "foto.png",
+        ] {
             assert!(documents_named(name).is_empty(), "{name}");
         }
     }

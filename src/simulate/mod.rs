@@ -260,6 +260,11 @@ impl Simulator {
                 self.sequence += 1;
                 let body = payload::workflow_handoff(at, &format!("exec-{}", self.sequence));
                 self.post("workflow.execution.handoff", body).await?;
+                // The event names only the Kapso conversation: the worker's recovery poll
+                // attaches it to the lead's conversation, as in the service.
+                self.store
+                    .pending_conversations(100, at.timestamp_millis(), crate::worker::ORPHAN_TTL_MS)
+                    .await?;
                 self.run_turn().await?;
             }
             lead => {

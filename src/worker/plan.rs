@@ -156,7 +156,9 @@ pub(super) fn texts_of(batch: &[FlowMessage]) -> Vec<String> {
         .iter()
         .filter_map(|m| match m {
             FlowMessage::Text { text } => Some(text.clone()),
-            FlowMessage::Image { caption } | FlowMessage::Document { caption, .. } => caption.clone(),
+            FlowMessage::Image { caption } | FlowMessage::Document { caption, .. } => {
+                caption.clone()
+            }
             FlowMessage::Audio { transcript } => transcript.clone(),
             FlowMessage::Interactive { title, .. } => Some(title.clone()),
             FlowMessage::Location { .. }

@@ -420,10 +420,28 @@ pub struct Scheduling {
 
 fn default_any_time_phrases() -> Vec<String> {
     [
-        "terserah", "kapan aja", "kapan saja", "kapanpun", "kapan pun", "bebas", "jam berapa aja",
-        "jam berapa saja", "yang paling cepat", "paling cepat", "paling awal", "secepatnya",
-        "any time", "anytime", "whenever", "any day", "earliest", "as soon as possible", "asap",
-        "up to you", "you choose", "any slot",
+        "terserah",
+        "kapan aja",
+        "kapan saja",
+        "kapanpun",
+        "kapan pun",
+        "bebas",
+        "jam berapa aja",
+        "jam berapa saja",
+        "yang paling cepat",
+        "paling cepat",
+        "paling awal",
+        "secepatnya",
+        "any time",
+        "anytime",
+        "whenever",
+        "any day",
+        "earliest",
+        "as soon as possible",
+        "asap",
+        "up to you",
+        "you choose",
+        "any slot",
     ]
     .map(String::from)
     .to_vec()
