@@ -1612,7 +1612,40 @@ pub fn country(text: &str) -> Option<String> {
         }
     }
     best.map(|(_, _, c)| c.to_string())
+        .or_else(|| misspelled_country(&tokens))
 }
+
+/// A country written with a typo ("inggirs", "australi", "malaysa"): a word of at least
+/// [`TYPO_MIN_LEN`] letters whose Jaro-Winkler similarity (`strsim`) to a one-word country name
+/// is at least [`TYPO_MIN_SIMILARITY`], with the same first letter. The threshold keeps common
+/// look-alikes out ("belanja", shopping, scores 0.94 against "belanda"); the price is that one
+/// wrong letter in a short name ("jepamg", 0.93) is not read either.
+fn misspelled_country(tokens: &[String]) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for (i, t) in tokens.iter().enumerate() {
+        if t.chars().count() < TYPO_MIN_LEN || (i > 0 && tokens[i - 1] == "bahasa") {
+            continue;
+        }
+        for (alias, canonical) in COUNTRIES {
+            if alias.contains(' ')
+                || alias.chars().count() < TYPO_MIN_LEN
+                || alias.chars().next() != t.chars().next()
+            {
+                continue;
+            }
+            let score = strsim::jaro_winkler(t, alias);
+            if score >= TYPO_MIN_SIMILARITY && best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, canonical));
+            }
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+/// Shortest word a typo-tolerant country match looks at.
+const TYPO_MIN_LEN: usize = 6;
+/// Jaro-Winkler similarity a misspelled country needs.
+const TYPO_MIN_SIMILARITY: f64 = 0.95;
 
 /// Canonical country for a whole value ("Inggris" → "United Kingdom"); unknown values as given.
 pub fn normalize_country(value: &str) -> String {
@@ -1691,4 +1724,36 @@ pub fn is_knowledge_question(text: &str, topics: &[String], question_words: &[St
     let t = words(text);
     topics.iter().any(|p| has_phrase(&t, p))
         && (text.contains('?') || question_words.iter().any(|q| has_phrase(&t, q)))
+}
+
+#[cfg(test)]
+mod typo_tests {
+    use super::country;
+
+    #[test]
+    fn misspelled_countries_are_read() {
+        for (text, want) in [
+            ("mau ke inggirs kak", "United Kingdom"),
+            ("pengen kuliah di malaysa", "Malaysia"),
+            ("rencana ke autralia", "Australia"),
+            ("I want to study in Australa", "Australia"),
+            ("kuliah di singapure", "Singapore"),
+        ] {
+            assert_eq!(country(text).as_deref(), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn look_alike_words_are_not_countries() {
+        for text in [
+            "mau belanja dulu kak",
+            "bahasa inggirs saya lumayan",
+            "saya masih kuliah",
+            "jadwalnya kamis",
+            "sekalian tanya",
+            "pendidikan",
+        ] {
+            assert_eq!(country(text), None, "{text}");
+        }
+    }
 }

@@ -15,20 +15,6 @@ const DAYS_ID: [&str; 7] = [
 const MONTHS_SHORT: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des",
 ];
-const MONTHS_LONG: [&str; 12] = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-];
 
 /// An instant in the configured zone.
 pub fn local(at: DateTime<Utc>, tz: Tz) -> DateTime<Tz> {
@@ -77,30 +63,12 @@ pub fn slot_lines(shown: &[SlotOption], tz: Tz) -> String {
 
 /// `- Kamis (3 slot)` per weekday with free slots, in chronological order of first slot.
 pub fn available_days(slots: &[SlotOption], tz: Tz) -> String {
-    let mut days: Vec<(Weekday, usize)> = Vec::new();
-    for s in slots {
-        let d = local(s.start, tz).weekday();
-        match days.iter_mut().find(|(w, _)| *w == d) {
-            Some((_, n)) => *n += 1,
-            None => days.push((d, 1)),
-        }
-    }
-    days.iter()
-        .map(|(d, n)| format!("- {} ({n} slot)", day_name(*d)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    available_days_in(slots, tz, &Locale::default())
 }
 
 /// Long local date, `Kamis, 26 November 2026`.
 pub fn long_date(at: DateTime<Utc>, tz: Tz) -> String {
-    let l = local(at, tz);
-    format!(
-        "{}, {} {} {}",
-        day_name(l.weekday()),
-        l.day(),
-        MONTHS_LONG[l.month0() as usize],
-        l.year()
-    )
+    long_date_in(at, tz, &Locale::default())
 }
 
 /// Local `HH:MM`.
