@@ -638,6 +638,67 @@ const INSIST: &[&str] = &[
     "aja", "saja", "langsung", "directly", "please", "pls", "dong", "instead", "only", "deh",
 ];
 
+/// Phoning verbs: a bot cannot phone, so "call me" is always a request for a person.
+const CALL_VERBS: &[&str] = &[
+    "call",
+    "phone",
+    "ring",
+    "telpon",
+    "telepon",
+    "telp",
+    "tlp",
+    "tlpn",
+    "nelpon",
+    "nelepon",
+    "menelpon",
+    "menelepon",
+    "ditelpon",
+    "ditelepon",
+    "vc",
+];
+
+/// What may follow "call me" in a request ("call me tomorrow", "call me back please").
+const CALL_ME_FOLLOWERS: &[&str] = &[
+    "tomorrow", "today", "tonight", "now", "later", "please", "pls", "instead", "back", "at", "on",
+    "in", "this", "asap", "directly", "when", "if", "before", "after", "anytime", "sometime",
+    "kak", "ya", "aja", "saja", "dong",
+];
+
+/// Modal words that make a statement about a person a request ("a person I *can* talk to").
+const MODALS: &[&str] = &[
+    "can", "could", "would", "may", "bisa", "boleh", "dapat", "bisakah", "tolong", "please",
+];
+
+/// "call me", "give me a call", "bisa telpon saya", "ditelpon aja": the lead asks to be phoned
+/// (the verb at `i`).
+fn asks_to_be_called(t: &[String], i: usize) -> bool {
+    let w = t[i].as_str();
+    if !CALL_VERBS.contains(&w) {
+        return false;
+    }
+    // "call me Rizky" gives a name: after "call me" only words of a request may follow.
+    let name_follows = w == "call"
+        && t.get(i + 2)
+            .is_some_and(|n| !CALL_ME_FOLLOWERS.contains(&n.as_str()));
+    let me_after = t.get(i + 1).is_some_and(|n| ME.contains(&n.as_str())) && !name_follows;
+    let me_before = (i.saturating_sub(2)..i).any(|j| ME.contains(&t[j].as_str()))
+        && t[..i].iter().any(|x| x == "give" || x == "kasih");
+    let passive =
+        w.starts_with("di") && (i + 1..t.len().min(i + 3)).any(|j| INSIST.contains(&t[j].as_str()));
+    me_after || me_before || passive
+}
+
+/// "Is there an actual person I can talk to?", "could one of your consultants call": a person
+/// within the six words before the verb at `i`, and a modal between them.
+fn target_can_do(t: &[String], i: usize) -> bool {
+    let from = i.saturating_sub(6);
+    (from..i).any(|j| is_target(t, j) && t[j..i].iter().any(|x| MODALS.contains(&x.as_str())))
+        || (from..i).any(|j| {
+            MODALS.contains(&t[j].as_str())
+                && t[j..i].iter().enumerate().any(|(k, _)| is_target(t, j + k))
+        })
+}
+
 fn is_target(t: &[String], i: usize) -> bool {
     let w = t[i].as_str();
     if matches!(w, "orang" | "orangnya") {
@@ -711,6 +772,9 @@ pub fn asks_for_human(text: &str) -> bool {
             {
                 return true;
             }
+        }
+        if verb && !refused_before(i) && (asks_to_be_called(&t, i) || target_can_do(&t, i)) {
+            return true;
         }
         if TO.contains(&w.as_str()) && t.len() > i + 1 && !refused_before(i) && is_target(&t, i + 1)
         {
@@ -901,5 +965,40 @@ mod tests {
                 .map(|s| format!("{s:?} should not ask for a person")),
         );
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}
+
+#[cfg(test)]
+mod request_pattern_tests {
+    use super::asks_for_human;
+
+    #[test]
+    fn asking_to_be_phoned_or_for_a_person_one_can_talk_to_is_a_request() {
+        for t in [
+            "Is there an actual person I can talk to?",
+            "Could one of your consultants just give me a call instead?",
+            "kak bisa tlp sy aja ga? ngetik ribet hehe",
+            "ditelpon aja kak",
+            "please call me tomorrow morning",
+            "is there someone from your team who could phone me?",
+            "ada orang yang bisa saya telpon?",
+            "bisa telepon saya sore ini?",
+        ] {
+            assert!(asks_for_human(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn calls_and_people_in_other_roles_are_not_requests() {
+        for t in [
+            "my consultant friend said UK is good",
+            "saya mau jadi konsultan",
+            "nanti saya telpon kampusnya dulu",
+            "orang tua saya bisa bicara dulu sama saya",
+            "I can call the embassy myself",
+            "saya kerja jadi admin",
+        ] {
+            assert!(!asks_for_human(t), "{t}");
+        }
     }
 }
