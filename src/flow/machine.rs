@@ -288,8 +288,7 @@ impl LeadState {
                 Transition(self.hand_off(context, HandoffReason::HotLead, true))
             }
             Some(Guard::Unclear) => {
-                let r = self.reply(context, "booking", "unclear", &[]);
-                context.effects.push(Effect::Reply(r));
+                self.offer_again(context);
                 Handled
             }
             _ => Handled,
@@ -680,6 +679,24 @@ impl LeadState {
         };
         let r = self.reply(context, "qualifying", &key, &extra);
         context.effects.push(Effect::Reply(r));
+    }
+
+    /// At the consultation offer, anything but a yes or no asks again; a question is answered
+    /// first: from the knowledge base when it is one for it, otherwise with `booking.question`
+    /// (the consultation is free, as the offer says), then the offer follows.
+    fn offer_again(&self, context: &mut Ctx<'_>) {
+        if !super::intents::is_question(context.text) {
+            let r = self.reply(context, "booking", "unclear", &[]);
+            context.effects.push(Effect::Reply(r));
+            return;
+        }
+        let answer = self.reply(context, "booking", "question", &[]);
+        if context.knowledge_question {
+            let offer = self.reply(context, "booking", "unclear", &[]).text;
+            self.knowledge(context, &offer, answer);
+        } else {
+            context.effects.push(Effect::Reply(answer));
+        }
     }
 
     fn known(&self, key: &str) -> Option<&str> {

@@ -80,6 +80,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("scoring", "cold_community", &[]),
     spec("booking", "offer", &[]),
     spec("booking", "unclear", &[]),
+    spec("booking", "question", &[]),
     spec("scheduling", "ask_day", &["available_days"]),
     spec("scheduling", "show_slots", &["day", "slots"]),
     spec(
