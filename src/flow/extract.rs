@@ -655,6 +655,23 @@ const FIELD_UNKNOWN: &[&str] = &[
     "ga mau kasih",
     "gak mau kasih",
     "tidak mau kasih",
+    "tidak mau kasi",
+    "tidak mau share",
+    "tidak mau sebut",
+    "tidak mau kasih tahu",
+    "tidak usah",
+    "ga usah",
+    "gak usah",
+    "don t want to give",
+    "don t want to share",
+    "dont want to give",
+    "dont want to share",
+    "do not want to give",
+    "do not want to share",
+    "won t share",
+    "wont share",
+    "not comfortable sharing",
+    "rather keep",
     "skip",
     "lewat",
     "don t know",
@@ -1568,6 +1585,30 @@ fn split_contrast(part: &str, question: bool, out: &mut Vec<Clause>) {
     }
 }
 
+/// Words that, after "inggris" / "English", make it the language and its level.
+const LANGUAGE_LEVEL_WORDS: &[&str] = &[
+    "menengah",
+    "pemula",
+    "mahir",
+    "lancar",
+    "bagus",
+    "lumayan",
+    "pasif",
+    "aktif",
+    "dasar",
+    "standar",
+    "intermediate",
+    "beginner",
+    "advanced",
+    "fluent",
+    "basic",
+    "native",
+    "good",
+    "okay",
+    "ok",
+    "level",
+];
+
 /// The destination named last in `text` (a correction such as "eh maksud saya Kanada" wins).
 pub fn country(text: &str) -> Option<String> {
     let tokens = words(text);
@@ -1580,6 +1621,20 @@ pub fn country(text: &str) -> Option<String> {
                 break;
             };
             let at = from + pos;
+            // "inggris menengah", "English is intermediate": the language and its level.
+            let level_next = tokens
+                .get(at + len)
+                .is_some_and(|n| LANGUAGE_LEVEL_WORDS.contains(&n.as_str()))
+                || (tokens
+                    .get(at + len)
+                    .is_some_and(|n| n == "is" || n == "saya" || n == "ku")
+                    && tokens
+                        .get(at + len + 1)
+                        .is_some_and(|n| LANGUAGE_LEVEL_WORDS.contains(&n.as_str())));
+            if level_next && (*alias == "inggris" || *alias == "english") {
+                from = at + 1;
+                continue;
+            }
             // "bahasa Inggris" is the language, not the country.
             if at > 0
                 && tokens[at - 1] == "bahasa"
@@ -1623,7 +1678,9 @@ pub fn country(text: &str) -> Option<String> {
 fn misspelled_country(tokens: &[String]) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for (i, t) in tokens.iter().enumerate() {
-        if t.chars().count() < TYPO_MIN_LEN || (i > 0 && tokens[i - 1] == "bahasa") {
+        // An exact name was judged by `country` already (and maybe set aside as a language).
+        let exact = COUNTRIES.iter().any(|(alias, _)| alias == t);
+        if exact || t.chars().count() < TYPO_MIN_LEN || (i > 0 && tokens[i - 1] == "bahasa") {
             continue;
         }
         for (alias, canonical) in COUNTRIES {
@@ -1738,6 +1795,7 @@ mod typo_tests {
             ("rencana ke autralia", "Australia"),
             ("I want to study in Australa", "Australia"),
             ("kuliah di singapure", "Singapore"),
+            ("mau S2 Jepang, inggris menengah", "Japan"),
         ] {
             assert_eq!(country(text).as_deref(), Some(want), "{text}");
         }
@@ -1748,12 +1806,64 @@ mod typo_tests {
         for text in [
             "mau belanja dulu kak",
             "bahasa inggirs saya lumayan",
+            "inggris menengah",
+            "English is intermediate",
             "saya masih kuliah",
             "jadwalnya kamis",
             "sekalian tanya",
             "pendidikan",
         ] {
             assert_eq!(country(text), None, "{text}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::{ExtractContext, Pending, extract};
+    use crate::config::flow::load::load_lexicon;
+    use crate::flow::normalize::normalize;
+
+    /// The fields a reply to the `pending` field question records as not given, read as the
+    /// core reads it (after the shipped lexicon).
+    fn unknown(text: &str, pending: &str) -> Vec<String> {
+        let lexicon = load_lexicon(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/lexicon.toml"),
+        )
+        .unwrap();
+        let p = Pending::Field(pending.to_string());
+        let ctx = ExtractContext {
+            pending: Some(&p),
+            current_year: 2026,
+        };
+        extract(&normalize(text, &lexicon), ctx)
+            .unknown
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_refusal_to_give_a_field_records_it_as_not_given() {
+        for (text, field) in [
+            ("I don't want to give my email", "email"),
+            ("I do not want to share my budget", "budget"),
+            ("gamau kasih email kak", "email"),
+            ("email ga usah ya kak, chat di sini aja", "email"),
+            ("budgetnya gausah disebut ya", "budget"),
+            ("I'd rather not say", "budget"),
+        ] {
+            assert_eq!(unknown(text, field), vec![field.to_string()], "{text}");
+        }
+    }
+
+    #[test]
+    fn wanting_or_not_wanting_something_else_is_no_refusal() {
+        for (text, field) in [
+            ("ga mau ke UK, maunya Australia", "country"),
+            ("I don't want to study in the US", "country"),
+            ("budget 300 juta, ga usah yang mahal", "budget"),
+        ] {
+            assert!(unknown(text, field).is_empty(), "{text}");
         }
     }
 }
