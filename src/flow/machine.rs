@@ -1200,6 +1200,10 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
     if let Some(s) = &lead.score {
         parts.push(format!("Alasan skor: {}", s.reasons.join("; ")));
     }
+    // The consultant writes to the lead in the lead's language.
+    if let Some(language) = &lead.language {
+        parts.push(format!("Bahasa lead: {language}"));
+    }
     if parts.is_empty() {
         "Lead dari WhatsApp via ARI. Lihat conversation history untuk detail.".to_string()
     } else {

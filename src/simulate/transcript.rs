@@ -48,10 +48,16 @@ fn print_replies(t: &TurnRecord, first: &str, rest: &str) {
     }
 }
 
-/// `state qualifying, score 45 (warm), handoff -`.
+/// `state qualifying, score 45 (warm), handoff -, language en`.
 fn status_line(t: &TurnRecord) -> String {
+    let language = t
+        .reply_meta
+        .last()
+        .and_then(|m| m.get("language"))
+        .and_then(|l| l.as_str())
+        .unwrap_or("-");
     format!(
-        "state {}, score {}{}, handoff {}",
+        "state {}, score {}{}, handoff {}, language {language}",
         t.state.as_deref().unwrap_or("-"),
         t.lead_score.map(|s| s.to_string()).unwrap_or("-".into()),
         t.lead_temperature
