@@ -9,7 +9,7 @@
 //! The greeting follows seed §11.1 (WIB hours 5-10 pagi, 11-14 siang, 15-17 sore, else malam),
 //! in the configured zone rather than a fixed UTC+7 (§12.7).
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -56,21 +56,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("extraction.j2", include_str!("../../prompts/extraction.j2")),
 ];
 
-const MONTHS_ID: [&str; 12] = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-];
-
 /// A template failed to compile or render (a bug in `prompts/`; the caller falls back).
 #[derive(Debug, thiserror::Error)]
 #[error("prompt template: {0}")]
@@ -101,14 +86,7 @@ pub fn time_of_day(now: DateTime<Utc>, tz: Tz) -> &'static str {
 
 /// `Kamis, 26 November 2026` in `tz`.
 pub fn today(now: DateTime<Utc>, tz: Tz) -> String {
-    let l = now.with_timezone(&tz);
-    format!(
-        "{}, {} {} {}",
-        scheduling::day_name(l.weekday()),
-        l.day(),
-        MONTHS_ID[l.month0() as usize],
-        l.year()
-    )
+    scheduling::format::long_date(now, tz)
 }
 
 /// `09:15 WIB` in `tz`.

@@ -157,6 +157,15 @@ fn span(num: &str, unit: &str) -> Option<Result<(u32, bool), ()>> {
 pub(super) fn timeline(text: &str, current_year: i32, pending: bool) -> Option<(String, Kind)> {
     let lower = about_study(&text.to_lowercase());
     let l = lower.as_str();
+    // Tried in this order: the first reading that finds something wins.
+    relative(l)
+        .or_else(|| month_named(l, current_year))
+        .or_else(|| period_words(l))
+        .or_else(|| year_or_later(l, current_year, pending))
+}
+
+/// "3 tahun lagi", "setahun lagi", "in 3 years", "the year after next".
+fn relative(l: &str) -> Option<(String, Kind)> {
     if let Some(c) = ID_RELATIVE.captures(l) {
         let (num, unit) = match (c.get(1), c.get(2)) {
             (Some(n), Some(u)) => (n.as_str(), u.as_str()),
@@ -215,6 +224,11 @@ pub(super) fn timeline(text: &str, current_year: i32, pending: bool) -> Option<(
     if YEAR_AFTER_NEXT.is_match(l) {
         return Some(("in 2 years".to_string(), Kind::Relative));
     }
+    None
+}
+
+/// "september 2027", "september tahun depan", "next september", "oktober depan".
+fn month_named(l: &str, current_year: i32) -> Option<(String, Kind)> {
     if let Some(c) = MONTH_YEAR.captures(l) {
         return Some((squash(&c[1]), Kind::Other));
     }
@@ -245,6 +259,11 @@ pub(super) fn timeline(text: &str, current_year: i32, pending: bool) -> Option<(
         };
         return Some((v, Kind::Other));
     }
+    None
+}
+
+/// "tahun depan", "semester ganjil", "next year", "secepatnya".
+fn period_words(l: &str) -> Option<(String, Kind)> {
     if let Some(c) = ID_WORDS.captures(l) {
         let unit = match &c[2] {
             "tahun" | "taun" | "thn" | "th" => "tahun",
@@ -270,6 +289,12 @@ pub(super) fn timeline(text: &str, current_year: i32, pending: bool) -> Option<(
     if let Some(m) = SOON.find(l) {
         return Some((squash(m.as_str()), Kind::Other));
     }
+    None
+}
+
+/// A year within 15 years ("2029an"), a starting month, "after I graduate", and (`pending`) a
+/// bare month.
+fn year_or_later(l: &str, current_year: i32, pending: bool) -> Option<(String, Kind)> {
     for c in YEAR.captures_iter(l) {
         let Ok(y) = c[2].parse::<i32>() else { continue };
         if (current_year..=current_year + 15).contains(&y) {
