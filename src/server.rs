@@ -337,6 +337,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         deps,
         WorkerSettings {
             debounce: settings.debounce,
+            max_debounce: settings.max_debounce,
             max_parallel: settings.max_parallel_turns,
             ..WorkerSettings::default()
         },

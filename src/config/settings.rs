@@ -62,6 +62,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_DEBOUNCE_MS", default_value_t = 1_500)]
     pub debounce_ms: u64,
 
+    /// Debounce ceiling (ms): a lead who keeps writing gets a turn that starts, and is not
+    /// superseded by their newer messages, at most this long after their first unanswered
+    /// message. Raised to `--debounce-ms` if below it.
+    #[arg(long, env = "ARI_MAX_DEBOUNCE_MS", default_value_t = 6_000)]
+    pub max_debounce_ms: u64,
+
     /// Mark the lead's message read and show "typing…" when a reply is coming.
     #[arg(long, env = "ARI_TYPING_INDICATOR", default_value_t = true, action = clap::ArgAction::Set)]
     pub typing_indicator: bool,
@@ -158,6 +164,8 @@ pub struct Settings {
     pub flow_dir: PathBuf,
     pub log_format: LogFormat,
     pub debounce: std::time::Duration,
+    /// See `--max-debounce-ms`.
+    pub max_debounce: std::time::Duration,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
@@ -272,6 +280,7 @@ impl ServeArgs {
             flow_dir: self.flow_dir.clone(),
             log_format: self.log_format,
             debounce: std::time::Duration::from_millis(self.debounce_ms),
+            max_debounce: std::time::Duration::from_millis(self.max_debounce_ms),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
             admin_token: self

@@ -6,7 +6,8 @@
 //!   arrival order, one turn at a time.
 //! - **Debounce.** A lead who types three quick messages gets one reply: a conversation's turn
 //!   starts only once no new message arrived for the debounce window (default 1.5 s), and it
-//!   takes every pending row at once.
+//!   takes every pending row at once. A lead who never pauses still gets a turn by the
+//!   debounce ceiling (default 6 s after their first unanswered message; [`debounce`]).
 //! - **Parallelism.** At most `max_parallel` turns run at once (a semaphore), so a burst of
 //!   conversations cannot exhaust the store or the LLM.
 //! - **Recovery.** Ingress signals arrivals directly; a poll every `poll_interval` also finds
@@ -39,6 +40,7 @@
 //!   must not both add "migration N": the second to land rebases and renumbers before landing.
 
 mod booking;
+mod debounce;
 mod effects;
 mod knowledge;
 mod notices;
@@ -59,8 +61,10 @@ use tokio::time::Instant;
 
 use crate::store::ConversationKey;
 use crate::telemetry::names;
+use debounce::Debounce;
 pub use turn::{
-    Clock, FormAnswers, TurnDeps, TurnError, TurnRun, no_form_answers, system_clock, take_turn,
+    Clock, FormAnswers, Interrupts, TurnDeps, TurnError, TurnRun, no_form_answers, system_clock,
+    take_turn,
 };
 
 /// How long an event that names only a Kapso conversation id (a workflow event) may wait for
@@ -72,6 +76,9 @@ pub const ORPHAN_TTL_MS: i64 = 3_600_000;
 pub struct WorkerSettings {
     /// Quiet time after a lead's latest message before the turn starts.
     pub debounce: Duration,
+    /// The longest a turn waits after the lead's first unanswered message, however often they
+    /// keep writing (the debounce ceiling); a turn started by then is not superseded.
+    pub max_debounce: Duration,
     /// Turns running at once.
     pub max_parallel: usize,
     /// How often pending rows are looked for without a signal.
@@ -84,6 +91,7 @@ impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
             debounce: Duration::from_millis(1_500),
+            max_debounce: Duration::from_millis(6_000),
             max_parallel: 32,
             poll_interval: Duration::from_secs(2),
             max_stale_retries: 3,
@@ -93,8 +101,8 @@ impl Default for WorkerSettings {
 
 /// One active conversation's wake-up state.
 struct Active {
-    /// When the latest message was signalled (the debounce window runs from here).
-    last_arrival: Mutex<Instant>,
+    /// When the turn may start (the quiet window and the ceiling).
+    debounce: Debounce,
     /// A new arrival came while a turn ran: run another turn before leaving.
     dirty: AtomicBool,
     /// Counts arrivals; a turn watches it to drop an LLM call a newer message makes stale.
@@ -145,11 +153,7 @@ impl Worker {
             return;
         };
         if let Some(a) = active.get(&key) {
-            if let Ok(mut last) = a.last_arrival.lock()
-                && arrival > *last
-            {
-                *last = arrival;
-            }
+            a.debounce.arrive(arrival);
             a.dirty.store(true, Ordering::Release);
             if new_message {
                 a.arrivals.send_modify(|n| *n += 1);
@@ -157,13 +161,17 @@ impl Worker {
             return;
         }
         let a = Arc::new(Active {
-            last_arrival: Mutex::new(arrival),
+            debounce: self.new_debounce(arrival),
             dirty: AtomicBool::new(false),
             arrivals: watch::channel(0).0,
         });
         active.insert(key.clone(), Arc::clone(&a));
         let this = Arc::clone(self);
         tokio::spawn(async move { this.run_conversation(key, a).await });
+    }
+
+    fn new_debounce(&self, arrival: Instant) -> Debounce {
+        Debounce::new(self.settings.debounce, self.settings.max_debounce, arrival)
     }
 
     /// Number of conversations with a task (running or waiting).
@@ -173,22 +181,14 @@ impl Worker {
 
     async fn run_conversation(self: Arc<Self>, key: ConversationKey, a: Arc<Active>) {
         loop {
-            // Debounce: wait until the latest arrival is `debounce` old.
-            loop {
-                let deadline = match a.last_arrival.lock() {
-                    Ok(last) => *last + self.settings.debounce,
-                    Err(_) => Instant::now(),
-                };
-                if Instant::now() >= deadline {
-                    break;
-                }
-                tokio::time::sleep_until(deadline).await;
-            }
+            a.debounce.wait().await;
             a.dirty.store(false, Ordering::Release);
             let Ok(_permit) = self.permits.acquire().await else {
                 return;
             };
-            self.turns_until_settled(&key, &a).await;
+            if self.turns_until_settled(&key, &a).await {
+                a.debounce.answered();
+            }
             drop(_permit);
             let Ok(mut active) = self.active.lock() else {
                 return;
@@ -200,13 +200,19 @@ impl Worker {
         }
     }
 
-    async fn turns_until_settled(&self, key: &ConversationKey, a: &Active) {
+    /// Runs turns until one is not stale; true when the waiting messages were answered (a
+    /// committed or idle turn), false when they still wait (superseded, busy, failed).
+    async fn turns_until_settled(&self, key: &ConversationKey, a: &Active) -> bool {
         let mut stale = 0;
         loop {
+            let interrupts = Interrupts {
+                arrivals: a.arrivals.subscribe(),
+                until: a.debounce.interruptible_until(),
+            };
             // Boxed: a turn's future (store calls, LLM and HTTP clients) is tens of KiB, and
             // inline it would be allocated with every conversation's task, waiting or not
             // (the memory bench: 32.7 KiB per waiting conversation before this).
-            let outcome = Box::pin(take_turn(&self.deps, key, Some(a.arrivals.subscribe()))).await;
+            let outcome = Box::pin(take_turn(&self.deps, key, Some(interrupts))).await;
             let label = match &outcome {
                 Ok(TurnRun::Committed { .. }) => "committed",
                 Ok(TurnRun::Idle) => "idle",
@@ -228,12 +234,13 @@ impl Worker {
                     version, replies, ..
                 }) => {
                     tracing::info!(version, replies, "turn committed");
-                    return;
+                    return true;
                 }
-                Ok(_) => return,
+                Ok(TurnRun::Idle) => return true,
+                Ok(_) => return false,
                 Err(e) => {
                     tracing::error!(error = %e, "turn failed; its messages stay pending and are retried");
-                    return;
+                    return false;
                 }
             }
         }
@@ -323,7 +330,7 @@ mod tests {
             contact_phone: "+6281234567890".into(),
         };
         let active = Arc::new(Active {
-            last_arrival: Mutex::new(Instant::now()),
+            debounce: worker.new_debounce(Instant::now()),
             dirty: AtomicBool::new(false),
             arrivals: watch::channel(0).0,
         });

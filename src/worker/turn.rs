@@ -273,8 +273,19 @@ impl TurnWork {
     }
 }
 
-/// The newer-message signal of a turn (see [`take_turn`]); LLM calls race against it.
-pub(super) type Arrivals = Option<watch::Receiver<u64>>;
+/// The newer-message signal of a turn (see [`take_turn`]): its LLM calls race against
+/// `arrivals` until `until`, the debounce ceiling. After it, a newer message no longer drops
+/// the call (a lead who keeps writing would otherwise never be answered); the next turn
+/// answers it.
+pub struct Interrupts {
+    /// Changes whenever a newer message of this lead arrives.
+    pub arrivals: watch::Receiver<u64>,
+    /// The last instant a newer message may supersede the turn.
+    pub until: tokio::time::Instant,
+}
+
+/// A turn's interrupts, if any (the simulator and tests run turns without).
+pub(super) type Arrivals = Option<Interrupts>;
 
 /// The outcome of a future raced against a newer message of the lead.
 pub(super) enum Raced<T> {
@@ -282,18 +293,29 @@ pub(super) enum Raced<T> {
     Interrupted,
 }
 
-/// Runs `work` unless a newer message arrives first (`arrivals` changes). Without `arrivals`,
-/// or once nobody can signal any more, `work` simply runs to the end.
+/// Runs `work` unless a newer message arrives first (`arrivals` changes) before the ceiling.
+/// Without `arrivals`, past the ceiling, or once nobody can signal any more, `work` simply
+/// runs to the end.
 pub(super) async fn race<T>(
     work: impl std::future::Future<Output = T>,
     arrivals: &mut Arrivals,
 ) -> Raced<T> {
-    let Some(rx) = arrivals.as_mut() else {
+    let Some(Interrupts {
+        arrivals: rx,
+        until,
+    }) = arrivals.as_mut()
+    else {
         return Raced::Done(work.await);
     };
+    let until = *until;
+    if tokio::time::Instant::now() >= until {
+        return Raced::Done(work.await);
+    }
     let mut work = std::pin::pin!(work);
     tokio::select! {
+        biased;
         out = &mut work => Raced::Done(out),
+        () = tokio::time::sleep_until(until) => Raced::Done(work.await),
         changed = rx.changed() => match changed {
             Ok(()) => Raced::Interrupted,
             Err(_) => Raced::Done(work.await),
@@ -316,12 +338,13 @@ async fn supersede(deps: &TurnDeps, claim: &TurnClaim) -> Result<TurnRun, TurnEr
 
 /// Runs one turn for `key`. See the module docs.
 ///
-/// `arrivals`, when given, changes whenever a newer message of this lead arrives; an LLM call
-/// in flight is then dropped and the turn ends as [`TurnRun::Superseded`].
+/// `arrivals`, when given, signals newer messages of this lead; an LLM call in flight is then
+/// dropped and the turn ends as [`TurnRun::Superseded`], unless the debounce ceiling
+/// (`Interrupts::until`) has passed.
 pub async fn take_turn(
     deps: &TurnDeps,
     key: &ConversationKey,
-    mut arrivals: Option<watch::Receiver<u64>>,
+    mut arrivals: Option<Interrupts>,
 ) -> Result<TurnRun, TurnError> {
     let now = (deps.clock)();
     let claim = match deps
@@ -333,9 +356,9 @@ pub async fn take_turn(
         BeginTurn::Idle => return Ok(TurnRun::Idle),
         BeginTurn::Busy { .. } => return Ok(TurnRun::Busy),
     };
-    if let Some(rx) = arrivals.as_mut() {
+    if let Some(i) = arrivals.as_mut() {
         // Arrivals up to now are in this claim (or in the next turn's): only newer ones count.
-        rx.borrow_and_update();
+        i.arrivals.borrow_and_update();
     }
     let started = Instant::now();
     let result = run_claimed(deps, key, &claim, now, arrivals).await;
@@ -523,5 +546,47 @@ async fn after_commit(
             }
             Err(e) => tracing::warn!(error = %e, "cannot record a delivery failure"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::time::{Instant, sleep};
+
+    /// An LLM call of 3 s; a newer message arrives 1 s into it.
+    async fn raced_with_a_message_at_1s(ceiling_in: Duration) -> Raced<()> {
+        let (tx, rx) = watch::channel(0u64);
+        let mut arrivals = Some(Interrupts {
+            arrivals: rx,
+            until: Instant::now() + ceiling_in,
+        });
+        let signal = tokio::spawn(async move {
+            sleep(Duration::from_secs(1)).await;
+            tx.send_modify(|n| *n += 1);
+            sleep(Duration::from_secs(10)).await;
+        });
+        let out = race(sleep(Duration::from_secs(3)), &mut arrivals).await;
+        signal.abort();
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newer_message_before_the_ceiling_supersedes_the_llm_call() {
+        let out = raced_with_a_message_at_1s(Duration::from_secs(5)).await;
+        assert!(matches!(out, Raced::Interrupted));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn past_the_ceiling_a_newer_message_waits_for_the_next_turn() {
+        let start = Instant::now();
+        let out = raced_with_a_message_at_1s(Duration::from_millis(500)).await;
+        assert!(matches!(out, Raced::Done(())));
+        assert_eq!(
+            Instant::now() - start,
+            Duration::from_secs(3),
+            "the call ran to its end"
+        );
     }
 }
