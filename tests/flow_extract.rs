@@ -754,3 +754,138 @@ fn plans_to_take_a_test_are_no_study_timeline_or_program() {
             .contains("program")
     );
 }
+
+/// Scores written before the test's name, by a verb, or as a band estimate answering the
+/// English question; a score wins over level words in the same message.
+#[test]
+fn english_scores_in_every_position() {
+    let e = |text: &'static str, want: Option<&'static str>| (text, None, "english_level", want);
+    let p = |text: &'static str, want: Option<&'static str>| {
+        (text, field("english_level"), "english_level", want)
+    };
+    let rows = vec![
+        // English.
+        e("I got 7.5 on IELTS last month", Some("IELTS 7.5")),
+        e("scored 6.5 in the IELTS Academic", Some("IELTS 6.5")),
+        e(
+            "My English is upper intermediate, I scored 6.5 on the IELTS Academic test",
+            Some("IELTS 6.5"),
+        ),
+        e("got 95 on my TOEFL iBT", Some("TOEFL IBT 95")),
+        e("I scored 110 in Duolingo", Some("Duolingo 110")),
+        e("my English test: scored 7 overall", Some("7")),
+        p("I'm still preparing, maybe around 6 now", Some("6")),
+        p("around 5.5 I think", Some("5.5")),
+        p("probably a 7", Some("7")),
+        p("6,5 kayaknya", Some("6.5")),
+        // Indonesian.
+        e("dapet 7 di IELTS kak", Some("IELTS 7")),
+        e("kemarin dapat 6.5 pas tes IELTS", Some("IELTS 6.5")),
+        e(
+            "inggris saya lumayan, dapet 6 waktu tes IELTS",
+            Some("IELTS 6"),
+        ),
+        e("nilainya 80 buat TOEFL", Some("TOEFL 80")),
+        p("kira2 5.5 kak", Some("5.5")),
+        p("mungkin sekitar 6 kak", Some("6")),
+        p("paling 6", Some("6")),
+        p("6.5 kak", Some("6.5")),
+        p("udah lumayan kak, sekitar 7", Some("7")),
+        p("cuma 4.5 kemarin", Some("4.5")),
+        // Near misses: numbers that are money, years, lists or other tests' words.
+        e("I got 2 offers from universities", None),
+        e("got 3 kids lol", None),
+        p("budget 500 juta", None),
+        p("2 tahun lagi", None),
+        p("mungkin 2028", None),
+        p("sekitar 300jt", None),
+        p("S2", None),
+        p("6 bulan lagi mau tes", None),
+        e("dapet 7 hari libur", None),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// "Kevin Wijaya here" is a name; an all-caps acronym after "aku" is not, and a name already
+/// known is replaced only when the lead introduces one ("nama saya ..."), see flow_machine.
+#[test]
+fn names_said_in_passing_and_acronyms() {
+    let n = |text: &'static str, want: Option<&'static str>| (text, None, "name", want);
+    let rows = vec![
+        n("Hi, Kevin Wijaya here", Some("Kevin Wijaya")),
+        n(
+            "Hello Olivia Hartono here, interested in the UK",
+            Some("Olivia Hartono"),
+        ),
+        n("halo kak, Rina di sini", Some("Rina")),
+        n("it's Rizky here", Some("Rizky")),
+        n("saya Budi dari Bandung", Some("Budi")),
+        n("aku Nadia", Some("Nadia")),
+        n("Nama saya Dimas Pratama", Some("Dimas Pratama")),
+        n("I'm Sarah, looking for a master in the UK", Some("Sarah")),
+        n("This is Kevin", Some("Kevin")),
+        n("my name is Andreas", Some("Andreas")),
+        // Not names.
+        n("anytime kak, aku WFH jadi fleksibel", None),
+        n("saya PNS kak", None),
+        n("aku S2 lulusan UI", None),
+        n("I'm OK with any time", None),
+        n("Canada here", None),
+        n("it's cold here", None),
+        n("aku IELTS 7", None),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let said = extract("aku Nadia", ctx(None));
+    assert!(!said.readings.contains("name.introduced"));
+    let introduced = extract("nama saya Nadia Putri", ctx(None));
+    assert!(introduced.readings.contains("name.introduced"));
+}
+
+/// A list of documents answered once at its end records every one of them.
+#[test]
+fn a_list_of_documents_shares_its_answer() {
+    let passport = doc("passport");
+    let cases: &[(&str, &[(&str, YesNo)])] = &[
+        (
+            "paspor, cv, sama transkrip udah ada semua kak. ielts juga udah",
+            &[
+                ("cv", YesNo::Yes),
+                ("english_test", YesNo::Yes),
+                ("passport", YesNo::Yes),
+                ("transcript", YesNo::Yes),
+            ],
+        ),
+        (
+            "passport, CV and transcript are all ready",
+            &[
+                ("cv", YesNo::Yes),
+                ("passport", YesNo::Yes),
+                ("transcript", YesNo::Yes),
+            ],
+        ),
+        (
+            "cv, paspor belum ada kak",
+            &[("cv", YesNo::No), ("passport", YesNo::No)],
+        ),
+        (
+            "paspor, cv udah. transkrip belum",
+            &[
+                ("cv", YesNo::Yes),
+                ("passport", YesNo::Yes),
+                ("transcript", YesNo::No),
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let got = extract(text, ctx(passport.as_ref()));
+        let want: std::collections::BTreeMap<String, YesNo> =
+            want.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        if got.documents != want {
+            failures.push(format!("{text:?}: {:?}, want {want:?}", got.documents));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -174,6 +174,74 @@ fn answer_has_ids_and_short_indonesian_text() {
     assert!(none.entry_ids.is_empty() && none.text.is_empty());
 }
 
+/// English questions find the entries through their `[faq.translations.en]` words and are
+/// answered in English; an answer whose best entry has no English text stays in the knowledge
+/// base's language and says so (the template reply then sends the translated fallback).
+#[test]
+fn english_questions_get_the_english_translation() {
+    let idx = index();
+    for (q, country, want, words) in [
+        (
+            "How much does a master's there cost per year?",
+            Some("United Kingdom"),
+            "faq-biaya-inggris",
+            "£20,000",
+        ),
+        (
+            "Are there any scholarships for Indonesians in the UK?",
+            None,
+            "faq-beasiswa-chevening",
+            "Chevening",
+        ),
+        (
+            "What do I need for an Australian student visa?",
+            None,
+            "faq-visa-australia",
+            "subclass 500",
+        ),
+        (
+            "Can I work part-time while studying?",
+            None,
+            "faq-kerja-part-time",
+            "hours",
+        ),
+    ] {
+        let a = idx.answer_in(q, country, 2, Some("en"));
+        assert_eq!(a.entry_ids.first().map(String::as_str), Some(want), "{q}");
+        assert_eq!(a.language.as_deref(), Some("en"), "{q}");
+        assert!(a.text.contains(words), "{q}: {}", a.text);
+    }
+    let uni = idx.answer_in("Monash University", None, 1, Some("en"));
+    assert_eq!(uni.entry_ids, ["au-monash"]);
+    assert_eq!(uni.language, None, "destinations have no English text yet");
+    let id = idx.answer_in("berapa biaya kuliah di Inggris?", None, 2, Some("id"));
+    assert_eq!(id.language, None, "no `id` translation: the base text");
+    assert!(id.text.starts_with("*Biaya kuliah di Inggris*"));
+}
+
+/// A question about a country the knowledge base does not cover is not answered with an entry
+/// that only shares a generic word with it; the country's own entries still answer loosely
+/// worded questions.
+#[test]
+fn entries_about_no_country_must_share_the_questions_topic() {
+    let idx = index();
+    for q in [
+        "kak kalau ranking kampus di Korea gimana ya?",
+        "kuliah di Korea Selatan bagus ga?",
+        "university rankings in Canada?",
+    ] {
+        let hits = idx.search(q, None, 2);
+        assert!(
+            hits.iter().all(|h| !h.id.starts_with("faq-ielts")),
+            "{q}: {hits:?}"
+        );
+    }
+    let jp = idx.search("kampus di jepang yang bagus apa?", None, 1);
+    assert_eq!(jp.first().map(|h| h.id.as_str()), Some("jp-utokyo"));
+    let lpdp = idx.search("beasiswa LPDP bisa buat kuliah di Belanda?", None, 3);
+    assert!(lpdp.iter().any(|h| h.id == "faq-beasiswa-lpdp"), "{lpdp:?}");
+}
+
 #[test]
 fn empty_knowledge_base_answers_nothing() {
     let idx = KnowledgeIndex::new(KnowledgeBase::default());

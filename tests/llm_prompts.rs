@@ -112,6 +112,7 @@ fn greeting() {
     let knowledge = KnowledgeAnswer {
         entry_ids: vec!["faq-visa-au".into(), "dest-unimelb".into()],
         text: "Visa pelajar Australia (subclass 500) butuh CoE dan bukti dana.".into(),
+        language: None,
     };
     let req = request(
         &snapshot,

@@ -170,6 +170,14 @@ fn day_time_phrases() {
         ("tanggal 30", q(on(2026, 11, 30), None)),
         ("tgl 2", q(on(2026, 12, 2), None)),
         ("31/2", None),
+        // A day of the month by its ordinal: this month, or next once passed.
+        ("the 30th", q(on(2026, 11, 30), None)),
+        ("Ok then the 4th", q(on(2026, 12, 4), None)),
+        ("on the 2nd at 10am", q(on(2026, 12, 2), at(10, 0))),
+        ("the 3rd of December", q(on(2026, 12, 3), None)),
+        ("25th November", q(on(2026, 11, 25), None)),
+        ("the 2nd one", None),
+        ("the 4th option", None),
         // Times.
         ("jam 10", q(None, at(10, 0))),
         ("jam 10.30", q(None, at(10, 30))),

@@ -44,9 +44,11 @@ use super::yesno::{YesNo, parse_possession, parse_yes_no};
 pub const RULES: &[&str] = &[
     "field.name",
     "name.bare",
+    "name.introduced",
     "field.email",
     "field.english_level",
     "english_level.cannot_speak",
+    "english_level.estimate",
     "field.budget",
     "budget.spelled_out",
     "budget.foreign",
@@ -129,7 +131,7 @@ static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
 /// lowercase form counts when the name question is pending, see [`leading_name`]).
 static NAME_HERE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:[Ii]t['’]?s|[Tt]his\s+is|[Ii]ni)\s+(\p{Lu}[\p{L}']+(?:\s+\p{Lu}[\p{L}']+)?)\s+(?:here|di\s*sini)\b",
+        r"(?:^(?:[Hh]i|[Hh]ello|[Hh]ey|[Hh]alo|[Hh]ai)(?:\s+kak)?[,!]?\s+|^|[,.!]\s*|\b(?:[Ii]t['’]?s|[Tt]his\s+is|[Ii]ni)\s+)(\p{Lu}[\p{L}']+(?:\s+\p{Lu}[\p{L}']+){0,2})\s+(?:here|di\s*sini)\b",
     )
 });
 static NAME_CAPITALIZED: LazyLock<Regex> = LazyLock::new(|| {
@@ -151,6 +153,23 @@ static TEST_NAME: LazyLock<Regex> =
 /// The score after a test name, before anything else ("IELTS saya 7.0", "toefl: 550").
 static SCORE_AFTER: LazyLock<Regex> =
     LazyLock::new(|| re(r"^\D{0,20}?(\d{1,3}(?:[.,]\d{1,2})?)\b"));
+/// A score before its test: "7.5 on IELTS", "I got 6.5 in the IELTS Academic", "dapet 90 di
+/// TOEFL iBT".
+static SCORE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(\d{1,3}(?:[.,]\d)?)\s+(?:(?:on|in|at|for|di|untuk|buat|pas)\s+)?(?:(?:the|my|tes|test)\s+)?(ielts|toefl(?:\s+(?:ibt|itp|pbt))?|toeic|duolingo|pte)\b",
+    )
+});
+/// "I scored 6.5", "got a 7", "dapet 6.5": a score by its verb (English named elsewhere).
+static SCORED: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:scored|got|get|dapet|dapat|nilainya|skornya)\s+(?:an?\s+|around\s+|about\s+|sekitar\s+)?(\d(?:[.,]\d)?)\b",
+    )
+});
+/// A band-like number as the whole answer to the English question: "maybe around 6 now",
+/// "kira2 5.5 kak" (0-9, halves).
+static BAND_ESTIMATE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)(?:^|\s)([0-9](?:[.,][05])?)(?:\s|$|[?!.,])"));
 static BARE_SCORE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(skor|score|band|nilai)\s*(?:saya\s+)?(\d(?:[.,]\d)?)\b"));
 static CEFR: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b([abc][12])\b"));
@@ -960,15 +979,20 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         }
     };
     put(&mut out, "email", email(text));
-    if let Some((n, bare)) = name(text, pending_is("name")) {
-        if bare {
-            out.readings.insert("name.bare".into());
-        }
+    if let Some((n, how)) = name(text, pending_is("name")) {
+        match how {
+            NameHow::Bare => out.readings.insert("name.bare".into()),
+            NameHow::Introduced => out.readings.insert("name.introduced".into()),
+            NameHow::Said => false,
+        };
         put(&mut out, "name", Some(n));
     }
     if let Some((level, cannot_speak)) = english_level(text, &tokens, pending_is("english_level")) {
         if cannot_speak {
             out.readings.insert("english_level.cannot_speak".into());
+        }
+        if level.parse::<f64>().is_ok() {
+            out.readings.insert("english_level.estimate".into());
         }
         put(&mut out, "english_level", Some(level));
     }
@@ -1063,13 +1087,43 @@ fn title_case(w: &str) -> String {
     }
 }
 
-/// The name in `text`, and whether it was a bare answer to the pending name question.
-fn name(text: &str, pending: bool) -> Option<(String, bool)> {
-    for rule in [&*NAME_INTRO, &*NAME_HERE, &*NAME_CAPITALIZED] {
+/// How a name was read: it decides whether it may replace a name already known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameHow {
+    /// Introduced as a name ("nama saya Budi", "my name is Olivia", "call me Rizky"): may
+    /// correct a known name.
+    Introduced,
+    /// In a sentence ("saya Budi dari Bandung", "Kevin Wijaya here").
+    Said,
+    /// The whole answer to the pending name question ("Budi Santoso").
+    Bare,
+}
+
+/// An all-caps word in a text that is not shouted is an acronym ("aku WFH", "saya S2"), not
+/// a name.
+fn acronym(word: &str, text: &str) -> bool {
+    let letters: Vec<char> = word.chars().filter(|c| c.is_alphabetic()).collect();
+    letters.len() >= 2
+        && letters.iter().all(|c| c.is_uppercase())
+        && text.chars().any(char::is_lowercase)
+}
+
+/// The name in `text`, and how it was read.
+fn name(text: &str, pending: bool) -> Option<(String, NameHow)> {
+    if let Some(c) = NAME_INTRO.captures(text)
+        && let Some(n) = clean_name(&c[1])
+    {
+        return Some((n, NameHow::Introduced));
+    }
+    for rule in [&*NAME_HERE, &*NAME_CAPITALIZED] {
         if let Some(c) = rule.captures(text)
+            && !c[1]
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| acronym(w, text))
             && let Some(n) = clean_name(&c[1])
         {
-            return Some((n, false));
+            return Some((n, NameHow::Said));
         }
     }
     // Lowercase "saya dewi" is a name, "saya bingung" is not.
@@ -1081,17 +1135,17 @@ fn name(text: &str, pending: bool) -> Option<(String, bool)> {
     if let Some(c) = lower.captures(text)
         && !c[1]
             .split_whitespace()
-            .any(|w| NOT_NAME.contains(&lower_word(w).as_str()))
+            .any(|w| NOT_NAME.contains(&lower_word(w).as_str()) || acronym(w, text))
         && let Some(n) = clean_name(&c[1])
     {
-        return Some((n, false));
+        return Some((n, NameHow::Said));
     }
     if !pending {
         return None;
     }
     bare_name(text)
         .or_else(|| leading_name(text))
-        .map(|n| (n, true))
+        .map(|n| (n, NameHow::Bare))
 }
 
 fn lower_word(w: &str) -> String {
@@ -1252,10 +1306,57 @@ fn test_score(text: &str) -> Option<(String, String)> {
     })
 }
 
-/// The English level, and whether it was read from a "can't speak English" answer.
+/// A test score written before the test's name, or by its verb with English named.
+fn score_before_test(text: &str, tokens: &[String]) -> Option<String> {
+    if let Some(c) = SCORE_BEFORE.captures(text) {
+        let test = c[2].split_whitespace().collect::<Vec<_>>().join(" ");
+        let test = match test.to_lowercase().as_str() {
+            "duolingo" => "Duolingo".to_string(),
+            _ => test.to_uppercase(),
+        };
+        return Some(format!("{test} {}", c[1].replace(',', ".")));
+    }
+    let c = SCORED.captures(text)?;
+    let test = TEST_NAME.find(text).map(|m| m.as_str().to_uppercase());
+    let english = test.is_some() || has_any(tokens, &["inggris", "english", "bahasa"]);
+    english.then(|| match test {
+        Some(t) => format!("{t} {}", c[1].replace(',', ".")),
+        None => c[1].replace(',', "."),
+    })
+}
+
+/// "maybe around 6 now" answering the English question: one band-like number and nothing
+/// that makes it money, a year or a list pick.
+fn band_estimate(text: &str, tokens: &[String]) -> Option<String> {
+    let all: Vec<_> = BAND_ESTIMATE.captures_iter(text).collect();
+    // Numbers standing alone ("kira2" is a word written with a digit, not a number).
+    let numbers = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    if all.len() != 1 || numbers != 1 {
+        return None;
+    }
+    let money = has_any(
+        tokens,
+        &[
+            "jt", "juta", "rb", "ribu", "million", "usd", "rp", "miliar", "tahun", "year", "years",
+            "taun", "bulan", "month", "months",
+        ],
+    );
+    (!money).then(|| all[0][1].replace(',', "."))
+}
+
+/// The English level, its reading (`english_level.<reading>` in [`RULES`]), and whether it
+/// was read from a "can't speak English" answer. A score wins over words ("upper
+/// intermediate, I scored 6.5 on the IELTS" is 6.5).
 fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<(String, bool)> {
     if let Some((test, score)) = test_score(text) {
         return Some((format!("{test} {score}"), false));
+    }
+    if let Some(score) = score_before_test(text, tokens) {
+        return Some((score, false));
     }
     if let Some(c) = BARE_SCORE.captures(text)
         && (pending
@@ -1278,6 +1379,9 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<(String
     }
     if cannot_speak(tokens, pending) {
         return Some(("pemula".to_string(), true));
+    }
+    if pending && let Some(band) = band_estimate(text, tokens) {
+        return Some((band, false));
     }
     if context {
         let levels: &[(&[&str], &str)] = &[
@@ -1429,7 +1533,8 @@ fn named_documents(t: &[String]) -> Vec<&'static str> {
 ///
 /// - A clause naming documents gives them its own answer ("paspor sudah, tapi transkrip
 ///   belum"), or else the answer of a clause next to it with no document ("Yes, I have my
-///   transcript", "iya, transkrip").
+///   transcript", "iya, transkrip"), or else the answer that ends their list ("paspor, cv,
+///   sama transkrip udah ada").
 /// - When the text names a document, the pending one gets an answer only from a part set off
 ///   by a contrast word ("ada, tapi paspor belum" with the CV pending: CV yes, passport no).
 /// - When the text names none, the pending document gets the answer of the whole non-question
@@ -1486,11 +1591,21 @@ fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, Y
                 .filter(|(gj, nj, _)| gj == g && nj.is_empty())
                 .and_then(|(_, _, a)| *a)
         };
-        let yn = answer.or_else(|| {
-            i.checked_sub(1)
-                .and_then(neighbour)
-                .or_else(|| neighbour(i + 1))
-        });
+        // A list of documents answered once at its end ("paspor, cv, sama transkrip udah ada
+        // semua"): the first answer among the next clauses that name documents too.
+        let listed = || {
+            info[i + 1..]
+                .iter()
+                .take_while(|(gj, nj, _)| gj == g && !nj.is_empty())
+                .find_map(|(_, _, a)| *a)
+        };
+        let yn = answer
+            .or_else(|| {
+                i.checked_sub(1)
+                    .and_then(neighbour)
+                    .or_else(|| neighbour(i + 1))
+            })
+            .or_else(listed);
         if let Some(yn) = yn {
             for k in named {
                 out.insert((*k).to_string(), yn);
@@ -1779,8 +1894,21 @@ pub fn mentions_any(text: &str, phrases: &[String]) -> bool {
 /// cue (a question word or "?"), both whole words (seed §8 used bare substrings).
 pub fn is_knowledge_question(text: &str, topics: &[String], question_words: &[String]) -> bool {
     let t = words(text);
-    topics.iter().any(|p| has_phrase(&t, p))
-        && (text.contains('?') || question_words.iter().any(|q| has_phrase(&t, q)))
+    // "rankingnya", "biayanya", "syaratnya": the topic with the -nya suffix.
+    let stems: Vec<String> = t
+        .iter()
+        .map(|w| match w.strip_suffix("nya") {
+            Some(stem) if stem.len() >= 4 => stem.to_string(),
+            _ => w.clone(),
+        })
+        .collect();
+    let topic = topics
+        .iter()
+        .any(|p| has_phrase(&t, p) || has_phrase(&stems, p));
+    // Without a question mark the words must ask ("tergantung dapet beasiswa apa ga" does not).
+    let asks = text.contains('?')
+        || (question_words.iter().any(|q| has_phrase(&t, q)) && asks_by_words(text));
+    topic && asks
 }
 
 #[cfg(test)]

@@ -251,6 +251,9 @@ const NEGATIONS: &[&str] = &[
     "kagak", "kaga", "belum", "blm", "blom", "belom", "no", "not", "bukan",
 ];
 
+/// "It depends on": a question word after it opens a "whether" clause, not a question.
+const DEPENDS: &[&str] = &["tergantung", "tgantung", "depends", "depend", "depending"];
+
 /// Words of not knowing before a question word ("gatau berapa", "bingung kapan").
 const UNSURE: &[&str] = &[
     "gatau", "gtau", "gatw", "bingung", "unsure", "entah", "entahlah",
@@ -323,6 +326,13 @@ fn question_word(t: &[String]) -> bool {
         }
         let prev = at.checked_sub(1).map(|p| t[p].as_str());
         if *q == "apa" && prev.is_some_and(|p| NEGATIONS.contains(&p) || p == "tak") {
+            return false;
+        }
+        // "tergantung dapet beasiswa apa ga": "whether or not" after "depends", no question.
+        if *q == "apa"
+            && next.is_some_and(|n| NEGATIONS.contains(&n))
+            && t[..at].iter().any(|w| DEPENDS.contains(&w.as_str()))
+        {
             return false;
         }
         // "belum tau kapan", "masih bingung negara mana": not knowing, not asking.
@@ -411,6 +421,11 @@ fn tag_question(t: &[String]) -> bool {
     if !tagged {
         return false;
     }
+    // "tergantung dapet beasiswa apa ga", "depends on whether I get it or not": a "whether"
+    // clause after "depends", not a question.
+    if before.iter().any(|w| DEPENDS.contains(&w.as_str())) {
+        return false;
+    }
     if ANSWER_BEFORE_NEGATION.contains(&prev) {
         return false;
     }
@@ -423,6 +438,28 @@ fn tag_question(t: &[String]) -> bool {
     }
     // "belum ada, ga" lists answers; "ada beasiswa ga" asks.
     !before.iter().any(|w| NEGATIONS.contains(&w.as_str()))
+}
+
+/// Words naming the consultation ARI offers ("konsultasinya", "the consultation", "sesinya").
+const CONSULTATION_WORDS: &[&str] = &[
+    "konsultasi",
+    "konsultasinya",
+    "konsul",
+    "konsulnya",
+    "sesi",
+    "sesinya",
+    "consultation",
+    "consult",
+    "session",
+    "meeting",
+    "meetingnya",
+];
+
+/// True when `text` names the consultation itself ("konsultasinya bayar ga kak?", "Is there
+/// any fee for the consultation?"): at the offer, the offer's own answer fits, not the
+/// knowledge base.
+pub fn names_the_consultation(text: &str) -> bool {
+    has_any(&words(text), CONSULTATION_WORDS)
 }
 
 /// True when `text` is a question: a question mark, or [`asks_by_words`], or a clause (split at
@@ -485,8 +522,11 @@ const TALK_VERBS: &[&str] = &[
     "menghubungi",
     "dihubungi",
     "hubungkan",
+    "dihubungkan",
+    "menghubungkan",
     "sambungkan",
     "disambungkan",
+    "menyambungkan",
     "chatan",
     "wa",
     "whatsapp",
@@ -529,6 +569,7 @@ const PERSON_TARGETS: &[&str] = &[
     "staf",
     "tim",
     "timnya",
+    "team",
     "team",
     "mentor",
     "mentornya",
@@ -664,6 +705,16 @@ const CALL_ME_FOLLOWERS: &[&str] = &[
     "kak", "ya", "aja", "saja", "dong",
 ];
 
+/// Helping verbs: "is there a staff member who can help directly?" asks for a person (see
+/// [`person_can_help`]).
+const HELP_VERBS: &[&str] = &[
+    "bantu", "bantuin", "membantu", "dibantu", "help", "assist", "layani", "melayani", "handle",
+    "jawab", "jawabin", "menjawab",
+];
+
+/// Words that ask whether a person exists ("ada staff yang...", "is there someone who...").
+const EXISTS: &[&str] = &["ada", "adakah", "there", "any", "anyone"];
+
 /// Modal words that make a statement about a person a request ("a person I *can* talk to").
 const MODALS: &[&str] = &[
     "can", "could", "would", "may", "bisa", "boleh", "dapat", "bisakah", "tolong", "please",
@@ -698,6 +749,61 @@ fn target_can_do(t: &[String], i: usize) -> bool {
                 && t[j..i].iter().enumerate().any(|(k, _)| is_target(t, j + k))
         })
 }
+
+/// "ada staff yg bisa bantu langsung ga?", "is there anyone who can help me directly": a
+/// helping verb at `i` with a person and a modal in the four words before it, asked as "is
+/// there" or insisted on ("langsung", "directly"). "konsultan bisa bantu apa aja?" asks what
+/// consultants do, not for one.
+fn person_can_help(t: &[String], i: usize) -> bool {
+    if !HELP_VERBS.contains(&t[i].as_str()) {
+        return false;
+    }
+    let from = i.saturating_sub(4);
+    let Some(who) = (from..i).find(|&j| is_target(t, j)) else {
+        return false;
+    };
+    let modal = t[who.saturating_sub(3)..i]
+        .iter()
+        .any(|x| MODALS.contains(&x.as_str()));
+    let asked_exists = t[who.saturating_sub(5)..who]
+        .iter()
+        .any(|x| EXISTS.contains(&x.as_str()));
+    let after = &t[i + 1..t.len().min(i + 3)];
+    let insisted = after
+        .iter()
+        .any(|x| matches!(x.as_str(), "langsung" | "directly" | "personally"));
+    // Help with a task ("bantu cari asrama") is about the task, not a request for the person.
+    let for_me = after
+        .iter()
+        .all(|x| ME.contains(&x.as_str()) || HELP_FOLLOWERS.contains(&x.as_str()));
+    modal && for_me && (asked_exists || insisted)
+}
+
+/// What may follow a helping verb in a request for a person ("bantu langsung ga", "help me
+/// please").
+const HELP_FOLLOWERS: &[&str] = &[
+    "langsung",
+    "directly",
+    "personally",
+    "ga",
+    "gak",
+    "nggak",
+    "ngga",
+    "tidak",
+    "kah",
+    "ya",
+    "kak",
+    "dong",
+    "please",
+    "pls",
+    "now",
+    "sekarang",
+    "out",
+    "here",
+    "disini",
+    "sini",
+    "mau",
+];
 
 fn is_target(t: &[String], i: usize) -> bool {
     let w = t[i].as_str();
@@ -776,6 +882,9 @@ pub fn asks_for_human(text: &str) -> bool {
         if verb && !refused_before(i) && (asks_to_be_called(&t, i) || target_can_do(&t, i)) {
             return true;
         }
+        if !refused_before(i) && person_can_help(&t, i) {
+            return true;
+        }
         if TO.contains(&w.as_str()) && t.len() > i + 1 && !refused_before(i) && is_target(&t, i + 1)
         {
             let before = i.checked_sub(1).map(|p| t[p].as_str());
@@ -800,6 +909,27 @@ pub fn asks_for_human(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whether_clause_after_depends_is_no_question() {
+        for t in [
+            "tergantung dapet beasiswa apa ga",
+            "skip dulu ya kak soal budget, depends on beasiswa nya dapet apa ga",
+            "budgetnya tergantung lolos LPDP apa nggak",
+            "it depends on whether I get the scholarship or not",
+            "depending on the scholarship, yes or not",
+        ] {
+            assert!(!asks_by_words(t), "{t}");
+        }
+        // Asked outright, the same words are questions.
+        for t in [
+            "dapet beasiswa apa ga",
+            "lolos LPDP apa nggak kak",
+            "is it free or not",
+        ] {
+            assert!(asks_by_words(t), "{t}");
+        }
+    }
 
     #[test]
     fn questions_in_both_languages() {
@@ -983,6 +1113,12 @@ mod request_pattern_tests {
             "is there someone from your team who could phone me?",
             "ada orang yang bisa saya telpon?",
             "bisa telepon saya sore ini?",
+            "Apakah saya bisa dihubungkan dengan konsultan Anda secara langsung?",
+            "mohon saya dihubungkan ke salah satu konsultan",
+            "kak ada staff yg bisa bantu langsung ga?",
+            "ada orang yang bisa bantuin aku ga kak",
+            "Is there anyone on your team who can help me?",
+            "could a consultant help me directly",
         ] {
             assert!(asks_for_human(t), "{t}");
         }
@@ -997,6 +1133,11 @@ mod request_pattern_tests {
             "orang tua saya bisa bicara dulu sama saya",
             "I can call the embassy myself",
             "saya kerja jadi admin",
+            "konsultan bisa bantu apa aja?",
+            "consultants can help with the visa later, right?",
+            "kampusnya ada staff yang bisa bantu cari asrama?",
+            "kakak saya bisa bantu biayanya",
+            "can my parents help with the application",
         ] {
             assert!(!asks_for_human(t), "{t}");
         }

@@ -215,7 +215,14 @@ impl LeadState {
                 Transition(State::booking())
             }
             Guard::WarmNurture => {
-                let fallback = self.reply(context, "scoring", "warm_nurture", &[]);
+                // A question the knowledge base cannot answer (and no LLM to word one) is
+                // acknowledged as a question, not met with the nurture text again.
+                let key = if context.knowledge_question && *event == Event::Message {
+                    "knowledge_fallback"
+                } else {
+                    "warm_nurture"
+                };
+                let fallback = self.reply(context, "scoring", key, &[]);
                 if *event == Event::Route {
                     context.effects.push(Effect::Reply(fallback));
                 } else {
@@ -691,7 +698,9 @@ impl LeadState {
             return;
         }
         let answer = self.reply(context, "booking", "question", &[]);
-        if context.knowledge_question {
+        // A question about the offered consultation itself ("konsultasinya bayar ga?") is
+        // answered by the offer's own text, whatever the knowledge base holds.
+        if context.knowledge_question && !super::intents::names_the_consultation(context.text) {
             let offer = self.reply(context, "booking", "unclear", &[]).text;
             self.knowledge(context, &offer, answer);
         } else {
@@ -1342,7 +1351,10 @@ fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<St
     for m in messages {
         match m {
             InboundMessage::Text { text } => texts.push(text.clone()),
-            InboundMessage::Image { caption: Some(c) } => texts.push(c.clone()),
+            InboundMessage::Image { caption: Some(c) } => {
+                prepared.named_documents.extend(caption_documents(c));
+                texts.push(c.clone());
+            }
             InboundMessage::Image { caption: None } => prepared.media = Some(Media::File),
             InboundMessage::Document { filename, caption } => {
                 if let Some(f) = filename {
@@ -1351,7 +1363,10 @@ fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<St
                         .extend(super::media::documents_named(f));
                 }
                 match caption {
-                    Some(c) => texts.push(c.clone()),
+                    Some(c) => {
+                        prepared.named_documents.extend(caption_documents(c));
+                        texts.push(c.clone());
+                    }
                     None => prepared.media = Some(Media::File),
                 }
             }
@@ -1374,6 +1389,15 @@ fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<St
         prepared.media = None;
     }
     texts
+}
+
+/// The documents a sent file's caption names ("ini transkrip S1 aku kak"): the file is that
+/// document, unless the caption says the lead lacks it ("paspor belum ada, ini KTP").
+fn caption_documents(caption: &str) -> Vec<String> {
+    if super::yesno::parse_possession(caption) == Some(YesNo::No) {
+        return Vec::new();
+    }
+    super::media::documents_named(caption)
 }
 
 /// What a lead's messages ask of the flow: a person, a reschedule, a cancel, or a plain
@@ -1637,6 +1661,12 @@ fn learn(
     for (k, v) in &ex.fields {
         if found.knowledge_question && lead.fields.contains_key(k) {
             continue; // "kalau di UK berapa?" asks, it does not correct
+        }
+        if k == "name"
+            && matches!(lead.fields.get(k), Some(FieldValue::Known(_)))
+            && !ex.readings.contains("name.introduced")
+        {
+            continue; // only "nama saya ..." corrects a known name, not "aku WFH"
         }
         let fv = FieldValue::Known(v.clone());
         if lead.fields.get(k) != Some(&fv) {

@@ -141,6 +141,15 @@ fn validate_faq(f: &mut FaqEntry) -> Result<(), String> {
     non_empty("category", &f.category)?;
     non_empty("title", &f.title)?;
     non_empty("content", &f.content)?;
+    for (lang, t) in &f.translations {
+        if lang.len() != 2 || !lang.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(format!(
+                "translations.{lang}: a language is a two-letter lowercase code such as \"en\""
+            ));
+        }
+        non_empty(&format!("translations.{lang}.title"), &t.title)?;
+        non_empty(&format!("translations.{lang}.content"), &t.content)?;
+    }
     if let Some(c) = &f.country {
         f.country = Some(check_country(c)?);
     }

@@ -4,6 +4,8 @@
 //! The seed kept these in Convex (`ariDestinations`, `ariKnowledgeEntries`, seed §8) and never
 //! used the FAQ entries; here both are searched.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One university (or campus) in a destination country.
@@ -67,6 +69,28 @@ pub struct FaqEntry {
     /// Extra search words that do not read well in the content (synonyms, abbreviations).
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// The title and content in other languages, by language code (`[faq.translations.en]`):
+    /// a conversation in that language is answered from it, and its words are searched too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, EntryText>,
+}
+
+/// An entry's title and content in one language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryText {
+    /// Short title (searched with double weight, like the entry's own).
+    pub title: String,
+    /// The answer, WhatsApp-short.
+    pub content: String,
+}
+
+impl FaqEntry {
+    /// The title and content in `language`, or `None` when the entry has no such translation
+    /// (the entry's own text is in the knowledge base's language).
+    pub fn text_in(&self, language: &str) -> Option<&EntryText> {
+        self.translations.get(language)
+    }
 }
 
 /// One workspace's knowledge base.

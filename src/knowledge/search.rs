@@ -7,12 +7,14 @@
 //! near-equal matches partners come first (the seed listed promoted first, §8). Ties: promoted,
 //! priority, id, so results are deterministic.
 
+use std::collections::HashSet;
+
 use bm25::{Document, SearchEngine, SearchEngineBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::countries::{canonical_country, country_token, indonesian_name};
 use super::model::{Destination, Entry, FaqEntry, KnowledgeBase};
-use super::tokenize::{KbTokenizer, countries_in};
+use super::tokenize::{KbTokenizer, countries_in, tokenize};
 
 /// One search hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,8 +31,13 @@ pub struct Hit {
 pub struct KnowledgeAnswer {
     /// Ids of the entries used, best first.
     pub entry_ids: Vec<String>,
-    /// Short Indonesian answer from those entries.
+    /// Short answer from those entries, in the knowledge base's own language unless
+    /// `language` says otherwise.
     pub text: String,
+    /// The language `text` was written in when it is a translation (every entry used had one,
+    /// see [`KnowledgeIndex::answer_in`]); `None`: the knowledge base's own language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// A knowledge base with its BM25 index; build once per load (cheap: milliseconds for
@@ -38,7 +45,40 @@ pub struct KnowledgeAnswer {
 pub struct KnowledgeIndex {
     kb: KnowledgeBase,
     engine: Option<SearchEngine<usize, u32, KbTokenizer>>,
+    /// Each entry's search terms (as tokenized), for the topic check in [`Self::search`].
+    terms: Vec<HashSet<String>>,
 }
+
+/// Terms that say a question is about studying abroad but not what about ("kampus", "kuliah"):
+/// an entry that shares only these (and the country) with a question does not answer it.
+const GENERIC_TERMS: &[&str] = &[
+    "kampus",
+    "kuliah",
+    "study",
+    "studi",
+    "belajar",
+    "luar",
+    "negeri",
+    "abroad",
+    "info",
+    "informasi",
+    "s1",
+    "s2",
+    "s3",
+    "master",
+    "masters",
+    "bachelor",
+    "phd",
+    "sekolah",
+    "school",
+    "mahasiswa",
+    "student",
+    "students",
+    "international",
+    "internasional",
+    "kak",
+    "min",
+];
 
 impl std::fmt::Debug for KnowledgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,14 +104,22 @@ fn document_text(e: &Entry<'_>) -> String {
                 d.notes.as_deref().unwrap_or("")
             )
         }
-        Entry::Faq(f) => format!(
-            "{} {} {} {} {}",
-            f.title,
-            f.title,
-            f.content,
-            f.country.as_deref().unwrap_or(""),
-            f.keywords.join(" ")
-        ),
+        Entry::Faq(f) => {
+            let translated: Vec<String> = f
+                .translations
+                .values()
+                .map(|t| format!("{} {} {}", t.title, t.title, t.content))
+                .collect();
+            format!(
+                "{} {} {} {} {} {}",
+                f.title,
+                f.title,
+                f.content,
+                f.country.as_deref().unwrap_or(""),
+                f.keywords.join(" "),
+                translated.join(" ")
+            )
+        }
     }
 }
 
@@ -90,7 +138,19 @@ impl KnowledgeIndex {
             )
             .build()
         });
-        KnowledgeIndex { kb, engine }
+        let terms = kb
+            .entries()
+            .map(|e| tokenize(&document_text(&e)).into_iter().collect())
+            .collect();
+        KnowledgeIndex { kb, engine, terms }
+    }
+
+    /// The question's own topic terms: not a country, not a [`GENERIC_TERMS`] word.
+    fn topic_terms(query: &str) -> HashSet<String> {
+        tokenize(query)
+            .into_iter()
+            .filter(|t| !t.starts_with("country:") && !GENERIC_TERMS.contains(&t.as_str()))
+            .collect()
     }
 
     /// The indexed knowledge base.
@@ -101,7 +161,9 @@ impl KnowledgeIndex {
     /// Entries matching `query`, best first, at most `limit`. When the query names countries
     /// only entries about them (or about no country) are kept; otherwise `lead_country` (any
     /// alias or canonical name, e.g. the lead's `country` field) narrows the same way and is
-    /// added to the query.
+    /// added to the query. An entry about no country must then share a topic term with the
+    /// question (not only a [`GENERIC_TERMS`] word): "ranking kampus di Korea" finds nothing
+    /// rather than the IELTS entry that also says "kampus".
     pub fn search(&self, query: &str, lead_country: Option<&str>, limit: usize) -> Vec<Hit> {
         let Some(engine) = &self.engine else {
             return Vec::new();
@@ -116,10 +178,22 @@ impl KnowledgeIndex {
             q.push_str(c);
         }
         let entries: Vec<Entry<'_>> = self.kb.entries().collect();
+        // With a country asked about, an entry about no country must share a topic term: the
+        // country's own entries answer "kampus di Jepang", the IELTS entry does not answer
+        // "ranking kampus di Korea" for sharing "kampus".
+        let topic = Self::topic_terms(query);
+        let on_topic = |i: usize| {
+            wanted.is_empty()
+                || entries.get(i).is_some_and(|e| e.country().is_some())
+                || self
+                    .terms
+                    .get(i)
+                    .is_some_and(|t| topic.iter().any(|w| t.contains(w)))
+        };
         let mut hits: Vec<(Entry<'_>, f32)> = engine
             .search(&q, None)
             .into_iter()
-            .filter(|r| r.score > 0.0)
+            .filter(|r| r.score > 0.0 && on_topic(r.document.id))
             .filter_map(|r| {
                 entries
                     .get(r.document.id)
@@ -146,12 +220,45 @@ impl KnowledgeIndex {
     }
 
     /// The answer to a question: the top `limit` entries (2 keeps it WhatsApp-short) rendered
-    /// as Indonesian text, and their ids.
+    /// in the knowledge base's own language, and their ids.
     pub fn answer(&self, query: &str, lead_country: Option<&str>, limit: usize) -> KnowledgeAnswer {
+        self.answer_in(query, lead_country, limit, None)
+    }
+
+    /// [`KnowledgeIndex::answer`] in `language` when the best entry found has a translation
+    /// to it: then the answer holds the found entries that have one, and
+    /// `KnowledgeAnswer::language` says so. Otherwise it is in the knowledge base's own
+    /// language, so that a template reply can tell it cannot be sent as is.
+    pub fn answer_in(
+        &self,
+        query: &str,
+        lead_country: Option<&str>,
+        limit: usize,
+        language: Option<&str>,
+    ) -> KnowledgeAnswer {
         let hits = self.search(query, lead_country, limit);
-        let parts: Vec<String> = hits
+        let entries: Vec<Entry<'_>> = hits.iter().filter_map(|h| self.kb.get(&h.id)).collect();
+        let text_in = |e: &Entry<'_>, l: &str| match e {
+            Entry::Faq(f) => f.text_in(l).map(|t| entry_text(&t.title, &t.content)),
+            Entry::Destination(_) => None,
+        };
+        // In the asked language when the best entry has it: then only the entries that do.
+        if let Some(l) = language
+            && let Some(first) = entries.first()
+            && text_in(first, l).is_some()
+        {
+            let (ids, parts): (Vec<String>, Vec<String>) = entries
+                .iter()
+                .filter_map(|e| text_in(e, l).map(|t| (e.id().to_string(), t)))
+                .unzip();
+            return KnowledgeAnswer {
+                entry_ids: ids,
+                text: parts.join("\n\n"),
+                language: Some(l.to_string()),
+            };
+        }
+        let parts: Vec<String> = entries
             .iter()
-            .filter_map(|h| self.kb.get(&h.id))
             .map(|e| match e {
                 Entry::Destination(d) => destination_text(d),
                 Entry::Faq(f) => faq_text(f),
@@ -160,6 +267,7 @@ impl KnowledgeIndex {
         KnowledgeAnswer {
             entry_ids: hits.into_iter().map(|h| h.id).collect(),
             text: parts.join("\n\n"),
+            language: None,
         }
     }
 }
@@ -259,5 +367,10 @@ pub fn destination_text(d: &Destination) -> String {
 
 /// One FAQ entry as WhatsApp text: bold title, content cut near 350 characters.
 pub fn faq_text(f: &FaqEntry) -> String {
-    format!("*{}*\n{}", f.title, shorten(&f.content, 350))
+    entry_text(&f.title, &f.content)
+}
+
+/// A title and content as WhatsApp text (bold title, content cut near 350 characters).
+fn entry_text(title: &str, content: &str) -> String {
+    format!("*{title}*\n{}", shorten(content, 350))
 }

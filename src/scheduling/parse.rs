@@ -350,6 +350,25 @@ fn date_of(t: &[String], today: NaiveDate) -> Option<NaiveDate> {
         {
             return Some(found);
         }
+        // 4th, the 26th (this month or next), 25th November
+        if let Ok(d) = w.parse::<u32>()
+            && t.get(i + 1)
+                .is_some_and(|n| matches!(n.as_str(), "st" | "nd" | "rd" | "th"))
+        {
+            let found = match t.get(i + 2).and_then(|n| month_of(n)) {
+                Some(m) => resolve_dm(today, d, m, year_of(t.get(i + 3))),
+                None if t.get(i + 2).is_some_and(|n| {
+                    matches!(n.as_str(), "one" | "option" | "slot" | "choice")
+                }) =>
+                {
+                    None
+                }
+                None => next_day_of_month(today, d),
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
         // November 25(th) (2026)
         if let Some(m) = month_of(w)
             && let Some(d) = t.get(i + 1).and_then(|n| n.parse::<u32>().ok())

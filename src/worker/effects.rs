@@ -50,8 +50,15 @@ pub(super) async fn apply(
             country,
             recommend,
         } => {
-            work.knowledge =
-                knowledge::search(turn, snapshot, &query, country.as_deref(), recommend);
+            let language = work.speaking.language.clone();
+            work.knowledge = knowledge::search(
+                turn,
+                snapshot,
+                &language,
+                &query,
+                country.as_deref(),
+                recommend,
+            );
         }
         Effect::Handoff { reason, summary } => {
             notices::handoff(turn, work, snapshot, reason, &summary);

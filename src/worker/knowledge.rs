@@ -6,11 +6,13 @@ use crate::flow::Snapshot;
 use crate::knowledge::{KnowledgeAnswer, KnowledgeIndex};
 
 /// [`crate::flow::Effect::SearchKnowledge`]: the knowledge base's answer to `query` (two best
-/// entries, narrowed to `country`), or with `recommend` the destinations that fit the lead.
-/// `None` when the workspace has no knowledge base.
+/// entries, narrowed to `country`, in the conversation's `language` when the entries have it),
+/// or with `recommend` the destinations that fit the lead. `None` when the workspace has no
+/// knowledge base.
 pub(super) fn search(
     turn: &Turn<'_>,
     snapshot: &Snapshot,
+    language: &str,
     query: &str,
     country: Option<&str>,
     recommend: bool,
@@ -19,7 +21,7 @@ pub(super) fn search(
         if recommend {
             recommendations(&i, snapshot, country)
         } else {
-            i.answer(query, country, 2)
+            i.answer_in(query, country, 2, Some(language))
         }
     });
     if let Some(a) = &answer {
@@ -49,5 +51,6 @@ fn recommendations(
     KnowledgeAnswer {
         entry_ids: picks.iter().map(|d| d.id.clone()).collect(),
         text: recommendation_text(&picks, &profile),
+        language: None,
     }
 }

@@ -163,17 +163,17 @@ pub(super) async fn ask_llm(
 
 /// The reply without the LLM: the knowledge base's answer (if any) and the core's pending
 /// question, or else the core's template fallback. The knowledge base is written in the
-/// workspace's own language, so a conversation in another language gets the fallback (in its
-/// language: a consultant will give the detail) rather than an answer it cannot read.
+/// workspace's own language; a conversation in another language gets the entries' translations
+/// when they have one (`[faq.translations.<lang>]`), else the fallback (in its language: a
+/// consultant will give the detail) rather than an answer it cannot read.
 fn template_reply(
     turn: &Turn<'_>,
     speaking: &Speaking,
     knowledge: Option<&KnowledgeAnswer>,
     fallback: &Reply,
 ) -> (String, Value) {
-    let readable = speaking.language == turn.config.persona.language;
     match knowledge {
-        Some(k) if readable && !k.text.trim().is_empty() => {
+        Some(k) if readable(k, speaking, turn) && !k.text.trim().is_empty() => {
             let question = fallback.values.get("question").cloned().unwrap_or_default();
             let text = if question.is_empty() {
                 k.text.clone()
@@ -189,6 +189,14 @@ fn template_reply(
             fallback.text.clone(),
             reply_meta(&fallback.template, speaking, Source::Template),
         ),
+    }
+}
+
+/// True when the knowledge answer is in the conversation's language.
+fn readable(k: &KnowledgeAnswer, speaking: &Speaking, turn: &Turn<'_>) -> bool {
+    match &k.language {
+        Some(l) => *l == speaking.language,
+        None => speaking.language == turn.config.persona.language,
     }
 }
 

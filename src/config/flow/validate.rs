@@ -77,6 +77,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("qualifying", "unreadable", &["question"]),
     spec("scoring", "warm_nurture", &[]),
     spec("scoring", "nurture_instruction", &["tone"]),
+    spec("scoring", "knowledge_fallback", &[]),
     spec("scoring", "cold_community", &[]),
     spec("booking", "offer", &[]),
     spec("booking", "unclear", &[]),
