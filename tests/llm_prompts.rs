@@ -280,3 +280,38 @@ fn leak_markers_cover_every_header_of_every_stage() {
         assert!(markers.iter().any(|m| m == "ATURAN BALASAN"));
     }
 }
+
+/// The prompt names the conversation's language (issue 13: one prompt set, the language a
+/// variable): an English conversation is told to reply in English, also from Indonesian
+/// knowledge; an Indonesian one keeps the casual register.
+#[test]
+fn the_prompt_names_the_conversations_language() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines");
+    let set = ari::config::flow::load_dir(&dir).unwrap();
+    let cfg = set.default.as_ref();
+    let mut snapshot = Snapshot::new();
+    snapshot.stage = StageSnapshot::Qualifying;
+    let fb = fallback("qualifying", "What's your email?", "What's your email?");
+    let render_for = |snapshot: &Snapshot| {
+        let req = ReplyRequest::for_ask_llm(
+            "+6281234567890",
+            snapshot,
+            cfg,
+            "Answer, then ask the question.",
+            &fb,
+            None,
+            None,
+            vec![ChatMessage::lead("hi")],
+            now(),
+        );
+        (req.language.clone(), render(&req))
+    };
+    let (lang, id) = render_for(&snapshot);
+    assert_eq!(lang, "id");
+    assert!(id.contains("Balas dalam bahasa Indonesia santai"), "{id}");
+    snapshot.lead.language = Some("en".into());
+    let (lang, en) = render_for(&snapshot);
+    assert_eq!(lang, "en");
+    assert!(en.contains("Balas dalam English:"), "{en}");
+    assert!(!en.contains("sapa \"kak\""), "{en}");
+}

@@ -155,6 +155,8 @@ struct SystemView<'a> {
     step: Option<&'static str>,
     selected: Option<SlotView>,
     booked: bool,
+    language: &'a str,
+    language_name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -236,6 +238,8 @@ impl Prompts {
             step: req.scheduling_step.map(step_name),
             selected: req.selected_slot.as_ref().map(slot),
             booked: req.booked,
+            language: &req.language,
+            language_name: &req.language_name,
         };
         let name = format!("system/{}.j2", req.stage.as_str());
         Ok(self.env.get_template(&name)?.render(&view)?)

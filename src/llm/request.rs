@@ -180,6 +180,10 @@ pub struct ReplyRequest {
     pub now: DateTime<Utc>,
     /// Time zone for the greeting, the date and slot times (Asia/Jakarta by default).
     pub time_zone: Tz,
+    /// The conversation's language code (`id`, `en`): the snapshot's, else the persona's.
+    pub language: String,
+    /// Its name for the prompt (`locale.language_name` of that language: "English").
+    pub language_name: String,
 }
 
 impl ReplyRequest {
@@ -219,6 +223,12 @@ impl ReplyRequest {
         } else {
             shown
         };
+        let language = snapshot
+            .lead
+            .language
+            .clone()
+            .unwrap_or_else(|| cfg.persona.language.clone());
+        let language_name = cfg.in_language(&language).locale.language_name.clone();
         ReplyRequest {
             contact: contact.to_string(),
             stage,
@@ -235,6 +245,8 @@ impl ReplyRequest {
             recent,
             now,
             time_zone: crate::flow::schedule::time_zone(cfg),
+            language,
+            language_name,
         }
     }
 }

@@ -102,6 +102,9 @@ pub struct Locale {
     pub minutes: String,
     /// The unit after a count of free slots in a day list (`3 slot`).
     pub slots: String,
+    /// The language's name as the LLM prompt names it ("bahasa Indonesia", "English"): the
+    /// model is told to reply in it.
+    pub language_name: String,
 }
 
 impl Default for Locale {
@@ -134,6 +137,7 @@ impl Default for Locale {
             ]),
             minutes: "menit".into(),
             slots: "slot".into(),
+            language_name: "bahasa Indonesia".into(),
         }
     }
 }
