@@ -190,6 +190,7 @@ export const upcoming = internalQuery({
         bookedAtMs: a.createdAtMs,
         remindersSent: sent,
         lastInboundMs,
+        language: conv.language,
       });
     }
     return out;

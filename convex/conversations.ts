@@ -67,6 +67,7 @@ export const get = internalQuery({
       leadScore: conv.leadScore,
       leadTemperature: conv.leadTemperature,
       handoffReason: conv.handoffReason,
+      language: conv.language,
       contactName: conv.contactName,
       phoneNumberId: conv.phoneNumberId,
       leadStatus: conv.leadStatus,

@@ -70,6 +70,8 @@ export default defineSchema({
     leadScore: v.optional(v.number()),
     leadTemperature: v.optional(v.string()),
     handoffReason: v.optional(v.string()),
+    // The conversation's language (id, en): written by every commit, read by reminders.
+    language: v.optional(v.string()),
     // The lead's CRM status: written only when a turn sets it, so a person's edit stays.
     leadStatus: v.optional(v.string()),
     // JSON array of tags (only added).

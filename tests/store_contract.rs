@@ -911,6 +911,58 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
     assert_eq!(store.record_reminder(two_hours).await.unwrap(), None);
 }
 
+/// The conversation's language is in the summary every commit writes, and reminders (which
+/// read no snapshot) get it with the appointment (issue 13).
+async fn the_conversation_language_is_kept_for_reminders(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("lang1", vec![message("p", "wl1", "hello")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let mut commit = commit_of(&c, &[], 1_000);
+    commit.summary.language = Some("en".into());
+    assert!(matches!(
+        store.commit_turn(commit).await.unwrap(),
+        CommitOutcome::Committed { .. }
+    ));
+    let rec = store.conversation_record(&key()).await.unwrap().unwrap();
+    assert_eq!(rec.summary.language.as_deref(), Some("en"));
+    let BookingOutcome::Booked { .. } = store
+        .book_slot(appointment(c.conversation_id, "s1", 1))
+        .await
+        .unwrap()
+    else {
+        panic!("not booked")
+    };
+    let start = 1_764_122_400_000;
+    let listed = store
+        .upcoming_appointments(start - 1_000, start + 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].language.as_deref(), Some("en"));
+    // A later commit that switches the language (the lead asked) replaces it.
+    store
+        .enqueue_inbound(delivery(
+            "lang2",
+            vec![message("p", "wl2", "bahasa indonesia aja")],
+        ))
+        .await
+        .unwrap();
+    let c = claim(store, 2_000).await;
+    let mut commit = commit_of(&c, &[], 2_000);
+    commit.summary.language = Some("id".into());
+    assert!(matches!(
+        store.commit_turn(commit).await.unwrap(),
+        CommitOutcome::Committed { .. }
+    ));
+    let listed = store
+        .upcoming_appointments(start - 1_000, start + 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed[0].language.as_deref(), Some("id"));
+}
+
 async fn lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate(store: &dyn Store) {
     assert_eq!(store.conversation_record(&key()).await.unwrap(), None);
     store
@@ -1204,6 +1256,7 @@ macro_rules! contract_on {
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
             reminders_are_recorded_once_and_only_while_booked,
+            the_conversation_language_is_kept_for_reminders,
             lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate,
             a_released_turn_frees_the_conversation_at_once,
             webhook_calls_go_out_in_their_own_order,

@@ -548,6 +548,8 @@ mod wire {
         pub tags: Vec<String>,
         #[serde(default)]
         pub snapshot_json: Option<String>,
+        #[serde(default)]
+        pub language: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -563,6 +565,8 @@ mod wire {
         pub reminders_sent: Vec<String>,
         #[serde(default, deserialize_with = "opt_int")]
         pub last_inbound_ms: Option<i64>,
+        #[serde(default)]
+        pub language: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -732,6 +736,7 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "leadScore": commit.summary.lead_score,
         "leadTemperature": commit.summary.lead_temperature,
         "handoffReason": commit.summary.handoff_reason,
+        "language": commit.summary.language,
         "messages": messages,
         "nowMs": commit.now_ms,
         "outboxLeaseMs": commit.outbox_lease_ms,
@@ -1076,6 +1081,7 @@ impl Store for ConvexStore {
                     booked_at_ms: u.booked_at_ms,
                     reminders_sent: u.reminders_sent,
                     last_inbound_ms: u.last_inbound_ms,
+                    language: u.language,
                 })
             })
             .collect()
@@ -1162,6 +1168,7 @@ impl Store for ConvexStore {
                 lead_score: r.lead_score,
                 lead_temperature: r.lead_temperature,
                 handoff_reason: r.handoff_reason,
+                language: r.language,
             },
             lead_status: r.lead_status,
             tags: r.tags,

@@ -123,6 +123,9 @@ pub struct ConversationSummary {
     pub lead_score: Option<i64>,
     pub lead_temperature: Option<String>,
     pub handoff_reason: Option<String>,
+    /// The conversation's language (`id`, `en`; `flow::language`), for what reads no
+    /// snapshot: reminders, operators' lists.
+    pub language: Option<String>,
 }
 
 /// One turn's writes, applied by [`super::Store::commit_turn`] in one transaction.
@@ -365,6 +368,9 @@ pub struct UpcomingAppointment {
     pub reminders_sent: Vec<String>,
     /// The lead's latest message, ms since the Unix epoch (WhatsApp's 24 h window).
     pub last_inbound_ms: Option<i64>,
+    /// The conversation's language from its summary (`None`: the workspace's persona
+    /// language), so the reminder is in the lead's language without reading the snapshot.
+    pub language: Option<String>,
 }
 
 /// One message of a reminder.

@@ -192,6 +192,13 @@ const MIGRATIONS: &[M<'static>] = &[
     ) STRICT;
     "#,
     ),
+    M::up(
+        r#"
+    -- The conversation's language (id, en), written by every commit from the snapshot, read by
+    -- reminders (which do not read snapshots).
+    ALTER TABLE conversations ADD COLUMN language TEXT;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -542,7 +549,7 @@ fn commit_turn_tx(
     let fenced = tx.execute(
         "UPDATE conversations SET version = version + 1, snapshot_json = ?4, flow_state = ?5,
             lead_score = ?6, lead_temperature = ?7, handoff_reason = ?8,
-            lease_token = NULL, lease_until_ms = NULL, updated_at_ms = ?9
+            lease_token = NULL, lease_until_ms = NULL, updated_at_ms = ?9, language = ?10
          WHERE id = ?1 AND version = ?2 AND lease_token = ?3",
         params![
             commit.conversation_id,
@@ -553,7 +560,8 @@ fn commit_turn_tx(
             commit.summary.lead_score,
             commit.summary.lead_temperature,
             commit.summary.handoff_reason,
-            commit.now_ms
+            commit.now_ms,
+            commit.summary.language
         ],
     )?;
     if fenced == 0 {
@@ -1137,7 +1145,8 @@ impl Store for SqliteStore {
                             (SELECT group_concat(kind) FROM appointment_reminders r
                              WHERE r.appointment_id = a.id),
                             (SELECT max(created_at_ms) FROM messages m
-                             WHERE m.conversation_id = a.conversation_id AND m.direction = 'inbound')
+                             WHERE m.conversation_id = a.conversation_id AND m.direction = 'inbound'),
+                            c.language
                      FROM appointments a JOIN conversations c ON c.id = a.conversation_id
                      WHERE a.status = 'booked' AND a.starts_at_ms >= ?1 AND a.starts_at_ms < ?2
                      ORDER BY a.starts_at_ms LIMIT ?3",
@@ -1168,6 +1177,7 @@ impl Store for SqliteStore {
                                 .map(|s| s.split(',').map(str::to_string).collect())
                                 .unwrap_or_default(),
                             last_inbound_ms: r.get(15)?,
+                            language: r.get(16)?,
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
@@ -1357,7 +1367,7 @@ impl Store for SqliteStore {
             .call(move |c| {
                 c.query_row(
                     "SELECT id, version, flow_state, lead_score, lead_temperature, handoff_reason,
-                            lead_status, tags_json, snapshot_json
+                            lead_status, tags_json, snapshot_json, language
                      FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
                     params![key.workspace_id, key.contact_phone],
                     |r| {
@@ -1370,6 +1380,7 @@ impl Store for SqliteStore {
                                 lead_score: r.get(3)?,
                                 lead_temperature: r.get(4)?,
                                 handoff_reason: r.get(5)?,
+                                language: r.get(9)?,
                             },
                             lead_status: r.get(6)?,
                             tags: serde_json::from_str(&tags).unwrap_or_default(),

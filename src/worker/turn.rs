@@ -510,6 +510,7 @@ fn summary_of(snapshot: &Snapshot) -> ConversationSummary {
         lead_score: score.map(|s| i64::from(s.total)),
         lead_temperature: score.map(|s| s.temperature.as_str().to_string()),
         handoff_reason: snapshot.handoff_reason().map(|r| r.as_str().to_string()),
+        language: snapshot.lead.language.clone(),
     }
 }
 
