@@ -215,6 +215,7 @@ export const recordReminder = internalMutation({
     contactPhone: v.string(),
     nowMs: v.number(),
     outboxLeaseMs: v.number(),
+    language: v.optional(v.union(v.string(), v.null())),
   },
   handler: async (ctx, args) => {
     const a = await ctx.db
@@ -253,7 +254,7 @@ export const recordReminder = internalMutation({
           conversationSeq: args.conversationId,
           direction: "outbound",
           text: m.body,
-          metaJson: JSON.stringify({ reminder: args.kind }),
+          metaJson: JSON.stringify({ reminder: args.kind, language: args.language ?? null }),
           createdAtMs: args.nowMs,
         });
       }

@@ -797,13 +797,27 @@ fn reminder_and_confirmation_texts_are_in_wib() {
         consultant_name: "Kak Rina".into(),
         consultant_whatsapp: "+6281111000001".into(),
     };
-    let t = reminder_text(ReminderKind::DayBefore, &slot, Jakarta);
+    let set = ari::config::flow::load_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines"),
+    )
+    .unwrap();
+    let id = set.default.as_ref();
+    let t = reminder_text(ReminderKind::DayBefore, &slot, Jakarta, id);
     assert!(
-        t.contains("besok, Kamis, 3 Desember 2026 jam 09:00 WIB dengan Kak Rina"),
+        t.contains("besok, Kamis, 3 Desember 2026 jam 09:00 WIB dengan Kak Rina (60 menit)"),
         "{t}"
     );
-    let t = reminder_text(ReminderKind::TwoHours, &slot, Jakarta);
+    let t = reminder_text(ReminderKind::TwoHours, &slot, Jakarta, id);
     assert!(t.contains("2 jam lagi"), "{t}");
+    // In the conversation's language: English words, English day and month names.
+    let en = id.in_language("en");
+    let t = reminder_text(ReminderKind::DayBefore, &slot, Jakarta, en);
+    assert!(
+        t.contains("tomorrow, Thursday, 3 December 2026 at 09:00 WIB with Kak Rina (60 minutes)"),
+        "{t}"
+    );
+    let t = reminder_text(ReminderKind::TwoHours, &slot, Jakarta, en);
+    assert!(t.contains("in 2 hours"), "{t}");
     let c = booking_confirmation(&slot, Jakarta);
     assert!(
         c.contains(

@@ -866,6 +866,7 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
         contact_phone: "+6281234567890".into(),
         now_ms: 2_000,
         outbox_lease_ms: 60_000,
+        language: Some("en".into()),
     };
     let rows = store
         .record_reminder(reminder.clone())
@@ -873,6 +874,12 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
         .unwrap()
         .expect("recorded");
     assert_eq!(rows.len(), 2);
+    // The lead's text is logged with its kind and language, like a reply.
+    let logged = store.conversation_messages(&key()).await.unwrap();
+    let last = logged.last().expect("the reminder is logged");
+    assert_eq!(last.text.as_deref(), Some("Reminder: besok"));
+    assert_eq!(last.meta["reminder"], "reminder_24h");
+    assert_eq!(last.meta["language"], "en");
     assert_ne!(rows[0].idempotency_key, rows[1].idempotency_key);
     assert_eq!(
         store.record_reminder(reminder.clone()).await.unwrap(),

@@ -18,7 +18,10 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::SlotOption;
-use super::format::{hhmm, long_date, zone_label};
+use std::collections::BTreeMap;
+
+use super::format::{hhmm, long_date_in, zone_label};
+use crate::config::flow::FlowConfig;
 
 /// Which reminder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -102,19 +105,24 @@ pub fn next_reminder_at(appt: &ReminderInput, now: DateTime<Utc>) -> Option<Date
         .min()
 }
 
-/// The reminder text for the lead, in Indonesian with the zone label:
-/// `Reminder: konsultasi kakak besok, Kamis, 26 November 2026 jam 09:00 WIB dengan Kak Rina.`
-pub fn reminder_text(kind: ReminderKind, slot: &SlotOption, tz: Tz) -> String {
-    let when = match kind {
-        ReminderKind::DayBefore => "besok",
-        ReminderKind::TwoHours => "2 jam lagi",
+/// The reminder text for the lead from the flow's `[reminders]` texts of the conversation's
+/// language (`cfg` is that language's flow), with its day and month names and the zone label:
+/// `Reminder: konsultasi kakak besok, Kamis, 26 November 2026 jam 09:00 WIB dengan Kak Rina
+/// (60 menit)...`.
+pub fn reminder_text(kind: ReminderKind, slot: &SlotOption, tz: Tz, cfg: &FlowConfig) -> String {
+    let template = match kind {
+        ReminderKind::DayBefore => &cfg.reminders.day_before,
+        ReminderKind::TwoHours => &cfg.reminders.two_hours,
     };
-    format!(
-        "Reminder: konsultasi kakak {when}, {} jam {} {} dengan {} ({} menit). Sampai ketemu ya kak! 🙏",
-        long_date(slot.start, tz),
-        hhmm(slot.start, tz),
-        zone_label(tz),
-        slot.consultant_name,
-        slot.duration_minutes
-    )
+    let values = BTreeMap::from([
+        (
+            "date".to_string(),
+            long_date_in(slot.start, tz, &cfg.locale),
+        ),
+        ("time".to_string(), hhmm(slot.start, tz)),
+        ("zone".to_string(), zone_label(tz)),
+        ("consultant_name".to_string(), slot.consultant_name.clone()),
+        ("duration".to_string(), slot.duration_minutes.to_string()),
+    ]);
+    crate::flow::text::render(template, &values)
 }

@@ -1110,6 +1110,7 @@ impl Store for ConvexStore {
                     "contactPhone": reminder.contact_phone,
                     "nowMs": reminder.now_ms,
                     "outboxLeaseMs": reminder.outbox_lease_ms,
+                    "language": reminder.language,
                 }),
                 Retry::Idempotent,
             )

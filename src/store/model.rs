@@ -399,4 +399,7 @@ pub struct NewReminder {
     pub now_ms: i64,
     /// As [`TurnCommit::outbox_lease_ms`].
     pub outbox_lease_ms: i64,
+    /// The language of the lead's text (`id`, `en`), logged in its meta as every lead-facing
+    /// message's is.
+    pub language: Option<String>,
 }

@@ -1233,7 +1233,7 @@ impl Store for SqliteStore {
                             params![
                                 reminder.conversation_id,
                                 m.body,
-                                serde_json::json!({"reminder": reminder.kind}).to_string(),
+                                serde_json::json!({"reminder": reminder.kind, "language": reminder.language}).to_string(),
                                 reminder.now_ms
                             ],
                         )?;

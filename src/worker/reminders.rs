@@ -98,6 +98,7 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
                 contact_phone: u.key.contact_phone.clone(),
                 now_ms,
                 outbox_lease_ms: OUTBOX_LEASE_MS,
+                language: Some(lead_language(&u, &config)),
             };
             if let Some(rows) = deps.store.record_reminder(reminder).await? {
                 tracing::info!(
@@ -111,6 +112,15 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
         }
     }
     Ok(recorded)
+}
+
+/// The conversation's language (stored with the conversation): the persona's when none was
+/// detected yet, or when the flow has no texts in it.
+fn lead_language(u: &UpcomingAppointment, config: &FlowConfig) -> String {
+    match &u.language {
+        Some(l) if config.languages().contains(l) => l.clone(),
+        _ => config.persona.language.clone(),
+    }
 }
 
 /// The lead's reminder: text within WhatsApp's 24 h window, else the approved
@@ -127,7 +137,12 @@ fn lead_reminder(
     if u.last_inbound_ms.is_some_and(|t| now_ms - t < WINDOW_MS) {
         return Some(ReminderMessage {
             to: u.key.contact_phone.clone(),
-            body: scheduling::reminder_text(kind, slot, tz),
+            body: scheduling::reminder_text(
+                kind,
+                slot,
+                tz,
+                config.in_language(&lead_language(u, config)),
+            ),
             channel: Channel::Whatsapp,
         });
     }

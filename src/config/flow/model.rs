@@ -39,6 +39,10 @@ pub struct FlowConfig {
     /// month names, "minutes"); translatable like the texts. Defaults: Indonesian.
     #[serde(default)]
     pub locale: Locale,
+    /// The lead's appointment reminder texts (24 h and 2 h before); translatable like the
+    /// texts. Defaults: Indonesian.
+    #[serde(default)]
+    pub reminders: ReminderTexts,
     /// This flow in each other language, by code (`en`): `languages/<lang>.toml` (and the
     /// workspace's own `workspaces/<ws>/languages/<lang>.toml`) merged over it. Filled by the
     /// loader, never read from a file. The core picks one per conversation
@@ -82,6 +86,30 @@ pub struct Lexicon {
     /// Lower-case colloquial word → its standard replacement (one or more words).
     pub words: BTreeMap<String, String>,
 }
+
+/// The lead's reminder before a booked consultation (`[reminders]`), sent by the reminder task
+/// in the conversation's language. Placeholders: `{date}` (long date, "Kamis, 3 Desember
+/// 2026"), `{time}` ("09:00"), `{zone}` ("WIB"), `{consultant_name}`, `{duration}` (minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReminderTexts {
+    /// 24 hours before.
+    pub day_before: String,
+    /// 2 hours before.
+    pub two_hours: String,
+}
+
+impl Default for ReminderTexts {
+    fn default() -> Self {
+        ReminderTexts {
+            day_before: "Reminder: konsultasi kakak besok, {date} jam {time} {zone} dengan {consultant_name} ({duration} menit). Sampai ketemu ya kak! 🙏".into(),
+            two_hours: "Reminder: konsultasi kakak 2 jam lagi, {date} jam {time} {zone} dengan {consultant_name} ({duration} menit). Sampai ketemu ya kak! 🙏".into(),
+        }
+    }
+}
+
+/// The placeholders a reminder text may use.
+pub const REMINDER_PLACEHOLDERS: &[&str] = &["date", "time", "zone", "consultant_name", "duration"];
 
 /// Translatable words used inside texts (dates, slot lists, the greeting's time of day).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use chrono::{NaiveTime, Weekday};
 use regex::Regex;
 
-use super::model::{FlowConfig, KNOWN_DOCUMENTS, KNOWN_FIELDS, Stage};
+use super::model::{FlowConfig, KNOWN_DOCUMENTS, KNOWN_FIELDS, REMINDER_PLACEHOLDERS, Stage};
 
 /// One validation problem: the dotted key and the message. Located on a line by the loader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +190,7 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
     }
 
     check_fields(cfg, &mut err);
+    check_reminders(cfg, &mut err);
     for (key, list, len) in [
         ("locale.weekdays", &cfg.locale.weekdays, 7),
         ("locale.months_short", &cfg.locale.months_short, 12),
@@ -390,6 +391,31 @@ fn check_fields(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
             err(format!("documents.{k}.question"), "missing question".into());
         }
         check_lead_placeholders(&format!("documents.{k}.question"), &d.question, err);
+    }
+}
+
+/// `[reminders]`: not empty, and only [`REMINDER_PLACEHOLDERS`].
+fn check_reminders(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
+    let r = &cfg.reminders;
+    for (key, text) in [("day_before", &r.day_before), ("two_hours", &r.two_hours)] {
+        if text.trim().is_empty() {
+            err(format!("reminders.{key}"), "text is empty".into());
+        }
+        for ph in placeholders(text) {
+            if !REMINDER_PLACEHOLDERS.contains(&ph.as_str()) {
+                err(
+                    format!("reminders.{key}"),
+                    format!(
+                        "placeholder {{{ph}}} does not exist here; allowed: {}",
+                        REMINDER_PLACEHOLDERS
+                            .iter()
+                            .map(|p| format!("{{{p}}}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
     }
 }
 
