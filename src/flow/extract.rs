@@ -1701,6 +1701,13 @@ fn split_contrast(part: &str, question: bool, out: &mut Vec<Clause>) {
 }
 
 /// Words that, after "inggris" / "English", make it the language and its level.
+/// Words between a language and its level: "inggris *aku masih* pemula", "English *is still*
+/// basic".
+const LEVEL_FILLERS: &[&str] = &[
+    "is", "saya", "ku", "aku", "gw", "gue", "my", "masih", "cuma", "still", "only", "udah",
+    "sudah", "agak", "kurang", "sangat", "very", "quite", "pretty", "so", "lumayan",
+];
+
 const LANGUAGE_LEVEL_WORDS: &[&str] = &[
     "menengah",
     "pemula",
@@ -1736,16 +1743,14 @@ pub fn country(text: &str) -> Option<String> {
                 break;
             };
             let at = from + pos;
-            // "inggris menengah", "English is intermediate": the language and its level.
-            let level_next = tokens
-                .get(at + len)
-                .is_some_and(|n| LANGUAGE_LEVEL_WORDS.contains(&n.as_str()))
-                || (tokens
-                    .get(at + len)
-                    .is_some_and(|n| n == "is" || n == "saya" || n == "ku")
-                    && tokens
-                        .get(at + len + 1)
-                        .is_some_and(|n| LANGUAGE_LEVEL_WORDS.contains(&n.as_str())));
+            // "inggris menengah", "English is intermediate", "inggris aku masih pemula bgt":
+            // the language and its level (a level word within three words, or "can't").
+            let level_next = (at + len..tokens.len().min(at + len + 3)).any(|j| {
+                LANGUAGE_LEVEL_WORDS.contains(&tokens[j].as_str())
+                    && tokens[at + len..j]
+                        .iter()
+                        .all(|n| LEVEL_FILLERS.contains(&n.as_str()))
+            });
             if level_next && (*alias == "inggris" || *alias == "english") {
                 from = at + 1;
                 continue;

@@ -807,6 +807,13 @@ const HELP_FOLLOWERS: &[&str] = &[
 
 fn is_target(t: &[String], i: usize) -> bool {
     let w = t[i].as_str();
+    // English plurals: "one of your advisors", "your consultants".
+    if let Some(one) = w.strip_suffix('s')
+        && w.len() > 4
+        && PERSON_TARGETS.contains(&one)
+    {
+        return true;
+    }
     if matches!(w, "orang" | "orangnya") {
         return !t
             .get(i + 1)

@@ -44,7 +44,7 @@ static ASKS_ENGLISH: LazyLock<Regex> = LazyLock::new(|| {
 /// "Pakai bahasa Indonesia aja", "bahasa Indonesia dong", "reply in Indonesian".
 static ASKS_INDONESIAN: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:(?:pakai|pake|pakek|gunakan|bales|balas|jawab|ngomong|bicara)\s+(?:bahasa\s+)?indo(?:nesia)?|bahasa\s+indo(?:nesia)?\s+(?:aja|saja|dong|ya|please|pls)|(?:reply|respond|answer|talk|speak|write|continue|use)\w*\b[^.?!]{0,25}\b(?:in\s+)?(?:indonesian|bahasa(?:\s+indonesia)?)\b)",
+        r"(?i)\b(?:(?:pakai|pake|pakek|gunakan|bales|balas|jawab|ngomong|bicara|chat|chatnya)\s+(?:bahasa\s+)?indo(?:nesia)?|bahasa\s+indo(?:nesia)?\s+(?:aja|saja|dong|ya|please|pls|instead)|(?:reply|respond|answer|talk|speak|write|continue|use|chat|text|switch|communicate|go)\w*\b[^.?!]{0,25}\b(?:in\s+|to\s+)?(?:indonesian|bahasa(?:\s+indonesia)?)\b|\bin\s+(?:indonesian|bahasa(?:\s+indonesia)?)\s+(?:please|pls|instead))",
     )
 });
 
@@ -89,8 +89,39 @@ pub fn detect(text: &str, configured: &[String]) -> Option<String> {
     } else {
         ("id", indonesian)
     };
+    // Indonesian written with English words ("budget nya around 900jt all in kak") reads as
+    // English to the detector; its Indonesian function words say otherwise.
+    let code = match (code, indonesian_markers(text)) {
+        ("en", 0) => "en",
+        ("en", 1) => return None,
+        ("en", _) => "id",
+        (other, _) => other,
+    };
     (confidence >= MIN_CONFIDENCE && configured.iter().any(|c| c == code)).then(|| code.to_string())
 }
+
+/// How many of `text`'s words are Indonesian function or chat words no English sentence uses
+/// ([`INDONESIAN_WORDS`], [`INDONESIAN_CHAT_WORDS`], the "-nya" suffix).
+fn indonesian_markers(text: &str) -> usize {
+    text.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| {
+            INDONESIAN_WORDS.contains(&w.as_str())
+                || INDONESIAN_CHAT_WORDS.contains(&w.as_str())
+                || (w.len() > 5 && w.ends_with("nya"))
+        })
+        .count()
+}
+
+/// Chat words of Indonesian (slang and short forms) that mark a mixed message as Indonesian.
+const INDONESIAN_CHAT_WORDS: &[&str] = &[
+    "nya", "aja", "udah", "udh", "blm", "bgt", "banget", "gak", "ga", "nggak", "gk", "yg", "gw",
+    "gue", "deh", "yaa", "dgn", "sm", "sama", "kalo", "tp", "tapi", "jg", "krn", "soalnya", "lagi",
+    "pengen", "pingin",
+];
 
 /// The words a language is read from: names, places and test names ("Kevin Wijaya",
 /// "Australia", "IELTS": capitalised words after the first), numbers, emails and URLs say
@@ -285,6 +316,24 @@ mod tests {
     }
 
     #[test]
+    fn indonesian_with_english_words_is_not_english() {
+        for t in [
+            "budget nya around 900jt all in kak",
+            "passport ready kak, CV juga udah updated",
+            "aku prefer yang online aja sih, soalnya masih kerja",
+            "honestly aku lebih concern soal funding nya",
+        ] {
+            assert_ne!(detect(t, &both()).as_deref(), Some("en"), "{t}");
+        }
+        for t in [
+            "My budget is around 900 million rupiah in total",
+            "I would prefer an online consultation because I still work",
+        ] {
+            assert_eq!(detect(t, &both()).as_deref(), Some("en"), "{t}");
+        }
+    }
+
+    #[test]
     fn explicit_requests_switch_and_level_answers_do_not() {
         for t in [
             "can you reply in English?",
@@ -302,6 +351,10 @@ mod tests {
             "bahasa indo aja kak",
             "can you reply in Indonesian",
             "balas pakai bahasa indonesia dong",
+            "Sorry, can we chat in Bahasa Indonesia instead?",
+            "could you switch to Indonesian",
+            "in bahasa please",
+            "chatnya pake bahasa indonesia aja",
         ] {
             assert_eq!(requested(t, &both()).as_deref(), Some("id"), "{t}");
         }
@@ -311,6 +364,7 @@ mod tests {
             "I have an English test certificate",
             "IELTS 6.5, english lumayan",
             "saya orang Indonesia",
+            "I'm from Indonesia, studying in Bahasa is hard",
         ] {
             assert_eq!(requested(t, &both()), None, "{t}");
         }
