@@ -443,6 +443,7 @@ async fn core_input(
         form_answers: (turn.deps.form_answers)(turn.key),
         free_slots,
         llm_fields,
+        conversation_id: turn.claim.conversation_id,
     }))
 }
 
