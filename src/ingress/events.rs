@@ -158,6 +158,8 @@ fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
         }
         t if t.starts_with("whatsapp.conversation.") && conversation.is_some() => {
             event.kind = EventKind::Conversation;
+            event.ended_by_agent =
+                t == crate::inbox::CONVERSATION_ENDED_EVENT && !ended_by_inactivity(obj);
         }
         t if t.starts_with("workflow.execution.") => {
             event.kind = EventKind::Workflow;
@@ -174,6 +176,56 @@ fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
         _ => {}
     }
     event
+}
+
+/// Whether a `whatsapp.conversation.ended` payload is Kapso ending a silent conversation, not
+/// a person closing it. Kapso ends a conversation on an agent's action, a manual closure, or 24
+/// hours without messages, and documents no field naming which; so it counts as inactivity
+/// when the payload says so (an `inactivity` object, or a reason such as `inactivity`,
+/// `timeout`, `expired`), or when its last message is 24 hours or more older than the end
+/// (`conversation.updated_at`, else `ended_at`). Anything else is a person's close.
+fn ended_by_inactivity(obj: &Map<String, Value>) -> bool {
+    if obj.contains_key("inactivity") {
+        return true;
+    }
+    let conversation = obj.get("conversation");
+    let reasons = [
+        "reason",
+        "ended_reason",
+        "end_reason",
+        "ended_by",
+        "closed_by",
+    ];
+    let said = |v: Option<&Value>| {
+        reasons
+            .iter()
+            .filter_map(|k| v.and_then(|v| str_at(v, k)))
+            .any(|r| {
+                let r = r.to_lowercase();
+                ["inactiv", "timeout", "timed_out", "expire", "24h"]
+                    .iter()
+                    .any(|w| r.contains(w))
+            })
+    };
+    let top = Value::Object(obj.clone());
+    if said(Some(&top))
+        || said(conversation)
+        || said(conversation.and_then(|c| c.get("metadata")))
+        || said(conversation.and_then(|c| c.get("kapso")))
+    {
+        return true;
+    }
+    let time = |v: Option<&Value>, key: &str| {
+        v.and_then(|v| str_at(v, key))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let last = time(
+        conversation.and_then(|c| c.get("kapso")),
+        "last_message_timestamp",
+    )
+    .or_else(|| time(conversation, "last_active_at"));
+    let ended = time(conversation, "updated_at").or_else(|| time(Some(&top), "ended_at"));
+    matches!((last, ended), (Some(l), Some(e)) if e - l >= chrono::Duration::hours(24))
 }
 
 fn parse_v2_status(m: &Value, suffix: &str) -> Option<StatusUpdate> {

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::flow::{InboundMessage as FlowMessage, InputEvent};
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType, StatusUpdate};
+use crate::ingress::events::normalize_e164;
 use crate::store::{Direction, NewMessage};
 
 /// Maps a stored inbound message to the flow's view of it. Every lead message maps to
@@ -122,16 +123,36 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                 }
             }
             EventKind::Control => {
-                if row.event_type == crate::inbox::RESUME_EVENT {
+                let event = match row.event_type.as_str() {
+                    crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
+                    crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
+                    _ => None,
+                };
+                if let Some(event) = event {
                     flush(&mut batch, &mut plan.events);
-                    plan.events.push(InputEvent::Resume);
+                    plan.events.push(event);
                 }
             }
-            EventKind::Conversation | EventKind::Unknown => {}
+            EventKind::Conversation => {
+                // A person ended the conversation in Kapso: the handoff closes.
+                if row.event.ended_by_agent {
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::Close);
+                }
+            }
+            EventKind::Unknown => {}
         }
     }
     flush(&mut batch, &mut plan.events);
     plan
+}
+
+/// Whether `phone` (E.164) is one of the workspace's consultants (`scheduling.slots`): such a
+/// number's messages are recorded and never run through the flow as a lead's.
+pub(super) fn from_consultant(config: &crate::config::flow::FlowConfig, phone: &str) -> bool {
+    crate::handoff::consultants(&config.scheduling)
+        .iter()
+        .any(|c| c.whatsapp == phone || normalize_e164(&c.whatsapp).as_deref() == Some(phone))
 }
 
 /// What WhatsApp said about a failed outbound message (`code title` per error, `; `-joined),
