@@ -596,6 +596,38 @@ mod tests {
     }
 
     #[test]
+    fn a_conversation_ended_by_a_person_is_told_from_one_ended_by_inactivity() {
+        let ended = |extra: Value, last: &str| {
+            let mut conversation = json!({"id": "conv_1", "phone_number": "+6281234567890",
+                "status": "ended", "updated_at": "2026-11-25T10:00:00Z",
+                "kapso": {"last_message_timestamp": last}});
+            if let (Some(c), Value::Object(x)) = (conversation.as_object_mut(), extra) {
+                c.extend(x);
+            }
+            let body = json!({"conversation": conversation, "phone_number_id": "1"});
+            let obj = body.as_object().cloned().unwrap_or_default();
+            parse_v2(&obj, Some("whatsapp.conversation.ended"))
+        };
+        let by_agent = ended(json!({}), "2026-11-25T09:58:00Z");
+        assert_eq!(by_agent.kind, EventKind::Conversation);
+        assert!(by_agent.ended_by_agent);
+        assert_eq!(by_agent.contact_phone.as_deref(), Some("+6281234567890"));
+        assert!(
+            !ended(json!({}), "2026-11-24T09:59:00Z").ended_by_agent,
+            "24 h silent"
+        );
+        let reason = json!({"metadata": {"ended_reason": "inactivity_timeout"}});
+        assert!(!ended(reason, "2026-11-25T09:58:00Z").ended_by_agent);
+        let created = parse_v2(
+            json!({"conversation": {"id": "c", "phone_number": "+6281234567890"}})
+                .as_object()
+                .unwrap(),
+            Some("whatsapp.conversation.created"),
+        );
+        assert!(!created.ended_by_agent);
+    }
+
+    #[test]
     fn meta_with_empty_entry_is_visible() {
         let body = json!({"object": "whatsapp_business_account", "entry": []});
         let items = parse_body(&body, None, false).unwrap();

@@ -261,6 +261,21 @@ mod tests {
     }
 
     #[test]
+    fn a_close_and_a_conversation_ended_by_a_person_become_close_events() {
+        let mut close = InboundEvent::unknown(crate::inbox::CLOSE_EVENT);
+        close.kind = EventKind::Control;
+        let mut ended = InboundEvent::unknown(crate::inbox::CONVERSATION_ENDED_EVENT);
+        ended.kind = EventKind::Conversation;
+        ended.ended_by_agent = true;
+        let mut idle = ended.clone();
+        idle.ended_by_agent = false;
+        let p = plan(&[text(1, "halo"), row(2, close), row(3, idle), row(4, ended)]);
+        assert_eq!(p.events.len(), 3);
+        assert_eq!(p.events[1], InputEvent::Close);
+        assert_eq!(p.events[2], InputEvent::Close);
+    }
+
+    #[test]
     fn failed_statuses_are_collected_not_turned_into_events() {
         let mut failed = status(1, "failed", None);
         if let Some(s) = failed.event.status.as_mut() {
