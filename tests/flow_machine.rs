@@ -573,7 +573,7 @@ fn a_booked_handoff_closes_close_after_hours_after_the_consultation() {
     let out = run_turn(&snap, &after, &c);
     assert_eq!(
         out.reply_templates(),
-        vec!["greeting.greeting"],
+        vec!["greeting.returning"],
         "a new cycle starts"
     );
     assert_eq!(out.snapshot.lead.cycles, snap.lead.cycles + 1);

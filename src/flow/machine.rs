@@ -126,11 +126,17 @@ impl LeadState {
         debug_assert_eq!(edge.guard, Guard::FirstMessage);
         let question = self.ask_next(context.cfg);
         let q = question.clone().unwrap_or_default();
+        // A lead whose earlier cycle ended (closed, cancelled) is welcomed back.
+        let key = if self.cycles > 0 {
+            "returning"
+        } else {
+            "greeting"
+        };
         let greeting = if context.cfg.stages.greeting.enabled {
             self.reply(
                 context,
                 "greeting",
-                "greeting",
+                key,
                 &[
                     ("time_of_day", time_of_day(context)),
                     ("question", q.clone()),

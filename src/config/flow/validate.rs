@@ -61,6 +61,7 @@ const fn spec(stage: &'static str, key: &'static str, extra: &'static [&'static 
 /// Every text key the core uses, per stage. A key not listed here is an error ("unknown text").
 pub const TEXT_SPECS: &[TextSpec] = &[
     spec("greeting", "greeting", &["time_of_day", "question"]),
+    spec("greeting", "returning", &["time_of_day", "question"]),
     spec("qualifying", "ask_field", &["question", "field_label"]),
     spec(
         "qualifying",
