@@ -26,7 +26,7 @@ use crate::config::settings::{AdminToken, Settings, SignaturePolicy};
 use crate::config::workspaces::DEFAULT_WORKSPACE;
 use crate::config::workspaces::Workspaces;
 use crate::handoff::webhook::CrmWebhook;
-use crate::inbox::RESUME_EVENT;
+use crate::inbox::{CLOSE_EVENT, RESUME_EVENT};
 use crate::ingress::{self, IngressState};
 use crate::kapso::outbox::OutboxSender;
 use crate::kapso::{RetryPolicy, Sender};
@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/admin/conversations/{id}/resume", post(resume_conversation))
+        .route("/admin/conversations/{id}/close", post(close_conversation))
         .route(
             "/admin/knowledge/{workspace}/{entry}",
             axum::routing::put(put_knowledge_entry),
@@ -117,21 +118,32 @@ async fn resume_conversation(
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refusal) = check_admin(&state, &headers) {
+    queue_control(&state, id, &headers, RESUME_EVENT).await
+}
+
+/// `POST /admin/conversations/{id}/close` (`Authorization: Bearer <ARI_ADMIN_TOKEN>`): closes a
+/// handed-off conversation (handoff → completed); the lead's next message starts a new cycle
+/// (a greeting, the lead's data kept). Queued in the inbox like a resume, with the same
+/// answers: 202 queued; 401 bad token; 403 admin API disabled; 404 no such conversation; 503
+/// store unavailable.
+async fn close_conversation(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    queue_control(&state, id, &headers, CLOSE_EVENT).await
+}
+
+/// Queues the operator's command `event` for conversation `id` after the admin check, and
+/// wakes the worker for it.
+async fn queue_control(state: &AppState, id: i64, headers: &HeaderMap, event: &str) -> Response {
+    if let Some(refusal) = check_admin(state, headers) {
         return refusal;
     }
     let now = chrono::Utc::now().timestamp_millis();
-    match state
-        .ingress
-        .store
-        .enqueue_control(id, RESUME_EVENT, now)
-        .await
-    {
+    match state.ingress.store.enqueue_control(id, event, now).await {
         Ok(Some(key)) => {
-            tracing::info!(
-                conversation = id,
-                "conversation handed back to the bot by an admin"
-            );
+            tracing::info!(conversation = id, event, "admin command queued");
             if let Some(arrivals) = &state.ingress.arrivals {
                 let _ = arrivals.send(key);
             }

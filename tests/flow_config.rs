@@ -144,6 +144,45 @@ const BROKEN: &[(&str, fn(String) -> String, &str, &str, &str)] = &[
 ];
 
 #[test]
+fn handoff_needs_a_consultant_and_relays_before_the_bot_resumes() {
+    let problems = |cfg: &ari::config::flow::FlowConfig| {
+        ari::config::flow::validate::validate(cfg)
+            .into_iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect::<Vec<_>>()
+    };
+    let base = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"))
+        .expect("valid");
+    let mut late = base.clone();
+    late.handoff.relay_after_minutes = late.handoff.takeover_resume_minutes;
+    let p = problems(&late);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("handoff.relay_after_minutes: must be below")),
+        "{p:?}"
+    );
+    // With the automatic resume off (0), any relay delay is fine.
+    late.handoff.takeover_resume_minutes = 0;
+    assert!(problems(&late).is_empty(), "{:?}", problems(&late));
+    // Handoff enabled and nobody to notify: refused (scheduling off, so no slots are needed).
+    let mut nobody = base.clone();
+    nobody.stages.scheduling.enabled = false;
+    nobody.scheduling.slots.clear();
+    let p = problems(&nobody);
+    assert!(
+        p.iter()
+            .any(|p| p.contains("no consultant is configured to notify")),
+        "{p:?}"
+    );
+    nobody.stages.handoff.enabled = false;
+    assert!(
+        !problems(&nobody).iter().any(|p| p.contains("to notify")),
+        "{:?}",
+        problems(&nobody)
+    );
+}
+
+#[test]
 fn broken_copies_name_file_line_and_key() {
     for (what, edit, key, needle, msg) in BROKEN {
         let dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,7 @@ fn handoff(reason: HandoffReason, last_ack: Option<DateTime<Utc>>) -> StageSnaps
         reason,
         at: now(),
         last_ack_at: last_ack,
+        assignee: None,
     })
 }
 
@@ -336,9 +337,23 @@ fn every_transition_and_guard() {
                     reason: HandoffReason::HumanTakeover,
                     at: now() - chrono::Duration::minutes(1441),
                     last_ack_at: None,
+                    assignee: None,
                 }),
             ),
             text("halo, masih ada orang?"),
+            |_| {},
+            StageId::Qualifying,
+            None,
+        ),
+        (
+            Guard::ConsultationOver,
+            booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
+            {
+                let slot = &candidate_slots(&cfg(), now())[0];
+                let mut i = text("halo kak, mau tanya lagi");
+                i.now = slot.start + Duration::minutes(60) + Duration::hours(24);
+                i
+            },
             |_| {},
             StageId::Qualifying,
             None,
@@ -426,6 +441,7 @@ fn a_takeover_is_silent_until_the_person_is_quiet_for_the_resume_period() {
                 reason: HandoffReason::HumanTakeover,
                 at: now() - chrono::Duration::minutes(minutes_ago),
                 last_ack_at: None,
+                assignee: None,
             }),
         )
     };
@@ -447,6 +463,136 @@ fn a_takeover_is_silent_until_the_person_is_quiet_for_the_resume_period() {
     let out = run_turn(&taken(1_440), &text("halo?"), &c);
     assert_eq!(out.snapshot.stage_id(), StageId::Qualifying);
     assert_eq!(out.reply_texts().len(), 1);
+}
+
+/// The relays of one turn: (text, consultant's number).
+fn relays(e: &[Effect]) -> Vec<(String, Option<String>)> {
+    e.iter()
+        .filter_map(|e| match e {
+            Effect::Relay { text, to } => {
+                Some((text.clone(), to.as_ref().map(|a| a.whatsapp.clone())))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_takeover_relays_start_once_the_person_is_quiet_for_relay_after_minutes() {
+    let c = cfg();
+    let relay_after = i64::from(c.handoff.relay_after_minutes);
+    // The lead was handed off (round-robin assignee recorded), then a person took over.
+    let start = lead(HOT, DOCS_YES, StageSnapshot::Qualifying);
+    let mut input = text("");
+    input.event = InputEvent::HumanTakeover;
+    input.conversation_id = 1;
+    let taken = run_turn(&start, &input, &c).snapshot;
+    let StageSnapshot::Handoff(data) = &taken.stage else {
+        panic!("not handed off: {:?}", taken.stage);
+    };
+    let assignee = data.assignee.clone().expect("an assignee is recorded");
+    assert_eq!(
+        assignee.whatsapp, "+6281111000002",
+        "round-robin by conversation id"
+    );
+    // The person wrote just now: no relay, nothing to the lead.
+    let mut soon = text("kak??");
+    soon.now = now() + Duration::minutes(relay_after - 1);
+    let out = run_turn(&taken, &soon, &c);
+    assert!(relays(&out.effects).is_empty());
+    assert!(out.reply_texts().is_empty());
+    // Silent for relay_after_minutes: relayed to the same consultant, still nothing to the lead.
+    let mut later = text("kak??");
+    later.now = now() + Duration::minutes(relay_after);
+    let out = run_turn(&taken, &later, &c);
+    assert_eq!(
+        relays(&out.effects),
+        vec![("kak??".to_string(), Some(assignee.whatsapp))]
+    );
+    assert!(out.reply_texts().is_empty());
+}
+
+#[test]
+fn a_handed_off_lead_is_relayed_to_the_booked_consultant_and_a_question_is_answered() {
+    let c = cfg();
+    let snap = booked(handoff(HandoffReason::AppointmentBooked, Some(now())));
+    let consultant = snap
+        .lead
+        .appointment
+        .as_ref()
+        .unwrap()
+        .slot
+        .consultant_whatsapp
+        .clone();
+    // An old snapshot without an assignee gets one: the booked consultation's consultant.
+    let out = run_turn(&snap, &text("kak, berapa biaya hidup di London?"), &c);
+    assert_eq!(relays(&out.effects).len(), 1);
+    assert_eq!(
+        relays(&out.effects)[0].1.as_deref(),
+        Some(consultant.as_str())
+    );
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::SearchKnowledge { .. }))
+    );
+    assert_eq!(
+        out.reply_templates(),
+        vec!["handoff.knowledge_fallback"],
+        "answered, ack not due"
+    );
+    let StageSnapshot::Handoff(data) = &out.snapshot.stage else {
+        panic!("left handoff");
+    };
+    assert_eq!(
+        data.assignee.as_ref().map(|a| a.whatsapp.as_str()),
+        Some(consultant.as_str())
+    );
+    // A plain message within the quiet period: relayed only.
+    let out = run_turn(&out.snapshot, &text("oke makasih"), &c);
+    assert_eq!(relays(&out.effects).len(), 1);
+    assert!(out.reply_texts().is_empty());
+}
+
+#[test]
+fn a_booked_handoff_closes_close_after_hours_after_the_consultation() {
+    let c = cfg();
+    let snap = booked(handoff(HandoffReason::AppointmentBooked, Some(now())));
+    let slot = snap.lead.appointment.as_ref().unwrap().slot.clone();
+    let end = slot.start + Duration::minutes(i64::from(slot.duration_minutes));
+    let mut before = text("makasih kak konsultasinya");
+    before.now = end + Duration::hours(23);
+    let out = run_turn(&snap, &before, &c);
+    assert_eq!(
+        out.snapshot.stage_id(),
+        StageId::Handoff,
+        "not a day after yet"
+    );
+    let mut after = text("halo kak, mau tanya lagi");
+    after.now = end + Duration::hours(24);
+    let out = run_turn(&snap, &after, &c);
+    assert_eq!(
+        out.reply_templates(),
+        vec!["greeting.returning"],
+        "a new cycle starts"
+    );
+    assert_eq!(out.snapshot.lead.cycles, snap.lead.cycles + 1);
+    assert!(
+        out.snapshot.lead.appointment.is_none(),
+        "the consultation is over"
+    );
+    assert_eq!(
+        out.snapshot.field("name"),
+        snap.field("name"),
+        "lead data kept"
+    );
+    // 0: only a close ends it.
+    let mut never = cfg();
+    never.handoff.close_after_hours = 0;
+    assert_eq!(
+        run_turn(&snap, &after, &never).snapshot.stage_id(),
+        StageId::Handoff
+    );
 }
 
 #[test]

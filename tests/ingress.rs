@@ -84,6 +84,12 @@ async fn every_fixture_is_accepted_with_the_expected_inbox_rows() {
             &[Conversation],
         ),
         (
+            "v2-conversation-ended.json",
+            Some("whatsapp.conversation.ended"),
+            false,
+            &[Conversation],
+        ),
+        (
             "workflow-execution-handoff.json",
             Some("workflow.execution.handoff"),
             false,

@@ -203,6 +203,7 @@ fn handoff_after_booking() {
         reason: HandoffReason::AppointmentBooked,
         at: now(),
         last_ack_at: None,
+        assignee: None,
     });
     full_lead(&mut snapshot);
     let req = request(&snapshot, StageId::Handoff, "Jawab singkat.", "", None);

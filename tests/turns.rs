@@ -702,3 +702,255 @@ async fn a_knowledge_entry_stored_by_an_admin_answers_the_next_question() {
         replies[1].body
     );
 }
+
+/// The flow state of a contact's conversation, read through the store contract.
+async fn flow_state(svc: &Service, phone: &str) -> Option<String> {
+    use ari::store::Store;
+    let store = ari::store::sqlite::SqliteStore::open(&svc.db_path)
+        .await
+        .expect("open store");
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: phone.into(),
+    };
+    let record = store.conversation_record(&key).await.expect("record");
+    store.close().await.expect("close");
+    record.and_then(|r| r.summary.flow_state)
+}
+
+/// Posts a text from `phone` and waits until it is processed.
+async fn say(svc: &Service, c: &reqwest::Client, phone: &str, wamid: &str, text: &str) {
+    let r = svc
+        .post_signed(
+            c,
+            &text_payload(phone, wamid, text),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    svc.wait_processed().await;
+}
+
+#[tokio::test]
+async fn an_admin_closes_a_handoff_and_the_next_message_starts_a_new_cycle() {
+    let svc = Service::spawn_with(Options {
+        extra_args: vec!["--admin-token".into(), "admin-secret".into()],
+        ..Options::default()
+    });
+    let c = reqwest::Client::new();
+    let lead = "+6281299887766";
+    say(&svc, &c, lead, "wamid.X1", "halo kak").await;
+    say(
+        &svc,
+        &c,
+        lead,
+        "wamid.X2",
+        "saya mau bicara langsung dengan konsultan saja kak",
+    )
+    .await;
+    assert_eq!(flow_state(&svc, lead).await.as_deref(), Some("handoff"));
+    let conversation = svc.outbox(lead).await[0].conversation_id;
+    let close = |token: &str, id: i64| {
+        c.post(svc.url(&format!("/admin/conversations/{id}/close")))
+            .bearer_auth(token)
+            .send()
+    };
+    let r = close("wrong", conversation).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = close("admin-secret", 987_654).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "no_conversation");
+    let r = close("admin-secret", conversation).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    svc.wait_processed().await;
+    assert_eq!(flow_state(&svc, lead).await.as_deref(), Some("completed"));
+    // The lead's next message starts a new cycle: greeted again, and the bot leads once more.
+    let before = svc.outbox(lead).await.len();
+    say(
+        &svc,
+        &c,
+        lead,
+        "wamid.X3",
+        "halo kak, mau tanya lagi soal kuliah di Jepang",
+    )
+    .await;
+    assert_eq!(flow_state(&svc, lead).await.as_deref(), Some("qualifying"));
+    assert!(
+        svc.outbox(lead).await.len() > before,
+        "the new cycle's greeting"
+    );
+}
+
+#[tokio::test]
+async fn kapso_ending_a_conversation_closes_a_handoff_only_when_a_person_ended_it() {
+    let svc = Service::spawn();
+    let c = reqwest::Client::new();
+    let lead = "+6281299887700";
+    say(&svc, &c, lead, "wamid.E1", "halo kak").await;
+    say(
+        &svc,
+        &c,
+        lead,
+        "wamid.E2",
+        "bisa sambungkan ke konsultan? mau ngobrol langsung",
+    )
+    .await;
+    assert_eq!(flow_state(&svc, lead).await.as_deref(), Some("handoff"));
+    let ended = |last: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "conversation": {"id": format!("conv_{lead}"), "phone_number": lead, "status": "ended",
+                "phone_number_id": "106540352242922",
+                "last_active_at": last, "updated_at": "2026-11-25T10:00:00Z",
+                "kapso": {"contact_name": "Lead", "last_message_timestamp": last}},
+            "phone_number_id": "106540352242922"
+        }))
+        .unwrap()
+    };
+    // Ended by Kapso after a day of silence: the handoff stays.
+    let r = svc
+        .post_signed(
+            &c,
+            &ended("2026-11-24T09:00:00Z"),
+            Some("whatsapp.conversation.ended"),
+            Some("end-1"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    svc.wait_processed().await;
+    assert_eq!(flow_state(&svc, lead).await.as_deref(), Some("handoff"));
+    // Ended by an agent minutes after the last message: closed.
+    svc.post_signed(
+        &c,
+        &ended("2026-11-25T09:55:00Z"),
+        Some("whatsapp.conversation.ended"),
+        Some("end-2"),
+    )
+    .await;
+    svc.wait_processed().await;
+    assert_eq!(flow_state(&svc, lead).await.as_deref(), Some("completed"));
+}
+
+#[tokio::test]
+async fn a_consultants_own_number_is_recorded_and_never_answered() {
+    let svc = Service::spawn();
+    let c = reqwest::Client::new();
+    // +6281111000001 is a consultant of the shipped flow's slots.
+    let consultant = "+6281111000001";
+    say(
+        &svc,
+        &c,
+        consultant,
+        "wamid.K1",
+        "halo, ini Rina, tolong cek jadwal saya",
+    )
+    .await;
+    say(
+        &svc,
+        &c,
+        consultant,
+        "wamid.K2",
+        "nama saya Rina Wijaya, email rina@konsultan.id",
+    )
+    .await;
+    let rows = svc.inbox().await;
+    assert!(
+        rows.iter().all(|r| r.state == ari::inbox::InboxState::Done),
+        "{rows:#?}"
+    );
+    assert!(
+        svc.outbox(consultant).await.is_empty(),
+        "a consultant was answered"
+    );
+    assert_eq!(flow_state(&svc, consultant).await, None, "run as a lead");
+    // A lead is still answered.
+    say(&svc, &c, BUDI, "wamid.K3", "halo kak").await;
+    assert_eq!(svc.outbox(BUDI).await.len(), 1);
+}
+
+/// A handed-off lead's message is relayed to the assigned consultant and posted to the CRM as
+/// `ari.lead.message_relayed`, naming that consultant.
+#[tokio::test]
+async fn a_relay_goes_to_the_assigned_consultant_and_to_the_crm() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&crm)
+        .await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec![
+            "--crm-webhook-url".into(),
+            format!("{}/hooks/ari", crm.uri()),
+            "--crm-webhook-secret".into(),
+            "crm-secret".into(),
+        ],
+        ..Options::default()
+    });
+    let c = reqwest::Client::new();
+    let lead = "+6287712340000";
+    say(&svc, &c, lead, "wamid.Y1", "halo").await;
+    say(
+        &svc,
+        &c,
+        lead,
+        "wamid.Y2",
+        "saya mau bicara langsung dengan konsultan saja kak",
+    )
+    .await;
+    say(
+        &svc,
+        &c,
+        lead,
+        "wamid.Y3",
+        "kak saya tunggu ya, mau tanya soal visa",
+    )
+    .await;
+    let notices: Vec<_> = svc
+        .outbox(lead)
+        .await
+        .into_iter()
+        .filter(|o| o.channel != ari::store::Channel::Webhook && o.to != lead)
+        .collect();
+    assert_eq!(
+        notices.len(),
+        2,
+        "the handoff notice and the relay: {notices:#?}"
+    );
+    assert_eq!(
+        notices[0].to, notices[1].to,
+        "the relay goes to the assigned consultant"
+    );
+    assert!(
+        notices[1].body.contains("mau tanya soal visa"),
+        "{}",
+        notices[1].body
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let relay = loop {
+        let calls = crm.received_requests().await.unwrap();
+        if let Some(r) = calls.iter().find(|r| {
+            r.headers
+                .get("x-webhook-event")
+                .and_then(|v| v.to_str().ok())
+                == Some("ari.lead.message_relayed")
+        }) {
+            break r.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no relay event: {} calls",
+            calls.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let body: serde_json::Value = serde_json::from_slice(&relay.body).unwrap();
+    assert_eq!(body["event"], "ari.lead.message_relayed");
+    assert_eq!(body["contact"]["phone"], lead);
+    assert_eq!(body["text"], "kak saya tunggu ya, mau tanya soal visa");
+    assert_eq!(body["handoff_reason"], "human_requested");
+    assert_eq!(body["consultant"]["whatsapp"], notices[1].to.as_str());
+}

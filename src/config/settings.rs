@@ -187,6 +187,11 @@ impl std::fmt::Debug for AdminToken {
 }
 
 impl AdminToken {
+    /// A token (as `ARI_ADMIN_TOKEN` gives it; `ari simulate` makes its own).
+    pub fn new(token: impl Into<String>) -> Self {
+        AdminToken(token.into())
+    }
+
     /// Whether `presented` is the token. Both sides are hashed first, so the comparison time
     /// says nothing about the token.
     pub fn matches(&self, presented: &str) -> bool {

@@ -151,6 +151,9 @@ pub struct Facts {
     /// A person took the conversation over and has been silent for
     /// `handoff.takeover_resume_minutes` (never when that is 0).
     pub takeover_expired: bool,
+    /// Handed off with a booked consultation that ended `handoff.close_after_hours` ago or
+    /// more (never when that is 0).
+    pub consultation_over: bool,
 }
 
 /// A named condition on [`Facts`].
@@ -196,6 +199,9 @@ pub enum Guard {
     Stuck,
     /// Message after a person took over and then stayed silent for `takeover_resume_minutes`.
     TakeoverExpired,
+    /// Message `close_after_hours` or more after the booked consultation's end: the handoff
+    /// closes and the message starts a new cycle.
+    ConsultationOver,
     /// The lead asks to move the upcoming booked consultation.
     RescheduleRequested,
     /// The lead asks to cancel the upcoming booked consultation.
@@ -247,6 +253,9 @@ impl Guard {
             Guard::HumanTakeover => f.event == E::HumanTakeover,
             Guard::Stuck => f.event == E::Stuck,
             Guard::TakeoverExpired => f.event == E::Message && f.takeover_expired,
+            Guard::ConsultationOver => {
+                matches!(f.event, E::Message | E::HumanRequested) && f.consultation_over
+            }
             Guard::RescheduleRequested => f.event == E::RescheduleRequested,
             Guard::CancelRequested => f.event == E::CancelRequested,
             Guard::QuietPeriod => matches!(f.event, E::Message | E::HumanRequested),
@@ -279,6 +288,7 @@ impl Guard {
             Guard::HumanTakeover => "human takeover",
             Guard::Stuck => "stuck_limit turns without progress",
             Guard::TakeoverExpired => "message, person silent for takeover_resume_minutes",
+            Guard::ConsultationOver => "message, close_after_hours after the consultation",
             Guard::RescheduleRequested => "asks to reschedule the booking (ganti jadwal)",
             Guard::CancelRequested => "cancels the booking (batal)",
             Guard::QuietPeriod => "message (ack once per quiet period)",
@@ -374,6 +384,7 @@ pub static EDGES: &[Edge] = &[
     e(S::Scheduling, S::Scheduling, Guard::SlotTaken),
     e(S::Scheduling, S::Scheduling, Guard::SchedulingStep),
     e(S::Handoff, S::Handoff, Guard::HumanTakeover),
+    e(S::Handoff, S::Completed, Guard::ConsultationOver),
     e(S::Handoff, S::Scheduling, Guard::RescheduleRequested),
     e(S::Handoff, S::Completed, Guard::CancelRequested),
     e(S::Handoff, S::Qualifying, Guard::TakeoverExpired),

@@ -23,9 +23,9 @@ use super::schedule::{self, SlotOption};
 use super::scoring::{LeadScore, ScoreInput, ScoringRules, score};
 use super::text::render;
 use super::turn::{
-    BookedAppointment, BookingResult, Effect, FieldValue, HandoffData, InboundMessage, InputEvent,
-    LeadState, LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot, StageSnapshot,
-    TurnInput, TurnOutput, TurnTrace,
+    Assignee, BookedAppointment, BookingResult, Effect, FieldValue, HandoffData, InboundMessage,
+    InputEvent, LeadState, LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot,
+    StageSnapshot, TurnInput, TurnOutput, TurnTrace,
 };
 use super::yesno::{YesNo, parse_yes_no};
 use crate::config::flow::{FlowConfig, LeadAction, Locale};
@@ -84,6 +84,8 @@ pub struct Ctx<'a> {
     text: &'a str,
     interactive_id: Option<&'a str>,
     free_slots: &'a [SlotOption],
+    /// The round-robin key of the consultant assignment ([`TurnInput::conversation_id`]).
+    conversation_id: i64,
     from: StageId,
     facts: Facts,
     knowledge_question: bool,
@@ -124,11 +126,17 @@ impl LeadState {
         debug_assert_eq!(edge.guard, Guard::FirstMessage);
         let question = self.ask_next(context.cfg);
         let q = question.clone().unwrap_or_default();
+        // A lead whose earlier cycle ended (closed, cancelled) is welcomed back.
+        let key = if self.cycles > 0 {
+            "returning"
+        } else {
+            "greeting"
+        };
         let greeting = if context.cfg.stages.greeting.enabled {
             self.reply(
                 context,
                 "greeting",
-                "greeting",
+                key,
                 &[
                     ("time_of_day", time_of_day(context)),
                     ("question", q.clone()),
@@ -411,6 +419,11 @@ impl LeadState {
         facts.takeover_expired = data.reason == HandoffReason::HumanTakeover
             && resume_after > 0
             && context.now - data.at >= Duration::minutes(i64::from(resume_after));
+        facts.consultation_over = self.consultation_over(context);
+        if data.assignee.is_none() {
+            // A snapshot stored before the assignee was recorded.
+            data.assignee = self.assignee(context);
+        }
         match context
             .took(select(StageId::Handoff, &facts))
             .map(|e| e.guard)
@@ -420,6 +433,13 @@ impl LeadState {
                 data.reason = HandoffReason::HumanTakeover;
                 data.at = context.now;
                 Handled
+            }
+            Some(Guard::ConsultationOver) => {
+                // The consultation is long over: this handoff is closed, and the message
+                // starts a new cycle (`Dispatcher::follow_ups`).
+                self.appointment = None;
+                self.cycles += 1;
+                Transition(State::completed())
             }
             Some(Guard::RescheduleRequested) => {
                 let tz = schedule::time_zone(context.cfg);
@@ -471,20 +491,7 @@ impl LeadState {
                 Transition(State::qualifying())
             }
             Some(Guard::QuietPeriod) => {
-                // Every lead message reaches a person: relayed, unless a person has the
-                // conversation (they read it in the business app).
-                if data.reason != HandoffReason::HumanTakeover {
-                    context.effects.push(Effect::Relay {
-                        text: relay_text(context),
-                    });
-                }
-                let quiet = Duration::minutes(i64::from(context.cfg.handoff.quiet_period_minutes));
-                let due = data.last_ack_at.is_none_or(|t| context.now - t >= quiet);
-                if data.reason != HandoffReason::HumanTakeover && due {
-                    let r = self.reply(context, "handoff", "acknowledgement", &[]);
-                    context.effects.push(Effect::Reply(r));
-                    data.last_ack_at = Some(context.now);
-                }
+                self.while_handed_off(data, context);
                 Handled
             }
             Some(Guard::Closed) => {
@@ -871,6 +878,74 @@ impl LeadState {
         )
     }
 
+    /// A lead message while handed off. After a takeover nothing goes to the lead; the message
+    /// is relayed to the assigned consultant only when no person has written for
+    /// `handoff.relay_after_minutes` (one who just wrote reads it in the business app).
+    /// Otherwise it is relayed, a knowledge question is answered from the knowledge base, and
+    /// an acknowledgement goes out at most once per `handoff.quiet_period_minutes`.
+    fn while_handed_off(&self, data: &mut HandoffData, context: &mut Ctx<'_>) {
+        let handoff = &context.cfg.handoff;
+        if data.reason == HandoffReason::HumanTakeover {
+            let quiet = Duration::minutes(i64::from(handoff.relay_after_minutes));
+            if context.now - data.at >= quiet {
+                context.effects.push(Effect::Relay {
+                    text: relay_text(context),
+                    to: data.assignee.clone(),
+                });
+            }
+            return;
+        }
+        context.effects.push(Effect::Relay {
+            text: relay_text(context),
+            to: data.assignee.clone(),
+        });
+        if context.knowledge_question {
+            let fallback = self.reply(context, "handoff", "knowledge_fallback", &[]);
+            context.effects.push(self.search_knowledge(context));
+            let instruction = self
+                .reply(
+                    context,
+                    "handoff",
+                    "knowledge_instruction",
+                    &[("tone", context.cfg.persona.tone.clone())],
+                )
+                .text;
+            context.effects.push(Effect::AskLlm {
+                instruction,
+                fallback,
+            });
+        }
+        let quiet = Duration::minutes(i64::from(handoff.quiet_period_minutes));
+        if data.last_ack_at.is_none_or(|t| context.now - t >= quiet) {
+            let r = self.reply(context, "handoff", "acknowledgement", &[]);
+            context.effects.push(Effect::Reply(r));
+            data.last_ack_at = Some(context.now);
+        }
+    }
+
+    /// Whether the booked consultation ended `handoff.close_after_hours` ago or more (never
+    /// when that is 0, or without a booked consultation).
+    fn consultation_over(&self, context: &Ctx<'_>) -> bool {
+        let hours = context.cfg.handoff.close_after_hours;
+        hours > 0
+            && self.appointment.as_ref().is_some_and(|a| {
+                let end = a.slot.start + Duration::minutes(i64::from(a.slot.duration_minutes));
+                context.now >= end + Duration::hours(i64::from(hours))
+            })
+    }
+
+    /// The consultant who gets this lead: the booked consultation's, else the round-robin
+    /// pick by conversation (`handoff::assign`); `None` when no consultant is configured.
+    fn assignee(&self, context: &Ctx<'_>) -> Option<Assignee> {
+        let booked = self.appointment.as_ref().map(|a| &a.slot);
+        crate::handoff::assign(&context.base.scheduling, context.conversation_id, booked).map(|c| {
+            Assignee {
+                name: c.name,
+                whatsapp: c.whatsapp,
+            }
+        })
+    }
+
     /// Hands off: optional reason text, the `Handoff` effect with a summary, the new state.
     fn hand_off(&mut self, context: &mut Ctx<'_>, reason: HandoffReason, with_text: bool) -> State {
         self.pending = None;
@@ -881,14 +956,17 @@ impl LeadState {
                 context.effects.push(Effect::Reply(r));
             }
         }
+        let assignee = self.assignee(context);
         context.effects.push(Effect::Handoff {
             reason,
             summary: summary(self, context.base),
+            to: assignee.clone(),
         });
         State::handoff(HandoffData {
             reason,
             at: context.now,
             last_ack_at: with_text.then_some(context.now),
+            assignee,
         })
     }
 
@@ -1474,6 +1552,7 @@ fn base_facts(
         answer,
         free_slots,
         takeover_expired: false,
+        consultation_over: false,
     }
 }
 
@@ -1536,6 +1615,7 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
         text,
         interactive_id,
         free: input.free_slots.as_deref().unwrap_or(&[]),
+        conversation_id: input.conversation_id,
         answer: answer_of(text, interactive_id),
         learned,
         effects,
@@ -1715,6 +1795,7 @@ struct Dispatcher<'a> {
     text: &'a str,
     interactive_id: Option<&'a str>,
     free: &'a [SlotOption],
+    conversation_id: i64,
     answer: Option<YesNo>,
     learned: Learned,
     effects: Vec<Effect>,
@@ -1737,6 +1818,7 @@ impl Dispatcher<'_> {
             text: self.text,
             interactive_id: self.interactive_id,
             free_slots: self.free,
+            conversation_id: self.conversation_id,
             from,
             facts,
             knowledge_question: self.learned.knowledge_question,
@@ -1787,8 +1869,18 @@ impl Dispatcher<'_> {
         mut state: State,
         event: &Event,
     ) -> (LeadState, State) {
+        // A handoff whose consultation is long over closed on this message: it starts a new
+        // cycle like a message to a completed conversation.
+        if before == StageId::Handoff
+            && is_message
+            && to_snapshot(&state).id() == StageId::Completed
+        {
+            (lead, state) = self.dispatch(lead, state, event);
+        }
         // A completed conversation starts a new cycle and handles the message as a first message.
-        if before == StageId::Completed && to_snapshot(&state).id() == StageId::Greeting {
+        if matches!(before, StageId::Completed | StageId::Handoff)
+            && to_snapshot(&state).id() == StageId::Greeting
+        {
             (lead, state) = self.dispatch(lead, state, event);
         }
         // Scoring is transient: route in the same turn.
@@ -1820,6 +1912,7 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
         text: c.text,
         interactive_id: c.interactive_id,
         free_slots: c.free_slots,
+        conversation_id: c.conversation_id,
         from: c.from,
         facts: c.facts,
         knowledge_question: c.knowledge_question,

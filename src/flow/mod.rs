@@ -31,6 +31,6 @@ pub use machine::{needs_free_slots, run_turn};
 pub use schedule::SlotOption;
 pub use scoring::{LeadScore, Temperature};
 pub use turn::{
-    BookingResult, Effect, FieldValue, InboundMessage, InputEvent, LeadUpdate, Reply, Snapshot,
-    TurnInput, TurnOutput, TurnTrace,
+    Assignee, BookingResult, Effect, FieldValue, InboundMessage, InputEvent, LeadUpdate, Reply,
+    Snapshot, TurnInput, TurnOutput, TurnTrace,
 };

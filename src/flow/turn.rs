@@ -130,6 +130,10 @@ pub struct TurnInput {
     /// known yet.
     #[serde(default)]
     pub llm_fields: BTreeMap<String, String>,
+    /// The store's id of the conversation: the round-robin key that assigns a handed-off lead
+    /// without a booked consultation to a consultant (`handoff::assign`). 0 when unknown.
+    #[serde(default)]
+    pub conversation_id: i64,
 }
 
 impl TurnInput {
@@ -145,6 +149,7 @@ impl TurnInput {
             form_answers: BTreeMap::new(),
             free_slots: None,
             llm_fields: BTreeMap::new(),
+            conversation_id: 0,
         }
     }
 }
@@ -224,6 +229,10 @@ pub enum Effect {
     Relay {
         /// What the lead wrote in this turn.
         text: String,
+        /// The consultant who has the lead (`HandoffData::assignee`); `None` when no consultant
+        /// is configured (the relay then goes nowhere, with a warning).
+        #[serde(default)]
+        to: Option<Assignee>,
     },
     /// Send this text.
     Reply(Reply),
@@ -273,6 +282,10 @@ pub enum Effect {
         reason: HandoffReason,
         /// Consultant summary (lead data, score and reasons, documents).
         summary: String,
+        /// The consultant who gets the lead (the booked consultation's, else the round-robin
+        /// pick); `None` when no consultant is configured.
+        #[serde(default)]
+        to: Option<Assignee>,
     },
     /// Persist lead changes.
     UpdateLead(LeadUpdate),
@@ -313,6 +326,21 @@ pub struct HandoffData {
     pub at: DateTime<Utc>,
     /// Last automatic message (the handoff message counts); one per quiet period.
     pub last_ack_at: Option<DateTime<Utc>>,
+    /// The consultant who has the lead: relays and notices go to them. Set when the handoff
+    /// happens (the booked consultation's consultant, else the round-robin pick) and kept
+    /// through a takeover; `None` in snapshots stored before it existed (filled in on the next
+    /// lead message) or when no consultant is configured.
+    #[serde(default)]
+    pub assignee: Option<Assignee>,
+}
+
+/// A consultant a handed-off lead is assigned to (from `scheduling.slots`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignee {
+    /// As configured (`consultant_name`).
+    pub name: String,
+    /// E.164 (`consultant_whatsapp`).
+    pub whatsapp: String,
 }
 
 /// The persisted stage with its local data. Tagged by the stable stage name.

@@ -113,6 +113,43 @@ pub fn relay_message(contact_phone: &str, contact_name: Option<&str>, text: &str
     )
 }
 
+/// A handed-off lead's message as the CRM receives it ([`relay_event`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RelayedMessage<'a> {
+    /// E.164.
+    pub contact_phone: &'a str,
+    pub contact_name: Option<&'a str>,
+    /// What the lead wrote (or `[file]`, `[voice note]`...).
+    pub text: &'a str,
+    /// The consultant it was relayed to; `None` when none is configured.
+    pub consultant: Option<&'a crate::flow::Assignee>,
+    /// The handoff's reason (`human_takeover`, `appointment_booked`...).
+    pub reason: Option<&'a str>,
+}
+
+/// The JSON body of a relay's CRM webhook call ([`webhook::RELAY_EVENT`]): the conversation,
+/// the contact, the message, the consultant it went to and the handoff reason (`at` UTC, RFC
+/// 3339).
+pub fn relay_event(
+    message: &RelayedMessage<'_>,
+    conversation_id: i64,
+    workspace_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "event": webhook::RELAY_EVENT,
+        "at": at.to_rfc3339(),
+        "workspace_id": workspace_id,
+        "conversation_id": conversation_id,
+        "contact": {"phone": message.contact_phone, "name": message.contact_name},
+        "text": message.text,
+        "handoff_reason": message.reason,
+        "consultant": message.consultant.map(|c| serde_json::json!({
+            "name": c.name, "whatsapp": c.whatsapp,
+        })),
+    })
+}
+
 /// What a consultant is told about a handed-off lead.
 #[derive(Debug, Clone, Copy)]
 pub struct HandoffNotice<'a> {

@@ -1,4 +1,4 @@
-//! The CRM webhook: a signed JSON POST per handoff, delivered through the outbox (so it is
+//! The CRM webhook: a signed JSON POST per handoff and per relayed lead message, delivered through the outbox (so it is
 //! retried and recorded like a reply).
 //!
 //! Signed the way Kapso signs its webhooks to ARI, so a CRM can reuse the same check:
@@ -12,6 +12,17 @@ use crate::ingress::signature::sign;
 
 /// The event name of a handoff call.
 pub const HANDOFF_EVENT: &str = "ari.lead.handoff";
+
+/// The event name of a handed-off lead's message relayed to the consultant.
+pub const RELAY_EVENT: &str = "ari.lead.message_relayed";
+
+/// The `X-Webhook-Event` of a body: its `event` field ([`HANDOFF_EVENT`] when it has none).
+pub fn event_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| HANDOFF_EVENT.to_string())
+}
 
 /// Where and how handoffs are posted.
 #[derive(Clone)]
@@ -68,7 +79,7 @@ impl CrmWebhook {
                 crate::ingress::SIGNATURE_HEADER,
                 sign(self.secret.as_bytes(), body.as_bytes()),
             )
-            .header(crate::ingress::EVENT_HEADER, HANDOFF_EVENT)
+            .header(crate::ingress::EVENT_HEADER, event_of(body))
             .header(crate::ingress::IDEMPOTENCY_HEADER, idempotency_key)
             .body(body.to_string())
             .send()

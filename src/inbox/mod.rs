@@ -226,6 +226,11 @@ pub struct InboundEvent {
     pub message: Option<InboundMessage>,
     pub status: Option<StatusUpdate>,
     pub workflow: Option<WorkflowEvent>,
+    /// `whatsapp.conversation.ended` by a person (an agent or a manual closure), not by
+    /// Kapso's 24-hour inactivity: it closes a handed-off conversation
+    /// ([`crate::ingress::events`] decides from the payload).
+    #[serde(default)]
+    pub ended_by_agent: bool,
 }
 
 impl InboundEvent {
@@ -241,6 +246,7 @@ impl InboundEvent {
             message: None,
             status: None,
             workflow: None,
+            ended_by_agent: false,
         }
     }
 
@@ -282,6 +288,13 @@ pub struct NewDelivery {
 
 /// The control event that hands a conversation back to the bot.
 pub const RESUME_EVENT: &str = "ari.conversation.resume";
+
+/// The control event that closes a handed-off conversation (the lead's next message starts a
+/// new cycle).
+pub const CLOSE_EVENT: &str = "ari.conversation.close";
+
+/// Kapso's event for a conversation that ended (closes a handoff when a person ended it).
+pub const CONVERSATION_ENDED_EVENT: &str = "whatsapp.conversation.ended";
 
 /// What happened to a delivery in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -158,6 +158,8 @@ fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
         }
         t if t.starts_with("whatsapp.conversation.") && conversation.is_some() => {
             event.kind = EventKind::Conversation;
+            event.ended_by_agent =
+                t == crate::inbox::CONVERSATION_ENDED_EVENT && !ended_by_inactivity(obj);
         }
         t if t.starts_with("workflow.execution.") => {
             event.kind = EventKind::Workflow;
@@ -174,6 +176,56 @@ fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
         _ => {}
     }
     event
+}
+
+/// Whether a `whatsapp.conversation.ended` payload is Kapso ending a silent conversation, not
+/// a person closing it. Kapso ends a conversation on an agent's action, a manual closure, or 24
+/// hours without messages, and documents no field naming which; so it counts as inactivity
+/// when the payload says so (an `inactivity` object, or a reason such as `inactivity`,
+/// `timeout`, `expired`), or when its last message is 24 hours or more older than the end
+/// (`conversation.updated_at`, else `ended_at`). Anything else is a person's close.
+fn ended_by_inactivity(obj: &Map<String, Value>) -> bool {
+    if obj.contains_key("inactivity") {
+        return true;
+    }
+    let conversation = obj.get("conversation");
+    let reasons = [
+        "reason",
+        "ended_reason",
+        "end_reason",
+        "ended_by",
+        "closed_by",
+    ];
+    let said = |v: Option<&Value>| {
+        reasons
+            .iter()
+            .filter_map(|k| v.and_then(|v| str_at(v, k)))
+            .any(|r| {
+                let r = r.to_lowercase();
+                ["inactiv", "timeout", "timed_out", "expire", "24h"]
+                    .iter()
+                    .any(|w| r.contains(w))
+            })
+    };
+    let top = Value::Object(obj.clone());
+    if said(Some(&top))
+        || said(conversation)
+        || said(conversation.and_then(|c| c.get("metadata")))
+        || said(conversation.and_then(|c| c.get("kapso")))
+    {
+        return true;
+    }
+    let time = |v: Option<&Value>, key: &str| {
+        v.and_then(|v| str_at(v, key))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    };
+    let last = time(
+        conversation.and_then(|c| c.get("kapso")),
+        "last_message_timestamp",
+    )
+    .or_else(|| time(conversation, "last_active_at"));
+    let ended = time(conversation, "updated_at").or_else(|| time(Some(&top), "ended_at"));
+    matches!((last, ended), (Some(l), Some(e)) if e - l >= chrono::Duration::hours(24))
 }
 
 fn parse_v2_status(m: &Value, suffix: &str) -> Option<StatusUpdate> {
@@ -541,6 +593,38 @@ mod tests {
         let body = json!({"message": {"type": "text"}, "conversation": {}});
         let items = parse_body(&body, Some("whatsapp.message.received"), false).unwrap();
         assert_eq!(items[0].0.kind, EventKind::Unknown);
+    }
+
+    #[test]
+    fn a_conversation_ended_by_a_person_is_told_from_one_ended_by_inactivity() {
+        let ended = |extra: Value, last: &str| {
+            let mut conversation = json!({"id": "conv_1", "phone_number": "+6281234567890",
+                "status": "ended", "updated_at": "2026-11-25T10:00:00Z",
+                "kapso": {"last_message_timestamp": last}});
+            if let (Some(c), Value::Object(x)) = (conversation.as_object_mut(), extra) {
+                c.extend(x);
+            }
+            let body = json!({"conversation": conversation, "phone_number_id": "1"});
+            let obj = body.as_object().cloned().unwrap_or_default();
+            parse_v2(&obj, Some("whatsapp.conversation.ended"))
+        };
+        let by_agent = ended(json!({}), "2026-11-25T09:58:00Z");
+        assert_eq!(by_agent.kind, EventKind::Conversation);
+        assert!(by_agent.ended_by_agent);
+        assert_eq!(by_agent.contact_phone.as_deref(), Some("+6281234567890"));
+        assert!(
+            !ended(json!({}), "2026-11-24T09:59:00Z").ended_by_agent,
+            "24 h silent"
+        );
+        let reason = json!({"metadata": {"ended_reason": "inactivity_timeout"}});
+        assert!(!ended(reason, "2026-11-25T09:58:00Z").ended_by_agent);
+        let created = parse_v2(
+            json!({"conversation": {"id": "c", "phone_number": "+6281234567890"}})
+                .as_object()
+                .unwrap(),
+            Some("whatsapp.conversation.created"),
+        );
+        assert!(!created.ended_by_agent);
     }
 
     #[test]

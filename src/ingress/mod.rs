@@ -276,9 +276,9 @@ async fn handle(
 }
 
 /// Whether an item needs the worker: messages, workflow handoffs, a person's message sent from
-/// the WhatsApp Business app (human takeover) and failed sends (recorded on the outbox row).
-/// Other statuses (`sent` by ARI, `delivered`, `read`), conversation events and unknown events
-/// are only recorded.
+/// the WhatsApp Business app (human takeover), failed sends (recorded on the outbox row) and a
+/// conversation a person ended (closes a handoff). Other statuses (`sent` by ARI, `delivered`,
+/// `read`), other conversation events and unknown events are only recorded.
 fn needs_worker(event: &crate::inbox::InboundEvent) -> bool {
     match event.kind {
         EventKind::Message | EventKind::Workflow | EventKind::Control => true,
@@ -286,7 +286,9 @@ fn needs_worker(event: &crate::inbox::InboundEvent) -> bool {
             s.status == "failed"
                 || (s.status == "sent" && s.origin.as_deref() == Some("business_app"))
         }),
-        EventKind::Conversation | EventKind::Unknown => false,
+        // A person ended the conversation: it closes a handoff.
+        EventKind::Conversation => event.ended_by_agent,
+        EventKind::Unknown => false,
     }
 }
 

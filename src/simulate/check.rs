@@ -160,6 +160,32 @@ pub fn turn(number: usize, expect: &TurnExpect, record: &TurnRecord) -> Vec<Stri
             "turn {number}: no reply has template {key}; templates: {keys:?}"
         ));
     }
+    if let Some(n) = expect.replies
+        && record.replies.len() != n
+    {
+        failures.push(format!(
+            "turn {number}: replies: expected {n}, got {}: {:?}",
+            record.replies.len(),
+            record.replies
+        ));
+    }
+    if let Some(want) = &expect.notified {
+        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+        let mut got: Vec<&str> = record
+            .consultants_notified
+            .iter()
+            .map(String::as_str)
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        got.sort_unstable();
+        got.dedup();
+        if want != got {
+            failures.push(format!(
+                "turn {number}: notified: expected {want:?}, got {got:?}"
+            ));
+        }
+    }
     failures
 }
 
@@ -226,16 +252,16 @@ fn reply_language(lang: &str, records: &[TurnRecord]) -> Option<String> {
     })
 }
 
-/// Each lead message gets a reply, or (while handed off) a message to the consultant; nothing
-/// is checked after a person took over.
+/// Each lead message gets a reply, or (while handed off) a message to the consultant; a
+/// message written while a person has the conversation (after a takeover, until a resume, a
+/// close or the bot answering again) is not checked: the person reads it in the business app.
 fn unanswered(records: &[TurnRecord]) -> Option<String> {
+    let mut taken_over = false;
     for (i, r) in records.iter().enumerate() {
-        if r.handoff_reason.as_deref() == Some("human_takeover")
-            && r.state.as_deref() == Some("handoff")
-        {
-            return None;
-        }
-        if !r.lead_message || is_reaction(r) {
+        let during_takeover = taken_over && r.state_before.as_deref() == Some("handoff");
+        taken_over = r.state.as_deref() == Some("handoff")
+            && r.handoff_reason.as_deref() == Some("human_takeover");
+        if during_takeover || !r.lead_message || is_reaction(r) {
             continue;
         }
         let relayed =
@@ -328,6 +354,22 @@ mod tests {
         first.reply_meta[0]["language"] = json!("id");
         let f = reply_language("en", &[first, detected]).unwrap();
         assert!(f.starts_with("turn 2:"), "{f}");
+    }
+
+    #[test]
+    fn messages_are_not_checked_while_a_person_has_the_conversation_but_are_after_it() {
+        let mut taken = record(false, vec![], "handoff");
+        taken.handoff_reason = Some("human_takeover".into());
+        let mut silent = record(true, vec![], "handoff");
+        silent.handoff_reason = Some("human_takeover".into());
+        assert!(unanswered(&[taken.clone(), silent.clone()]).is_none());
+        // Closed by an admin: the next lead message must be answered again.
+        let mut closed = record(false, vec![], "completed");
+        closed.state_before = Some("handoff".into());
+        let mut unanswered_after = record(true, vec![], "completed");
+        unanswered_after.state_before = Some("completed".into());
+        let f = unanswered(&[taken, silent, closed, unanswered_after]).unwrap();
+        assert!(f.starts_with("turn 4:"), "{f}");
     }
 
     #[test]

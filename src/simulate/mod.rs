@@ -139,11 +139,15 @@ pub struct Simulator {
     last: ConversationSummary,
     /// The core's trace of the turns run for the current action.
     trace: crate::flow::TurnTrace,
+    /// What the bot sent back to a consultant who wrote in the current action.
+    side_replies: Vec<String>,
     _dir: Option<tempfile::TempDir>,
     _flow_dir: Option<tempfile::TempDir>,
 }
 
 const SIM_SECRET: &str = "ari-simulate";
+/// The admin token of the simulated service (admin turns use it).
+const SIM_ADMIN_TOKEN: &str = "ari-simulate-admin";
 
 impl Simulator {
     /// A fresh pipeline (its own temporary SQLite file) for one lead.
@@ -207,7 +211,7 @@ impl Simulator {
                 arrivals: None,
             },
             metrics: crate::telemetry::metrics_handle(),
-            admin_token: None,
+            admin_token: Some(crate::config::settings::AdminToken::new(SIM_ADMIN_TOKEN)),
             knowledge: None,
         });
         Ok(Simulator {
@@ -226,6 +230,7 @@ impl Simulator {
             messages_seen: 0,
             last: ConversationSummary::default(),
             trace: crate::flow::TurnTrace::default(),
+            side_replies: Vec::new(),
             _dir: None,
             _flow_dir: None,
         })
@@ -266,6 +271,27 @@ impl Simulator {
                     .pending_conversations(100, at.timestamp_millis(), crate::worker::ORPHAN_TTL_MS)
                     .await?;
                 self.run_turn().await?;
+            }
+            Action::AdminClose | Action::AdminResume => {
+                self.set_clock(at);
+                let command = if *action == Action::AdminClose {
+                    "close"
+                } else {
+                    "resume"
+                };
+                self.admin(command).await?;
+                self.run_turn().await?;
+            }
+            Action::Ended { by_agent } => {
+                self.set_clock(at);
+                let env = self.envelope(at, None);
+                let body = payload::conversation_ended(&env, *by_agent);
+                self.post("whatsapp.conversation.ended", body).await?;
+                self.run_turn().await?;
+            }
+            Action::Consultant { from, text } => {
+                self.set_clock(at);
+                self.side_replies = self.consultant_writes(from, text, at).await?;
             }
             lead => {
                 self.set_clock(at);
@@ -405,6 +431,74 @@ impl Simulator {
         Ok(OwnedMessage::Interactive { id, title, list })
     }
 
+    /// `POST /admin/conversations/{id}/<command>` for the lead's conversation, with the admin
+    /// token, through the router.
+    async fn admin(&self, command: &str) -> anyhow::Result<()> {
+        let record = self
+            .store
+            .conversation_record(&self.key)
+            .await?
+            .context("admin: the lead has no conversation yet")?;
+        let request = Request::post(format!(
+            "/admin/conversations/{}/{command}",
+            record.conversation_id
+        ))
+        .header("authorization", format!("Bearer {SIM_ADMIN_TOKEN}"))
+        .body(Body::empty())?;
+        let response = self.router.clone().oneshot(request).await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the admin API answered {}",
+            response.status()
+        );
+        Ok(())
+    }
+
+    /// A consultant writes to the business number from `from`: delivered and run like any
+    /// message, in that number's own conversation. Returns what the bot sent back to `from` in
+    /// that conversation (a consultant is never a lead: nothing).
+    async fn consultant_writes(
+        &mut self,
+        from: &str,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<String>> {
+        let key = ConversationKey {
+            workspace_id: self.key.workspace_id.clone(),
+            contact_phone: from.to_string(),
+        };
+        self.sequence += 1;
+        let env = payload::Envelope {
+            phone: from,
+            name: None,
+            wamid: format!(
+                "wamid.SIMC{}.{}",
+                from.trim_start_matches('+'),
+                self.sequence
+            ),
+            at,
+            first: false,
+            context_id: None,
+        };
+        let body = payload::received(&env, &LeadMessage::Text(text));
+        self.post("whatsapp.message.received", body).await?;
+        for _ in 0..3 {
+            match take_turn(&self.deps, &key, None).await? {
+                TurnRun::Stale | TurnRun::Superseded => continue,
+                _ => break,
+            }
+        }
+        self.wait_for_sender().await;
+        Ok(self
+            .store
+            .conversation_outbox(&key)
+            .await?
+            .into_iter()
+            .filter(|o| o.to == from)
+            .map(|o| o.body)
+            .collect())
+    }
+
     async fn post(&self, event: &str, body: serde_json::Value) -> anyhow::Result<()> {
         let payload = serde_json::to_vec(&body)?;
         let request = Request::post("/webhooks/kapso")
@@ -479,7 +573,9 @@ impl Simulator {
         // Rows to other numbers are consultant messages, not replies to the lead.
         let (replies, notices): (Vec<_>, Vec<_>) =
             new_rows.partition(|o| o.to == self.key.contact_phone);
-        let replies: Vec<String> = replies.into_iter().map(|o| o.body.clone()).collect();
+        let mut replies: Vec<String> = replies.into_iter().map(|o| o.body.clone()).collect();
+        // A consultant's turn: what went back to the consultant's number.
+        replies.append(&mut self.side_replies);
         let notified: Vec<String> = notices.into_iter().map(|o| o.to.clone()).collect();
         self.replies_seen = outbox.len();
         let messages = self.store.conversation_messages(&self.key).await?;

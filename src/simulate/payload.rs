@@ -186,6 +186,25 @@ pub fn workflow_handoff(at: DateTime<Utc>, execution: &str) -> Value {
     })
 }
 
+/// A `whatsapp.conversation.ended` body for the simulated conversation at `at`: ended by a
+/// person (the last message was just now), or by Kapso after 24 hours without messages.
+pub fn conversation_ended(env: &Envelope<'_>, by_agent: bool) -> Value {
+    let last = if by_agent {
+        env.at - chrono::Duration::minutes(1)
+    } else {
+        env.at - chrono::Duration::hours(24)
+    };
+    json!({
+        "conversation": {
+            "id": CONVERSATION_ID, "phone_number": env.phone, "status": "ended",
+            "phone_number_id": PHONE_NUMBER_ID,
+            "last_active_at": last.to_rfc3339(), "updated_at": env.at.to_rfc3339(),
+            "kapso": {"contact_name": env.name, "last_message_timestamp": last.to_rfc3339()}
+        },
+        "phone_number_id": PHONE_NUMBER_ID
+    })
+}
+
 fn conversation(env: &Envelope<'_>) -> Value {
     json!({"id": CONVERSATION_ID, "phone_number": env.phone, "status": "active",
            "phone_number_id": PHONE_NUMBER_ID, "kapso": {"contact_name": env.name}})

@@ -78,6 +78,15 @@ pub struct Step {
     pub person: Option<String>,
     /// `handoff`: a Kapso workflow hands the conversation to a person.
     pub workflow: Option<String>,
+    /// `close` or `resume`: an admin calls `POST /admin/conversations/{id}/<command>`.
+    pub admin: Option<String>,
+    /// `agent` or `inactivity`: Kapso's `whatsapp.conversation.ended`, ended by a person or by
+    /// 24 hours without messages.
+    pub ended: Option<String>,
+    /// A consultant writes to the business number from their own number (`from`).
+    pub consultant: Option<String>,
+    /// The consultant's number (E.164) of a `consultant` turn.
+    pub from: Option<String>,
     pub tap: Option<Tap>,
     /// Answers the Nth-last bot message (`-1`: the last).
     pub reply_to: Option<i32>,
@@ -129,6 +138,14 @@ pub enum Action {
     Person(String),
     /// A Kapso workflow hands off.
     WorkflowHandoff,
+    /// An admin closes the conversation (`POST /admin/conversations/{id}/close`).
+    AdminClose,
+    /// An admin hands the conversation back to the bot (`.../resume`).
+    AdminResume,
+    /// Kapso says the conversation ended; `by_agent`: a person ended it (else inactivity).
+    Ended { by_agent: bool },
+    /// A consultant writes from their own number.
+    Consultant { from: String, text: String },
 }
 
 impl Action {
@@ -174,6 +191,13 @@ impl Action {
             Action::At(t) => format!("[the clock moves to {t}]"),
             Action::Person(t) => format!("[a person writes: {t}]"),
             Action::WorkflowHandoff => "[a Kapso workflow hands off]".into(),
+            Action::AdminClose => "[an admin closes the conversation]".into(),
+            Action::AdminResume => "[an admin hands the conversation back to the bot]".into(),
+            Action::Ended { by_agent: true } => "[an agent ends the conversation in Kapso]".into(),
+            Action::Ended { by_agent: false } => {
+                "[Kapso ends the conversation after 24 hours of inactivity]".into()
+            }
+            Action::Consultant { from, text } => format!("[consultant {from} writes: {text}]"),
         }
     }
 }
@@ -199,6 +223,14 @@ pub struct TurnExpect {
     /// One reply of the turn has this template key.
     #[serde(default)]
     pub reply_key: Option<String>,
+    /// Exactly this many messages went to the lead in this turn (for a `consultant` turn: back
+    /// to the consultant's number).
+    #[serde(default)]
+    pub replies: Option<usize>,
+    /// Exactly these consultant numbers (E.164) got a message in this turn (a notice, a
+    /// relay), in any order; `[]`: none.
+    #[serde(default)]
+    pub notified: Option<Vec<String>>,
 }
 
 /// What the dialogue must end with (all optional).
@@ -358,12 +390,20 @@ fn check_turn(turn: &Turn) -> Result<CheckedTurn, String> {
         step.at.is_some(),
         step.person.is_some(),
         step.workflow.is_some(),
+        step.admin.is_some(),
+        step.ended.is_some(),
+        step.consultant.is_some(),
         step.tap.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(
-            "a turn object needs exactly one of text, media, after, at, person, workflow, tap"
+            "a turn object needs exactly one of text, media, after, at, person, workflow, admin, ended, consultant, tap"
                 .into(),
+        );
+    }
+    if step.from.is_some() != step.consultant.is_some() {
+        return Err(
+            "`from` goes with `consultant` (the consultant's own number), and only there".into(),
         );
     }
     let action = action_of(step)?;
@@ -412,6 +452,29 @@ fn action_of(step: &Step) -> Result<Action, String> {
             "handoff" => Ok(Action::WorkflowHandoff),
             other => Err(format!("workflow {other:?}: only \"handoff\" exists")),
         };
+    }
+    if let Some(a) = &step.admin {
+        return match a.as_str() {
+            "close" => Ok(Action::AdminClose),
+            "resume" => Ok(Action::AdminResume),
+            other => Err(format!("admin {other:?}: use \"close\" or \"resume\"")),
+        };
+    }
+    if let Some(e) = &step.ended {
+        return match e.as_str() {
+            "agent" => Ok(Action::Ended { by_agent: true }),
+            "inactivity" => Ok(Action::Ended { by_agent: false }),
+            other => Err(format!("ended {other:?}: use \"agent\" or \"inactivity\"")),
+        };
+    }
+    if let (Some(text), Some(from)) = (&step.consultant, &step.from) {
+        let Some(from) = crate::ingress::events::normalize_e164(from) else {
+            return Err(format!("from {from:?} is not an E.164 number"));
+        };
+        return Ok(Action::Consultant {
+            from,
+            text: text.clone(),
+        });
     }
     match &step.tap {
         Some(Tap { button, row }) if button.is_some() != row.is_some() => Ok(Action::Tap {
@@ -478,6 +541,23 @@ mod tests {
             step(r#"{"workflow": "handoff"}"#).unwrap().action,
             Action::WorkflowHandoff
         );
+        assert_eq!(
+            step(r#"{"admin": "close"}"#).unwrap().action,
+            Action::AdminClose
+        );
+        assert_eq!(
+            step(r#"{"ended": "inactivity"}"#).unwrap().action,
+            Action::Ended { by_agent: false }
+        );
+        assert_eq!(
+            step(r#"{"consultant": "ok saya pegang", "from": "+6281111000001"}"#)
+                .unwrap()
+                .action,
+            Action::Consultant {
+                from: "+6281111000001".into(),
+                text: "ok saya pegang".into()
+            }
+        );
         assert!(matches!(
             step(r#"{"tap": {"row": 2}}"#).unwrap().action,
             Action::Tap { row: Some(2), .. }
@@ -514,5 +594,26 @@ mod tests {
                 .contains("-1")
         );
         assert!(step(r#"{"text": "a", "color": 1}"#).is_err());
+        assert!(
+            step(r#"{"admin": "delete"}"#)
+                .unwrap_err()
+                .contains("close")
+        );
+        assert!(
+            step(r#"{"ended": "sometime"}"#)
+                .unwrap_err()
+                .contains("agent")
+        );
+        assert!(
+            step(r#"{"consultant": "hi"}"#)
+                .unwrap_err()
+                .contains("from")
+        );
+        assert!(step(r#"{"text": "hi", "from": "+6281111000001"}"#).is_err());
+        assert!(
+            step(r#"{"consultant": "hi", "from": "kak"}"#)
+                .unwrap_err()
+                .contains("E.164")
+        );
     }
 }

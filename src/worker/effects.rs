@@ -60,8 +60,12 @@ pub(super) async fn apply(
                 recommend,
             );
         }
-        Effect::Handoff { reason, summary } => {
-            notices::handoff(turn, work, snapshot, reason, &summary);
+        Effect::Handoff {
+            reason,
+            summary,
+            to,
+        } => {
+            notices::handoff(turn, work, snapshot, reason, &summary, to.as_ref());
         }
         Effect::BookSlot { slot, notes } => {
             return Ok(Next::Feed(booking::book(turn, work, slot, notes).await?));
@@ -77,7 +81,7 @@ pub(super) async fn apply(
                 work.lead.status = Some(status);
             }
         }
-        Effect::Relay { text } => notices::relay(turn, work, snapshot, &text),
+        Effect::Relay { text, to } => notices::relay(turn, work, snapshot, &text, to.as_ref()),
         // The slots are in the reply's text already; no list message is sent.
         Effect::OfferSlots { .. } => {}
     }

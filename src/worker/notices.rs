@@ -5,14 +5,14 @@
 use serde_json::json;
 
 use super::turn::{Turn, TurnWork};
-use crate::flow::{HandoffReason, SlotOption, Snapshot};
-use crate::handoff::{self, HandoffNotice};
+use crate::flow::{Assignee, HandoffReason, SlotOption, Snapshot};
+use crate::handoff::{self, Consultant, HandoffNotice};
 use crate::scheduling;
 use crate::store::{Direction, NewMessage, NewWebhook, SendRequest, TurnClaim};
 use crate::telemetry::mask_phone;
 
 /// [`crate::flow::Effect::Handoff`]: tags the lead for the CRM, posts the CRM event (when a CRM
-/// is configured) and notifies the assigned consultant, except after a human takeover (the
+/// is configured) and notifies the assigned consultant `to`, except after a human takeover (the
 /// person who took over needs no notice).
 pub(super) fn handoff(
     turn: &Turn<'_>,
@@ -20,6 +20,7 @@ pub(super) fn handoff(
     snapshot: &Snapshot,
     reason: HandoffReason,
     summary: &str,
+    to: Option<&Assignee>,
 ) {
     let reason = reason.as_str();
     tracing::info!(reason, contact = %mask_phone(&turn.key.contact_phone), "handed off to a consultant");
@@ -44,7 +45,7 @@ pub(super) fn handoff(
     if reason == "human_takeover" {
         return;
     }
-    if let Some(message) = consultant_handoff(turn, &notice) {
+    if let Some(message) = consultant_handoff(turn, &notice, to) {
         work.notices.push(message);
     }
 }
@@ -87,16 +88,22 @@ fn crm_event(
     })
 }
 
-/// The handoff message to the consultant who gets the lead (the booked slot's, else one
-/// assigned); `None` when no consultant is configured.
-fn consultant_handoff(turn: &Turn<'_>, notice: &HandoffNotice<'_>) -> Option<NewMessage> {
-    let scheduling_cfg = &turn.config.scheduling;
-    let Some(consultant) =
-        handoff::assign(scheduling_cfg, turn.claim.conversation_id, notice.booked)
-    else {
+/// The handoff message to the consultant who gets the lead (`to`: the booked slot's, else the
+/// round-robin pick the core recorded); `None` when no consultant is configured.
+fn consultant_handoff(
+    turn: &Turn<'_>,
+    notice: &HandoffNotice<'_>,
+    to: Option<&Assignee>,
+) -> Option<NewMessage> {
+    let Some(to) = to else {
         tracing::warn!("no consultant configured: the handoff notice goes nowhere");
         return None;
     };
+    let consultant = Consultant {
+        name: to.name.clone(),
+        whatsapp: to.whatsapp.clone(),
+    };
+    let scheduling_cfg = &turn.config.scheduling;
     let text =
         handoff::consultant_message(&consultant, notice, scheduling::time_zone(scheduling_cfg));
     Some(consultant_notice(
@@ -108,12 +115,34 @@ fn consultant_handoff(turn: &Turn<'_>, notice: &HandoffNotice<'_>) -> Option<New
 }
 
 /// [`crate::flow::Effect::Relay`]: the lead's message, passed to the consultant who has the
-/// lead (the booked consultation's, else the same round-robin pick as the handoff notice).
-pub(super) fn relay(turn: &Turn<'_>, work: &mut TurnWork, snapshot: &Snapshot, text: &str) {
-    let booked = snapshot.lead.appointment.as_ref().map(|a| &a.slot);
-    let Some(consultant) =
-        handoff::assign(&turn.config.scheduling, turn.claim.conversation_id, booked)
-    else {
+/// lead (`to`, recorded in the handoff), and to the CRM webhook as a
+/// [`handoff::webhook::RELAY_EVENT`] when one is configured.
+pub(super) fn relay(
+    turn: &Turn<'_>,
+    work: &mut TurnWork,
+    snapshot: &Snapshot,
+    text: &str,
+    to: Option<&Assignee>,
+) {
+    if let Some(url) = &turn.deps.crm_webhook_url {
+        let event = handoff::relay_event(
+            &handoff::RelayedMessage {
+                contact_phone: &turn.key.contact_phone,
+                contact_name: turn.claim.contact_name.as_deref(),
+                text,
+                consultant: to,
+                reason: snapshot.handoff_reason().map(|r| r.as_str()),
+            },
+            turn.claim.conversation_id,
+            &turn.key.workspace_id,
+            turn.now,
+        );
+        work.webhooks.push(NewWebhook {
+            url: url.clone(),
+            body: event.to_string(),
+        });
+    }
+    let Some(to) = to else {
         tracing::warn!("no consultant configured: a handed-off lead's message is relayed nowhere");
         return;
     };
@@ -124,7 +153,7 @@ pub(super) fn relay(turn: &Turn<'_>, work: &mut TurnWork, snapshot: &Snapshot, t
     );
     work.notices.push(consultant_notice(
         turn.claim,
-        &consultant.whatsapp,
+        &to.whatsapp,
         message,
         json!({"audience": "consultant", "relay": true}),
     ));

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::flow::{InboundMessage as FlowMessage, InputEvent};
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType, StatusUpdate};
+use crate::ingress::events::normalize_e164;
 use crate::store::{Direction, NewMessage};
 
 /// Maps a stored inbound message to the flow's view of it. Every lead message maps to
@@ -122,16 +123,36 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                 }
             }
             EventKind::Control => {
-                if row.event_type == crate::inbox::RESUME_EVENT {
+                let event = match row.event_type.as_str() {
+                    crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
+                    crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
+                    _ => None,
+                };
+                if let Some(event) = event {
                     flush(&mut batch, &mut plan.events);
-                    plan.events.push(InputEvent::Resume);
+                    plan.events.push(event);
                 }
             }
-            EventKind::Conversation | EventKind::Unknown => {}
+            EventKind::Conversation => {
+                // A person ended the conversation in Kapso: the handoff closes.
+                if row.event.ended_by_agent {
+                    flush(&mut batch, &mut plan.events);
+                    plan.events.push(InputEvent::Close);
+                }
+            }
+            EventKind::Unknown => {}
         }
     }
     flush(&mut batch, &mut plan.events);
     plan
+}
+
+/// Whether `phone` (E.164) is one of the workspace's consultants (`scheduling.slots`): such a
+/// number's messages are recorded and never run through the flow as a lead's.
+pub(super) fn from_consultant(config: &crate::config::flow::FlowConfig, phone: &str) -> bool {
+    crate::handoff::consultants(&config.scheduling)
+        .iter()
+        .any(|c| c.whatsapp == phone || normalize_e164(&c.whatsapp).as_deref() == Some(phone))
 }
 
 /// What WhatsApp said about a failed outbound message (`code title` per error, `; `-joined),
@@ -237,6 +258,21 @@ mod tests {
         // Three inbound messages and the consultant's message are logged; the status is not.
         assert_eq!(p.messages.len(), 4);
         assert_eq!(p.last_inbound_wamid.as_deref(), Some("wamid.4"));
+    }
+
+    #[test]
+    fn a_close_and_a_conversation_ended_by_a_person_become_close_events() {
+        let mut close = InboundEvent::unknown(crate::inbox::CLOSE_EVENT);
+        close.kind = EventKind::Control;
+        let mut ended = InboundEvent::unknown(crate::inbox::CONVERSATION_ENDED_EVENT);
+        ended.kind = EventKind::Conversation;
+        ended.ended_by_agent = true;
+        let mut idle = ended.clone();
+        idle.ended_by_agent = false;
+        let p = plan(&[text(1, "halo"), row(2, close), row(3, idle), row(4, ended)]);
+        assert_eq!(p.events.len(), 3);
+        assert_eq!(p.events[1], InputEvent::Close);
+        assert_eq!(p.events[2], InputEvent::Close);
     }
 
     #[test]

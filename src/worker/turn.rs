@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::effects::{self, Next};
-use super::plan::{Plan, plan, texts_of};
+use super::plan::{Plan, from_consultant, plan, texts_of};
 use super::{booking, typing};
 use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{self, InputEvent, SlotOption, Snapshot, StageId, TurnInput};
@@ -378,10 +378,21 @@ async fn run_claimed(
     let config = deps.flow.current().for_workspace(&key.workspace_id);
 
     // Plan: what the claimed inbox rows mean for the core.
-    let plan = plan(&claim.inbound);
+    let mut plan = plan(&claim.inbound);
+    let consultant = from_consultant(&config, &key.contact_phone);
+    if consultant {
+        // A consultant's own number is not a lead: its messages are recorded, never greeted,
+        // qualified or scored.
+        tracing::info!(
+            conversation = claim.conversation_id,
+            "a consultant's number wrote: recorded, not run through the flow"
+        );
+        plan.events.clear();
+    }
     let turn = Turn::new(deps, key, claim, &config, now, &plan);
     let mut work = TurnWork::new(plan.messages);
     if claim.snapshot.is_none()
+        && !consultant
         && let Some(llm) = &deps.llm
     {
         llm.record_new_lead(&key.contact_phone);
@@ -412,7 +423,11 @@ async fn run_claimed(
 
     // Commit: everything the turn did, in one transaction.
     typing::before_commit(&turn, &work);
-    let summary = summary_of(&snapshot);
+    let summary = if consultant {
+        ConversationSummary::default()
+    } else {
+        summary_of(&snapshot)
+    };
     let replies = work.replies;
     let transitions = std::mem::take(&mut work.transitions);
     let trace = std::mem::take(&mut work.trace);
@@ -466,6 +481,7 @@ async fn core_input(
         form_answers: (turn.deps.form_answers)(turn.key),
         free_slots,
         llm_fields,
+        conversation_id: turn.claim.conversation_id,
     }))
 }
 

@@ -382,12 +382,31 @@ pub struct Handoff {
     /// and the lead writes. 0 = only an admin's resume hands the conversation back.
     #[serde(default = "default_takeover_resume_minutes")]
     pub takeover_resume_minutes: u32,
+    /// After a person took over, a lead message is relayed to the assigned consultant only
+    /// when no person has written to the lead for this many minutes (a person who wrote just
+    /// now reads it in the business app). Must be below `takeover_resume_minutes` when that
+    /// is not 0 (`check-config`).
+    #[serde(default = "default_relay_after_minutes")]
+    pub relay_after_minutes: u32,
+    /// A handoff with a booked consultation closes this many hours after the consultation's
+    /// end: the lead's next message then starts a new cycle. 0 = only a close (admin API,
+    /// Kapso's conversation ended by an agent) ends it.
+    #[serde(default = "default_close_after_hours")]
+    pub close_after_hours: u32,
     /// Phrases (matched on word boundaries, case-insensitive) that mean "I want a person".
     pub human_request_phrases: Vec<String>,
 }
 
 fn default_takeover_resume_minutes() -> u32 {
     1440
+}
+
+fn default_relay_after_minutes() -> u32 {
+    10
+}
+
+fn default_close_after_hours() -> u32 {
+    24
 }
 
 /// Knowledge-question detection (seed §8, with whole-word matching and a question cue).

@@ -61,6 +61,7 @@ const fn spec(stage: &'static str, key: &'static str, extra: &'static [&'static 
 /// Every text key the core uses, per stage. A key not listed here is an error ("unknown text").
 pub const TEXT_SPECS: &[TextSpec] = &[
     spec("greeting", "greeting", &["time_of_day", "question"]),
+    spec("greeting", "returning", &["time_of_day", "question"]),
     spec("qualifying", "ask_field", &["question", "field_label"]),
     spec(
         "qualifying",
@@ -105,6 +106,8 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("handoff", "human_requested", &[]),
     spec("handoff", "stuck", &[]),
     spec("handoff", "acknowledgement", &[]),
+    spec("handoff", "knowledge_fallback", &[]),
+    spec("handoff", "knowledge_instruction", &["tone"]),
     spec("handoff", "resumed", &["question"]),
     spec("handoff", "cancelled", &["date", "time"]),
 ];
@@ -244,6 +247,7 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
             );
         }
     }
+    check_handoff(cfg, &mut err);
     if cfg.knowledge.topic_keywords.is_empty() {
         err(
             "knowledge.topic_keywords".into(),
@@ -430,6 +434,29 @@ fn check_lead_placeholders(key: &str, text: &str, err: &mut impl FnMut(String, S
                 ),
             );
         }
+    }
+}
+
+/// Handoff timing and who gets the leads: relays after a takeover start before the bot
+/// resumes, and a flow that hands off has a consultant to notify (one named in
+/// `scheduling.slots`, `handoff::consultants`).
+fn check_handoff(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
+    let h = &cfg.handoff;
+    if h.takeover_resume_minutes > 0 && h.relay_after_minutes >= h.takeover_resume_minutes {
+        err(
+            "handoff.relay_after_minutes".into(),
+            format!(
+                "must be below takeover_resume_minutes ({} >= {}): after a takeover, relays must start before the bot resumes",
+                h.relay_after_minutes, h.takeover_resume_minutes
+            ),
+        );
+    }
+    if cfg.stages.handoff.enabled && crate::handoff::consultants(&cfg.scheduling).is_empty() {
+        err(
+            "scheduling.slots".into(),
+            "handoff is enabled but no consultant is configured to notify (name one in scheduling.slots)"
+                .into(),
+        );
     }
 }
 
