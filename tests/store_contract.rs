@@ -833,7 +833,10 @@ async fn moving_a_booking_books_the_new_slot_and_frees_the_old_at_once(store: &d
             .unwrap(),
         BookingOutcome::Full
     );
-    assert_eq!(slots_of(store, lead).await, [("mon-09".into(), "booked".into())]);
+    assert_eq!(
+        slots_of(store, lead).await,
+        [("mon-09".into(), "booked".into())]
+    );
     // A free slot: booked and the old one cancelled, in one step.
     let moved = booked_id(
         store

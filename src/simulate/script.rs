@@ -199,6 +199,9 @@ pub struct TurnExpect {
     /// One reply of the turn has this template key.
     #[serde(default)]
     pub reply_key: Option<String>,
+    /// One message to a consultant in this turn contains one of these (case-insensitive).
+    #[serde(default)]
+    pub notice_contains_any: Vec<String>,
 }
 
 /// What the dialogue must end with (all optional).
@@ -217,6 +220,10 @@ pub struct Expect {
     pub handoff_reason: Option<String>,
     #[serde(default)]
     pub appointments: Option<u32>,
+    /// The lead's CRM status at the end (`hot_lead`, `prospect`, `cold_lead`, `booked`,
+    /// `cancelled`).
+    #[serde(default)]
+    pub lead_status: Option<String>,
     /// The start of the booked appointment.
     #[serde(default)]
     pub booked_slot: Option<DateTime<FixedOffset>>,

@@ -1473,7 +1473,11 @@ fn book_in(
     let taken: i64 = tx.query_row(
         "SELECT count(*) FROM appointments
          WHERE workspace_id = ?1 AND slot_id = ?2 AND status = 'booked' AND id != ?3",
-        params![booking.workspace_id, booking.slot_id, moving_from.unwrap_or(-1)],
+        params![
+            booking.workspace_id,
+            booking.slot_id,
+            moving_from.unwrap_or(-1)
+        ],
         |r| r.get(0),
     )?;
     if taken >= i64::from(booking.capacity) {
