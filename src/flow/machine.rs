@@ -436,7 +436,7 @@ impl LeadState {
             Some(Guard::RescheduleRequested) => {
                 // The booking stays until the new slot is confirmed (then moved in one step).
                 let mut choice = SchedulingData {
-                    moving: self.appointment.clone(),
+                    moving: self.appointment.clone().map(Box::new),
                     handoff: Some(data.clone()),
                     ..SchedulingData::default()
                 };
@@ -917,7 +917,7 @@ impl LeadState {
                     return false;
                 };
                 if let Some(from) = data.moving.clone() {
-                    self.move_to(from, slot, context);
+                    self.move_to(*from, slot, context);
                 } else {
                     let notes = format!(
                         "Booked via ARI. Lead score: {}",

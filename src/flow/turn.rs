@@ -321,7 +321,7 @@ pub struct SchedulingData {
     /// until the new slot is confirmed, then [`Effect::MoveAppointment`] moves it in one store
     /// step. `None` for a first booking.
     #[serde(default)]
-    pub moving: Option<BookedAppointment>,
+    pub moving: Option<Box<BookedAppointment>>,
     /// The handoff the reschedule request came from: restored when the move is done or the
     /// lead keeps the booking after all.
     #[serde(default)]

@@ -84,7 +84,7 @@ impl LeadState {
     /// request came from.
     pub(super) fn keep_booking(&mut self, data: &SchedulingData, context: &mut Ctx<'_>) -> State {
         let tz = schedule::time_zone(context.cfg);
-        if let Some(a) = data.moving.as_ref().or(self.appointment.as_ref()) {
+        if let Some(a) = data.moving.as_deref().or(self.appointment.as_ref()) {
             let (date, time, _) =
                 scheduling::confirmation_parts_in(&a.slot, tz, &context.cfg.locale);
             let r = self.reply(
