@@ -894,6 +894,7 @@ impl LeadState {
         }
         // A day and/or time: "kamis", "besok", "25/11", "senin depan jam 10", "sore".
         if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz) {
+            let query = with_asked_time(data, context.free_slots, query, tz);
             self.slots_for_day(data, context, &query, tz);
             return;
         }
@@ -931,6 +932,7 @@ impl LeadState {
             Some(YesNo::No) => {
                 data.step = SchedulingStep::AskingDay;
                 data.selected = None;
+                data.asked_time = None;
                 let tz = schedule::time_zone(context.cfg);
                 let r = self.reply(
                     context,
@@ -1087,6 +1089,31 @@ impl LeadState {
             ),
         }
     }
+}
+
+/// The query of a message naming a day and/or time, with the time the lead named before when
+/// this one names only a day ("kamis jam 10", then "yg tgl 26": the 26th at 10:00), as long as
+/// that day has a slot at that time. A time named now is remembered when it found slots (after
+/// "no slot that day" the next day is a new choice).
+fn with_asked_time(
+    data: &mut SchedulingData,
+    free: &[SlotOption],
+    mut query: scheduling::DayTimeQuery,
+    tz: chrono_tz::Tz,
+) -> scheduling::DayTimeQuery {
+    if query.time.is_some() {
+        let found = !scheduling::filter_slots(free, &query, tz).is_empty();
+        data.asked_time = query.time.filter(|_| found);
+    } else if query.day.is_some() && data.asked_time.is_some() {
+        let merged = scheduling::DayTimeQuery {
+            time: data.asked_time,
+            ..query
+        };
+        if !scheduling::filter_slots(free, &merged, tz).is_empty() {
+            query = merged;
+        }
+    }
+    query
 }
 
 /// The slot the lead picked: a direct button pick of any free slot, or (once slots were shown)

@@ -326,6 +326,10 @@ pub struct SchedulingData {
     /// lead keeps the booking after all.
     #[serde(default)]
     pub handoff: Option<HandoffData>,
+    /// The time the lead last named while choosing ("kamis jam 10"): a later message naming
+    /// only a day keeps it ("yg tgl 26").
+    #[serde(default)]
+    pub asked_time: Option<crate::scheduling::TimeQuery>,
 }
 
 /// State-local data of `handoff`.

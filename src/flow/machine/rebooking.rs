@@ -48,6 +48,7 @@ impl LeadState {
         data.step = SchedulingStep::AskingDay;
         data.shown.clear();
         data.selected = None;
+        data.asked_time = None;
         let tz = schedule::time_zone(context.cfg);
         if let Some(wanted) = wanted_words(data, context, tz) {
             let whole = context.text;
