@@ -1,8 +1,8 @@
-// Booking (see src/store/mod.rs, `Store::book_slot`, `booked_slots`,
+// Booking (see src/store/mod.rs, `Store::book_slot`, `move_appointment`, `booked_slots`,
 // `conversation_appointments`).
 
 import { v } from "convex/values";
-import { internalMutation, internalQuery } from "./_generated/server";
+import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import type { Doc } from "./_generated/dataModel";
 import { reserveSeq } from "./model/seq";
 import { outboxRow } from "./model/rows";
@@ -29,55 +29,111 @@ function appointmentRow(a: Doc<"appointments">) {
  * concurrent bookings read the same index range, so Convex runs one after the other (OCC), and
  * a slot is never overbooked. Returns `{status: "booked", appointmentId}` or `{status: "full"}`.
  */
+const bookingArgs = {
+  conversationId: v.number(),
+  workspaceId: v.string(),
+  slotId: v.string(),
+  startsAtMs: v.number(),
+  durationMinutes: v.number(),
+  consultantName: v.string(),
+  consultantWhatsapp: v.string(),
+  capacity: v.number(),
+  notes: v.string(),
+  nowMs: v.number(),
+};
+
+type BookingArgs = {
+  conversationId: number;
+  workspaceId: string;
+  slotId: string;
+  startsAtMs: number;
+  durationMinutes: number;
+  consultantName: string;
+  consultantWhatsapp: string;
+  capacity: number;
+  notes: string;
+  nowMs: number;
+};
+
+/**
+ * The booking step of `book` and `move`, inside the caller's mutation: the conversation's own
+ * booking of the slot comes back (a redone turn); otherwise one is inserted while the slot's
+ * booked appointments, not counting `movingFrom` (the lead's own booking being moved), are
+ * fewer than `capacity`.
+ */
+async function bookIn(ctx: MutationCtx, args: BookingArgs, movingFrom: number | null) {
+  const mine = await ctx.db
+    .query("appointments")
+    .withIndex("by_conversation_slot", (q) =>
+      q.eq("conversationSeq", args.conversationId).eq("slotId", args.slotId).eq("status", "booked"),
+    )
+    .first();
+  if (mine !== null) {
+    return { status: "booked" as const, appointmentId: mine.seq };
+  }
+  // Counting stops one past the capacity: no slot holds more, and the read stays small.
+  const booked = await ctx.db
+    .query("appointments")
+    .withIndex("by_slot", (q) =>
+      q.eq("workspaceId", args.workspaceId).eq("slotId", args.slotId).eq("status", "booked"),
+    )
+    .take(Math.max(0, Math.floor(args.capacity)) + 1);
+  const taken = booked.filter((a) => a.seq !== movingFrom).length;
+  if (taken >= args.capacity) {
+    return { status: "full" as const };
+  }
+  const seq = await reserveSeq(ctx, "appointments", 1);
+  await ctx.db.insert("appointments", {
+    seq,
+    workspaceId: args.workspaceId,
+    conversationSeq: args.conversationId,
+    slotId: args.slotId,
+    startsAtMs: args.startsAtMs,
+    durationMinutes: args.durationMinutes,
+    consultantName: args.consultantName,
+    consultantWhatsapp: args.consultantWhatsapp,
+    status: "booked",
+    notes: args.notes,
+    createdAtMs: args.nowMs,
+    updatedAtMs: args.nowMs,
+  });
+  return { status: "booked" as const, appointmentId: seq };
+}
+
+/**
+ * Books a consultation atomically: in this one mutation, a conversation that already holds the
+ * slot gets its appointment back (a redone turn, or a retried request); otherwise the slot's
+ * booked appointments are counted and one is inserted only while fewer than `capacity`. Two
+ * concurrent bookings read the same index range, so Convex runs one after the other (OCC), and
+ * a slot is never overbooked. Returns `{status: "booked", appointmentId}` or `{status: "full"}`.
+ */
 export const book = internalMutation({
-  args: {
-    conversationId: v.number(),
-    workspaceId: v.string(),
-    slotId: v.string(),
-    startsAtMs: v.number(),
-    durationMinutes: v.number(),
-    consultantName: v.string(),
-    consultantWhatsapp: v.string(),
-    capacity: v.number(),
-    notes: v.string(),
-    nowMs: v.number(),
-  },
+  args: bookingArgs,
+  handler: async (ctx, args) => bookIn(ctx, args, null),
+});
+
+/**
+ * Moves a booked consultation (see src/store/mod.rs, `Store::move_appointment`): in this one
+ * mutation, books the new slot as `book` does, without counting the lead's own old booking
+ * against its capacity, and cancels appointment `fromAppointmentId` of this conversation. A
+ * full slot changes nothing (the old booking stays). A repeat finds the new slot held and the
+ * old one cancelled: the same answer. Returns what `book` returns.
+ */
+export const move = internalMutation({
+  args: { ...bookingArgs, fromAppointmentId: v.number() },
   handler: async (ctx, args) => {
-    const mine = await ctx.db
-      .query("appointments")
-      .withIndex("by_conversation_slot", (q) =>
-        q.eq("conversationSeq", args.conversationId).eq("slotId", args.slotId).eq("status", "booked"),
-      )
-      .first();
-    if (mine !== null) {
-      return { status: "booked" as const, appointmentId: mine.seq };
+    const { fromAppointmentId, ...booking } = args;
+    const outcome = await bookIn(ctx, booking, fromAppointmentId);
+    if (outcome.status === "booked" && outcome.appointmentId !== fromAppointmentId) {
+      const old = await ctx.db
+        .query("appointments")
+        .withIndex("by_seq", (q) => q.eq("seq", fromAppointmentId))
+        .unique();
+      if (old !== null && old.conversationSeq === args.conversationId && old.status === "booked") {
+        await ctx.db.patch(old._id, { status: "cancelled", updatedAtMs: args.nowMs });
+      }
     }
-    // Counting stops at the capacity: no slot holds more, and the read stays small.
-    const taken = await ctx.db
-      .query("appointments")
-      .withIndex("by_slot", (q) =>
-        q.eq("workspaceId", args.workspaceId).eq("slotId", args.slotId).eq("status", "booked"),
-      )
-      .take(Math.max(0, Math.floor(args.capacity)));
-    if (taken.length >= args.capacity) {
-      return { status: "full" as const };
-    }
-    const seq = await reserveSeq(ctx, "appointments", 1);
-    await ctx.db.insert("appointments", {
-      seq,
-      workspaceId: args.workspaceId,
-      conversationSeq: args.conversationId,
-      slotId: args.slotId,
-      startsAtMs: args.startsAtMs,
-      durationMinutes: args.durationMinutes,
-      consultantName: args.consultantName,
-      consultantWhatsapp: args.consultantWhatsapp,
-      status: "booked",
-      notes: args.notes,
-      createdAtMs: args.nowMs,
-      updatedAtMs: args.nowMs,
-    });
-    return { status: "booked" as const, appointmentId: seq };
+    return outcome;
   },
 });
 

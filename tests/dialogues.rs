@@ -193,7 +193,8 @@ async fn twenty_leads_race_for_one_place() {
 }
 
 /// After booking, the lead moves the consultation ("ganti jadwal") and later cancels it
-/// ("batal"): each release frees the place in the store and tells the consultant.
+/// ("batal"): the booking stays until the new slot is confirmed, the move and the cancel each
+/// free the place in the store and tell the consultant, and the cancel sets the lead status.
 #[tokio::test]
 async fn a_lead_reschedules_then_cancels() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -223,11 +224,13 @@ async fn a_lead_reschedules_then_cancels() {
 
     let turn = say(&mut sim, "kak, bisa ganti jadwal?").await;
     assert_eq!(turn.state.as_deref(), Some("scheduling"));
-    assert_eq!(turn.consultants_notified.len(), 1, "{turn:?}");
+    assert!(turn.consultants_notified.is_empty(), "{turn:?}");
+    assert_eq!(sim.outcome().await.unwrap().appointments, 1);
     say(&mut sim, "jumat").await;
     say(&mut sim, "1").await;
     let turn = say(&mut sim, "ya").await;
     assert_eq!(turn.state.as_deref(), Some("handoff"));
+    assert_eq!(turn.consultants_notified.len(), 2, "{turn:?}");
     let key = ari::store::ConversationKey {
         workspace_id: "default".into(),
         contact_phone: script.contact.phone.clone(),
@@ -242,6 +245,10 @@ async fn a_lead_reschedules_then_cancels() {
     assert_eq!(turn.state.as_deref(), Some("completed"));
     assert!(turn.replies[0].contains("batalkan"), "{:?}", turn.replies);
     assert_eq!(turn.consultants_notified.len(), 1);
+    assert_eq!(
+        sim.outcome().await.unwrap().lead_status.as_deref(),
+        Some("cancelled")
+    );
     let statuses: Vec<_> = store
         .conversation_appointments(&key)
         .await
@@ -479,4 +486,58 @@ async fn a_recommendation_question_gets_destinations_that_fit_the_lead() {
     ] {
         assert!(!reply.contains(other), "{other} in {reply}");
     }
+}
+
+/// A lead moving their booking confirms a slot that another lead took meanwhile: the move
+/// changes nothing (the old booking stays booked), the lead is offered other days and is still
+/// choosing.
+#[tokio::test]
+async fn a_move_into_a_slot_taken_meanwhile_keeps_the_old_booking() {
+    use chrono::TimeZone;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("m.db")).await.unwrap());
+    let start = script.now.with_timezone(&Utc);
+    let mut sim = simulator(
+        &store,
+        &root.join("state-machines"),
+        &script.contact.phone,
+        start,
+    )
+    .await;
+    let mut minute = 0;
+    for text in &script.lead_texts() {
+        minute += 1;
+        sim.say(text, start + Duration::minutes(minute))
+            .await
+            .unwrap();
+    }
+    let booked = sim.outcome().await.unwrap().booked;
+    assert_eq!(booked.len(), 1);
+    let at = start + Duration::minutes(minute + 1);
+    let turn = sim
+        .say("kak ganti jadwal ke jumat jam 9 dong", at)
+        .await
+        .unwrap();
+    assert_eq!(turn.state.as_deref(), Some("scheduling"));
+    assert!(turn.replies[0].contains("09:00"), "{:?}", turn.replies);
+    // Friday 27 November 2026, 09:00 WIB goes to another lead before the "ya".
+    let friday = chrono_tz::Asia::Jakarta
+        .with_ymd_and_hms(2026, 11, 27, 9, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    sim.prebook(&[friday], at).await.unwrap();
+    let turn = sim.say("ya", at + Duration::minutes(1)).await.unwrap();
+    assert_eq!(turn.state.as_deref(), Some("scheduling"));
+    assert!(
+        turn.replies[0].contains("barusan terisi"),
+        "{:?}",
+        turn.replies
+    );
+    assert!(turn.consultants_notified.is_empty(), "{turn:?}");
+    let outcome = sim.outcome().await.unwrap();
+    assert_eq!(outcome.appointments, 1);
+    assert_eq!(outcome.booked[0].starts_at, booked[0].starts_at);
 }

@@ -101,6 +101,22 @@ fn booked(stage: StageSnapshot) -> Snapshot {
     snap
 }
 
+/// A hot lead with a booked consultation who asked to move it and is choosing a new slot.
+fn moving() -> Snapshot {
+    let mut snap = booked(handoff(HandoffReason::AppointmentBooked, Some(now())));
+    let data = SchedulingData {
+        moving: snap.lead.appointment.clone().map(Box::new),
+        handoff: Some(HandoffData {
+            reason: HandoffReason::AppointmentBooked,
+            at: now(),
+            last_ack_at: Some(now()),
+        }),
+        ..SchedulingData::default()
+    };
+    snap.stage = StageSnapshot::Scheduling(data);
+    snap
+}
+
 fn text(t: &str) -> TurnInput {
     let mut i = TurnInput::text(now(), t);
     i.free_slots = Some(candidate_slots(&cfg(), now()));
@@ -404,6 +420,26 @@ fn every_transition_and_guard() {
             text("halo lagi"),
             |_| {},
             StageId::Qualifying,
+            None,
+        ),
+        (
+            Guard::BooksAgain,
+            {
+                let mut s = lead(HOT, DOCS_YES, StageSnapshot::Completed);
+                s.lead.documents.insert("transcript".into(), YesNo::Yes);
+                s
+            },
+            text("halo kak, aku mau jadwalin konsultasi lagi dong"),
+            |_| {},
+            StageId::Booking,
+            None,
+        ),
+        (
+            Guard::KeepsBooking,
+            moving(),
+            text("ga jadi deh kak, tetap yang lama aja"),
+            |_| {},
+            StageId::Handoff,
             None,
         ),
     ];
@@ -899,17 +935,32 @@ fn scheduling_understands_relative_days_dates_and_times() {
 }
 
 #[test]
-fn cancel_and_reschedule_release_the_booking_and_mean_nothing_without_one() {
+fn cancel_releases_the_booking_reschedule_keeps_it_and_both_mean_nothing_without_one() {
     let c = cfg();
-    // Reschedule: the booking is released and the free days are listed.
+    // Reschedule: the booking stays (nothing released) and the free days are listed.
     let out = run_turn(
         &booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
         &text("ganti jadwal ya kak"),
         &c,
     );
     assert_eq!(out.snapshot.stage_id(), StageId::Scheduling);
-    assert!(out.snapshot.lead.appointment.is_none());
-    assert!(out.effects.iter().any(|e| matches!(e, Effect::CancelAppointment { appointment_id, reschedule: true, .. } if appointment_id == "7")));
+    assert_eq!(
+        out.snapshot
+            .lead
+            .appointment
+            .as_ref()
+            .map(|a| a.id.as_str()),
+        Some("7")
+    );
+    let StageSnapshot::Scheduling(data) = &out.snapshot.stage else {
+        unreachable!()
+    };
+    assert_eq!(data.moving.as_ref().map(|a| a.id.as_str()), Some("7"));
+    assert!(
+        !out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::CancelAppointment { .. }))
+    );
     assert_eq!(out.reply_templates(), vec!["scheduling.reschedule"]);
     // Cancel: released, a confirmation naming the slot, the cycle ends.
     let out = run_turn(
@@ -946,4 +997,162 @@ fn cancel_and_reschedule_release_the_booking_and_mean_nothing_without_one() {
             .iter()
             .any(|e| matches!(e, Effect::CancelAppointment { .. }))
     );
+}
+
+/// The free slot of `input` starting at `hh:mm` WIB on `date` (YYYY-MM-DD).
+fn slot_at(input: &TurnInput, date: &str, hhmm: &str) -> ari::flow::SlotOption {
+    let wib = chrono_tz::Asia::Jakarta;
+    input
+        .free_slots
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            let l = s.start.with_timezone(&wib);
+            l.format("%Y-%m-%d").to_string() == date && l.format("%H:%M").to_string() == hhmm
+        })
+        .cloned()
+        .unwrap()
+}
+
+/// A day and time given with the request are used at once; the confirmed slot moves the
+/// booking in one effect (nothing cancelled on its own), and the store's answer ends the move:
+/// the new booking is kept, the lead told, the handoff restored. A taken slot keeps the old one.
+#[test]
+fn a_confirmed_new_slot_moves_the_booking_in_one_effect() {
+    let c = cfg();
+    let input = text("kak ganti jadwal ke kamis jam 10 bisa?");
+    let out = run_turn(
+        &booked(handoff(HandoffReason::AppointmentBooked, Some(now()))),
+        &input,
+        &c,
+    );
+    assert_eq!(out.reply_templates(), vec!["scheduling.confirm"]);
+    let thursday = slot_at(&input, "2026-11-26", "10:00");
+    let StageSnapshot::Scheduling(data) = &out.snapshot.stage else {
+        panic!("{:?}", out.snapshot.stage)
+    };
+    assert_eq!(data.selected.as_ref(), Some(&thursday));
+    let out = run_turn(&out.snapshot, &text("iya kak"), &c);
+    let moves: Vec<_> = out
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::MoveAppointment { from, to, .. } => Some((from.id.clone(), to.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moves, vec![("7".to_string(), thursday.clone())]);
+    assert!(!out.effects.iter().any(|e| matches!(
+        e,
+        Effect::CancelAppointment { .. } | Effect::BookSlot { .. }
+    )));
+    assert_eq!(
+        out.snapshot
+            .lead
+            .appointment
+            .as_ref()
+            .map(|a| a.id.as_str()),
+        Some("7")
+    );
+    // Taken meanwhile: still choosing, the old booking untouched.
+    let taken = run_turn(
+        &out.snapshot,
+        &event(InputEvent::BookingResult {
+            result: BookingResult::SlotTaken {
+                slot_id: thursday.id.clone(),
+            },
+        }),
+        &c,
+    );
+    assert_eq!(taken.snapshot.stage_id(), StageId::Scheduling);
+    assert_eq!(taken.reply_templates(), vec!["scheduling.slot_taken"]);
+    assert_eq!(
+        taken
+            .snapshot
+            .lead
+            .appointment
+            .as_ref()
+            .map(|a| a.id.as_str()),
+        Some("7")
+    );
+    // Moved: the new booking, the move confirmation, back to the handoff without a new
+    // handoff notice.
+    let moved = run_turn(
+        &out.snapshot,
+        &event(InputEvent::BookingResult {
+            result: BookingResult::Booked {
+                slot_id: thursday.id.clone(),
+                appointment_id: "8".into(),
+            },
+        }),
+        &c,
+    );
+    assert_eq!(moved.snapshot.stage_id(), StageId::Handoff);
+    assert_eq!(moved.reply_templates(), vec!["scheduling.moved"]);
+    assert_eq!(
+        moved.snapshot.lead.appointment,
+        Some(BookedAppointment {
+            id: "8".into(),
+            slot: thursday,
+        })
+    );
+    assert_eq!(handoff_reason(&moved.effects), None);
+    assert_eq!(
+        moved.snapshot.handoff_reason(),
+        Some(HandoffReason::AppointmentBooked)
+    );
+}
+
+/// While choosing: "batal" cancels the kept booking, a new request restarts the choice on the
+/// day it names, keeping words go back to the handoff with the booking; the reason day alone
+/// ("Friday" of a Friday booking) is not taken for the new day.
+#[test]
+fn while_choosing_cancel_restart_and_keep() {
+    let c = cfg();
+    let out = run_turn(&moving(), &text("batal aja deh kak konsultasinya"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Completed);
+    assert!(out.snapshot.lead.appointment.is_none());
+    assert!(out.effects.iter().any(|e| matches!(
+        e,
+        Effect::CancelAppointment { appointment_id, reschedule: false, .. } if appointment_id == "7"
+    )));
+    let out = run_turn(&moving(), &text("eh ganti ke rabu aja deh"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Scheduling);
+    assert_eq!(out.reply_templates(), vec!["scheduling.show_slots"]);
+    let StageSnapshot::Scheduling(data) = &out.snapshot.stage else {
+        unreachable!()
+    };
+    assert!(data.moving.is_some());
+    let wib = chrono_tz::Asia::Jakarta;
+    assert!(
+        data.shown
+            .iter()
+            .all(|s| s.start.with_timezone(&wib).format("%a").to_string() == "Wed")
+    );
+    let out = run_turn(&moving(), &text("Actually, keep the original please"), &c);
+    assert_eq!(out.snapshot.stage_id(), StageId::Handoff);
+    assert_eq!(out.reply_templates(), vec!["scheduling.kept"]);
+    assert_eq!(
+        out.snapshot
+            .lead
+            .appointment
+            .as_ref()
+            .map(|a| a.id.as_str()),
+        Some("7")
+    );
+    // The booked day named as the reason: the days are listed instead.
+    let snap = booked(handoff(HandoffReason::AppointmentBooked, Some(now())));
+    let wib_day = snap
+        .lead
+        .appointment
+        .as_ref()
+        .map(|a| a.slot.start.with_timezone(&wib).format("%A").to_string())
+        .unwrap();
+    let out = run_turn(
+        &snap,
+        &text(&format!("{wib_day} I have a class, can I reschedule?")),
+        &c,
+    );
+    assert_eq!(out.reply_templates(), vec!["scheduling.reschedule"]);
 }

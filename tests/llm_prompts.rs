@@ -184,6 +184,7 @@ fn scheduling() {
         step: SchedulingStep::Confirming,
         shown: slots()[..2].to_vec(),
         selected: Some(slots()[1].clone()),
+        ..SchedulingData::default()
     });
     full_lead(&mut snapshot);
     let req = request(

@@ -797,6 +797,143 @@ async fn twenty_concurrent_bookings_of_one_place_book_once(store: Arc<dyn Store>
     assert_eq!(booked, 1);
 }
 
+/// The appointments of the conversation of `phone`: `(slot id, status)`, oldest first.
+async fn slots_of(store: &dyn Store, phone: &str) -> Vec<(String, String)> {
+    let key = ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: phone.into(),
+    };
+    store
+        .conversation_appointments(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.slot_id, a.status))
+        .collect()
+}
+
+fn booked_id(outcome: BookingOutcome) -> i64 {
+    match outcome {
+        BookingOutcome::Booked { appointment_id } => appointment_id,
+        BookingOutcome::Full => panic!("expected a booking, got Full"),
+    }
+}
+
+async fn moving_a_booking_books_the_new_slot_and_frees_the_old_at_once(store: &dyn Store) {
+    let (lead, other) = ("+6281111111201", "+6281111111202");
+    let a = conversation_for(store, lead).await;
+    let b = conversation_for(store, other).await;
+    let old = booked_id(store.book_slot(appointment(a, "mon-09", 1)).await.unwrap());
+    booked_id(store.book_slot(appointment(b, "tue-09", 1)).await.unwrap());
+    // The new slot is full: nothing changes, the old booking stays.
+    assert_eq!(
+        store
+            .move_appointment(old, appointment(a, "tue-09", 1))
+            .await
+            .unwrap(),
+        BookingOutcome::Full
+    );
+    assert_eq!(
+        slots_of(store, lead).await,
+        [("mon-09".into(), "booked".into())]
+    );
+    // A free slot: booked and the old one cancelled, in one step.
+    let moved = booked_id(
+        store
+            .move_appointment(old, appointment(a, "wed-09", 1))
+            .await
+            .unwrap(),
+    );
+    assert_ne!(moved, old);
+    let after = vec![
+        ("mon-09".to_string(), "cancelled".to_string()),
+        ("wed-09".to_string(), "booked".to_string()),
+    ];
+    assert_eq!(slots_of(store, lead).await, after);
+    let counts = store.booked_slots("default", 0, i64::MAX).await.unwrap();
+    assert_eq!(counts.get("mon-09"), None);
+    assert_eq!(counts.get("wed-09"), Some(&1));
+    // A redone turn moves nothing twice: the same appointment back, nothing else booked.
+    assert_eq!(
+        store
+            .move_appointment(old, appointment(a, "wed-09", 1))
+            .await
+            .unwrap(),
+        BookingOutcome::Booked {
+            appointment_id: moved
+        }
+    );
+    assert_eq!(slots_of(store, lead).await, after);
+    // Moving within the slot the lead holds (capacity 1, full with their own booking): their
+    // own booking does not count against the capacity, and it stays booked.
+    assert_eq!(
+        store
+            .move_appointment(moved, appointment(a, "wed-09", 1))
+            .await
+            .unwrap(),
+        BookingOutcome::Booked {
+            appointment_id: moved
+        }
+    );
+    assert_eq!(slots_of(store, lead).await, after);
+    // Another conversation cannot release this lead's booking by moving it.
+    booked_id(
+        store
+            .move_appointment(moved, appointment(b, "thu-09", 1))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(slots_of(store, lead).await, after);
+    // The place freed by the move can be booked by someone else.
+    booked_id(store.book_slot(appointment(b, "mon-09", 1)).await.unwrap());
+}
+
+/// Ten leads, each holding their own slot, move into one free place at once: one wins (its old
+/// slot freed), the nine others get `Full` and keep the booking they had.
+async fn leads_racing_to_move_into_one_place_move_once(store: Arc<dyn Store>) {
+    let mut leads = Vec::new();
+    for i in 0..10 {
+        let phone = format!("+62811111113{i:02}");
+        let id = conversation_for(&*store, &phone).await;
+        let slot = format!("own-{i}");
+        let old = booked_id(store.book_slot(appointment(id, &slot, 1)).await.unwrap());
+        leads.push((phone, id, old, slot));
+    }
+    let tasks: Vec<_> = leads
+        .iter()
+        .map(|(_, id, old, _)| {
+            let (store, id, old) = (Arc::clone(&store), *id, *old);
+            tokio::spawn(async move {
+                store
+                    .move_appointment(old, appointment(id, "contested", 1))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (t, lead) in tasks.into_iter().zip(&leads) {
+        if matches!(t.await.unwrap(), BookingOutcome::Booked { .. }) {
+            winners.push(lead.clone());
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let counts = store.booked_slots("default", 0, i64::MAX).await.unwrap();
+    assert_eq!(counts.get("contested"), Some(&1));
+    for (phone, _, _, slot) in &leads {
+        let held = slots_of(&*store, phone).await;
+        if winners.iter().any(|w| &w.0 == phone) {
+            let want = vec![
+                (slot.clone(), "cancelled".to_string()),
+                ("contested".to_string(), "booked".to_string()),
+            ];
+            assert_eq!(held, want);
+        } else {
+            assert_eq!(held, [(slot.clone(), "booked".to_string())], "{phone}");
+        }
+    }
+}
+
 async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
     store
         .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
@@ -1262,6 +1399,7 @@ macro_rules! contract_on {
             an_operator_command_is_queued_in_order_with_the_messages,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
+            moving_a_booking_books_the_new_slot_and_frees_the_old_at_once,
             reminders_are_recorded_once_and_only_while_booked,
             the_conversation_language_is_kept_for_reminders,
             lead_status_is_set_only_when_a_turn_sets_it_and_tags_accumulate,
@@ -1286,6 +1424,18 @@ async fn convex_concurrent_claims_of_one_key_store_once() {
 async fn convex_twenty_concurrent_bookings_of_one_place_book_once() {
     let (_, store) = convex().await;
     twenty_concurrent_bookings_of_one_place_book_once(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convex_leads_racing_to_move_into_one_place_move_once() {
+    let (_, store) = convex().await;
+    leads_racing_to_move_into_one_place_move_once(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_leads_racing_to_move_into_one_place_move_once() {
+    let (_dir, store) = sqlite().await;
+    leads_racing_to_move_into_one_place_move_once(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

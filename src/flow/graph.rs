@@ -127,6 +127,8 @@ pub enum EventKind {
     CancelRequested,
     /// The lead asks to move an upcoming booked consultation.
     RescheduleRequested,
+    /// While choosing a new slot, the lead keeps the booked one after all.
+    KeepBooking,
 }
 
 /// Everything a guard may look at, computed once per dispatch.
@@ -154,11 +156,15 @@ pub struct Facts {
     /// Handed off with a booked consultation that ended `handoff.close_after_hours` ago or
     /// more (never when that is 0).
     pub consultation_over: bool,
+    /// The lead's words ask to book a consultation ([`super::rebook::asks_to_book`]).
+    pub asks_to_book: bool,
 }
 
 /// A named condition on [`Facts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
+    /// First message of a new cycle of a lead whose data are all known, asking to book again.
+    BooksAgain,
     /// First message of a cycle.
     FirstMessage,
     /// Message, qualification not done.
@@ -206,6 +212,8 @@ pub enum Guard {
     RescheduleRequested,
     /// The lead asks to cancel the upcoming booked consultation.
     CancelRequested,
+    /// While choosing a new slot, the lead keeps the booked one ("tetap yang lama").
+    KeepsBooking,
     /// Message while handed off (one acknowledgement per quiet period).
     QuietPeriod,
     /// Closed by a consultant.
@@ -223,6 +231,7 @@ impl Guard {
         let routing = matches!(f.event, E::Route | E::Message);
         let t = f.temperature;
         match self {
+            Guard::BooksAgain => f.event == E::Message && f.qualification_done && f.asks_to_book,
             Guard::FirstMessage => f.event == E::Message,
             Guard::StillQualifying => f.event == E::Message && !f.qualification_done,
             Guard::QualificationDone => f.event == E::Message && f.qualification_done,
@@ -258,6 +267,7 @@ impl Guard {
             }
             Guard::RescheduleRequested => f.event == E::RescheduleRequested,
             Guard::CancelRequested => f.event == E::CancelRequested,
+            Guard::KeepsBooking => f.event == E::KeepBooking,
             Guard::QuietPeriod => matches!(f.event, E::Message | E::HumanRequested),
             Guard::Closed => f.event == E::Close,
             Guard::Resumed => f.event == E::Resume,
@@ -268,6 +278,7 @@ impl Guard {
     /// The guard as printed on the graph's edges.
     pub fn label(self) -> &'static str {
         match self {
+            Guard::BooksAgain => "asks to book, all data known",
             Guard::FirstMessage => "first message",
             Guard::StillQualifying => "field or document missing",
             Guard::QualificationDone => "all fields known/unknown, all documents asked",
@@ -291,6 +302,7 @@ impl Guard {
             Guard::ConsultationOver => "message, close_after_hours after the consultation",
             Guard::RescheduleRequested => "asks to reschedule the booking (ganti jadwal)",
             Guard::CancelRequested => "cancels the booking (batal)",
+            Guard::KeepsBooking => "keeps the booked slot (tetap yang lama)",
             Guard::QuietPeriod => "message (ack once per quiet period)",
             Guard::Closed => "closed by consultant",
             Guard::Resumed => "resumed by admin",
@@ -355,6 +367,7 @@ pub static EDGES: &[Edge] = &[
     ESC_GREETING[0],
     ESC_GREETING[1],
     ESC_GREETING[2],
+    e(S::Greeting, S::Scoring, Guard::BooksAgain),
     e(S::Greeting, S::Qualifying, Guard::FirstMessage),
     ESC_QUALIFYING[0],
     ESC_QUALIFYING[1],
@@ -380,6 +393,9 @@ pub static EDGES: &[Edge] = &[
     ESC_SCHEDULING[0],
     ESC_SCHEDULING[1],
     ESC_SCHEDULING[2],
+    e(S::Scheduling, S::Completed, Guard::CancelRequested),
+    e(S::Scheduling, S::Scheduling, Guard::RescheduleRequested),
+    h(S::Scheduling, Guard::KeepsBooking, R::AppointmentBooked),
     h(S::Scheduling, Guard::SlotBooked, R::AppointmentBooked),
     e(S::Scheduling, S::Scheduling, Guard::SlotTaken),
     e(S::Scheduling, S::Scheduling, Guard::SchedulingStep),

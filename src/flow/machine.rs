@@ -9,6 +9,8 @@
 //! [`super::graph::EDGES`], the table `ari flow graph` prints. The machine has no entry or exit
 //! actions, so restoring a state never replays effects (crates.md §2.2).
 
+mod rebooking;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
@@ -54,6 +56,8 @@ pub enum Event {
     CancelRequested,
     /// The lead asks to move the upcoming booking.
     RescheduleRequested,
+    /// While choosing a new slot, the lead keeps the booked one after all.
+    KeepBooking,
 }
 
 impl Event {
@@ -70,6 +74,7 @@ impl Event {
             Event::Booking(BookingResult::SlotTaken { .. }) => EventKind::BookingTaken,
             Event::CancelRequested => EventKind::CancelRequested,
             Event::RescheduleRequested => EventKind::RescheduleRequested,
+            Event::KeepBooking => EventKind::KeepBooking,
         }
     }
 }
@@ -123,6 +128,11 @@ impl LeadState {
         let Some(edge) = context.took(select(StageId::Greeting, &context.facts)) else {
             return Handled;
         };
+        if edge.guard == Guard::BooksAgain {
+            // A returning lead asks to book again: scoring routes in this turn (the offer).
+            self.pending = None;
+            return Transition(State::scoring(0));
+        }
         debug_assert_eq!(edge.guard, Guard::FirstMessage);
         let question = self.ask_next(context.cfg);
         let q = question.clone().unwrap_or_default();
@@ -325,6 +335,15 @@ impl LeadState {
             .took(select(StageId::Scheduling, &context.facts))
             .map(|e| e.guard)
         {
+            Some(Guard::CancelRequested) => Transition(self.cancel_booking(context)),
+            Some(Guard::RescheduleRequested) => {
+                self.reschedule(data, context);
+                Handled
+            }
+            Some(Guard::KeepsBooking) => Transition(self.keep_booking(data, context)),
+            Some(Guard::SlotBooked) if data.moving.is_some() => {
+                Transition(self.moved(data, context, event))
+            }
             Some(Guard::SlotBooked) => {
                 let tz = schedule::time_zone(context.cfg);
                 let slot = match event {
@@ -442,47 +461,16 @@ impl LeadState {
                 Transition(State::completed())
             }
             Some(Guard::RescheduleRequested) => {
-                let tz = schedule::time_zone(context.cfg);
-                if let Some(a) = self.appointment.take() {
-                    context.effects.push(Effect::CancelAppointment {
-                        appointment_id: a.id,
-                        slot: a.slot,
-                        reschedule: true,
-                    });
-                }
-                let r = self.reply(
-                    context,
-                    "scheduling",
-                    "reschedule",
-                    &[(
-                        "available_days",
-                        scheduling::available_days_in(context.free_slots, tz, &context.cfg.locale),
-                    )],
-                );
-                context.effects.push(Effect::Reply(r));
-                Transition(State::scheduling(SchedulingData::default()))
+                // The booking stays until the new slot is confirmed (then moved in one step).
+                let mut choice = SchedulingData {
+                    moving: self.appointment.clone().map(Box::new),
+                    handoff: Some(data.clone()),
+                    ..SchedulingData::default()
+                };
+                self.reschedule(&mut choice, context);
+                Transition(State::scheduling(choice))
             }
-            Some(Guard::CancelRequested) => {
-                let tz = schedule::time_zone(context.cfg);
-                if let Some(a) = self.appointment.take() {
-                    let (date, time, _) =
-                        scheduling::confirmation_parts_in(&a.slot, tz, &context.cfg.locale);
-                    context.effects.push(Effect::CancelAppointment {
-                        appointment_id: a.id,
-                        slot: a.slot,
-                        reschedule: false,
-                    });
-                    let r = self.reply(
-                        context,
-                        "handoff",
-                        "cancelled",
-                        &[("date", date), ("time", time)],
-                    );
-                    context.effects.push(Effect::Reply(r));
-                }
-                self.cycles += 1;
-                Transition(State::completed())
-            }
+            Some(Guard::CancelRequested) => Transition(self.cancel_booking(context)),
             Some(Guard::TakeoverExpired) => {
                 self.idle_turns = 0;
                 let q = self.ask_next(context.cfg).unwrap_or_default();
@@ -993,6 +981,7 @@ impl LeadState {
         }
         // A day and/or time: "kamis", "besok", "25/11", "senin depan jam 10", "sore".
         if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz) {
+            let query = with_asked_time(data, context.free_slots, query, tz);
             self.slots_for_day(data, context, &query, tz);
             return;
         }
@@ -1015,17 +1004,22 @@ impl LeadState {
                 let Some(slot) = data.selected.clone() else {
                     return false;
                 };
-                let notes = format!(
-                    "Booked via ARI. Lead score: {}",
-                    self.score.as_ref().map(|s| s.total).unwrap_or_default()
-                );
-                context.effects.push(Effect::BookSlot { slot, notes });
+                if let Some(from) = data.moving.clone() {
+                    self.move_to(*from, slot, context);
+                } else {
+                    let notes = format!(
+                        "Booked via ARI. Lead score: {}",
+                        self.score.as_ref().map(|s| s.total).unwrap_or_default()
+                    );
+                    context.effects.push(Effect::BookSlot { slot, notes });
+                }
                 data.step = SchedulingStep::AwaitingBooking;
                 true
             }
             Some(YesNo::No) => {
                 data.step = SchedulingStep::AskingDay;
                 data.selected = None;
+                data.asked_time = None;
                 let tz = schedule::time_zone(context.cfg);
                 let r = self.reply(
                     context,
@@ -1099,6 +1093,19 @@ impl LeadState {
             context.effects.push(Effect::Reply(r));
             return;
         }
+        // A day and an exact time name one slot ("kamis jam 10": the coming Thursday's 10:00
+        // slot, the earliest match): it is proposed to confirm.
+        if let (
+            Some(scheduling::DayQuery::Date(_) | scheduling::DayQuery::Weekday(_)),
+            Some(scheduling::TimeQuery::At(at)),
+        ) = (query.day, query.time)
+            && let Some(slot) = matching.first()
+            && slot.start.with_timezone(&tz).time() == at
+        {
+            data.shown = vec![slot.clone()];
+            self.confirm_slot(data, context, slot.clone(), tz);
+            return;
+        }
         let r = self.reply(
             context,
             "scheduling",
@@ -1169,6 +1176,31 @@ impl LeadState {
             ),
         }
     }
+}
+
+/// The query of a message naming a day and/or time, with the time the lead named before when
+/// this one names only a day ("kamis jam 10", then "yg tgl 26": the 26th at 10:00), as long as
+/// that day has a slot at that time. A time named now is remembered when it found slots (after
+/// "no slot that day" the next day is a new choice).
+fn with_asked_time(
+    data: &mut SchedulingData,
+    free: &[SlotOption],
+    mut query: scheduling::DayTimeQuery,
+    tz: chrono_tz::Tz,
+) -> scheduling::DayTimeQuery {
+    if query.time.is_some() {
+        let found = !scheduling::filter_slots(free, &query, tz).is_empty();
+        data.asked_time = query.time.filter(|_| found);
+    } else if query.day.is_some() && data.asked_time.is_some() {
+        let merged = scheduling::DayTimeQuery {
+            time: data.asked_time,
+            ..query
+        };
+        if !scheduling::filter_slots(free, &merged, tz).is_empty() {
+            query = merged;
+        }
+    }
+    query
 }
 
 /// The slot the lead picked: a direct button pick of any free slot, or (once slots were shown)
@@ -1490,7 +1522,10 @@ fn message_event(prepared: &Prepared, cfg: &FlowConfig) -> Option<Event> {
         || super::intents::asks_for_human(text)
     {
         Some(Event::HumanRequested)
-    } else if says(&cfg.scheduling.reschedule_phrases) {
+    } else if says(&cfg.scheduling.reschedule_phrases)
+        || super::rebook::asks_to_move(raw)
+        || super::rebook::asks_to_move(text)
+    {
         Some(Event::RescheduleRequested)
     } else if says(&cfg.scheduling.cancel_phrases) {
         Some(Event::CancelRequested)
@@ -1553,6 +1588,7 @@ fn base_facts(
         free_slots,
         takeover_expired: false,
         consultation_over: false,
+        asks_to_book: false,
     }
 }
 
@@ -1585,7 +1621,7 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
     let Some(event) = prepared.event.clone() else {
         return without_event(snapshot, lead, update);
     };
-    let event = booking_event(event, &lead, input.now);
+    let event = booking_event(event, &snapshot.stage, &lead, input.now, &prepared.text);
     let text = prepared.text.as_str();
     let is_message = matches!(event, Event::Message | Event::HumanRequested);
     let learned = if is_message {
@@ -1686,12 +1722,27 @@ fn without_event(snapshot: &Snapshot, lead: LeadState, update: LeadUpdate) -> Tu
 }
 
 /// "batal" / "ganti jadwal" only mean something while a booked consultation is ahead;
-/// otherwise they are ordinary words of an ordinary message.
-fn booking_event(event: Event, lead: &LeadState, now: DateTime<Utc>) -> Event {
+/// otherwise they are ordinary words of an ordinary message. While a new slot is chosen for
+/// it, words keeping it ("ga jadi, tetap yang lama") come first (`KeepBooking`).
+fn booking_event(
+    event: Event,
+    stage: &StageSnapshot,
+    lead: &LeadState,
+    now: DateTime<Utc>,
+    text: &str,
+) -> Event {
     let upcoming = lead
         .appointment
         .as_ref()
         .is_some_and(|a| a.slot.start > now);
+    let moving = matches!(stage, StageSnapshot::Scheduling(d) if d.moving.is_some());
+    let words_event = matches!(
+        event,
+        Event::Message | Event::CancelRequested | Event::RescheduleRequested
+    );
+    if upcoming && moving && words_event && super::rebook::keeps_booking(text) {
+        return Event::KeepBooking;
+    }
     match event {
         Event::CancelRequested | Event::RescheduleRequested if !upcoming => Event::Message,
         other => other,
@@ -1810,7 +1861,8 @@ impl Dispatcher<'_> {
     /// state after it; its effects and a stage change are recorded.
     fn dispatch(&mut self, lead: LeadState, state: State, event: &Event) -> (LeadState, State) {
         let from = to_snapshot(&state).id();
-        let facts = base_facts(&lead, self.cfg, event, self.answer, !self.free.is_empty());
+        let mut facts = base_facts(&lead, self.cfg, event, self.answer, !self.free.is_empty());
+        facts.asks_to_book = super::rebook::asks_to_book(self.text);
         let mut ctx = Ctx {
             cfg: self.cfg,
             base: self.base,

@@ -8,7 +8,8 @@
 //! - [`graph`]: the transition table the machine consults and `ari flow graph` prints.
 //! - [`language`]: the conversation's language; [`normalize`]: the lexicon before the rules.
 //! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers; [`intents`]: questions
-//!   and requests for a person; [`media`]: documents named by file names.
+//!   and requests for a person; [`rebook`]: moving, keeping or booking a consultation again;
+//!   [`media`]: documents named by file names.
 //! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
 //! - [`turn`]: input, output, effects and the persisted snapshot.
 
@@ -20,6 +21,7 @@ pub mod language;
 pub mod machine;
 pub mod media;
 pub mod normalize;
+pub mod rebook;
 pub mod schedule;
 pub mod scoring;
 pub mod text;

@@ -266,14 +266,29 @@ pub enum Effect {
         /// Appointment notes (seed: `Booked via ARI. Lead score: <n>`).
         notes: String,
     },
-    /// Cancel this booked consultation (the lead asked to cancel, or to reschedule: then a new
-    /// slot is being chosen). The shell cancels it in the store and tells the consultant.
+    /// Move a booked consultation to the confirmed new slot in one store transaction (book
+    /// `to`, cancel `from`), then feed [`InputEvent::BookingResult`] back (`SlotTaken`: `from`
+    /// stays booked). The shell tells the consultants of both slots.
+    MoveAppointment {
+        /// The booking being moved.
+        from: BookedAppointment,
+        /// The new slot.
+        to: SlotOption,
+        /// Appointment notes of the new booking (as [`Effect::BookSlot`]'s).
+        notes: String,
+        /// Consultant summary, for a consultant who gets the lead only now.
+        summary: String,
+    },
+    /// Cancel this booked consultation (the lead asked to cancel). The shell cancels it in the
+    /// store, sets the lead's CRM status to `cancelled` and tells the consultant.
     CancelAppointment {
         /// The store's appointment id.
         appointment_id: String,
         /// The slot it held.
         slot: SlotOption,
-        /// True when the lead is choosing another slot.
+        /// True when the lead is choosing another slot (the consultant's notice says so).
+        /// The flow moves a booking with [`Effect::MoveAppointment`] instead, so it sends
+        /// `false`.
         reschedule: bool,
     },
     /// Hand the conversation to a person: notify with this summary.
@@ -315,6 +330,19 @@ pub struct SchedulingData {
     pub shown: Vec<SlotOption>,
     /// The picked slot.
     pub selected: Option<SlotOption>,
+    /// The booked consultation being moved (the lead asked to reschedule it): it stays booked
+    /// until the new slot is confirmed, then [`Effect::MoveAppointment`] moves it in one store
+    /// step. `None` for a first booking.
+    #[serde(default)]
+    pub moving: Option<Box<BookedAppointment>>,
+    /// The handoff the reschedule request came from: restored when the move is done or the
+    /// lead keeps the booking after all.
+    #[serde(default)]
+    pub handoff: Option<HandoffData>,
+    /// The time the lead last named while choosing ("kamis jam 10"): a later message naming
+    /// only a day keeps it ("yg tgl 26").
+    #[serde(default)]
+    pub asked_time: Option<crate::scheduling::TimeQuery>,
 }
 
 /// State-local data of `handoff`.

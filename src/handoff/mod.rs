@@ -8,6 +8,7 @@
 //!
 //! Pure functions; no I/O.
 
+pub mod moves;
 pub mod webhook;
 
 use chrono_tz::Tz;

@@ -51,6 +51,7 @@ pub fn check(expect: &Expect, outcome: &Outcome) -> Vec<String> {
         &expect.handoff_reason,
         &outcome.handoff_reason,
     );
+    same("lead_status", &expect.lead_status, &outcome.lead_status);
     failures.extend(score_bounds(expect, outcome));
     if let Some(n) = expect.appointments
         && outcome.appointments != n
@@ -146,6 +147,19 @@ pub fn turn(number: usize, expect: &TurnExpect, record: &TurnRecord) -> Vec<Stri
             failures.push(format!(
                 "turn {number}: no reply contains any of {:?}; replies: {:?}",
                 expect.reply_contains_any, record.replies
+            ));
+        }
+    }
+    if !expect.notice_contains_any.is_empty() {
+        let notices: Vec<String> = record.notices.iter().map(|n| n.to_lowercase()).collect();
+        let hit = expect
+            .notice_contains_any
+            .iter()
+            .any(|w| notices.iter().any(|n| n.contains(&w.to_lowercase())));
+        if !hit {
+            failures.push(format!(
+                "turn {number}: no consultant notice contains any of {:?}; notices: {:?}",
+                expect.notice_contains_any, record.notices
             ));
         }
     }
@@ -296,6 +310,7 @@ mod tests {
             replies: metas.iter().map(|_| "reply".to_string()).collect(),
             reply_meta: metas,
             consultants_notified: vec![],
+            notices: vec![],
             inbound_meta: vec![],
             trace: Default::default(),
             state_before: Some(state.into()),

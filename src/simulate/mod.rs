@@ -68,6 +68,8 @@ pub struct TurnRecord {
     pub reply_meta: Vec<serde_json::Value>,
     /// Consultants (E.164) sent a message in this turn (a handoff notice, a relay...).
     pub consultants_notified: Vec<String>,
+    /// The texts of those messages, in the same order.
+    pub notices: Vec<String>,
     /// The meta of the lead's inbound messages of this turn (`type`, the core's `trace`...).
     pub inbound_meta: Vec<serde_json::Value>,
     /// What the core did (edges, extraction rules, detected language).
@@ -576,7 +578,8 @@ impl Simulator {
         let mut replies: Vec<String> = replies.into_iter().map(|o| o.body.clone()).collect();
         // A consultant's turn: what went back to the consultant's number.
         replies.append(&mut self.side_replies);
-        let notified: Vec<String> = notices.into_iter().map(|o| o.to.clone()).collect();
+        let notified: Vec<String> = notices.iter().map(|o| o.to.clone()).collect();
+        let notices: Vec<String> = notices.into_iter().map(|o| o.body.clone()).collect();
         self.replies_seen = outbox.len();
         let messages = self.store.conversation_messages(&self.key).await?;
         let new_messages = messages.iter().skip(self.messages_seen);
@@ -599,6 +602,7 @@ impl Simulator {
             replies,
             reply_meta,
             consultants_notified: notified,
+            notices,
             inbound_meta,
             trace: std::mem::take(&mut self.trace),
             state_before,

@@ -231,6 +231,9 @@ pub struct TurnExpect {
     /// relay), in any order; `[]`: none.
     #[serde(default)]
     pub notified: Option<Vec<String>>,
+    /// One message to a consultant in this turn contains one of these (case-insensitive).
+    #[serde(default)]
+    pub notice_contains_any: Vec<String>,
 }
 
 /// What the dialogue must end with (all optional).
@@ -249,6 +252,10 @@ pub struct Expect {
     pub handoff_reason: Option<String>,
     #[serde(default)]
     pub appointments: Option<u32>,
+    /// The lead's CRM status at the end (`hot_lead`, `prospect`, `cold_lead`, `booked`,
+    /// `cancelled`).
+    #[serde(default)]
+    pub lead_status: Option<String>,
     /// The start of the booked appointment.
     #[serde(default)]
     pub booked_slot: Option<DateTime<FixedOffset>>,

@@ -1010,6 +1010,38 @@ impl Store for ConvexStore {
         })
     }
 
+    /// `appointments:move`. Retried: a repeat whose first attempt was applied finds the new
+    /// slot held and the old appointment cancelled, and gets the same appointment back.
+    async fn move_appointment(
+        &self,
+        from_appointment_id: i64,
+        to: NewAppointment,
+    ) -> Result<BookingOutcome, StoreError> {
+        let out: wire::Booked = self
+            .mutation(
+                "appointments:move",
+                json!({
+                    "fromAppointmentId": from_appointment_id,
+                    "conversationId": to.conversation_id,
+                    "workspaceId": to.workspace_id,
+                    "slotId": to.slot_id,
+                    "startsAtMs": to.starts_at_ms,
+                    "durationMinutes": to.duration_minutes,
+                    "consultantName": to.consultant_name,
+                    "consultantWhatsapp": to.consultant_whatsapp,
+                    "capacity": to.capacity,
+                    "notes": to.notes,
+                    "nowMs": to.now_ms,
+                }),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(match out {
+            wire::Booked::Booked { appointment_id } => BookingOutcome::Booked { appointment_id },
+            wire::Booked::Full => BookingOutcome::Full,
+        })
+    }
+
     /// `appointments:bookedSlots` (a query; retried).
     async fn booked_slots(
         &self,

@@ -142,6 +142,22 @@ pub trait Store: Send + Sync + 'static {
     /// appointment back. One round trip.
     async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError>;
 
+    /// Moves a booked consultation to another slot in one transaction (the lead rescheduled and
+    /// confirmed the new slot): books `to` and cancels appointment `from_appointment_id` of the
+    /// same conversation together, or changes nothing. Capacity is checked as in
+    /// [`Store::book_slot`], except that the lead's own old booking is never counted against
+    /// it; a full slot gives [`BookingOutcome::Full`] and the old booking stays booked.
+    /// Idempotent per conversation, old appointment and new slot: a redone turn (or a retried
+    /// request) finds the new slot already held and gets the same appointment back, with the
+    /// old one cancelled. Moving to the slot the lead already holds returns that appointment and
+    /// cancels nothing. A `from` that is no longer booked (cancelled meanwhile) only books `to`.
+    /// One round trip.
+    async fn move_appointment(
+        &self,
+        from_appointment_id: i64,
+        to: NewAppointment,
+    ) -> Result<BookingOutcome, StoreError>;
+
     /// Cancels a booked consultation of this conversation (the lead asked to cancel or to
     /// move it); the place becomes free again. Returns whether a booked appointment was
     /// cancelled (false when it was already cancelled or is not this conversation's). One round

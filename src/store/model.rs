@@ -329,10 +329,10 @@ pub struct NewAppointment {
     pub now_ms: i64,
 }
 
-/// Result of [`super::Store::book_slot`].
+/// Result of [`super::Store::book_slot`] and [`super::Store::move_appointment`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookingOutcome {
-    /// Booked (or this conversation already held this slot: the same appointment).
+    /// Booked, or moved (or this conversation already held this slot: the same appointment).
     Booked { appointment_id: i64 },
     /// The slot's capacity is used up.
     Full,

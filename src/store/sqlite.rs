@@ -1036,46 +1036,35 @@ impl Store for SqliteStore {
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
-                let mine: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM appointments
-                         WHERE conversation_id = ?1 AND slot_id = ?2 AND status = 'booked'",
-                        params![booking.conversation_id, booking.slot_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(appointment_id) = mine {
-                    return Ok(BookingOutcome::Booked { appointment_id });
-                }
-                let taken: i64 = tx.query_row(
-                    "SELECT count(*) FROM appointments
-                     WHERE workspace_id = ?1 AND slot_id = ?2 AND status = 'booked'",
-                    params![booking.workspace_id, booking.slot_id],
-                    |r| r.get(0),
-                )?;
-                if taken >= i64::from(booking.capacity) {
-                    return Ok(BookingOutcome::Full);
-                }
-                tx.execute(
-                    "INSERT INTO appointments (workspace_id, conversation_id, slot_id, starts_at_ms,
-                        duration_minutes, consultant_name, consultant_whatsapp, status, notes,
-                        created_at_ms, updated_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'booked', ?8, ?9, ?9)",
-                    params![
-                        booking.workspace_id,
-                        booking.conversation_id,
-                        booking.slot_id,
-                        booking.starts_at_ms,
-                        booking.duration_minutes,
-                        booking.consultant_name,
-                        booking.consultant_whatsapp,
-                        booking.notes,
-                        booking.now_ms
-                    ],
-                )?;
-                let appointment_id = tx.last_insert_rowid();
+                let outcome = book_in(&tx, &booking, None)?;
                 tx.commit()?;
-                Ok(BookingOutcome::Booked { appointment_id })
+                Ok(outcome)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn move_appointment(
+        &self,
+        from_appointment_id: i64,
+        to: NewAppointment,
+    ) -> Result<BookingOutcome, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let outcome = book_in(&tx, &to, Some(from_appointment_id))?;
+                if let BookingOutcome::Booked { appointment_id } = outcome
+                    && appointment_id != from_appointment_id
+                {
+                    tx.execute(
+                        "UPDATE appointments SET status = 'cancelled', updated_at_ms = ?3
+                         WHERE id = ?1 AND conversation_id = ?2 AND status = 'booked'",
+                        params![from_appointment_id, to.conversation_id, to.now_ms],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(outcome)
             })
             .await
             .map_err(call_err)
@@ -1470,4 +1459,59 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| unavailable(format!("closing the database: {e}")))
     }
+}
+
+/// The booking step of [`SqliteStore::book_slot`] and [`SqliteStore::move_appointment`], inside
+/// the caller's transaction: the conversation's own booking of the slot comes back (a redone
+/// turn); otherwise one is inserted while the slot's booked appointments, not counting
+/// `moving_from` (the lead's own booking being moved), are fewer than its capacity.
+fn book_in(
+    tx: &rusqlite::Transaction<'_>,
+    booking: &NewAppointment,
+    moving_from: Option<i64>,
+) -> rusqlite::Result<BookingOutcome> {
+    let mine: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM appointments
+             WHERE conversation_id = ?1 AND slot_id = ?2 AND status = 'booked'",
+            params![booking.conversation_id, booking.slot_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(appointment_id) = mine {
+        return Ok(BookingOutcome::Booked { appointment_id });
+    }
+    let taken: i64 = tx.query_row(
+        "SELECT count(*) FROM appointments
+         WHERE workspace_id = ?1 AND slot_id = ?2 AND status = 'booked' AND id != ?3",
+        params![
+            booking.workspace_id,
+            booking.slot_id,
+            moving_from.unwrap_or(-1)
+        ],
+        |r| r.get(0),
+    )?;
+    if taken >= i64::from(booking.capacity) {
+        return Ok(BookingOutcome::Full);
+    }
+    tx.execute(
+        "INSERT INTO appointments (workspace_id, conversation_id, slot_id, starts_at_ms,
+            duration_minutes, consultant_name, consultant_whatsapp, status, notes,
+            created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'booked', ?8, ?9, ?9)",
+        params![
+            booking.workspace_id,
+            booking.conversation_id,
+            booking.slot_id,
+            booking.starts_at_ms,
+            booking.duration_minutes,
+            booking.consultant_name,
+            booking.consultant_whatsapp,
+            booking.notes,
+            booking.now_ms
+        ],
+    )?;
+    Ok(BookingOutcome::Booked {
+        appointment_id: tx.last_insert_rowid(),
+    })
 }

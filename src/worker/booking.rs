@@ -1,8 +1,9 @@
 //! Booking: the free slots a booking or scheduling turn offers, and the store side of the
-//! core's booking effects (book a slot atomically, cancel a booked consultation).
+//! core's booking effects (book a slot atomically, move a booking atomically, cancel one).
 
 use super::notices;
 use super::turn::{Turn, TurnError, TurnWork};
+use crate::flow::turn::BookedAppointment;
 use crate::flow::{BookingResult, InputEvent, SlotOption};
 use crate::scheduling;
 use crate::store::{BookingOutcome, NewAppointment, StoreError};
@@ -37,18 +38,7 @@ pub(super) async fn book(
     let outcome = turn
         .deps
         .store
-        .book_slot(NewAppointment {
-            conversation_id: turn.claim.conversation_id,
-            workspace_id: turn.key.workspace_id.clone(),
-            slot_id: slot.id.clone(),
-            starts_at_ms: slot.start.timestamp_millis(),
-            duration_minutes: slot.duration_minutes,
-            consultant_name: slot.consultant_name.clone(),
-            consultant_whatsapp: slot.consultant_whatsapp.clone(),
-            capacity: scheduling::capacity_for(&turn.config.scheduling, &slot),
-            notes,
-            now_ms: turn.now.timestamp_millis(),
-        })
+        .book_slot(new_appointment(turn, &slot, notes))
         .await?;
     let result = match outcome {
         BookingOutcome::Booked { appointment_id } => {
@@ -71,8 +61,66 @@ pub(super) async fn book(
     Ok(InputEvent::BookingResult { result })
 }
 
-/// [`crate::flow::Effect::CancelAppointment`]: cancels the booked consultation in the store;
-/// when it was still booked, its consultant is told (a notice after the lead's replies).
+/// The store's booking of `slot` for this conversation.
+fn new_appointment(turn: &Turn<'_>, slot: &SlotOption, notes: String) -> NewAppointment {
+    NewAppointment {
+        conversation_id: turn.claim.conversation_id,
+        workspace_id: turn.key.workspace_id.clone(),
+        slot_id: slot.id.clone(),
+        starts_at_ms: slot.start.timestamp_millis(),
+        duration_minutes: slot.duration_minutes,
+        consultant_name: slot.consultant_name.clone(),
+        consultant_whatsapp: slot.consultant_whatsapp.clone(),
+        capacity: scheduling::capacity_for(&turn.config.scheduling, slot),
+        notes,
+        now_ms: turn.now.timestamp_millis(),
+    }
+}
+
+/// [`crate::flow::Effect::MoveAppointment`]: moves the booking to `to` in one store
+/// transaction (book `to`, cancel `from`) and returns the result the core reads next. Moved:
+/// the CRM status stays `booked` and the consultants of both slots are told. Full: nothing
+/// changed, the old booking stands.
+pub(super) async fn move_booking(
+    turn: &Turn<'_>,
+    work: &mut TurnWork,
+    from: BookedAppointment,
+    to: SlotOption,
+    notes: String,
+    summary: &str,
+) -> Result<InputEvent, TurnError> {
+    let Ok(from_id) = from.id.parse::<i64>() else {
+        tracing::warn!(appointment = %from.id, "a booking to move has no store id; booking the new slot");
+        return book(turn, work, to, notes).await;
+    };
+    let outcome = turn
+        .deps
+        .store
+        .move_appointment(from_id, new_appointment(turn, &to, notes))
+        .await?;
+    let result = match outcome {
+        BookingOutcome::Booked { appointment_id } => {
+            tracing::info!(from = from_id, appointment = appointment_id, slot = %to.id, "consultation moved");
+            work.booked_slot = Some(to.clone());
+            work.lead.status = Some("booked".to_string());
+            notices::appointment_moved(turn, work, &from.slot, &to, summary);
+            BookingResult::Booked {
+                slot_id: to.id,
+                appointment_id: appointment_id.to_string(),
+            }
+        }
+        BookingOutcome::Full => {
+            tracing::info!(slot = %to.id, "new slot taken meanwhile; the old booking stays");
+            BookingResult::SlotTaken { slot_id: to.id }
+        }
+    };
+    Ok(InputEvent::BookingResult { result })
+}
+
+/// [`crate::flow::Effect::CancelAppointment`]: cancels the booked consultation in the store,
+/// sets the lead's CRM status to `cancelled` and tells its consultant (a notice after the
+/// lead's replies). A cancel the store finds done already (a redone turn whose first commit
+/// was lost) is told all the same: that commit's notice never went out.
 pub(super) async fn cancel(
     turn: &Turn<'_>,
     work: &mut TurnWork,
@@ -90,13 +138,14 @@ pub(super) async fn cancel(
         Err(_) => false,
     };
     tracing::info!(appointment = %appointment_id, reschedule, cancelled, "lead released a booked consultation");
-    if cancelled {
-        work.notices.push(notices::appointment_released(
-            turn,
-            appointment_id,
-            slot,
-            reschedule,
-        ));
+    if !reschedule {
+        work.lead.status = Some("cancelled".to_string());
     }
+    work.notices.push(notices::appointment_released(
+        turn,
+        appointment_id,
+        slot,
+        reschedule,
+    ));
     Ok(())
 }

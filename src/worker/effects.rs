@@ -70,6 +70,15 @@ pub(super) async fn apply(
         Effect::BookSlot { slot, notes } => {
             return Ok(Next::Feed(booking::book(turn, work, slot, notes).await?));
         }
+        Effect::MoveAppointment {
+            from,
+            to,
+            notes,
+            summary,
+        } => {
+            let moved = booking::move_booking(turn, work, from, to, notes, &summary);
+            return Ok(Next::Feed(moved.await?));
+        }
         Effect::CancelAppointment {
             appointment_id,
             slot,

@@ -182,6 +182,33 @@ pub(super) fn appointment_released(
     )
 }
 
+/// [`crate::flow::Effect::MoveAppointment`] done: the consultants of the released and the new
+/// slot are told (one message when they are the same person).
+pub(super) fn appointment_moved(
+    turn: &Turn<'_>,
+    work: &mut TurnWork,
+    from: &SlotOption,
+    to: &SlotOption,
+    summary: &str,
+) {
+    let moved = handoff::moves::Move {
+        contact_phone: &turn.key.contact_phone,
+        contact_name: turn.claim.contact_name.as_deref(),
+        from,
+        to,
+        summary,
+    };
+    let tz = scheduling::time_zone(&turn.config.scheduling);
+    for n in handoff::moves::move_notices(&moved, tz, &turn.config.persona.language) {
+        work.notices.push(consultant_notice(
+            turn.claim,
+            &n.to,
+            n.text,
+            json!({"audience": "consultant", "appointment_moved": to.id}),
+        ));
+    }
+}
+
 /// A message to a consultant (E.164 `to`), sent from the conversation's business number and
 /// logged in the conversation with `meta`.
 fn consultant_notice(

@@ -223,6 +223,15 @@ impl Store for WrappedStore {
         self.inner.release_turn(conversation_id, lease_token).await
     }
 
+    async fn move_appointment(
+        &self,
+        from_appointment_id: i64,
+        to: NewAppointment,
+    ) -> Result<BookingOutcome, StoreError> {
+        self.enter("move_appointment")?;
+        self.inner.move_appointment(from_appointment_id, to).await
+    }
+
     async fn cancel_appointment(
         &self,
         conversation_id: i64,
