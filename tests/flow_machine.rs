@@ -110,6 +110,7 @@ fn moving() -> Snapshot {
             reason: HandoffReason::AppointmentBooked,
             at: now(),
             last_ack_at: Some(now()),
+            assignee: None,
         }),
         ..SchedulingData::default()
     };
