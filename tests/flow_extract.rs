@@ -889,3 +889,63 @@ fn a_list_of_documents_shares_its_answer() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A year beside a document's validity is no study timeline; "I don't use email" gives no
+/// email; "... and my transcript too" shares the answer before it.
+#[test]
+fn validity_years_no_email_and_documents_answered_too() {
+    let none = ctx(None);
+    for text in [
+        "I have one, valid until 2031",
+        "paspor aku berlaku sampai 2030 kak",
+        "passport expires in 2028",
+        "masa berlaku paspor sampai 2029",
+    ] {
+        assert_eq!(extract(text, none).fields.get("timeline"), None, "{text}");
+    }
+    let tl = field("timeline");
+    for (text, year) in [("2028 kak", "2028"), ("abis lulus 2027", "2027")] {
+        let got = extract(text, ctx(tl.as_ref()));
+        assert!(
+            got.fields.get("timeline").is_some_and(|t| t.contains(year)),
+            "{text}: {:?}",
+            got.fields
+        );
+    }
+    let email = field("email");
+    for text in [
+        "I don't really use email, can we keep it on WhatsApp?",
+        "aku ga pake email kak",
+        "jarang buka email sih",
+        "I never use e-mail",
+    ] {
+        let got = extract(text, ctx(email.as_ref()));
+        assert!(got.unknown.contains("email"), "{text}: {got:?}");
+    }
+    for text in ["I use my gmail for everything", "emailnya nanti aku kirim"] {
+        assert!(
+            !extract(text, ctx(email.as_ref())).unknown.contains("email"),
+            "{text}"
+        );
+    }
+    let english_test = doc("english_test");
+    for (text, want) in [
+        (
+            "IELTS certificate yes, and my transcript too",
+            vec![("english_test", YesNo::Yes), ("transcript", YesNo::Yes)],
+        ),
+        (
+            "no passport, and no CV either",
+            vec![("cv", YesNo::No), ("passport", YesNo::No)],
+        ),
+        (
+            "ielts udah ada, transkrip juga",
+            vec![("english_test", YesNo::Yes), ("transcript", YesNo::Yes)],
+        ),
+    ] {
+        let got = extract(text, ctx(english_test.as_ref()));
+        let want: std::collections::BTreeMap<String, YesNo> =
+            want.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        assert_eq!(got.documents, want, "{text}");
+    }
+}

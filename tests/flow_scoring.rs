@@ -531,3 +531,32 @@ fn configured_weights_scale_components() {
         (20.0, 40.0, 2.5, 96)
     );
 }
+
+/// Far-away timelines in the words leads use, in both languages, get the long-timeline penalty;
+/// near ones and other numbers do not.
+#[test]
+fn long_timelines_in_words_of_both_languages() {
+    for t in [
+        "2 tahun lagi",
+        "dua tahun lagi",
+        "3 taun lagi",
+        "in 2 years",
+        "in about three years",
+        "the year after next",
+        "maybe in 4 yrs",
+        "kuliah 2029",
+    ] {
+        assert!(is_long_timeline(t, 2026), "{t}");
+    }
+    for t in [
+        "tahun depan",
+        "next year",
+        "in 1 year",
+        "12 tahun",
+        "2027",
+        "semester depan",
+        "in 6 months",
+    ] {
+        assert!(!is_long_timeline(t, 2026), "{t}");
+    }
+}

@@ -1011,7 +1011,11 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         out.readings.insert("budget.bare_number".into());
         put(&mut out, "budget", Some(b));
     }
-    if let Some((t, kind)) = timeline::timeline(text, ctx.current_year, pending_is("timeline")) {
+    // "valid until 2031", "paspor berlaku sampai 2030": a document's validity, not a plan.
+    let validity = has_any(&tokens, VALIDITY_WORDS) && !pending_is("timeline");
+    if !validity
+        && let Some((t, kind)) = timeline::timeline(text, ctx.current_year, pending_is("timeline"))
+    {
         match kind {
             timeline::Kind::Relative => {
                 out.readings.insert("timeline.relative".into());
@@ -1028,6 +1032,14 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
     put(&mut out, "activity", activity(text));
 
     let parts = clauses(text);
+    if !out.fields.contains_key("email")
+        && parts.iter().any(|c| {
+            let t = words(&c.text);
+            has_any(&t, DONT_USE) && cues(&t, "email")
+        })
+    {
+        out.unknown.insert("email".to_string());
+    }
     for t in unknown_fields(&parts, pending_field) {
         if !out.fields.contains_key(t) {
             out.unknown.insert(t.to_string());
@@ -1044,6 +1056,39 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
     out.documents = documents;
     out
 }
+
+/// Words of a document's validity: a year beside them is no timeline.
+const VALIDITY_WORDS: &[&str] = &[
+    "valid",
+    "validity",
+    "expire",
+    "expires",
+    "expired",
+    "expiry",
+    "berlaku",
+    "kadaluarsa",
+    "kedaluwarsa",
+    "exp",
+];
+
+/// "I don't really use email", "ga pake email": no email to give.
+const DONT_USE: &[&str] = &[
+    "don t use",
+    "don t really use",
+    "dont use",
+    "do not use",
+    "never use",
+    "rarely use",
+    "ga pake",
+    "gak pake",
+    "nggak pake",
+    "ga pakai",
+    "gak pakai",
+    "tidak pakai",
+    "tidak menggunakan",
+    "jarang pake",
+    "jarang buka",
+];
 
 /// True when `tokens` hold one of `field`'s [`FIELD_CUES`].
 fn cues(tokens: &[String], field: &str) -> bool {
@@ -1529,6 +1574,11 @@ fn named_documents(t: &[String]) -> Vec<&'static str> {
     named
 }
 
+/// "Too", "juga": a clause that shares the answer of the one before it.
+const ALSO_WORDS: &[&str] = &[
+    "too", "also", "as well", "either", "juga", "jg", "jga", "pun",
+];
+
 /// Document answers from the clauses, and whether the pending document got one.
 ///
 /// - A clause naming documents gives them its own answer ("paspor sudah, tapi transkrip
@@ -1599,13 +1649,23 @@ fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, Y
                 .take_while(|(gj, nj, _)| gj == g && !nj.is_empty())
                 .find_map(|(_, _, a)| *a)
         };
+        // "IELTS certificate yes, and my transcript too": the answer of the clause before.
+        let also = || {
+            let t = words(&parts[i].text);
+            has_any(&t, ALSO_WORDS)
+                .then(|| i.checked_sub(1).and_then(|j| info.get(j)))
+                .flatten()
+                .filter(|(gj, nj, _)| gj == g && !nj.is_empty())
+                .and_then(|(_, _, a)| *a)
+        };
         let yn = answer
             .or_else(|| {
                 i.checked_sub(1)
                     .and_then(neighbour)
                     .or_else(|| neighbour(i + 1))
             })
-            .or_else(listed);
+            .or_else(listed)
+            .or_else(also);
         if let Some(yn) = yn {
             for k in named {
                 out.insert((*k).to_string(), yn);

@@ -597,6 +597,8 @@ struct Ask {
     question: String,
     /// The previous question was asked `max_asks` times and recorded as not given.
     gave_up: bool,
+    /// The same question is asked again: this turn did not answer it.
+    again: bool,
 }
 
 impl LeadState {
@@ -613,8 +615,13 @@ impl LeadState {
             gave_up = true;
             self.ask_next(cfg)?;
         }
-        let question = self.question_text(cfg, self.asks >= 2)?;
-        Some(Ask { question, gave_up })
+        let again = self.asks >= 2;
+        let question = self.question_text(cfg, again)?;
+        Some(Ask {
+            question,
+            gave_up,
+            again,
+        })
     }
 
     /// Records the pending question as not given (field `Unknown`, document `Unknown`).
@@ -656,7 +663,13 @@ impl LeadState {
                 vec![("question", q.clone()), ("field_label", String::new())],
             )
         };
-        if context.knowledge_question {
+        // A question, about a topic of the knowledge base or not ("does my passport need to be
+        // valid for the whole study?"), is answered (or a consultant will explain), never met
+        // with "I didn't catch that".
+        let asked = context.media.is_none()
+            && (!context.learned || ask.again)
+            && super::intents::is_question(context.text);
+        if context.knowledge_question || asked {
             let fallback = self.reply(
                 context,
                 "qualifying",
@@ -1569,6 +1582,16 @@ fn answer_of(text: &str, interactive_id: Option<&str>) -> Option<YesNo> {
     }
 }
 
+/// "Sounds good, could we do the 2nd at 3pm?": a yes that opens a question about when is a
+/// yes (the day and time are read by the scheduling step), not a question instead of an answer.
+fn yes_with_a_time(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<YesNo> {
+    let first = text.split([',', '.', '!', ';']).next()?;
+    (first.len() < text.len()
+        && parse_yes_no(first) == Some(YesNo::Yes)
+        && scheduling::parse_day_time(text, now, tz).is_some())
+    .then_some(YesNo::Yes)
+}
+
 fn base_facts(
     lead: &LeadState,
     cfg: &FlowConfig,
@@ -1652,7 +1675,8 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
         interactive_id,
         free: input.free_slots.as_deref().unwrap_or(&[]),
         conversation_id: input.conversation_id,
-        answer: answer_of(text, interactive_id),
+        answer: answer_of(text, interactive_id)
+            .or_else(|| yes_with_a_time(text, input.now, schedule::time_zone(cfg))),
         learned,
         effects,
         transitions: Vec::new(),

@@ -174,7 +174,11 @@ static IELTS_SCORE: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)ielts\s*[:\-]?\s*(?:saya\s+)?(\d+(?:[.,]\d+)?)"));
 static BARE_BAND: LazyLock<Regex> = LazyLock::new(|| re(r"\b([6-9](?:[.,][05])?)\b"));
 static VALID_EMAIL: LazyLock<Regex> = LazyLock::new(|| re(r"^[^\s@]+@[^\s@]+\.[^\s@]+$"));
-static LONG_YEARS: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[2-4]\s*tahun\b"));
+static LONG_YEARS: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:[2-9]|dua|tiga|empat|lima|two|three|four|five)\s*(?:tahun|taun|thn|years?|yrs?)\b|\byear\s+after\s+next\b|\blusa\s+tahun\b",
+    )
+});
 static YEAR: LazyLock<Regex> = LazyLock::new(|| re(r"\b(20\d{2})\b"));
 
 fn num(s: &str) -> Option<f64> {

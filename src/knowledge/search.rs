@@ -47,12 +47,20 @@ pub struct KnowledgeIndex {
     engine: Option<SearchEngine<usize, u32, KbTokenizer>>,
     /// Each entry's search terms (as tokenized), for the topic check in [`Self::search`].
     terms: Vec<HashSet<String>>,
+    /// Each entry's title terms (as tokenized, every language), for the same check.
+    title_terms: Vec<HashSet<String>>,
 }
+
+/// Topics whose answer depends on the country ("biaya", "visa", "syarat" as concepts): an entry
+/// about no country does not answer them for a country the question names ("biaya kuliah di
+/// Irlandia" is not the consultancy's own fees).
+const COUNTRY_TOPICS: &[&str] = &[
+    "biaya", "hidup", "syarat", "visa", "kampus", "jurusan", "daftar",
+];
 
 /// Terms that say a question is about studying abroad but not what about ("kampus", "kuliah"):
 /// an entry that shares only these (and the country) with a question does not answer it.
 const GENERIC_TERMS: &[&str] = &[
-    "kampus",
     "kuliah",
     "study",
     "studi",
@@ -123,6 +131,17 @@ fn document_text(e: &Entry<'_>) -> String {
     }
 }
 
+/// An entry's titles (its own and its translations'; a destination's university and city).
+fn title_text(e: &Entry<'_>) -> String {
+    match e {
+        Entry::Destination(d) => format!("{} {}", d.university, d.city.as_deref().unwrap_or("")),
+        Entry::Faq(f) => {
+            let translated: Vec<&str> = f.translations.values().map(|t| t.title.as_str()).collect();
+            format!("{} {}", f.title, translated.join(" "))
+        }
+    }
+}
+
 impl KnowledgeIndex {
     /// Indexes `kb`.
     pub fn new(kb: KnowledgeBase) -> Self {
@@ -138,11 +157,19 @@ impl KnowledgeIndex {
             )
             .build()
         });
-        let terms = kb
-            .entries()
-            .map(|e| tokenize(&document_text(&e)).into_iter().collect())
-            .collect();
-        KnowledgeIndex { kb, engine, terms }
+        let terms_of = |text: &dyn Fn(&Entry<'_>) -> String| -> Vec<HashSet<String>> {
+            kb.entries()
+                .map(|e| tokenize(&text(&e)).into_iter().collect())
+                .collect()
+        };
+        let terms = terms_of(&document_text);
+        let title_terms = terms_of(&title_text);
+        KnowledgeIndex {
+            kb,
+            engine,
+            terms,
+            title_terms,
+        }
     }
 
     /// The question's own topic terms: not a country, not a [`GENERIC_TERMS`] word.
@@ -178,17 +205,28 @@ impl KnowledgeIndex {
             q.push_str(c);
         }
         let entries: Vec<Entry<'_>> = self.kb.entries().collect();
-        // With a country asked about, an entry about no country must share a topic term: the
-        // country's own entries answer "kampus di Jepang", the IELTS entry does not answer
-        // "ranking kampus di Korea" for sharing "kampus".
+        // With a country asked about, an entry about no country must name in its title a topic
+        // of the question that does not depend on the country: the country's own entries
+        // answer "kampus di Jepang"; the IELTS entry does not answer "ranking kampus di Korea"
+        // for sharing "kampus", nor LPDP "biaya hidup di Malaysia" for sharing "biaya".
+        // An entry about the country must still share a topic with the question ("does my
+        // passport need to be valid?" is not answered with a Canadian university).
         let topic = Self::topic_terms(query);
+        let shares = |terms: &[HashSet<String>], i: usize, skip: &[&str]| {
+            terms.get(i).is_some_and(|t| {
+                topic
+                    .iter()
+                    .any(|w| !skip.contains(&w.as_str()) && t.contains(w))
+            })
+        };
         let on_topic = |i: usize| {
-            wanted.is_empty()
-                || entries.get(i).is_some_and(|e| e.country().is_some())
-                || self
-                    .terms
-                    .get(i)
-                    .is_some_and(|t| topic.iter().any(|w| t.contains(w)))
+            if wanted.is_empty() {
+                return true;
+            }
+            match entries.get(i).and_then(|e| e.country()) {
+                Some(_) => topic.is_empty() || shares(&self.terms, i, &[]),
+                None => shares(&self.title_terms, i, COUNTRY_TOPICS),
+            }
         };
         let mut hits: Vec<(Entry<'_>, f32)> = engine
             .search(&q, None)
