@@ -1157,3 +1157,33 @@ fn while_choosing_cancel_restart_and_keep() {
     );
     assert_eq!(out.reply_templates(), vec!["scheduling.reschedule"]);
 }
+
+/// The consultant's lead summary is written with the `locale.summary_*` words of the
+/// workspace's language (issue 13: the summary words are config, not code).
+#[test]
+fn the_consultant_summary_uses_the_configured_words() {
+    let mut c = cfg();
+    c.locale.summary_language = "Lead speaks".into();
+    c.locale.summary_documents = "Papers".into();
+    c.locale.summary_not_yet = "missing".into();
+    let summary_of = |snapshot: &Snapshot, text: &str| {
+        let out = run_turn(snapshot, &TurnInput::text(now(), text), &c);
+        out.effects.into_iter().find_map(|e| match e {
+            Effect::Handoff { summary, .. } => Some(summary),
+            _ => None,
+        })
+    };
+    let first = summary_of(
+        &Snapshot::new(),
+        "halo kak, bisa ngobrol sama konsultan aja?",
+    );
+    assert_eq!(first.as_deref(), Some("Lead speaks: id."));
+    let with_docs = lead(
+        &[("name", "Budi Santoso")],
+        &[("passport", YesNo::No)],
+        StageSnapshot::Qualifying,
+    );
+    let s = summary_of(&with_docs, "saya mau bicara dengan konsultan").unwrap_or_default();
+    assert!(s.contains("Papers: "), "{s}");
+    assert!(s.contains(" missing"), "{s}");
+}

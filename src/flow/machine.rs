@@ -1284,6 +1284,7 @@ pub fn score_input(lead: &LeadState, cfg: &FlowConfig, now: DateTime<Utc>) -> Sc
 /// The consultant's summary (seed §10 `generateConversationSummary`, with the lead data that
 /// the seed never had).
 fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
+    let words = &cfg.locale;
     let mut parts = Vec::new();
     if let Some(s) = &lead.score {
         let t = match s.temperature.as_str() {
@@ -1302,12 +1303,12 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
             let label = cfg.fields.get(k).map_or(k.as_str(), |f| f.label.as_str());
             match lead.fields.get(k)? {
                 FieldValue::Known(v) => Some(format!("{label}: {v}")),
-                FieldValue::Unknown => Some(format!("{label}: tidak tahu")),
+                FieldValue::Unknown => Some(format!("{label}: {}", words.summary_unknown)),
             }
         })
         .collect();
     if !info.is_empty() {
-        parts.push(format!("Key info: {}", info.join(", ")));
+        parts.push(format!("{}: {}", words.summary_key_info, info.join(", ")));
     }
     let docs: Vec<String> = cfg
         .qualification
@@ -1319,25 +1320,29 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
                 .get(d)
                 .map_or(d.as_str(), |x| x.label.as_str());
             let a = match lead.documents.get(d)? {
-                YesNo::Yes => "ada",
-                YesNo::No => "belum",
-                YesNo::Unknown => "tidak tahu",
+                YesNo::Yes => &words.summary_has,
+                YesNo::No => &words.summary_not_yet,
+                YesNo::Unknown => &words.summary_unknown,
             };
             Some(format!("{label} {a}"))
         })
         .collect();
     if !docs.is_empty() {
-        parts.push(format!("Dokumen: {}", docs.join(", ")));
+        parts.push(format!("{}: {}", words.summary_documents, docs.join(", ")));
     }
     if let Some(s) = &lead.score {
-        parts.push(format!("Alasan skor: {}", s.reasons.join("; ")));
+        parts.push(format!(
+            "{}: {}",
+            words.summary_reasons,
+            s.reasons.join("; ")
+        ));
     }
     // The consultant writes to the lead in the lead's language.
     if let Some(language) = &lead.language {
-        parts.push(format!("Bahasa lead: {language}"));
+        parts.push(format!("{}: {language}", words.summary_language));
     }
     if parts.is_empty() {
-        "Lead dari WhatsApp via ARI. Lihat conversation history untuk detail.".to_string()
+        words.summary_empty.clone()
     } else {
         format!("{}.", parts.join(". "))
     }

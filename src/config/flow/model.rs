@@ -133,6 +133,23 @@ pub struct Locale {
     /// The language's name as the LLM prompt names it ("bahasa Indonesia", "English"): the
     /// model is told to reply in it.
     pub language_name: String,
+    /// The lead summary consultants get is written in the workspace's `persona.language`
+    /// with these words. Its "Key info" heading.
+    pub summary_key_info: String,
+    /// Its "Dokumen" heading.
+    pub summary_documents: String,
+    /// A document the lead has ("ada").
+    pub summary_has: String,
+    /// A document the lead does not have yet ("belum").
+    pub summary_not_yet: String,
+    /// A field or document the lead could not tell ("tidak tahu").
+    pub summary_unknown: String,
+    /// The heading of the score reasons ("Alasan skor").
+    pub summary_reasons: String,
+    /// The heading of the lead's language ("Bahasa lead").
+    pub summary_language: String,
+    /// The whole summary of a lead with nothing known yet.
+    pub summary_empty: String,
 }
 
 impl Default for Locale {
@@ -166,6 +183,15 @@ impl Default for Locale {
             minutes: "menit".into(),
             slots: "slot".into(),
             language_name: "bahasa Indonesia".into(),
+            summary_key_info: "Key info".into(),
+            summary_documents: "Dokumen".into(),
+            summary_has: "ada".into(),
+            summary_not_yet: "belum".into(),
+            summary_unknown: "tidak tahu".into(),
+            summary_reasons: "Alasan skor".into(),
+            summary_language: "Bahasa lead".into(),
+            summary_empty: "Lead dari WhatsApp via ARI. Lihat conversation history untuk detail."
+                .into(),
         }
     }
 }
