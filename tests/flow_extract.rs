@@ -949,3 +949,51 @@ fn validity_years_no_email_and_documents_answered_too() {
         assert_eq!(got.documents, want, "{text}");
     }
 }
+
+/// Check marks answer ("passport ✅ CV ✅ transcript ❌"), and an answer that opens a list
+/// covers its bare items ("all docs ready kak: paspor, CV, transkrip, IELTS").
+#[test]
+fn marks_and_lists_opened_by_their_answer() {
+    let lexicon = ari::config::flow::Lexicon::default();
+    let passport = doc("passport");
+    for (text, want) in [
+        (
+            "passport ✅ CV ✅ transcript ✅ IELTS cert ✅",
+            vec![
+                ("cv", YesNo::Yes),
+                ("english_test", YesNo::Yes),
+                ("passport", YesNo::Yes),
+                ("transcript", YesNo::Yes),
+            ],
+        ),
+        (
+            "paspor ✅ cv ❌",
+            vec![("cv", YesNo::No), ("passport", YesNo::Yes)],
+        ),
+        (
+            "all docs ready kak: paspor, CV, transkrip, IELTS",
+            vec![
+                ("cv", YesNo::Yes),
+                ("english_test", YesNo::Yes),
+                ("passport", YesNo::Yes),
+                ("transcript", YesNo::Yes),
+            ],
+        ),
+        (
+            "belum ada semua kak: paspor, cv, transkrip",
+            vec![
+                ("cv", YesNo::No),
+                ("passport", YesNo::No),
+                ("transcript", YesNo::No),
+            ],
+        ),
+        // A question in the list asks, it does not answer.
+        ("paspor ada. IELTS perlu?", vec![("passport", YesNo::Yes)]),
+    ] {
+        let normalized = ari::flow::normalize::normalize(text, &lexicon);
+        let got = extract(&normalized, ctx(passport.as_ref()));
+        let want: std::collections::BTreeMap<String, YesNo> =
+            want.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        assert_eq!(got.documents, want, "{text} ({normalized})");
+    }
+}

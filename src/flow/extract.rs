@@ -1649,6 +1649,22 @@ fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, Y
                 .take_while(|(gj, nj, _)| gj == g && !nj.is_empty())
                 .find_map(|(_, _, a)| *a)
         };
+        // Or the answer that opens it ("all docs ready kak: paspor, CV, transkrip, IELTS"): the
+        // clause right before the list's bare items, when it answers. A question asks.
+        let opened = || {
+            if parts[i].question {
+                return None;
+            }
+            let first = info[..i]
+                .iter()
+                .rposition(|(gj, nj, a)| gj != g || nj.is_empty() || a.is_some())
+                .map_or(0, |p| p + 1);
+            first
+                .checked_sub(1)
+                .and_then(|p| info.get(p))
+                .filter(|(gj, _, _)| gj == g)
+                .and_then(|(_, _, a)| *a)
+        };
         // "IELTS certificate yes, and my transcript too": the answer of the clause before.
         let also = || {
             let t = words(&parts[i].text);
@@ -1665,7 +1681,8 @@ fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, Y
                     .or_else(|| neighbour(i + 1))
             })
             .or_else(listed)
-            .or_else(also);
+            .or_else(also)
+            .or_else(opened);
         if let Some(yn) = yn {
             for k in named {
                 out.insert((*k).to_string(), yn);

@@ -1512,9 +1512,16 @@ fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<St
             InboundMessage::Reaction { .. } => {}
         }
     }
+    let named_file = messages.iter().any(|m| {
+        matches!(
+            m,
+            InboundMessage::Document { .. } | InboundMessage::Image { .. }
+        )
+    }) && !prepared.named_documents.is_empty();
     if !texts.iter().all(|t| t.trim().is_empty()) {
-        // Words were sent too: they are what the turn answers.
-        prepared.media = None;
+        // Words were sent too: they are what the turn answers; a file whose name or caption
+        // names a document is still acknowledged as that document.
+        prepared.media = named_file.then_some(Media::File);
     }
     texts
 }

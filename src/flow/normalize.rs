@@ -7,7 +7,7 @@
 //! an `@` (email addresses) or a URL, and every space and punctuation mark. Inside other chunks,
 //! each run of letters is read with letters repeated three times or more collapsed to one
 //! ("iyaaa" → "iya"), then looked up whole and case-insensitively. A replaced word keeps an
-//! upper-case first letter.
+//! upper-case first letter. Check and cross marks (✅, ❌) become "yes," and "no,".
 
 use crate::config::flow::Lexicon;
 
@@ -36,6 +36,16 @@ fn is_protected(chunk: &str) -> bool {
         || lower.starts_with("www.")
 }
 
+/// Check and cross marks as answers ("passport ✅ CV ✅ transcript ❌"): a yes or a no ending
+/// its clause, in the words the rules read.
+fn mark_word(c: char) -> Option<&'static str> {
+    match c {
+        '✅' | '✔' | '☑' => Some(" yes,"),
+        '❌' | '✖' | '❎' => Some(" no,"),
+        _ => None,
+    }
+}
+
 fn normalize_chunk(chunk: &str, lexicon: &Lexicon) -> String {
     if chunk.is_empty() || is_protected(chunk) {
         return chunk.to_string();
@@ -45,6 +55,10 @@ fn normalize_chunk(chunk: &str, lexicon: &Lexicon) -> String {
     for c in chunk.chars() {
         if c.is_alphabetic() {
             word.push(c);
+        } else if let Some(mark) = mark_word(c) {
+            out.push_str(&normalize_word(&word, lexicon));
+            word.clear();
+            out.push_str(mark);
         } else {
             out.push_str(&normalize_word(&word, lexicon));
             word.clear();
