@@ -161,6 +161,11 @@ pub const YES_WORDS: &[&str] = &[
     "of course",
     "absolutely",
     "definitely",
+];
+
+/// Agreeing to an offer ("sounds good", "perfect", "mantap"): a yes to the consultation, never
+/// a yes to having a document (so [`parse_possession`] does not read them).
+const AGREEMENT: &[&str] = &[
     "sounds good",
     "sounds great",
     "great",
@@ -178,18 +183,6 @@ pub const YES_WORDS: &[&str] = &[
 /// Yes words that agree to an offer but say nothing about having something ("mau les IELTS"
 /// is no IELTS certificate): [`parse_possession`] ignores them.
 const OFFER_ONLY: &[&str] = &[
-    "sounds good",
-    "sounds great",
-    "great",
-    "perfect",
-    "let s do it",
-    "lets do it",
-    "that works",
-    "works for me",
-    "alright",
-    "all right",
-    "mantap",
-    "mantul",
     "mau",
     "boleh",
     "bisa",
@@ -235,7 +228,7 @@ fn classify(t: &[String]) -> Option<YesNo> {
         Some(YesNo::Yes)
     } else if has_any(t, NO_WORDS) {
         Some(YesNo::No)
-    } else if has_any(t, YES_WORDS) {
+    } else if has_any(t, YES_WORDS) || has_any(t, AGREEMENT) {
         Some(YesNo::Yes)
     } else {
         None
