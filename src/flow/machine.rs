@@ -9,7 +9,13 @@
 //! [`super::graph::EDGES`], the table `ari flow graph` prints. The machine has no entry or exit
 //! actions, so restoring a state never replays effects (crates.md §2.2).
 
+mod reading;
 mod rebooking;
+
+use reading::{
+    Learned, Media, answer_of, booking_event, learn, merge_form, prepare, read_language,
+    yes_with_a_time,
+};
 
 use std::collections::BTreeMap;
 
@@ -1348,51 +1354,6 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
     }
 }
 
-/// Form-answer aliases (seed §6.2 alias chains) → canonical field keys.
-fn canonical_field(key: &str) -> Option<&'static str> {
-    Some(match key.trim().to_lowercase().as_str() {
-        "name" | "nama" | "full_name" | "nama_lengkap" => "name",
-        "email" | "e-mail" => "email",
-        "english_level" | "english" | "ielts" | "ielts_score" | "bahasa_inggris" => "english_level",
-        "budget" | "budget_range" => "budget",
-        "timeline" | "kapan" => "timeline",
-        "country" | "negara" | "destination_country" | "negara_tujuan" => "country",
-        "program" | "jurusan" => "program",
-        "activity" | "status" | "pekerjaan" => "activity",
-        "notes" | "catatan" => "notes",
-        _ => return None,
-    })
-}
-
-/// Applies changed form answers; returns the fields set.
-fn merge_form(
-    lead: &mut LeadState,
-    form: &BTreeMap<String, String>,
-) -> BTreeMap<String, FieldValue> {
-    let mut changed = BTreeMap::new();
-    for (k, v) in form {
-        let Some(key) = canonical_field(k) else {
-            continue;
-        };
-        let v = v.trim();
-        if v.is_empty() || lead.form_seen.get(key).map(String::as_str) == Some(v) {
-            continue;
-        }
-        lead.form_seen.insert(key.to_string(), v.to_string());
-        let value = if key == "country" {
-            normalize_country(v)
-        } else {
-            v.to_string()
-        };
-        let fv = FieldValue::Known(value);
-        if lead.fields.get(key) != Some(&fv) {
-            lead.fields.insert(key.to_string(), fv.clone());
-            changed.insert(key.to_string(), fv);
-        }
-    }
-    changed
-}
-
 /// Converts the persisted stage into statig's state.
 fn to_state(stage: &StageSnapshot) -> State {
     match stage {
@@ -1421,144 +1382,6 @@ fn to_snapshot(state: &State) -> StageSnapshot {
     }
 }
 
-/// What a turn's event is, before dispatch.
-struct Prepared {
-    event: Option<Event>,
-    /// The lead's words as written (language detection, the LLM).
-    raw: String,
-    /// The same after the lexicon (`flow::normalize`): what the rules read.
-    text: String,
-    interactive_id: Option<String>,
-    /// What the turn held besides words (the last media message without text).
-    media: Option<Media>,
-    /// Documents the file names of this turn's documents name ("IELTS.pdf": `english_test`).
-    named_documents: Vec<String>,
-}
-
-/// A message without words the core answers all the same (DESIGN.md: every lead message gets
-/// an answer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Media {
-    /// A document, photo or video without caption: acknowledged.
-    File,
-    /// A voice note without transcript: the lead is asked to type.
-    Voice,
-    /// A sticker, location, contact card or unsupported type: a short reply.
-    Unreadable,
-}
-
-fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
-    let mut prepared = Prepared {
-        event: None,
-        raw: String::new(),
-        text: String::new(),
-        interactive_id: None,
-        media: None,
-        named_documents: Vec::new(),
-    };
-    let event = match &input.event {
-        InputEvent::Messages { messages } => {
-            let texts = read_messages(messages, &mut prepared);
-            prepared.raw = texts.join("\n");
-            prepared.text = normalize(&prepared.raw, &cfg.lexicon);
-            message_event(&prepared, cfg)
-        }
-        InputEvent::HumanTakeover => Some(Event::HumanTakeover),
-        InputEvent::Resume => Some(Event::Resume),
-        InputEvent::Close => Some(Event::Close),
-        InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
-    };
-    prepared.event = event;
-    prepared
-}
-
-/// The words of a batch of messages (texts, captions, transcripts, button titles), and what
-/// else it held (media, a button id, documents named by file names).
-fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared) -> Vec<String> {
-    let mut texts = Vec::new();
-    for m in messages {
-        match m {
-            InboundMessage::Text { text } => texts.push(text.clone()),
-            InboundMessage::Image { caption: Some(c) } => {
-                prepared.named_documents.extend(caption_documents(c));
-                texts.push(c.clone());
-            }
-            InboundMessage::Image { caption: None } => prepared.media = Some(Media::File),
-            InboundMessage::Document { filename, caption } => {
-                if let Some(f) = filename {
-                    prepared
-                        .named_documents
-                        .extend(super::media::documents_named(f));
-                }
-                match caption {
-                    Some(c) => {
-                        prepared.named_documents.extend(caption_documents(c));
-                        texts.push(c.clone());
-                    }
-                    None => prepared.media = Some(Media::File),
-                }
-            }
-            InboundMessage::Audio {
-                transcript: Some(t),
-            } => texts.push(t.clone()),
-            InboundMessage::Audio { transcript: None } => prepared.media = Some(Media::Voice),
-            InboundMessage::Interactive { id, title } => {
-                prepared.interactive_id = Some(id.clone());
-                texts.push(title.clone());
-            }
-            InboundMessage::Location { .. } | InboundMessage::Unreadable { .. } => {
-                prepared.media = Some(Media::Unreadable);
-            }
-            InboundMessage::Reaction { .. } => {}
-        }
-    }
-    let named_file = messages.iter().any(|m| {
-        matches!(
-            m,
-            InboundMessage::Document { .. } | InboundMessage::Image { .. }
-        )
-    }) && !prepared.named_documents.is_empty();
-    if !texts.iter().all(|t| t.trim().is_empty()) {
-        // Words were sent too: they are what the turn answers; a file whose name or caption
-        // names a document is still acknowledged as that document.
-        prepared.media = named_file.then_some(Media::File);
-    }
-    texts
-}
-
-/// The documents a sent file's caption names ("ini transkrip S1 aku kak"): the file is that
-/// document, unless the caption says the lead lacks it ("paspor belum ada, ini KTP").
-fn caption_documents(caption: &str) -> Vec<String> {
-    if super::yesno::parse_possession(caption) == Some(YesNo::No) {
-        return Vec::new();
-    }
-    super::media::documents_named(caption)
-}
-
-/// What a lead's messages ask of the flow: a person, a reschedule, a cancel, or a plain
-/// message; `None` for a turn with nothing to answer (a reaction).
-fn message_event(prepared: &Prepared, cfg: &FlowConfig) -> Option<Event> {
-    let (raw, text) = (&prepared.raw, &prepared.text);
-    let says = |phrases: &[String]| mentions_any(raw, phrases) || mentions_any(text, phrases);
-    if text.trim().is_empty() && prepared.interactive_id.is_none() {
-        prepared.media.map(|_| Event::Message)
-    } else if says(&cfg.handoff.human_request_phrases)
-        || super::intents::asks_for_human(raw)
-        || super::intents::asks_for_human(text)
-    {
-        Some(Event::HumanRequested)
-    } else if says(&cfg.scheduling.reschedule_phrases)
-        || super::rebook::asks_to_move(raw)
-        || super::rebook::asks_to_move(text)
-    {
-        Some(Event::RescheduleRequested)
-    } else if says(&cfg.scheduling.cancel_phrases) {
-        Some(Event::CancelRequested)
-    } else {
-        Some(Event::Message)
-    }
-}
-
 fn query_label(q: &scheduling::DayTimeQuery, locale: &Locale) -> String {
     match q.day {
         Some(scheduling::DayQuery::Date(d)) => {
@@ -1583,25 +1406,6 @@ fn days_of(slots: &[SlotOption], tz: chrono_tz::Tz, locale: &Locale) -> String {
         }
     }
     names.join(", ")
-}
-
-/// The answer a turn gives to a yes/no question: a `yes`/`no` button id, else the text.
-fn answer_of(text: &str, interactive_id: Option<&str>) -> Option<YesNo> {
-    match interactive_id.map(|s| s.trim().to_lowercase()) {
-        Some(id) if id.ends_with("yes") || id.ends_with("ya") => Some(YesNo::Yes),
-        Some(id) if id.ends_with("no") || id.ends_with("tidak") => Some(YesNo::No),
-        _ => parse_yes_no(text),
-    }
-}
-
-/// "Sounds good, could we do the 2nd at 3pm?": a yes that opens a question about when is a
-/// yes (the day and time are read by the scheduling step), not a question instead of an answer.
-fn yes_with_a_time(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<YesNo> {
-    let first = text.split([',', '.', '!', ';']).next()?;
-    (first.len() < text.len()
-        && parse_yes_no(first) == Some(YesNo::Yes)
-        && scheduling::parse_day_time(text, now, tz).is_some())
-    .then_some(YesNo::Yes)
 }
 
 fn base_facts(
@@ -1716,29 +1520,6 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
     }
 }
 
-/// The conversation's language after the lead's words of this turn (`flow::language`):
-/// returns the language they were confidently written in (or asked for), if any.
-fn read_language(lead: &mut LeadState, prepared: &Prepared, cfg: &FlowConfig) -> Option<String> {
-    if prepared.raw.trim().is_empty() {
-        return None;
-    }
-    let mut state = super::language::LanguageState {
-        current: lead.language.take(),
-        settled: lead.language_settled,
-        challenger: lead.language_challenger.take(),
-    };
-    let decided = super::language::after_message(
-        &mut state,
-        &prepared.raw,
-        &cfg.languages(),
-        &cfg.persona.language,
-    );
-    lead.language = state.current;
-    lead.language_settled = state.settled;
-    lead.language_challenger = state.challenger;
-    decided
-}
-
 /// A turn with nothing to dispatch (no text, no button, a reaction): only the form answers
 /// apply; the stage and the stored layout version stay as they were.
 fn without_event(snapshot: &Snapshot, lead: LeadState, update: LeadUpdate) -> TurnOutput {
@@ -1755,122 +1536,6 @@ fn without_event(snapshot: &Snapshot, lead: LeadState, update: LeadUpdate) -> Tu
         transitions: Vec::new(),
         trace: TurnTrace::default(),
     }
-}
-
-/// "batal" / "ganti jadwal" only mean something while a booked consultation is ahead;
-/// otherwise they are ordinary words of an ordinary message. While a new slot is chosen for
-/// it, words keeping it ("ga jadi, tetap yang lama") come first (`KeepBooking`).
-fn booking_event(
-    event: Event,
-    stage: &StageSnapshot,
-    lead: &LeadState,
-    now: DateTime<Utc>,
-    text: &str,
-) -> Event {
-    let upcoming = lead
-        .appointment
-        .as_ref()
-        .is_some_and(|a| a.slot.start > now);
-    let moving = matches!(stage, StageSnapshot::Scheduling(d) if d.moving.is_some());
-    let words_event = matches!(
-        event,
-        Event::Message | Event::CancelRequested | Event::RescheduleRequested
-    );
-    if upcoming && moving && words_event && super::rebook::keeps_booking(text) {
-        return Event::KeepBooking;
-    }
-    match event {
-        Event::CancelRequested | Event::RescheduleRequested if !upcoming => Event::Message,
-        other => other,
-    }
-}
-
-/// What learning from a message found; the handlers' guards and the stuck count read it.
-#[derive(Debug, Clone, Default)]
-struct Learned {
-    /// A field or document was learned or changed.
-    learned: bool,
-    /// The pending field was answered "don't know".
-    unknown_noted: bool,
-    /// The text asks a knowledge question.
-    knowledge_question: bool,
-    /// The extraction rules that read something (`flow::extract::RULES`).
-    rules: Vec<String>,
-}
-
-/// Learns from a message's text: the rule-based fields (a knowledge question never corrects a
-/// known field), then the LLM's fields where the rules found nothing, the "don't know"
-/// answers and the documents. Counts the turn.
-fn learn(
-    lead: &mut LeadState,
-    update: &mut LeadUpdate,
-    text: &str,
-    input: &TurnInput,
-    cfg: &FlowConfig,
-) -> Learned {
-    let mut found = Learned {
-        knowledge_question: is_knowledge_question(
-            text,
-            &cfg.knowledge.topic_keywords,
-            &cfg.knowledge.question_words,
-        ),
-        ..Learned::default()
-    };
-    let pending = lead.pending.clone();
-    let ex = extract(
-        text,
-        ExtractContext {
-            pending: pending.as_ref(),
-            current_year: current_year(cfg, input.now),
-        },
-    );
-    found.rules = ex.rules().iter().map(|r| (*r).to_string()).collect();
-    for (k, v) in &ex.fields {
-        if found.knowledge_question && lead.fields.contains_key(k) {
-            continue; // "kalau di UK berapa?" asks, it does not correct
-        }
-        if k == "name"
-            && matches!(lead.fields.get(k), Some(FieldValue::Known(_)))
-            && !ex.readings.contains("name.introduced")
-        {
-            continue; // only "nama saya ..." corrects a known name, not "aku WFH"
-        }
-        let fv = FieldValue::Known(v.clone());
-        if lead.fields.get(k) != Some(&fv) {
-            lead.fields.insert(k.clone(), fv.clone());
-            update.fields.insert(k.clone(), fv);
-            found.learned = true;
-        }
-    }
-    // Fields the LLM read in this turn's messages (validated by the shell): used only where
-    // the rules found nothing and the field is not known yet, so rules always win.
-    for (k, v) in &input.llm_fields {
-        let field_known = cfg.fields.contains_key(k);
-        if field_known && !ex.fields.contains_key(k) && !lead.fields.contains_key(k) {
-            let fv = FieldValue::Known(v.clone());
-            lead.fields.insert(k.clone(), fv.clone());
-            update.fields.insert(k.clone(), fv);
-            found.learned = true;
-        }
-    }
-    for k in &ex.unknown {
-        if !lead.fields.contains_key(k) {
-            lead.fields.insert(k.clone(), FieldValue::Unknown);
-            update.fields.insert(k.clone(), FieldValue::Unknown);
-            found.learned = true;
-            if pending == Some(Pending::Field(k.clone())) {
-                found.unknown_noted = true;
-            }
-        }
-    }
-    for (d, yn) in &ex.documents {
-        if lead.documents.get(d) != Some(yn) {
-            lead.documents.insert(d.clone(), *yn);
-            found.learned = true;
-        }
-    }
-    lead.turns += 1;
-    found
 }
 
 /// Dispatches a turn's events to the machine: what every dispatch of the turn reads, and the
