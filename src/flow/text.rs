@@ -13,13 +13,35 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The words of `phrase` as [`words`] splits them, without allocating.
+fn phrase_words(phrase: &str) -> impl Iterator<Item = &str> + Clone {
+    phrase
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// `token` (lowercased by [`words`]) is `word` ignoring case.
+fn same_word(token: &str, word: &str) -> bool {
+    word.chars().flat_map(char::to_lowercase).eq(token.chars())
+}
+
 /// Position (word index) of the first occurrence of `phrase` as whole words in `tokens`.
+///
+/// Called for every phrase of every list on every turn, so it compares in place: the phrase is
+/// not tokenised into a new vector each time (that allocation was most of the core's turn time,
+/// docs/BENCHMARKS.md).
 pub fn find_phrase(tokens: &[String], phrase: &str) -> Option<usize> {
-    let p = words(phrase);
-    if p.is_empty() || p.len() > tokens.len() {
+    let parts = phrase_words(phrase);
+    let n = parts.clone().count();
+    if n == 0 || n > tokens.len() {
         return None;
     }
-    (0..=tokens.len() - p.len()).find(|&i| tokens[i..i + p.len()] == p[..])
+    (0..=tokens.len() - n).find(|&i| {
+        parts
+            .clone()
+            .zip(&tokens[i..i + n])
+            .all(|(w, t)| same_word(t, w))
+    })
 }
 
 /// True when `phrase` occurs in `tokens` as whole words.
