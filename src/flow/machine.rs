@@ -353,18 +353,9 @@ impl LeadState {
             Some(Guard::SlotBooked) => {
                 let tz = schedule::time_zone(context.cfg);
                 let slot = match event {
-                    Event::Booking(BookingResult::Booked { slot_id, .. }) => data
-                        .selected
-                        .clone()
-                        .filter(|s| &s.id == slot_id)
-                        .or_else(|| {
-                            context
-                                .free_slots
-                                .iter()
-                                .find(|s| &s.id == slot_id)
-                                .cloned()
-                        })
-                        .or_else(|| data.selected.clone()),
+                    Event::Booking(BookingResult::Booked { slot_id, .. }) => {
+                        booked_slot(data, context, slot_id).or_else(|| data.selected.clone())
+                    }
                     _ => None,
                 };
                 if let Some(slot) = &slot {
@@ -541,6 +532,14 @@ impl LeadState {
             _ => Handled,
         }
     }
+}
+
+/// The slot the store booked (`slot_id`): the one the lead picked, else the free slot of that id.
+fn booked_slot(data: &SchedulingData, context: &Ctx<'_>, slot_id: &str) -> Option<SlotOption> {
+    data.selected
+        .clone()
+        .filter(|s| s.id == slot_id)
+        .or_else(|| context.free_slots.iter().find(|s| s.id == slot_id).cloned())
 }
 
 /// The earliest free slot that fits what the lead said with "any time": on the day they named

@@ -130,17 +130,7 @@ impl LeadState {
         else {
             return back_to_handoff(data, context.now, None);
         };
-        let slot = data
-            .selected
-            .clone()
-            .filter(|s| &s.id == slot_id)
-            .or_else(|| {
-                context
-                    .free_slots
-                    .iter()
-                    .find(|s| &s.id == slot_id)
-                    .cloned()
-            });
+        let slot = super::booked_slot(data, context, slot_id);
         if let Some(slot) = slot {
             let locale = &context.cfg.locale;
             let (date, time, duration) = scheduling::confirmation_parts_in(&slot, tz, locale);
