@@ -8,6 +8,7 @@ fn ctx(pending: Option<&Pending>) -> ExtractContext<'_> {
     ExtractContext {
         pending,
         current_year: 2026,
+        opening: false,
     }
 }
 
@@ -996,4 +997,67 @@ fn marks_and_lists_opened_by_their_answer() {
             want.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         assert_eq!(got.documents, want, "{text} ({normalized})");
     }
+}
+
+/// A first message that is only a full name is the name; a greeting, a topic, one word or a
+/// lower-case phrase waits for the name question. Later in the chat the same words are no name.
+#[test]
+fn an_opening_message_that_is_only_a_name() {
+    let opening = |text: &str| {
+        extract(
+            text,
+            ExtractContext {
+                pending: None,
+                current_year: 2026,
+                opening: true,
+            },
+        )
+    };
+    for (text, want) in [
+        ("Bella Anastasia 🙏", "Bella Anastasia"),
+        ("Dimas Pratama", "Dimas Pratama"),
+        ("Putri Ayu Lestari.", "Putri Ayu Lestari"),
+    ] {
+        let got = opening(text);
+        assert_eq!(
+            got.fields.get("name").map(String::as_str),
+            Some(want),
+            "{text}"
+        );
+        assert!(got.readings.contains("name.opening"), "{text}");
+    }
+    for text in [
+        "Bella",
+        "Halo Kak",
+        "Selamat Pagi",
+        "mau tanya kak",
+        "Info Beasiswa?",
+        "New Zealand",
+        "Hi there",
+    ] {
+        assert_eq!(opening(text).fields.get("name"), None, "{text}");
+    }
+    assert_eq!(
+        extract("Bella Anastasia", ctx(None)).fields.get("name"),
+        None
+    );
+}
+
+/// An email address or a link names no one, even as the answer to the name question.
+#[test]
+fn an_email_is_not_a_name() {
+    let pending = field("name");
+    for text in [
+        "bella.anastasia@gmail.com",
+        "rizky_p@yahoo.co.id",
+        "https://instagram.com/dewi.lestari",
+    ] {
+        let got = extract(text, ctx(pending.as_ref()));
+        assert_eq!(got.fields.get("name"), None, "{text}");
+    }
+    let both = extract("Budi Santoso, budi.s@gmail.com", ctx(pending.as_ref()));
+    assert_eq!(
+        both.fields.get("name").map(String::as_str),
+        Some("Budi Santoso")
+    );
 }

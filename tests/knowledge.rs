@@ -576,3 +576,31 @@ fn index_can_be_shared_across_tasks() {
     fn shareable<T: Send + Sync>() {}
     shareable::<KnowledgeIndex>();
 }
+
+/// A question about a document is answered only by an entry that names a document it asks
+/// about: no entry of the shipped knowledge base is about CVs, so the DAAD entry (Germany,
+/// applications) does not answer a CV question about a German master's.
+#[test]
+fn a_question_about_a_document_needs_an_entry_naming_it() {
+    let idx = index();
+    for (q, country) in [
+        (
+            "What should a CV for a German master's application look like?",
+            Some("Germany"),
+        ),
+        ("format CV buat daftar S2 di Jerman gimana kak?", None),
+        (
+            "what should my resume look like for Australian universities?",
+            None,
+        ),
+    ] {
+        let hits = idx.search(q, country, 2);
+        assert!(hits.is_empty(), "{q}: {hits:?}");
+    }
+    let ielts = idx.search("berapa skor IELTS minimal buat kuliah di Jerman?", None, 2);
+    assert!(
+        !ielts.is_empty(),
+        "the IELTS question still finds its entries"
+    );
+    assert_eq!(tokenize("a German master's"), ["country:germany", "s2"]);
+}

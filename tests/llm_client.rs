@@ -250,6 +250,7 @@ async fn extraction_sends_the_json_schema_and_validates_the_answer() {
         ExtractContext {
             pending: None,
             current_year: 2026,
+            opening: false,
         },
     );
     let merged = merge(&rules, &got.fields, &snapshot.lead.fields);

@@ -109,8 +109,9 @@ proptest! {
         text in "\\PC{0,160}",
         pending in any_pending(),
         year in 1990i32..2100,
+        opening in any::<bool>(),
     ) {
-        let ctx = || ExtractContext { pending: pending.as_ref(), current_year: year };
+        let ctx = || ExtractContext { pending: pending.as_ref(), current_year: year, opening };
         let out = extract(&text, ctx());
         for k in out.fields.keys() {
             prop_assert!(KNOWN_FIELDS.contains(&k.as_str()), "unknown field {k}");

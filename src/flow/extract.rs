@@ -45,6 +45,7 @@ pub const RULES: &[&str] = &[
     "field.name",
     "name.bare",
     "name.introduced",
+    "name.opening",
     "field.email",
     "field.english_level",
     "english_level.cannot_speak",
@@ -119,6 +120,8 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("static regex")
 }
 
+/// A link, which names no one.
+static URL: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b(?:https?://|www\.)\S+"));
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"));
 
@@ -962,6 +965,10 @@ pub struct ExtractContext<'a> {
     pub pending: Option<&'a Pending>,
     /// Current year in the lead's time zone (a bare year before it is not a timeline).
     pub current_year: i32,
+    /// The lead's first message, before the bot asked anything and with no name known: leads
+    /// often open with only their name ("Bella Anastasia 🙏"), which is then read as the name
+    /// (`name.opening`).
+    pub opening: bool,
 }
 
 /// Extracts everything one turn's text says about the lead. Pure; never panics.
@@ -979,10 +986,11 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         }
     };
     put(&mut out, "email", email(text));
-    if let Some((n, how)) = name(text, pending_is("name")) {
+    if let Some((n, how)) = name(text, pending_is("name"), ctx.opening) {
         match how {
             NameHow::Bare => out.readings.insert("name.bare".into()),
             NameHow::Introduced => out.readings.insert("name.introduced".into()),
+            NameHow::Opening => out.readings.insert("name.opening".into()),
             NameHow::Said => false,
         };
         put(&mut out, "name", Some(n));
@@ -1142,6 +1150,8 @@ enum NameHow {
     Said,
     /// The whole answer to the pending name question ("Budi Santoso").
     Bare,
+    /// A first message that is only a name in capitals ("Bella Anastasia 🙏").
+    Opening,
 }
 
 /// An all-caps word in a text that is not shouted is an acronym ("aku WFH", "saya S2"), not
@@ -1153,8 +1163,11 @@ fn acronym(word: &str, text: &str) -> bool {
         && text.chars().any(char::is_lowercase)
 }
 
-/// The name in `text`, and how it was read.
-fn name(text: &str, pending: bool) -> Option<(String, NameHow)> {
+/// The name in `text`, and how it was read. An email address or link in the text is no
+/// name ("bella.anastasia@gmail.com" does not name Bella).
+fn name(text: &str, pending: bool, opening: bool) -> Option<(String, NameHow)> {
+    let text = &*EMAIL.replace_all(text, " ");
+    let text = &*URL.replace_all(text, " ");
     if let Some(c) = NAME_INTRO.captures(text)
         && let Some(n) = clean_name(&c[1])
     {
@@ -1185,12 +1198,31 @@ fn name(text: &str, pending: bool) -> Option<(String, NameHow)> {
     {
         return Some((n, NameHow::Said));
     }
+    if opening && !pending {
+        return opening_name(text).map(|n| (n, NameHow::Opening));
+    }
     if !pending {
         return None;
     }
     bare_name(text)
         .or_else(|| leading_name(text))
         .map(|n| (n, NameHow::Bare))
+}
+
+/// A first message that is only a name: a bare name ([`bare_name`]) of 2-4 words, each
+/// capitalised as names are ("Bella Anastasia 🙏", "Dimas Pratama"). One word, or words in
+/// lower case, could as well be a greeting or a topic, so they wait for the name question.
+fn opening_name(text: &str) -> Option<String> {
+    let n = bare_name(text)?;
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .collect();
+    let capitalised = words
+        .iter()
+        .all(|w| w.chars().next().is_some_and(char::is_uppercase));
+    (capitalised && words.len() == n.split_whitespace().count() && (2..=4).contains(&words.len()))
+        .then_some(n)
 }
 
 fn lower_word(w: &str) -> String {
@@ -1205,7 +1237,11 @@ fn bare_name(text: &str) -> Option<String> {
         return None;
     }
     let t = text.trim().trim_end_matches(['.', '!', ' ']);
-    let mut ws: Vec<&str> = t.split_whitespace().collect();
+    // Emoji and marks standing alone ("Budi 🙏", "Sari :)") are no part of a name.
+    let mut ws: Vec<&str> = t
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .collect();
     while ws.len() > 1
         && ws
             .last()
@@ -2045,6 +2081,7 @@ mod refusal_tests {
         let ctx = ExtractContext {
             pending: Some(&p),
             current_year: 2026,
+            opening: false,
         };
         extract(&normalize(text, &lexicon), ctx)
             .unknown

@@ -37,7 +37,7 @@ fn re(pattern: &str) -> Regex {
 /// "Reply in English", "English please", "I don't speak Indonesian", "pakai bahasa Inggris".
 static ASKS_ENGLISH: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:(?:reply|respond|answer|talk|speak|write|text|chat|continue|communicate|explain|use)\w*\b[^.?!]{0,25}\b(?:in\s+)?english|in\s+english\s*(?:please|pls|plz)?\s*[?!.]*\s*$|english\s+(?:please|pls|plz)|(?:don'?t|do\s+not|can'?t|cannot)\s+(?:speak|understand|read)\s+(?:bahasa|indonesian)|(?:pakai|pake|gunakan|pakek|bales|balas|jawab|ngomong|bicara)\s+(?:bahasa\s+)?(?:inggris|english)|bahasa\s+inggris\s+(?:aja|saja|dong|ya)\b)",
+        r"(?i)\b(?:(?:reply|respond|answer|talk|speak|write|text|chat|continue|communicate|explain|use)\w*\b[^.?!]{0,25}\b(?:in\s+)?english|in\s+english\s*(?:please|pls|plz)?\s*[?!.]*\s*$|english\s+(?:please|pls|plz)|(?:switch|change)\w*\s+(?:(?:the\s+)?(?:chat|language|conversation|it)\s+)?to\s+english|(?:don'?t|do\s+not|can'?t|cannot)\s+(?:speak|understand|read)\s+(?:bahasa|indonesian)|(?:pakai|pake|gunakan|pakek|bales|balas|jawab|ngomong|bicara)\s+(?:bahasa\s+)?(?:inggris|english)|bahasa\s+inggris\s+(?:aja|saja|dong|ya)\b)",
     )
 });
 
@@ -62,6 +62,15 @@ pub fn requested(text: &str, configured: &[String]) -> Option<String> {
         .iter()
         .any(|c| c == wanted)
         .then(|| wanted.to_string())
+}
+
+/// `text` without its sentences that ask for a language ("could we switch to English
+/// please?"): what is left is read for questions, so a request is not a question about
+/// English.
+pub fn without_requests(text: &str, configured: &[String]) -> String {
+    text.split_inclusive(['.', '?', '!', '\n'])
+        .filter(|sentence| requested(sentence, configured).is_none())
+        .collect()
 }
 
 /// The language `text` is confidently written in, among `configured`; `None` when the text is
@@ -343,6 +352,8 @@ mod tests {
             "Sorry, I don't speak Indonesian very well",
             "pakai bahasa inggris aja kak",
             "bisa pake english?",
+            "kak sorry, could we switch to English?",
+            "can you change the chat to english",
         ] {
             assert_eq!(requested(t, &both()).as_deref(), Some("en"), "{t}");
         }
@@ -365,6 +376,8 @@ mod tests {
             "IELTS 6.5, english lumayan",
             "saya orang Indonesia",
             "I'm from Indonesia, studying in Bahasa is hard",
+            "I want to go to an English speaking country",
+            "I'd like to switch my major to English literature? no, economics",
         ] {
             assert_eq!(requested(t, &both()), None, "{t}");
         }

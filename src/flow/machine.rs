@@ -671,9 +671,12 @@ impl LeadState {
         // A question, about a topic of the knowledge base or not ("does my passport need to be
         // valid for the whole study?"), is answered (or a consultant will explain), never met
         // with "I didn't catch that".
+        let languages = context.cfg.languages();
+        let switched = super::language::requested(context.text, &languages).is_some();
+        let rest = super::language::without_requests(context.text, &languages);
         let asked = context.media.is_none()
             && (!context.learned || ask.again)
-            && super::intents::is_question(context.text);
+            && super::intents::is_question(&rest);
         if context.knowledge_question || asked {
             let fallback = self.reply(
                 context,
@@ -689,6 +692,7 @@ impl LeadState {
             Some(Media::File) => with_question("document_received"),
             Some(Media::Voice) => with_question("voice_unreadable"),
             Some(Media::Unreadable) => with_question("unreadable"),
+            None if switched && !context.learned => with_question("language_switched"),
             None if context.unknown_noted || ask.gave_up => with_question("unknown_noted"),
             None if !context.learned => with_question("fallback"),
             None => {

@@ -58,6 +58,24 @@ const COUNTRY_TOPICS: &[&str] = &[
     "biaya", "hidup", "syarat", "visa", "kampus", "jurusan", "daftar",
 ];
 
+/// Documents a lead asks about ("what should my CV look like?"): a question naming one is
+/// answered only by an entry that names one of them too, never by an entry that shares only
+/// the country or the application ("a German master's application" is not the DAAD entry).
+/// `ielts` is the concept token of the English tests (`tokenize`).
+const DOCUMENT_TERMS: &[&str] = &[
+    "cv",
+    "resume",
+    "transkrip",
+    "transcript",
+    "paspor",
+    "passport",
+    "ielts",
+    "portfolio",
+    "portofolio",
+    "essay",
+    "esai",
+];
+
 /// Terms that say a question is about studying abroad but not what about ("kampus", "kuliah"):
 /// an entry that shares only these (and the country) with a question does not answer it.
 const GENERIC_TERMS: &[&str] = &[
@@ -219,7 +237,18 @@ impl KnowledgeIndex {
                     .any(|w| !skip.contains(&w.as_str()) && t.contains(w))
             })
         };
+        let documents: Vec<&String> = topic
+            .iter()
+            .filter(|t| DOCUMENT_TERMS.contains(&t.as_str()))
+            .collect();
         let on_topic = |i: usize| {
+            let names_document = self
+                .terms
+                .get(i)
+                .is_some_and(|t| documents.iter().any(|d| t.contains(*d)));
+            if !documents.is_empty() && !names_document {
+                return false;
+            }
             if wanted.is_empty() {
                 return true;
             }

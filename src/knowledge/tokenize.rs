@@ -186,6 +186,12 @@ const STOP_WORDS: &[&str] = &[
     "studying",
     "want",
     "would",
+    "should",
+    "shall",
+    "will",
+    "might",
+    "look",
+    "looks",
     "like",
     "know",
     "get",
@@ -383,6 +389,27 @@ fn concept(word: &str) -> Option<&'static str> {
         .map(|(c, _)| *c)
 }
 
+/// English nationality adjectives → canonical country, for search only ("a German master's",
+/// "Australian universities"); not in [`COUNTRY_ALIASES`], which the flow's extractor shares:
+/// "my Japanese is basic" names no destination.
+const NATIONALITIES: &[(&str, &str)] = &[
+    ("american", "United States"),
+    ("australian", "Australia"),
+    ("canadian", "Canada"),
+    ("german", "Germany"),
+    ("dutch", "Netherlands"),
+    ("french", "France"),
+    ("irish", "Ireland"),
+    ("japanese", "Japan"),
+    ("korean", "South Korea"),
+    ("chinese", "China"),
+    ("malaysian", "Malaysia"),
+    ("singaporean", "Singapore"),
+    ("swedish", "Sweden"),
+    ("turkish", "Turkey"),
+    ("taiwanese", "Taiwan"),
+];
+
 /// "biayanya" → "biaya", "syaratnya" → "syarat" (words of 6+ letters only: "punya", "tanya").
 fn fold_nya(word: &str) -> &str {
     match word.strip_suffix("nya") {
@@ -435,6 +462,12 @@ pub fn tokenize(text: &str) -> Vec<String> {
                 i += len;
                 continue 'outer;
             }
+        }
+        // "a German master's" is about Germany; "bahasa Jerman" was read above as the language.
+        if let Some((_, c)) = NATIONALITIES.iter().find(|(a, _)| *a == lower[i]) {
+            out.push(country_token(c));
+            i += 1;
+            continue;
         }
         let w = fold_nya(&lower[i]);
         i += 1;

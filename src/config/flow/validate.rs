@@ -76,6 +76,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("qualifying", "document_received", &["question"]),
     spec("qualifying", "voice_unreadable", &["question"]),
     spec("qualifying", "unreadable", &["question"]),
+    spec("qualifying", "language_switched", &["question"]),
     spec("scoring", "warm_nurture", &[]),
     spec("scoring", "nurture_instruction", &["tone"]),
     spec("scoring", "knowledge_fallback", &[]),

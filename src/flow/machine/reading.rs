@@ -286,8 +286,9 @@ pub(super) fn learn(
     cfg: &FlowConfig,
 ) -> Learned {
     let mut found = Learned {
+        // "could we switch to English please?" asks for a language, not about English.
         knowledge_question: is_knowledge_question(
-            text,
+            &crate::flow::language::without_requests(text, &cfg.languages()),
             &cfg.knowledge.topic_keywords,
             &cfg.knowledge.question_words,
         ),
@@ -299,6 +300,7 @@ pub(super) fn learn(
         ExtractContext {
             pending: pending.as_ref(),
             current_year: current_year(cfg, input.now),
+            opening: lead.turns == 0 && pending.is_none() && !lead.fields.contains_key("name"),
         },
     );
     found.rules = ex.rules().iter().map(|r| (*r).to_string()).collect();
