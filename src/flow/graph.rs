@@ -158,6 +158,8 @@ pub struct Facts {
     pub consultation_over: bool,
     /// The lead's words ask to book a consultation ([`super::rebook::asks_to_book`]).
     pub asks_to_book: bool,
+    /// A booked consultation is still ahead (its start is after the turn's clock).
+    pub booking_ahead: bool,
 }
 
 /// A named condition on [`Facts`].
@@ -271,7 +273,12 @@ impl Guard {
             Guard::QuietPeriod => matches!(f.event, E::Message | E::HumanRequested),
             Guard::Closed => f.event == E::Close,
             Guard::Resumed => f.event == E::Resume,
-            Guard::NewCycle => matches!(f.event, E::Message | E::HumanRequested),
+            // "batal" / "ganti jadwal" to a closed conversation act on the booking still ahead.
+            Guard::NewCycle => {
+                matches!(f.event, E::Message | E::HumanRequested)
+                    || (f.booking_ahead
+                        && matches!(f.event, E::CancelRequested | E::RescheduleRequested))
+            }
         }
     }
 
@@ -367,6 +374,9 @@ pub static EDGES: &[Edge] = &[
     ESC_GREETING[0],
     ESC_GREETING[1],
     ESC_GREETING[2],
+    // A closed conversation whose booking is still ahead: "batal" / "ganti jadwal" act on it.
+    e(S::Greeting, S::Completed, Guard::CancelRequested),
+    e(S::Greeting, S::Scheduling, Guard::RescheduleRequested),
     e(S::Greeting, S::Scoring, Guard::BooksAgain),
     e(S::Greeting, S::Qualifying, Guard::FirstMessage),
     ESC_QUALIFYING[0],

@@ -134,6 +134,11 @@ impl LeadState {
         let Some(edge) = context.took(select(StageId::Greeting, &context.facts)) else {
             return Handled;
         };
+        match edge.guard {
+            Guard::CancelRequested => return Transition(self.cancel_booking(context)),
+            Guard::RescheduleRequested => return Transition(self.start_reschedule(None, context)),
+            _ => {}
+        }
         if edge.guard == Guard::BooksAgain {
             // A returning lead asks to book again: scoring routes in this turn (the offer).
             self.pending = None;
@@ -458,14 +463,7 @@ impl LeadState {
                 Transition(State::completed())
             }
             Some(Guard::RescheduleRequested) => {
-                // The booking stays until the new slot is confirmed (then moved in one step).
-                let mut choice = SchedulingData {
-                    moving: self.appointment.clone().map(Box::new),
-                    handoff: Some(data.clone()),
-                    ..SchedulingData::default()
-                };
-                self.reschedule(&mut choice, context);
-                Transition(State::scheduling(choice))
+                Transition(self.start_reschedule(Some(data.clone()), context))
             }
             Some(Guard::CancelRequested) => Transition(self.cancel_booking(context)),
             Some(Guard::TakeoverExpired) => {
@@ -1431,6 +1429,7 @@ fn base_facts(
         takeover_expired: false,
         consultation_over: false,
         asks_to_book: false,
+        booking_ahead: false,
     }
 }
 
@@ -1440,7 +1439,10 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
     match snapshot.stage_id() {
         StageId::Booking | StageId::Scheduling => true,
         // A lead with a booking may ask to move it: the reply lists the free days.
-        StageId::Handoff => snapshot.lead.appointment.is_some(),
+        // Also after the conversation was closed with the booking still ahead.
+        StageId::Handoff | StageId::Completed | StageId::Greeting => {
+            snapshot.lead.appointment.is_some()
+        }
         _ => false,
     }
 }
@@ -1567,6 +1569,10 @@ impl Dispatcher<'_> {
         let from = to_snapshot(&state).id();
         let mut facts = base_facts(&lead, self.cfg, event, self.answer, !self.free.is_empty());
         facts.asks_to_book = super::rebook::asks_to_book(self.text);
+        facts.booking_ahead = lead
+            .appointment
+            .as_ref()
+            .is_some_and(|a| a.slot.start > self.now);
         let mut ctx = Ctx {
             cfg: self.cfg,
             base: self.base,

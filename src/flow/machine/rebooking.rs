@@ -41,6 +41,24 @@ impl LeadState {
         State::completed()
     }
 
+    /// A reschedule request outside `scheduling` (from the handoff, or from a new cycle after
+    /// the conversation was closed with the booking still ahead): the booking stays until the
+    /// new slot is confirmed, then it is moved in one step. `handoff` is where "keep the
+    /// original" goes back to (`None`: a new handoff for the booking).
+    pub(super) fn start_reschedule(
+        &mut self,
+        handoff: Option<HandoffData>,
+        context: &mut Ctx<'_>,
+    ) -> State {
+        let mut choice = SchedulingData {
+            moving: self.appointment.clone().map(Box::new),
+            handoff,
+            ..SchedulingData::default()
+        };
+        self.reschedule(&mut choice, context);
+        State::scheduling(choice)
+    }
+
     /// The choice of a new slot (re)starts. A day or time given with the request ("ganti
     /// jadwal ke kamis jam 10", "can we move it to Thursday 2pm") is used at once, as the
     /// scheduling step reads it; otherwise the free days are listed, saying the booking stays.
