@@ -174,6 +174,18 @@ pub fn turn(number: usize, expect: &TurnExpect, record: &TurnRecord) -> Vec<Stri
             "turn {number}: no reply has template {key}; templates: {keys:?}"
         ));
     }
+    if let Some(lang) = &expect.reply_language {
+        let got: Vec<&str> = record
+            .reply_meta
+            .iter()
+            .map(|m| language_of(m).unwrap_or("no recorded language"))
+            .collect();
+        if got.is_empty() || got.iter().any(|l| l != lang) {
+            failures.push(format!(
+                "turn {number}: reply_language: expected {lang}, the replies are in {got:?}"
+            ));
+        }
+    }
     if let Some(n) = expect.replies
         && record.replies.len() != n
     {
@@ -369,6 +381,24 @@ mod tests {
         first.reply_meta[0]["language"] = json!("id");
         let f = reply_language("en", &[first, detected]).unwrap();
         assert!(f.starts_with("turn 2:"), "{f}");
+    }
+
+    #[test]
+    fn a_turn_language_needs_a_reply_and_every_reply_in_it() {
+        let expect = TurnExpect {
+            reply_language: Some("id".into()),
+            ..TurnExpect::default()
+        };
+        let id = json!({"template": "qualifying.language_switched", "language": "id"});
+        let en = json!({"template": "knowledge", "language": "en"});
+        let both = record(true, vec![id.clone(), en], "qualifying");
+        let f = turn(3, &expect, &both);
+        assert!(
+            f.len() == 1 && f[0].starts_with("turn 3: reply_language"),
+            "{f:?}"
+        );
+        assert!(turn(3, &expect, &record(true, vec![], "qualifying")).len() == 1);
+        assert!(turn(3, &expect, &record(true, vec![id], "qualifying")).is_empty());
     }
 
     #[test]

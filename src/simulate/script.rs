@@ -234,6 +234,10 @@ pub struct TurnExpect {
     /// One message to a consultant in this turn contains one of these (case-insensitive).
     #[serde(default)]
     pub notice_contains_any: Vec<String>,
+    /// `id` or `en`: the turn has a lead-facing reply, and every one carries this language
+    /// (for a chat that switches language midway, where the dialogue-wide check cannot hold).
+    #[serde(default)]
+    pub reply_language: Option<String>,
 }
 
 /// What the dialogue must end with (all optional).
