@@ -12,8 +12,9 @@ use ari::scheduling::parse::time_in;
 use ari::scheduling::{
     Bookings, Confirmation, DayQuery, DayTimeQuery, PartOfDay, ReminderInput, ReminderKind,
     SlotOption, TimeQuery, available_days, booking_confirmation, capacity_for, capacity_left,
-    choose_slot, due_reminders, filter_slots, free_slots, next_reminder_at, parse_confirmation,
-    parse_day_time, reminder_text, slot_line, weekday_in, zone_label,
+    choose_slot, due_reminders, filter_slots, free_slots, meeting_line, meeting_url,
+    next_reminder_at, parse_confirmation, parse_day_time, reminder_text, slot_line, weekday_in,
+    zone_label,
 };
 
 /// A local (WIB) instant.
@@ -45,6 +46,7 @@ fn rule(weekday: &str, start: &str, end: &str, who: &str, capacity: u32) -> Slot
             _ => "+6281111000002".into(),
         },
         capacity,
+        meeting_url: None,
     }
 }
 
@@ -846,5 +848,43 @@ proptest! {
         let s = format!("{d}{sep}{m}{sep}{y} jam {d}{sep}{m} {m} nov {d}");
         let _ = parse_day_time(&s, parse_now(), Jakarta);
         let _ = choose_slot(&s, &shown(), Jakarta);
+    }
+}
+
+/// The meeting link is sent only when the slot's weekly rule has one (the shipped Kak Rina
+/// rules do, Kak Dimas's do not): in the reminders and the `{meeting}` line, in the
+/// conversation's language. No shipped text promises a link otherwise.
+#[test]
+fn the_meeting_link_goes_out_only_when_the_slot_has_one() {
+    let set = ari::config::flow::load_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines"),
+    )
+    .unwrap();
+    let id = set.default.as_ref();
+    let en = id.in_language("en");
+    let slot = |who: &str, wa: &str, day: u32| SlotOption {
+        id: format!("2026-12-{day:02}T09:00@{wa}"),
+        start: wib(2026, 12, day, 9, 0),
+        duration_minutes: 60,
+        consultant_name: who.into(),
+        consultant_whatsapp: wa.into(),
+    };
+    // Monday 7 Dec (Kak Rina's day) and Thursday 3 Dec (Kak Dimas's).
+    let rina = slot("Kak Rina", "+6281111000001", 7);
+    let dimas = slot("Kak Dimas", "+6281111000002", 3);
+    let link = "https://meet.google.com/ari-kak-rina";
+    assert_eq!(meeting_url(&id.scheduling, &rina), Some(link));
+    assert_eq!(meeting_url(&id.scheduling, &dimas), None);
+    assert_eq!(meeting_line(&rina, id), format!("\nLink meeting: {link}"));
+    assert_eq!(meeting_line(&rina, en), format!("\nMeeting link: {link}"));
+    assert_eq!(meeting_line(&dimas, id), "");
+    let t = reminder_text(ReminderKind::TwoHours, &rina, Jakarta, en);
+    assert!(t.ends_with(&format!("\nMeeting link: {link}")), "{t}");
+    let t = reminder_text(ReminderKind::DayBefore, &dimas, Jakarta, id);
+    assert!(!t.to_lowercase().contains("link"), "{t}");
+    for cfg in [id, en] {
+        let booked = &cfg.stages.scheduling.texts["booked"];
+        assert!(booked.contains("{meeting}"), "{booked}");
+        assert!(!booked.to_lowercase().contains("link"), "{booked}");
     }
 }

@@ -375,6 +375,7 @@ impl LeadState {
                             ("time", time),
                             ("duration", duration),
                             ("consultant_name", slot.consultant_name.clone()),
+                            ("meeting", scheduling::meeting_line(slot, context.cfg)),
                         ],
                     );
                     context.effects.push(Effect::Reply(r));

@@ -324,6 +324,7 @@ mod tests {
             consultant_name: name.into(),
             consultant_whatsapp: wa.into(),
             capacity: 1,
+            meeting_url: None,
         }
     }
 

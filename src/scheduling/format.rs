@@ -92,7 +92,7 @@ pub fn confirmation_parts(s: &SlotOption, tz: Tz) -> (String, String, String) {
 pub fn booking_confirmation(s: &SlotOption, tz: Tz) -> String {
     let (date, time, duration) = confirmation_parts(s, tz);
     format!(
-        "Oke, saya booking konsultasi untuk kamu:\n\nTanggal: {date}\nJam: {time} {}\nDurasi: {duration} menit\nKonsultan: {}\n\nLink meeting akan dikirim sebelum jadwal. Sampai ketemu!",
+        "Oke, saya booking konsultasi untuk kamu:\n\nTanggal: {date}\nJam: {time} {}\nDurasi: {duration} menit\nKonsultan: {}\n\nSampai ketemu!",
         zone_label(tz),
         s.consultant_name
     )
@@ -161,6 +161,21 @@ pub fn long_date_in(at: DateTime<Utc>, tz: Tz, locale: &Locale) -> String {
         pick(&locale.months_long, l.month0() as usize),
         l.year()
     )
+}
+
+/// The `{meeting}` placeholder of the booking confirmation, the move and the reminders: a new
+/// line with `scheduling.texts.meeting_link` filled with the slot's meeting link
+/// ([`super::meeting_url`]), or nothing when the slot has none, so that no text promises a
+/// link ARI does not have.
+pub fn meeting_line(slot: &SlotOption, cfg: &crate::config::flow::FlowConfig) -> String {
+    let (Some(url), Some(text)) = (
+        super::meeting_url(&cfg.scheduling, slot),
+        cfg.stages.scheduling.texts.get("meeting_link"),
+    ) else {
+        return String::new();
+    };
+    let values = std::collections::BTreeMap::from([("meeting_url".to_string(), url.to_string())]);
+    format!("\n{}", crate::flow::text::render(text, &values))
 }
 
 /// `(date, time, duration)` for the booking confirmation, in `locale`.

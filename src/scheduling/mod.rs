@@ -25,11 +25,12 @@ pub use choose::choose_slot;
 pub use confirm::{Confirmation, parse_confirmation};
 pub use format::{
     available_days, available_days_in, booking_confirmation, confirmation_parts,
-    confirmation_parts_in, day_name, day_name_in, long_date_in, slot_line, slot_line_in,
-    slot_lines, slot_lines_in, zone_label,
+    confirmation_parts_in, day_name, day_name_in, long_date_in, meeting_line, slot_line,
+    slot_line_in, slot_lines, slot_lines_in, zone_label,
 };
 pub use parse::{DayQuery, DayTimeQuery, PartOfDay, TimeQuery, parse_day_time, weekday_in};
 pub use reminders::{ReminderInput, ReminderKind, due_reminders, next_reminder_at, reminder_text};
 pub use slots::{
-    Bookings, capacity_for, capacity_left, filter_slots, free_slots, slot_id, time_zone,
+    Bookings, capacity_for, capacity_left, filter_slots, free_slots, meeting_url, slot_id,
+    time_zone,
 };

@@ -123,6 +123,7 @@ pub fn reminder_text(kind: ReminderKind, slot: &SlotOption, tz: Tz, cfg: &FlowCo
         ("zone".to_string(), zone_label(tz)),
         ("consultant_name".to_string(), slot.consultant_name.clone()),
         ("duration".to_string(), slot.duration_minutes.to_string()),
+        ("meeting".to_string(), super::meeting_line(slot, cfg)),
     ]);
     crate::flow::text::render(template, &values)
 }

@@ -14,8 +14,8 @@ use chrono_tz::Tz;
 use super::SlotOption;
 use super::format::local;
 use super::parse::{DayTimeQuery, TimeQuery};
-use crate::config::flow::Scheduling;
 use crate::config::flow::validate::{parse_hhmm, parse_weekday};
+use crate::config::flow::{Scheduling, SlotRule};
 
 /// Bookings already made: slot id → number of active (not cancelled) bookings.
 pub type Bookings = BTreeMap<String, u32>;
@@ -47,6 +47,21 @@ pub fn capacity_left(capacity: u32, booked: u32) -> u32 {
 /// consultant, on the rule's duration grid), or 0 when no rule does (e.g. the rules changed
 /// since the slot was shown).
 pub fn capacity_for(cfg: &Scheduling, slot: &SlotOption) -> u32 {
+    rule_for(cfg, slot).map_or(0, |r| r.capacity)
+}
+
+/// The meeting link of a concrete slot: its weekly rule's `meeting_url`, if it has one (read
+/// when the booking is confirmed and when a reminder goes out, so an edited link applies).
+pub fn meeting_url<'a>(cfg: &'a Scheduling, slot: &SlotOption) -> Option<&'a str> {
+    rule_for(cfg, slot)
+        .and_then(|r| r.meeting_url.as_deref())
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+}
+
+/// The weekly rule that generates `slot` (same weekday, consultant, on the rule's duration
+/// grid), if any.
+fn rule_for<'a>(cfg: &'a Scheduling, slot: &SlotOption) -> Option<&'a SlotRule> {
     let tz = time_zone(cfg);
     let l = local(slot.start, tz);
     let t = l.time();
@@ -65,9 +80,8 @@ pub fn capacity_for(cfg: &Scheduling, slot: &SlotOption) -> u32 {
                 && offset % step == 0
                 && t + Duration::minutes(step) <= end
                 && t + Duration::minutes(step) > t;
-            fits.then_some(r.capacity)
+            fits.then_some(r)
         })
-        .unwrap_or(0)
 }
 
 /// The concrete free slots: local dates from tomorrow through `booking_window_days` (today is

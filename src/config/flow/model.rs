@@ -109,7 +109,14 @@ impl Default for ReminderTexts {
 }
 
 /// The placeholders a reminder text may use.
-pub const REMINDER_PLACEHOLDERS: &[&str] = &["date", "time", "zone", "consultant_name", "duration"];
+pub const REMINDER_PLACEHOLDERS: &[&str] = &[
+    "date",
+    "time",
+    "zone",
+    "consultant_name",
+    "duration",
+    "meeting",
+];
 
 /// Translatable words used inside texts (dates, slot lists, the greeting's time of day).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -579,4 +586,9 @@ pub struct SlotRule {
     pub consultant_whatsapp: String,
     /// Leads per slot (1 = one-on-one).
     pub capacity: u32,
+    /// The consultant's meeting room (`https://`, e.g. a Google Meet or Zoom link), sent in
+    /// the booking confirmation and the reminders (`scheduling.texts.meeting_link`). Without
+    /// one, no text mentions a link: the consultant sends the details.
+    #[serde(default)]
+    pub meeting_url: Option<String>,
 }

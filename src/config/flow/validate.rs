@@ -97,8 +97,9 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec(
         "scheduling",
         "booked",
-        &["date", "time", "duration", "consultant_name"],
+        &["date", "time", "duration", "consultant_name", "meeting"],
     ),
+    spec("scheduling", "meeting_link", &["meeting_url"]),
     spec("scheduling", "slot_taken", &["available_days"]),
     spec(
         "scheduling",
@@ -115,6 +116,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
             "consultant_name",
             "old_date",
             "old_time",
+            "meeting",
         ],
     ),
     spec("scheduling", "kept", &["date", "time"]),
@@ -516,6 +518,14 @@ fn check_scheduling(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
                     "`{}` is not a weekday (monday..sunday or senin..minggu)",
                     slot.weekday
                 ),
+            );
+        }
+        if let Some(url) = &slot.meeting_url
+            && !url.trim().starts_with("https://")
+        {
+            err(
+                format!("{base}.meeting_url"),
+                format!("`{url}` is not an https:// link"),
             );
         }
         let start = parse_hhmm(&slot.start);

@@ -171,6 +171,7 @@ impl LeadState {
                     ("consultant_name", slot.consultant_name.clone()),
                     ("old_date", old_date),
                     ("old_time", old_time),
+                    ("meeting", scheduling::meeting_line(&slot, context.cfg)),
                 ],
             );
             context.effects.push(Effect::Reply(r));
