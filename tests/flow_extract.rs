@@ -1061,3 +1061,35 @@ fn an_email_is_not_a_name() {
         Some("Budi Santoso")
     );
 }
+
+/// A sentence ends a name; a name after a filler ("oh right, i'm ..."); "panggil X aja".
+#[test]
+fn names_end_with_their_sentence_and_follow_fillers() {
+    let pending = field("name");
+    for (text, pending, want) in [
+        (
+            "my name is Aditya Ramadhan. I'm interested in the UK",
+            None,
+            "Aditya Ramadhan",
+        ),
+        (
+            "Nama saya Rizky Pratama, mau tanya S2",
+            None,
+            "Rizky Pratama",
+        ),
+        ("oh right, i'm Nadia Putri", pending.as_ref(), "Nadia Putri"),
+        ("ok sorry, I'm Bagas", pending.as_ref(), "Bagas"),
+        ("panggil Dika aja kak", None, "Dika"),
+        ("nama saya M. Rizky", None, "M Rizky"),
+    ] {
+        let got = extract(text, ctx(pending));
+        assert_eq!(
+            got.fields.get("name").map(String::as_str),
+            Some(want),
+            "{text}"
+        );
+    }
+    for text in ["panggil konsultannya aja kak", "panggil admin aja"] {
+        assert_eq!(extract(text, ctx(None)).fields.get("name"), None, "{text}");
+    }
+}

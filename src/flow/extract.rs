@@ -130,6 +130,9 @@ static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|nama\s*:|my\s+name\s+is|my\s+name['’]?s|name['’]s|name\s*:|(?:you\s+can\s+|just\s+)?call\s+me|panggil\s+(?:saja|aja)|panggil\s+(?:saya|aku)|biasa\s+dipanggil|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
     )
 });
+/// "panggil Dika aja kak": a name to be called by ("panggil konsultannya dong" has no "aja").
+static NAME_PANGGIL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\bpanggil\s+([\p{L}']+)\s+(?:aja|saja|ya|deh)\b"));
 /// "it's Rizky here", "this is Kevin here": the name capitalized ("it's cold here" is none; the
 /// lowercase form counts when the name question is pending, see [`leading_name`]).
 static NAME_HERE: LazyLock<Regex> = LazyLock::new(|| {
@@ -147,7 +150,7 @@ static NAME_LOWER_WHOLE: LazyLock<Regex> =
 /// Answering the name question: "hi im sarah", "i'm sarah", "halo kak, aku dewi".
 static NAME_LOWER_INTRO: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^\s*(?:(?:hi|hai|halo|hallo|hello|hey)(?:\s+kak)?\s*[,!.]?\s*)?(?:saya|aku|i['’]?m|i\s+am|this\s+is|it['’]?s)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s*[.!]?\s*$",
+        r"(?i)^\s*(?:(?:hi|hai|halo|hallo|hello|hey|oh|ah|eh|ok|oke|okay|sorry|maaf|right|iya|yes|sure)(?:\s+(?:kak|right|sorry))?\s*[,!.]?\s*){0,2}(?:saya|aku|i['’]?m|i\s+am|this\s+is|it['’]?s)\s+([\p{L}']+(?:\s+[\p{L}']+)?)\s*[.!]?\s*$",
     )
 });
 
@@ -1109,6 +1112,15 @@ fn email(text: &str) -> Option<String> {
     EMAIL.find(text).map(|m| m.as_str().to_lowercase())
 }
 
+/// A word for a person one may ask for ("konsultannya", "admin"): "panggil admin aja" calls
+/// someone, it gives no name.
+fn is_target_word(w: &str) -> bool {
+    let w = w.to_lowercase();
+    ["konsultan", "admin", "cs", "orang", "staff", "mentor"]
+        .iter()
+        .any(|t| w.starts_with(t))
+}
+
 fn clean_name(raw: &str) -> Option<String> {
     let mut kept = Vec::new();
     for w in raw.split_whitespace() {
@@ -1121,6 +1133,11 @@ fn clean_name(raw: &str) -> Option<String> {
         kept.push(title_case(
             w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\''),
         ));
+        // A sentence ends the name: "my name is Aditya Ramadhan. I'm interested" (an initial,
+        // "M.", does not).
+        if w.ends_with(['.', ',', '!', '?', ';', ':']) && lw.chars().count() > 1 {
+            break;
+        }
     }
     let name = kept.join(" ");
     if country(&name).is_some() {
@@ -1168,6 +1185,22 @@ fn acronym(word: &str, text: &str) -> bool {
 fn name(text: &str, pending: bool, opening: bool) -> Option<(String, NameHow)> {
     let text = &*EMAIL.replace_all(text, " ");
     let text = &*URL.replace_all(text, " ");
+    let read = name_read(text, pending, opening);
+    // "panggil Dika aja kak" names what to call the lead, unless a full name came with it
+    // ("Reza Mahendra, panggil Reza aja").
+    let called = NAME_PANGGIL
+        .captures(text)
+        .filter(|c| !is_target_word(&c[1]))
+        .and_then(|c| clean_name(&c[1]));
+    match (read, called) {
+        (Some((n, _)), Some(c)) if n.starts_with("Panggil") => Some((c, NameHow::Introduced)),
+        (None, Some(c)) => Some((c, NameHow::Introduced)),
+        (read, _) => read,
+    }
+}
+
+/// [`name`] without the "panggil X aja" reading.
+fn name_read(text: &str, pending: bool, opening: bool) -> Option<(String, NameHow)> {
     if let Some(c) = NAME_INTRO.captures(text)
         && let Some(n) = clean_name(&c[1])
     {

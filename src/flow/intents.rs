@@ -527,6 +527,13 @@ const TALK_VERBS: &[&str] = &[
     "sambungkan",
     "disambungkan",
     "menyambungkan",
+    "sambungin",
+    "disambungin",
+    "nyambungin",
+    "hubungin",
+    "dihubungin",
+    "ngehubungin",
+    "connecting",
     "chatan",
     "wa",
     "whatsapp",
@@ -805,6 +812,19 @@ const HELP_FOLLOWERS: &[&str] = &[
     "mau",
 ];
 
+/// "can I just get a staff member to walk me through this?", "could I have someone call me":
+/// a modal within three words before "get" / "have" at `i`, and a person within three words
+/// after it. "do I need a consultant?" and "I have a consultant friend" ask for no one.
+fn asks_to_get_person(t: &[String], i: usize) -> bool {
+    if !matches!(t[i].as_str(), "get" | "have") {
+        return false;
+    }
+    let modal = t[i.saturating_sub(3)..i]
+        .iter()
+        .any(|x| matches!(x.as_str(), "can" | "could" | "may"));
+    modal && (i + 1..t.len().min(i + 4)).any(|j| is_target(t, j))
+}
+
 fn is_target(t: &[String], i: usize) -> bool {
     let w = t[i].as_str();
     // English plurals: "one of your advisors", "your consultants".
@@ -889,7 +909,7 @@ pub fn asks_for_human(text: &str) -> bool {
         if verb && !refused_before(i) && (asks_to_be_called(&t, i) || target_can_do(&t, i)) {
             return true;
         }
-        if !refused_before(i) && person_can_help(&t, i) {
+        if !refused_before(i) && (person_can_help(&t, i) || asks_to_get_person(&t, i)) {
             return true;
         }
         if TO.contains(&w.as_str()) && t.len() > i + 1 && !refused_before(i) && is_target(&t, i + 1)
@@ -1051,6 +1071,8 @@ mod tests {
             "konsultannya telpon saya aja",
             "bisa chat sama customer service?",
             "ada admin yang bisa dihubungi?",
+            "kak bisa sambungin ke CS nya aja ga? mau nanya2 langsung",
+            "tolong hubungin ke konsultannya ya",
             // English.
             "I'd prefer to speak with an actual consultant",
             "can I talk to a human",
@@ -1063,6 +1085,8 @@ mod tests {
             "talk to staff",
             "can I phone the consultant",
             "I'd rather talk to someone",
+            "Can I just get a staff member to walk me through this?",
+            "could I have someone from your team call me",
         ];
         let mut failures: Vec<String> = yes
             .iter()
@@ -1095,6 +1119,9 @@ mod tests {
             "are you human",
             "I want to book a call with a consultant",
             "jadwalkan telpon dengan konsultan ya",
+            "do I need a consultant for the visa?",
+            "I have a consultant friend in Sydney",
+            "can I get a scholarship as a staff member?",
         ];
         failures.extend(
             no.iter()

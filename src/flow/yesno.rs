@@ -221,8 +221,27 @@ pub fn parse_yes_no(text: &str) -> Option<YesNo> {
     classify(&words(text))
 }
 
+/// "Not now" answers: a no for now, even with a "maybe" after it ("not right now, maybe after
+/// I talk to my parents", "nanti dulu deh, mungkin bulan depan").
+const NOT_NOW: &[&str] = &[
+    "not right now",
+    "not now",
+    "not at the moment",
+    "not for now",
+    "maybe later",
+    "next time",
+    "nanti dulu",
+    "lain kali",
+    "nanti aja",
+    "nanti saja",
+    "belum dulu",
+    "skip dulu",
+];
+
 fn classify(t: &[String]) -> Option<YesNo> {
-    if has_any(t, UNKNOWN_PHRASES) {
+    if has_any(t, NOT_NOW) {
+        Some(YesNo::No)
+    } else if has_any(t, UNKNOWN_PHRASES) {
         Some(YesNo::Unknown)
     } else if has_any(t, YES_DESPITE_NEGATION) {
         Some(YesNo::Yes)
@@ -430,6 +449,8 @@ mod tests {
             ("kayaknya ga deh", No),
             ("saya ga", No),
             ("ga dulu deh kak", No),
+            ("nanti dulu deh kak, mungkin bulan depan", No),
+            ("lain kali aja kak", No),
             ("gatau ya", Unknown),
             ("belum yakin", Unknown),
             // English.
@@ -440,6 +461,8 @@ mod tests {
             ("no problem", Yes),
             ("I don't mind", Yes),
             ("nope", No),
+            ("not right now thanks, maybe after i talk to my parents", No),
+            ("maybe later", No),
             ("nah", No),
             ("I don't have one", No),
             ("haven't yet", No),
