@@ -1093,3 +1093,28 @@ fn names_end_with_their_sentence_and_follow_fillers() {
         assert_eq!(extract(text, ctx(None)).fields.get("name"), None, "{text}");
     }
 }
+
+/// "All of them except X": every document yes, the named ones no; near misses read nothing so.
+#[test]
+fn all_documents_except_the_named_ones() {
+    let pending = doc("passport");
+    for (text, missing) in [
+        (
+            "semua udah ada kak kecuali IELTS, itu masih les",
+            "english_test",
+        ),
+        ("I have everything except the transcript", "transcript"),
+        ("udah lengkap semua selain CV kak", "cv"),
+    ] {
+        let got = extract(text, ctx(pending.as_ref()));
+        for d in ["passport", "cv", "english_test", "transcript"] {
+            let want = if d == missing { YesNo::No } else { YesNo::Yes };
+            assert_eq!(got.documents.get(d), Some(&want), "{text}: {d}");
+        }
+    }
+    // No "all", or a question: nothing read that way.
+    let got = extract("paspor ada kecuali yang lama hilang", ctx(pending.as_ref()));
+    assert_ne!(got.documents.get("cv"), Some(&YesNo::Yes));
+    let got = extract("semua harus ada kecuali IELTS?", ctx(pending.as_ref()));
+    assert!(got.documents.get("cv").is_none(), "{:?}", got.documents);
+}

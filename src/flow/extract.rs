@@ -684,6 +684,16 @@ const FIELD_UNKNOWN: &[&str] = &[
     "tidak mau share",
     "tidak mau sebut",
     "tidak mau kasih tahu",
+    "tidak mau bilang",
+    "belum mau sebut",
+    "belum mau kasih",
+    "belum mau share",
+    "belum mau bilang",
+    "nanti aja",
+    "nanti saja",
+    "nanti dulu",
+    "tell you later",
+    "later on",
     "tidak usah",
     "ga usah",
     "gak usah",
@@ -1643,6 +1653,45 @@ fn named_documents(t: &[String]) -> Vec<&'static str> {
     named
 }
 
+/// Words for "all of them" and "except" in "semua udah ada kecuali IELTS".
+const ALL_DOCUMENT_WORDS: &[&str] = &["semua", "semuanya", "all", "everything", "lengkap"];
+const EXCEPT_WORDS: &[&str] = &["kecuali", "selain", "except", "but not", "minus"];
+
+/// "semua udah ada kak kecuali IELTS", "I have everything except the transcript": every
+/// document ([`KNOWN_DOCUMENTS`]; the flow keeps those it asks) is a yes, and those named after
+/// the "except" word a no. `None` unless the part before "except" says "all" and answers yes.
+fn all_except(text: &str) -> Option<BTreeMap<String, YesNo>> {
+    if is_question(text) {
+        return None;
+    }
+    let t = words(text);
+    let at = EXCEPT_WORDS.iter().find_map(|w| find_phrase(&t, w))?;
+    let before = &t[..at];
+    if !has_any(before, ALL_DOCUMENT_WORDS) || !named_documents(before).is_empty() {
+        return None;
+    }
+    if parse_possession(&before.join(" ")) != Some(YesNo::Yes) {
+        return None;
+    }
+    let missing = named_documents(&t[at..]);
+    if missing.is_empty() {
+        return None;
+    }
+    Some(
+        crate::config::flow::KNOWN_DOCUMENTS
+            .iter()
+            .map(|d| {
+                let yn = if missing.contains(d) {
+                    YesNo::No
+                } else {
+                    YesNo::Yes
+                };
+                ((*d).to_string(), yn)
+            })
+            .collect(),
+    )
+}
+
 /// "Too", "juga": a clause that shares the answer of the one before it.
 const ALSO_WORDS: &[&str] = &[
     "too", "also", "as well", "either", "juga", "jg", "jga", "pun",
@@ -1660,6 +1709,12 @@ const ALSO_WORDS: &[&str] = &[
 ///   text ("belum ada kak").
 /// - Questions answer nothing ("paspor perlu ga?").
 fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, YesNo>, bool) {
+    let whole: Vec<&str> = parts.iter().map(|c| c.text.as_str()).collect();
+    let asks = parts.iter().any(|c| c.question || asks_by_words(&c.text));
+    if !asks && let Some(all) = all_except(&whole.join(", ")) {
+        let answered = matches!(pending, Some(Pending::Document(k)) if all.contains_key(k));
+        return (all, answered);
+    }
     let mut out = BTreeMap::new();
     let pending_doc = match pending {
         Some(Pending::Document(k)) => Some(k.as_str()),
@@ -2128,6 +2183,8 @@ mod refusal_tests {
             ("I don't want to give my email", "email"),
             ("I do not want to share my budget", "budget"),
             ("gamau kasih email kak", "email"),
+            ("nanti aja deh kak negaranya, blm mau sebut", "country"),
+            ("I'll tell you later", "budget"),
             ("email ga usah ya kak, chat di sini aja", "email"),
             ("budgetnya gausah disebut ya", "budget"),
             ("I'd rather not say", "budget"),

@@ -462,6 +462,69 @@ pub fn names_the_consultation(text: &str) -> bool {
     has_any(&words(text), CONSULTATION_WORDS)
 }
 
+/// Paid things other than the consultation: "how much do your services cost after the free
+/// session?" asks about them, not about the session.
+const OTHER_SUBJECTS: &[&str] = &[
+    "service",
+    "services",
+    "layanan",
+    "layanannya",
+    "package",
+    "packages",
+    "paket",
+    "paketnya",
+    "program",
+    "tuition",
+    "kuliah",
+    "kuliahnya",
+    "kampus",
+    "university",
+    "universitas",
+    "visa",
+    "beasiswa",
+    "scholarship",
+    "living",
+    "hidup",
+    "asrama",
+    "accommodation",
+    "pendaftaran",
+    "application",
+];
+
+/// Words about what a thing costs ("gratis", "bayar", "biaya", "fee", "hidden").
+const COST_WORDS: &[&str] = &[
+    "gratis",
+    "free",
+    "bayar",
+    "berbayar",
+    "biaya",
+    "biayanya",
+    "cost",
+    "costs",
+    "fee",
+    "fees",
+    "charge",
+    "charged",
+    "price",
+    "harga",
+    "tersembunyi",
+    "hidden",
+    "pay",
+    "paid",
+    "duit",
+];
+
+/// True when a question at the offer is about the offered consultation: it names it
+/// ([`names_the_consultation`]) or asks only what something costs ("emang gratis kak? ga ada
+/// biaya tersembunyi kan?"), and names no other paid thing ([`OTHER_SUBJECTS`]) and no country.
+pub fn about_the_consultation(text: &str) -> bool {
+    let t = words(text);
+    if has_any(&t, OTHER_SUBJECTS) || crate::flow::extract::country(text).is_some() {
+        return false;
+    }
+    has_any(&t, CONSULTATION_WORDS) || has_any(&t, COST_WORDS)
+}
+
 /// True when `text` is a question: a question mark, or [`asks_by_words`], or a clause (split at
 /// punctuation) opening with an English question word ("Yes. How much is it").
 ///

@@ -533,6 +533,25 @@ impl LeadState {
     }
 }
 
+/// A text rendered with the lead's name unknown (empty): the space or comma left before the
+/// punctuation that followed the name goes ("kak !" → "kak!", "fit, !" → "fit!").
+fn tidy_unknown_name(text: &str) -> String {
+    let mut out = text.to_string();
+    for (gap, mark) in [
+        (", !", "!"),
+        (" !", "!"),
+        (", .", "."),
+        (" .", "."),
+        (", ,", ","),
+        (" ,", ","),
+        (", ?", "?"),
+        (" ?", "?"),
+    ] {
+        out = out.replace(gap, mark);
+    }
+    out
+}
+
 /// The slot the store booked (`slot_id`): the one the lead picked, else the free slot of that id.
 fn booked_slot(data: &SchedulingData, context: &Ctx<'_>, slot_id: &str) -> Option<SlotOption> {
     data.selected
@@ -716,7 +735,7 @@ impl LeadState {
         let answer = self.reply(context, "booking", "question", &[]);
         // A question about the offered consultation itself ("konsultasinya bayar ga?") is
         // answered by the offer's own text, whatever the knowledge base holds.
-        if context.knowledge_question && !super::intents::names_the_consultation(context.text) {
+        if context.knowledge_question && !super::intents::about_the_consultation(context.text) {
             let offer = self.reply(context, "booking", "unclear", &[]).text;
             self.knowledge(context, &offer, answer);
         } else {
@@ -760,9 +779,11 @@ impl LeadState {
         ] {
             v.insert(k.to_string(), self.known(k).unwrap_or_default().to_string());
         }
+        // Unknown, the name renders empty and [`tidy_unknown_name`] drops the gap it leaves
+        // ("kak {name}!" → "kak!", "a great fit, {name}!" → "a great fit!").
         v.insert(
             "name".into(),
-            self.known("name").unwrap_or("kak").to_string(),
+            self.known("name").unwrap_or_default().to_string(),
         );
         v.insert("bot_name".into(), cfg.persona.bot_name.clone());
         v.insert("community_link".into(), cfg.persona.community_link.clone());
@@ -796,7 +817,10 @@ impl LeadState {
             .and_then(|s| s.texts.get(key))
             .cloned()
             .unwrap_or_default();
-        let text = render(&template, &values);
+        let mut text = render(&template, &values);
+        if self.known("name").is_none() && template.contains("{name}") {
+            text = tidy_unknown_name(&text);
+        }
         Reply {
             template: format!("{stage}.{key}"),
             values,
@@ -1684,5 +1708,29 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
         media: c.media,
         effects: Vec::new(),
         trace: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy_unknown_name;
+
+    #[test]
+    fn an_unknown_name_leaves_no_gap() {
+        for (rendered, want) in [
+            (
+                "Profil kakak cocok banget untuk lanjut, kak ! 🎉 Mau?",
+                "Profil kakak cocok banget untuk lanjut, kak! 🎉 Mau?",
+            ),
+            (
+                "Your profile looks like a great fit, ! 🎉",
+                "Your profile looks like a great fit! 🎉",
+            ),
+            ("Thanks a lot, ! One of", "Thanks a lot! One of"),
+            ("Halo lagi kak ! Saya ARI", "Halo lagi kak! Saya ARI"),
+            ("No gap here, Budi!", "No gap here, Budi!"),
+        ] {
+            assert_eq!(tidy_unknown_name(rendered), want);
+        }
     }
 }

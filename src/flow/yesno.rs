@@ -294,6 +294,18 @@ const NOT_YET_USABLE: &[&str] = &[
     "udah mati",
 ];
 
+/// Words opening a condition, not an answer: "before I say yes, ...", "kalau iya, ...".
+const CONDITION_OPENERS: &[&str] = &[
+    "before", "if", "unless", "sebelum", "kalau", "kalo", "klo", "jika",
+];
+
+/// `part` opens with a condition ("Before I say yes,"): it answers nothing by itself.
+fn opens_a_condition(part: &str) -> bool {
+    words(part)
+        .first()
+        .is_some_and(|w| CONDITION_OPENERS.contains(&w.as_str()))
+}
+
 /// The answer of the parts of `text` that ask nothing, and whether some part asks: "iya
 /// boleh, kapan?" → `(Some(Yes), true)`, "konsultasinya bayar ga kak?" → `(None, true)`,
 /// "cv? belum" → `(Some(No), true)`, "belum" → `(Some(No), false)`. Parts are split at
@@ -317,7 +329,7 @@ pub fn answer_and_question(text: &str) -> (Option<YesNo>, bool) {
         }
         if is_question(part) {
             asks = true;
-        } else {
+        } else if !opens_a_condition(part) {
             plain.push(part);
         }
     }

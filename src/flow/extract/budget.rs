@@ -426,6 +426,10 @@ const SPELLED_MAGNITUDES: &[(&str, &str)] = &[
     ("miliar", "miliar"),
     ("milyar", "miliar"),
     ("billion", "miliar"),
+    // Chat abbreviations after number words: "setengah M", "lima ratus jt", "dua ratus rb".
+    ("m", "miliar"),
+    ("jt", "juta"),
+    ("rb", "ribu"),
 ];
 
 const SE_MAGNITUDES: &[(&str, &str)] = &[
@@ -679,6 +683,9 @@ mod tests {
             ("seratus juta aja kak", "100 juta"),
             ("satu setengah miliar", "1,5 miliar"),
             ("setengah miliar", "500 juta"),
+            ("setengah M lah kak kurang lebih", "500 juta"),
+            ("satu setengah m", "1,5 miliar"),
+            ("lima ratus jt", "500 juta"),
             ("tiga ratus juta rupiah", "Rp 300 juta"),
             ("lima belas juta per bulan", "15 juta per bulan"),
             ("two hundred fifty million rupiah", "Rp 250 juta"),

@@ -193,18 +193,26 @@ pub(super) fn answer_of(text: &str, interactive_id: Option<&str>) -> Option<YesN
     match interactive_id.map(|s| s.trim().to_lowercase()) {
         Some(id) if id.ends_with("yes") || id.ends_with("ya") => Some(YesNo::Yes),
         Some(id) if id.ends_with("no") || id.ends_with("tidak") => Some(YesNo::No),
+        // A question is no answer ("emang gratis kak? ga ada biaya tersembunyi kan?"): only
+        // its parts that ask nothing answer ("iya boleh, kapan?" is a yes).
+        _ if crate::flow::intents::is_question(text) => {
+            crate::flow::yesno::answer_and_question(text).0
+        }
         _ => parse_yes_no(text),
     }
 }
 
 /// "Sounds good, could we do the 2nd at 3pm?": a yes that opens a question about when is a
 /// yes (the day and time are read by the scheduling step), not a question instead of an answer.
+/// So is a question proposing a day or time with a yes word ("senin depan bisa?", "kamis jam
+/// 10 boleh?").
 pub(super) fn yes_with_a_time(text: &str, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<YesNo> {
     let first = text.split([',', '.', '!', ';']).next()?;
-    (first.len() < text.len()
-        && parse_yes_no(first) == Some(YesNo::Yes)
-        && scheduling::parse_day_time(text, now, tz).is_some())
-    .then_some(YesNo::Yes)
+    let opens_with_yes = first.len() < text.len() && parse_yes_no(first) == Some(YesNo::Yes);
+    let proposes =
+        crate::flow::intents::is_question(text) && parse_yes_no(text) == Some(YesNo::Yes);
+    ((opens_with_yes || proposes) && scheduling::parse_day_time(text, now, tz).is_some())
+        .then_some(YesNo::Yes)
 }
 
 /// The conversation's language after the lead's words of this turn (`flow::language`):
@@ -343,6 +351,9 @@ pub(super) fn learn(
         }
     }
     for (d, yn) in &ex.documents {
+        if !cfg.documents.contains_key(d) {
+            continue; // "semua ada kecuali IELTS" names every document; the flow asks its own
+        }
         if lead.documents.get(d) != Some(yn) {
             lead.documents.insert(d.clone(), *yn);
             found.learned = true;
