@@ -394,8 +394,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long a claimed conversation belongs to one worker (ms): well above a turn's budget
-/// (an LLM call of at most 12 s, retried once), so only a dead worker's lease expires.
+/// How long a claimed conversation belongs to one worker (ms): well above a turn's model time
+/// (`turn_budget_ms` in `llm.toml`, at most this minus 10 s: [`crate::llm::config`]), so only
+/// a dead worker's lease expires.
 pub const TURN_LEASE_MS: i64 = 60_000;
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -560,6 +560,40 @@ fn the_example_config_parses() {
     assert!(!c.arms.is_empty());
 }
 
+/// `ari check-config DIR` validates `DIR/llm.toml` too: a turn budget closer than 10 s to the
+/// 60 s turn lease is refused, naming the key.
+#[test]
+fn check_config_refuses_a_turn_budget_near_the_turn_lease() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        dir.path().join("ari.toml"),
+    )
+    .unwrap();
+    let check = |turn_budget_ms: u64| {
+        let toml = format!(
+            "turn_budget_ms = {turn_budget_ms}\n[[arm]]\nname = \"a\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nweight = 1\n"
+        );
+        std::fs::write(dir.path().join("llm.toml"), toml).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+            .arg("check-config")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = check(50_000);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("turn budget 50000 ms"));
+    let near = check(50_001);
+    assert_eq!(near.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&near.stderr);
+    assert!(
+        err.contains("llm.toml") && err.contains("turn_budget_ms 50001"),
+        "{err}"
+    );
+}
+
 #[test]
 fn the_library_can_be_shared_across_tasks() {
     fn shared<T: Send + Sync + 'static>() {}

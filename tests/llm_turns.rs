@@ -11,21 +11,31 @@ use common::kapso_mock::MockKapso;
 use common::llm_mock::{completion, mock_llm};
 use common::{Options, Service, fixture, text_payload};
 use serde_json::Value;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const LLM_REPLY: &str = "Halo kak Budi! Ini jawaban dari model. Boleh tau email yang aktif?";
 
 fn llm_toml(server: &MockServer) -> String {
+    llm_toml_with(server, "")
+}
+
+/// `llm.toml` for one arm against `server`, with `top` (top-level keys) first.
+fn llm_toml_with(server: &MockServer, top: &str) -> String {
     format!(
-        "[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"mock-model\"\napi_key_env = \"ARI_TEST_LLM_KEY\"\ntemperature = 0.2\nmax_tokens = 200\nweight = 1\ntimeout_ms = 5000\n",
+        "{top}\n[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"mock-model\"\napi_key_env = \"ARI_TEST_LLM_KEY\"\ntemperature = 0.2\nmax_tokens = 200\nweight = 1\ntimeout_ms = 5000\n",
         server.uri()
     )
 }
 
 fn with_llm(kapso: &MockKapso, llm: &MockServer) -> Options {
+    with_llm_toml(kapso, llm_toml(llm))
+}
+
+fn with_llm_toml(kapso: &MockKapso, toml: String) -> Options {
     Options {
         kapso: Some((kapso.uri(), "k".into())),
-        llm_toml: Some(llm_toml(llm)),
+        llm_toml: Some(toml),
         env: vec![("ARI_TEST_LLM_KEY".into(), "sk-test".into())],
         ..Options::default()
     }
@@ -146,6 +156,113 @@ async fn a_newer_message_drops_a_slow_call_and_one_reply_answers_both() {
         last.contains("halo kak") && last.contains("nama saya Budi"),
         "{last}"
     );
+}
+
+/// A model server that accepts every call and never answers (within the test).
+async fn hanging_llm() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion(LLM_REPLY))
+                .set_delay(Duration::from_secs(600)),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The value of the `/metrics` sample `name{labels…}` whose labels include every `labels` pair.
+async fn metric(svc: &Service, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = reqwest::get(svc.url("/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+async fn all_requests(llm: &MockServer) -> usize {
+    llm.received_requests().await.unwrap_or_default().len()
+}
+
+/// Issue 15, one deadline per turn: with a model that hangs on every call, the turn budget
+/// (300 ms here) ends the extraction call, the reply call is never made, and the lead gets
+/// exactly one reply, the template.
+#[tokio::test]
+async fn a_hung_model_costs_one_turn_budget_and_the_template_goes_out() {
+    let kapso = MockKapso::start().await;
+    let llm = hanging_llm().await;
+    let toml = llm_toml_with(&llm, "turn_budget_ms = 300\nbudget_ms = 5000");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000003";
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.H1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(1).await;
+    assert!(replies[0].body.contains("Saya ARI"), "{}", replies[0].body);
+    svc.wait_processed().await;
+    assert_eq!(svc.outbox_settled(lead).await.len(), 1, "one reply");
+    assert_eq!(kapso.accepted().len(), 1);
+    // One call reached the model (the extraction), cut by the turn budget; no reply call.
+    assert_eq!(all_requests(&llm).await, 1);
+    assert!(reply_requests(&llm).await.is_empty());
+    let cut = [("call", "extract"), ("kind", "turn_budget")];
+    assert_eq!(metric(&svc, "ari_llm_errors_total", &cut).await, Some(1.0));
+    let skipped = [("call", "reply"), ("reason", "turn_budget")];
+    assert_eq!(
+        metric(&svc, "ari_llm_skipped_total", &skipped).await,
+        Some(1.0)
+    );
+    let fallback = [("reason", "turn_budget")];
+    assert_eq!(
+        metric(&svc, "ari_llm_fallbacks_total", &fallback).await,
+        Some(1.0)
+    );
+    assert!(svc.wait_for_log("the turn budget ended a model call"));
+}
+
+/// The read mark and "typing…" go out before the first model call (the extraction), not
+/// after it: while the extraction call still hangs, Kapso has the mark and no reply.
+#[tokio::test]
+async fn the_read_mark_goes_out_before_the_extraction_call_ends() {
+    let kapso = MockKapso::start().await;
+    let llm = hanging_llm().await;
+    let toml = llm_toml_with(&llm, "turn_budget_ms = 20000");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload("+6281400000004", "wamid.T1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while kapso.mark_reads() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no read mark");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        all_requests(&llm).await,
+        1,
+        "the extraction call is running"
+    );
+    assert!(kapso.accepted().is_empty(), "a reply went out already");
 }
 
 /// The flow decides, the model only words: with an LLM arm that answers every call, the shared

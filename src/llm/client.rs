@@ -3,8 +3,10 @@
 //! Budgets (issue 5): every attempt has the arm's `timeout_ms` (set on the reqwest client,
 //! since async-openai has none); async-openai's own retry layer is lowered from 3 retries to
 //! [`MAX_RETRIES`] = 1 (it retries 429 honouring an integer `Retry-After`, 5xx and connect
-//! errors; a timeout is never retried); and the whole call, retry and backoff included, is cut
-//! at `budget_ms`. Any failure is an [`LlmError`]: the caller sends the template reply.
+//! errors; a timeout is never retried); the whole call, retry and backoff included, is cut
+//! at `budget_ms`; and every call of one turn ends by the turn's deadline ([`TurnBudget`],
+//! `turn_budget_ms`): a call it leaves no time for is not made. Any failure is an
+//! [`LlmError`]: the caller sends the template reply.
 //!
 //! Reply and extraction are two calls on purpose: extraction must run before the flow core
 //! decides (its fields feed the decision), the reply after (it words the decision).
@@ -12,6 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use super::budget::TurnBudget;
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -29,7 +33,9 @@ use super::config::{ArmConfig, LlmConfig, LlmConfigError, MaxTokensField};
 use super::error::LlmError;
 use super::extract::{ExtractedFields, SCHEMA_NAME, parse_answer, schema};
 use super::guard::{Rejection, check_reply};
-use super::metrics::{CallKind, record_booking, record_call, record_fallback, record_lead};
+use super::metrics::{
+    CallKind, record_booking, record_call, record_fallback, record_lead, record_skip,
+};
 use super::prompt::{Prompts, leak_markers};
 use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
 use crate::telemetry::mask_phone;
@@ -79,6 +85,7 @@ pub struct Llm {
     arms: Vec<Arm>,
     weights: Vec<u32>,
     budget_ms: u64,
+    turn_budget_ms: u64,
     extraction: bool,
     prompts: Prompts,
 }
@@ -177,6 +184,7 @@ impl Llm {
             weights: arms.iter().map(|a| a.cfg.weight).collect(),
             arms,
             budget_ms: config.budget_ms,
+            turn_budget_ms: config.turn_budget_ms,
             extraction: config.extraction,
             prompts,
         })
@@ -190,6 +198,12 @@ impl Llm {
     /// The arm name of a contact (sticky: a function of the number and the weights).
     pub fn arm_for(&self, contact: &str) -> &str {
         &self.arm(contact).cfg.name
+    }
+
+    /// A new turn's budget: `turn_budget_ms` from now. Start it once per turn and hand it to
+    /// every call of the turn.
+    pub fn turn_budget(&self) -> TurnBudget {
+        TurnBudget::starting_now(self.turn_budget_ms)
     }
 
     /// The prompts (for callers that want to log or test a rendered prompt).
@@ -210,9 +224,20 @@ impl Llm {
     /// Words the core's decision: one chat completion with the stage's system prompt and the
     /// recent history, checked before it is returned. Every `Err` means "send
     /// `fallback.text`" and has been counted in `ari_llm_fallbacks_total`.
+    /// A call on its own: a fresh [`TurnBudget`]. A turn uses [`Llm::reply_within`].
     pub async fn reply(&self, req: &ReplyRequest) -> Result<LlmReply, LlmError> {
+        self.reply_within(req, &self.turn_budget()).await
+    }
+
+    /// [`Llm::reply`] within the turn's `budget`: no call when it is spent, cut at its
+    /// deadline otherwise.
+    pub async fn reply_within(
+        &self,
+        req: &ReplyRequest,
+        budget: &TurnBudget,
+    ) -> Result<LlmReply, LlmError> {
         let arm = self.arm(&req.contact);
-        let result = self.reply_on(arm, req).await;
+        let result = self.reply_on(arm, req, budget).await;
         if let Err(e) = &result {
             record_fallback(&arm.cfg.name, e.kind());
             tracing::warn!(
@@ -226,7 +251,13 @@ impl Llm {
         result
     }
 
-    async fn reply_on(&self, arm: &Arm, req: &ReplyRequest) -> Result<LlmReply, LlmError> {
+    async fn reply_on(
+        &self,
+        arm: &Arm,
+        req: &ReplyRequest,
+        budget: &TurnBudget,
+    ) -> Result<LlmReply, LlmError> {
+        self.admit(arm, CallKind::Reply, budget)?;
         let system = self.prompts.system(req)?;
         let markers = leak_markers(&system);
         let mut messages: Vec<ChatCompletionRequestMessage> =
@@ -240,7 +271,7 @@ impl Llm {
         }
         let request = self.request(arm, messages, arm.cfg.max_tokens, None)?;
         let started = Instant::now();
-        let answer = self.send(arm, request).await;
+        let answer = self.send(arm, request, budget).await;
         let latency = started.elapsed();
         let tokens = answer
             .as_ref()
@@ -273,12 +304,23 @@ impl Llm {
     /// Lead fields from the latest messages: a structured-output call (JSON schema), values
     /// validated. Merge with the rules' result with [`super::extract::merge`]. An `Err` means
     /// "use the rules' result alone".
+    /// A call on its own: a fresh [`TurnBudget`]. A turn uses [`Llm::extract_within`].
     pub async fn extract(&self, req: &ExtractRequest) -> Result<ExtractedFields, LlmError> {
+        self.extract_within(req, &self.turn_budget()).await
+    }
+
+    /// [`Llm::extract`] within the turn's `budget`: no call when it is spent, cut at its
+    /// deadline otherwise.
+    pub async fn extract_within(
+        &self,
+        req: &ExtractRequest,
+        budget: &TurnBudget,
+    ) -> Result<ExtractedFields, LlmError> {
         if !self.extraction {
             return Err(LlmError::Disabled);
         }
         let arm = self.arm(&req.contact);
-        let result = self.extract_on(arm, req).await;
+        let result = self.extract_on(arm, req, budget).await;
         if let Err(e) = &result {
             tracing::warn!(
                 arm = %arm.cfg.name,
@@ -295,7 +337,9 @@ impl Llm {
         &self,
         arm: &Arm,
         req: &ExtractRequest,
+        budget: &TurnBudget,
     ) -> Result<ExtractedFields, LlmError> {
+        self.admit(arm, CallKind::Extract, budget)?;
         let system = self.prompts.extraction(req)?;
         let mut transcript = String::new();
         let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
@@ -328,7 +372,7 @@ impl Llm {
         };
         let request = self.request(arm, messages, EXTRACT_MAX_TOKENS, Some(format))?;
         let started = Instant::now();
-        let answer = self.send(arm, request).await;
+        let answer = self.send(arm, request, budget).await;
         let latency = started.elapsed();
         let tokens = answer
             .as_ref()
@@ -390,14 +434,33 @@ impl Llm {
             .map_err(|e| LlmError::Request(short(&e.to_string())))
     }
 
-    /// One chat completion within the budget.
+    /// Whether a call may be made now: `Err` (counted as a skipped call, no request sent)
+    /// when the turn budget is spent.
+    fn admit(&self, arm: &Arm, call: CallKind, budget: &TurnBudget) -> Result<(), LlmError> {
+        if budget.is_spent() {
+            record_skip(&arm.cfg.name, call, "turn_budget");
+            tracing::info!(arm = %arm.cfg.name, call = call.as_str(), turn_budget_ms = budget.ms,
+                "the turn budget ran out: no model call, the template goes out");
+            return Err(LlmError::TurnBudget { ms: budget.ms });
+        }
+        Ok(())
+    }
+
+    /// One chat completion, ending at `budget_ms` or the turn's deadline, whichever is first.
     async fn send(
         &self,
         arm: &Arm,
         request: CreateChatCompletionRequest,
+        budget: &TurnBudget,
     ) -> Result<Answer, LlmError> {
-        let budget = Duration::from_millis(self.budget_ms);
-        let response = match tokio::time::timeout(budget, arm.client.chat().create(request)).await {
+        let (end, by_turn) = budget.call_end(Duration::from_millis(self.budget_ms));
+        let chat = arm.client.chat();
+        let response = match tokio::time::timeout_at(end, chat.create(request)).await {
+            Err(_) if by_turn => {
+                tracing::info!(arm = %arm.cfg.name, turn_budget_ms = budget.ms,
+                    "the turn budget ended a model call");
+                return Err(LlmError::TurnBudget { ms: budget.ms });
+            }
             Err(_) => return Err(LlmError::Timeout { ms: self.budget_ms }),
             Ok(r) => r.map_err(|e| map_error(e, arm.cfg.timeout_ms))?,
         };

@@ -26,6 +26,13 @@ pub enum LlmError {
         /// The server's message.
         message: String,
     },
+    /// The turn budget ran out: the call was cut at the turn's deadline, or not made because
+    /// nothing was left of it.
+    #[error("the turn budget of {ms} ms ran out")]
+    TurnBudget {
+        /// The configured turn budget (ms).
+        ms: u64,
+    },
     /// Connection or protocol failure (refused, reset, TLS, unreadable body).
     #[error("LLM transport error: {0}")]
     Transport(String),
@@ -54,6 +61,7 @@ impl LlmError {
     pub fn kind(&self) -> &'static str {
         match self {
             LlmError::Timeout { .. } => "timeout",
+            LlmError::TurnBudget { .. } => "turn_budget",
             LlmError::RateLimited { .. } => "rate_limited",
             LlmError::Status { .. } => "status",
             LlmError::Transport(_) => "transport",

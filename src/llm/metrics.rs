@@ -55,6 +55,12 @@ pub fn record_call(
     }
 }
 
+/// A call was not made (`reason`: `turn_budget`...): no request reached the server.
+pub fn record_skip(arm: &str, call: CallKind, reason: &'static str) {
+    metrics::counter!(names::LLM_SKIPPED, "arm" => arm.to_string(), "call" => call.as_str(), "reason" => reason)
+        .increment(1);
+}
+
 /// A reply fell back to the template.
 pub fn record_fallback(arm: &str, reason: &'static str) {
     metrics::counter!(names::LLM_FALLBACKS, "arm" => arm.to_string(), "reason" => reason)

@@ -141,8 +141,9 @@ pub(super) async fn ask_llm(
         turn.history.clone(),
         turn.now,
     );
-    typing::before_llm_call(turn, work);
-    let call = keep_typing(llm.reply(&req), TYPING_REFRESH, || {
+    typing::before_llm_call(turn, work, snapshot);
+    let budget = turn.llm_budget.unwrap_or_else(|| llm.turn_budget());
+    let call = keep_typing(llm.reply_within(&req, &budget), TYPING_REFRESH, || {
         typing::refresh(turn);
         std::future::ready(())
     });
