@@ -47,8 +47,11 @@ pub mod names {
     /// prompt, request).
     pub const LLM_ERRORS: &str = "ari_llm_errors_total";
     /// Counter: LLM calls not made, by `arm`, `call` and `reason` (`turn_budget`: nothing
-    /// left of the turn budget): no request reached the server.
+    /// left of the turn budget; `breaker_open`: the arm's circuit breaker is open): no request
+    /// reached the server.
     pub const LLM_SKIPPED: &str = "ari_llm_skipped_total";
+    /// Gauge: each arm's circuit breaker by `arm`: 0 closed, 1 open, 2 half-open (trial).
+    pub const LLM_BREAKER_STATE: &str = "ari_llm_breaker_state";
     /// Counter: replies that fell back to the template, by `arm` and `reason` (an error kind).
     pub const LLM_FALLBACKS: &str = "ari_llm_fallbacks_total";
     /// Counter: tokens by `arm`, `call` and `kind` (`prompt`, `completion`).

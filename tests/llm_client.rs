@@ -427,6 +427,55 @@ async fn an_overlong_reply_is_cut_to_whatsapps_limit() {
     assert!(reply.text.ends_with('.'));
 }
 
+/// The breaker against the mock: one failed call (`breaker_failures = 1`) opens it, the next
+/// call sends no request, and after the cool-down one trial call that succeeds closes it.
+/// The cool-down is 2 s of real time (reqwest's own timers cannot run on paused time); the
+/// test only waits past it and asserts request counts and states, never durations.
+#[tokio::test]
+async fn the_breaker_skips_a_failing_arm_then_one_trial_closes_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "breaker_failures = 1\nbreaker_cooldown_ms = 2000\n[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"m\"\nweight = 1\ntimeout_ms = 2000\n",
+        server.uri()
+    );
+    let llm = Llm::new(LlmConfig::parse(&toml, env).unwrap()).unwrap();
+    let state = |llm: &Llm| llm.breakers()[0].1;
+    assert!(matches!(
+        llm.reply(&booking_request()).await,
+        Err(LlmError::Status { status: 503, .. })
+    ));
+    let failed_requests = requests(&server).await.len();
+    assert_eq!(state(&llm), ari::llm::BreakerState::Open);
+    let skipped = llm.reply(&booking_request()).await.unwrap_err();
+    assert!(matches!(skipped, LlmError::BreakerOpen { .. }), "{skipped}");
+    assert_eq!(skipped.kind(), "breaker_open");
+    assert_eq!(
+        requests(&server).await.len(),
+        failed_requests,
+        "no request while open"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(state(&llm), ari::llm::BreakerState::HalfOpen);
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("Halo kak!")))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        llm.reply(&booking_request()).await.unwrap().text,
+        "Halo kak!"
+    );
+    assert_eq!(requests(&server).await.len(), 1, "one trial call");
+    assert_eq!(state(&llm), ari::llm::BreakerState::Closed);
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_a_fallback_error() {
     // Bind then drop a listener: nothing listens on that loopback port any more.

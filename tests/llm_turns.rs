@@ -265,6 +265,72 @@ async fn the_read_mark_goes_out_before_the_extraction_call_ends() {
     assert!(kapso.accepted().is_empty(), "a reply went out already");
 }
 
+/// Issue 15, a circuit breaker per arm: once the model server failed (`breaker_failures = 1`
+/// here; a cool-down far longer than the test), the next turn makes no call at all: the mock
+/// sees no new request, the lead gets the template, and the metrics and `/readyz` show the
+/// breaker open. (The cool-down and the trial call are tested on paused time in
+/// `src/llm/breaker.rs` and against the mock in `tests/llm_client.rs`.)
+#[tokio::test]
+async fn while_the_breaker_is_open_a_turn_makes_no_model_call() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm_all(ResponseTemplate::new(503).set_body_string("down")).await;
+    let toml = llm_toml_with(&llm, "breaker_failures = 1\nbreaker_cooldown_ms = 600000");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000005";
+    let ready = reqwest::get(svc.url("/readyz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ready.contains("llm arm mock: closed"), "{ready}");
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.B1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    kapso.wait_for(1).await;
+    svc.wait_processed().await;
+    let after_first = all_requests(&llm).await;
+    assert!(after_first >= 1, "the first turn asked the model");
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.B2", "nama saya Budi Santoso"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(2).await;
+    svc.wait_processed().await;
+    assert_eq!(all_requests(&llm).await, after_first, "calls while open");
+    assert_eq!(replies.len(), 2, "one template reply per turn");
+    let open = [("arm", "mock")];
+    assert_eq!(
+        metric(&svc, "ari_llm_breaker_state", &open).await,
+        Some(1.0)
+    );
+    let skipped = [("reason", "breaker_open")];
+    assert!(metric(&svc, "ari_llm_skipped_total", &skipped).await >= Some(1.0));
+    let ready = reqwest::get(svc.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    let body = ready.text().await.unwrap();
+    assert!(body.contains("llm arm mock: open"), "{body}");
+}
+
+/// A mock model server answering every call (extraction and reply) with `response`.
+async fn mock_llm_all(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// The flow decides, the model only words: with an LLM arm that answers every call, the shared
 /// dialogues reach the same outcomes.
 #[tokio::test]

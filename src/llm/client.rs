@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::breaker::{Admission, Breaker, BreakerState, Outcome};
 use super::budget::TurnBudget;
 
 use async_openai::Client;
@@ -34,7 +37,8 @@ use super::error::LlmError;
 use super::extract::{ExtractedFields, SCHEMA_NAME, parse_answer, schema};
 use super::guard::{Rejection, check_reply};
 use super::metrics::{
-    CallKind, record_booking, record_call, record_fallback, record_lead, record_skip,
+    CallKind, record_booking, record_breaker, record_call, record_fallback, record_lead,
+    record_skip,
 };
 use super::prompt::{Prompts, leak_markers};
 use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
@@ -66,10 +70,55 @@ pub struct LlmReply {
     pub latency_ms: u64,
 }
 
-/// One arm: its settings and client.
+/// One arm: its settings, client and circuit breaker.
 struct Arm {
     cfg: ArmConfig,
     client: Client<OpenAIConfig>,
+    breaker: Mutex<Breaker>,
+}
+
+impl Arm {
+    /// The breaker (a panic elsewhere while holding it leaves plain data: still usable).
+    fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records an admitted call's outcome; logs and publishes a change of state.
+    fn record(&self, admitted: Admission, outcome: Outcome) {
+        let now = tokio::time::Instant::now();
+        let (before, after) = {
+            let mut b = self.breaker();
+            let before = b.state(now);
+            b.record(admitted, outcome, now);
+            (before, b.state(now))
+        };
+        if before != after {
+            record_breaker(&self.cfg.name, after);
+            tracing::warn!(arm = %self.cfg.name, from = before.as_str(), to = after.as_str(),
+                "LLM circuit breaker changed state");
+        }
+    }
+}
+
+/// An admitted call: its outcome goes to the arm's breaker when it is dropped (a call dropped
+/// before [`Permit::finish`], e.g. for a newer message, gives no verdict).
+struct Permit<'a> {
+    arm: &'a Arm,
+    admitted: Admission,
+    outcome: Outcome,
+}
+
+impl Permit<'_> {
+    /// The call ended with `result`.
+    fn finish<T>(mut self, result: &Result<T, LlmError>) {
+        self.outcome = Outcome::of(result);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.arm.record(self.admitted, self.outcome);
+    }
 }
 
 impl std::fmt::Debug for Arm {
@@ -88,6 +137,23 @@ pub struct Llm {
     turn_budget_ms: u64,
     extraction: bool,
     prompts: Prompts,
+}
+
+impl Llm {
+    /// Each arm's circuit breaker, `(arm name, state)` in config order, for `/readyz`; the
+    /// `ari_llm_breaker_state` gauges are refreshed on the way (an open breaker whose cool-down
+    /// ended shows half-open).
+    pub fn breakers(&self) -> Vec<(String, BreakerState)> {
+        let now = tokio::time::Instant::now();
+        self.arms
+            .iter()
+            .map(|a| {
+                let state = a.breaker().state(now);
+                record_breaker(&a.cfg.name, state);
+                (a.cfg.name.clone(), state)
+            })
+            .collect()
+    }
 }
 
 /// What came back from one chat completion.
@@ -172,10 +238,17 @@ impl Llm {
     pub fn new(config: LlmConfig) -> Result<Llm, LlmConfigError> {
         let prompts = Prompts::new().map_err(|e| LlmConfigError::Invalid(e.to_string()))?;
         let mut arms = Vec::with_capacity(config.arms.len());
+        let cooldown = Duration::from_millis(config.breaker_cooldown_ms);
         for cfg in config.arms {
             let client = build_client(&cfg)
                 .map_err(|e| LlmConfigError::Invalid(format!("arm {:?}: {e}", cfg.name)))?;
-            arms.push(Arm { cfg, client });
+            let breaker = Mutex::new(Breaker::new(config.breaker_failures, cooldown));
+            record_breaker(&cfg.name, BreakerState::Closed);
+            arms.push(Arm {
+                cfg,
+                client,
+                breaker,
+            });
         }
         if arms.is_empty() {
             return Err(LlmConfigError::Invalid("no arm".into()));
@@ -257,7 +330,7 @@ impl Llm {
         req: &ReplyRequest,
         budget: &TurnBudget,
     ) -> Result<LlmReply, LlmError> {
-        self.admit(arm, CallKind::Reply, budget)?;
+        let permit = self.admit(arm, CallKind::Reply, budget)?;
         let system = self.prompts.system(req)?;
         let markers = leak_markers(&system);
         let mut messages: Vec<ChatCompletionRequestMessage> =
@@ -277,6 +350,7 @@ impl Llm {
             .as_ref()
             .map(|a| (a.prompt_tokens, a.completion_tokens))
             .unwrap_or((None, None));
+        permit.finish(&answer);
         let result = answer.and_then(|a| {
             let text = check_reply(&a.content, req.booked, &markers).map_err(|r| match r {
                 Rejection::Empty => LlmError::Empty,
@@ -339,7 +413,7 @@ impl Llm {
         req: &ExtractRequest,
         budget: &TurnBudget,
     ) -> Result<ExtractedFields, LlmError> {
-        self.admit(arm, CallKind::Extract, budget)?;
+        let permit = self.admit(arm, CallKind::Extract, budget)?;
         let system = self.prompts.extraction(req)?;
         let mut transcript = String::new();
         let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
@@ -378,6 +452,7 @@ impl Llm {
             .as_ref()
             .map(|a| (a.prompt_tokens, a.completion_tokens))
             .unwrap_or((None, None));
+        permit.finish(&answer);
         let result = answer.and_then(|a| {
             if a.content.trim().is_empty() {
                 return Err(LlmError::Empty);
@@ -435,15 +510,43 @@ impl Llm {
     }
 
     /// Whether a call may be made now: `Err` (counted as a skipped call, no request sent)
-    /// when the turn budget is spent.
-    fn admit(&self, arm: &Arm, call: CallKind, budget: &TurnBudget) -> Result<(), LlmError> {
+    /// when the turn budget is spent or the arm's breaker is open.
+    fn admit<'a>(
+        &self,
+        arm: &'a Arm,
+        call: CallKind,
+        budget: &TurnBudget,
+    ) -> Result<Permit<'a>, LlmError> {
         if budget.is_spent() {
             record_skip(&arm.cfg.name, call, "turn_budget");
             tracing::info!(arm = %arm.cfg.name, call = call.as_str(), turn_budget_ms = budget.ms,
                 "the turn budget ran out: no model call, the template goes out");
             return Err(LlmError::TurnBudget { ms: budget.ms });
         }
-        Ok(())
+        let admitted = arm.breaker().admit(tokio::time::Instant::now());
+        match admitted {
+            Admission::Skip => {
+                record_skip(&arm.cfg.name, call, "breaker_open");
+                Err(LlmError::BreakerOpen {
+                    arm: arm.cfg.name.clone(),
+                })
+            }
+            Admission::Trial => {
+                record_breaker(&arm.cfg.name, BreakerState::HalfOpen);
+                tracing::info!(arm = %arm.cfg.name, call = call.as_str(),
+                    "LLM circuit breaker half-open: this call is the trial");
+                Ok(Permit {
+                    arm,
+                    admitted,
+                    outcome: Outcome::Abandoned,
+                })
+            }
+            Admission::Call => Ok(Permit {
+                arm,
+                admitted,
+                outcome: Outcome::Abandoned,
+            }),
+        }
     }
 
     /// One chat completion, ending at `budget_ms` or the turn's deadline, whichever is first.

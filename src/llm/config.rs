@@ -48,6 +48,12 @@ struct FileConfig {
     /// Run the structured-output extraction call (default true).
     #[serde(default)]
     extraction: Option<bool>,
+    /// Consecutive failed calls that open an arm's circuit breaker (default 3).
+    #[serde(default)]
+    breaker_failures: Option<u32>,
+    /// How long an open breaker skips the arm, in ms (default 30000).
+    #[serde(default)]
+    breaker_cooldown_ms: Option<u64>,
     /// The arms.
     #[serde(default, rename = "arm")]
     arms: Vec<FileArm>,
@@ -150,6 +156,12 @@ pub struct LlmConfig {
     pub turn_budget_ms: u64,
     /// Whether [`crate::llm::Llm::extract`] calls the model (false: it returns nothing).
     pub extraction: bool,
+    /// Consecutive failed calls of an arm that open its circuit breaker (≥ 1; default
+    /// [`super::breaker::DEFAULT_FAILURES`]).
+    pub breaker_failures: u32,
+    /// How long an open breaker skips its arm (ms, > 0; default
+    /// [`super::breaker::DEFAULT_COOLDOWN_MS`]).
+    pub breaker_cooldown_ms: u64,
     /// At least one arm, names unique.
     pub arms: Vec<ArmConfig>,
 }
@@ -218,9 +230,23 @@ impl LlmConfig {
             )));
         }
         let turn_budget_ms = turn_budget(file.turn_budget_ms)?;
+        let breaker_failures = file
+            .breaker_failures
+            .unwrap_or(super::breaker::DEFAULT_FAILURES);
+        let breaker_cooldown_ms = file
+            .breaker_cooldown_ms
+            .unwrap_or(super::breaker::DEFAULT_COOLDOWN_MS);
+        if breaker_failures == 0 || breaker_cooldown_ms == 0 {
+            return Err(LlmConfigError::Invalid(format!(
+                "breaker_failures ({breaker_failures}) and breaker_cooldown_ms \
+                 ({breaker_cooldown_ms}) must be > 0"
+            )));
+        }
         Ok(LlmConfig {
             budget_ms,
             turn_budget_ms,
+            breaker_failures,
+            breaker_cooldown_ms,
             extraction: file.extraction.unwrap_or(true),
             arms,
         })
@@ -419,6 +445,9 @@ mod tests {
         let e = with(50_001).unwrap_err().to_string();
         assert!(e.contains("turn_budget_ms") && e.contains("60000"), "{e}");
         assert!(with(0).is_err());
+        let no_breaker = format!("breaker_failures = 0\n{TWO_ARMS}");
+        let e = LlmConfig::parse(&no_breaker, env).unwrap_err().to_string();
+        assert!(e.contains("breaker_failures"), "{e}");
     }
 
     #[test]

@@ -33,6 +33,12 @@ pub enum LlmError {
         /// The configured turn budget (ms).
         ms: u64,
     },
+    /// The arm's circuit breaker is open (the server failed repeatedly): no call was made.
+    #[error("LLM arm {arm:?} is skipped: its circuit breaker is open")]
+    BreakerOpen {
+        /// The arm.
+        arm: String,
+    },
     /// Connection or protocol failure (refused, reset, TLS, unreadable body).
     #[error("LLM transport error: {0}")]
     Transport(String),
@@ -62,6 +68,7 @@ impl LlmError {
         match self {
             LlmError::Timeout { .. } => "timeout",
             LlmError::TurnBudget { .. } => "turn_budget",
+            LlmError::BreakerOpen { .. } => "breaker_open",
             LlmError::RateLimited { .. } => "rate_limited",
             LlmError::Status { .. } => "status",
             LlmError::Transport(_) => "transport",

@@ -76,3 +76,8 @@ pub fn record_lead(arm: &str) {
 pub fn record_booking(arm: &str) {
     metrics::counter!(names::LLM_BOOKINGS, "arm" => arm.to_string()).increment(1);
 }
+
+/// An arm's circuit breaker state (`ari_llm_breaker_state`: 0 closed, 1 open, 2 half-open).
+pub fn record_breaker(arm: &str, state: super::breaker::BreakerState) {
+    metrics::gauge!(names::LLM_BREAKER_STATE, "arm" => arm.to_string()).set(state.gauge());
+}

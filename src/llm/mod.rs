@@ -17,11 +17,12 @@
 //! - [`keep_typing`] refreshes WhatsApp's typing indicator while a call runs.
 //! - [`Llm::record_new_lead`] / [`Llm::record_booking`] feed the per-arm booking share.
 //!
-//! Modules: [`config`] (the file), [`arm`] (sticky A/B assignment), [`budget`] (the turn's deadline), [`prompt`] (minijinja
+//! Modules: [`config`] (the file), [`arm`] (sticky A/B assignment), [`budget`] (the turn's deadline), [`breaker`] (skipping a server that is down), [`prompt`] (minijinja
 //! templates in `prompts/`), [`request`] (inputs), [`client`] (calls and budgets), [`guard`]
 //! (reply check), [`extract`] (schema, validation, merge), [`metrics`], [`typing`], [`error`].
 
 pub mod arm;
+pub mod breaker;
 pub mod budget;
 pub mod client;
 pub mod config;
@@ -33,6 +34,7 @@ pub mod prompt;
 pub mod request;
 pub mod typing;
 
+pub use breaker::BreakerState;
 pub use budget::TurnBudget;
 pub use client::{Llm, LlmReply, MAX_RETRIES};
 pub use config::{ArmConfig, LlmConfig, LlmConfigError};
