@@ -202,7 +202,10 @@ async fn all_requests(llm: &MockServer) -> usize {
 async fn a_hung_model_costs_one_turn_budget_and_the_template_goes_out() {
     let kapso = MockKapso::start().await;
     let llm = hanging_llm().await;
-    let toml = llm_toml_with(&llm, "turn_budget_ms = 300\nbudget_ms = 5000");
+    let toml = llm_toml_with(
+        &llm,
+        "turn_budget_ms = 300\nreply_min_budget_ms = 100\nbudget_ms = 5000",
+    );
     let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
     let c = reqwest::Client::new();
     let lead = "+6281400000003";
@@ -253,14 +256,19 @@ async fn the_read_mark_goes_out_before_the_extraction_call_ends() {
     )
     .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while kapso.mark_reads() == 0 {
-        assert!(std::time::Instant::now() < deadline, "no read mark");
+    while all_requests(&llm).await == 0 || kapso.mark_reads() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "extraction requests: {}, read marks: {}",
+            all_requests(&llm).await,
+            kapso.mark_reads()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
         all_requests(&llm).await,
         1,
-        "the extraction call is running"
+        "only the extraction call, still hanging"
     );
     assert!(kapso.accepted().is_empty(), "a reply went out already");
 }
@@ -318,6 +326,96 @@ async fn while_the_breaker_is_open_a_turn_makes_no_model_call() {
     assert_eq!(ready.status(), reqwest::StatusCode::OK);
     let body = ready.text().await.unwrap();
     assert!(body.contains("llm arm mock: open"), "{body}");
+}
+
+/// `(extraction, reply)` requests the mock received so far.
+async fn counts(llm: &MockServer) -> (usize, usize) {
+    let all = all_requests(llm).await;
+    let replies = reply_requests(llm).await.len();
+    (all - replies, replies)
+}
+
+/// Issue 15, the fewest calls, on the hot-lead dialogue: an answer the rules read alone makes
+/// no extraction call, a short yes/no or number answer makes none at all (its template goes
+/// as written), while a free first message is still read and worded by the model.
+#[tokio::test]
+async fn rule_read_answers_and_short_answers_make_no_model_call() {
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let flow_dir = dir.path().join("state-machines");
+    std::fs::create_dir_all(&flow_dir).unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        flow_dir.join("ari.toml"),
+    )
+    .unwrap();
+    let toml = llm_toml(&llm).replace("ARI_TEST_LLM_KEY", "CARGO_MANIFEST_DIR");
+    std::fs::write(flow_dir.join("llm.toml"), toml).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00+07:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut sim =
+        ari::simulate::Simulator::new(&flow_dir, "+6281234567890", None, Default::default(), start)
+            .await
+            .unwrap();
+    let mut at = start;
+    let mut say = async |text: &str| {
+        let before = counts(&llm).await;
+        let record = sim.say(text, at).await.unwrap();
+        at += chrono::Duration::minutes(1);
+        let after = counts(&llm).await;
+        (after.0 - before.0, after.1 - before.1, record.replies)
+    };
+    let (e, r, replies) = say("Halo kak, mau tanya kuliah S2").await;
+    assert_eq!((e, r), (1, 1), "a free first message is read and worded");
+    assert_eq!(replies, [LLM_REPLY]);
+    let (e, r, _) = say("nama saya Budi Santoso").await;
+    assert_eq!((e, r), (0, 1), "the rules read the pending name");
+    let (e, r, replies) = say("ya").await;
+    assert_eq!((e, r), (0, 0), "a short yes makes no call: {replies:?}");
+    assert!(replies.iter().all(|t| t != LLM_REPLY), "{replies:?}");
+}
+
+/// After an extraction call, the reply is worded only when `reply_min_budget_ms` of the turn
+/// budget is left: the extraction answers after 600 ms of a 3 s budget, so less than the
+/// required 2.9 s is left and the template goes out without a reply call.
+#[tokio::test]
+async fn too_little_budget_after_the_extraction_sends_the_template() {
+    let kapso = MockKapso::start().await;
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("json_schema"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion("{}"))
+                .set_delay(Duration::from_millis(600)),
+        )
+        .with_priority(1)
+        .mount(&llm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY)))
+        .with_priority(2)
+        .mount(&llm)
+        .await;
+    let toml = llm_toml_with(&llm, "turn_budget_ms = 3000\nreply_min_budget_ms = 2900");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload("+6281400000006", "wamid.L1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(1).await;
+    assert!(replies[0].body.contains("Saya ARI"), "{}", replies[0].body);
+    assert_eq!(counts(&llm).await, (1, 0));
+    let low = [("call", "reply"), ("reason", "low_budget")];
+    assert_eq!(metric(&svc, "ari_llm_skipped_total", &low).await, Some(1.0));
 }
 
 /// A mock model server answering every call (extraction and reply) with `response`.

@@ -1,9 +1,9 @@
 //! The turn budget (issue 15): one deadline for every model call of a turn.
 //!
 //! A hung server used to cost a turn two full timeouts (the extraction call, then the reply
-//! call: ~25 s with the defaults, near the 60 s turn lease). Now the turn starts one
-//! [`TurnBudget`] of `turn_budget_ms` (`llm.toml`, default 15 s) when it claims the
-//! conversation; each call ends at the earlier of its own limits (`timeout_ms` per attempt,
+//! call: ~25 s with the defaults, near the 60 s turn lease). Now a turn starts one
+//! [`TurnBudget`] of `turn_budget_ms` (`llm.toml`, default 15 s) at its first model call;
+//! each call ends at the earlier of its own limits (`timeout_ms` per attempt,
 //! `budget_ms` per call) and the turn's deadline, and a call the deadline left no time for is
 //! not made: the lead gets the template at once. Time is tokio's, so tests run it paused.
 

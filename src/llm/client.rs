@@ -135,6 +135,7 @@ pub struct Llm {
     weights: Vec<u32>,
     budget_ms: u64,
     turn_budget_ms: u64,
+    reply_min_budget_ms: u64,
     extraction: bool,
     prompts: Prompts,
 }
@@ -258,6 +259,7 @@ impl Llm {
             arms,
             budget_ms: config.budget_ms,
             turn_budget_ms: config.turn_budget_ms,
+            reply_min_budget_ms: config.reply_min_budget_ms,
             extraction: config.extraction,
             prompts,
         })
@@ -277,6 +279,29 @@ impl Llm {
     /// every call of the turn.
     pub fn turn_budget(&self) -> TurnBudget {
         TurnBudget::starting_now(self.turn_budget_ms)
+    }
+
+    /// After an extraction call of the turn: whether enough of `budget` is left to word the
+    /// reply (`reply_min_budget_ms`). `false` is counted as a skipped reply call
+    /// (`reason="low_budget"`) for `contact`'s arm: the caller sends the template. A spent
+    /// budget answers `true`: the reply call itself then reports `turn_budget`.
+    pub fn may_word_after_extraction(&self, contact: &str, budget: &TurnBudget) -> bool {
+        let left = budget.remaining();
+        if left.is_zero() || left >= Duration::from_millis(self.reply_min_budget_ms) {
+            return true;
+        }
+        record_skip(self.arm_for(contact), CallKind::Reply, "low_budget");
+        tracing::info!(
+            left_ms = left.as_millis() as u64,
+            reply_min_budget_ms = self.reply_min_budget_ms,
+            "too little turn budget left after the extraction: the template goes out"
+        );
+        false
+    }
+
+    /// Whether the extraction call is switched on (`extraction` in `llm.toml`).
+    pub fn extraction_enabled(&self) -> bool {
+        self.extraction
     }
 
     /// The prompts (for callers that want to log or test a rendered prompt).

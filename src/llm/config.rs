@@ -25,6 +25,10 @@ pub const DEFAULT_BUDGET_MS: u64 = 25_000;
 /// wording, retries) must end within it; the lead then gets the template at once (issue 15).
 pub const DEFAULT_TURN_BUDGET_MS: u64 = 15_000;
 
+/// The turn budget a reply call needs left after an extraction call when the file sets none
+/// (ms): less, and the template goes out instead of a call the deadline would likely cut.
+pub const DEFAULT_REPLY_MIN_BUDGET_MS: u64 = 4_000;
+
 /// How far below the turn lease ([`crate::server::TURN_LEASE_MS`], 60 s) the turn budget must
 /// stay (ms), so the store reads, the commit and the sends of a turn fit in the lease too.
 pub const LEASE_MARGIN_MS: u64 = 10_000;
@@ -48,6 +52,9 @@ struct FileConfig {
     /// Run the structured-output extraction call (default true).
     #[serde(default)]
     extraction: Option<bool>,
+    /// Turn budget (ms) a reply call needs left after an extraction call (default 4000).
+    #[serde(default)]
+    reply_min_budget_ms: Option<u64>,
     /// Consecutive failed calls that open an arm's circuit breaker (default 3).
     #[serde(default)]
     breaker_failures: Option<u32>,
@@ -156,6 +163,9 @@ pub struct LlmConfig {
     pub turn_budget_ms: u64,
     /// Whether [`crate::llm::Llm::extract`] calls the model (false: it returns nothing).
     pub extraction: bool,
+    /// After an extraction call, the reply is worded only when at least this much of the turn
+    /// budget is left (ms, ≤ `turn_budget_ms`); else the template goes out.
+    pub reply_min_budget_ms: u64,
     /// Consecutive failed calls of an arm that open its circuit breaker (≥ 1; default
     /// [`super::breaker::DEFAULT_FAILURES`]).
     pub breaker_failures: u32,
@@ -242,9 +252,19 @@ impl LlmConfig {
                  ({breaker_cooldown_ms}) must be > 0"
             )));
         }
+        let reply_min_budget_ms = file
+            .reply_min_budget_ms
+            .unwrap_or(DEFAULT_REPLY_MIN_BUDGET_MS);
+        if reply_min_budget_ms > turn_budget_ms {
+            return Err(LlmConfigError::Invalid(format!(
+                "reply_min_budget_ms {reply_min_budget_ms} exceeds turn_budget_ms \
+                 {turn_budget_ms}: no reply would ever be worded after an extraction"
+            )));
+        }
         Ok(LlmConfig {
             budget_ms,
             turn_budget_ms,
+            reply_min_budget_ms,
             breaker_failures,
             breaker_cooldown_ms,
             extraction: file.extraction.unwrap_or(true),
@@ -441,7 +461,8 @@ mod tests {
     fn the_turn_budget_stays_10_s_below_the_turn_lease() {
         let with = |ms: u64| LlmConfig::parse(&format!("turn_budget_ms = {ms}\n{TWO_ARMS}"), env);
         assert_eq!(with(50_000).unwrap().turn_budget_ms, 50_000);
-        assert_eq!(with(300).unwrap().turn_budget_ms, 300);
+        let e = with(300).unwrap_err().to_string();
+        assert!(e.contains("reply_min_budget_ms"), "{e}");
         let e = with(50_001).unwrap_err().to_string();
         assert!(e.contains("turn_budget_ms") && e.contains("60000"), "{e}");
         assert!(with(0).is_err());

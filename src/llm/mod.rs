@@ -18,7 +18,7 @@
 //! - [`Llm::record_new_lead`] / [`Llm::record_booking`] feed the per-arm booking share.
 //!
 //! Modules: [`config`] (the file), [`arm`] (sticky A/B assignment), [`budget`] (the turn's deadline), [`breaker`] (skipping a server that is down), [`prompt`] (minijinja
-//! templates in `prompts/`), [`request`] (inputs), [`client`] (calls and budgets), [`guard`]
+//! templates in `prompts/`), [`request`] (inputs), [`client`] (calls and budgets), [`need`] (which calls a turn needs), [`guard`]
 //! (reply check), [`extract`] (schema, validation, merge), [`metrics`], [`typing`], [`error`].
 
 pub mod arm;
@@ -30,6 +30,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod metrics;
+pub mod need;
 pub mod prompt;
 pub mod request;
 pub mod typing;

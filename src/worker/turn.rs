@@ -134,9 +134,9 @@ pub(super) struct Turn<'a> {
     /// The claimed rows hold a lead message that is not a reaction (the read mark and
     /// "typing…" go out before a model call only then).
     pub(super) lead_wrote: bool,
-    /// The one deadline of every model call of this turn (`turn_budget_ms`, from the claim);
-    /// `None` without an LLM.
-    pub(super) llm_budget: Option<TurnBudget>,
+    /// The one deadline of every model call of this turn (`turn_budget_ms` from the turn's
+    /// first model call; [`Turn::llm_budget`]).
+    llm_budget: std::sync::OnceLock<TurnBudget>,
 }
 
 impl<'a> Turn<'a> {
@@ -162,8 +162,16 @@ impl<'a> Turn<'a> {
             history: history(claim, &plan.messages),
             last_inbound_wamid: plan.last_inbound_wamid.clone(),
             lead_wrote: lead_wrote(&plan.events),
-            llm_budget: deps.llm.as_ref().map(|llm| llm.turn_budget()),
+            llm_budget: std::sync::OnceLock::new(),
         }
+    }
+}
+
+impl Turn<'_> {
+    /// The turn's model-call budget, started by the first caller (the turn's first model call):
+    /// every later call of the turn shares its deadline.
+    pub(super) fn llm_budget(&self, llm: &Llm) -> TurnBudget {
+        *self.llm_budget.get_or_init(|| llm.turn_budget())
     }
 }
 
@@ -209,6 +217,11 @@ pub(super) struct TurnWork {
     pub(super) replies: usize,
     /// The typing indicator was shown already (before an LLM call).
     pub(super) typing_shown: bool,
+    /// An extraction call was made in this turn (the reply is then worded only with enough
+    /// turn budget left).
+    pub(super) extraction_called: bool,
+    /// The lead's text was a short yes/no or number answer: template replies go as written.
+    pub(super) short_answer: bool,
     /// Stage changes, in order (logged after the commit).
     pub(super) transitions: Vec<(StageId, StageId)>,
     /// The core's traces of this turn's events, joined.
@@ -229,6 +242,8 @@ impl TurnWork {
             booked_slot: None,
             replies: 0,
             typing_shown: false,
+            extraction_called: false,
+            short_answer: false,
             transitions: Vec::new(),
             trace: crate::flow::TurnTrace::default(),
             speaking: super::wording::Speaking::default(),
