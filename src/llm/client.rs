@@ -440,21 +440,7 @@ impl Llm {
     ) -> Result<ExtractedFields, LlmError> {
         let permit = self.admit(arm, CallKind::Extract, budget)?;
         let system = self.prompts.extraction(req)?;
-        let mut transcript = String::new();
-        let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
-        if req.history.len() > skip {
-            transcript.push_str("RIWAYAT:\n");
-            for m in req.history.iter().skip(skip) {
-                let who = match m.role {
-                    Role::Lead => "Lead",
-                    Role::Assistant => "Bot",
-                };
-                transcript.push_str(&format!("{who}: {}\n", m.text));
-            }
-            transcript.push('\n');
-        }
-        transcript.push_str("PESAN TERBARU:\n");
-        transcript.push_str(&req.latest.join("\n"));
+        let transcript = super::prompt::extraction_transcript(req);
         let messages = vec![
             ChatCompletionRequestSystemMessage::from(system).into(),
             ChatCompletionRequestUserMessage::from(transcript).into(),

@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::request::{ExtractRequest, ReplyRequest, style_text};
+use super::request::{ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role, style_text};
 use crate::flow::StageId;
 use crate::flow::turn::SchedulingStep;
 use crate::scheduling;
@@ -262,6 +262,29 @@ impl Prompts {
         };
         Ok(self.env.get_template("extraction.j2")?.render(&view)?)
     }
+}
+
+/// The extraction call's user message: the recent history (at most [`HISTORY_MESSAGES`],
+/// under `RIWAYAT:`, as `Lead: …` / `Bot: …` lines), then the lead's newest message(s) under
+/// `PESAN TERBARU:`, each message once (the request's history holds no `latest` message:
+/// [`ExtractRequest::for_turn`]).
+pub fn extraction_transcript(req: &ExtractRequest) -> String {
+    let mut transcript = String::new();
+    let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
+    if req.history.len() > skip {
+        transcript.push_str("RIWAYAT:\n");
+        for m in req.history.iter().skip(skip) {
+            let who = match m.role {
+                Role::Lead => "Lead",
+                Role::Assistant => "Bot",
+            };
+            transcript.push_str(&format!("{who}: {}\n", m.text));
+        }
+        transcript.push('\n');
+    }
+    transcript.push_str("PESAN TERBARU:\n");
+    transcript.push_str(&req.latest.join("\n"));
+    transcript
 }
 
 /// Texts in a rendered system prompt that must never reach the lead: the first line (the
