@@ -318,6 +318,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
+    // The LLM prompts of the flow folder reload with the flow (SIGHUP, file change).
+    let prompt_reloader = llm.as_ref().map(|llm| {
+        let dir = settings.flow_dir.clone();
+        crate::llm::spawn_prompt_reloader(Arc::clone(llm), dir, flow.reloads(), shutdown_rx.clone())
+    });
     let crm = match &settings.crm_webhook {
         Some((url, secret)) => Some(
             CrmWebhook::new(url.clone(), secret.clone()).context("configuring the CRM webhook")?,
@@ -403,6 +408,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = dispatcher.await;
     let _ = outbox_poller.await;
     let _ = reloader.await;
+    if let Some(r) = prompt_reloader {
+        let _ = r.await;
+    }
     let _ = reminders.await;
     let _ = knowledge_refresh.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

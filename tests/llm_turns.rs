@@ -418,6 +418,110 @@ async fn too_little_budget_after_the_extraction_sends_the_template() {
     assert_eq!(metric(&svc, "ari_llm_skipped_total", &low).await, Some(1.0));
 }
 
+/// The system prompt of the newest reply call the mock received.
+async fn last_system_prompt(llm: &MockServer) -> String {
+    reply_requests(llm)
+        .await
+        .last()
+        .and_then(|r| r["messages"][0]["content"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A greeting prompt override that says `marker`.
+fn greeting_override(marker: &str) -> String {
+    format!("{{% extends \"system/base.j2\" %}}\n{{% block stage %}}\n{marker}\n{{% endblock %}}\n")
+}
+
+/// Issue 15, prompts admins edit: `<flow_dir>/prompts/system/greeting.j2` overrides the compiled
+/// greeting prompt on a running `ari serve`; a broken edit is refused with file:line and the
+/// previous prompt keeps running; a fixed edit applies to the next turn, without a restart.
+#[tokio::test]
+async fn a_prompt_edit_applies_without_a_restart_and_a_broken_one_is_refused() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let prompts = dir.path().join("state-machines/prompts/system");
+    std::fs::create_dir_all(&prompts).unwrap();
+    let greeting = prompts.join("greeting.j2");
+    std::fs::write(&greeting, greeting_override("OVERRIDE-ONE")).unwrap();
+    let svc = Service::spawn_with(Options {
+        dir: Some(dir.clone()),
+        ..with_llm(&kapso, &llm)
+    });
+    let c = reqwest::Client::new();
+    let greet = async |lead: &str, wamid: &str, n: usize| {
+        svc.post_signed(
+            &c,
+            &text_payload(lead, wamid, "Halo kak, mau tanya kuliah S2"),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+        kapso.wait_for(n).await;
+        last_system_prompt(&llm).await
+    };
+    let first = greet("+6281400000011", "wamid.P1", 1).await;
+    assert!(first.contains("OVERRIDE-ONE"), "{first}");
+
+    std::fs::write(
+        &greeting,
+        "{% extends \"system/base.j2\" %}\n{% block stage %}\n{% if %}\n",
+    )
+    .unwrap();
+    assert!(
+        svc.wait_for_log("prompt template rejected"),
+        "{}",
+        svc.logs_text()
+    );
+    let logs = svc.logs_text();
+    assert!(logs.contains("greeting.j2:3:"), "no file:line in the log");
+    let during = greet("+6281400000012", "wamid.P2", 2).await;
+    assert!(
+        during.contains("OVERRIDE-ONE"),
+        "the previous prompt stays: {during}"
+    );
+
+    std::fs::write(&greeting, greeting_override("OVERRIDE-TWO")).unwrap();
+    assert!(svc.wait_for_log("prompts reloaded"), "{}", svc.logs_text());
+    let after = greet("+6281400000013", "wamid.P3", 3).await;
+    assert!(
+        after.contains("OVERRIDE-TWO") && !after.contains("OVERRIDE-ONE"),
+        "{after}"
+    );
+}
+
+/// `ari check-config DIR` compiles the prompt overrides in `DIR/prompts/` and names a broken
+/// file and line.
+#[test]
+fn check_config_names_a_broken_prompt_file_and_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        dir.path().join("ari.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("prompts")).unwrap();
+    let file = dir.path().join("prompts/extraction.j2");
+    std::fs::write(&file, "Hari ini {{ today }}.\n{% for %}\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+        .arg("check-config")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:2:", file.display())), "{err}");
+    std::fs::write(&file, "Hari ini {{ today }}.\n").unwrap();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+        .arg("check-config")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("1 override(s): extraction.j2"));
+}
+
 /// A mock model server answering every call (extraction and reply) with `response`.
 async fn mock_llm_all(response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;

@@ -226,18 +226,28 @@ fn to_message(m: &ChatMessage) -> ChatCompletionRequestMessage {
 }
 
 impl Llm {
-    /// Reads `path` (e.g. `state-machines/llm.toml`) and builds the clients. `Ok(None)` when
-    /// the file does not exist: run without an LLM.
+    /// Reads `path` (e.g. `state-machines/llm.toml`) and builds the clients, with the prompts
+    /// of the file's folder (`<flow_dir>/prompts/` overriding the compiled ones). `Ok(None)`
+    /// when the file does not exist: run without an LLM.
     pub fn load(path: &Path) -> Result<Option<Llm>, LlmConfigError> {
         match LlmConfig::load(path)? {
-            Some(cfg) => Llm::new(cfg).map(Some),
+            Some(cfg) => Llm::with_prompts_of(cfg, path.parent()).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Builds the clients for a validated config.
+    /// Builds the clients for a validated config, with the compiled prompts.
     pub fn new(config: LlmConfig) -> Result<Llm, LlmConfigError> {
-        let prompts = Prompts::new().map_err(|e| LlmConfigError::Invalid(e.to_string()))?;
+        Llm::with_prompts_of(config, None)
+    }
+
+    /// Builds the clients for a validated config, with `flow_dir`'s prompt overrides.
+    pub fn with_prompts_of(
+        config: LlmConfig,
+        flow_dir: Option<&Path>,
+    ) -> Result<Llm, LlmConfigError> {
+        let prompts =
+            Prompts::load(flow_dir).map_err(|e| LlmConfigError::Invalid(e.to_string()))?;
         let mut arms = Vec::with_capacity(config.arms.len());
         let cooldown = Duration::from_millis(config.breaker_cooldown_ms);
         for cfg in config.arms {
@@ -302,6 +312,18 @@ impl Llm {
     /// Whether the extraction call is switched on (`extraction` in `llm.toml`).
     pub fn extraction_enabled(&self) -> bool {
         self.extraction
+    }
+
+    /// Re-reads `flow_dir`'s prompt overrides (on a flow reload): valid ones apply from the
+    /// next call and are logged; a broken one is logged with `file:line` and the previous
+    /// prompts keep running.
+    pub fn reload_prompts(&self, flow_dir: &Path) {
+        match self.prompts.reload(flow_dir) {
+            Ok(overrides) => tracing::info!(?overrides, "prompts reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "prompt template rejected; previous prompts stay")
+            }
+        }
     }
 
     /// The prompts (for callers that want to log or test a rendered prompt).
@@ -612,4 +634,28 @@ impl Llm {
             .map(|a| (a.cfg.name.clone(), a.cfg.model.clone()))
             .collect()
     }
+}
+
+/// Reloads `llm`'s prompts from `flow_dir` whenever `reloads` changes (the flow config's reload
+/// attempts: [`crate::config::flow::FlowConfigHandle::reloads`], on SIGHUP or a file change
+/// in the flow folder). Stops when `shutdown` becomes `true` or a sender is dropped.
+pub fn spawn_prompt_reloader(
+    llm: std::sync::Arc<Llm>,
+    flow_dir: std::path::PathBuf,
+    mut reloads: tokio::sync::watch::Receiver<u64>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() { break; }
+                }
+                changed = reloads.changed() => {
+                    if changed.is_err() { break; }
+                    llm.reload_prompts(&flow_dir);
+                }
+            }
+        }
+    })
 }

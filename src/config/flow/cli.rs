@@ -1,6 +1,7 @@
 //! `ari check-config [PATH]`: validate a flow file (or a config directory) and print every
 //! problem as `file:line: key: message`; the LLM config (`llm.toml` beside it, if any) is
-//! validated as `ari serve` validates it (see [`crate::llm::config`]).
+//! validated as `ari serve` validates it (see [`crate::llm::config`]), and so are the prompt
+//! overrides in `prompts/` beside it ([`crate::llm::prompt`]).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,7 +56,18 @@ pub fn check_config_cli(path: Option<&Path>) -> ExitCode {
             false
         }
     };
-    if flow && llm {
+    let prompts = match crate::llm::prompt::check_dir(dir) {
+        Ok(Some(summary)) => {
+            println!("{summary}");
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            eprintln!("{e}");
+            false
+        }
+    };
+    if flow && llm && prompts {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
