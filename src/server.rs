@@ -48,6 +48,8 @@ pub struct AppState {
     /// The knowledge bases (refreshed after an admin stores an entry); `None` in tests that
     /// need none.
     pub knowledge: Option<Arc<Library>>,
+    /// The LLM, whose arms' circuit breakers `/readyz` reports; `None` without one.
+    pub llm: Option<Arc<Llm>>,
 }
 
 /// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
@@ -87,17 +89,33 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// `GET /readyz`: 200 `ready` when the store accepts writes, else 503 `not ready: …`; then one
+/// line per LLM arm, `llm arm <name>: closed|open|half_open` (its circuit breaker). An open
+/// breaker does not make the service unready: the leads get template replies.
 async fn readyz(State(state): State<AppState>) -> Response {
+    let arms: String = state
+        .llm
+        .as_ref()
+        .map(|llm| llm.breakers())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(arm, s)| format!("llm arm {arm}: {}\n", s.as_str()))
+        .collect();
     match state.ingress.store.check_writable().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(()) => (StatusCode::OK, format!("ready\n{arms}")).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response()
+            let body = format!("not ready: {e}\n{arms}");
+            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if let Some(llm) = &state.llm {
+        // Refreshes the breaker gauges (an ended cool-down shows as half-open).
+        llm.breakers();
+    }
     match state.ingress.store.inbox_depth().await {
         Ok(depth) => metrics::gauge!(names::INBOX_DEPTH).set(depth as f64),
         Err(e) => tracing::warn!(error = %e, "cannot read the inbox depth for /metrics"),
@@ -263,7 +281,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let llm_path = settings.flow_dir.join(crate::llm::CONFIG_FILE);
     let llm = Llm::load(&llm_path)
-        .with_context(|| format!("loading the LLM config {}", llm_path.display()))?;
+        .with_context(|| format!("loading the LLM config {}", llm_path.display()))?
+        .map(Arc::new);
     match &llm {
         Some(_) => {
             tracing::info!(config = %llm_path.display(), "LLM arms configured: replies are worded by the model")
@@ -299,6 +318,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
+    // The LLM prompts of the flow folder reload with the flow (SIGHUP, file change).
+    let prompt_reloader = llm.as_ref().map(|llm| {
+        let dir = settings.flow_dir.clone();
+        crate::llm::spawn_prompt_reloader(Arc::clone(llm), dir, flow.reloads(), shutdown_rx.clone())
+    });
     let crm = match &settings.crm_webhook {
         Some((url, secret)) => Some(
             CrmWebhook::new(url.clone(), secret.clone()).context("configuring the CRM webhook")?,
@@ -316,7 +340,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         mark_read: settings.typing_indicator,
         form_answers: no_form_answers(),
         knowledge: Arc::clone(&knowledge),
-        llm: llm.map(Arc::new),
+        llm: llm.clone(),
         crm_webhook_url: settings.crm_webhook.as_ref().map(|(url, _)| url.clone()),
     });
     let reminders = reminders::spawn(
@@ -367,6 +391,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics: telemetry::metrics_handle(),
         admin_token: settings.admin_token.clone(),
         knowledge: Some(Arc::clone(&knowledge)),
+        llm,
     };
     let listener = TcpListener::bind(settings.bind)
         .await
@@ -383,6 +408,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = dispatcher.await;
     let _ = outbox_poller.await;
     let _ = reloader.await;
+    if let Some(r) = prompt_reloader {
+        let _ = r.await;
+    }
     let _ = reminders.await;
     let _ = knowledge_refresh.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -394,8 +422,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long a claimed conversation belongs to one worker (ms): well above a turn's budget
-/// (an LLM call of at most 12 s, retried once), so only a dead worker's lease expires.
+/// How long a claimed conversation belongs to one worker (ms): well above a turn's model time
+/// (`turn_budget_ms` in `llm.toml`, at most this minus 10 s: [`crate::llm::config`]), so only
+/// a dead worker's lease expires.
 pub const TURN_LEASE_MS: i64 = 60_000;
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -30,6 +30,7 @@ fn app(store: Arc<dyn Store>) -> axum::Router {
         metrics: ari::telemetry::metrics_handle(),
         admin_token: None,
         knowledge: None,
+        llm: None,
     })
 }
 

@@ -428,6 +428,55 @@ async fn an_overlong_reply_is_cut_to_whatsapps_limit() {
     assert!(reply.text.ends_with('.'));
 }
 
+/// The breaker against the mock: one failed call (`breaker_failures = 1`) opens it, the next
+/// call sends no request, and after the cool-down one trial call that succeeds closes it.
+/// The cool-down is 2 s of real time (reqwest's own timers cannot run on paused time); the
+/// test only waits past it and asserts request counts and states, never durations.
+#[tokio::test]
+async fn the_breaker_skips_a_failing_arm_then_one_trial_closes_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("down"))
+        .mount(&server)
+        .await;
+    let toml = format!(
+        "breaker_failures = 1\nbreaker_cooldown_ms = 2000\n[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"m\"\nweight = 1\ntimeout_ms = 2000\n",
+        server.uri()
+    );
+    let llm = Llm::new(LlmConfig::parse(&toml, env).unwrap()).unwrap();
+    let state = |llm: &Llm| llm.breakers()[0].1;
+    assert!(matches!(
+        llm.reply(&booking_request()).await,
+        Err(LlmError::Status { status: 503, .. })
+    ));
+    let failed_requests = requests(&server).await.len();
+    assert_eq!(state(&llm), ari::llm::BreakerState::Open);
+    let skipped = llm.reply(&booking_request()).await.unwrap_err();
+    assert!(matches!(skipped, LlmError::BreakerOpen { .. }), "{skipped}");
+    assert_eq!(skipped.kind(), "breaker_open");
+    assert_eq!(
+        requests(&server).await.len(),
+        failed_requests,
+        "no request while open"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(state(&llm), ari::llm::BreakerState::HalfOpen);
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("Halo kak!")))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        llm.reply(&booking_request()).await.unwrap().text,
+        "Halo kak!"
+    );
+    assert_eq!(requests(&server).await.len(), 1, "one trial call");
+    assert_eq!(state(&llm), ari::llm::BreakerState::Closed);
+}
+
 #[tokio::test]
 async fn a_refused_connection_is_a_fallback_error() {
     // Bind then drop a listener: nothing listens on that loopback port any more.
@@ -559,6 +608,40 @@ fn the_example_config_parses() {
     .unwrap();
     let c = LlmConfig::parse(&text, |_| Some("x".into())).unwrap();
     assert!(!c.arms.is_empty());
+}
+
+/// `ari check-config DIR` validates `DIR/llm.toml` too: a turn budget closer than 10 s to the
+/// 60 s turn lease is refused, naming the key.
+#[test]
+fn check_config_refuses_a_turn_budget_near_the_turn_lease() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        dir.path().join("ari.toml"),
+    )
+    .unwrap();
+    let check = |turn_budget_ms: u64| {
+        let toml = format!(
+            "turn_budget_ms = {turn_budget_ms}\n[[arm]]\nname = \"a\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\nweight = 1\n"
+        );
+        std::fs::write(dir.path().join("llm.toml"), toml).unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+            .arg("check-config")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = check(50_000);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("turn budget 50000 ms"));
+    let near = check(50_001);
+    assert_eq!(near.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&near.stderr);
+    assert!(
+        err.contains("llm.toml") && err.contains("turn_budget_ms 50001"),
+        "{err}"
+    );
 }
 
 #[test]

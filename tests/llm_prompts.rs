@@ -247,6 +247,33 @@ fn extraction() {
     );
 }
 
+/// The extraction call's user message shows the lead's newest message once, under "PESAN
+/// TERBARU", although the turn's history (as the turn passes it) ends with it (issue 15).
+#[test]
+fn extraction_transcript_shows_the_newest_message_once() {
+    let mut snapshot = Snapshot::new();
+    snapshot.stage = StageSnapshot::Qualifying;
+    lead(&mut snapshot);
+    snapshot.lead.pending = Some(ari::flow::extract::Pending::Field("email".into()));
+    let latest = "budi.s@mail.com kak";
+    let req = ExtractRequest::for_turn(
+        "+6281234567890",
+        &snapshot,
+        &cfg(),
+        vec![
+            ChatMessage::lead("nama saya Budi Santoso"),
+            ChatMessage::assistant("Email yang aktif apa kak?"),
+            ChatMessage::lead(latest),
+        ],
+        vec![latest.into()],
+        now(),
+    );
+    let transcript = ari::llm::prompt::extraction_transcript(&req);
+    assert_eq!(transcript.matches(latest).count(), 1, "{transcript}");
+    assert!(transcript.contains("Lead: nama saya Budi Santoso"));
+    insta::assert_snapshot!("extraction_transcript", transcript);
+}
+
 #[test]
 fn the_prompt_stage_is_the_stage_that_made_the_fallback() {
     // A knowledge question on the first message: the core is already in qualifying after the

@@ -11,21 +11,31 @@ use common::kapso_mock::MockKapso;
 use common::llm_mock::{completion, mock_llm};
 use common::{Options, Service, fixture, text_payload};
 use serde_json::Value;
-use wiremock::{MockServer, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const LLM_REPLY: &str = "Halo kak Budi! Ini jawaban dari model. Boleh tau email yang aktif?";
 
 fn llm_toml(server: &MockServer) -> String {
+    llm_toml_with(server, "")
+}
+
+/// `llm.toml` for one arm against `server`, with `top` (top-level keys) first.
+fn llm_toml_with(server: &MockServer, top: &str) -> String {
     format!(
-        "[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"mock-model\"\napi_key_env = \"ARI_TEST_LLM_KEY\"\ntemperature = 0.2\nmax_tokens = 200\nweight = 1\ntimeout_ms = 5000\n",
+        "{top}\n[[arm]]\nname = \"mock\"\nbase_url = \"{}/v1\"\nmodel = \"mock-model\"\napi_key_env = \"ARI_TEST_LLM_KEY\"\ntemperature = 0.2\nmax_tokens = 200\nweight = 1\ntimeout_ms = 5000\n",
         server.uri()
     )
 }
 
 fn with_llm(kapso: &MockKapso, llm: &MockServer) -> Options {
+    with_llm_toml(kapso, llm_toml(llm))
+}
+
+fn with_llm_toml(kapso: &MockKapso, toml: String) -> Options {
     Options {
         kapso: Some((kapso.uri(), "k".into())),
-        llm_toml: Some(llm_toml(llm)),
+        llm_toml: Some(toml),
         env: vec![("ARI_TEST_LLM_KEY".into(), "sk-test".into())],
         ..Options::default()
     }
@@ -146,6 +156,381 @@ async fn a_newer_message_drops_a_slow_call_and_one_reply_answers_both() {
         last.contains("halo kak") && last.contains("nama saya Budi"),
         "{last}"
     );
+}
+
+/// A model server that accepts every call and never answers (within the test).
+async fn hanging_llm() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion(LLM_REPLY))
+                .set_delay(Duration::from_secs(600)),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The value of the `/metrics` sample `name{labels…}` whose labels include every `labels` pair.
+async fn metric(svc: &Service, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = reqwest::get(svc.url("/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+async fn all_requests(llm: &MockServer) -> usize {
+    llm.received_requests().await.unwrap_or_default().len()
+}
+
+/// Issue 15, one deadline per turn: with a model that hangs on every call, the turn budget
+/// (300 ms here) ends the extraction call, the reply call is never made, and the lead gets
+/// exactly one reply, the template.
+#[tokio::test]
+async fn a_hung_model_costs_one_turn_budget_and_the_template_goes_out() {
+    let kapso = MockKapso::start().await;
+    let llm = hanging_llm().await;
+    let toml = llm_toml_with(
+        &llm,
+        "turn_budget_ms = 300\nreply_min_budget_ms = 100\nbudget_ms = 5000",
+    );
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000003";
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.H1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(1).await;
+    assert!(replies[0].body.contains("Saya ARI"), "{}", replies[0].body);
+    svc.wait_processed().await;
+    assert_eq!(svc.outbox_settled(lead).await.len(), 1, "one reply");
+    assert_eq!(kapso.accepted().len(), 1);
+    // One call reached the model (the extraction), cut by the turn budget; no reply call.
+    assert_eq!(all_requests(&llm).await, 1);
+    assert!(reply_requests(&llm).await.is_empty());
+    let cut = [("call", "extract"), ("kind", "turn_budget")];
+    assert_eq!(metric(&svc, "ari_llm_errors_total", &cut).await, Some(1.0));
+    let skipped = [("call", "reply"), ("reason", "turn_budget")];
+    assert_eq!(
+        metric(&svc, "ari_llm_skipped_total", &skipped).await,
+        Some(1.0)
+    );
+    let fallback = [("reason", "turn_budget")];
+    assert_eq!(
+        metric(&svc, "ari_llm_fallbacks_total", &fallback).await,
+        Some(1.0)
+    );
+    assert!(svc.wait_for_log("the turn budget ended a model call"));
+}
+
+/// The read mark and "typing…" go out before the first model call (the extraction), not
+/// after it: while the extraction call still hangs, Kapso has the mark and no reply.
+#[tokio::test]
+async fn the_read_mark_goes_out_before_the_extraction_call_ends() {
+    let kapso = MockKapso::start().await;
+    let llm = hanging_llm().await;
+    let toml = llm_toml_with(&llm, "turn_budget_ms = 20000");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload("+6281400000004", "wamid.T1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while all_requests(&llm).await == 0 || kapso.mark_reads() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "extraction requests: {}, read marks: {}",
+            all_requests(&llm).await,
+            kapso.mark_reads()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        all_requests(&llm).await,
+        1,
+        "only the extraction call, still hanging"
+    );
+    assert!(kapso.accepted().is_empty(), "a reply went out already");
+}
+
+/// Issue 15, a circuit breaker per arm: once the model server failed (`breaker_failures = 1`
+/// here; a cool-down far longer than the test), the next turn makes no call at all: the mock
+/// sees no new request, the lead gets the template, and the metrics and `/readyz` show the
+/// breaker open. (The cool-down and the trial call are tested on paused time in
+/// `src/llm/breaker.rs` and against the mock in `tests/llm_client.rs`.)
+#[tokio::test]
+async fn while_the_breaker_is_open_a_turn_makes_no_model_call() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm_all(ResponseTemplate::new(503).set_body_string("down")).await;
+    let toml = llm_toml_with(&llm, "breaker_failures = 1\nbreaker_cooldown_ms = 600000");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000005";
+    let ready = reqwest::get(svc.url("/readyz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ready.contains("llm arm mock: closed"), "{ready}");
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.B1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    kapso.wait_for(1).await;
+    svc.wait_processed().await;
+    let after_first = all_requests(&llm).await;
+    assert!(after_first >= 1, "the first turn asked the model");
+    svc.post_signed(
+        &c,
+        &text_payload(lead, "wamid.B2", "nama saya Budi Santoso"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(2).await;
+    svc.wait_processed().await;
+    assert_eq!(all_requests(&llm).await, after_first, "calls while open");
+    assert_eq!(replies.len(), 2, "one template reply per turn");
+    let open = [("arm", "mock")];
+    assert_eq!(
+        metric(&svc, "ari_llm_breaker_state", &open).await,
+        Some(1.0)
+    );
+    let skipped = [("reason", "breaker_open")];
+    assert!(metric(&svc, "ari_llm_skipped_total", &skipped).await >= Some(1.0));
+    let ready = reqwest::get(svc.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    let body = ready.text().await.unwrap();
+    assert!(body.contains("llm arm mock: open"), "{body}");
+}
+
+/// `(extraction, reply)` requests the mock received so far.
+async fn counts(llm: &MockServer) -> (usize, usize) {
+    let all = all_requests(llm).await;
+    let replies = reply_requests(llm).await.len();
+    (all - replies, replies)
+}
+
+/// Issue 15, the fewest calls, on the hot-lead dialogue: an answer the rules read alone makes
+/// no extraction call, a short yes/no or number answer makes none at all (its template goes
+/// as written), while a free first message is still read and worded by the model.
+#[tokio::test]
+async fn rule_read_answers_and_short_answers_make_no_model_call() {
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let flow_dir = dir.path().join("state-machines");
+    std::fs::create_dir_all(&flow_dir).unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        flow_dir.join("ari.toml"),
+    )
+    .unwrap();
+    let toml = llm_toml(&llm).replace("ARI_TEST_LLM_KEY", "CARGO_MANIFEST_DIR");
+    std::fs::write(flow_dir.join("llm.toml"), toml).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00+07:00")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let mut sim =
+        ari::simulate::Simulator::new(&flow_dir, "+6281234567890", None, Default::default(), start)
+            .await
+            .unwrap();
+    let mut at = start;
+    let mut say = async |text: &str| {
+        let before = counts(&llm).await;
+        let record = sim.say(text, at).await.unwrap();
+        at += chrono::Duration::minutes(1);
+        let after = counts(&llm).await;
+        (after.0 - before.0, after.1 - before.1, record.replies)
+    };
+    let (e, r, replies) = say("Halo kak, mau tanya kuliah S2").await;
+    assert_eq!((e, r), (1, 1), "a free first message is read and worded");
+    assert_eq!(replies, [LLM_REPLY]);
+    let (e, r, _) = say("nama saya Budi Santoso").await;
+    assert_eq!((e, r), (0, 1), "the rules read the pending name");
+    let (e, r, replies) = say("ya").await;
+    assert_eq!((e, r), (0, 0), "a short yes makes no call: {replies:?}");
+    assert!(replies.iter().all(|t| t != LLM_REPLY), "{replies:?}");
+}
+
+/// After an extraction call, the reply is worded only when `reply_min_budget_ms` of the turn
+/// budget is left: the extraction answers after 600 ms of a 3 s budget, so less than the
+/// required 2.9 s is left and the template goes out without a reply call.
+#[tokio::test]
+async fn too_little_budget_after_the_extraction_sends_the_template() {
+    let kapso = MockKapso::start().await;
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(wiremock::matchers::body_string_contains("json_schema"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(completion("{}"))
+                .set_delay(Duration::from_millis(600)),
+        )
+        .with_priority(1)
+        .mount(&llm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY)))
+        .with_priority(2)
+        .mount(&llm)
+        .await;
+    let toml = llm_toml_with(&llm, "turn_budget_ms = 3000\nreply_min_budget_ms = 2900");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    svc.post_signed(
+        &c,
+        &text_payload("+6281400000006", "wamid.L1", "halo kak"),
+        Some("whatsapp.message.received"),
+        None,
+    )
+    .await;
+    let replies = kapso.wait_for(1).await;
+    assert!(replies[0].body.contains("Saya ARI"), "{}", replies[0].body);
+    assert_eq!(counts(&llm).await, (1, 0));
+    let low = [("call", "reply"), ("reason", "low_budget")];
+    assert_eq!(metric(&svc, "ari_llm_skipped_total", &low).await, Some(1.0));
+}
+
+/// The system prompt of the newest reply call the mock received.
+async fn last_system_prompt(llm: &MockServer) -> String {
+    reply_requests(llm)
+        .await
+        .last()
+        .and_then(|r| r["messages"][0]["content"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A greeting prompt override that says `marker`.
+fn greeting_override(marker: &str) -> String {
+    format!("{{% extends \"system/base.j2\" %}}\n{{% block stage %}}\n{marker}\n{{% endblock %}}\n")
+}
+
+/// Issue 15, prompts admins edit: `<flow_dir>/prompts/system/greeting.j2` overrides the compiled
+/// greeting prompt on a running `ari serve`; a broken edit is refused with file:line and the
+/// previous prompt keeps running; a fixed edit applies to the next turn, without a restart.
+#[tokio::test]
+async fn a_prompt_edit_applies_without_a_restart_and_a_broken_one_is_refused() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let prompts = dir.path().join("state-machines/prompts/system");
+    std::fs::create_dir_all(&prompts).unwrap();
+    let greeting = prompts.join("greeting.j2");
+    std::fs::write(&greeting, greeting_override("OVERRIDE-ONE")).unwrap();
+    let svc = Service::spawn_with(Options {
+        dir: Some(dir.clone()),
+        ..with_llm(&kapso, &llm)
+    });
+    let c = reqwest::Client::new();
+    let greet = async |lead: &str, wamid: &str, n: usize| {
+        svc.post_signed(
+            &c,
+            &text_payload(lead, wamid, "Halo kak, mau tanya kuliah S2"),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+        kapso.wait_for(n).await;
+        last_system_prompt(&llm).await
+    };
+    let first = greet("+6281400000011", "wamid.P1", 1).await;
+    assert!(first.contains("OVERRIDE-ONE"), "{first}");
+
+    std::fs::write(
+        &greeting,
+        "{% extends \"system/base.j2\" %}\n{% block stage %}\n{% if %}\n",
+    )
+    .unwrap();
+    assert!(
+        svc.wait_for_log("prompt template rejected"),
+        "{}",
+        svc.logs_text()
+    );
+    let logs = svc.logs_text();
+    assert!(logs.contains("greeting.j2:3:"), "no file:line in the log");
+    let during = greet("+6281400000012", "wamid.P2", 2).await;
+    assert!(
+        during.contains("OVERRIDE-ONE"),
+        "the previous prompt stays: {during}"
+    );
+
+    std::fs::write(&greeting, greeting_override("OVERRIDE-TWO")).unwrap();
+    assert!(svc.wait_for_log("prompts reloaded"), "{}", svc.logs_text());
+    let after = greet("+6281400000013", "wamid.P3", 3).await;
+    assert!(
+        after.contains("OVERRIDE-TWO") && !after.contains("OVERRIDE-ONE"),
+        "{after}"
+    );
+}
+
+/// `ari check-config DIR` compiles the prompt overrides in `DIR/prompts/` and names a broken
+/// file and line.
+#[test]
+fn check_config_names_a_broken_prompt_file_and_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root.join("state-machines/ari.toml"),
+        dir.path().join("ari.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("prompts")).unwrap();
+    let file = dir.path().join("prompts/extraction.j2");
+    std::fs::write(&file, "Hari ini {{ today }}.\n{% for %}\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+        .arg("check-config")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:2:", file.display())), "{err}");
+    std::fs::write(&file, "Hari ini {{ today }}.\n").unwrap();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+        .arg("check-config")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("1 override(s): extraction.j2"));
+}
+
+/// A mock model server answering every call (extraction and reply) with `response`.
+async fn mock_llm_all(response: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(response)
+        .mount(&server)
+        .await;
+    server
 }
 
 /// The flow decides, the model only words: with an LLM arm that answers every call, the shared

@@ -3,8 +3,10 @@
 //! Budgets (issue 5): every attempt has the arm's `timeout_ms` (set on the reqwest client,
 //! since async-openai has none); async-openai's own retry layer is lowered from 3 retries to
 //! [`MAX_RETRIES`] = 1 (it retries 429 honouring an integer `Retry-After`, 5xx and connect
-//! errors; a timeout is never retried); and the whole call, retry and backoff included, is cut
-//! at `budget_ms`. Any failure is an [`LlmError`]: the caller sends the template reply.
+//! errors; a timeout is never retried); the whole call, retry and backoff included, is cut
+//! at `budget_ms`; and every call of one turn ends by the turn's deadline ([`TurnBudget`],
+//! `turn_budget_ms`): a call it leaves no time for is not made. Any failure is an
+//! [`LlmError`]: the caller sends the template reply.
 //!
 //! Reply and extraction are two calls on purpose: extraction must run before the flow core
 //! decides (its fields feed the decision), the reply after (it words the decision).
@@ -12,6 +14,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::breaker::{Admission, Breaker, BreakerState, Outcome};
+use super::budget::TurnBudget;
 
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
@@ -29,7 +36,10 @@ use super::config::{ArmConfig, LlmConfig, LlmConfigError, MaxTokensField};
 use super::error::LlmError;
 use super::extract::{ExtractedFields, SCHEMA_NAME, parse_answer, schema};
 use super::guard::{Rejection, check_reply};
-use super::metrics::{CallKind, record_booking, record_call, record_fallback, record_lead};
+use super::metrics::{
+    CallKind, record_booking, record_breaker, record_call, record_fallback, record_lead,
+    record_skip,
+};
 use super::prompt::{Prompts, leak_markers};
 use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
 use crate::telemetry::mask_phone;
@@ -60,10 +70,55 @@ pub struct LlmReply {
     pub latency_ms: u64,
 }
 
-/// One arm: its settings and client.
+/// One arm: its settings, client and circuit breaker.
 struct Arm {
     cfg: ArmConfig,
     client: Client<OpenAIConfig>,
+    breaker: Mutex<Breaker>,
+}
+
+impl Arm {
+    /// The breaker (a panic elsewhere while holding it leaves plain data: still usable).
+    fn breaker(&self) -> MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records an admitted call's outcome; logs and publishes a change of state.
+    fn record(&self, admitted: Admission, outcome: Outcome) {
+        let now = tokio::time::Instant::now();
+        let (before, after) = {
+            let mut b = self.breaker();
+            let before = b.state(now);
+            b.record(admitted, outcome, now);
+            (before, b.state(now))
+        };
+        if before != after {
+            record_breaker(&self.cfg.name, after);
+            tracing::warn!(arm = %self.cfg.name, from = before.as_str(), to = after.as_str(),
+                "LLM circuit breaker changed state");
+        }
+    }
+}
+
+/// An admitted call: its outcome goes to the arm's breaker when it is dropped (a call dropped
+/// before [`Permit::finish`], e.g. for a newer message, gives no verdict).
+struct Permit<'a> {
+    arm: &'a Arm,
+    admitted: Admission,
+    outcome: Outcome,
+}
+
+impl Permit<'_> {
+    /// The call ended with `result`.
+    fn finish<T>(mut self, result: &Result<T, LlmError>) {
+        self.outcome = Outcome::of(result);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.arm.record(self.admitted, self.outcome);
+    }
 }
 
 impl std::fmt::Debug for Arm {
@@ -79,8 +134,27 @@ pub struct Llm {
     arms: Vec<Arm>,
     weights: Vec<u32>,
     budget_ms: u64,
+    turn_budget_ms: u64,
+    reply_min_budget_ms: u64,
     extraction: bool,
     prompts: Prompts,
+}
+
+impl Llm {
+    /// Each arm's circuit breaker, `(arm name, state)` in config order, for `/readyz`; the
+    /// `ari_llm_breaker_state` gauges are refreshed on the way (an open breaker whose cool-down
+    /// ended shows half-open).
+    pub fn breakers(&self) -> Vec<(String, BreakerState)> {
+        let now = tokio::time::Instant::now();
+        self.arms
+            .iter()
+            .map(|a| {
+                let state = a.breaker().state(now);
+                record_breaker(&a.cfg.name, state);
+                (a.cfg.name.clone(), state)
+            })
+            .collect()
+    }
 }
 
 /// What came back from one chat completion.
@@ -152,23 +226,40 @@ fn to_message(m: &ChatMessage) -> ChatCompletionRequestMessage {
 }
 
 impl Llm {
-    /// Reads `path` (e.g. `state-machines/llm.toml`) and builds the clients. `Ok(None)` when
-    /// the file does not exist: run without an LLM.
+    /// Reads `path` (e.g. `state-machines/llm.toml`) and builds the clients, with the prompts
+    /// of the file's folder (`<flow_dir>/prompts/` overriding the compiled ones). `Ok(None)`
+    /// when the file does not exist: run without an LLM.
     pub fn load(path: &Path) -> Result<Option<Llm>, LlmConfigError> {
         match LlmConfig::load(path)? {
-            Some(cfg) => Llm::new(cfg).map(Some),
+            Some(cfg) => Llm::with_prompts_of(cfg, path.parent()).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Builds the clients for a validated config.
+    /// Builds the clients for a validated config, with the compiled prompts.
     pub fn new(config: LlmConfig) -> Result<Llm, LlmConfigError> {
-        let prompts = Prompts::new().map_err(|e| LlmConfigError::Invalid(e.to_string()))?;
+        Llm::with_prompts_of(config, None)
+    }
+
+    /// Builds the clients for a validated config, with `flow_dir`'s prompt overrides.
+    pub fn with_prompts_of(
+        config: LlmConfig,
+        flow_dir: Option<&Path>,
+    ) -> Result<Llm, LlmConfigError> {
+        let prompts =
+            Prompts::load(flow_dir).map_err(|e| LlmConfigError::Invalid(e.to_string()))?;
         let mut arms = Vec::with_capacity(config.arms.len());
+        let cooldown = Duration::from_millis(config.breaker_cooldown_ms);
         for cfg in config.arms {
             let client = build_client(&cfg)
                 .map_err(|e| LlmConfigError::Invalid(format!("arm {:?}: {e}", cfg.name)))?;
-            arms.push(Arm { cfg, client });
+            let breaker = Mutex::new(Breaker::new(config.breaker_failures, cooldown));
+            record_breaker(&cfg.name, BreakerState::Closed);
+            arms.push(Arm {
+                cfg,
+                client,
+                breaker,
+            });
         }
         if arms.is_empty() {
             return Err(LlmConfigError::Invalid("no arm".into()));
@@ -177,6 +268,8 @@ impl Llm {
             weights: arms.iter().map(|a| a.cfg.weight).collect(),
             arms,
             budget_ms: config.budget_ms,
+            turn_budget_ms: config.turn_budget_ms,
+            reply_min_budget_ms: config.reply_min_budget_ms,
             extraction: config.extraction,
             prompts,
         })
@@ -190,6 +283,47 @@ impl Llm {
     /// The arm name of a contact (sticky: a function of the number and the weights).
     pub fn arm_for(&self, contact: &str) -> &str {
         &self.arm(contact).cfg.name
+    }
+
+    /// A new turn's budget: `turn_budget_ms` from now. Start it once per turn and hand it to
+    /// every call of the turn.
+    pub fn turn_budget(&self) -> TurnBudget {
+        TurnBudget::starting_now(self.turn_budget_ms)
+    }
+
+    /// After an extraction call of the turn: whether enough of `budget` is left to word the
+    /// reply (`reply_min_budget_ms`). `false` is counted as a skipped reply call
+    /// (`reason="low_budget"`) for `contact`'s arm: the caller sends the template. A spent
+    /// budget answers `true`: the reply call itself then reports `turn_budget`.
+    pub fn may_word_after_extraction(&self, contact: &str, budget: &TurnBudget) -> bool {
+        let left = budget.remaining();
+        if left.is_zero() || left >= Duration::from_millis(self.reply_min_budget_ms) {
+            return true;
+        }
+        record_skip(self.arm_for(contact), CallKind::Reply, "low_budget");
+        tracing::info!(
+            left_ms = left.as_millis() as u64,
+            reply_min_budget_ms = self.reply_min_budget_ms,
+            "too little turn budget left after the extraction: the template goes out"
+        );
+        false
+    }
+
+    /// Whether the extraction call is switched on (`extraction` in `llm.toml`).
+    pub fn extraction_enabled(&self) -> bool {
+        self.extraction
+    }
+
+    /// Re-reads `flow_dir`'s prompt overrides (on a flow reload): valid ones apply from the
+    /// next call and are logged; a broken one is logged with `file:line` and the previous
+    /// prompts keep running.
+    pub fn reload_prompts(&self, flow_dir: &Path) {
+        match self.prompts.reload(flow_dir) {
+            Ok(overrides) => tracing::info!(?overrides, "prompts reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "prompt template rejected; previous prompts stay")
+            }
+        }
     }
 
     /// The prompts (for callers that want to log or test a rendered prompt).
@@ -210,9 +344,20 @@ impl Llm {
     /// Words the core's decision: one chat completion with the stage's system prompt and the
     /// recent history, checked before it is returned. Every `Err` means "send
     /// `fallback.text`" and has been counted in `ari_llm_fallbacks_total`.
+    /// A call on its own: a fresh [`TurnBudget`]. A turn uses [`Llm::reply_within`].
     pub async fn reply(&self, req: &ReplyRequest) -> Result<LlmReply, LlmError> {
+        self.reply_within(req, &self.turn_budget()).await
+    }
+
+    /// [`Llm::reply`] within the turn's `budget`: no call when it is spent, cut at its
+    /// deadline otherwise.
+    pub async fn reply_within(
+        &self,
+        req: &ReplyRequest,
+        budget: &TurnBudget,
+    ) -> Result<LlmReply, LlmError> {
         let arm = self.arm(&req.contact);
-        let result = self.reply_on(arm, req).await;
+        let result = self.reply_on(arm, req, budget).await;
         if let Err(e) = &result {
             record_fallback(&arm.cfg.name, e.kind());
             tracing::warn!(
@@ -226,7 +371,13 @@ impl Llm {
         result
     }
 
-    async fn reply_on(&self, arm: &Arm, req: &ReplyRequest) -> Result<LlmReply, LlmError> {
+    async fn reply_on(
+        &self,
+        arm: &Arm,
+        req: &ReplyRequest,
+        budget: &TurnBudget,
+    ) -> Result<LlmReply, LlmError> {
+        let permit = self.admit(arm, CallKind::Reply, budget)?;
         let system = self.prompts.system(req)?;
         let markers = leak_markers(&system);
         let mut messages: Vec<ChatCompletionRequestMessage> =
@@ -240,12 +391,13 @@ impl Llm {
         }
         let request = self.request(arm, messages, arm.cfg.max_tokens, None)?;
         let started = Instant::now();
-        let answer = self.send(arm, request).await;
+        let answer = self.send(arm, request, budget).await;
         let latency = started.elapsed();
         let tokens = answer
             .as_ref()
             .map(|a| (a.prompt_tokens, a.completion_tokens))
             .unwrap_or((None, None));
+        permit.finish(&answer);
         let result = answer.and_then(|a| {
             let text = check_reply(&a.content, req.booked, &markers).map_err(|r| match r {
                 Rejection::Empty => LlmError::Empty,
@@ -273,12 +425,23 @@ impl Llm {
     /// Lead fields from the latest messages: a structured-output call (JSON schema), values
     /// validated. Merge with the rules' result with [`super::extract::merge`]. An `Err` means
     /// "use the rules' result alone".
+    /// A call on its own: a fresh [`TurnBudget`]. A turn uses [`Llm::extract_within`].
     pub async fn extract(&self, req: &ExtractRequest) -> Result<ExtractedFields, LlmError> {
+        self.extract_within(req, &self.turn_budget()).await
+    }
+
+    /// [`Llm::extract`] within the turn's `budget`: no call when it is spent, cut at its
+    /// deadline otherwise.
+    pub async fn extract_within(
+        &self,
+        req: &ExtractRequest,
+        budget: &TurnBudget,
+    ) -> Result<ExtractedFields, LlmError> {
         if !self.extraction {
             return Err(LlmError::Disabled);
         }
         let arm = self.arm(&req.contact);
-        let result = self.extract_on(arm, req).await;
+        let result = self.extract_on(arm, req, budget).await;
         if let Err(e) = &result {
             tracing::warn!(
                 arm = %arm.cfg.name,
@@ -295,23 +458,11 @@ impl Llm {
         &self,
         arm: &Arm,
         req: &ExtractRequest,
+        budget: &TurnBudget,
     ) -> Result<ExtractedFields, LlmError> {
+        let permit = self.admit(arm, CallKind::Extract, budget)?;
         let system = self.prompts.extraction(req)?;
-        let mut transcript = String::new();
-        let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
-        if req.history.len() > skip {
-            transcript.push_str("RIWAYAT:\n");
-            for m in req.history.iter().skip(skip) {
-                let who = match m.role {
-                    Role::Lead => "Lead",
-                    Role::Assistant => "Bot",
-                };
-                transcript.push_str(&format!("{who}: {}\n", m.text));
-            }
-            transcript.push('\n');
-        }
-        transcript.push_str("PESAN TERBARU:\n");
-        transcript.push_str(&req.latest.join("\n"));
+        let transcript = super::prompt::extraction_transcript(req);
         let messages = vec![
             ChatCompletionRequestSystemMessage::from(system).into(),
             ChatCompletionRequestUserMessage::from(transcript).into(),
@@ -328,12 +479,13 @@ impl Llm {
         };
         let request = self.request(arm, messages, EXTRACT_MAX_TOKENS, Some(format))?;
         let started = Instant::now();
-        let answer = self.send(arm, request).await;
+        let answer = self.send(arm, request, budget).await;
         let latency = started.elapsed();
         let tokens = answer
             .as_ref()
             .map(|a| (a.prompt_tokens, a.completion_tokens))
             .unwrap_or((None, None));
+        permit.finish(&answer);
         let result = answer.and_then(|a| {
             if a.content.trim().is_empty() {
                 return Err(LlmError::Empty);
@@ -390,14 +542,61 @@ impl Llm {
             .map_err(|e| LlmError::Request(short(&e.to_string())))
     }
 
-    /// One chat completion within the budget.
+    /// Whether a call may be made now: `Err` (counted as a skipped call, no request sent)
+    /// when the turn budget is spent or the arm's breaker is open.
+    fn admit<'a>(
+        &self,
+        arm: &'a Arm,
+        call: CallKind,
+        budget: &TurnBudget,
+    ) -> Result<Permit<'a>, LlmError> {
+        if budget.is_spent() {
+            record_skip(&arm.cfg.name, call, "turn_budget");
+            tracing::info!(arm = %arm.cfg.name, call = call.as_str(), turn_budget_ms = budget.ms,
+                "the turn budget ran out: no model call, the template goes out");
+            return Err(LlmError::TurnBudget { ms: budget.ms });
+        }
+        let admitted = arm.breaker().admit(tokio::time::Instant::now());
+        match admitted {
+            Admission::Skip => {
+                record_skip(&arm.cfg.name, call, "breaker_open");
+                Err(LlmError::BreakerOpen {
+                    arm: arm.cfg.name.clone(),
+                })
+            }
+            Admission::Trial => {
+                record_breaker(&arm.cfg.name, BreakerState::HalfOpen);
+                tracing::info!(arm = %arm.cfg.name, call = call.as_str(),
+                    "LLM circuit breaker half-open: this call is the trial");
+                Ok(Permit {
+                    arm,
+                    admitted,
+                    outcome: Outcome::Abandoned,
+                })
+            }
+            Admission::Call => Ok(Permit {
+                arm,
+                admitted,
+                outcome: Outcome::Abandoned,
+            }),
+        }
+    }
+
+    /// One chat completion, ending at `budget_ms` or the turn's deadline, whichever is first.
     async fn send(
         &self,
         arm: &Arm,
         request: CreateChatCompletionRequest,
+        budget: &TurnBudget,
     ) -> Result<Answer, LlmError> {
-        let budget = Duration::from_millis(self.budget_ms);
-        let response = match tokio::time::timeout(budget, arm.client.chat().create(request)).await {
+        let (end, by_turn) = budget.call_end(Duration::from_millis(self.budget_ms));
+        let chat = arm.client.chat();
+        let response = match tokio::time::timeout_at(end, chat.create(request)).await {
+            Err(_) if by_turn => {
+                tracing::info!(arm = %arm.cfg.name, turn_budget_ms = budget.ms,
+                    "the turn budget ended a model call");
+                return Err(LlmError::TurnBudget { ms: budget.ms });
+            }
             Err(_) => return Err(LlmError::Timeout { ms: self.budget_ms }),
             Ok(r) => r.map_err(|e| map_error(e, arm.cfg.timeout_ms))?,
         };
@@ -435,4 +634,28 @@ impl Llm {
             .map(|a| (a.cfg.name.clone(), a.cfg.model.clone()))
             .collect()
     }
+}
+
+/// Reloads `llm`'s prompts from `flow_dir` whenever `reloads` changes (the flow config's reload
+/// attempts: [`crate::config::flow::FlowConfigHandle::reloads`], on SIGHUP or a file change
+/// in the flow folder). Stops when `shutdown` becomes `true` or a sender is dropped.
+pub fn spawn_prompt_reloader(
+    llm: std::sync::Arc<Llm>,
+    flow_dir: std::path::PathBuf,
+    mut reloads: tokio::sync::watch::Receiver<u64>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() { break; }
+                }
+                changed = reloads.changed() => {
+                    if changed.is_err() { break; }
+                    llm.reload_prompts(&flow_dir);
+                }
+            }
+        }
+    })
 }

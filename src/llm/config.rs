@@ -21,6 +21,18 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 12_000;
 /// retried once after a fast 5xx, and stays well inside the 60 s turn lease.
 pub const DEFAULT_BUDGET_MS: u64 = 25_000;
 
+/// The turn budget when the file sets none (ms): every model call of one turn (extraction,
+/// wording, retries) must end within it; the lead then gets the template at once (issue 15).
+pub const DEFAULT_TURN_BUDGET_MS: u64 = 15_000;
+
+/// The turn budget a reply call needs left after an extraction call when the file sets none
+/// (ms): less, and the template goes out instead of a call the deadline would likely cut.
+pub const DEFAULT_REPLY_MIN_BUDGET_MS: u64 = 4_000;
+
+/// How far below the turn lease ([`crate::server::TURN_LEASE_MS`], 60 s) the turn budget must
+/// stay (ms), so the store reads, the commit and the sends of a turn fit in the lease too.
+pub const LEASE_MARGIN_MS: u64 = 10_000;
+
 /// Default `max_tokens`: WhatsApp replies are short; 300 tokens is ~1,000 characters.
 pub const DEFAULT_MAX_TOKENS: u32 = 300;
 
@@ -34,9 +46,21 @@ struct FileConfig {
     /// Whole-call budget in ms (attempt + backoff + at most one retry).
     #[serde(default)]
     budget_ms: Option<u64>,
+    /// Every model call of one turn, in ms (default [`DEFAULT_TURN_BUDGET_MS`]).
+    #[serde(default)]
+    turn_budget_ms: Option<u64>,
     /// Run the structured-output extraction call (default true).
     #[serde(default)]
     extraction: Option<bool>,
+    /// Turn budget (ms) a reply call needs left after an extraction call (default 4000).
+    #[serde(default)]
+    reply_min_budget_ms: Option<u64>,
+    /// Consecutive failed calls that open an arm's circuit breaker (default 3).
+    #[serde(default)]
+    breaker_failures: Option<u32>,
+    /// How long an open breaker skips the arm, in ms (default 30000).
+    #[serde(default)]
+    breaker_cooldown_ms: Option<u64>,
     /// The arms.
     #[serde(default, rename = "arm")]
     arms: Vec<FileArm>,
@@ -131,10 +155,23 @@ pub struct ArmConfig {
 /// The validated file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlmConfig {
-    /// Whole-call budget (ms), at least every arm's `timeout_ms`.
+    /// Whole-call budget (ms), at least every arm's `timeout_ms`; a call also ends when the
+    /// turn budget runs out, whichever comes first.
     pub budget_ms: u64,
+    /// Every model call of one turn (extraction, wording, retries) ends within this many ms
+    /// of the turn's first call; at most the turn lease minus [`LEASE_MARGIN_MS`] (50 s).
+    pub turn_budget_ms: u64,
     /// Whether [`crate::llm::Llm::extract`] calls the model (false: it returns nothing).
     pub extraction: bool,
+    /// After an extraction call, the reply is worded only when at least this much of the turn
+    /// budget is left (ms, ≤ `turn_budget_ms`); else the template goes out.
+    pub reply_min_budget_ms: u64,
+    /// Consecutive failed calls of an arm that open its circuit breaker (≥ 1; default
+    /// [`super::breaker::DEFAULT_FAILURES`]).
+    pub breaker_failures: u32,
+    /// How long an open breaker skips its arm (ms, > 0; default
+    /// [`super::breaker::DEFAULT_COOLDOWN_MS`]).
+    pub breaker_cooldown_ms: u64,
     /// At least one arm, names unique.
     pub arms: Vec<ArmConfig>,
 }
@@ -202,12 +239,68 @@ impl LlmConfig {
                 a.name, a.timeout_ms
             )));
         }
+        let turn_budget_ms = turn_budget(file.turn_budget_ms)?;
+        let breaker_failures = file
+            .breaker_failures
+            .unwrap_or(super::breaker::DEFAULT_FAILURES);
+        let breaker_cooldown_ms = file
+            .breaker_cooldown_ms
+            .unwrap_or(super::breaker::DEFAULT_COOLDOWN_MS);
+        if breaker_failures == 0 || breaker_cooldown_ms == 0 {
+            return Err(LlmConfigError::Invalid(format!(
+                "breaker_failures ({breaker_failures}) and breaker_cooldown_ms \
+                 ({breaker_cooldown_ms}) must be > 0"
+            )));
+        }
+        let reply_min_budget_ms = file
+            .reply_min_budget_ms
+            .unwrap_or(DEFAULT_REPLY_MIN_BUDGET_MS);
+        if reply_min_budget_ms > turn_budget_ms {
+            return Err(LlmConfigError::Invalid(format!(
+                "reply_min_budget_ms {reply_min_budget_ms} exceeds turn_budget_ms \
+                 {turn_budget_ms}: no reply would ever be worded after an extraction"
+            )));
+        }
         Ok(LlmConfig {
             budget_ms,
+            turn_budget_ms,
+            reply_min_budget_ms,
+            breaker_failures,
+            breaker_cooldown_ms,
             extraction: file.extraction.unwrap_or(true),
             arms,
         })
     }
+}
+
+/// `ari check-config`: validates `<dir>/llm.toml` as `ari serve` does (keys read from the
+/// environment). `Ok(None)` when there is no such file, else a one-line summary.
+pub fn check_dir(dir: &Path) -> Result<Option<String>, LlmConfigError> {
+    let path = dir.join(super::CONFIG_FILE);
+    let Some(cfg) = LlmConfig::load(&path)? else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "{}: valid ({} arm(s), turn budget {} ms)",
+        path.display(),
+        cfg.arms.len(),
+        cfg.turn_budget_ms
+    )))
+}
+
+/// The turn budget as written, or the default; refused when 0 or closer than
+/// [`LEASE_MARGIN_MS`] to the turn lease.
+fn turn_budget(written: Option<u64>) -> Result<u64, LlmConfigError> {
+    let ms = written.unwrap_or(DEFAULT_TURN_BUDGET_MS);
+    let lease = u64::try_from(crate::server::TURN_LEASE_MS).unwrap_or(0);
+    let max = lease.saturating_sub(LEASE_MARGIN_MS);
+    if ms == 0 || ms > max {
+        return Err(LlmConfigError::Invalid(format!(
+            "turn_budget_ms {ms} must be between 1 and {max} (the {lease} ms turn lease minus \
+             {LEASE_MARGIN_MS} ms for the store and the sends)"
+        )));
+    }
+    Ok(ms)
 }
 
 fn validate_arm(
@@ -327,6 +420,7 @@ mod tests {
     fn parses_arms_with_defaults_and_reads_keys_from_env() {
         let c = LlmConfig::parse(TWO_ARMS, env).unwrap();
         assert_eq!(c.budget_ms, DEFAULT_BUDGET_MS);
+        assert_eq!(c.turn_budget_ms, DEFAULT_TURN_BUDGET_MS);
         assert!(c.extraction);
         assert_eq!(c.arms.len(), 2);
         let g = &c.arms[0];
@@ -361,6 +455,20 @@ mod tests {
         assert!(LlmConfig::parse(&dup, env).is_err());
         assert!(LlmConfig::parse("budget_ms = 1000", env).is_err());
         assert!(LlmConfig::parse("[[arm]]\nnme = \"x\"", env).is_err());
+    }
+
+    #[test]
+    fn the_turn_budget_stays_10_s_below_the_turn_lease() {
+        let with = |ms: u64| LlmConfig::parse(&format!("turn_budget_ms = {ms}\n{TWO_ARMS}"), env);
+        assert_eq!(with(50_000).unwrap().turn_budget_ms, 50_000);
+        let e = with(300).unwrap_err().to_string();
+        assert!(e.contains("reply_min_budget_ms"), "{e}");
+        let e = with(50_001).unwrap_err().to_string();
+        assert!(e.contains("turn_budget_ms") && e.contains("60000"), "{e}");
+        assert!(with(0).is_err());
+        let no_breaker = format!("breaker_failures = 0\n{TWO_ARMS}");
+        let e = LlmConfig::parse(&no_breaker, env).unwrap_err().to_string();
+        assert!(e.contains("breaker_failures"), "{e}");
     }
 
     #[test]

@@ -26,6 +26,19 @@ pub enum LlmError {
         /// The server's message.
         message: String,
     },
+    /// The turn budget ran out: the call was cut at the turn's deadline, or not made because
+    /// nothing was left of it.
+    #[error("the turn budget of {ms} ms ran out")]
+    TurnBudget {
+        /// The configured turn budget (ms).
+        ms: u64,
+    },
+    /// The arm's circuit breaker is open (the server failed repeatedly): no call was made.
+    #[error("LLM arm {arm:?} is skipped: its circuit breaker is open")]
+    BreakerOpen {
+        /// The arm.
+        arm: String,
+    },
     /// Connection or protocol failure (refused, reset, TLS, unreadable body).
     #[error("LLM transport error: {0}")]
     Transport(String),
@@ -54,6 +67,8 @@ impl LlmError {
     pub fn kind(&self) -> &'static str {
         match self {
             LlmError::Timeout { .. } => "timeout",
+            LlmError::TurnBudget { .. } => "turn_budget",
+            LlmError::BreakerOpen { .. } => "breaker_open",
             LlmError::RateLimited { .. } => "rate_limited",
             LlmError::Status { .. } => "status",
             LlmError::Transport(_) => "transport",

@@ -55,6 +55,12 @@ pub fn record_call(
     }
 }
 
+/// A call was not made (`reason`: `turn_budget`...): no request reached the server.
+pub fn record_skip(arm: &str, call: CallKind, reason: &'static str) {
+    metrics::counter!(names::LLM_SKIPPED, "arm" => arm.to_string(), "call" => call.as_str(), "reason" => reason)
+        .increment(1);
+}
+
 /// A reply fell back to the template.
 pub fn record_fallback(arm: &str, reason: &'static str) {
     metrics::counter!(names::LLM_FALLBACKS, "arm" => arm.to_string(), "reason" => reason)
@@ -69,4 +75,9 @@ pub fn record_lead(arm: &str) {
 /// A lead on `arm` booked a consultation.
 pub fn record_booking(arm: &str) {
     metrics::counter!(names::LLM_BOOKINGS, "arm" => arm.to_string()).increment(1);
+}
+
+/// An arm's circuit breaker state (`ari_llm_breaker_state`: 0 closed, 1 open, 2 half-open).
+pub fn record_breaker(arm: &str, state: super::breaker::BreakerState) {
+    metrics::gauge!(names::LLM_BREAKER_STATE, "arm" => arm.to_string()).set(state.gauge());
 }

@@ -12,25 +12,32 @@
 //!   `fallback.text` on any `Err` ([`LlmError`]; counted as a fallback already).
 //! - [`Llm::extract`] before the core runs: validated fields to merge into the rules' result
 //!   with [`merge`] (rules win).
+//! - [`Llm::turn_budget`] starts a turn's one deadline ([`TurnBudget`]); pass it to
+//!   [`Llm::reply_within`] and [`Llm::extract_within`] so every call of the turn ends by it.
 //! - [`keep_typing`] refreshes WhatsApp's typing indicator while a call runs.
 //! - [`Llm::record_new_lead`] / [`Llm::record_booking`] feed the per-arm booking share.
 //!
-//! Modules: [`config`] (the file), [`arm`] (sticky A/B assignment), [`prompt`] (minijinja
-//! templates in `prompts/`), [`request`] (inputs), [`client`] (calls and budgets), [`guard`]
+//! Modules: [`config`] (the file), [`arm`] (sticky A/B assignment), [`budget`] (the turn's deadline), [`breaker`] (skipping a server that is down), [`prompt`] (minijinja
+//! templates in `prompts/`), [`request`] (inputs), [`client`] (calls and budgets), [`need`] (which calls a turn needs), [`guard`]
 //! (reply check), [`extract`] (schema, validation, merge), [`metrics`], [`typing`], [`error`].
 
 pub mod arm;
+pub mod breaker;
+pub mod budget;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod metrics;
+pub mod need;
 pub mod prompt;
 pub mod request;
 pub mod typing;
 
-pub use client::{Llm, LlmReply, MAX_RETRIES};
+pub use breaker::BreakerState;
+pub use budget::TurnBudget;
+pub use client::{Llm, LlmReply, MAX_RETRIES, spawn_prompt_reloader};
 pub use config::{ArmConfig, LlmConfig, LlmConfigError};
 pub use error::LlmError;
 pub use extract::{ExtractedFields, merge};

@@ -1,20 +1,28 @@
-//! The prompts in `prompts/`, compiled into the binary and rendered with minijinja.
+//! The prompts, rendered with minijinja: the repository's `prompts/` compiled into the binary
+//! as defaults, each overridden at run time by `<flow_dir>/prompts/<name>` when that file
+//! exists (issue 15: admins edit prompts without a rebuild).
 //!
-//! One system prompt per stage (`prompts/system/<stage>.j2`), all extending
-//! `prompts/system/base.j2`, plus `prompts/extraction.j2`. The templates are embedded with
-//! `include_str!` so a deployed binary cannot run with a missing or half-edited prompt; an
-//! edit is a rebuild (and a snapshot-test diff). Undefined variables are errors, so a typo in
-//! a template fails the snapshot tests instead of rendering an empty string.
+//! One system prompt per stage (`system/<stage>.j2`), all extending `system/base.j2`, plus
+//! `extraction.j2`. The defaults are embedded with `include_str!`, so a missing file means the
+//! default, never a missing prompt. Overrides are compiled at start ([`Prompts::load`]; a broken
+//! one stops the start) and on every flow reload ([`Prompts::reload`], SIGHUP or a file change):
+//! a broken one is refused with `file:line` and the previous prompts keep running. Undefined
+//! variables are errors, so a typo in a template fails the snapshot tests instead of rendering
+//! an empty string.
 //!
 //! The greeting follows seed §11.1 (WIB hours 5-10 pagi, 11-14 siang, 15-17 sore, else malam),
 //! in the configured zone rather than a fixed UTC+7 (§12.7).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::request::{ExtractRequest, ReplyRequest, style_text};
+use super::request::{ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role, style_text};
 use crate::flow::StageId;
 use crate::flow::turn::SchedulingStep;
 use crate::scheduling;
@@ -68,10 +76,76 @@ impl From<minijinja::Error> for PromptError {
     }
 }
 
-/// The compiled templates. Build once ([`Prompts::new`]) and share.
+/// The folder inside the flow folder whose files override the compiled prompts, by the same
+/// relative names (`prompts/system/greeting.j2`, `prompts/extraction.j2`).
+pub const PROMPTS_DIR: &str = "prompts";
+
+/// The compiled templates. Build once ([`Prompts::new`] or [`Prompts::load`]) and share;
+/// [`Prompts::reload`] swaps them atomically (a render in flight keeps the set it started with).
 #[derive(Debug)]
 pub struct Prompts {
-    env: Environment<'static>,
+    env: ArcSwap<Environment<'static>>,
+}
+
+/// A template that fails to compile: `file:line: message`, the file being the override's path
+/// or `prompts/<name> (compiled default)`.
+fn located(flow_dir: Option<&Path>, overridden: &[String], e: &minijinja::Error) -> PromptError {
+    let name = e.name().unwrap_or("?").to_string();
+    let file = match flow_dir {
+        Some(dir) if overridden.contains(&name) => dir.join(PROMPTS_DIR).join(&name),
+        _ => PathBuf::from(format!("{PROMPTS_DIR}/{name} (compiled default)")),
+    };
+    let line = e.line().unwrap_or(0);
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    PromptError(format!("{}:{line}: {}{detail}", file.display(), e.kind()))
+}
+
+/// The defaults, each replaced by `<flow_dir>/prompts/<name>` when it exists, every template
+/// compiled (syntax; an `extends` parent is looked up only when rendering). Returns the
+/// environment and the overridden names.
+fn build(flow_dir: Option<&Path>) -> Result<(Environment<'static>, Vec<String>), PromptError> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    let mut overridden = Vec::new();
+    for (name, source) in TEMPLATES {
+        let file = flow_dir.map(|d| d.join(PROMPTS_DIR).join(name));
+        match file.filter(|f| f.is_file()) {
+            Some(f) => {
+                let text = std::fs::read_to_string(&f)
+                    .map_err(|e| PromptError(format!("{}: {e}", f.display())))?;
+                overridden.push((*name).to_string());
+                env.add_template_owned(name.to_string(), text)
+                    .map_err(|e| located(flow_dir, &overridden, &e))?;
+            }
+            None => env
+                .add_template(name, source)
+                .map_err(|e| located(None, &[], &e))?,
+        }
+    }
+    for (name, _) in TEMPLATES {
+        env.get_template(name)
+            .map_err(|e| located(flow_dir, &overridden, &e))?;
+    }
+    Ok((env, overridden))
+}
+
+/// `ari check-config`: compiles the prompts of `flow_dir` (defaults and overrides) as `ari
+/// serve` does. `Ok(None)` when `flow_dir` has no `prompts/` folder, else a one-line summary.
+pub fn check_dir(flow_dir: &Path) -> Result<Option<String>, PromptError> {
+    let dir = flow_dir.join(PROMPTS_DIR);
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let (_, overridden) = build(Some(flow_dir))?;
+    Ok(Some(format!(
+        "{}: valid ({} override(s): {})",
+        dir.display(),
+        overridden.len(),
+        overridden.join(", ")
+    )))
 }
 
 /// Seed §11.1 time-of-day word for a local hour.
@@ -178,15 +252,25 @@ fn step_name(s: SchedulingStep) -> &'static str {
 impl Prompts {
     /// Compiles the embedded templates.
     pub fn new() -> Result<Self, PromptError> {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|_| AutoEscape::None);
-        for (name, source) in TEMPLATES {
-            env.add_template(name, source)?;
-        }
-        Ok(Prompts { env })
+        Self::load(None)
+    }
+
+    /// The embedded templates, overridden by `<flow_dir>/prompts/<name>` files; `Err` names the
+    /// broken file and line.
+    pub fn load(flow_dir: Option<&Path>) -> Result<Self, PromptError> {
+        let (env, _) = build(flow_dir)?;
+        Ok(Prompts {
+            env: ArcSwap::from_pointee(env),
+        })
+    }
+
+    /// Re-reads `flow_dir`'s overrides. Valid: they apply from the next render and the
+    /// overridden names are returned. Invalid: the previous prompts stay, `Err` names the file
+    /// and line.
+    pub fn reload(&self, flow_dir: &Path) -> Result<Vec<String>, PromptError> {
+        let (env, overridden) = build(Some(flow_dir))?;
+        self.env.store(Arc::new(env));
+        Ok(overridden)
     }
 
     /// The system prompt for a reply.
@@ -242,7 +326,7 @@ impl Prompts {
             language_name: &req.language_name,
         };
         let name = format!("system/{}.j2", req.stage.as_str());
-        Ok(self.env.get_template(&name)?.render(&view)?)
+        Ok(self.env.load().get_template(&name)?.render(&view)?)
     }
 
     /// The extraction call's system prompt.
@@ -260,8 +344,35 @@ impl Prompts {
                 })
                 .collect(),
         };
-        Ok(self.env.get_template("extraction.j2")?.render(&view)?)
+        Ok(self
+            .env
+            .load()
+            .get_template("extraction.j2")?
+            .render(&view)?)
     }
+}
+
+/// The extraction call's user message: the recent history (at most [`HISTORY_MESSAGES`],
+/// under `RIWAYAT:`, as `Lead: …` / `Bot: …` lines), then the lead's newest message(s) under
+/// `PESAN TERBARU:`, each message once (the request's history holds no `latest` message:
+/// [`ExtractRequest::for_turn`]).
+pub fn extraction_transcript(req: &ExtractRequest) -> String {
+    let mut transcript = String::new();
+    let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
+    if req.history.len() > skip {
+        transcript.push_str("RIWAYAT:\n");
+        for m in req.history.iter().skip(skip) {
+            let who = match m.role {
+                Role::Lead => "Lead",
+                Role::Assistant => "Bot",
+            };
+            transcript.push_str(&format!("{who}: {}\n", m.text));
+        }
+        transcript.push('\n');
+    }
+    transcript.push_str("PESAN TERBARU:\n");
+    transcript.push_str(&req.latest.join("\n"));
+    transcript
 }
 
 /// Texts in a rendered system prompt that must never reach the lead: the first line (the
@@ -310,6 +421,31 @@ mod tests {
     #[test]
     fn templates_compile() {
         assert!(Prompts::new().is_ok());
+    }
+
+    #[test]
+    fn an_override_replaces_a_default_and_a_broken_one_is_refused_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("prompts/system");
+        std::fs::create_dir_all(&system).unwrap();
+        let file = system.join("greeting.j2");
+        std::fs::write(
+            &file,
+            "{% extends \"system/base.j2\" %}\n{% block stage %}X{% endblock %}\n",
+        )
+        .unwrap();
+        let p = Prompts::load(Some(dir.path())).unwrap();
+        assert_eq!(p.reload(dir.path()).unwrap(), vec!["system/greeting.j2"]);
+        std::fs::write(
+            &file,
+            "{% extends \"system/base.j2\" %}\n{% block stage %}\n{% if %}\n",
+        )
+        .unwrap();
+        let e = p.reload(dir.path()).unwrap_err().to_string();
+        assert!(e.contains(&format!("{}:3:", file.display())), "{e}");
+        assert!(Prompts::load(Some(dir.path())).is_err());
+        let summary = check_dir(dir.path()).unwrap_err().to_string();
+        assert!(summary.contains("greeting.j2:3:"), "{summary}");
     }
 
     #[test]

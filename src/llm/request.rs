@@ -256,7 +256,8 @@ impl ReplyRequest {
 pub struct ExtractRequest {
     /// The contact's E.164 number (picks the arm).
     pub contact: String,
-    /// Earlier messages for context, oldest first.
+    /// Earlier messages for context, oldest first; never this turn's `latest` (the prompt
+    /// shows each message once).
     pub history: Vec<ChatMessage>,
     /// The lead's newest message(s) of this turn: the only text values are taken from.
     pub latest: Vec<String>,
@@ -271,15 +272,24 @@ pub struct ExtractRequest {
 }
 
 impl ExtractRequest {
-    /// The request for a turn, from the snapshot before the turn.
+    /// The request for a turn, from the snapshot before the turn. `history` may end with this
+    /// turn's messages (the turn's history does): those trailing lead messages that are in
+    /// `latest` are dropped from it, so the newest message appears once in the prompt, under
+    /// "PESAN TERBARU" (issue 15).
     pub fn for_turn(
         contact: &str,
         snapshot: &Snapshot,
         cfg: &FlowConfig,
-        history: Vec<ChatMessage>,
+        mut history: Vec<ChatMessage>,
         latest: Vec<String>,
         now: DateTime<Utc>,
     ) -> Self {
+        while history
+            .last()
+            .is_some_and(|m| m.role == Role::Lead && latest.contains(&m.text))
+        {
+            history.pop();
+        }
         let known = snapshot
             .lead
             .fields

@@ -215,6 +215,7 @@ impl Simulator {
             metrics: crate::telemetry::metrics_handle(),
             admin_token: Some(crate::config::settings::AdminToken::new(SIM_ADMIN_TOKEN)),
             knowledge: None,
+            llm: None,
         });
         Ok(Simulator {
             router,

@@ -25,7 +25,7 @@ pub(super) async fn apply(
     input: &TurnInput,
     effect: Effect,
 ) -> Result<Next, TurnError> {
-    match wording::route(effect, turn.deps.llm.is_some()) {
+    match wording::route(effect, turn.deps.llm.is_some(), work.short_answer) {
         Effect::Reply(r) => wording::reply(turn, work, r),
         Effect::AskLlm {
             instruction,

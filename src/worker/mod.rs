@@ -22,6 +22,7 @@
 //! - `effects.rs`: the one `match` over [`crate::flow::Effect`].
 //! - `booking.rs`: free slots, booking a slot, cancelling a consultation.
 //! - `knowledge.rs`: knowledge answers and destination recommendations.
+//! - `extraction.rs`: the LLM's reading of the lead's messages, before the core.
 //! - `wording.rs`: template replies, LLM wording (`AskLlm`), the template fallback, and the
 //!   one function that builds a lead-facing reply's meta.
 //! - `notices.rs`: consultant notices, the CRM event and tag of a handoff.
@@ -42,6 +43,7 @@
 mod booking;
 mod debounce;
 mod effects;
+mod extraction;
 mod knowledge;
 mod notices;
 mod plan;

@@ -171,6 +171,17 @@ fn delivery_error(s: &StatusUpdate) -> String {
         .join("; ")
 }
 
+/// True when `events` hold a lead message that is not a reaction: the read mark and "typing…"
+/// go out before a model call only then (issue 15).
+pub(super) fn lead_wrote(events: &[InputEvent]) -> bool {
+    events.iter().any(|e| match e {
+        InputEvent::Messages { messages } => messages
+            .iter()
+            .any(|m| !matches!(m, FlowMessage::Reaction { .. })),
+        _ => false,
+    })
+}
+
 /// The texts the flow reads in a batch of messages (text, captions, transcripts, button titles).
 pub(super) fn texts_of(batch: &[FlowMessage]) -> Vec<String> {
     batch
@@ -258,6 +269,18 @@ mod tests {
         // Three inbound messages and the consultant's message are logged; the status is not.
         assert_eq!(p.messages.len(), 4);
         assert_eq!(p.last_inbound_wamid.as_deref(), Some("wamid.4"));
+        assert!(lead_wrote(&p.events));
+    }
+
+    #[test]
+    fn a_reaction_alone_is_no_lead_writing() {
+        let reaction = InputEvent::Messages {
+            messages: vec![FlowMessage::Reaction {
+                emoji: "👍".into()
+            }],
+        };
+        assert!(!lead_wrote(&[reaction, InputEvent::HumanTakeover]));
+        assert!(!lead_wrote(&[]));
     }
 
     #[test]

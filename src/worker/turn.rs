@@ -27,13 +27,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::effects::{self, Next};
-use super::plan::{Plan, from_consultant, plan, texts_of};
-use super::{booking, typing};
+use super::plan::{Plan, from_consultant, lead_wrote, plan};
+use super::{booking, extraction, typing};
 use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{self, InputEvent, SlotOption, Snapshot, StageId, TurnInput};
 use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
 use crate::knowledge::{KnowledgeAnswer, Library};
-use crate::llm::{ChatMessage, ExtractRequest, Llm};
+use crate::llm::{ChatMessage, Llm, TurnBudget};
 use crate::store::{
     BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, LeadChange,
     NewMessage, NewWebhook, OutboxRow, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
@@ -131,6 +131,12 @@ pub(super) struct Turn<'a> {
     pub(super) history: Vec<ChatMessage>,
     /// The newest inbound wamid (for the read receipt and typing indicator).
     pub(super) last_inbound_wamid: Option<String>,
+    /// The claimed rows hold a lead message that is not a reaction (the read mark and
+    /// "typing…" go out before a model call only then).
+    pub(super) lead_wrote: bool,
+    /// The one deadline of every model call of this turn (`turn_budget_ms` from the turn's
+    /// first model call; [`Turn::llm_budget`]).
+    llm_budget: std::sync::OnceLock<TurnBudget>,
 }
 
 impl<'a> Turn<'a> {
@@ -155,7 +161,17 @@ impl<'a> Turn<'a> {
             send,
             history: history(claim, &plan.messages),
             last_inbound_wamid: plan.last_inbound_wamid.clone(),
+            lead_wrote: lead_wrote(&plan.events),
+            llm_budget: std::sync::OnceLock::new(),
         }
+    }
+}
+
+impl Turn<'_> {
+    /// The turn's model-call budget, started by the first caller (the turn's first model call):
+    /// every later call of the turn shares its deadline.
+    pub(super) fn llm_budget(&self, llm: &Llm) -> TurnBudget {
+        *self.llm_budget.get_or_init(|| llm.turn_budget())
     }
 }
 
@@ -201,6 +217,11 @@ pub(super) struct TurnWork {
     pub(super) replies: usize,
     /// The typing indicator was shown already (before an LLM call).
     pub(super) typing_shown: bool,
+    /// An extraction call was made in this turn (the reply is then worded only with enough
+    /// turn budget left).
+    pub(super) extraction_called: bool,
+    /// The lead's text was a short yes/no or number answer: template replies go as written.
+    pub(super) short_answer: bool,
     /// Stage changes, in order (logged after the commit).
     pub(super) transitions: Vec<(StageId, StageId)>,
     /// The core's traces of this turn's events, joined.
@@ -221,6 +242,8 @@ impl TurnWork {
             booked_slot: None,
             replies: 0,
             typing_shown: false,
+            extraction_called: false,
+            short_answer: false,
             transitions: Vec::new(),
             trace: crate::flow::TurnTrace::default(),
             speaking: super::wording::Speaking::default(),
@@ -401,7 +424,8 @@ async fn run_claimed(
     let mut events: VecDeque<InputEvent> = plan.events.into();
     while let Some(event) = events.pop_front() {
         // Core: one pure step per event.
-        let Raced::Done(input) = core_input(&turn, &snapshot, event, &mut arrivals).await? else {
+        let raced = core_input(&turn, &mut work, &snapshot, event, &mut arrivals).await?;
+        let Raced::Done(input) = raced else {
             return supersede(deps, claim).await;
         };
         let out = flow::run_turn(&snapshot, &input, &config);
@@ -463,6 +487,7 @@ fn decode_snapshot(claim: &TurnClaim) -> Result<Snapshot, TurnError> {
 /// `Interrupted` when a newer message arrived during the LLM call.
 async fn core_input(
     turn: &Turn<'_>,
+    work: &mut TurnWork,
     snapshot: &Snapshot,
     event: InputEvent,
     arrivals: &mut Arrivals,
@@ -472,7 +497,8 @@ async fn core_input(
     } else {
         None
     };
-    let Raced::Done(llm_fields) = llm_fields(turn, snapshot, &event, arrivals).await else {
+    let read = extraction::llm_fields(turn, work, snapshot, &event, arrivals).await;
+    let Raced::Done(llm_fields) = read else {
         return Ok(Raced::Interrupted);
     };
     Ok(Raced::Done(TurnInput {
@@ -483,39 +509,6 @@ async fn core_input(
         llm_fields,
         conversation_id: turn.claim.conversation_id,
     }))
-}
-
-/// Lead fields the LLM read in a batch of the lead's messages. Empty without an LLM, for other
-/// events, for a batch with no text, and when the call fails (the rules alone then).
-async fn llm_fields(
-    turn: &Turn<'_>,
-    snapshot: &Snapshot,
-    event: &InputEvent,
-    arrivals: &mut Arrivals,
-) -> Raced<BTreeMap<String, String>> {
-    let (Some(llm), InputEvent::Messages { messages: batch }) = (&turn.deps.llm, event) else {
-        return Raced::Done(BTreeMap::new());
-    };
-    let latest = texts_of(batch);
-    if latest.is_empty() {
-        return Raced::Done(BTreeMap::new());
-    }
-    let req = ExtractRequest::for_turn(
-        &turn.key.contact_phone,
-        snapshot,
-        turn.config,
-        turn.history.clone(),
-        latest,
-        turn.now,
-    );
-    match race(llm.extract(&req), arrivals).await {
-        Raced::Interrupted => Raced::Interrupted,
-        Raced::Done(Ok(found)) => Raced::Done(found.fields),
-        Raced::Done(Err(e)) => {
-            tracing::warn!(error = %e, "LLM extraction failed; rules only");
-            Raced::Done(BTreeMap::new())
-        }
-    }
 }
 
 /// The conversation after the turn, as operators list it.

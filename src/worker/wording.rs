@@ -92,13 +92,17 @@ fn worded_by_llm(template: &str) -> bool {
 }
 
 /// With an LLM, conversational template replies are worded by the model (the template is the
-/// fallback); replies with exact facts, and every effect without an LLM, stay as they are.
-pub(super) fn route(effect: Effect, has_llm: bool) -> Effect {
+/// fallback); replies with exact facts, replies to a short yes/no or number answer
+/// (`short_answer`, issue 15: nothing for a model to word), and every effect without an LLM,
+/// stay as they are.
+pub(super) fn route(effect: Effect, has_llm: bool, short_answer: bool) -> Effect {
     match effect {
-        Effect::Reply(r) if has_llm && worded_by_llm(&r.template) => Effect::AskLlm {
-            instruction: String::new(),
-            fallback: r,
-        },
+        Effect::Reply(r) if has_llm && !short_answer && worded_by_llm(&r.template) => {
+            Effect::AskLlm {
+                instruction: String::new(),
+                fallback: r,
+            }
+        }
         other => other,
     }
 }
@@ -141,8 +145,13 @@ pub(super) async fn ask_llm(
         turn.history.clone(),
         turn.now,
     );
-    typing::before_llm_call(turn, work);
-    let call = keep_typing(llm.reply(&req), TYPING_REFRESH, || {
+    let budget = turn.llm_budget(llm);
+    if work.extraction_called && !llm.may_word_after_extraction(&turn.key.contact_phone, &budget) {
+        send(turn, work, template_reply);
+        return Raced::Done(());
+    }
+    typing::before_llm_call(turn, work, snapshot);
+    let call = keep_typing(llm.reply_within(&req, &budget), TYPING_REFRESH, || {
         typing::refresh(turn);
         std::future::ready(())
     });

@@ -122,6 +122,7 @@ impl Pipeline {
             metrics: ari::telemetry::metrics_handle(),
             admin_token: None,
             knowledge: None,
+            llm: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,5 +1,7 @@
 //! `ari check-config [PATH]`: validate a flow file (or a config directory) and print every
-//! problem as `file:line: key: message`.
+//! problem as `file:line: key: message`; the LLM config (`llm.toml` beside it, if any) is
+//! validated as `ari serve` validates it (see [`crate::llm::config`]), and so are the prompt
+//! overrides in `prompts/` beside it ([`crate::llm::prompt`]).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -28,14 +30,46 @@ pub fn check_config(path: &Path) -> Result<String, Diagnostics> {
 /// The CLI entry: prints to stdout/stderr, exit 0 when valid and 1 when invalid.
 pub fn check_config_cli(path: Option<&Path>) -> ExitCode {
     let path = path.unwrap_or(Path::new(DEFAULT_PATH));
-    match check_config(path) {
+    let flow = match check_config(path) {
         Ok(summary) => {
             println!("{summary}");
-            ExitCode::SUCCESS
+            true
         }
         Err(diags) => {
             eprintln!("{diags}");
-            ExitCode::FAILURE
+            false
         }
+    };
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
+    let llm = match crate::llm::config::check_dir(dir) {
+        Ok(Some(summary)) => {
+            println!("{summary}");
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            eprintln!("{}: {e}", dir.join(crate::llm::CONFIG_FILE).display());
+            false
+        }
+    };
+    let prompts = match crate::llm::prompt::check_dir(dir) {
+        Ok(Some(summary)) => {
+            println!("{summary}");
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            eprintln!("{e}");
+            false
+        }
+    };
+    if flow && llm && prompts {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

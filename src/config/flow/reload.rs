@@ -20,6 +20,9 @@ use super::load::{Diagnostics, FlowConfigSet, load_dir};
 pub struct FlowConfigHandle {
     dir: PathBuf,
     current: ArcSwap<FlowConfigSet>,
+    /// Counts reload attempts, so what else lives in the flow folder (the LLM prompts) reloads
+    /// with it ([`FlowConfigHandle::reloads`]).
+    attempts: watch::Sender<u64>,
 }
 
 impl FlowConfigHandle {
@@ -30,6 +33,7 @@ impl FlowConfigHandle {
         Ok(Self {
             dir: dir.to_path_buf(),
             current: ArcSwap::from_pointee(set),
+            attempts: watch::Sender::new(0),
         })
     }
 
@@ -46,9 +50,16 @@ impl FlowConfigHandle {
     /// Re-reads the directory. Valid: the new set applies from the next `current()`. Invalid:
     /// the old set stays and the diagnostics are returned.
     pub fn reload(&self) -> Result<Arc<FlowConfigSet>, Diagnostics> {
+        self.attempts.send_modify(|n| *n += 1);
         let set = Arc::new(load_dir(&self.dir)?);
         self.current.store(Arc::clone(&set));
         Ok(set)
+    }
+
+    /// Changes on every reload attempt (SIGHUP or a file change), valid or not: the LLM
+    /// prompts of the same folder reload on it.
+    pub fn reloads(&self) -> watch::Receiver<u64> {
+        self.attempts.subscribe()
     }
 }
 
