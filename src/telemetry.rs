@@ -24,6 +24,9 @@ pub mod names {
     /// Counter: redeliveries (same idempotency key) and items already in the inbox, by `level`
     /// (`delivery` or `item`).
     pub const DUPLICATES: &str = "ari_webhook_duplicates_total";
+    /// Counter: duplicate message copies that completed the stored message with content it
+    /// lacked (a transcript, caption, media URL; see [`crate::inbox::enrich`]).
+    pub const ENRICHED: &str = "ari_webhook_enriched_total";
     /// Counter: inbox items stored, by `kind` and `state`.
     pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
     /// Counter: items for a business number no workspace serves.

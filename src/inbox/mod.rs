@@ -7,6 +7,8 @@
 //! redelivery, or the same message arriving through both a Kapso and a Meta webhook, is stored
 //! once. The worker (a later part) processes the pending rows in arrival order.
 
+pub mod enrich;
+
 use serde::{Deserialize, Serialize};
 
 /// What an inbox row is about. Stored as the lowercase name (`"message"`, ...).
@@ -302,8 +304,14 @@ pub enum EnqueueOutcome {
     /// The idempotency key was claimed before: nothing new was stored.
     DuplicateDelivery,
     /// The delivery was recorded. `stored` items are new; `duplicates` items were already in the
-    /// inbox under another delivery (the same wamid through another webhook).
-    Accepted { stored: usize, duplicates: usize },
+    /// inbox under another delivery (the same wamid through another webhook); `enriched` of
+    /// those duplicates completed the stored message with content it lacked (in place, or
+    /// through one queued enrichment row: [`enrich`]).
+    Accepted {
+        stored: usize,
+        duplicates: usize,
+        enriched: usize,
+    },
 }
 
 /// An inbox row as read back from the store.

@@ -231,10 +231,16 @@ async fn handle(
             )
                 .into_response()
         }
-        Ok(EnqueueOutcome::Accepted { stored, duplicates }) => {
+        Ok(EnqueueOutcome::Accepted {
+            stored,
+            duplicates,
+            enriched,
+        }) => {
             count(event_label, "accepted");
+            // An enriched copy completed a pending row or queued an enrichment row: the
+            // conversation's turn (or its voice-note grace) has news too.
             if let Some(arrivals) = &state.arrivals
-                && stored > 0
+                && stored + enriched > 0
             {
                 for key in to_signal {
                     // A closed channel means the worker stopped (shutdown): its poll or the
@@ -250,11 +256,15 @@ async fn handle(
                 metrics::counter!(names::INBOX_ITEMS, "kind" => kind.as_str(), "state" => st.as_str())
                     .increment(1);
             }
+            if enriched > 0 {
+                metrics::counter!(names::ENRICHED).increment(enriched as u64);
+            }
             tracing::info!(
                 idempotency_key = %key,
                 items = kinds.len(),
                 stored,
                 duplicates,
+                enriched,
                 "webhook accepted"
             );
             (
