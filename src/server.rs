@@ -350,6 +350,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         WorkerSettings {
             debounce: settings.debounce,
             max_debounce: settings.max_debounce,
+            voice_grace: settings.voice_grace,
             max_parallel: settings.max_parallel_turns,
             ..WorkerSettings::default()
         },

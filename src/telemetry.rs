@@ -35,7 +35,8 @@ pub mod names {
     pub const INBOX_DEPTH: &str = "ari_inbox_depth";
     /// Counter: outbox delivery attempts by `outcome` (sent, dry_run, retry, failed).
     pub const OUTBOX_SENDS: &str = "ari_outbox_sends_total";
-    /// Counter: turns by `outcome` (committed, stale, idle, busy, error).
+    /// Counter: turns by `outcome` (committed, stale, idle, busy, superseded,
+    /// awaiting_transcript, error).
     pub const TURNS: &str = "ari_turns_total";
     /// Histogram: turn latency in seconds, from claim to commit.
     pub const TURN_SECONDS: &str = "ari_turn_seconds";
