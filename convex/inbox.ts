@@ -125,6 +125,7 @@ export const enqueue = internalMutation({
     eventHeader: v.optional(v.string()),
     requestId: v.string(),
     receivedAtMs: v.number(),
+    originalBody: v.optional(v.string()),
     items: v.array(item),
   },
   handler: async (ctx, args) => {
@@ -141,6 +142,7 @@ export const enqueue = internalMutation({
       requestId: args.requestId,
       itemCount: args.items.length,
       receivedAtMs: args.receivedAtMs,
+      originalBody: args.originalBody,
     });
     // Rows to insert in item order; claims of this delivery's own items, so a batch repeating an
     // item stores it once (a repeat that adds content completes the row about to be inserted).
@@ -203,6 +205,18 @@ export const enqueue = internalMutation({
       });
     }
     return { duplicateDelivery: false, stored, duplicates, enriched };
+  },
+});
+
+/** The original body of a delivery, when ingress kept it (`Store::delivery_original_body`). */
+export const originalBody = internalQuery({
+  args: { idempotencyKey: v.string() },
+  handler: async (ctx, args) => {
+    const d = await ctx.db
+      .query("deliveries")
+      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.idempotencyKey))
+      .first();
+    return d?.originalBody ?? null;
   },
 });
 

@@ -27,6 +27,9 @@ pub mod names {
     /// Counter: duplicate message copies that completed the stored message with content it
     /// lacked (a transcript, caption, media URL; see [`crate::inbox::enrich`]).
     pub const ENRICHED: &str = "ari_webhook_enriched_total";
+    /// Counter: deliveries accepted after lone UTF-16 surrogate escapes were read as U+FFFD
+    /// (the original body is kept with the delivery).
+    pub const REPAIRED: &str = "ari_webhook_repaired_total";
     /// Counter: inbox items stored, by `kind` and `state`.
     pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
     /// Counter: items for a business number no workspace serves.

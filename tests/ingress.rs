@@ -869,3 +869,36 @@ async fn a_kapso_copy_after_the_turn_queues_one_turn_for_the_transcript() {
         "{replies:?}"
     );
 }
+
+/// Issue 16 item 1: a lone UTF-16 surrogate escape is valid JSON: the delivery is accepted, the
+/// text reads U+FFFD, and the body is kept verbatim beside its rows. Not JSON is still a 400.
+#[tokio::test]
+async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() {
+    use ari::store::Store;
+    let svc = Service::spawn();
+    let c = client();
+    let body = String::from_utf8(common::text_payload(VOICE_LEAD, "wamid.S", "halo kak MARK"))
+        .unwrap()
+        .replace("MARK", r"\ud83d");
+    let r = svc
+        .post_signed(
+            &c,
+            body.as_bytes(),
+            Some("whatsapp.message.received"),
+            Some("surrogate-1"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = svc.inbox().await;
+    let text = rows[0].event.message.as_ref().and_then(|m| m.text.clone());
+    assert_eq!(text.as_deref(), Some("halo kak \u{FFFD}"));
+    let store = ari::store::sqlite::SqliteStore::open(&svc.db_path)
+        .await
+        .unwrap();
+    let kept = store.delivery_original_body("surrogate-1").await.unwrap();
+    store.close().await.unwrap();
+    assert_eq!(kept.as_deref(), Some(body.as_str()), "kept verbatim");
+    let cut = &body.as_bytes()[..body.len() - 3];
+    let r = svc.post_signed(&c, cut, None, Some("surrogate-2")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not JSON at all");
+}

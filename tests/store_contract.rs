@@ -72,6 +72,7 @@ fn delivery(key: &str, items: Vec<NewInboxItem>) -> NewDelivery {
         request_id: "req".into(),
         received_at_ms: 1_763_604_907_000,
         items,
+        original_body: None,
     }
 }
 
@@ -257,6 +258,22 @@ fn accepted(stored: usize, duplicates: usize, enriched: usize) -> EnqueueOutcome
 
 fn text_of(row: &ari::inbox::InboxRow) -> Option<&str> {
     row.event.message.as_ref().and_then(|m| m.text.as_deref())
+}
+
+/// Issue 16 item 1: a body ingress repaired to parse it is kept verbatim with its delivery.
+async fn a_repaired_body_is_kept_beside_its_rows(store: &dyn Store) {
+    let body = r#"{"message":{"id":"w1","text":{"body":"halo \ud83d"}}}"#;
+    let mut repaired = delivery("repaired", vec![message("p", "w1", "halo \u{FFFD}")]);
+    repaired.original_body = Some(body.to_string());
+    store.enqueue_inbound(repaired).await.unwrap();
+    store
+        .enqueue_inbound(delivery("plain", vec![message("p", "w2", "halo")]))
+        .await
+        .unwrap();
+    let kept = store.delivery_original_body("repaired").await.unwrap();
+    assert_eq!(kept.as_deref(), Some(body));
+    assert_eq!(store.delivery_original_body("plain").await.unwrap(), None);
+    assert_eq!(store.delivery_original_body("unknown").await.unwrap(), None);
 }
 
 /// Issue 16 item 3: the Kapso copy of a pending voice note completes it in place.
@@ -1567,6 +1584,7 @@ macro_rules! contract_on {
             $open;
             redelivery_is_a_duplicate,
             a_later_copy_completes_a_pending_message,
+            a_repaired_body_is_kept_beside_its_rows,
             a_later_copy_of_an_answered_message_queues_one_enrichment_row,
             a_copy_during_a_turn_or_adding_metadata_only,
             a_message_under_another_key_is_stored_once,

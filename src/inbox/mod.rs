@@ -286,6 +286,10 @@ pub struct NewDelivery {
     /// Receipt time, milliseconds since the Unix epoch.
     pub received_at_ms: i64,
     pub items: Vec<NewInboxItem>,
+    /// The body verbatim, kept only when ingress had to repair it to parse it (lone UTF-16
+    /// surrogate escapes rewritten to U+FFFD, [`crate::ingress::surrogates`]): the items' raw
+    /// JSON then differs from what was received. `None` otherwise.
+    pub original_body: Option<String>,
 }
 
 /// The control event that hands a conversation back to the bot.

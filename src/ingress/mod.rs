@@ -11,12 +11,14 @@
 //! | `Content-Type` not JSON | 415 | nothing |
 //! | signature missing or wrong | 401 | nothing |
 //! | body not JSON, or not a JSON object | 400 | nothing |
+//! | JSON with a lone surrogate escape (read as U+FFFD, [`surrogates`]) | 200 | + the body |
 //! | accepted (including unknown event types) | 200 | delivery + items |
 //! | redelivery (same `X-Idempotency-Key`) | 200 | nothing new |
 //! | store cannot commit | 503 | nothing (Kapso retries after 10 s, 40 s, 90 s) |
 
 pub mod events;
 pub mod signature;
+pub mod surrogates;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,6 +98,26 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> String {
     }
 }
 
+/// Parses the body as JSON. A body that parses only once its lone UTF-16 surrogate escapes are
+/// rewritten to U+FFFD ([`surrogates`], issue 16 item 1) is accepted, and comes back with the
+/// original body (kept verbatim beside the delivery's rows). Anything else that is not JSON is
+/// the parser's error (answered 400).
+fn parse_json(body: &[u8]) -> Result<(serde_json::Value, Option<String>), serde_json::Error> {
+    let first = match serde_json::from_slice(body) {
+        Ok(value) => return Ok((value, None)),
+        Err(e) => e,
+    };
+    let Some(repaired) = surrogates::repair_lone_surrogates(body) else {
+        return Err(first);
+    };
+    let value = serde_json::from_slice(&repaired).map_err(|_| first)?;
+    metrics::counter!(names::REPAIRED).increment(1);
+    tracing::warn!(
+        "webhook body has lone UTF-16 surrogate escapes: read as U+FFFD, original body kept"
+    );
+    Ok((value, Some(String::from_utf8_lossy(body).into_owned())))
+}
+
 fn count(event: &str, outcome: &'static str) {
     metrics::counter!(names::WEBHOOKS, "event" => event.to_string(), "outcome" => outcome)
         .increment(1);
@@ -168,8 +190,8 @@ async fn handle(
             );
         }
     }
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let (value, original_body) = match parse_json(&body) {
+        Ok(parsed) => parsed,
         Err(e) => {
             count(event_label, "malformed");
             return error(
@@ -197,6 +219,7 @@ async fn handle(
         event_header: header_str(headers, EVENT_HEADER).map(str::to_string),
         request_id,
         received_at_ms: chrono::Utc::now().timestamp_millis(),
+        original_body,
         items: items
             .into_iter()
             .map(|(event, raw)| route_item(&state.workspaces, event, raw))

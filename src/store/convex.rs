@@ -717,6 +717,7 @@ fn enqueue_args(delivery: &NewDelivery) -> Result<Value, StoreError> {
         "eventHeader": delivery.event_header,
         "requestId": delivery.request_id,
         "receivedAtMs": delivery.received_at_ms,
+        "originalBody": delivery.original_body,
         "items": items,
     }))
 }
@@ -790,6 +791,18 @@ impl Store for ConvexStore {
                 enriched: usize::try_from(out.enriched).map_err(invalid)?,
             }
         })
+    }
+
+    /// `inbox:originalBody` (a query; retried).
+    async fn delivery_original_body(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(
+            "inbox:originalBody",
+            json!({"idempotencyKey": idempotency_key}),
+        )
+        .await
     }
 
     /// `inbox:depth` (a query; retried).

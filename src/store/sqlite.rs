@@ -202,6 +202,13 @@ const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE conversations ADD COLUMN language TEXT;
     "#,
     ),
+    M::up(
+        r#"
+    -- The body of a delivery verbatim, kept only when ingress repaired it to parse it (lone
+    -- UTF-16 surrogate escapes read as U+FFFD), so what Kapso sent is never lost.
+    ALTER TABLE deliveries ADD COLUMN original_body TEXT;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -265,14 +272,16 @@ fn enqueue_tx(
 ) -> Result<EnqueueOutcome, rusqlite::Error> {
     let tx = c.transaction()?;
     let claimed = tx.execute(
-        "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count,
+             received_at_ms, original_body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
         params![
             delivery.idempotency_key,
             delivery.event_header,
             delivery.request_id,
             delivery.items.len() as i64,
-            delivery.received_at_ms
+            delivery.received_at_ms,
+            delivery.original_body
         ],
     )?;
     if claimed == 0 {
@@ -925,6 +934,26 @@ impl Store for SqliteStore {
         self.trip();
         self.conn
             .call(move |c| enqueue_tx(c, &delivery))
+            .await
+            .map_err(call_err)
+    }
+
+    async fn delivery_original_body(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.trip();
+        let key = idempotency_key.to_string();
+        self.conn
+            .call(move |c| {
+                c.query_row(
+                    "SELECT original_body FROM deliveries WHERE idempotency_key = ?1",
+                    params![key],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()
+                .map(Option::flatten)
+            })
             .await
             .map_err(call_err)
     }

@@ -436,6 +436,7 @@ mod tests {
                 event_header: None,
                 request_id: String::new(),
                 received_at_ms: (self.clock)().timestamp_millis(),
+                original_body: None,
                 items: vec![NewInboxItem {
                     event,
                     raw: serde_json::json!({}),
