@@ -30,6 +30,10 @@ pub mod names {
     /// Counter: deliveries accepted after lone UTF-16 surrogate escapes were read as U+FFFD
     /// (the original body is kept with the delivery).
     pub const REPAIRED: &str = "ari_webhook_repaired_total";
+    /// Counter: deliveries whose `X-Webhook-Batch` header disagrees with the body, by `header`
+    /// (`batch`: the header said batch, the body is one event or Meta; `single`: no header, a
+    /// batch body). The body is read as it shows.
+    pub const BATCH_HEADER_MISMATCHES: &str = "ari_webhook_batch_header_mismatches_total";
     /// Counter: inbox items stored, by `kind` and `state`.
     pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
     /// Counter: items for a business number no workspace serves.

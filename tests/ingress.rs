@@ -902,3 +902,43 @@ async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() {
     let r = svc.post_signed(&c, cut, None, Some("surrogate-2")).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not JSON at all");
 }
+
+/// Issue 16 item 2: `X-Webhook-Batch: true` on a single event: the event is stored as itself,
+/// and the mismatch is logged and counted.
+#[tokio::test]
+async fn a_batch_header_on_a_single_event_is_logged_counted_and_not_obeyed() {
+    let svc = Service::spawn();
+    let c = client();
+    let body = fixture("v2-text-received.json");
+    let r = c
+        .post(svc.url("/webhooks/kapso"))
+        .header("content-type", "application/json")
+        .header(
+            "x-webhook-signature",
+            ari::ingress::signature::sign(SECRET.as_bytes(), &body),
+        )
+        .header("x-webhook-event", "whatsapp.message.received")
+        .header("x-webhook-batch", "true")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = svc.inbox().await;
+    assert_eq!(kinds(&rows), [EventKind::Message]);
+    assert!(svc.wait_for_log("X-Webhook-Batch does not match the body"));
+    let metrics = c
+        .get(svc.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ari_webhook_batch_header_mismatches_total{header=\"batch\"} 1")),
+        "{metrics}"
+    );
+}

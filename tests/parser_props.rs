@@ -13,7 +13,7 @@ use ari::config::flow::KNOWN_FIELDS;
 use ari::flow::extract::{ExtractContext, Pending, extract};
 use ari::flow::text::{find_phrase, render, words};
 use ari::flow::yesno::parse_yes_no;
-use ari::ingress::events::normalize_e164;
+use ari::ingress::events::{normalize_e164, parse_body};
 use ari::ingress::surrogates::repair_lone_surrogates;
 
 /// `s` as a JSON string literal written with `\uXXXX` escapes only (UTF-16 pairs for characters
@@ -27,6 +27,15 @@ fn escaped_literal(s: &str) -> String {
 fn plain_inside(s: &str) -> String {
     let quoted = serde_json::to_string(s).unwrap();
     quoted[1..quoted.len() - 1].to_string()
+}
+
+/// One Kapso v2 `whatsapp.message.received` event with a text message.
+fn v2_text(wamid: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "message": {"id": wamid, "type": "text", "text": {"body": text}},
+        "conversation": {"phone_number": "+6281111111111", "phone_number_id": "1"},
+        "phone_number_id": "1"
+    })
 }
 
 fn any_pending() -> impl Strategy<Value = Option<Pending>> {
@@ -187,5 +196,41 @@ proptest! {
                 prop_assert!(in_rewrite, "byte {i} changed outside an escape");
             }
         }
+    }
+
+    /// Issue 16 item 2: the batch header means what the body shows. A single event is one
+    /// event under either header, and a batch (flagged in the body or not) is its items under
+    /// either header; the header never changes what is read.
+    #[test]
+    fn the_batch_header_never_changes_what_a_body_means(
+        texts in proptest::collection::vec("[a-zA-Z0-9]{1,12}( [a-z]{1,8}){0,3}", 1..6),
+        flagged in any::<bool>(),
+    ) {
+        let event = Some("whatsapp.message.received");
+        let single = v2_text("wamid.S", &texts[0]);
+        let as_batch = parse_body(&single, event, true).unwrap();
+        let as_single = parse_body(&single, event, false).unwrap();
+        prop_assert_eq!(&as_batch, &as_single);
+        prop_assert_eq!(as_batch.len(), 1);
+        let text = as_batch[0].0.message.as_ref().and_then(|m| m.text.clone());
+        prop_assert_eq!(text.as_deref(), Some(texts[0].as_str()));
+
+        let data: Vec<_> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| v2_text(&format!("wamid.{i}"), t))
+            .collect();
+        let mut batch = serde_json::json!({"type": "whatsapp.message.received", "data": data});
+        if flagged {
+            batch["batch"] = serde_json::json!(true);
+        }
+        let with_header = parse_body(&batch, None, true).unwrap();
+        let without = parse_body(&batch, None, false).unwrap();
+        prop_assert_eq!(&with_header, &without);
+        let read: Vec<_> = with_header
+            .iter()
+            .map(|(e, _)| e.message.as_ref().and_then(|m| m.text.clone()).unwrap_or_default())
+            .collect();
+        prop_assert_eq!(read, texts);
     }
 }

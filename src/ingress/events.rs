@@ -3,8 +3,9 @@
 //! Three shapes arrive on the same endpoint (see `tests/fixtures/kapso/README.md`):
 //! - Kapso v2 event payloads, one event per delivery; the event's name is in the
 //!   `X-Webhook-Event` header (workflow events also carry it as `event` in the body);
-//! - Kapso batched deliveries, `{"type": ..., "batch": true, "data": [<v2 payload>, ...]}`, flagged
-//!   by `X-Webhook-Batch: true` or `batch: true` in the body;
+//! - Kapso batched deliveries, `{"type": ..., "batch": true, "data": [<v2 payload>, ...]}`: the
+//!   body decides ([`Shape`]); `X-Webhook-Batch` is only compared with it, and a mismatch is
+//!   logged and counted (issue 16 item 2), never obeyed;
 //! - the raw Meta Cloud API format, `{"object": ..., "entry": [{"changes": [{"value": ...}]}]}`,
 //!   where every entry, change, message and status counts (not only the first).
 //!
@@ -34,7 +35,8 @@ pub type ParsedItem = (InboundEvent, Value);
 /// Parses a webhook body into its items.
 ///
 /// `event_header` is `X-Webhook-Event`; `batch_header` is whether `X-Webhook-Batch: true` was
-/// sent. Never fails on an object: what it cannot interpret comes back as an
+/// sent: it is compared with the body's [`Shape`] (a mismatch is logged and counted), and the
+/// body is read as its shape says. Never fails on an object: what it cannot interpret comes back as an
 /// [`EventKind::Unknown`] item holding the JSON. A delivery that holds no item at all (e.g. a
 /// Meta payload with an empty `entry`) yields one unknown item with the whole body, so that the
 /// delivery is still visible in the inbox.
@@ -46,18 +48,65 @@ pub fn parse_body(
     let Some(obj) = body.as_object() else {
         return Err(PayloadError::NotAnObject(json_type_name(body)));
     };
-    let mut items = if obj.contains_key("entry") && obj.contains_key("object") {
-        parse_meta(obj)
-    } else if batch_header || obj.get("batch").and_then(Value::as_bool) == Some(true) {
-        parse_batch(obj, event_header)
-    } else {
-        vec![(parse_v2(obj, event_header), body.clone())]
+    let shape = Shape::of(obj);
+    if (shape == Shape::Batch) != batch_header {
+        let header = if batch_header { "batch" } else { "single" };
+        metrics::counter!(crate::telemetry::names::BATCH_HEADER_MISMATCHES, "header" => header)
+            .increment(1);
+        tracing::warn!(
+            x_webhook_batch = batch_header,
+            body = shape.as_str(),
+            "X-Webhook-Batch does not match the body: read as the body shows"
+        );
+    }
+    let mut items = match shape {
+        Shape::Meta => parse_meta(obj),
+        Shape::Batch => parse_batch(obj, event_header),
+        Shape::Single => vec![(parse_v2(obj, event_header), body.clone())],
     };
     if items.is_empty() {
         let name = event_header.unwrap_or("unknown");
         items.push((InboundEvent::unknown(name), body.clone()));
     }
     Ok(items)
+}
+
+/// What a body is, from the body alone (issue 16 item 2: the batch header means what the body
+/// shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The raw Meta Cloud API format: `object` and `entry`.
+    Meta,
+    /// A Kapso batch: `batch: true`, or a `data` array in a body that is no single event (no
+    /// `message` or `conversation`).
+    Batch,
+    /// One Kapso v2 event.
+    Single,
+}
+
+impl Shape {
+    /// The shape of a body object.
+    pub fn of(obj: &Map<String, Value>) -> Shape {
+        let single_event = obj.contains_key("message") || obj.contains_key("conversation");
+        if obj.contains_key("entry") && obj.contains_key("object") {
+            Shape::Meta
+        } else if obj.get("batch").and_then(Value::as_bool) == Some(true)
+            || (obj.get("data").is_some_and(Value::is_array) && !single_event)
+        {
+            Shape::Batch
+        } else {
+            Shape::Single
+        }
+    }
+
+    /// `meta`, `batch` or `single` (logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Meta => "meta",
+            Shape::Batch => "batch",
+            Shape::Single => "single",
+        }
+    }
 }
 
 fn json_type_name(v: &Value) -> &'static str {
@@ -643,12 +692,28 @@ mod tests {
         let body = json!({"type": "whatsapp.message.received", "batch": true, "data": [one, one]});
         assert_eq!(parse_body(&body, None, false).unwrap().len(), 2);
         let body = json!({"type": "whatsapp.message.received", "data": [one]});
-        let items = parse_body(&body, None, true).unwrap();
+        for header in [true, false] {
+            let items = parse_body(&body, None, header).unwrap();
+            assert_eq!(items.len(), 1);
+            assert_eq!(items[0].0.kind, EventKind::Message);
+            assert_eq!(
+                items[0].0.message.as_ref().unwrap().text.as_deref(),
+                Some("hi")
+            );
+        }
+    }
+
+    /// Issue 16 item 2: a single event under `X-Webhook-Batch: true` is still that event.
+    #[test]
+    fn a_single_event_under_a_batch_header_is_read_as_one_event() {
+        let one = json!({"message": {"id": "wamid.A", "type": "text", "text": {"body": "hi"}},
+                         "conversation": {"phone_number": "+6281111111111"},
+                         "phone_number_id": "1"});
+        let items = parse_body(&one, Some("whatsapp.message.received"), true).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Message);
-        assert_eq!(
-            items[0].0.message.as_ref().unwrap().text.as_deref(),
-            Some("hi")
-        );
+        assert_eq!(items[0].1, one);
+        let obj = one.as_object().unwrap();
+        assert_eq!(Shape::of(obj), Shape::Single);
     }
 }
