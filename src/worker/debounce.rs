@@ -9,8 +9,8 @@
 //!
 //! A turn may also be held past both (issue 14, `--meta-webhook`): when its newest lead message
 //! is a voice note without transcript, it waits for Kapso's copy of it until the voice-note
-//! grace ends ([`Debounce::hold_until`]); a newer arrival (that copy, or another message) lifts
-//! the hold, and the turn runs after the quiet window.
+//! grace ends ([`Debounce::hold_until`]); news from ingress (that copy, or another message)
+//! lifts the hold and the turn runs after the quiet window; a poll's wake-up does not.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -59,15 +59,12 @@ impl Debounce {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A message arrived at `at` (a poll's wake-up passes a time in the past). A newer arrival
-    /// lifts a voice note's hold; a poll's does not.
+    /// A message arrived at `at` (a poll's wake-up passes a time in the past). A voice note's
+    /// hold stays: only [`Debounce::lift_hold`] (news from ingress) ends it early.
     pub(super) fn arrive(&self, at: Instant) {
         let mut w = self.lock();
         if at > w.last {
             w.last = at;
-            if w.hold.take().is_some() {
-                self.lifted.notify_one();
-            }
         }
         let first = w.first.get_or_insert(at);
         if at < *first {
@@ -78,6 +75,14 @@ impl Debounce {
     /// A turn answered every waiting message: the next message starts a new ceiling.
     pub(super) fn answered(&self) {
         self.lock().first = None;
+    }
+
+    /// A new message came from ingress (Kapso's copy of the voice note, or another message): a
+    /// hold ends, and the turn runs one quiet window after the arrival.
+    pub(super) fn lift_hold(&self) {
+        if self.lock().hold.take().is_some() {
+            self.lifted.notify_one();
+        }
     }
 
     /// The turn found its newest lead message to be a voice note without transcript: it waits
@@ -194,7 +199,7 @@ mod tests {
     }
 
     /// Issue 14: a voice note's hold keeps the turn waiting past the window and the ceiling;
-    /// a newer arrival (Kapso's copy) lifts it, a poll's wake-up (a past time) does not.
+    /// news from ingress (Kapso's copy) lifts it, a poll's wake-up does not.
     #[tokio::test(start_paused = true)]
     async fn a_voice_note_hold_waits_until_a_newer_arrival_or_its_end() {
         let start = Instant::now();
@@ -205,7 +210,8 @@ mod tests {
             start + Duration::from_secs(8),
             "past the ceiling"
         );
-        d.arrive(start - Duration::from_secs(1));
+        // A poll's wake-up, even one dated after the note, keeps the hold.
+        d.arrive(start + Duration::from_secs(1));
         assert_eq!(
             d.deadline(),
             start + Duration::from_secs(8),
@@ -216,6 +222,7 @@ mod tests {
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 d.arrive(Instant::now());
+                d.lift_hold();
             })
         };
         d.wait().await;

@@ -160,6 +160,7 @@ impl Worker {
             a.debounce.arrive(arrival);
             a.dirty.store(true, Ordering::Release);
             if new_message {
+                a.debounce.lift_hold();
                 a.arrivals.send_modify(|n| *n += 1);
             }
             return;
