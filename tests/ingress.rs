@@ -942,3 +942,45 @@ async fn a_batch_header_on_a_single_event_is_logged_counted_and_not_obeyed() {
         "{metrics}"
     );
 }
+
+/// Issue 16 item 4: a legacy v1 payload (selected by `X-Webhook-Payload-Version: v1`) is read
+/// as the message it is, and the start-up log recommends v2.
+#[tokio::test]
+async fn a_v1_payload_is_read_and_v2_is_recommended_at_start() {
+    let svc = Service::spawn();
+    assert!(svc.wait_for_log("payload version v2 is recommended"));
+    let body = serde_json::to_vec(&json!({
+        "message": {"id": "0f6a7c1e-kapso-record", "whatsapp_message_id": "wamid.V1",
+                    "message_type": "text", "content": "halo kak", "direction": "inbound",
+                    "origin": "cloud_api"},
+        "conversation": {"id": "conv_1", "phone_number": "+6281234567890",
+                         "whatsapp_config_id": "cfg-1"},
+        "whatsapp_config": {"id": "cfg-1", "phone_number_id": "106540352242922"}
+    }))
+    .unwrap();
+    let r = client()
+        .post(svc.url("/webhooks/kapso"))
+        .header("content-type", "application/json")
+        .header(
+            "x-webhook-signature",
+            ari::ingress::signature::sign(SECRET.as_bytes(), &body),
+        )
+        .header("x-webhook-event", "whatsapp.message.received")
+        .header("x-webhook-payload-version", "v1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = svc.inbox().await;
+    assert_eq!(kinds(&rows), [EventKind::Message]);
+    let m = rows[0].event.message.as_ref().unwrap();
+    assert_eq!(
+        (m.wamid.as_str(), m.text.as_deref()),
+        ("wamid.V1", Some("halo kak"))
+    );
+    assert_eq!(
+        rows[0].event.phone_number_id.as_deref(),
+        Some("106540352242922")
+    );
+}

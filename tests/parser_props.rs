@@ -208,8 +208,8 @@ proptest! {
     ) {
         let event = Some("whatsapp.message.received");
         let single = v2_text("wamid.S", &texts[0]);
-        let as_batch = parse_body(&single, event, true).unwrap();
-        let as_single = parse_body(&single, event, false).unwrap();
+        let as_batch = parse_body(&single, event, true, None).unwrap();
+        let as_single = parse_body(&single, event, false, None).unwrap();
         prop_assert_eq!(&as_batch, &as_single);
         prop_assert_eq!(as_batch.len(), 1);
         let text = as_batch[0].0.message.as_ref().and_then(|m| m.text.clone());
@@ -224,8 +224,8 @@ proptest! {
         if flagged {
             batch["batch"] = serde_json::json!(true);
         }
-        let with_header = parse_body(&batch, None, true).unwrap();
-        let without = parse_body(&batch, None, false).unwrap();
+        let with_header = parse_body(&batch, None, true, None).unwrap();
+        let without = parse_body(&batch, None, false, None).unwrap();
         prop_assert_eq!(&with_header, &without);
         let read: Vec<_> = with_header
             .iter()

@@ -36,7 +36,9 @@ pub type ParsedItem = (InboundEvent, Value);
 ///
 /// `event_header` is `X-Webhook-Event`; `batch_header` is whether `X-Webhook-Batch: true` was
 /// sent: it is compared with the body's [`Shape`] (a mismatch is logged and counted), and the
-/// body is read as its shape says. Never fails on an object: what it cannot interpret comes back as an
+/// body is read as its shape says. `version` is `X-Webhook-Payload-Version` (`v1` selects
+/// Kapso's legacy payloads, [`super::v1`]; without it the shape decides). Never fails on an
+/// object: what it cannot interpret comes back as an
 /// [`EventKind::Unknown`] item holding the JSON. A delivery that holds no item at all (e.g. a
 /// Meta payload with an empty `entry`) yields one unknown item with the whole body, so that the
 /// delivery is still visible in the inbox.
@@ -44,6 +46,7 @@ pub fn parse_body(
     body: &Value,
     event_header: Option<&str>,
     batch_header: bool,
+    version: Option<&str>,
 ) -> Result<Vec<ParsedItem>, PayloadError> {
     let Some(obj) = body.as_object() else {
         return Err(PayloadError::NotAnObject(json_type_name(body)));
@@ -61,8 +64,8 @@ pub fn parse_body(
     }
     let mut items = match shape {
         Shape::Meta => parse_meta(obj),
-        Shape::Batch => parse_batch(obj, event_header),
-        Shape::Single => vec![(parse_v2(obj, event_header), body.clone())],
+        Shape::Batch => parse_batch(obj, event_header, version),
+        Shape::Single => vec![(parse_kapso(obj, event_header, version), body.clone())],
     };
     if items.is_empty() {
         let name = event_header.unwrap_or("unknown");
@@ -120,7 +123,25 @@ fn json_type_name(v: &Value) -> &'static str {
     }
 }
 
-fn parse_batch(obj: &Map<String, Value>, event_header: Option<&str>) -> Vec<ParsedItem> {
+/// One Kapso payload, v2 or legacy v1 (read as v2, then completed by [`super::v1`]).
+fn parse_kapso(
+    obj: &Map<String, Value>,
+    hint: Option<&str>,
+    version: Option<&str>,
+) -> InboundEvent {
+    let event = parse_v2(obj, hint);
+    if super::v1::is_v1(obj, version) {
+        super::v1::complete(obj, event)
+    } else {
+        event
+    }
+}
+
+fn parse_batch(
+    obj: &Map<String, Value>,
+    event_header: Option<&str>,
+    version: Option<&str>,
+) -> Vec<ParsedItem> {
     let batch_type = obj.get("type").and_then(Value::as_str).or(event_header);
     let Some(data) = obj.get("data").and_then(Value::as_array) else {
         let name = batch_type.unwrap_or("unknown");
@@ -128,7 +149,7 @@ fn parse_batch(obj: &Map<String, Value>, event_header: Option<&str>) -> Vec<Pars
     };
     data.iter()
         .map(|item| match item.as_object() {
-            Some(o) => (parse_v2(o, batch_type), item.clone()),
+            Some(o) => (parse_kapso(o, batch_type, version), item.clone()),
             None => (
                 InboundEvent::unknown(batch_type.unwrap_or("unknown")),
                 item.clone(),
@@ -150,8 +171,13 @@ fn v2_event_type(obj: &Map<String, Value>, hint: Option<&str>) -> String {
     }
     if let Some(msg) = obj.get("message") {
         let kapso = msg.get("kapso");
-        let direction = kapso.and_then(|k| str_at(k, "direction"));
-        let status = kapso.and_then(|k| str_at(k, "status"));
+        // v2 keeps them in `message.kapso`, legacy v1 on the message itself.
+        let direction = kapso
+            .and_then(|k| str_at(k, "direction"))
+            .or_else(|| str_at(msg, "direction"));
+        let status = kapso
+            .and_then(|k| str_at(k, "status"))
+            .or_else(|| str_at(msg, "status"));
         return match (direction, status) {
             (Some("outbound"), Some(s)) => format!("whatsapp.message.{s}"),
             _ => "whatsapp.message.received".to_string(),
@@ -574,7 +600,7 @@ pub fn normalize_e164(raw: &str) -> Option<String> {
     ((8..=15).contains(&digits.len()) && !digits.starts_with('0')).then(|| format!("+{digits}"))
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
@@ -583,7 +609,7 @@ fn str_at_value(v: Option<&Value>) -> Option<&str> {
 }
 
 /// An integer given as a JSON number or a decimal string (WhatsApp sends timestamps as strings).
-fn int_at(v: Option<&Value>) -> Option<i64> {
+pub(super) fn int_at(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -623,14 +649,14 @@ mod tests {
     #[test]
     fn non_objects_are_rejected() {
         for body in [json!([]), json!("x"), json!(1), json!(null), json!(true)] {
-            assert!(parse_body(&body, None, false).is_err(), "{body}");
+            assert!(parse_body(&body, None, false, None).is_err(), "{body}");
         }
     }
 
     #[test]
     fn unknown_object_is_kept_as_one_unknown_item() {
         let body = json!({"hello": "world"});
-        let items = parse_body(&body, Some("whatsapp.phone_number.created"), false).unwrap();
+        let items = parse_body(&body, Some("whatsapp.phone_number.created"), false, None).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Unknown);
         assert_eq!(items[0].0.event_type, "whatsapp.phone_number.created");
@@ -640,7 +666,7 @@ mod tests {
     #[test]
     fn received_without_message_id_is_unknown_not_a_crash() {
         let body = json!({"message": {"type": "text"}, "conversation": {}});
-        let items = parse_body(&body, Some("whatsapp.message.received"), false).unwrap();
+        let items = parse_body(&body, Some("whatsapp.message.received"), false, None).unwrap();
         assert_eq!(items[0].0.kind, EventKind::Unknown);
     }
 
@@ -679,7 +705,7 @@ mod tests {
     #[test]
     fn meta_with_empty_entry_is_visible() {
         let body = json!({"object": "whatsapp_business_account", "entry": []});
-        let items = parse_body(&body, None, false).unwrap();
+        let items = parse_body(&body, None, false, None).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Unknown);
     }
@@ -690,10 +716,10 @@ mod tests {
                          "conversation": {"phone_number": "+6281111111111"},
                          "phone_number_id": "1"});
         let body = json!({"type": "whatsapp.message.received", "batch": true, "data": [one, one]});
-        assert_eq!(parse_body(&body, None, false).unwrap().len(), 2);
+        assert_eq!(parse_body(&body, None, false, None).unwrap().len(), 2);
         let body = json!({"type": "whatsapp.message.received", "data": [one]});
         for header in [true, false] {
-            let items = parse_body(&body, None, header).unwrap();
+            let items = parse_body(&body, None, header, None).unwrap();
             assert_eq!(items.len(), 1);
             assert_eq!(items[0].0.kind, EventKind::Message);
             assert_eq!(
@@ -709,7 +735,7 @@ mod tests {
         let one = json!({"message": {"id": "wamid.A", "type": "text", "text": {"body": "hi"}},
                          "conversation": {"phone_number": "+6281111111111"},
                          "phone_number_id": "1"});
-        let items = parse_body(&one, Some("whatsapp.message.received"), true).unwrap();
+        let items = parse_body(&one, Some("whatsapp.message.received"), true, None).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Message);
         assert_eq!(items[0].1, one);

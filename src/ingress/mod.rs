@@ -19,6 +19,7 @@
 pub mod events;
 pub mod signature;
 pub mod surrogates;
+pub mod v1;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -203,7 +204,13 @@ async fn handle(
     };
     let batch_header =
         header_str(headers, BATCH_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let items = match events::parse_body(&value, header_str(headers, EVENT_HEADER), batch_header) {
+    let version = header_str(headers, v1::PAYLOAD_VERSION_HEADER);
+    let items = match events::parse_body(
+        &value,
+        header_str(headers, EVENT_HEADER),
+        batch_header,
+        version,
+    ) {
         Ok(items) => items,
         Err(e) => {
             count(event_label, "malformed");
