@@ -99,6 +99,39 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> String {
     }
 }
 
+/// The signature step: the 401 to answer when the signature is missing or wrong (nothing is
+/// stored), `None` to go on; with `--insecure-no-signature`, a warning on every request.
+fn check_signature(
+    state: &IngressState,
+    headers: &HeaderMap,
+    body: &[u8],
+    event_label: &str,
+) -> Option<Response> {
+    match &state.signature {
+        SignaturePolicy::Verify(secrets) => {
+            let valid =
+                header_str(headers, SIGNATURE_HEADER).is_some_and(|sig| secrets.verify(body, sig));
+            if !valid {
+                count(event_label, "bad_signature");
+                metrics::counter!(names::SIGNATURE_FAILURES).increment(1);
+                let why = if headers.contains_key(SIGNATURE_HEADER) {
+                    "X-Webhook-Signature does not match the body"
+                } else {
+                    "X-Webhook-Signature is missing"
+                };
+                tracing::warn!("webhook refused: {why}");
+                return Some(error(StatusCode::UNAUTHORIZED, "bad_signature", why));
+            }
+        }
+        SignaturePolicy::Insecure => {
+            tracing::warn!(
+                "accepting an UNSIGNED webhook: --insecure-no-signature is on; never run this in production"
+            );
+        }
+    }
+    None
+}
+
 /// Parses the body as JSON. A body that parses only once its lone UTF-16 surrogate escapes are
 /// rewritten to U+FFFD ([`surrogates`], issue 16 item 1) is accepted, and comes back with the
 /// original body (kept verbatim beside the delivery's rows). Anything else that is not JSON is
@@ -169,27 +202,8 @@ async fn handle(
             "Content-Type must be application/json",
         );
     }
-    match &state.signature {
-        SignaturePolicy::Verify(secrets) => {
-            let valid =
-                header_str(headers, SIGNATURE_HEADER).is_some_and(|sig| secrets.verify(&body, sig));
-            if !valid {
-                count(event_label, "bad_signature");
-                metrics::counter!(names::SIGNATURE_FAILURES).increment(1);
-                let why = if headers.contains_key(SIGNATURE_HEADER) {
-                    "X-Webhook-Signature does not match the body"
-                } else {
-                    "X-Webhook-Signature is missing"
-                };
-                tracing::warn!("webhook refused: {why}");
-                return error(StatusCode::UNAUTHORIZED, "bad_signature", why);
-            }
-        }
-        SignaturePolicy::Insecure => {
-            tracing::warn!(
-                "accepting an UNSIGNED webhook: --insecure-no-signature is on; never run this in production"
-            );
-        }
+    if let Some(refused) = check_signature(state, headers, &body, event_label) {
+        return refused;
     }
     let (value, original_body) = match parse_json(&body) {
         Ok(parsed) => parsed,
