@@ -1,13 +1,17 @@
 // The inbox: webhook deliveries and their items, claimed once (see src/store/mod.rs,
 // `Store::enqueue_inbound`, `inbox_depth`, `list_inbox`, `pending_conversations`).
 
-import { v } from "convex/values";
-import { internalMutation, internalQuery } from "./_generated/server";
+import { v, type Infer } from "convex/values";
+import type { Doc } from "./_generated/dataModel";
+import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import { reserveSeq } from "./model/seq";
 import { inboxRow } from "./model/rows";
+import { applyFills, enrichmentClaim, type Fill } from "./model/enrich";
 
 /** How many pending rows `pendingConversations` reads at most to find distinct conversations. */
 const PENDING_SCAN = 4096;
+
+const fill = v.object({ path: v.array(v.string()), valueJson: v.string(), content: v.boolean() });
 
 const item = v.object({
   kind: v.string(),
@@ -21,12 +25,99 @@ const item = v.object({
   state: v.string(),
   eventJson: v.string(),
   rawJson: v.string(),
+  // What a later copy of a message may complete in the stored one (src/inbox/enrich.rs).
+  fills: v.optional(v.array(fill)),
 });
+
+type Item = Omit<Infer<typeof item>, "fills">;
+type Row = Item & { claimPhone: string };
+
+/** Whether a turn holds the row's conversation at `nowMs` (it may be reading the row now). */
+async function takenByTurn(ctx: MutationCtx, row: Doc<"inbox">, nowMs: number) {
+  const { workspaceId, contactPhone } = row;
+  if (workspaceId === undefined || contactPhone === undefined) return false;
+  const conv = await ctx.db
+    .query("conversations")
+    .withIndex("by_key", (q) => q.eq("workspaceId", workspaceId).eq("contactPhone", contactPhone))
+    .first();
+  return (
+    conv !== null &&
+    conv.leaseToken !== undefined &&
+    conv.leaseUntilMs !== undefined &&
+    conv.leaseUntilMs > nowMs
+  );
+}
+
+async function messageRow(ctx: MutationCtx, claimPhone: string, wamid: string) {
+  return await ctx.db
+    .query("inbox")
+    .withIndex("by_claim", (q) =>
+      q
+        .eq("kind", "message")
+        .eq("claimPhone", claimPhone)
+        .eq("wamid", wamid)
+        .eq("statusValue", undefined),
+    )
+    .first();
+}
+
+/**
+ * A copy of an already stored message: completes the stored one with what the copy adds, as
+ * the SQLite store does (src/store/sqlite.rs, `enrich_tx`). Returns whether anything was
+ * completed, and the enrichment row to insert, if one is queued.
+ */
+async function enrichStored(
+  ctx: MutationCtx,
+  it: Row,
+  fills: Fill[],
+  nowMs: number,
+): Promise<{ enriched: boolean; row?: Row }> {
+  const wamid = it.wamid;
+  if (wamid === undefined || fills.length === 0) return { enriched: false };
+  const claim = enrichmentClaim(wamid);
+  const queued = await messageRow(ctx, it.claimPhone, claim);
+  if (queued !== null) {
+    const applied = applyFills(queued.eventJson, fills);
+    if (queued.state === "pending" && applied.filled) {
+      await ctx.db.patch(queued._id, { eventJson: applied.eventJson });
+      return { enriched: true };
+    }
+    return { enriched: false };
+  }
+  const original = await messageRow(ctx, it.claimPhone, wamid);
+  if (original === null) return { enriched: false };
+  const applied = applyFills(original.eventJson, fills);
+  if (!applied.filled) return { enriched: false };
+  const event = JSON.parse(applied.eventJson) as { kapso_conversation_id?: string | null };
+  const kapsoConversationId =
+    original.kapsoConversationId ?? event.kapso_conversation_id ?? undefined;
+  const inPlace = async () => {
+    await ctx.db.patch(original._id, { eventJson: applied.eventJson, kapsoConversationId });
+    return { enriched: true };
+  };
+  const pending = original.state === "pending";
+  if (pending && !(await takenByTurn(ctx, original, nowMs))) return await inPlace();
+  const readable = pending || original.state === "done";
+  if (!(applied.content && readable && it.state === "pending")) return await inPlace();
+  return {
+    enriched: true,
+    row: {
+      ...it,
+      workspaceId: it.workspaceId ?? original.workspaceId,
+      contactPhone: it.contactPhone ?? original.contactPhone,
+      kapsoConversationId: event.kapso_conversation_id ?? undefined,
+      wamid: claim,
+      state: "pending",
+      eventJson: applied.eventJson,
+    },
+  };
+}
 
 /**
  * Records one delivery in one transaction: claims its idempotency key (a second claim stores
  * nothing and returns `{duplicateDelivery: true}`), then each message's `(phone, wamid)` and each
- * status's `(phone, wamid, status)`; an item already claimed counts as a duplicate.
+ * status's `(phone, wamid, status)`; an item already claimed counts as a duplicate, and a
+ * message copy that adds content completes the stored one (`enriched`, see `enrichStored`).
  */
 export const enqueue = internalMutation({
   args: {
@@ -34,6 +125,7 @@ export const enqueue = internalMutation({
     eventHeader: v.optional(v.string()),
     requestId: v.string(),
     receivedAtMs: v.number(),
+    originalBody: v.optional(v.string()),
     items: v.array(item),
   },
   handler: async (ctx, args) => {
@@ -42,7 +134,7 @@ export const enqueue = internalMutation({
       .withIndex("by_key", (q) => q.eq("idempotencyKey", args.idempotencyKey))
       .first();
     if (claimed !== null) {
-      return { duplicateDelivery: true, stored: 0, duplicates: 0 };
+      return { duplicateDelivery: true, stored: 0, duplicates: 0, enriched: 0 };
     }
     await ctx.db.insert("deliveries", {
       idempotencyKey: args.idempotencyKey,
@@ -50,13 +142,17 @@ export const enqueue = internalMutation({
       requestId: args.requestId,
       itemCount: args.items.length,
       receivedAtMs: args.receivedAtMs,
+      originalBody: args.originalBody,
     });
-    // Claims of this delivery's own items, so a batch repeating an item stores it once.
-    const fresh = [];
+    // Rows to insert in item order; claims of this delivery's own items, so a batch repeating an
+    // item stores it once (a repeat that adds content completes the row about to be inserted).
+    const rows: Row[] = [];
+    let stored = 0;
     let duplicates = 0;
-    const seen = new Set<string>();
-    for (const it of args.items) {
-      const claimPhone = it.phoneNumberId ?? "";
+    let enriched = 0;
+    const seen = new Map<string, number>();
+    for (const { fills = [], ...rest } of args.items) {
+      const it: Row = { ...rest, claimPhone: rest.phoneNumberId ?? "" };
       // As SQLite's partial unique indexes: only messages and statuses with a wamid (and a
       // status value) are claimed; NULLs never collide.
       const claimable =
@@ -64,27 +160,43 @@ export const enqueue = internalMutation({
         (it.kind === "message" || (it.kind === "status" && it.statusValue !== undefined));
       if (claimable) {
         const statusValue = it.kind === "status" ? it.statusValue : undefined;
-        const local = JSON.stringify([it.kind, claimPhone, it.wamid, statusValue ?? null]);
+        const local = JSON.stringify([it.kind, it.claimPhone, it.wamid, statusValue ?? null]);
+        const earlier = seen.get(local);
+        if (earlier !== undefined) {
+          duplicates += 1;
+          const applied = applyFills(rows[earlier].eventJson, fills);
+          if (it.kind === "message" && applied.filled) {
+            rows[earlier] = { ...rows[earlier], eventJson: applied.eventJson };
+            enriched += 1;
+          }
+          continue;
+        }
         const existing = await ctx.db
           .query("inbox")
           .withIndex("by_claim", (q) =>
             q
               .eq("kind", it.kind)
-              .eq("claimPhone", claimPhone)
+              .eq("claimPhone", it.claimPhone)
               .eq("wamid", it.wamid)
               .eq("statusValue", statusValue),
           )
           .first();
-        if (existing !== null || seen.has(local)) {
+        if (existing !== null) {
           duplicates += 1;
+          if (it.kind === "message") {
+            const out = await enrichStored(ctx, it, fills, args.receivedAtMs);
+            if (out.enriched) enriched += 1;
+            if (out.row !== undefined) rows.push(out.row);
+          }
           continue;
         }
-        seen.add(local);
+        seen.set(local, rows.length);
       }
-      fresh.push({ ...it, claimPhone });
+      stored += 1;
+      rows.push(it);
     }
-    let seq = fresh.length > 0 ? await reserveSeq(ctx, "inbox", fresh.length) : 0;
-    for (const it of fresh) {
+    let seq = rows.length > 0 ? await reserveSeq(ctx, "inbox", rows.length) : 0;
+    for (const it of rows) {
       await ctx.db.insert("inbox", {
         ...it,
         seq: seq++,
@@ -92,7 +204,19 @@ export const enqueue = internalMutation({
         receivedAtMs: args.receivedAtMs,
       });
     }
-    return { duplicateDelivery: false, stored: fresh.length, duplicates };
+    return { duplicateDelivery: false, stored, duplicates, enriched };
+  },
+});
+
+/** The original body of a delivery, when ingress kept it (`Store::delivery_original_body`). */
+export const originalBody = internalQuery({
+  args: { idempotencyKey: v.string() },
+  handler: async (ctx, args) => {
+    const d = await ctx.db
+      .query("deliveries")
+      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.idempotencyKey))
+      .first();
+    return d?.originalBody ?? null;
   },
 });
 

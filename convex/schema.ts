@@ -28,6 +28,8 @@ export default defineSchema({
     requestId: v.string(),
     itemCount: v.number(),
     receivedAtMs: v.number(),
+    // The body verbatim, only when ingress repaired it to parse it (lone surrogate escapes).
+    originalBody: v.optional(v.string()),
   }).index("by_key", ["idempotencyKey"]),
 
   // One row per item of a delivery, in arrival order (`seq`).

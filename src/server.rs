@@ -269,6 +269,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
              port can inject messages. For local trials only."
         );
     }
+    tracing::info!(
+        "Kapso webhooks: payload version v2 is recommended; legacy v1 payloads are read too \
+         (X-Webhook-Payload-Version, else the payload's shape)"
+    );
+    if let Some(grace) = settings.voice_grace {
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "Meta-format webhook configured: a voice note without transcript waits for Kapso's copy"
+        );
+    }
     let flow = FlowConfigHandle::load(&settings.flow_dir).map_err(|d| {
         anyhow::anyhow!(
             "the flow config in {} is invalid:\n{d}",
@@ -374,6 +384,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         WorkerSettings {
             debounce: settings.debounce,
             max_debounce: settings.max_debounce,
+            voice_grace: settings.voice_grace,
             max_parallel: settings.max_parallel_turns,
             ..WorkerSettings::default()
         },

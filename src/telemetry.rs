@@ -24,6 +24,16 @@ pub mod names {
     /// Counter: redeliveries (same idempotency key) and items already in the inbox, by `level`
     /// (`delivery` or `item`).
     pub const DUPLICATES: &str = "ari_webhook_duplicates_total";
+    /// Counter: duplicate message copies that completed the stored message with content it
+    /// lacked (a transcript, caption, media URL; see [`crate::inbox::enrich`]).
+    pub const ENRICHED: &str = "ari_webhook_enriched_total";
+    /// Counter: deliveries accepted after lone UTF-16 surrogate escapes were read as U+FFFD
+    /// (the original body is kept with the delivery).
+    pub const REPAIRED: &str = "ari_webhook_repaired_total";
+    /// Counter: deliveries whose `X-Webhook-Batch` header disagrees with the body, by `header`
+    /// (`batch`: the header said batch, the body is one event or Meta; `single`: no header, a
+    /// batch body). The body is read as it shows.
+    pub const BATCH_HEADER_MISMATCHES: &str = "ari_webhook_batch_header_mismatches_total";
     /// Counter: inbox items stored, by `kind` and `state`.
     pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
     /// Counter: items for a business number no workspace serves.
@@ -32,7 +42,8 @@ pub mod names {
     pub const INBOX_DEPTH: &str = "ari_inbox_depth";
     /// Counter: outbox delivery attempts by `outcome` (sent, dry_run, retry, failed).
     pub const OUTBOX_SENDS: &str = "ari_outbox_sends_total";
-    /// Counter: turns by `outcome` (committed, stale, idle, busy, error).
+    /// Counter: turns by `outcome` (committed, stale, idle, busy, superseded,
+    /// awaiting_transcript, error).
     pub const TURNS: &str = "ari_turns_total";
     /// Histogram: turn latency in seconds, from claim to commit.
     pub const TURN_SECONDS: &str = "ari_turn_seconds";

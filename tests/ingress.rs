@@ -723,3 +723,264 @@ async fn insecure_mode_accepts_unsigned_and_says_so() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(svc.wait_for_log("UNSIGNED webhook"));
 }
+
+/// The wamid of `v2-audio-received.json` (Kapso's copy of a voice note, with its transcript).
+const VOICE_WAMID: &str = "wamid.HBgNNjI4MTIzNDU2Nzg5MBUCABIYFjNFQjBBMUQ0QjZGMkE3QzlEMEE4AA==";
+/// The lead of that fixture.
+const VOICE_LEAD: &str = "+6281234567890";
+
+/// The Meta-format copy of that voice note: no transcript, no media URL (what a Meta-kind
+/// webhook delivers).
+fn meta_voice_note() -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6281100099988",
+                         "phone_number_id": "106540352242922"},
+            "contacts": [{"wa_id": "6281234567890", "profile": {"name": "Budi Santoso"}}],
+            "messages": [{"from": "6281234567890", "id": VOICE_WAMID,
+                          "timestamp": "1763605022", "type": "audio",
+                          "audio": {"id": "2249017763541230",
+                                    "mime_type": "audio/ogg; codecs=opus", "voice": true}}]
+        }}]}]
+    }))
+    .unwrap()
+}
+
+/// The lead says hello first, so that the voice note is answered mid-conversation (a first
+/// message only gets the greeting, whatever it says).
+async fn start_conversation(svc: &Service, c: &reqwest::Client) {
+    let hello = common::text_payload(VOICE_LEAD, "wamid.hello", "halo kak");
+    let r = svc
+        .post_signed(c, &hello, Some("whatsapp.message.received"), None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    svc.wait_processed().await;
+}
+
+/// What the lead's turns read and what ARI answered: `(inbound texts, outbox bodies)`.
+async fn read_and_replied(svc: &Service) -> (Vec<Option<String>>, Vec<String>) {
+    use ari::store::Store;
+    let outbox = svc.outbox_settled(VOICE_LEAD).await;
+    let store = ari::store::sqlite::SqliteStore::open(&svc.db_path)
+        .await
+        .unwrap();
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: VOICE_LEAD.into(),
+    };
+    let messages = store.conversation_messages(&key).await.unwrap();
+    store.close().await.unwrap();
+    let inbound = messages
+        .iter()
+        .filter(|m| m.direction == ari::store::Direction::Inbound)
+        .map(|m| m.text.clone())
+        .collect();
+    (inbound, outbox.into_iter().map(|r| r.body).collect())
+}
+
+/// Issue 16 item 3 (and issue 14's voice-note rule): a Meta-format copy of a voice note (no
+/// transcript) arrives first, Kapso's v2 copy (with the transcript) second, before the turn:
+/// the stored message is completed, and the turn reads the transcript instead of asking the
+/// lead to type.
+#[tokio::test]
+async fn a_later_kapso_copy_gives_a_stored_voice_note_its_transcript() {
+    let svc = Service::spawn_with(Options {
+        debounce_ms: Some(1_500),
+        ..Options::default()
+    });
+    let c = client();
+    start_conversation(&svc, &c).await;
+    let (_, greeted) = read_and_replied(&svc).await;
+    let r = svc.post_signed(&c, &meta_voice_note(), None, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = svc
+        .post_signed(
+            &c,
+            &fixture("v2-audio-received.json"),
+            Some("whatsapp.message.received"),
+            Some("kapso-voice-1"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["stored"], 0, "stored once: {body}");
+    assert_eq!(body["duplicates"], 1, "{body}");
+    let rows = svc.wait_processed().await;
+    assert_eq!(rows.len(), 2, "no enrichment row for a pending message");
+    let (inbound, replies) = read_and_replied(&svc).await;
+    assert_eq!(
+        inbound,
+        [
+            Some("halo kak".to_string()),
+            Some("IELTS saya 6.5 kak, paspor juga sudah ada".to_string())
+        ]
+    );
+    assert!(replies.len() > greeted.len(), "the voice note was answered");
+    assert!(
+        replies.iter().all(|b| !b.contains("pesan suara")),
+        "asked to type although the transcript came: {replies:?}"
+    );
+}
+
+/// The Kapso copy arrives after the turn answered the Meta copy ("please type"): one enrichment
+/// row is queued and a second turn answers the transcript; a further copy queues nothing.
+#[tokio::test]
+async fn a_kapso_copy_after_the_turn_queues_one_turn_for_the_transcript() {
+    let svc = Service::spawn();
+    let c = client();
+    start_conversation(&svc, &c).await;
+    svc.post_signed(&c, &meta_voice_note(), None, None).await;
+    svc.wait_processed().await;
+    let (_, first) = read_and_replied(&svc).await;
+    assert!(
+        first.iter().any(|b| b.contains("pesan suara")),
+        "no transcript yet, so the lead is asked to type: {first:?}"
+    );
+    for key in ["kapso-voice-1", "kapso-voice-2"] {
+        let r = svc
+            .post_signed(
+                &c,
+                &fixture("v2-audio-received.json"),
+                Some("whatsapp.message.received"),
+                Some(key),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        svc.wait_processed().await;
+    }
+    let rows = svc.inbox().await;
+    assert_eq!(rows.len(), 3, "hello, the voice note, one enrichment row");
+    let (inbound, replies) = read_and_replied(&svc).await;
+    assert_eq!(
+        inbound,
+        [
+            Some("halo kak".to_string()),
+            None,
+            Some("IELTS saya 6.5 kak, paspor juga sudah ada".to_string())
+        ]
+    );
+    assert!(replies.len() > first.len(), "the transcript was answered");
+    assert!(
+        replies[first.len()..]
+            .iter()
+            .all(|b| !b.contains("pesan suara")),
+        "{replies:?}"
+    );
+}
+
+/// Issue 16 item 1: a lone UTF-16 surrogate escape is valid JSON: the delivery is accepted, the
+/// text reads U+FFFD, and the body is kept verbatim beside its rows. Not JSON is still a 400.
+#[tokio::test]
+async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() {
+    use ari::store::Store;
+    let svc = Service::spawn();
+    let c = client();
+    let body = String::from_utf8(common::text_payload(VOICE_LEAD, "wamid.S", "halo kak MARK"))
+        .unwrap()
+        .replace("MARK", r"\ud83d");
+    let r = svc
+        .post_signed(
+            &c,
+            body.as_bytes(),
+            Some("whatsapp.message.received"),
+            Some("surrogate-1"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = svc.inbox().await;
+    let text = rows[0].event.message.as_ref().and_then(|m| m.text.clone());
+    assert_eq!(text.as_deref(), Some("halo kak \u{FFFD}"));
+    let store = ari::store::sqlite::SqliteStore::open(&svc.db_path)
+        .await
+        .unwrap();
+    let kept = store.delivery_original_body("surrogate-1").await.unwrap();
+    store.close().await.unwrap();
+    assert_eq!(kept.as_deref(), Some(body.as_str()), "kept verbatim");
+    let cut = &body.as_bytes()[..body.len() - 3];
+    let r = svc.post_signed(&c, cut, None, Some("surrogate-2")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not JSON at all");
+}
+
+/// Issue 16 item 2: `X-Webhook-Batch: true` on a single event: the event is stored as itself,
+/// and the mismatch is logged and counted.
+#[tokio::test]
+async fn a_batch_header_on_a_single_event_is_logged_counted_and_not_obeyed() {
+    let svc = Service::spawn();
+    let c = client();
+    let body = fixture("v2-text-received.json");
+    let r = c
+        .post(svc.url("/webhooks/kapso"))
+        .header("content-type", "application/json")
+        .header(
+            "x-webhook-signature",
+            ari::ingress::signature::sign(SECRET.as_bytes(), &body),
+        )
+        .header("x-webhook-event", "whatsapp.message.received")
+        .header("x-webhook-batch", "true")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = svc.inbox().await;
+    assert_eq!(kinds(&rows), [EventKind::Message]);
+    assert!(svc.wait_for_log("X-Webhook-Batch does not match the body"));
+    let metrics = c
+        .get(svc.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ari_webhook_batch_header_mismatches_total{header=\"batch\"} 1")),
+        "{metrics}"
+    );
+}
+
+/// Issue 16 item 4: a legacy v1 payload (selected by `X-Webhook-Payload-Version: v1`) is read
+/// as the message it is, and the start-up log recommends v2.
+#[tokio::test]
+async fn a_v1_payload_is_read_and_v2_is_recommended_at_start() {
+    let svc = Service::spawn();
+    assert!(svc.wait_for_log("payload version v2 is recommended"));
+    let body = serde_json::to_vec(&json!({
+        "message": {"id": "0f6a7c1e-kapso-record", "whatsapp_message_id": "wamid.V1",
+                    "message_type": "text", "content": "halo kak", "direction": "inbound",
+                    "origin": "cloud_api"},
+        "conversation": {"id": "conv_1", "phone_number": "+6281234567890",
+                         "whatsapp_config_id": "cfg-1"},
+        "whatsapp_config": {"id": "cfg-1", "phone_number_id": "106540352242922"}
+    }))
+    .unwrap();
+    let r = client()
+        .post(svc.url("/webhooks/kapso"))
+        .header("content-type", "application/json")
+        .header(
+            "x-webhook-signature",
+            ari::ingress::signature::sign(SECRET.as_bytes(), &body),
+        )
+        .header("x-webhook-event", "whatsapp.message.received")
+        .header("x-webhook-payload-version", "v1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rows = svc.inbox().await;
+    assert_eq!(kinds(&rows), [EventKind::Message]);
+    let m = rows[0].event.message.as_ref().unwrap();
+    assert_eq!(
+        (m.wamid.as_str(), m.text.as_deref()),
+        ("wamid.V1", Some("halo kak"))
+    );
+    assert_eq!(
+        rows[0].event.phone_number_id.as_deref(),
+        Some("106540352242922")
+    );
+}

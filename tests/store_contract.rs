@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use ari::inbox::{
-    EnqueueOutcome, EventKind, InboundEvent, InboundMessage, InboxState, MessageType, NewDelivery,
-    NewInboxItem, RESUME_EVENT, StatusUpdate,
+    EnqueueOutcome, EventKind, InboundEvent, InboundMessage, InboxState, Media, MessageType,
+    NewDelivery, NewInboxItem, RESUME_EVENT, StatusUpdate,
 };
 use ari::store::convex::ConvexStore;
 use ari::store::sqlite::SqliteStore;
@@ -72,6 +72,7 @@ fn delivery(key: &str, items: Vec<NewInboxItem>) -> NewDelivery {
         request_id: "req".into(),
         received_at_ms: 1_763_604_907_000,
         items,
+        original_body: None,
     }
 }
 
@@ -81,7 +82,8 @@ async fn redelivery_is_a_duplicate(store: &dyn Store) {
         store.enqueue_inbound(d.clone()).await.unwrap(),
         EnqueueOutcome::Accepted {
             stored: 1,
-            duplicates: 0
+            duplicates: 0,
+            enriched: 0
         }
     );
     assert_eq!(
@@ -107,7 +109,8 @@ async fn a_message_under_another_key_is_stored_once(store: &dyn Store) {
         out,
         EnqueueOutcome::Accepted {
             stored: 1,
-            duplicates: 1
+            duplicates: 1,
+            enriched: 0
         }
     );
     // The same wamid on another business number is another message.
@@ -119,7 +122,8 @@ async fn a_message_under_another_key_is_stored_once(store: &dyn Store) {
         out,
         EnqueueOutcome::Accepted {
             stored: 1,
-            duplicates: 0
+            duplicates: 0,
+            enriched: 0
         }
     );
     let rows = store.list_inbox(0, 100).await.unwrap();
@@ -146,7 +150,8 @@ async fn statuses_are_claimed_per_status_value(store: &dyn Store) {
         out,
         EnqueueOutcome::Accepted {
             stored: 2,
-            duplicates: 1
+            duplicates: 1,
+            enriched: 0
         }
     );
 }
@@ -225,6 +230,198 @@ async fn closed_store_is_unavailable(store: &dyn Store) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
     assert!(store.check_writable().await.is_err());
+}
+
+/// A voice note of the lead: a Meta-format copy (no transcript, no URL) or Kapso's (both).
+fn voice(wamid: &str, transcript: Option<&str>, url: Option<&str>) -> NewInboxItem {
+    let mut item = message("p", wamid, "");
+    if let Some(m) = item.event.message.as_mut() {
+        m.message_type = MessageType::Audio;
+        m.text = transcript.map(str::to_string);
+        m.media = Some(Media {
+            id: Some("media-1".into()),
+            url: url.map(str::to_string),
+            ..Media::default()
+        });
+    }
+    item.raw = serde_json::json!({"id": wamid, "type": "audio", "copy": url.is_some()});
+    item
+}
+
+fn accepted(stored: usize, duplicates: usize, enriched: usize) -> EnqueueOutcome {
+    EnqueueOutcome::Accepted {
+        stored,
+        duplicates,
+        enriched,
+    }
+}
+
+fn text_of(row: &ari::inbox::InboxRow) -> Option<&str> {
+    row.event.message.as_ref().and_then(|m| m.text.as_deref())
+}
+
+/// Issue 16 item 1: a body ingress repaired to parse it is kept verbatim with its delivery.
+async fn a_repaired_body_is_kept_beside_its_rows(store: &dyn Store) {
+    let body = r#"{"message":{"id":"w1","text":{"body":"halo \ud83d"}}}"#;
+    let mut repaired = delivery("repaired", vec![message("p", "w1", "halo \u{FFFD}")]);
+    repaired.original_body = Some(body.to_string());
+    store.enqueue_inbound(repaired).await.unwrap();
+    store
+        .enqueue_inbound(delivery("plain", vec![message("p", "w2", "halo")]))
+        .await
+        .unwrap();
+    let kept = store.delivery_original_body("repaired").await.unwrap();
+    assert_eq!(kept.as_deref(), Some(body));
+    assert_eq!(store.delivery_original_body("plain").await.unwrap(), None);
+    assert_eq!(store.delivery_original_body("unknown").await.unwrap(), None);
+}
+
+/// Issue 16 item 3: the Kapso copy of a pending voice note completes it in place.
+async fn a_later_copy_completes_a_pending_message(store: &dyn Store) {
+    let first = store
+        .enqueue_inbound(delivery("meta", vec![voice("wv", None, None)]))
+        .await
+        .unwrap();
+    assert_eq!(first, accepted(1, 0, 0));
+    let copy = voice("wv", Some("saya mau kuliah di Jerman"), Some("https://m/1"));
+    let out = store
+        .enqueue_inbound(delivery("kapso", vec![copy.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 1));
+    let rows = store.list_inbox(0, 100).await.unwrap();
+    assert_eq!(rows.len(), 1, "stored once");
+    assert_eq!(rows[0].state, InboxState::Pending);
+    assert_eq!(text_of(&rows[0]), Some("saya mau kuliah di Jerman"));
+    let media = rows[0].event.message.as_ref().and_then(|m| m.media.clone());
+    assert_eq!(media.and_then(|m| m.url).as_deref(), Some("https://m/1"));
+    // A third copy adds nothing: a plain duplicate.
+    let again = store
+        .enqueue_inbound(delivery("kapso-again", vec![copy]))
+        .await
+        .unwrap();
+    assert_eq!(again, accepted(0, 1, 0));
+    // A copy without the content does not undo it, and a text message is not touched.
+    store
+        .enqueue_inbound(delivery("meta-again", vec![voice("wv", None, None)]))
+        .await
+        .unwrap();
+    let rows = store.list_inbox(0, 100).await.unwrap();
+    assert_eq!(text_of(&rows[0]), Some("saya mau kuliah di Jerman"));
+    assert_eq!(store.inbox_depth().await.unwrap(), 1);
+}
+
+/// A copy of a message a turn already answered queues one enrichment row, once.
+async fn a_later_copy_of_an_answered_message_queues_one_enrichment_row(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("meta", vec![voice("wv", None, None)]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let done = store.commit_turn(commit_of(&c, &["ketik ya"], 1_100)).await;
+    assert!(matches!(done.unwrap(), CommitOutcome::Committed { .. }));
+    let out = store
+        .enqueue_inbound(delivery(
+            "kapso",
+            vec![voice("wv", Some("budget 500jt"), None)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 1));
+    // A second enriching copy (with more) completes the queued row; no second row.
+    let out = store
+        .enqueue_inbound(delivery(
+            "kapso-2",
+            vec![voice("wv", Some("budget 500jt"), Some("https://m/1"))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 1));
+    let out = store
+        .enqueue_inbound(delivery(
+            "kapso-3",
+            vec![voice("wv", Some("budget 500jt"), Some("https://m/1"))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 0));
+    let rows = store.list_inbox(0, 100).await.unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].state, InboxState::Done);
+    assert_eq!(text_of(&rows[0]), None, "what the turn read stays");
+    assert_eq!(rows[1].state, InboxState::Pending);
+    assert_eq!(rows[1].kind, EventKind::Message);
+    assert_eq!(rows[1].event.wamid(), Some("wv"));
+    assert_eq!(text_of(&rows[1]), Some("budget 500jt"));
+    let url = rows[1].event.message.as_ref().and_then(|m| m.media.clone());
+    assert_eq!(url.and_then(|m| m.url).as_deref(), Some("https://m/1"));
+    // The next turn reads the new content, once.
+    let next = claim(store, 2_000).await;
+    assert_eq!(next.inbound.len(), 1);
+    assert_eq!(text_of(&next.inbound[0]), Some("budget 500jt"));
+    let done = store.commit_turn(commit_of(&next, &["oke"], 2_100)).await;
+    assert!(matches!(done.unwrap(), CommitOutcome::Committed { .. }));
+    let out = store
+        .enqueue_inbound(delivery(
+            "kapso-4",
+            vec![voice("wv", Some("budget 500jt"), None)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 0));
+    assert_eq!(store.inbox_depth().await.unwrap(), 0);
+}
+
+/// A pending row a turn is reading now is not changed under it: the new content gets its own
+/// row, for the next turn. A copy adding only metadata to an answered message queues nothing.
+async fn a_copy_during_a_turn_or_adding_metadata_only(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("meta", vec![voice("wv", None, None)]))
+        .await
+        .unwrap();
+    // The lease is live at the copy's receipt time.
+    let received = 1_763_604_907_000;
+    let c = claim(store, received - 1_000).await;
+    let out = store
+        .enqueue_inbound(delivery("kapso", vec![voice("wv", Some("halo kak"), None)]))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 1));
+    let done = store
+        .commit_turn(commit_of(&c, &["ketik ya"], received))
+        .await;
+    assert!(matches!(done.unwrap(), CommitOutcome::Committed { .. }));
+    let next = claim(store, received + 1_000).await;
+    assert_eq!(next.inbound.len(), 1);
+    assert_eq!(text_of(&next.inbound[0]), Some("halo kak"));
+    let done = store
+        .commit_turn(commit_of(&next, &["halo"], received + 1_100))
+        .await;
+    assert!(matches!(done.unwrap(), CommitOutcome::Committed { .. }));
+    // Metadata only: the answered message's record is completed, no turn is queued.
+    store
+        .enqueue_inbound(delivery("meta-img", vec![voice("wi", None, None)]))
+        .await
+        .unwrap();
+    let c = claim(store, received + 2_000).await;
+    let done = store
+        .commit_turn(commit_of(&c, &["ok"], received + 2_100))
+        .await;
+    assert!(matches!(done.unwrap(), CommitOutcome::Committed { .. }));
+    let out = store
+        .enqueue_inbound(delivery(
+            "kapso-img",
+            vec![voice("wi", None, Some("https://m/2"))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out, accepted(0, 1, 1));
+    assert_eq!(store.inbox_depth().await.unwrap(), 0);
+    let rows = store.list_inbox(0, 100).await.unwrap();
+    let last = rows.last().unwrap();
+    assert_eq!(last.event.wamid(), Some("wi"));
+    let url = last.event.message.as_ref().and_then(|m| m.media.clone());
+    assert_eq!(url.and_then(|m| m.url).as_deref(), Some("https://m/2"));
 }
 
 fn key() -> ConversationKey {
@@ -1386,6 +1583,10 @@ macro_rules! contract_on {
             $module,
             $open;
             redelivery_is_a_duplicate,
+            a_later_copy_completes_a_pending_message,
+            a_repaired_body_is_kept_beside_its_rows,
+            a_later_copy_of_an_answered_message_queues_one_enrichment_row,
+            a_copy_during_a_turn_or_adding_metadata_only,
             a_message_under_another_key_is_stored_once,
             statuses_are_claimed_per_status_value,
             rows_come_back_in_arrival_order_with_paging,

@@ -68,6 +68,17 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_MAX_DEBOUNCE_MS", default_value_t = 6_000)]
     pub max_debounce_ms: u64,
 
+    /// A Meta-format (raw Cloud API) webhook also points at ARI. Its copy of a voice note has
+    /// no transcript, and Kapso's copy (with one) may come later: a turn whose newest lead
+    /// message is such a voice note then waits up to `--voice-grace-ms` for it (issue 14).
+    #[arg(long, env = "ARI_META_WEBHOOK")]
+    pub meta_webhook: bool,
+
+    /// With `--meta-webhook`: how long (ms) after its receipt a voice note without transcript
+    /// waits for Kapso's copy before its turn runs (and, without one, asks the lead to type).
+    #[arg(long, env = "ARI_VOICE_GRACE_MS", default_value_t = 5_000)]
+    pub voice_grace_ms: u64,
+
     /// Mark the lead's message read and show "typing…" when a reply is coming.
     #[arg(long, env = "ARI_TYPING_INDICATOR", default_value_t = true, action = clap::ArgAction::Set)]
     pub typing_indicator: bool,
@@ -166,6 +177,9 @@ pub struct Settings {
     pub debounce: std::time::Duration,
     /// See `--max-debounce-ms`.
     pub max_debounce: std::time::Duration,
+    /// `Some` with `--meta-webhook`: the voice-note grace (`--voice-grace-ms`); `None`: no
+    /// Meta-format webhook, so no copy to wait for.
+    pub voice_grace: Option<std::time::Duration>,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
@@ -286,6 +300,9 @@ impl ServeArgs {
             log_format: self.log_format,
             debounce: std::time::Duration::from_millis(self.debounce_ms),
             max_debounce: std::time::Duration::from_millis(self.max_debounce_ms),
+            voice_grace: self
+                .meta_webhook
+                .then(|| std::time::Duration::from_millis(self.voice_grace_ms)),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
             admin_token: self
@@ -394,6 +411,27 @@ mod tests {
     fn insecure_flag_allows_no_secret() {
         let s = args(&["--insecure-no-signature"]).validate().unwrap();
         assert!(matches!(s.signature, SignaturePolicy::Insecure));
+    }
+
+    /// Issue 14: the voice-note grace applies only when a Meta-format webhook is configured.
+    #[test]
+    fn the_voice_grace_needs_a_meta_webhook() {
+        let s = args(&["--webhook-secret", "s"]).validate().unwrap();
+        assert_eq!(s.voice_grace, None);
+        let s = args(&["--webhook-secret", "s", "--meta-webhook"])
+            .validate()
+            .unwrap();
+        assert_eq!(s.voice_grace, Some(std::time::Duration::from_secs(5)));
+        let s = args(&[
+            "--webhook-secret",
+            "s",
+            "--meta-webhook",
+            "--voice-grace-ms",
+            "2500",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(s.voice_grace, Some(std::time::Duration::from_millis(2_500)));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! redelivery, or the same message arriving through both a Kapso and a Meta webhook, is stored
 //! once. The worker (a later part) processes the pending rows in arrival order.
 
+pub mod enrich;
+
 use serde::{Deserialize, Serialize};
 
 /// What an inbox row is about. Stored as the lowercase name (`"message"`, ...).
@@ -284,6 +286,10 @@ pub struct NewDelivery {
     /// Receipt time, milliseconds since the Unix epoch.
     pub received_at_ms: i64,
     pub items: Vec<NewInboxItem>,
+    /// The body verbatim, kept only when ingress had to repair it to parse it (lone UTF-16
+    /// surrogate escapes rewritten to U+FFFD, [`crate::ingress::surrogates`]): the items' raw
+    /// JSON then differs from what was received. `None` otherwise.
+    pub original_body: Option<String>,
 }
 
 /// The control event that hands a conversation back to the bot.
@@ -302,8 +308,14 @@ pub enum EnqueueOutcome {
     /// The idempotency key was claimed before: nothing new was stored.
     DuplicateDelivery,
     /// The delivery was recorded. `stored` items are new; `duplicates` items were already in the
-    /// inbox under another delivery (the same wamid through another webhook).
-    Accepted { stored: usize, duplicates: usize },
+    /// inbox under another delivery (the same wamid through another webhook); `enriched` of
+    /// those duplicates completed the stored message with content it lacked (in place, or
+    /// through one queued enrichment row: [`enrich`]).
+    Accepted {
+        stored: usize,
+        duplicates: usize,
+        enriched: usize,
+    },
 }
 
 /// An inbox row as read back from the store.

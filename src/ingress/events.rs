@@ -3,8 +3,9 @@
 //! Three shapes arrive on the same endpoint (see `tests/fixtures/kapso/README.md`):
 //! - Kapso v2 event payloads, one event per delivery; the event's name is in the
 //!   `X-Webhook-Event` header (workflow events also carry it as `event` in the body);
-//! - Kapso batched deliveries, `{"type": ..., "batch": true, "data": [<v2 payload>, ...]}`, flagged
-//!   by `X-Webhook-Batch: true` or `batch: true` in the body;
+//! - Kapso batched deliveries, `{"type": ..., "batch": true, "data": [<v2 payload>, ...]}`: the
+//!   body decides ([`Shape`]); `X-Webhook-Batch` is only compared with it, and a mismatch is
+//!   logged and counted (issue 16 item 2), never obeyed;
 //! - the raw Meta Cloud API format, `{"object": ..., "entry": [{"changes": [{"value": ...}]}]}`,
 //!   where every entry, change, message and status counts (not only the first).
 //!
@@ -34,7 +35,10 @@ pub type ParsedItem = (InboundEvent, Value);
 /// Parses a webhook body into its items.
 ///
 /// `event_header` is `X-Webhook-Event`; `batch_header` is whether `X-Webhook-Batch: true` was
-/// sent. Never fails on an object: what it cannot interpret comes back as an
+/// sent: it is compared with the body's [`Shape`] (a mismatch is logged and counted), and the
+/// body is read as its shape says. `version` is `X-Webhook-Payload-Version` (`v1` selects
+/// Kapso's legacy payloads, [`super::v1`]; without it the shape decides). Never fails on an
+/// object: what it cannot interpret comes back as an
 /// [`EventKind::Unknown`] item holding the JSON. A delivery that holds no item at all (e.g. a
 /// Meta payload with an empty `entry`) yields one unknown item with the whole body, so that the
 /// delivery is still visible in the inbox.
@@ -42,22 +46,70 @@ pub fn parse_body(
     body: &Value,
     event_header: Option<&str>,
     batch_header: bool,
+    version: Option<&str>,
 ) -> Result<Vec<ParsedItem>, PayloadError> {
     let Some(obj) = body.as_object() else {
         return Err(PayloadError::NotAnObject(json_type_name(body)));
     };
-    let mut items = if obj.contains_key("entry") && obj.contains_key("object") {
-        parse_meta(obj)
-    } else if batch_header || obj.get("batch").and_then(Value::as_bool) == Some(true) {
-        parse_batch(obj, event_header)
-    } else {
-        vec![(parse_v2(obj, event_header), body.clone())]
+    let shape = Shape::of(obj);
+    if (shape == Shape::Batch) != batch_header {
+        let header = if batch_header { "batch" } else { "single" };
+        metrics::counter!(crate::telemetry::names::BATCH_HEADER_MISMATCHES, "header" => header)
+            .increment(1);
+        tracing::warn!(
+            x_webhook_batch = batch_header,
+            body = shape.as_str(),
+            "X-Webhook-Batch does not match the body: read as the body shows"
+        );
+    }
+    let mut items = match shape {
+        Shape::Meta => parse_meta(obj),
+        Shape::Batch => parse_batch(obj, event_header, version),
+        Shape::Single => vec![(parse_kapso(obj, event_header, version), body.clone())],
     };
     if items.is_empty() {
         let name = event_header.unwrap_or("unknown");
         items.push((InboundEvent::unknown(name), body.clone()));
     }
     Ok(items)
+}
+
+/// What a body is, from the body alone (issue 16 item 2: the batch header means what the body
+/// shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The raw Meta Cloud API format: `object` and `entry`.
+    Meta,
+    /// A Kapso batch: `batch: true`, or a `data` array in a body that is no single event (no
+    /// `message` or `conversation`).
+    Batch,
+    /// One Kapso v2 event.
+    Single,
+}
+
+impl Shape {
+    /// The shape of a body object.
+    pub fn of(obj: &Map<String, Value>) -> Shape {
+        let single_event = obj.contains_key("message") || obj.contains_key("conversation");
+        if obj.contains_key("entry") && obj.contains_key("object") {
+            Shape::Meta
+        } else if obj.get("batch").and_then(Value::as_bool) == Some(true)
+            || (obj.get("data").is_some_and(Value::is_array) && !single_event)
+        {
+            Shape::Batch
+        } else {
+            Shape::Single
+        }
+    }
+
+    /// `meta`, `batch` or `single` (logs).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Meta => "meta",
+            Shape::Batch => "batch",
+            Shape::Single => "single",
+        }
+    }
 }
 
 fn json_type_name(v: &Value) -> &'static str {
@@ -71,7 +123,25 @@ fn json_type_name(v: &Value) -> &'static str {
     }
 }
 
-fn parse_batch(obj: &Map<String, Value>, event_header: Option<&str>) -> Vec<ParsedItem> {
+/// One Kapso payload, v2 or legacy v1 (read as v2, then completed by [`super::v1`]).
+fn parse_kapso(
+    obj: &Map<String, Value>,
+    hint: Option<&str>,
+    version: Option<&str>,
+) -> InboundEvent {
+    let event = parse_v2(obj, hint);
+    if super::v1::is_v1(obj, version) {
+        super::v1::complete(obj, event)
+    } else {
+        event
+    }
+}
+
+fn parse_batch(
+    obj: &Map<String, Value>,
+    event_header: Option<&str>,
+    version: Option<&str>,
+) -> Vec<ParsedItem> {
     let batch_type = obj.get("type").and_then(Value::as_str).or(event_header);
     let Some(data) = obj.get("data").and_then(Value::as_array) else {
         let name = batch_type.unwrap_or("unknown");
@@ -79,7 +149,7 @@ fn parse_batch(obj: &Map<String, Value>, event_header: Option<&str>) -> Vec<Pars
     };
     data.iter()
         .map(|item| match item.as_object() {
-            Some(o) => (parse_v2(o, batch_type), item.clone()),
+            Some(o) => (parse_kapso(o, batch_type, version), item.clone()),
             None => (
                 InboundEvent::unknown(batch_type.unwrap_or("unknown")),
                 item.clone(),
@@ -101,8 +171,13 @@ fn v2_event_type(obj: &Map<String, Value>, hint: Option<&str>) -> String {
     }
     if let Some(msg) = obj.get("message") {
         let kapso = msg.get("kapso");
-        let direction = kapso.and_then(|k| str_at(k, "direction"));
-        let status = kapso.and_then(|k| str_at(k, "status"));
+        // v2 keeps them in `message.kapso`, legacy v1 on the message itself.
+        let direction = kapso
+            .and_then(|k| str_at(k, "direction"))
+            .or_else(|| str_at(msg, "direction"));
+        let status = kapso
+            .and_then(|k| str_at(k, "status"))
+            .or_else(|| str_at(msg, "status"));
         return match (direction, status) {
             (Some("outbound"), Some(s)) => format!("whatsapp.message.{s}"),
             _ => "whatsapp.message.received".to_string(),
@@ -525,7 +600,7 @@ pub fn normalize_e164(raw: &str) -> Option<String> {
     ((8..=15).contains(&digits.len()) && !digits.starts_with('0')).then(|| format!("+{digits}"))
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
@@ -534,7 +609,7 @@ fn str_at_value(v: Option<&Value>) -> Option<&str> {
 }
 
 /// An integer given as a JSON number or a decimal string (WhatsApp sends timestamps as strings).
-fn int_at(v: Option<&Value>) -> Option<i64> {
+pub(super) fn int_at(v: Option<&Value>) -> Option<i64> {
     match v? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -574,14 +649,14 @@ mod tests {
     #[test]
     fn non_objects_are_rejected() {
         for body in [json!([]), json!("x"), json!(1), json!(null), json!(true)] {
-            assert!(parse_body(&body, None, false).is_err(), "{body}");
+            assert!(parse_body(&body, None, false, None).is_err(), "{body}");
         }
     }
 
     #[test]
     fn unknown_object_is_kept_as_one_unknown_item() {
         let body = json!({"hello": "world"});
-        let items = parse_body(&body, Some("whatsapp.phone_number.created"), false).unwrap();
+        let items = parse_body(&body, Some("whatsapp.phone_number.created"), false, None).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Unknown);
         assert_eq!(items[0].0.event_type, "whatsapp.phone_number.created");
@@ -591,7 +666,7 @@ mod tests {
     #[test]
     fn received_without_message_id_is_unknown_not_a_crash() {
         let body = json!({"message": {"type": "text"}, "conversation": {}});
-        let items = parse_body(&body, Some("whatsapp.message.received"), false).unwrap();
+        let items = parse_body(&body, Some("whatsapp.message.received"), false, None).unwrap();
         assert_eq!(items[0].0.kind, EventKind::Unknown);
     }
 
@@ -630,7 +705,7 @@ mod tests {
     #[test]
     fn meta_with_empty_entry_is_visible() {
         let body = json!({"object": "whatsapp_business_account", "entry": []});
-        let items = parse_body(&body, None, false).unwrap();
+        let items = parse_body(&body, None, false, None).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Unknown);
     }
@@ -641,14 +716,30 @@ mod tests {
                          "conversation": {"phone_number": "+6281111111111"},
                          "phone_number_id": "1"});
         let body = json!({"type": "whatsapp.message.received", "batch": true, "data": [one, one]});
-        assert_eq!(parse_body(&body, None, false).unwrap().len(), 2);
+        assert_eq!(parse_body(&body, None, false, None).unwrap().len(), 2);
         let body = json!({"type": "whatsapp.message.received", "data": [one]});
-        let items = parse_body(&body, None, true).unwrap();
+        for header in [true, false] {
+            let items = parse_body(&body, None, header, None).unwrap();
+            assert_eq!(items.len(), 1);
+            assert_eq!(items[0].0.kind, EventKind::Message);
+            assert_eq!(
+                items[0].0.message.as_ref().unwrap().text.as_deref(),
+                Some("hi")
+            );
+        }
+    }
+
+    /// Issue 16 item 2: a single event under `X-Webhook-Batch: true` is still that event.
+    #[test]
+    fn a_single_event_under_a_batch_header_is_read_as_one_event() {
+        let one = json!({"message": {"id": "wamid.A", "type": "text", "text": {"body": "hi"}},
+                         "conversation": {"phone_number": "+6281111111111"},
+                         "phone_number_id": "1"});
+        let items = parse_body(&one, Some("whatsapp.message.received"), true, None).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].0.kind, EventKind::Message);
-        assert_eq!(
-            items[0].0.message.as_ref().unwrap().text.as_deref(),
-            Some("hi")
-        );
+        assert_eq!(items[0].1, one);
+        let obj = one.as_object().unwrap();
+        assert_eq!(Shape::of(obj), Shape::Single);
     }
 }

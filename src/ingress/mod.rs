@@ -11,12 +11,15 @@
 //! | `Content-Type` not JSON | 415 | nothing |
 //! | signature missing or wrong | 401 | nothing |
 //! | body not JSON, or not a JSON object | 400 | nothing |
+//! | JSON with a lone surrogate escape (read as U+FFFD, [`surrogates`]) | 200 | + the body |
 //! | accepted (including unknown event types) | 200 | delivery + items |
 //! | redelivery (same `X-Idempotency-Key`) | 200 | nothing new |
 //! | store cannot commit | 503 | nothing (Kapso retries after 10 s, 40 s, 90 s) |
 
 pub mod events;
 pub mod signature;
+pub mod surrogates;
+pub mod v1;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -96,6 +99,59 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> String {
     }
 }
 
+/// The signature step: the 401 to answer when the signature is missing or wrong (nothing is
+/// stored), `None` to go on; with `--insecure-no-signature`, a warning on every request.
+fn check_signature(
+    state: &IngressState,
+    headers: &HeaderMap,
+    body: &[u8],
+    event_label: &str,
+) -> Option<Response> {
+    match &state.signature {
+        SignaturePolicy::Verify(secrets) => {
+            let valid =
+                header_str(headers, SIGNATURE_HEADER).is_some_and(|sig| secrets.verify(body, sig));
+            if !valid {
+                count(event_label, "bad_signature");
+                metrics::counter!(names::SIGNATURE_FAILURES).increment(1);
+                let why = if headers.contains_key(SIGNATURE_HEADER) {
+                    "X-Webhook-Signature does not match the body"
+                } else {
+                    "X-Webhook-Signature is missing"
+                };
+                tracing::warn!("webhook refused: {why}");
+                return Some(error(StatusCode::UNAUTHORIZED, "bad_signature", why));
+            }
+        }
+        SignaturePolicy::Insecure => {
+            tracing::warn!(
+                "accepting an UNSIGNED webhook: --insecure-no-signature is on; never run this in production"
+            );
+        }
+    }
+    None
+}
+
+/// Parses the body as JSON. A body that parses only once its lone UTF-16 surrogate escapes are
+/// rewritten to U+FFFD ([`surrogates`], issue 16 item 1) is accepted, and comes back with the
+/// original body (kept verbatim beside the delivery's rows). Anything else that is not JSON is
+/// the parser's error (answered 400).
+fn parse_json(body: &[u8]) -> Result<(serde_json::Value, Option<String>), serde_json::Error> {
+    let first = match serde_json::from_slice(body) {
+        Ok(value) => return Ok((value, None)),
+        Err(e) => e,
+    };
+    let Some(repaired) = surrogates::repair_lone_surrogates(body) else {
+        return Err(first);
+    };
+    let value = serde_json::from_slice(&repaired).map_err(|_| first)?;
+    metrics::counter!(names::REPAIRED).increment(1);
+    tracing::warn!(
+        "webhook body has lone UTF-16 surrogate escapes: read as U+FFFD, original body kept"
+    );
+    Ok((value, Some(String::from_utf8_lossy(body).into_owned())))
+}
+
 fn count(event: &str, outcome: &'static str) {
     metrics::counter!(names::WEBHOOKS, "event" => event.to_string(), "outcome" => outcome)
         .increment(1);
@@ -146,30 +202,11 @@ async fn handle(
             "Content-Type must be application/json",
         );
     }
-    match &state.signature {
-        SignaturePolicy::Verify(secrets) => {
-            let valid =
-                header_str(headers, SIGNATURE_HEADER).is_some_and(|sig| secrets.verify(&body, sig));
-            if !valid {
-                count(event_label, "bad_signature");
-                metrics::counter!(names::SIGNATURE_FAILURES).increment(1);
-                let why = if headers.contains_key(SIGNATURE_HEADER) {
-                    "X-Webhook-Signature does not match the body"
-                } else {
-                    "X-Webhook-Signature is missing"
-                };
-                tracing::warn!("webhook refused: {why}");
-                return error(StatusCode::UNAUTHORIZED, "bad_signature", why);
-            }
-        }
-        SignaturePolicy::Insecure => {
-            tracing::warn!(
-                "accepting an UNSIGNED webhook: --insecure-no-signature is on; never run this in production"
-            );
-        }
+    if let Some(refused) = check_signature(state, headers, &body, event_label) {
+        return refused;
     }
-    let value: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
+    let (value, original_body) = match parse_json(&body) {
+        Ok(parsed) => parsed,
         Err(e) => {
             count(event_label, "malformed");
             return error(
@@ -181,7 +218,13 @@ async fn handle(
     };
     let batch_header =
         header_str(headers, BATCH_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let items = match events::parse_body(&value, header_str(headers, EVENT_HEADER), batch_header) {
+    let version = header_str(headers, v1::PAYLOAD_VERSION_HEADER);
+    let items = match events::parse_body(
+        &value,
+        header_str(headers, EVENT_HEADER),
+        batch_header,
+        version,
+    ) {
         Ok(items) => items,
         Err(e) => {
             count(event_label, "malformed");
@@ -197,6 +240,7 @@ async fn handle(
         event_header: header_str(headers, EVENT_HEADER).map(str::to_string),
         request_id,
         received_at_ms: chrono::Utc::now().timestamp_millis(),
+        original_body,
         items: items
             .into_iter()
             .map(|(event, raw)| route_item(&state.workspaces, event, raw))
@@ -231,10 +275,16 @@ async fn handle(
             )
                 .into_response()
         }
-        Ok(EnqueueOutcome::Accepted { stored, duplicates }) => {
+        Ok(EnqueueOutcome::Accepted {
+            stored,
+            duplicates,
+            enriched,
+        }) => {
             count(event_label, "accepted");
+            // An enriched copy completed a pending row or queued an enrichment row: the
+            // conversation's turn (or its voice-note grace) has news too.
             if let Some(arrivals) = &state.arrivals
-                && stored > 0
+                && stored + enriched > 0
             {
                 for key in to_signal {
                     // A closed channel means the worker stopped (shutdown): its poll or the
@@ -250,11 +300,15 @@ async fn handle(
                 metrics::counter!(names::INBOX_ITEMS, "kind" => kind.as_str(), "state" => st.as_str())
                     .increment(1);
             }
+            if enriched > 0 {
+                metrics::counter!(names::ENRICHED).increment(enriched as u64);
+            }
             tracing::info!(
                 idempotency_key = %key,
                 items = kinds.len(),
                 stored,
                 duplicates,
+                enriched,
                 "webhook accepted"
             );
             (

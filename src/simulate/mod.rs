@@ -534,7 +534,8 @@ impl Simulator {
                     break;
                 }
                 TurnRun::Stale | TurnRun::Superseded => continue,
-                TurnRun::Idle | TurnRun::Busy => break,
+                // No interrupts, so no voice-note wait: a simulated turn never waits.
+                TurnRun::Idle | TurnRun::Busy | TurnRun::AwaitingTranscript { .. } => break,
             }
         }
         Ok(())

@@ -408,6 +408,9 @@ mod wire {
         pub stored: i64,
         #[serde(deserialize_with = "int")]
         pub duplicates: i64,
+        /// Absent from a deployment older than the enrichment rule.
+        #[serde(default, deserialize_with = "int")]
+        pub enriched: i64,
     }
 
     #[derive(Deserialize)]
@@ -698,6 +701,14 @@ fn enqueue_args(delivery: &NewDelivery) -> Result<Value, StoreError> {
                 "state": item.state.as_str(),
                 "eventJson": serde_json::to_string(e).map_err(invalid)?,
                 "rawJson": item.raw.to_string(),
+                "fills": crate::inbox::enrich::fills_of(e)
+                    .into_iter()
+                    .map(|f| Ok(json!({
+                        "path": f.path,
+                        "valueJson": serde_json::to_string(&f.value).map_err(invalid)?,
+                        "content": f.content,
+                    })))
+                    .collect::<Result<Vec<_>, StoreError>>()?,
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -706,6 +717,7 @@ fn enqueue_args(delivery: &NewDelivery) -> Result<Value, StoreError> {
         "eventHeader": delivery.event_header,
         "requestId": delivery.request_id,
         "receivedAtMs": delivery.received_at_ms,
+        "originalBody": delivery.original_body,
         "items": items,
     }))
 }
@@ -776,8 +788,21 @@ impl Store for ConvexStore {
             EnqueueOutcome::Accepted {
                 stored: usize::try_from(out.stored).map_err(invalid)?,
                 duplicates: usize::try_from(out.duplicates).map_err(invalid)?,
+                enriched: usize::try_from(out.enriched).map_err(invalid)?,
             }
         })
+    }
+
+    /// `inbox:originalBody` (a query; retried).
+    async fn delivery_original_body(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(
+            "inbox:originalBody",
+            json!({"idempotencyKey": idempotency_key}),
+        )
+        .await
     }
 
     /// `inbox:depth` (a query; retried).

@@ -55,6 +55,14 @@ pub trait Store: Send + Sync + 'static {
     /// Returns only after the rows are durable. One round trip.
     async fn enqueue_inbound(&self, delivery: NewDelivery) -> Result<EnqueueOutcome, StoreError>;
 
+    /// The original body of the delivery with this idempotency key, when ingress kept it (it
+    /// repaired the body to parse it: [`crate::inbox::NewDelivery::original_body`]); `None`
+    /// otherwise or for an unknown key. For operators and tests. One round trip.
+    async fn delivery_original_body(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, StoreError>;
+
     /// Number of inbox rows waiting for the worker (state `pending`). One round trip.
     async fn inbox_depth(&self) -> Result<u64, StoreError>;
 

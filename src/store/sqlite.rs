@@ -19,7 +19,10 @@ use super::{
     OutboxState, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
     UpcomingAppointment, model::RECENT_MESSAGES,
 };
-use crate::inbox::{EnqueueOutcome, InboundEvent, InboxRow, InboxState, NewDelivery};
+use crate::inbox::{
+    EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery, NewInboxItem,
+    enrich,
+};
 
 /// Schema migrations, applied in order at start (tracked in `PRAGMA user_version`). Append
 /// only, one list: a migration's number is its place here (rebase and renumber before landing
@@ -199,6 +202,13 @@ const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE conversations ADD COLUMN language TEXT;
     "#,
     ),
+    M::up(
+        r#"
+    -- The body of a delivery verbatim, kept only when ingress repaired it to parse it (lone
+    -- UTF-16 surrogate escapes read as U+FFFD), so what Kapso sent is never lost.
+    ALTER TABLE deliveries ADD COLUMN original_body TEXT;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -262,14 +272,16 @@ fn enqueue_tx(
 ) -> Result<EnqueueOutcome, rusqlite::Error> {
     let tx = c.transaction()?;
     let claimed = tx.execute(
-        "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count,
+             received_at_ms, original_body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
         params![
             delivery.idempotency_key,
             delivery.event_header,
             delivery.request_id,
             delivery.items.len() as i64,
-            delivery.received_at_ms
+            delivery.received_at_ms,
+            delivery.original_body
         ],
     )?;
     if claimed == 0 {
@@ -277,6 +289,7 @@ fn enqueue_tx(
     }
     let mut stored = 0;
     let mut duplicates = 0;
+    let mut enriched = 0;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, phone_number_id,
@@ -306,13 +319,162 @@ fn enqueue_tx(
             ])?;
             if n == 0 {
                 duplicates += 1;
+                if e.kind == EventKind::Message && enrich_tx(&tx, delivery, item)? {
+                    enriched += 1;
+                }
             } else {
                 stored += 1;
             }
         }
     }
     tx.commit()?;
-    Ok(EnqueueOutcome::Accepted { stored, duplicates })
+    Ok(EnqueueOutcome::Accepted {
+        stored,
+        duplicates,
+        enriched,
+    })
+}
+
+/// A stored inbox row of a message claim (the original or its enrichment row).
+struct ClaimedRow {
+    id: i64,
+    state: String,
+    event_json: String,
+    workspace_id: Option<String>,
+    contact_phone: Option<String>,
+}
+
+fn claimed_row(
+    tx: &rusqlite::Transaction<'_>,
+    pnid: &str,
+    claim: &str,
+) -> Result<Option<ClaimedRow>, rusqlite::Error> {
+    tx.query_row(
+        "SELECT id, state, event_json, workspace_id, contact_phone FROM inbox
+         WHERE kind = 'message' AND COALESCE(phone_number_id, '') = ?1 AND wamid = ?2",
+        params![pnid, claim],
+        |r| {
+            Ok(ClaimedRow {
+                id: r.get(0)?,
+                state: r.get(1)?,
+                event_json: r.get(2)?,
+                workspace_id: r.get(3)?,
+                contact_phone: r.get(4)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Whether a turn holds the row's conversation at `now_ms` (it may be reading the row now).
+fn taken_by_turn(
+    tx: &rusqlite::Transaction<'_>,
+    row: &ClaimedRow,
+    now_ms: i64,
+) -> Result<bool, rusqlite::Error> {
+    let (Some(ws), Some(phone)) = (&row.workspace_id, &row.contact_phone) else {
+        return Ok(false);
+    };
+    let until: Option<Option<i64>> = tx
+        .query_row(
+            "SELECT lease_until_ms FROM conversations
+             WHERE workspace_id = ?1 AND contact_phone = ?2 AND lease_token IS NOT NULL",
+            params![ws, phone],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(until.flatten().is_some_and(|u| u > now_ms))
+}
+
+fn update_event(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    event: &serde_json::Value,
+) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "UPDATE inbox SET event_json = ?2,
+            kapso_conversation_id = COALESCE(kapso_conversation_id, ?3)
+         WHERE id = ?1",
+        params![
+            id,
+            event.to_string(),
+            event.get("kapso_conversation_id").and_then(|v| v.as_str())
+        ],
+    )?;
+    Ok(())
+}
+
+/// A copy of an already stored message (its claim conflicted): completes the stored message
+/// with what the copy adds ([`crate::inbox::enrich`]). Returns whether anything was completed.
+fn enrich_tx(
+    tx: &rusqlite::Transaction<'_>,
+    delivery: &NewDelivery,
+    item: &NewInboxItem,
+) -> Result<bool, rusqlite::Error> {
+    let fills = enrich::fills_of(&item.event);
+    let (Some(wamid), false) = (item.event.wamid(), fills.is_empty()) else {
+        return Ok(false);
+    };
+    let pnid = item.event.phone_number_id.as_deref().unwrap_or("");
+    let claim = enrich::enrichment_claim(wamid);
+    let parse = |row: &ClaimedRow| -> Result<serde_json::Value, rusqlite::Error> {
+        serde_json::from_str(&row.event_json).map_err(to_sql_err)
+    };
+    // An enrichment row already queued: completed while pending, never a second one.
+    if let Some(row) = claimed_row(tx, pnid, &claim)? {
+        let mut event = parse(&row)?;
+        let applied = enrich::apply_fills(&mut event, &fills);
+        if row.state == InboxState::Pending.as_str() && applied.filled {
+            update_event(tx, row.id, &event)?;
+            return Ok(true);
+        }
+        return Ok(false);
+    }
+    let Some(original) = claimed_row(tx, pnid, wamid)? else {
+        return Ok(false);
+    };
+    let mut event = parse(&original)?;
+    let applied = enrich::apply_fills(&mut event, &fills);
+    if !applied.filled {
+        return Ok(false);
+    }
+    let pending = original.state == InboxState::Pending.as_str();
+    let readable = pending || original.state == InboxState::Done.as_str();
+    if pending && !taken_by_turn(tx, &original, delivery.received_at_ms)? {
+        update_event(tx, original.id, &event)?;
+        return Ok(true);
+    }
+    if !(applied.content && readable && item.state == InboxState::Pending) {
+        // Metadata only, or a row no turn will read: the record is completed, no turn queued.
+        update_event(tx, original.id, &event)?;
+        return Ok(true);
+    }
+    let kind = EventKind::Message.as_str();
+    tx.execute(
+        "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, phone_number_id,
+             contact_phone, kapso_conversation_id, wamid, status_value, state, event_json,
+             raw_json, received_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, 'pending', ?9, ?10, ?11)",
+        params![
+            delivery.idempotency_key,
+            kind,
+            item.event.event_type,
+            item.workspace_id
+                .as_ref()
+                .or(original.workspace_id.as_ref()),
+            item.event.phone_number_id,
+            item.event
+                .contact_phone
+                .as_ref()
+                .or(original.contact_phone.as_ref()),
+            event.get("kapso_conversation_id").and_then(|v| v.as_str()),
+            claim,
+            event.to_string(),
+            item.raw.to_string(),
+            delivery.received_at_ms
+        ],
+    )?;
+    Ok(true)
 }
 
 fn row_to_inbox(row: &rusqlite::Row<'_>) -> Result<Result<InboxRow, String>, rusqlite::Error> {
@@ -772,6 +934,26 @@ impl Store for SqliteStore {
         self.trip();
         self.conn
             .call(move |c| enqueue_tx(c, &delivery))
+            .await
+            .map_err(call_err)
+    }
+
+    async fn delivery_original_body(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.trip();
+        let key = idempotency_key.to_string();
+        self.conn
+            .call(move |c| {
+                c.query_row(
+                    "SELECT original_body FROM deliveries WHERE idempotency_key = ?1",
+                    params![key],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()
+                .map(Option::flatten)
+            })
             .await
             .map_err(call_err)
     }

@@ -6,10 +6,16 @@
 //! counted from the lead's first unanswered message: the turn starts by then whatever arrives.
 //! After the ceiling a newer message no longer supersedes the turn's LLM call either (see
 //! [`super::turn::Interrupts`]); it is answered by the next turn.
+//!
+//! A turn may also be held past both (issue 14, `--meta-webhook`): when its newest lead message
+//! is a voice note without transcript, it waits for Kapso's copy of it until the voice-note
+//! grace ends ([`Debounce::hold_until`]); news from ingress (that copy, or another message)
+//! lifts the hold and the turn runs after the quiet window; a poll's wake-up does not.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// One conversation's debounce: the latest arrival and the first unanswered one.
@@ -18,6 +24,8 @@ pub(super) struct Debounce {
     window: Duration,
     ceiling: Duration,
     waiting: Mutex<Waiting>,
+    /// Wakes [`Debounce::wait`] when a lifted hold moves the deadline earlier.
+    lifted: Notify,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +34,8 @@ struct Waiting {
     last: Instant,
     /// The first message no turn has answered yet: the ceiling runs from here.
     first: Option<Instant>,
+    /// A voice note waits for its transcript until then (overrides the window and ceiling).
+    hold: Option<Instant>,
 }
 
 impl Debounce {
@@ -38,7 +48,9 @@ impl Debounce {
             waiting: Mutex::new(Waiting {
                 last: arrival,
                 first: Some(arrival),
+                hold: None,
             }),
+            lifted: Notify::new(),
         }
     }
 
@@ -47,7 +59,8 @@ impl Debounce {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A message arrived at `at` (a poll's wake-up passes a time in the past).
+    /// A message arrived at `at` (a poll's wake-up passes a time in the past). A voice note's
+    /// hold stays: only [`Debounce::lift_hold`] (news from ingress) ends it early.
     pub(super) fn arrive(&self, at: Instant) {
         let mut w = self.lock();
         if at > w.last {
@@ -64,14 +77,30 @@ impl Debounce {
         self.lock().first = None;
     }
 
-    /// When the turn starts: the end of the quiet window, or the ceiling if that comes first.
+    /// A new message came from ingress (Kapso's copy of the voice note, or another message): a
+    /// hold ends, and the turn runs one quiet window after the arrival.
+    pub(super) fn lift_hold(&self) {
+        if self.lock().hold.take().is_some() {
+            self.lifted.notify_one();
+        }
+    }
+
+    /// The turn found its newest lead message to be a voice note without transcript: it waits
+    /// until `until` (the end of the voice-note grace) unless a newer message arrives first.
+    pub(super) fn hold_until(&self, until: Instant) {
+        self.lock().hold = Some(until);
+    }
+
+    /// When the turn starts: the end of the quiet window, or the ceiling if that comes first;
+    /// a voice note's hold, if later.
     pub(super) fn deadline(&self) -> Instant {
         let w = *self.lock();
         let quiet = w.last + self.window;
-        match w.first {
+        let due = match w.first {
             Some(first) => quiet.min(first + self.ceiling),
             None => quiet,
-        }
+        };
+        w.hold.map_or(due, |hold| due.max(hold))
     }
 
     /// Until when a newer message may still supersede the turn: the ceiling (or, with nothing
@@ -81,14 +110,18 @@ impl Debounce {
         first + self.ceiling
     }
 
-    /// Waits until [`Debounce::deadline`], following arrivals that move it while waiting.
+    /// Waits until [`Debounce::deadline`], following arrivals that move it while waiting
+    /// (later, or earlier when they lift a hold).
     pub(super) async fn wait(&self) {
         loop {
             let deadline = self.deadline();
             if Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = self.lifted.notified() => {}
+            }
         }
     }
 }
@@ -163,6 +196,44 @@ mod tests {
         d.arrive(now);
         assert_eq!(d.deadline(), now + WINDOW);
         assert_eq!(d.interruptible_until(), now + CEILING);
+    }
+
+    /// Issue 14: a voice note's hold keeps the turn waiting past the window and the ceiling;
+    /// news from ingress (Kapso's copy) lifts it, a poll's wake-up does not.
+    #[tokio::test(start_paused = true)]
+    async fn a_voice_note_hold_waits_until_a_newer_arrival_or_its_end() {
+        let start = Instant::now();
+        let d = Arc::new(Debounce::new(WINDOW, CEILING, start));
+        d.hold_until(start + Duration::from_secs(8));
+        assert_eq!(
+            d.deadline(),
+            start + Duration::from_secs(8),
+            "past the ceiling"
+        );
+        // A poll's wake-up, even one dated after the note, keeps the hold.
+        d.arrive(start + Duration::from_secs(1));
+        assert_eq!(
+            d.deadline(),
+            start + Duration::from_secs(8),
+            "a poll keeps it"
+        );
+        let copy = {
+            let d = Arc::clone(&d);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                d.arrive(Instant::now());
+                d.lift_hold();
+            })
+        };
+        d.wait().await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(3) + WINDOW);
+        copy.await.unwrap();
+        // Without a newer arrival the hold runs to its end.
+        let start = Instant::now();
+        let d = Debounce::new(WINDOW, CEILING, start);
+        d.hold_until(start + Duration::from_secs(5));
+        d.wait().await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(5));
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Stale commits retried in a row before the conversation is left to the next poll.
     pub max_stale_retries: u32,
+    /// With a Meta-format webhook configured (`--meta-webhook`): how long a voice note without
+    /// transcript waits for Kapso's copy (`--voice-grace-ms`, default 5 s); `None`: no wait.
+    pub voice_grace: Option<Duration>,
 }
 
 impl Default for WorkerSettings {
@@ -97,6 +100,7 @@ impl Default for WorkerSettings {
             max_parallel: 32,
             poll_interval: Duration::from_secs(2),
             max_stale_retries: 3,
+            voice_grace: None,
         }
     }
 }
@@ -158,6 +162,7 @@ impl Worker {
             a.debounce.arrive(arrival);
             a.dirty.store(true, Ordering::Release);
             if new_message {
+                a.debounce.lift_hold();
                 a.arrivals.send_modify(|n| *n += 1);
             }
             return;
@@ -210,6 +215,7 @@ impl Worker {
             let interrupts = Interrupts {
                 arrivals: a.arrivals.subscribe(),
                 until: a.debounce.interruptible_until(),
+                voice_grace: self.settings.voice_grace,
             };
             // Boxed: a turn's future (store calls, LLM and HTTP clients) is tens of KiB, and
             // inline it would be allocated with every conversation's task, waiting or not
@@ -221,6 +227,7 @@ impl Worker {
                 Ok(TurnRun::Busy) => "busy",
                 Ok(TurnRun::Stale) => "stale",
                 Ok(TurnRun::Superseded) => "superseded",
+                Ok(TurnRun::AwaitingTranscript { .. }) => "awaiting_transcript",
                 Err(_) => "error",
             };
             metrics::counter!(names::TURNS, "outcome" => label).increment(1);
@@ -239,6 +246,10 @@ impl Worker {
                     return true;
                 }
                 Ok(TurnRun::Idle) => return true,
+                Ok(TurnRun::AwaitingTranscript { until_ms }) => {
+                    self.hold_for_transcript(a, until_ms);
+                    return false;
+                }
                 Ok(_) => return false,
                 Err(e) => {
                     tracing::error!(error = %e, "turn failed; its messages stay pending and are retried");
@@ -246,6 +257,15 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Holds the conversation's next turn until `until_ms` (the turn's clock, ms since the
+    /// epoch) or a newer arrival, and keeps its task alive for it.
+    fn hold_for_transcript(&self, a: &Active, until_ms: i64) {
+        let now_ms = (self.deps.clock)().timestamp_millis();
+        let wait = Duration::from_millis(u64::try_from(until_ms - now_ms).unwrap_or(0));
+        a.debounce.hold_until(Instant::now() + wait);
+        a.dirty.store(true, Ordering::Release);
     }
 
     /// Starts the dispatcher: reads arrival signals, polls for pending rows, and stops on
@@ -339,5 +359,160 @@ mod tests {
         let task = Arc::clone(&worker).run_conversation(key, active);
         let size = std::mem::size_of_val(&task);
         assert!(size < 4096, "a waiting conversation's task is {size} bytes");
+    }
+
+    /// Issue 14's voice-note grace, on paused time: a worker whose turns read a SQLite store,
+    /// with a clock that follows tokio's.
+    struct VoiceCase {
+        _dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        worker: Arc<Worker>,
+        clock: Clock,
+        start: Instant,
+    }
+
+    const TRANSCRIPT: &str = "IELTS saya 6.5 kak";
+
+    impl VoiceCase {
+        async fn new(voice_grace: Option<Duration>) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store: Arc<dyn Store> =
+                Arc::new(SqliteStore::open(&dir.path().join("v.db")).await.unwrap());
+            let flow_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines");
+            let (base, start) = (chrono::Utc::now(), Instant::now());
+            let clock: Clock =
+                Arc::new(move || base + chrono::Duration::from_std(start.elapsed()).unwrap());
+            let deps = TurnDeps {
+                store: Arc::clone(&store),
+                flow: Arc::new(FlowConfigHandle::load(&flow_dir).unwrap()),
+                outbox: OutboxSender::new(Arc::clone(&store), Sender::DryRun),
+                clock: Arc::clone(&clock),
+                lease_ms: 60_000,
+                mark_read: false,
+                form_answers: no_form_answers(),
+                knowledge: Arc::new(Library::open(flow_dir.join("knowledge")).unwrap()),
+                llm: None,
+                crm_webhook_url: None,
+            };
+            let settings = WorkerSettings {
+                voice_grace,
+                ..WorkerSettings::default()
+            };
+            let worker = Worker::new(Arc::new(deps), settings);
+            VoiceCase {
+                _dir: dir,
+                store,
+                worker,
+                clock,
+                start,
+            }
+        }
+
+        fn key() -> ConversationKey {
+            ConversationKey {
+                workspace_id: "default".into(),
+                contact_phone: "+6281234567890".into(),
+            }
+        }
+
+        /// A copy of the lead's voice note arrives (delivery `copy`), with or without transcript.
+        async fn voice_note(&self, copy: &str, transcript: Option<&str>) {
+            use crate::inbox::*;
+            let mut event = InboundEvent::unknown("whatsapp.message.received");
+            event.kind = EventKind::Message;
+            event.phone_number_id = Some("p".into());
+            event.contact_phone = Some(Self::key().contact_phone);
+            event.message = Some(InboundMessage {
+                wamid: "wamid.V".into(),
+                timestamp: None,
+                message_type: MessageType::Audio,
+                text: transcript.map(str::to_string),
+                reply_id: None,
+                media: None,
+                location: None,
+                reacts_to: None,
+                context_id: None,
+                origin: None,
+            });
+            let delivery = NewDelivery {
+                idempotency_key: copy.into(),
+                event_header: None,
+                request_id: String::new(),
+                received_at_ms: (self.clock)().timestamp_millis(),
+                original_body: None,
+                items: vec![NewInboxItem {
+                    event,
+                    raw: serde_json::json!({}),
+                    workspace_id: Some("default".into()),
+                    state: InboxState::Pending,
+                }],
+            };
+            self.store.enqueue_inbound(delivery).await.unwrap();
+            self.worker.signal(Self::key());
+        }
+
+        /// The texts of the lead's messages the turns have committed so far.
+        async fn read(&self) -> Vec<Option<String>> {
+            let messages = self.store.conversation_messages(&Self::key()).await;
+            messages
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.direction == crate::store::Direction::Inbound)
+                .map(|m| m.text)
+                .collect()
+        }
+
+        /// Waits (paused time, up to 20 s from the start) until a turn committed; returns what
+        /// it read and when, from the start.
+        async fn first_turn(&self) -> (Vec<Option<String>>, Duration) {
+            loop {
+                let read = self.read().await;
+                if !read.is_empty() {
+                    return (read, self.start.elapsed());
+                }
+                assert!(self.start.elapsed() < Duration::from_secs(20), "no turn");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    const GRACE: Option<Duration> = Some(Duration::from_secs(5));
+
+    /// Kapso's copy comes 3 s after the Meta copy, past the 1.5 s debounce but within the
+    /// grace: the one turn reads the transcript.
+    #[tokio::test(start_paused = true)]
+    async fn a_voice_note_waits_for_kapsos_copy_and_reads_its_transcript() {
+        let case = VoiceCase::new(GRACE).await;
+        case.voice_note("meta", None).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(case.read().await.is_empty(), "the turn waited");
+        case.voice_note("kapso", Some(TRANSCRIPT)).await;
+        let (read, at) = case.first_turn().await;
+        assert_eq!(read, [Some(TRANSCRIPT.to_string())]);
+        assert!(
+            at >= Duration::from_millis(4_500),
+            "one window after the copy: {at:?}"
+        );
+    }
+
+    /// No copy comes: the turn runs when the grace ends (and the flow asks the lead to type).
+    #[tokio::test(start_paused = true)]
+    async fn without_kapsos_copy_the_voice_note_turn_runs_when_the_grace_ends() {
+        let case = VoiceCase::new(GRACE).await;
+        case.voice_note("meta", None).await;
+        let (read, at) = case.first_turn().await;
+        assert_eq!(read, [None]);
+        assert!(at >= Duration::from_secs(5), "ran at {at:?}");
+        assert!(at < Duration::from_secs(6), "ran at {at:?}");
+    }
+
+    /// Without a Meta-format webhook there is no copy to wait for: the debounce alone.
+    #[tokio::test(start_paused = true)]
+    async fn without_a_meta_webhook_a_voice_note_does_not_wait() {
+        let case = VoiceCase::new(None).await;
+        case.voice_note("meta", None).await;
+        let (read, at) = case.first_turn().await;
+        assert_eq!(read, [None]);
+        assert!(at < Duration::from_secs(3), "ran at {at:?}");
     }
 }

@@ -60,6 +60,14 @@ pub(super) struct Plan {
     pub(super) last_inbound_wamid: Option<String>,
 }
 
+/// Whether a later message row of the turn is another copy of the message `wamid` (its
+/// enrichment row, [`crate::inbox::enrich`]).
+fn completed_later(rows: &[InboxRow], i: usize, wamid: &str) -> bool {
+    rows[i + 1..]
+        .iter()
+        .any(|r| r.kind == EventKind::Message && r.event.wamid() == Some(wamid))
+}
+
 /// Plans a turn from its claimed inbox rows: the lead's rapid messages become one
 /// [`InputEvent::Messages`], a takeover or resume splits them, failed statuses are set aside for
 /// after the commit.
@@ -78,12 +86,17 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
             });
         }
     };
-    for row in rows {
+    for (i, row) in rows.iter().enumerate() {
         match row.kind {
             EventKind::Message => {
                 let Some(m) = &row.event.message else {
                     continue;
                 };
+                if completed_later(rows, i, &m.wamid) {
+                    // Its enrichment row (a later copy with the transcript) is in this turn
+                    // too: the lead's message is read once, complete.
+                    continue;
+                }
                 if let Some(fm) = to_flow_message(m) {
                     batch.push(fm);
                 }
@@ -296,6 +309,42 @@ mod tests {
         assert_eq!(p.events.len(), 3);
         assert_eq!(p.events[1], InputEvent::Close);
         assert_eq!(p.events[2], InputEvent::Close);
+    }
+
+    /// A message and its enrichment row in one turn: the lead's message is read once, as the
+    /// complete copy (the transcript), not as a voice note to type and then the transcript.
+    #[test]
+    fn a_message_and_its_enrichment_row_are_read_once_complete() {
+        let voice = |id: i64, transcript: Option<&str>| {
+            let mut r = text(id, "");
+            if let Some(m) = r.event.message.as_mut() {
+                m.wamid = "wamid.V".into();
+                m.message_type = MessageType::Audio;
+                m.text = transcript.map(str::to_string);
+            }
+            r
+        };
+        let p = plan(&[
+            voice(1, None),
+            text(2, "halo"),
+            voice(3, Some("budget 500jt")),
+        ]);
+        let InputEvent::Messages { messages } = &p.events[0] else {
+            panic!("{:?}", p.events);
+        };
+        assert_eq!(
+            messages,
+            &vec![
+                FlowMessage::Text {
+                    text: "halo".into()
+                },
+                FlowMessage::Audio {
+                    transcript: Some("budget 500jt".into())
+                },
+            ]
+        );
+        assert_eq!(p.messages.len(), 2);
+        assert_eq!(p.messages[1].text.as_deref(), Some("budget 500jt"));
     }
 
     #[test]

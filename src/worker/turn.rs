@@ -100,6 +100,11 @@ pub enum TurnRun {
     /// A newer message of the lead arrived during the LLM call: the call was dropped, nothing
     /// was written and the lease released; the next turn answers both messages.
     Superseded,
+    /// The newest lead message is a voice note without transcript, and Kapso's copy (with one)
+    /// may still come (`--meta-webhook`): nothing was written, the lease was released, and the
+    /// turn waits until `until_ms` (the note's receipt plus the grace, ms since the epoch) or
+    /// the copy's arrival (issue 14).
+    AwaitingTranscript { until_ms: i64 },
 }
 
 /// A turn failure (the inbox rows stay pending and are retried).
@@ -305,6 +310,10 @@ pub struct Interrupts {
     pub arrivals: watch::Receiver<u64>,
     /// The last instant a newer message may supersede the turn.
     pub until: tokio::time::Instant,
+    /// With a Meta-format webhook configured (`--meta-webhook`): how long after its receipt a
+    /// voice note without transcript waits for Kapso's copy (`--voice-grace-ms`); `None`: no
+    /// copy to wait for.
+    pub voice_grace: Option<std::time::Duration>,
 }
 
 /// A turn's interrupts, if any (the simulator and tests run turns without).
@@ -326,6 +335,7 @@ pub(super) async fn race<T>(
     let Some(Interrupts {
         arrivals: rx,
         until,
+        ..
     }) = arrivals.as_mut()
     else {
         return Raced::Done(work.await);
@@ -383,10 +393,48 @@ pub async fn take_turn(
         // Arrivals up to now are in this claim (or in the next turn's): only newer ones count.
         i.arrivals.borrow_and_update();
     }
+    let grace = arrivals.as_ref().and_then(|i| i.voice_grace);
+    if let Some(until_ms) = awaiting_transcript(&claim, now.timestamp_millis(), grace) {
+        tracing::info!(
+            conversation = claim.conversation_id,
+            wait_ms = until_ms - now.timestamp_millis(),
+            "the newest message is a voice note without transcript: waiting for Kapso's copy"
+        );
+        deps.store
+            .release_turn(claim.conversation_id, &claim.lease_token)
+            .await?;
+        return Ok(TurnRun::AwaitingTranscript { until_ms });
+    }
     let started = Instant::now();
     let result = run_claimed(deps, key, &claim, now, arrivals).await;
     metrics::histogram!(names::TURN_SECONDS).record(started.elapsed().as_secs_f64());
     result
+}
+
+/// Until when (ms since the epoch) the turn waits for a transcript, or `None` to run now.
+///
+/// Issue 14's order for a voice note: a transcript from any copy of the message (the store
+/// completes a stored message with a later copy's, [`crate::inbox::enrich`]); else
+/// transcription by an LLM arm that has it configured (issue 15, not built yet: it would
+/// transcribe here, and only a note it cannot transcribe would wait); else, with a Meta-format
+/// webhook configured (`grace`), up to the grace after the note's receipt for Kapso's copy;
+/// else the flow asks the lead to type (`voice_unreadable`). Only the newest lead message
+/// counts: a text after a voice note answers the batch at once.
+fn awaiting_transcript(
+    claim: &TurnClaim,
+    now_ms: i64,
+    grace: Option<std::time::Duration>,
+) -> Option<i64> {
+    let grace_ms = i64::try_from(grace?.as_millis()).unwrap_or(i64::MAX);
+    let newest = claim
+        .inbound
+        .iter()
+        .rev()
+        .find(|r| r.kind == crate::inbox::EventKind::Message && r.event.message.is_some())?;
+    let m = newest.event.message.as_ref()?;
+    let voice = m.message_type == crate::inbox::MessageType::Audio && m.text.is_none();
+    let until_ms = newest.received_at_ms.saturating_add(grace_ms);
+    (voice && until_ms > now_ms).then_some(until_ms)
 }
 
 /// The steps of a claimed turn: plan, core, effects, commit, after commit (module docs).
@@ -571,6 +619,7 @@ mod tests {
         let mut arrivals = Some(Interrupts {
             arrivals: rx,
             until: Instant::now() + ceiling_in,
+            voice_grace: None,
         });
         let signal = tokio::spawn(async move {
             sleep(Duration::from_secs(1)).await;

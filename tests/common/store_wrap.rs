@@ -90,6 +90,14 @@ impl Store for WrappedStore {
         self.inner.enqueue_inbound(delivery).await
     }
 
+    async fn delivery_original_body(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.enter("delivery_original_body")?;
+        self.inner.delivery_original_body(idempotency_key).await
+    }
+
     async fn inbox_depth(&self) -> Result<u64, StoreError> {
         self.enter("inbox_depth")?;
         self.inner.inbox_depth().await
