@@ -77,6 +77,8 @@ pub fn extraction_needed(
         current_year: now
             .with_timezone(&crate::flow::schedule::time_zone(cfg))
             .year(),
+        // Without a pending question the call is made anyway (below).
+        opening: false,
     };
     let read = extract(&text, ctx);
     (pending_read(&read, pending?) && one_short_clause(&text)).then_some(NoExtraction::RulesRead)
