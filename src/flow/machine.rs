@@ -102,6 +102,8 @@ pub struct Ctx<'a> {
     knowledge_question: bool,
     learned: bool,
     unknown_noted: bool,
+    /// The text repeated a known value ([`reading::Learned::confirmed`]).
+    confirmed: bool,
     /// The turn held only media (no words).
     media: Option<Media>,
     effects: Vec<Effect>,
@@ -712,7 +714,7 @@ impl LeadState {
             Some(Media::Unreadable) => with_question("unreadable"),
             None if switched && !context.learned => with_question("language_switched"),
             None if context.unknown_noted || ask.gave_up => with_question("unknown_noted"),
-            None if !context.learned => with_question("fallback"),
+            None if !context.learned && !context.confirmed => with_question("fallback"),
             None => {
                 let r = self.question_reply(context, &q);
                 context.effects.push(Effect::Reply(r));
@@ -1611,6 +1613,7 @@ impl Dispatcher<'_> {
             knowledge_question: self.learned.knowledge_question,
             learned: self.learned.learned,
             unknown_noted: self.learned.unknown_noted,
+            confirmed: self.learned.confirmed,
             media: self.media,
             effects: Vec::new(),
             trace: Vec::new(),
@@ -1705,6 +1708,7 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
         knowledge_question: c.knowledge_question,
         learned: c.learned,
         unknown_noted: c.unknown_noted,
+        confirmed: c.confirmed,
         media: c.media,
         effects: Vec::new(),
         trace: Vec::new(),

@@ -277,6 +277,10 @@ pub(super) struct Learned {
     pub(super) learned: bool,
     /// The pending field was answered "don't know".
     pub(super) unknown_noted: bool,
+    /// The text repeats a field's known value ("Actually, let's go with Germany." after
+    /// "between the Netherlands and Germany"): understood, though nothing changed. It decides
+    /// the reply (no "didn't catch that"), not the stuck count.
+    pub(super) confirmed: bool,
     /// The text asks a knowledge question.
     pub(super) knowledge_question: bool,
     /// The extraction rules that read something (`flow::extract::RULES`).
@@ -327,6 +331,8 @@ pub(super) fn learn(
             lead.fields.insert(k.clone(), fv.clone());
             update.fields.insert(k.clone(), fv);
             found.learned = true;
+        } else {
+            found.confirmed = true;
         }
     }
     // Fields the LLM read in this turn's messages (validated by the shell): used only where
