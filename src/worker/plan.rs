@@ -60,6 +60,9 @@ pub(super) struct Plan {
     pub(super) last_inbound_wamid: Option<String>,
 }
 
+/// Kapso's origin of a message imported from the phone's chat history (issue 16 item 7).
+const HISTORY_SYNC: &str = "history_sync";
+
 /// Whether a later message row of the turn is another copy of the message `wamid` (its
 /// enrichment row, [`crate::inbox::enrich`]).
 fn completed_later(rows: &[InboxRow], i: usize, wamid: &str) -> bool {
@@ -95,6 +98,19 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                 if completed_later(rows, i, &m.wamid) {
                     // Its enrichment row (a later copy with the transcript) is in this turn
                     // too: the lead's message is read once, complete.
+                    continue;
+                }
+                if m.origin.as_deref() == Some(HISTORY_SYNC) {
+                    // Old chat history Kapso imports: recorded, never read as the lead
+                    // writing now (no turn, no read mark, no reply).
+                    plan.messages.push(NewMessage {
+                        direction: Direction::Inbound,
+                        inbox_id: Some(row.id),
+                        wamid: Some(m.wamid.clone()),
+                        text: m.text.clone(),
+                        meta: json!({"type": m.message_type, "origin": HISTORY_SYNC}),
+                        send: None,
+                    });
                     continue;
                 }
                 if let Some(fm) = to_flow_message(m) {
@@ -283,6 +299,27 @@ mod tests {
         assert_eq!(p.messages.len(), 4);
         assert_eq!(p.last_inbound_wamid.as_deref(), Some("wamid.4"));
         assert!(lead_wrote(&p.events));
+    }
+
+    /// History Kapso syncs from the phone is recorded, and is no lead writing now.
+    #[test]
+    fn history_sync_messages_are_recorded_and_start_no_turn() {
+        let mut old = text(1, "halo kak, dulu aku pernah tanya");
+        if let Some(m) = old.event.message.as_mut() {
+            m.origin = Some("history_sync".into());
+        }
+        let p = plan(&[old.clone()]);
+        assert!(p.events.is_empty(), "{:?}", p.events);
+        assert_eq!(p.messages.len(), 1);
+        assert_eq!(p.messages[0].meta["origin"], "history_sync");
+        assert_eq!(p.last_inbound_wamid, None);
+        assert!(!lead_wrote(&p.events));
+        // A live message after it is a turn as ever.
+        let p = plan(&[old, text(2, "mau tanya S2")]);
+        assert!(
+            matches!(&p.events[..], [InputEvent::Messages { messages }] if messages.len() == 1)
+        );
+        assert_eq!(p.last_inbound_wamid.as_deref(), Some("wamid.2"));
     }
 
     #[test]
