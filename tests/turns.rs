@@ -954,3 +954,41 @@ async fn a_relay_goes_to_the_assigned_consultant_and_to_the_crm() {
     assert_eq!(body["handoff_reason"], "human_requested");
     assert_eq!(body["consultant"]["whatsapp"], notices[1].to.as_str());
 }
+
+/// Chat history Kapso imports from the phone (origin `history_sync`) is stored and processed,
+/// and never answered; the lead's live message after it is.
+#[tokio::test]
+async fn history_synced_messages_are_recorded_and_never_answered() {
+    let svc = Service::spawn();
+    let c = reqwest::Client::new();
+    let lead = "+6287712349999";
+    let mut old: serde_json::Value = serde_json::from_slice(&text_payload(
+        lead,
+        "wamid.H1",
+        "kak, kemarin aku tanya beasiswa",
+    ))
+    .expect("json");
+    old["message"]["kapso"]["origin"] = "history_sync".into();
+    let r = svc
+        .post_signed(
+            &c,
+            &serde_json::to_vec(&old).expect("json"),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    svc.wait_processed().await;
+    let rows = svc.inbox().await;
+    assert!(
+        rows.iter().all(|r| r.state == ari::inbox::InboxState::Done),
+        "{rows:#?}"
+    );
+    assert!(svc.outbox(lead).await.is_empty(), "history was answered");
+    say(&svc, &c, lead, "wamid.H2", "halo kak, mau tanya S2").await;
+    assert_eq!(
+        svc.outbox(lead).await.len(),
+        1,
+        "the live message is answered"
+    );
+}
