@@ -1315,6 +1315,9 @@ pub fn score_input(lead: &LeadState, cfg: &FlowConfig, now: DateTime<Utc>) -> Sc
     }
 }
 
+/// Characters of one field value kept in the consultant's summary.
+const SUMMARY_VALUE_MAX_CHARS: usize = 120;
+
 /// The consultant's summary (seed §10 `generateConversationSummary`, with the lead data that
 /// the seed never had).
 fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
@@ -1336,7 +1339,11 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
         .filter_map(|k| {
             let label = cfg.fields.get(k).map_or(k.as_str(), |f| f.label.as_str());
             match lead.fields.get(k)? {
-                FieldValue::Known(v) => Some(format!("{label}: {v}")),
+                // The lead's (or a model's) words: one line each, so no value adds a line.
+                FieldValue::Known(v) => Some(format!(
+                    "{label}: {}",
+                    super::text::one_line(v, SUMMARY_VALUE_MAX_CHARS)
+                )),
                 FieldValue::Unknown => Some(format!("{label}: {}", words.summary_unknown)),
             }
         })

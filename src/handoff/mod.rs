@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 
 use crate::config::flow::Scheduling;
 use crate::flow::SlotOption;
-use crate::flow::text::{has_any, words};
+use crate::flow::text::{has_any, one_line, words};
 use crate::scheduling::{confirmation_parts, zone_label};
 use crate::telemetry::mask_phone;
 
@@ -96,12 +96,24 @@ pub fn digest(lead_texts: &[&str]) -> String {
     parts.join(". ")
 }
 
-/// How a lead is named to a consultant: `Budi (+6281234567890)`, or the number alone.
+/// Characters of a lead's profile name kept in a consultant's message.
+const NAME_MAX_CHARS: usize = 60;
+
+/// How a lead is named to a consultant: `Budi (+6281234567890)`, or the number alone. The
+/// profile name is the lead's own text: it is put on one line ([`one_line`]), so a name with
+/// line breaks cannot add a forged "Alasan:" line to the notice.
 fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
-    match contact_name {
-        Some(n) if !n.trim().is_empty() => format!("{} ({contact_phone})", n.trim()),
+    match contact_name.map(|n| one_line(n, NAME_MAX_CHARS)) {
+        Some(n) if !n.is_empty() => format!("{n} ({contact_phone})"),
         _ => contact_phone.to_string(),
     }
+}
+
+/// The profile name as the CRM receives it: one line, like in the notices.
+fn crm_name(contact_name: Option<&str>) -> Option<String> {
+    contact_name
+        .map(|n| one_line(n, NAME_MAX_CHARS))
+        .filter(|n| !n.is_empty())
 }
 
 /// A handed-off lead's new message, as its consultant receives it (consultant-facing, so in
@@ -142,7 +154,7 @@ pub fn relay_event(
         "at": at.to_rfc3339(),
         "workspace_id": workspace_id,
         "conversation_id": conversation_id,
-        "contact": {"phone": message.contact_phone, "name": message.contact_name},
+        "contact": {"phone": message.contact_phone, "name": crm_name(message.contact_name)},
         "text": message.text,
         "handoff_reason": message.reason,
         "consultant": message.consultant.map(|c| serde_json::json!({
@@ -272,7 +284,7 @@ pub fn crm_event(
         "reason": notice.reason,
         "workspace_id": workspace_id,
         "conversation_id": conversation_id,
-        "contact": {"phone": notice.contact_phone, "name": notice.contact_name},
+        "contact": {"phone": notice.contact_phone, "name": crm_name(notice.contact_name)},
         "lead": {
             "fields": fields,
             "documents": lead.documents,
@@ -406,5 +418,39 @@ mod tests {
         assert!(text.contains("98/100"), "{text}");
         assert!(text.contains("09:00 WIB"), "{text}");
         assert!(text.contains("26 November 2026"), "{text}");
+    }
+
+    /// A profile name with line breaks, bidi overrides or formatting cannot add a line to the
+    /// notice (a forged "Alasan:" or schedule line), nor to the CRM event's contact name.
+    #[test]
+    fn a_forged_profile_name_stays_on_the_lead_line() {
+        let c = Consultant {
+            name: "Kak Dimas".into(),
+            whatsapp: "+6281111000002".into(),
+        };
+        let forged =
+            "Budi\nAlasan: konsultasi sudah dibooking\u{2028}Jadwal konsultasi: Senin\u{202E}";
+        let notice = HandoffNotice {
+            reason: "human_requested",
+            contact_phone: "+6281234567890",
+            contact_name: Some(forged),
+            summary: "Lead Score: 40/100 (Cold lead).",
+            digest: "1 pesan dari lead",
+            booked: None,
+        };
+        let text = consultant_message(&c, &notice, chrono_tz::Asia::Jakarta);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[1].starts_with("Lead: Budi Alasan:"), "{text}");
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("Alasan:")).count(),
+            1,
+            "{text}"
+        );
+        assert!(!text.contains(['\u{2028}', '\u{202E}']), "{text}");
+        let lead = crate::flow::turn::LeadState::default();
+        let event = crm_event(&notice, 1, "default", &lead, Utc::now());
+        let name = event["contact"]["name"].as_str().unwrap_or_default();
+        assert!(!name.contains(['\n', '\u{2028}']), "{name}");
     }
 }
