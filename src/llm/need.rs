@@ -33,16 +33,27 @@ pub enum NoExtraction {
     ShortAnswer,
     /// The rules read the pending question's answer and nothing else is left.
     RulesRead,
+    /// A person has taken the conversation over: the bot does not answer, so nothing the
+    /// model could read changes what it does, and the lead's words stay with the person.
+    HumanTakeover,
 }
 
 impl NoExtraction {
-    /// Metric label: `short_answer`, `rules_read`.
+    /// Metric label: `short_answer`, `rules_read`, `human_takeover`.
     pub fn as_str(self) -> &'static str {
         match self {
             NoExtraction::ShortAnswer => "short_answer",
             NoExtraction::RulesRead => "rules_read",
+            NoExtraction::HumanTakeover => "human_takeover",
         }
     }
+}
+
+/// `Some(HumanTakeover)` while a person has the conversation (handoff reason
+/// `human_takeover`): no extraction call for the lead's messages then.
+pub fn extraction_skipped_for(snapshot: &crate::flow::Snapshot) -> Option<NoExtraction> {
+    (snapshot.handoff_reason() == Some(crate::flow::graph::HandoffReason::HumanTakeover))
+        .then_some(NoExtraction::HumanTakeover)
 }
 
 /// True for a short yes/no or number answer: at most [`SHORT_ANSWER_WORDS`] words that read as
@@ -113,6 +124,34 @@ mod tests {
     fn need(text: &str, pending: Option<Pending>) -> Option<NoExtraction> {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
         extraction_needed(&[text.to_string()], pending.as_ref(), &cfg(), now)
+    }
+
+    #[test]
+    fn no_extraction_while_a_person_has_the_conversation() {
+        use crate::flow::graph::HandoffReason;
+        use crate::flow::turn::{HandoffData, StageSnapshot};
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
+        let handed = |reason| crate::flow::Snapshot {
+            stage: StageSnapshot::Handoff(HandoffData {
+                reason,
+                at: now,
+                last_ack_at: None,
+                assignee: None,
+            }),
+            ..crate::flow::Snapshot::default()
+        };
+        assert_eq!(
+            extraction_skipped_for(&handed(HandoffReason::HumanTakeover)),
+            Some(NoExtraction::HumanTakeover)
+        );
+        assert_eq!(
+            extraction_skipped_for(&handed(HandoffReason::HotLead)),
+            None
+        );
+        assert_eq!(
+            extraction_skipped_for(&crate::flow::Snapshot::default()),
+            None
+        );
     }
 
     #[test]

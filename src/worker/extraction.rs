@@ -31,7 +31,8 @@ pub(super) async fn llm_fields(
         return Raced::Done(BTreeMap::new());
     }
     let pending = snapshot.lead.pending.as_ref();
-    let skip = need::extraction_needed(&latest, pending, turn.config, turn.now);
+    let skip = need::extraction_skipped_for(snapshot)
+        .or_else(|| need::extraction_needed(&latest, pending, turn.config, turn.now));
     work.short_answer = skip == Some(need::NoExtraction::ShortAnswer);
     if !llm.extraction_enabled() {
         return Raced::Done(BTreeMap::new());
