@@ -1813,26 +1813,34 @@ fn documents(parts: &[Clause], pending: Option<&Pending>) -> (BTreeMap<String, Y
             }
         }
     }
-    // The pending document, from a group of its own (set off by "tapi"/"but").
     if let Some(k) = pending_doc
         && !out.contains_key(k)
-        && !info.iter().any(|(_, n, _)| n.contains(&k))
+        && let Some(yn) = pending_in_own_group(&info, k)
     {
-        let named_groups: BTreeSet<usize> = info
-            .iter()
-            .filter(|(_, n, _)| !n.is_empty())
-            .map(|(g, _, _)| *g)
-            .collect();
-        if let Some(yn) = info
-            .iter()
-            .filter(|(g, n, _)| n.is_empty() && !named_groups.contains(g))
-            .find_map(|(_, _, a)| *a)
-        {
-            out.insert(k.to_string(), yn);
-            return (out, true);
-        }
+        out.insert(k.to_string(), yn);
+        return (out, true);
     }
     (out, false)
+}
+
+/// The pending document `k`'s answer from a group of its own (set off by "tapi"/"but"): the
+/// first answer of a clause that names no document, in a group where none is named. `None`
+/// when the text names `k` itself. `info` is [`documents`]' (group, named, answer) per clause.
+fn pending_in_own_group(
+    info: &[(usize, Vec<&'static str>, Option<YesNo>)],
+    k: &str,
+) -> Option<YesNo> {
+    if info.iter().any(|(_, n, _)| n.contains(&k)) {
+        return None;
+    }
+    let named_groups: BTreeSet<usize> = info
+        .iter()
+        .filter(|(_, n, _)| !n.is_empty())
+        .map(|(g, _, _)| *g)
+        .collect();
+    info.iter()
+        .filter(|(g, n, _)| n.is_empty() && !named_groups.contains(g))
+        .find_map(|(_, _, a)| *a)
 }
 
 /// One part of a message, split at punctuation and contrast words.
