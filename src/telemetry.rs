@@ -69,6 +69,13 @@ pub mod names {
     pub const LLM_FALLBACKS: &str = "ari_llm_fallbacks_total";
     /// Counter: tokens by `arm`, `call` and `kind` (`prompt`, `completion`).
     pub const LLM_TOKENS: &str = "ari_llm_tokens_total";
+    /// Counter: what the tokens cost, by `arm` and `call`, in millionths of a US dollar, at the
+    /// arm's `price_per_mtok_in` / `price_per_mtok_out` (`llm.toml`); absent without prices.
+    pub const LLM_COST_MICRO_USD: &str = "ari_llm_cost_micro_usd_total";
+    /// Counter: voice notes by `outcome` (`transcribed`, `no_media`, `too_large`,
+    /// `fetch_failed`, `failed`): what the transcription step did with a note without
+    /// transcript (issue 15).
+    pub const VOICE_NOTES: &str = "ari_voice_notes_total";
     /// Counter: new leads (conversations started) by `arm`: the A/B denominator.
     pub const LLM_LEADS: &str = "ari_llm_leads_total";
     /// Counter: leads whose consultation was booked, by `arm`. Booking share per arm =

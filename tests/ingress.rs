@@ -732,20 +732,7 @@ const VOICE_LEAD: &str = "+6281234567890";
 /// The Meta-format copy of that voice note: no transcript, no media URL (what a Meta-kind
 /// webhook delivers).
 fn meta_voice_note() -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "6281100099988",
-                         "phone_number_id": "106540352242922"},
-            "contacts": [{"wa_id": "6281234567890", "profile": {"name": "Budi Santoso"}}],
-            "messages": [{"from": "6281234567890", "id": VOICE_WAMID,
-                          "timestamp": "1763605022", "type": "audio",
-                          "audio": {"id": "2249017763541230",
-                                    "mime_type": "audio/ogg; codecs=opus", "voice": true}}]
-        }}]}]
-    }))
-    .unwrap()
+    common::meta_voice_note(VOICE_WAMID)
 }
 
 /// The lead says hello first, so that the voice note is answered mid-conversation (a first

@@ -565,3 +565,196 @@ async fn the_shared_dialogues_pass_with_an_llm_arm() {
         );
     }
 }
+
+/// What the lead says in the voice note of [`common::meta_voice_note`], as the mock
+/// transcription server hears it.
+const HEARD: &str = "halo kak, nama saya Rina Wulandari, mau lanjut S2 ke Jerman";
+/// The voice note's bytes as Kapso's media download serves them.
+const AUDIO: &[u8] = b"OggS\x00\x02fake-opus-voice-note";
+
+/// `llm.toml` for one arm that transcribes with `whisper-1`.
+fn transcribing_toml(llm: &MockServer, top: &str) -> String {
+    llm_toml_with(llm, top).replace(
+        "timeout_ms = 5000\n",
+        "timeout_ms = 5000\ntranscription_model = \"whisper-1\"\n",
+    )
+}
+
+/// Kapso's media API on the mock Kapso server: "Get media URL" answers a download link on the
+/// same server, which serves [`AUDIO`].
+async fn mount_media(kapso: &MockKapso) {
+    let link = format!("{}/media_download/voice", kapso.uri());
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/meta/whatsapp/v24.0/{}",
+            common::VOICE_MEDIA_ID
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "messaging_product": "whatsapp", "url": link, "mime_type": "audio/ogg",
+            "file_size": AUDIO.len().to_string(), "id": common::VOICE_MEDIA_ID
+        })))
+        .mount(&kapso.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/media_download/voice"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(AUDIO.to_vec()))
+        .mount(&kapso.server)
+        .await;
+}
+
+/// The mock LLM's `/audio/transcriptions` answers `response`.
+async fn mount_transcription(llm: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("POST"))
+        .and(path("/v1/audio/transcriptions"))
+        .respond_with(response)
+        .mount(llm)
+        .await;
+}
+
+/// The lead greets, then sends the Meta-format voice note; returns the stored messages and the
+/// stored snapshot once every turn is done.
+async fn greet_then_voice_note(svc: &Service) -> (Vec<ari::store::StoredMessage>, String) {
+    use ari::store::Store;
+    let c = reqwest::Client::new();
+    let lead = "+6281234567890";
+    let hello = text_payload(lead, "wamid.hello", "halo kak");
+    svc.post_signed(&c, &hello, Some("whatsapp.message.received"), None)
+        .await;
+    svc.wait_processed().await;
+    let r = svc
+        .post_signed(&c, &common::meta_voice_note("wamid.voice-1"), None, None)
+        .await;
+    assert_eq!(r.status(), 200);
+    svc.wait_processed().await;
+    svc.outbox_settled(lead).await;
+    let store = ari::store::sqlite::SqliteStore::open(&svc.db_path)
+        .await
+        .unwrap();
+    let key = ari::store::ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: lead.into(),
+    };
+    let messages = store.conversation_messages(&key).await.unwrap();
+    let record = store.conversation_record(&key).await.unwrap().unwrap();
+    store.close().await.unwrap();
+    (messages, record.snapshot.unwrap_or_default().to_string())
+}
+
+/// Whether a reply asked the lead to type (the `voice_unreadable` template, whatever the
+/// model's wording).
+fn asked_to_type(messages: &[ari::store::StoredMessage]) -> bool {
+    messages.iter().any(|m| {
+        ari::simulate::check::template_of(&m.meta).is_some_and(|t| t.ends_with("voice_unreadable"))
+    })
+}
+
+/// Issue 15 item 5: a Meta-format voice note (no transcript) is fetched through Kapso's media
+/// API and transcribed by the arm's `transcription_model`; the transcript is stored on the
+/// message and the turn reads it like typed text.
+#[tokio::test]
+async fn a_meta_voice_note_is_transcribed_and_read_like_text() {
+    let kapso = MockKapso::start().await;
+    mount_media(&kapso).await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    mount_transcription(
+        &llm,
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({ "text": HEARD })),
+    )
+    .await;
+    let svc = Service::spawn_with(with_llm_toml(&kapso, transcribing_toml(&llm, "")));
+    let (messages, snapshot) = greet_then_voice_note(&svc).await;
+
+    let note = messages
+        .iter()
+        .find(|m| m.wamid.as_deref() == Some("wamid.voice-1"))
+        .expect("the voice note is stored");
+    assert_eq!(
+        note.text.as_deref(),
+        Some(HEARD),
+        "the transcript is stored"
+    );
+    assert_eq!(note.meta["transcribed_by"], "mock", "{}", note.meta);
+    assert!(
+        snapshot.contains("Rina Wulandari"),
+        "the turn read the name in the transcript: {snapshot}"
+    );
+    assert!(
+        !asked_to_type(&messages),
+        "asked to type although transcribed"
+    );
+
+    // The media came from Kapso's media API, with the key and the business number.
+    let requests = kapso.server.received_requests().await.unwrap_or_default();
+    let get_url = requests
+        .iter()
+        .find(|r| r.url.path().ends_with(common::VOICE_MEDIA_ID))
+        .expect("Get media URL was called");
+    assert_eq!(get_url.headers.get("x-api-key").unwrap(), "k");
+    assert!(
+        get_url
+            .url
+            .query()
+            .unwrap_or("")
+            .contains("phone_number_id=106540352242922")
+    );
+    // The transcription request is multipart with the model and the audio.
+    let asked = llm.received_requests().await.unwrap_or_default();
+    let transcription = asked
+        .iter()
+        .find(|r| r.url.path() == "/v1/audio/transcriptions")
+        .expect("a transcription call");
+    let body = String::from_utf8_lossy(&transcription.body);
+    assert!(
+        body.contains("whisper-1") && body.contains("fake-opus-voice-note"),
+        "{body}"
+    );
+    assert_eq!(
+        metric(&svc, "ari_voice_notes_total", &[("outcome", "transcribed")]).await,
+        Some(1.0)
+    );
+}
+
+/// Without a transcript the lead is asked to type: when the transcription server fails, and
+/// when the note is over `transcription_max_bytes` (then no call is made at all).
+#[tokio::test]
+async fn a_voice_note_that_cannot_be_transcribed_asks_the_lead_to_type() {
+    for (top, status, outcome) in [
+        ("", 500, "status"),
+        ("transcription_max_bytes = 8", 200, "too_large"),
+    ] {
+        let kapso = MockKapso::start().await;
+        mount_media(&kapso).await;
+        let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+        let answer =
+            ResponseTemplate::new(status).set_body_json(serde_json::json!({"text": HEARD}));
+        mount_transcription(&llm, answer).await;
+        let svc = Service::spawn_with(with_llm_toml(&kapso, transcribing_toml(&llm, top)));
+        let (messages, _) = greet_then_voice_note(&svc).await;
+        let note = messages
+            .iter()
+            .find(|m| m.wamid.as_deref() == Some("wamid.voice-1"))
+            .expect("the voice note is stored");
+        assert_eq!(note.text, None, "{outcome}");
+        assert!(
+            asked_to_type(&messages),
+            "{outcome}: the lead is asked to type"
+        );
+        let calls = llm
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/v1/audio/transcriptions")
+            .count();
+        assert_eq!(
+            calls > 0,
+            outcome == "status",
+            "{outcome}: {calls} transcription calls"
+        );
+        assert_eq!(
+            metric(&svc, "ari_voice_notes_total", &[("outcome", outcome)]).await,
+            Some(1.0),
+            "{outcome}"
+        );
+    }
+}

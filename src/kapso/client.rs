@@ -1,5 +1,8 @@
 //! [`KapsoClient`]: the live HTTP client for Kapso's Meta-compatible send API.
 
+mod media;
+pub use media::{FetchedMedia, MediaError};
+
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};

@@ -35,7 +35,8 @@ mod error;
 pub mod outbox;
 
 pub use client::{
-    API_KEY_HEADER, GRAPH_API_VERSION, IDEMPOTENCY_KEY_HEADER, KapsoClient, RetryPolicy,
+    API_KEY_HEADER, FetchedMedia, GRAPH_API_VERSION, IDEMPOTENCY_KEY_HEADER, KapsoClient,
+    MediaError, RetryPolicy,
 };
 pub use error::{BuildError, CODE_WINDOW_CLOSED, RATE_LIMIT_CODES, SendError, TransientError};
 pub use reqwest::Url;

@@ -93,6 +93,14 @@ impl OutboxSender {
         self.sender.is_dry_run()
     }
 
+    /// The live Kapso client (for inbound media); `None` in a dry run.
+    pub fn kapso(&self) -> Option<&super::KapsoClient> {
+        match &self.sender {
+            Sender::Live(client) => Some(client),
+            Sender::DryRun => None,
+        }
+    }
+
     /// Marks an inbound message read and shows the typing indicator (best effort: a failure
     /// is logged, never retried; the indicator disappears by itself after 25 s).
     pub fn mark_read(self: &Arc<Self>, phone_number_id: String, wamid: String) {

@@ -44,6 +44,9 @@ use super::prompt::{Prompts, leak_markers};
 use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
 use crate::telemetry::mask_phone;
 
+mod transcribe;
+pub use transcribe::{AudioClip, Transcript};
+
 /// Retries after the first attempt (429 / 5xx / connect errors), within the budget.
 pub const MAX_RETRIES: usize = 1;
 
@@ -138,6 +141,7 @@ pub struct Llm {
     reply_min_budget_ms: u64,
     extraction: bool,
     prompts: Prompts,
+    transcription_max_bytes: u64,
 }
 
 impl Llm {
@@ -272,6 +276,7 @@ impl Llm {
             reply_min_budget_ms: config.reply_min_budget_ms,
             extraction: config.extraction,
             prompts,
+            transcription_max_bytes: config.transcription_max_bytes,
         })
     }
 
@@ -413,7 +418,7 @@ impl Llm {
             })
         });
         record_call(
-            &arm.cfg.name,
+            &arm.cfg,
             CallKind::Reply,
             latency,
             tokens,
@@ -502,7 +507,7 @@ impl Llm {
             })
         });
         record_call(
-            &arm.cfg.name,
+            &arm.cfg,
             CallKind::Extract,
             latency,
             tokens,

@@ -33,6 +33,10 @@ pub const DEFAULT_REPLY_MIN_BUDGET_MS: u64 = 4_000;
 /// stay (ms), so the store reads, the commit and the sends of a turn fit in the lease too.
 pub const LEASE_MARGIN_MS: u64 = 10_000;
 
+/// Largest voice note fetched for transcription when the file sets none (bytes): WhatsApp's
+/// own limit for audio is 16 MB, OpenAI's transcription endpoint takes up to 25 MB.
+pub const DEFAULT_TRANSCRIPTION_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Default `max_tokens`: WhatsApp replies are short; 300 tokens is ~1,000 characters.
 pub const DEFAULT_MAX_TOKENS: u32 = 300;
 
@@ -61,6 +65,9 @@ struct FileConfig {
     /// How long an open breaker skips the arm, in ms (default 30000).
     #[serde(default)]
     breaker_cooldown_ms: Option<u64>,
+    /// Largest voice note fetched for transcription, in bytes (default 16 MiB).
+    #[serde(default)]
+    transcription_max_bytes: Option<u64>,
     /// The arms.
     #[serde(default, rename = "arm")]
     arms: Vec<FileArm>,
@@ -87,6 +94,16 @@ struct FileArm {
     /// Extra HTTP headers (e.g. OpenRouter's `HTTP-Referer`, `X-Title`). Not for secrets.
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// The model of `/audio/transcriptions` for voice notes without transcript (e.g.
+    /// `whisper-1`); absent: this arm transcribes nothing.
+    #[serde(default)]
+    transcription_model: Option<String>,
+    /// Price of a million prompt tokens (USD), for the cost figures.
+    #[serde(default)]
+    price_per_mtok_in: Option<f64>,
+    /// Price of a million completion tokens (USD).
+    #[serde(default)]
+    price_per_mtok_out: Option<f64>,
 }
 
 /// Which request field carries the completion limit. OpenAI's newer models accept only
@@ -150,6 +167,31 @@ pub struct ArmConfig {
     pub timeout_ms: u64,
     /// Extra HTTP headers.
     pub headers: BTreeMap<String, String>,
+    /// The transcription model (`/audio/transcriptions`) for voice notes without transcript;
+    /// `None`: the arm transcribes nothing and such a note is answered as issue 14 says.
+    pub transcription_model: Option<String>,
+    /// What the arm's tokens cost (USD per million; zero when not configured).
+    pub price: Price,
+}
+
+/// An arm's token prices (`price_per_mtok_in` / `price_per_mtok_out` in `llm.toml`), in US
+/// dollars per million tokens; both zero when not configured (no cost is then reported).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Price {
+    /// USD per million prompt (input) tokens.
+    pub per_mtok_in: f64,
+    /// USD per million completion (output) tokens.
+    pub per_mtok_out: f64,
+}
+
+impl Price {
+    /// What `prompt` and `completion` tokens cost, in millionths of a US dollar (rounded to
+    /// the nearest): the unit of the `ari_llm_cost_micro_usd_total` counter.
+    pub fn micro_usd(&self, prompt: u64, completion: u64) -> u64 {
+        // A price per million tokens is exactly the price of one token in micro-USD.
+        let micro = prompt as f64 * self.per_mtok_in + completion as f64 * self.per_mtok_out;
+        micro.round().max(0.0) as u64
+    }
 }
 
 /// The validated file.
@@ -172,6 +214,10 @@ pub struct LlmConfig {
     /// How long an open breaker skips its arm (ms, > 0; default
     /// [`super::breaker::DEFAULT_COOLDOWN_MS`]).
     pub breaker_cooldown_ms: u64,
+    /// Largest voice note fetched for transcription (bytes; default
+    /// [`DEFAULT_TRANSCRIPTION_MAX_BYTES`]): a bigger one is not fetched, and the lead is asked
+    /// to type.
+    pub transcription_max_bytes: u64,
     /// At least one arm, names unique.
     pub arms: Vec<ArmConfig>,
 }
@@ -261,7 +307,17 @@ impl LlmConfig {
                  {turn_budget_ms}: no reply would ever be worded after an extraction"
             )));
         }
+        let transcription_max_bytes = file
+            .transcription_max_bytes
+            .unwrap_or(DEFAULT_TRANSCRIPTION_MAX_BYTES);
+        if transcription_max_bytes == 0 {
+            return Err(LlmConfigError::Invalid(
+                "transcription_max_bytes must be > 0 (omit transcription_model to transcribe nothing)"
+                    .into(),
+            ));
+        }
         Ok(LlmConfig {
+            transcription_max_bytes,
             budget_ms,
             turn_budget_ms,
             reply_min_budget_ms,
@@ -375,7 +431,18 @@ fn validate_arm(
             }
         },
     };
+    let transcription_model = match a.transcription_model.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(bad(
+                "transcription_model is empty; omit it to transcribe nothing".into(),
+            ));
+        }
+        other => other.map(str::to_string),
+    };
+    let price = price(a.price_per_mtok_in, a.price_per_mtok_out).map_err(bad)?;
     Ok(ArmConfig {
+        transcription_model,
+        price,
         name,
         base_url,
         model: a.model.trim().to_string(),
@@ -387,6 +454,20 @@ fn validate_arm(
         weight: a.weight,
         timeout_ms,
         headers: a.headers,
+    })
+}
+
+/// An arm's prices as written; refused when negative or not a number.
+fn price(per_mtok_in: Option<f64>, per_mtok_out: Option<f64>) -> Result<Price, String> {
+    let check = |key: &str, v: Option<f64>| match v {
+        Some(p) if !p.is_finite() || p < 0.0 => Err(format!(
+            "{key} {p} must be a price >= 0 (USD per million tokens)"
+        )),
+        other => Ok(other.unwrap_or(0.0)),
+    };
+    Ok(Price {
+        per_mtok_in: check("price_per_mtok_in", per_mtok_in)?,
+        per_mtok_out: check("price_per_mtok_out", per_mtok_out)?,
     })
 }
 
@@ -469,6 +550,39 @@ mod tests {
         let no_breaker = format!("breaker_failures = 0\n{TWO_ARMS}");
         let e = LlmConfig::parse(&no_breaker, env).unwrap_err().to_string();
         assert!(e.contains("breaker_failures"), "{e}");
+    }
+
+    #[test]
+    fn transcription_and_prices_are_per_arm() {
+        let t = TWO_ARMS.replace(
+            "timeout_ms = 20000",
+            "timeout_ms = 20000\ntranscription_model = \"whisper-1\"\nprice_per_mtok_in = 0.15\nprice_per_mtok_out = 0.6",
+        );
+        let c = LlmConfig::parse(&format!("transcription_max_bytes = 1000\n{t}"), env).unwrap();
+        assert_eq!(c.transcription_max_bytes, 1000);
+        assert_eq!(c.arms[0].transcription_model, None);
+        assert_eq!(c.arms[0].price, Price::default());
+        let local = &c.arms[1];
+        assert_eq!(local.transcription_model.as_deref(), Some("whisper-1"));
+        // 10,000 prompt tokens at $0.15/M and 1,000 completion tokens at $0.60/M: $0.0021.
+        assert_eq!(local.price.micro_usd(10_000, 1_000), 2_100);
+        let default = LlmConfig::parse(TWO_ARMS, env).unwrap();
+        assert_eq!(
+            default.transcription_max_bytes,
+            DEFAULT_TRANSCRIPTION_MAX_BYTES
+        );
+        for bad in [
+            "price_per_mtok_in = -1.0",
+            "price_per_mtok_out = nan",
+            "transcription_model = \" \"",
+        ] {
+            let t = TWO_ARMS.replace("timeout_ms = 20000", &format!("timeout_ms = 20000\n{bad}"));
+            let e = LlmConfig::parse(&t, env).unwrap_err().to_string();
+            assert!(e.contains("\"local\""), "{bad}: {e}");
+        }
+        assert!(
+            LlmConfig::parse(&format!("transcription_max_bytes = 0\n{TWO_ARMS}"), env).is_err()
+        );
     }
 
     #[test]

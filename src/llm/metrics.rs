@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::config::ArmConfig;
 use crate::telemetry::names;
 
 /// Suggested buckets (seconds) for [`names::LLM_LATENCY_SECONDS`]; without them the Prometheus
@@ -11,13 +12,15 @@ use crate::telemetry::names;
 /// `PrometheusBuilder::set_buckets_for_metric(Matcher::Full(..), LLM_LATENCY_BUCKETS)`.
 pub const LLM_LATENCY_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0];
 
-/// `reply` or `extract`.
+/// `reply`, `extract` or `transcribe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
     /// A reply.
     Reply,
     /// An extraction.
     Extract,
+    /// A voice note's transcription (`/audio/transcriptions`).
+    Transcribe,
 }
 
 impl CallKind {
@@ -26,18 +29,29 @@ impl CallKind {
         match self {
             CallKind::Reply => "reply",
             CallKind::Extract => "extract",
+            CallKind::Transcribe => "transcribe",
         }
     }
 }
 
-/// One finished call: count, latency, and tokens or the error kind.
+/// One finished call of `arm`: count, latency, and tokens or the error kind; with prices
+/// configured, the tokens' cost in `ari_llm_cost_micro_usd_total` (millionths of a US dollar).
 pub fn record_call(
-    arm: &str,
+    arm: &ArmConfig,
     call: CallKind,
     latency: Duration,
     tokens: (Option<u32>, Option<u32>),
     error: Option<&'static str>,
 ) {
+    let cost = arm.price.micro_usd(
+        u64::from(tokens.0.unwrap_or(0)),
+        u64::from(tokens.1.unwrap_or(0)),
+    );
+    if cost > 0 {
+        metrics::counter!(names::LLM_COST_MICRO_USD, "arm" => arm.name.clone(), "call" => call.as_str())
+            .increment(cost);
+    }
+    let arm = arm.name.as_str();
     let labels = [
         ("arm", arm.to_string()),
         ("call", call.as_str().to_string()),

@@ -37,7 +37,7 @@ pub mod typing;
 
 pub use breaker::BreakerState;
 pub use budget::TurnBudget;
-pub use client::{Llm, LlmReply, MAX_RETRIES, spawn_prompt_reloader};
+pub use client::{AudioClip, Llm, LlmReply, MAX_RETRIES, Transcript, spawn_prompt_reloader};
 pub use config::{ArmConfig, LlmConfig, LlmConfigError};
 pub use error::LlmError;
 pub use extract::{ExtractedFields, merge};

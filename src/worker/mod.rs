@@ -50,6 +50,7 @@ mod plan;
 pub mod reminders;
 pub mod turn;
 mod typing;
+mod voice;
 mod wording;
 
 use std::collections::HashMap;

@@ -28,7 +28,7 @@ use tokio::sync::watch;
 
 use super::effects::{self, Next};
 use super::plan::{Plan, from_consultant, lead_wrote, plan};
-use super::{booking, extraction, typing};
+use super::{booking, extraction, typing, voice};
 use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{self, InputEvent, SlotOption, Snapshot, StageId, TurnInput};
 use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
@@ -152,6 +152,7 @@ impl<'a> Turn<'a> {
         config: &'a FlowConfig,
         now: DateTime<Utc>,
         plan: &Plan,
+        budget: Option<TurnBudget>,
     ) -> Self {
         let send = claim.phone_number_id.as_ref().map(|pnid| SendRequest {
             phone_number_id: pnid.clone(),
@@ -167,7 +168,7 @@ impl<'a> Turn<'a> {
             history: history(claim, &plan.messages),
             last_inbound_wamid: plan.last_inbound_wamid.clone(),
             lead_wrote: lead_wrote(&plan.events),
-            llm_budget: std::sync::OnceLock::new(),
+            llm_budget: budget.map_or_else(std::sync::OnceLock::new, std::sync::OnceLock::from),
         }
     }
 }
@@ -393,41 +394,53 @@ pub async fn take_turn(
         // Arrivals up to now are in this claim (or in the next turn's): only newer ones count.
         i.arrivals.borrow_and_update();
     }
-    let grace = arrivals.as_ref().and_then(|i| i.voice_grace);
-    if let Some(until_ms) = awaiting_transcript(&claim, now.timestamp_millis(), grace) {
-        tracing::info!(
-            conversation = claim.conversation_id,
-            wait_ms = until_ms - now.timestamp_millis(),
-            "the newest message is a voice note without transcript: waiting for Kapso's copy"
-        );
-        deps.store
-            .release_turn(claim.conversation_id, &claim.lease_token)
-            .await?;
-        return Ok(TurnRun::AwaitingTranscript { until_ms });
-    }
     let started = Instant::now();
     let result = run_claimed(deps, key, &claim, now, arrivals).await;
     metrics::histogram!(names::TURN_SECONDS).record(started.elapsed().as_secs_f64());
     result
 }
 
+/// Ends the turn as [`TurnRun::AwaitingTranscript`] (nothing written, the lease released)
+/// when its newest lead message is a voice note still without words that Kapso's copy may
+/// complete (see [`awaiting_transcript`]); `None`: run the turn now.
+async fn wait_for_transcript(
+    deps: &TurnDeps,
+    claim: &TurnClaim,
+    rows: &[crate::inbox::InboxRow],
+    now: DateTime<Utc>,
+    arrivals: &Arrivals,
+) -> Result<Option<TurnRun>, TurnError> {
+    let grace = arrivals.as_ref().and_then(|i| i.voice_grace);
+    let Some(until_ms) = awaiting_transcript(rows, now.timestamp_millis(), grace) else {
+        return Ok(None);
+    };
+    tracing::info!(
+        conversation = claim.conversation_id,
+        wait_ms = until_ms - now.timestamp_millis(),
+        "the newest message is a voice note without transcript: waiting for Kapso's copy"
+    );
+    deps.store
+        .release_turn(claim.conversation_id, &claim.lease_token)
+        .await?;
+    Ok(Some(TurnRun::AwaitingTranscript { until_ms }))
+}
+
 /// Until when (ms since the epoch) the turn waits for a transcript, or `None` to run now.
 ///
 /// Issue 14's order for a voice note: a transcript from any copy of the message (the store
 /// completes a stored message with a later copy's, [`crate::inbox::enrich`]); else
-/// transcription by an LLM arm that has it configured (issue 15, not built yet: it would
-/// transcribe here, and only a note it cannot transcribe would wait); else, with a Meta-format
-/// webhook configured (`grace`), up to the grace after the note's receipt for Kapso's copy;
-/// else the flow asks the lead to type (`voice_unreadable`). Only the newest lead message
-/// counts: a text after a voice note answers the batch at once.
+/// transcription by an LLM arm that has it configured ([`super::voice`], which has run by now:
+/// only a note it could not transcribe waits); else, with a Meta-format webhook configured
+/// (`grace`), up to the grace after the note's receipt for Kapso's copy; else the flow asks
+/// the lead to type (`voice_unreadable`). Only the newest lead message counts: a text after a
+/// voice note answers the batch at once.
 fn awaiting_transcript(
-    claim: &TurnClaim,
+    rows: &[crate::inbox::InboxRow],
     now_ms: i64,
     grace: Option<std::time::Duration>,
 ) -> Option<i64> {
     let grace_ms = i64::try_from(grace?.as_millis()).unwrap_or(i64::MAX);
-    let newest = claim
-        .inbound
+    let newest = rows
         .iter()
         .rev()
         .find(|r| r.kind == crate::inbox::EventKind::Message && r.event.message.is_some())?;
@@ -447,10 +460,22 @@ async fn run_claimed(
 ) -> Result<TurnRun, TurnError> {
     let mut snapshot = decode_snapshot(claim)?;
     let config = deps.flow.current().for_workspace(&key.workspace_id);
+    let consultant = from_consultant(&config, &key.contact_phone);
+
+    // Voice notes without words: transcribed first, or waited for (Kapso's copy).
+    let voice = if consultant {
+        voice::Voice::default()
+    } else {
+        voice::transcribe(deps, key, claim, &snapshot).await
+    };
+    let rows = voice.rows.as_deref().unwrap_or(&claim.inbound);
+    if let Some(waiting) = wait_for_transcript(deps, claim, rows, now, &arrivals).await? {
+        return Ok(waiting);
+    }
 
     // Plan: what the claimed inbox rows mean for the core.
-    let mut plan = plan(&claim.inbound);
-    let consultant = from_consultant(&config, &key.contact_phone);
+    let mut plan = plan(rows);
+    voice.annotate(&mut plan.messages);
     if consultant {
         // A consultant's own number is not a lead: its messages are recorded, never greeted,
         // qualified or scored.
@@ -460,8 +485,9 @@ async fn run_claimed(
         );
         plan.events.clear();
     }
-    let turn = Turn::new(deps, key, claim, &config, now, &plan);
+    let turn = Turn::new(deps, key, claim, &config, now, &plan, voice.budget);
     let mut work = TurnWork::new(plan.messages);
+    work.typing_shown = voice.typing_shown;
     if claim.snapshot.is_none()
         && !consultant
         && let Some(llm) = &deps.llm

@@ -350,6 +350,29 @@ pub fn text_payload(phone: &str, wamid: &str, text: &str) -> Vec<u8> {
     .expect("json")
 }
 
+/// A Meta-format (`whatsapp_business_account`) delivery of one voice note from +62 812-3456-7890
+/// to business number 106540352242922: no transcript, no media URL, media id
+/// [`VOICE_MEDIA_ID`] (what a Meta-kind webhook delivers).
+pub fn meta_voice_note(wamid: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6281100099988",
+                         "phone_number_id": "106540352242922"},
+            "contacts": [{"wa_id": "6281234567890", "profile": {"name": "Budi Santoso"}}],
+            "messages": [{"from": "6281234567890", "id": wamid,
+                          "timestamp": "1763605022", "type": "audio",
+                          "audio": {"id": VOICE_MEDIA_ID,
+                                    "mime_type": "audio/ogg; codecs=opus", "voice": true}}]
+        }}]}]
+    }))
+    .expect("json")
+}
+
+/// The media id of [`meta_voice_note`]'s audio.
+pub const VOICE_MEDIA_ID: &str = "2249017763541230";
+
 /// A contact's replies reached Kapso in the order their turns committed them, each once, and
 /// every row is recorded as sent.
 pub fn assert_in_commit_order_once(mock: &kapso_mock::MockKapso, outbox: &[ari::store::OutboxRow]) {
