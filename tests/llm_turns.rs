@@ -566,6 +566,40 @@ async fn the_shared_dialogues_pass_with_an_llm_arm() {
     }
 }
 
+/// Issue 15 item 6: with prices on the arm, the tokens the server reports are priced into
+/// `ari_llm_cost_micro_usd_total`. The mock reports 100 prompt and 20 completion tokens per
+/// call, so at $1 and $2 per million tokens each call costs 100 + 40 = 140 micro-USD.
+#[tokio::test]
+async fn the_cost_of_the_reported_tokens_is_a_metric() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let toml = llm_toml(&llm).replace(
+        "timeout_ms = 5000\n",
+        "timeout_ms = 5000\nprice_per_mtok_in = 1.0\nprice_per_mtok_out = 2.0\n",
+    );
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281234567890";
+    let text = text_payload(
+        lead,
+        "wamid.cost-1",
+        "halo kak, mau tanya kuliah S2 di Australia",
+    );
+    svc.post_signed(&c, &text, Some("whatsapp.message.received"), None)
+        .await;
+    svc.wait_processed().await;
+    svc.outbox_settled(lead).await;
+    let labels = [("arm", "mock"), ("call", "reply")];
+    let calls = metric(&svc, "ari_llm_calls_total", &labels)
+        .await
+        .expect("a reply call");
+    assert!(calls >= 1.0);
+    assert_eq!(
+        metric(&svc, "ari_llm_cost_micro_usd_total", &labels).await,
+        Some(140.0 * calls)
+    );
+}
+
 /// What the lead says in the voice note of [`common::meta_voice_note`], as the mock
 /// transcription server hears it.
 const HEARD: &str = "halo kak, nama saya Rina Wulandari, mau lanjut S2 ke Jerman";

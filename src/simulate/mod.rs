@@ -688,8 +688,14 @@ impl Simulator {
             workspace_id: self.key.workspace_id.clone(),
             contact_phone: phone,
         };
-        // Its first turn stores the conversation (its greeting goes to that lead, not ours).
-        take_turn(&self.deps, &key, None).await?;
+        // Its first turn stores the conversation (its greeting goes to that lead, not ours),
+        // with template replies: another lead's calls are no part of this dialogue's (the
+        // calls and cost per dialogue, benches/llm_cost.rs).
+        let deps = TurnDeps {
+            llm: None,
+            ..self.deps.clone()
+        };
+        take_turn(&deps, &key, None).await?;
         let record = self.store.conversation_record(&key).await?;
         Ok(record
             .context("the other lead's conversation was not stored")?

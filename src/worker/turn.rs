@@ -59,7 +59,8 @@ pub fn no_form_answers() -> FormAnswers {
     Arc::new(|_| BTreeMap::new())
 }
 
-/// What a turn needs from the rest of the service.
+/// What a turn needs from the rest of the service. Cheap to clone (shared handles).
+#[derive(Clone)]
 pub struct TurnDeps {
     pub store: Arc<dyn Store>,
     pub flow: Arc<FlowConfigHandle>,
