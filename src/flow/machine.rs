@@ -1499,6 +1499,9 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
     let Some(event) = prepared.event.clone() else {
         return without_event(snapshot, lead, update);
     };
+    if let Some(out) = consent_turn(snapshot, &lead, &prepared, cfg, input.now) {
+        return out;
+    }
     let event = booking_event(event, &snapshot.stage, &lead, input.now, &prepared.text);
     let text = prepared.text.as_str();
     let is_message = matches!(event, Event::Message | Event::HumanRequested);
@@ -1556,6 +1559,72 @@ pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> Tu
             rules,
             language_detected,
         },
+    }
+}
+
+/// Opt-out and resume ([`super::consent`]): a whole-message opt-out is recorded on the lead
+/// (`opted_out_at`) and confirmed once, or only recorded while a person has taken over; a
+/// resume after one clears it and says so. The stage does not change and nothing else of the
+/// message is read. `None`: no consent message, the turn goes on.
+fn consent_turn(
+    snapshot: &Snapshot,
+    lead: &LeadState,
+    prepared: &reading::Prepared,
+    cfg: &FlowConfig,
+    now: DateTime<Utc>,
+) -> Option<TurnOutput> {
+    if prepared.interactive_id.is_some() {
+        return None;
+    }
+    let intent = super::consent::intent(&prepared.raw, &cfg.consent)?;
+    let mut lead = lead.clone();
+    let said = match intent {
+        super::consent::Intent::OptOut => {
+            let first = lead.opted_out_at.is_none();
+            lead.opted_out_at.get_or_insert(now);
+            first.then(|| ("opted_out", cfg.consent.opted_out.clone()))
+        }
+        super::consent::Intent::Resume => {
+            lead.opted_out_at.take()?;
+            Some(("resumed", cfg.consent.resumed.clone()))
+        }
+    };
+    let taken_over = snapshot.handoff_reason() == Some(HandoffReason::HumanTakeover);
+    let rule = format!("consent_{}", said.as_ref().map_or("repeated", |(k, _)| *k));
+    let effects = said
+        .filter(|_| !taken_over)
+        .map(|(key, template)| Effect::Reply(consent_reply(&lead, key, &template)))
+        .into_iter()
+        .collect();
+    Some(TurnOutput {
+        snapshot: Snapshot {
+            lead,
+            ..snapshot.clone()
+        },
+        effects,
+        transitions: Vec::new(),
+        trace: TurnTrace {
+            rules: vec![rule],
+            ..TurnTrace::default()
+        },
+    })
+}
+
+/// `consent.<key>` rendered with the lead's first name as `{name}`.
+fn consent_reply(lead: &LeadState, key: &str, template: &str) -> Reply {
+    let name = match lead.fields.get("name") {
+        Some(FieldValue::Known(n)) => n.split_whitespace().next().unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    let values = BTreeMap::from([("name".to_string(), name.clone())]);
+    let mut text = render(template, &values);
+    if name.is_empty() {
+        text = tidy_unknown_name(&text);
+    }
+    Reply {
+        template: format!("consent.{key}"),
+        values,
+        text,
     }
 }
 

@@ -452,6 +452,11 @@ pub struct LeadState {
     /// A language one confident message was written in, not yet switched to.
     #[serde(default)]
     pub language_challenger: Option<String>,
+    /// The consent record (issue 18): when the lead opted out of messages ("STOP"), `None`
+    /// when never or since resumed ("MULAI"). Proactive messages (reminders) are not sent
+    /// while it is set; replies to the lead's own messages are.
+    #[serde(default)]
+    pub opted_out_at: Option<DateTime<Utc>>,
 }
 
 /// A booked consultation, kept so the lead can cancel or reschedule it.

@@ -281,13 +281,17 @@ fn reply_language(lang: &str, records: &[TurnRecord]) -> Option<String> {
 /// Each lead message gets a reply, or (while handed off) a message to the consultant; a
 /// message written while a person has the conversation (after a takeover, until a resume, a
 /// close or the bot answering again) is not checked: the person reads it in the business app.
+/// Nor is an opt-out repeated after its one confirmation.
 fn unanswered(records: &[TurnRecord]) -> Option<String> {
     let mut taken_over = false;
     for (i, r) in records.iter().enumerate() {
         let during_takeover = taken_over && r.state_before.as_deref() == Some("handoff");
         taken_over = r.state.as_deref() == Some("handoff")
             && r.handoff_reason.as_deref() == Some("human_takeover");
-        if during_takeover || !r.lead_message || is_reaction(r) {
+        // An opt-out repeated after its confirmation is left unanswered on purpose: the lead
+        // asked for no more messages and was told once (issue 18).
+        let repeated_opt_out = r.trace.rules.iter().any(|x| x == "consent_repeated");
+        if during_takeover || !r.lead_message || is_reaction(r) || repeated_opt_out {
             continue;
         }
         let relayed =

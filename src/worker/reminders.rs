@@ -10,6 +10,9 @@
 //! the lead's reminder is the approved template `scheduling.reminder_template` (its body's
 //! `{{1}}` date, `{{2}}` time, `{{3}}` consultant); without one it is skipped (logged). The
 //! consultant's reminder is text.
+//!
+//! A lead who opted out ("STOP", [`crate::flow::consent`]) gets no reminder; the consultant
+//! still does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +69,10 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
             cancelled: false,
             sent: u.reminders_sent.iter().filter_map(|k| kind_of(k)).collect(),
         };
-        for kind in scheduling::due_reminders(&input, now) {
+        let due = scheduling::due_reminders(&input, now);
+        // The consent record is read only when a reminder is due (one read per reminder).
+        let opted_out = !due.is_empty() && opted_out(deps, &u).await?;
+        for kind in due {
             let Some(pnid) = &u.phone_number_id else {
                 tracing::warn!(
                     appointment = u.appointment.id,
@@ -74,10 +80,17 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
                 );
                 continue;
             };
-            let mut messages: Vec<ReminderMessage> =
+            let lead = if opted_out {
+                tracing::info!(
+                    appointment = u.appointment.id,
+                    kind = kind.as_str(),
+                    "the lead opted out of messages: only the consultant is reminded"
+                );
+                None
+            } else {
                 lead_reminder(&u, kind, &slot, &config, now_ms)
-                    .into_iter()
-                    .collect();
+            };
+            let mut messages: Vec<ReminderMessage> = lead.into_iter().collect();
             messages.push(ReminderMessage {
                 to: slot.consultant_whatsapp.clone(),
                 body: handoff::consultant_reminder(
@@ -112,6 +125,17 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
         }
     }
     Ok(recorded)
+}
+
+/// Whether the lead opted out of messages (the consent record in the stored snapshot, issue
+/// 18): a proactive message such as a reminder is then not sent to the lead. An unreadable
+/// snapshot counts as not opted out (the turn that reads it fails loudly).
+async fn opted_out(deps: &TurnDeps, u: &UpcomingAppointment) -> Result<bool, StoreError> {
+    let record = deps.store.conversation_record(&u.key).await?;
+    Ok(record
+        .and_then(|r| r.snapshot)
+        .and_then(|v| crate::flow::Snapshot::from_json(&v.to_string()).ok())
+        .is_some_and(|s| s.lead.opted_out_at.is_some()))
 }
 
 /// The conversation's language (stored with the conversation): the persona's when none was

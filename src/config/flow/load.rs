@@ -442,7 +442,7 @@ impl Layers<'_> {
 
 /// The keys a language overlay holds: every text of the default file
 /// (`stages.<s>.texts.<k>`), the field and document labels, questions and re-asks, the
-/// `locale` words, the `reminders` texts and `persona.tone`.
+/// `locale` words, the `reminders` texts, the `consent` texts and `persona.tone`.
 pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let table = |v: Option<&toml::Value>| {
@@ -474,6 +474,8 @@ pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
             out.insert(format!("reminders.{key}"));
         }
     }
+    out.insert("consent.opted_out".into());
+    out.insert("consent.resumed".into());
     out.insert("persona.tone".into());
     out
 }

@@ -43,6 +43,10 @@ pub struct FlowConfig {
     /// texts. Defaults: Indonesian.
     #[serde(default)]
     pub reminders: ReminderTexts,
+    /// Opt-out and resume (issue 18): the whole-message phrases (the base file's, every
+    /// language's) and the two texts (translatable). Defaults: [`Consent::default`].
+    #[serde(default)]
+    pub consent: Consent,
     /// This flow in each other language, by code (`en`): `languages/<lang>.toml` (and the
     /// workspace's own `workspaces/<ws>/languages/<lang>.toml`) merged over it. Filled by the
     /// loader, never read from a file. The core picks one per conversation
@@ -104,6 +108,56 @@ impl Default for ReminderTexts {
         ReminderTexts {
             day_before: "Reminder: konsultasi kakak besok, {date} jam {time} {zone} dengan {consultant_name} ({duration} menit). Sampai ketemu ya kak! 🙏".into(),
             two_hours: "Reminder: konsultasi kakak 2 jam lagi, {date} jam {time} {zone} dengan {consultant_name} ({duration} menit). Sampai ketemu ya kak! 🙏".into(),
+        }
+    }
+}
+
+/// Opt-out and resume (`[consent]`, issue 18). A message opts out when it is nothing but an
+/// opt-out (a phrase of `opt_out_phrases`, or a request in other words such as "jangan chat
+/// saya lagi", "please stop messaging me": [`crate::flow::consent`]); a word inside a longer
+/// message never does. The phrases stay the base file's (both languages); the texts are
+/// translatable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Consent {
+    /// Whole messages that opt out (case, punctuation and a polite word around them aside).
+    pub opt_out_phrases: Vec<String>,
+    /// Whole messages that resume after an opt-out.
+    pub resume_phrases: Vec<String>,
+    /// The one confirmation of an opt-out (no placeholders).
+    pub opted_out: String,
+    /// The answer to a resume (placeholder `{name}`).
+    pub resumed: String,
+}
+
+impl Default for Consent {
+    fn default() -> Self {
+        let list = |words: &[&str]| words.iter().map(|w| (*w).to_string()).collect();
+        Consent {
+            opt_out_phrases: list(&[
+                "stop",
+                "berhenti",
+                "unsubscribe",
+                "unsub",
+                "stop all",
+                "opt out",
+                "optout",
+                "berhenti langganan",
+                "stop promo",
+                "jangan hubungi saya",
+            ]),
+            resume_phrases: list(&[
+                "mulai",
+                "mulai lagi",
+                "start",
+                "start again",
+                "resume",
+                "unstop",
+            ]),
+            opted_out:
+                "Baik kak, ARI tidak akan mengirim pesan lagi. Ketik MULAI kalau mau lanjut 🙏"
+                    .into(),
+            resumed: "Siap kak {name}, ARI aktif lagi 😊 Ada yang bisa dibantu?".into(),
         }
     }
 }

@@ -214,6 +214,7 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
 
     check_fields(cfg, &mut err);
     check_reminders(cfg, &mut err);
+    check_consent(cfg, &mut err);
     for (key, list, len) in [
         ("locale.weekdays", &cfg.locale.weekdays, 7),
         ("locale.months_short", &cfg.locale.months_short, 12),
@@ -415,6 +416,36 @@ fn check_fields(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
             err(format!("documents.{k}.question"), "missing question".into());
         }
         check_lead_placeholders(&format!("documents.{k}.question"), &d.question, err);
+    }
+}
+
+/// `[consent]`: texts not empty, `opted_out` without placeholders, `resumed` with `{name}` at
+/// most; no empty phrase.
+fn check_consent(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
+    let c = &cfg.consent;
+    for (key, text, allowed) in [
+        ("opted_out", &c.opted_out, &[][..]),
+        ("resumed", &c.resumed, &["name"][..]),
+    ] {
+        if text.trim().is_empty() {
+            err(format!("consent.{key}"), "text is empty".into());
+        }
+        for ph in placeholders(text) {
+            if !allowed.contains(&ph.as_str()) {
+                err(
+                    format!("consent.{key}"),
+                    format!("placeholder {{{ph}}} does not exist here"),
+                );
+            }
+        }
+    }
+    for (key, list) in [
+        ("opt_out_phrases", &c.opt_out_phrases),
+        ("resume_phrases", &c.resume_phrases),
+    ] {
+        if list.iter().any(|p| p.trim().is_empty()) {
+            err(format!("consent.{key}"), "a phrase is empty".into());
+        }
     }
 }
 
