@@ -971,3 +971,87 @@ async fn a_v1_payload_is_read_and_v2_is_recommended_at_start() {
         Some("106540352242922")
     );
 }
+
+/// A Meta-format text message from +62 812-3456-7891, with `referral` when given.
+fn meta_text(wamid: &str, text: &str, referral: Option<serde_json::Value>) -> Vec<u8> {
+    let mut message = json!({"from": "6281234567891", "id": wamid, "timestamp": "1763605022",
+                             "type": "text", "text": {"body": text}});
+    if let Some(r) = referral {
+        message["referral"] = r;
+    }
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6281100099988",
+                         "phone_number_id": "106540352242922"},
+            "contacts": [{"wa_id": "6281234567891", "profile": {"name": "Rani"}}],
+            "messages": [message]
+        }}]}]
+    }))
+    .unwrap()
+}
+
+/// Issue 16 item 5: the click-to-WhatsApp ad of the lead's first message is the lead's source
+/// (first touch: a later ad does not replace it). It is stored with the lead, shown in the
+/// consultant's handoff summary and sent to the CRM webhook.
+#[tokio::test]
+async fn the_ad_a_lead_came_from_reaches_the_consultant_and_the_crm() {
+    let svc = Service::spawn_with(Options {
+        env: vec![
+            (
+                "ARI_CRM_WEBHOOK_URL".into(),
+                "http://127.0.0.1:9/crm".into(),
+            ),
+            ("ARI_CRM_WEBHOOK_SECRET".into(), "crm-secret".into()),
+        ],
+        ..Options::default()
+    });
+    let c = client();
+    let ad = json!({"source_url": "https://fb.me/3cr4Wqqkv", "source_id": "120212345678900",
+                    "source_type": "ad", "headline": "Beasiswa S2 Australia 2027",
+                    "body": "Konsultasi gratis!", "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyY"});
+    let later = json!({"source_url": "https://fb.me/other", "source_id": "999",
+                       "source_type": "ad", "headline": "Kursus IELTS Kilat"});
+    let first = meta_text("wamid.ad-1", "halo kak, saya lihat iklannya", Some(ad));
+    assert_eq!(
+        svc.post_signed(&c, &first, None, None).await.status(),
+        StatusCode::OK
+    );
+    svc.wait_processed().await;
+    let second = meta_text("wamid.ad-2", "mau bicara dengan konsultan", Some(later));
+    assert_eq!(
+        svc.post_signed(&c, &second, None, None).await.status(),
+        StatusCode::OK
+    );
+    svc.wait_processed().await;
+
+    let rows = svc.outbox("+6281234567891").await;
+    let notice = rows
+        .iter()
+        .find(|r| r.body.contains("Sumber lead"))
+        .unwrap_or_else(|| panic!("no handoff notice with the lead source: {rows:#?}"));
+    assert!(
+        notice
+            .body
+            .contains("Sumber lead: Beasiswa S2 Australia 2027"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        !notice.body.contains("Kursus IELTS"),
+        "first touch kept: {}",
+        notice.body
+    );
+    let crm = rows
+        .iter()
+        .find(|r| r.body.contains("\"lead_source\""))
+        .unwrap_or_else(|| panic!("no CRM event: {rows:#?}"));
+    let event: serde_json::Value = serde_json::from_str(&crm.body).unwrap();
+    assert_eq!(
+        event["lead_source"]["ctwa_clid"],
+        "ARAkLkA8rmlFeiCktEJQ-QTwRiyY"
+    );
+    assert_eq!(event["lead_source"]["source_id"], "120212345678900");
+    assert!(event["lead_source"]["first_seen"].is_string(), "{event}");
+}

@@ -34,6 +34,7 @@ fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
         reacts_to: None,
         context_id: None,
         origin: Some("cloud_api".into()),
+        referral: None,
     });
     NewInboxItem {
         raw: serde_json::json!({"id": wamid, "text": {"body": text}}),

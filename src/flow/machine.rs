@@ -32,7 +32,7 @@ use super::scoring::{LeadScore, ScoreInput, ScoringRules, score};
 use super::text::render;
 use super::turn::{
     Assignee, BookedAppointment, BookingResult, Effect, FieldValue, HandoffData, InboundMessage,
-    InputEvent, LeadState, LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot,
+    InputEvent, LeadSource, LeadState, LeadUpdate, Reply, SchedulingData, SchedulingStep, Snapshot,
     StageSnapshot, TurnInput, TurnOutput, TurnTrace,
 };
 use super::yesno::{YesNo, parse_yes_no};
@@ -788,6 +788,14 @@ impl LeadState {
             self.known("name").unwrap_or_default().to_string(),
         );
         v.insert("bot_name".into(), cfg.persona.bot_name.clone());
+        v.insert(
+            "lead_source".into(),
+            self.source
+                .as_ref()
+                .and_then(LeadSource::label)
+                .map(|l| super::text::one_line(l, SUMMARY_VALUE_MAX_CHARS))
+                .unwrap_or_default(),
+        );
         v.insert("community_link".into(), cfg.persona.community_link.clone());
         v.insert(
             "score".into(),
@@ -1378,6 +1386,10 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
             s.reasons.join("; ")
         ));
     }
+    if let Some(label) = lead.source.as_ref().and_then(LeadSource::label) {
+        let label = super::text::one_line(label, SUMMARY_VALUE_MAX_CHARS);
+        parts.push(format!("{}: {label}", words.summary_source));
+    }
     // The consultant writes to the lead in the lead's language.
     if let Some(language) = &lead.language {
         parts.push(format!("{}: {language}", words.summary_language));
@@ -1488,6 +1500,15 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
 /// (`Dispatcher::dispatch`) and run the same-turn follow-ups (`Dispatcher::follow_ups`).
 pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnOutput {
     let mut lead = snapshot.lead.clone();
+    if lead.source.is_none()
+        && let Some(source) = &input.lead_source
+    {
+        // First touch: the first ad the lead came from stays their source.
+        lead.source = Some(LeadSource {
+            first_seen: Some(input.now),
+            ..source.clone()
+        });
+    }
     let mut update = LeadUpdate {
         fields: merge_form(&mut lead, &input.form_answers),
         ..LeadUpdate::default()
@@ -1793,7 +1814,39 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::tidy_unknown_name;
+    use super::*;
+
+    /// Issue 16 item 5: the first ad is kept (first touch, seen at the turn's clock), shown
+    /// in the consultant summary and offered to texts as `{lead_source}`.
+    #[test]
+    fn the_first_ad_is_the_lead_source() {
+        let cfg = crate::config::flow::load_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"),
+        )
+        .unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-23T09:00:00+07:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let ad = |headline: &str| LeadSource {
+            headline: Some(headline.into()),
+            ctwa_clid: Some("clid-1".into()),
+            ..LeadSource::default()
+        };
+        let mut input = TurnInput::text(now, "halo kak");
+        input.lead_source = Some(ad("Beasiswa S2 Australia"));
+        let first = run_turn(&Snapshot::new(), &input, &cfg).snapshot;
+        input.lead_source = Some(ad("Kursus IELTS"));
+        input.now = now + Duration::hours(1);
+        let second = run_turn(&first, &input, &cfg).snapshot;
+        let source = second.lead.source.clone().expect("a source");
+        assert_eq!(source.headline.as_deref(), Some("Beasiswa S2 Australia"));
+        assert_eq!(source.first_seen, Some(now));
+        assert!(summary(&second.lead, &cfg).contains("Sumber lead: Beasiswa S2 Australia"));
+        assert_eq!(
+            second.lead.values(&cfg)["lead_source"],
+            "Beasiswa S2 Australia"
+        );
+    }
 
     #[test]
     fn an_unknown_name_leaves_no_gap() {

@@ -35,6 +35,6 @@ pub use machine::{needs_free_slots, run_turn};
 pub use schedule::SlotOption;
 pub use scoring::{LeadScore, Temperature};
 pub use turn::{
-    Assignee, BookingResult, Effect, FieldValue, InboundMessage, InputEvent, LeadUpdate, Reply,
-    Snapshot, TurnInput, TurnOutput, TurnTrace,
+    Assignee, BookingResult, Effect, FieldValue, InboundMessage, InputEvent, LeadSource,
+    LeadUpdate, Reply, Snapshot, TurnInput, TurnOutput, TurnTrace,
 };

@@ -134,6 +134,9 @@ pub struct TurnInput {
     /// without a booked consultation to a consultant (`handoff::assign`). 0 when unknown.
     #[serde(default)]
     pub conversation_id: i64,
+    /// The ad referral of this turn's lead messages, if one carried it (the first).
+    #[serde(default)]
+    pub lead_source: Option<LeadSource>,
 }
 
 impl TurnInput {
@@ -150,6 +153,7 @@ impl TurnInput {
             free_slots: None,
             llm_fields: BTreeMap::new(),
             conversation_id: 0,
+            lead_source: None,
         }
     }
 }
@@ -457,6 +461,47 @@ pub struct LeadState {
     /// while it is set; replies to the lead's own messages are.
     #[serde(default)]
     pub opted_out_at: Option<DateTime<Utc>>,
+    /// Where the lead came from (issue 16 item 5): the click-to-WhatsApp ad of the first
+    /// message that carried one (first touch; a later ad does not replace it).
+    #[serde(default)]
+    pub source: Option<LeadSource>,
+}
+
+/// A click-to-WhatsApp ad or post the lead came from: Meta's `referral` object on the lead's
+/// message (Kapso passes it through). Every part is optional; text parts are as Meta sent them
+/// (one line each where shown to a consultant, [`super::text::one_line`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadSource {
+    /// `ad` or `post`.
+    #[serde(default)]
+    pub source_type: Option<String>,
+    /// The ad's or post's id.
+    #[serde(default)]
+    pub source_id: Option<String>,
+    /// The ad's or post's URL.
+    #[serde(default)]
+    pub source_url: Option<String>,
+    /// The ad's headline.
+    #[serde(default)]
+    pub headline: Option<String>,
+    /// The ad's body text.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The click id that ad-conversion reporting needs (`ctwa_clid`).
+    #[serde(default)]
+    pub ctwa_clid: Option<String>,
+    /// When ARI first saw it (set by the core: the turn's clock).
+    #[serde(default)]
+    pub first_seen: Option<DateTime<Utc>>,
+}
+
+impl LeadSource {
+    /// How the source reads in a summary or a text: the headline, else the URL, else the id.
+    pub fn label(&self) -> Option<&str> {
+        [&self.headline, &self.source_url, &self.source_id]
+            .into_iter()
+            .find_map(|x| x.as_deref().filter(|s| !s.trim().is_empty()))
+    }
 }
 
 /// A booked consultation, kept so the lead can cancel or reschedule it.

@@ -298,6 +298,8 @@ pub fn crm_event(
         },
         "summary": notice.summary,
         "digest": notice.digest,
+        // The click-to-WhatsApp ad the lead came from (issue 16 item 5), `null` without one.
+        "lead_source": lead.source,
         "appointment": notice.booked.map(|slot| serde_json::json!({
             "slot_id": slot.id,
             "starts_at": slot.start.to_rfc3339(),

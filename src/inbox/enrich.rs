@@ -159,6 +159,7 @@ mod tests {
             reacts_to: None,
             context_id: None,
             origin: None,
+            referral: None,
         });
         e
     }

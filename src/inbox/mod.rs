@@ -172,6 +172,9 @@ pub struct InboundMessage {
     pub context_id: Option<String>,
     /// Kapso's origin: `cloud_api`, `business_app` or `history_sync`.
     pub origin: Option<String>,
+    /// The click-to-WhatsApp ad or post the message came from (Meta's `referral`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<crate::flow::LeadSource>,
 }
 
 /// A Meta error attached to a status, e.g. code 131047 (24 h window closed).

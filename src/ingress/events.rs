@@ -457,7 +457,28 @@ fn parse_message(m: &Value) -> Option<InboundMessage> {
             .and_then(|c| str_at(c, "id"))
             .map(str::to_string),
         origin: kapso.and_then(|k| str_at(k, "origin")).map(str::to_string),
+        referral: m.get("referral").and_then(parse_referral),
     })
+}
+
+/// Meta's `referral` object of a message from a click-to-WhatsApp ad or post (`source_type`,
+/// `source_id`, `source_url`, `headline`, `body`, `ctwa_clid`); `None` when absent or empty.
+fn parse_referral(r: &Value) -> Option<crate::flow::LeadSource> {
+    let get = |k: &str| {
+        str_at(r, k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let source = crate::flow::LeadSource {
+        source_type: get("source_type"),
+        source_id: get("source_id"),
+        source_url: get("source_url"),
+        headline: get("headline"),
+        body: get("body"),
+        ctwa_clid: get("ctwa_clid"),
+        first_seen: None,
+    };
+    (source != crate::flow::LeadSource::default()).then_some(source)
 }
 
 fn parse_media(typed: Option<&Value>, kapso: Option<&Value>) -> Media {

@@ -128,6 +128,7 @@ fn message(m: &Value) -> Option<InboundMessage> {
         reacts_to: None,
         context_id: None,
         origin: str_at(m, "origin").map(str::to_string),
+        referral: None,
     })
 }
 

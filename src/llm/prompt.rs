@@ -220,6 +220,8 @@ struct SystemView<'a> {
     missing: &'a [String],
     documents: Vec<DocumentView<'a>>,
     score: Option<ScoreView>,
+    /// The ad the lead came from, `""` without one.
+    lead_source: &'a str,
     instruction: &'a str,
     question: &'a str,
     fallback: &'a str,
@@ -310,6 +312,7 @@ impl Prompts {
                 total,
                 temperature: t.as_str(),
             }),
+            lead_source: req.lead.source.as_deref().unwrap_or(""),
             instruction: &req.instruction,
             question: &req.question,
             fallback: &req.fallback_text,

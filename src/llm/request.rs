@@ -80,6 +80,8 @@ pub struct LeadFacts {
     pub documents: Vec<(String, String)>,
     /// Latest score and temperature.
     pub score: Option<(u32, Temperature)>,
+    /// The ad the lead came from (its headline, else URL or id; one line), if any.
+    pub source: Option<String>,
 }
 
 impl LeadFacts {
@@ -105,6 +107,12 @@ impl LeadFacts {
         }
         let mut facts = LeadFacts {
             name: snapshot.field("name").map(str::to_string),
+            source: snapshot
+                .lead
+                .source
+                .as_ref()
+                .and_then(crate::flow::LeadSource::label)
+                .map(|l| crate::flow::text::one_line(l, 120)),
             ..LeadFacts::default()
         };
         for key in order {

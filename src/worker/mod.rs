@@ -434,6 +434,7 @@ mod tests {
                 reacts_to: None,
                 context_id: None,
                 origin: None,
+                referral: None,
             });
             let delivery = NewDelivery {
                 idempotency_key: copy.into(),

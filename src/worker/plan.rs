@@ -58,6 +58,8 @@ pub(super) struct Plan {
     pub(super) delivery_failures: Vec<(String, String)>,
     /// The newest inbound wamid (for the read receipt and typing indicator).
     pub(super) last_inbound_wamid: Option<String>,
+    /// The ad referral of the first lead message that carried one (issue 16 item 5).
+    pub(super) lead_source: Option<crate::flow::LeadSource>,
 }
 
 /// Kapso's origin of a message imported from the phone's chat history (issue 16 item 7).
@@ -80,6 +82,7 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
         messages: Vec::new(),
         delivery_failures: Vec::new(),
         last_inbound_wamid: None,
+        lead_source: None,
     };
     let mut batch: Vec<FlowMessage> = Vec::new();
     let flush = |batch: &mut Vec<FlowMessage>, events: &mut Vec<InputEvent>| {
@@ -115,6 +118,9 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                 }
                 if let Some(fm) = to_flow_message(m) {
                     batch.push(fm);
+                }
+                if plan.lead_source.is_none() {
+                    plan.lead_source = m.referral.clone();
                 }
                 plan.last_inbound_wamid = Some(m.wamid.clone());
                 plan.messages.push(NewMessage {
@@ -262,6 +268,7 @@ mod tests {
             reacts_to: None,
             context_id: None,
             origin: None,
+            referral: None,
         });
         row(id, e)
     }

@@ -137,6 +137,8 @@ pub(super) struct Turn<'a> {
     pub(super) history: Vec<ChatMessage>,
     /// The newest inbound wamid (for the read receipt and typing indicator).
     pub(super) last_inbound_wamid: Option<String>,
+    /// The ad referral the turn's lead messages carried (the core keeps the first ever).
+    pub(super) lead_source: Option<crate::flow::LeadSource>,
     /// The claimed rows hold a lead message that is not a reaction (the read mark and
     /// "typing…" go out before a model call only then).
     pub(super) lead_wrote: bool,
@@ -168,6 +170,7 @@ impl<'a> Turn<'a> {
             send,
             history: history(claim, &plan.messages),
             last_inbound_wamid: plan.last_inbound_wamid.clone(),
+            lead_source: plan.lead_source.clone(),
             lead_wrote: lead_wrote(&plan.events),
             llm_budget: budget.map_or_else(std::sync::OnceLock::new, std::sync::OnceLock::from),
         }
@@ -583,6 +586,7 @@ async fn core_input(
         free_slots,
         llm_fields,
         conversation_id: turn.claim.conversation_id,
+        lead_source: turn.lead_source.clone(),
     }))
 }
 

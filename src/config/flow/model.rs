@@ -209,6 +209,8 @@ pub struct Locale {
     pub summary_reasons: String,
     /// The heading of the lead's language ("Bahasa lead").
     pub summary_language: String,
+    /// The heading of the ad the lead came from ("Sumber lead").
+    pub summary_source: String,
     /// The whole summary of a lead with nothing known yet.
     pub summary_empty: String,
 }
@@ -251,6 +253,7 @@ impl Default for Locale {
             summary_unknown: "tidak tahu".into(),
             summary_reasons: "Alasan skor".into(),
             summary_language: "Bahasa lead".into(),
+            summary_source: "Sumber lead".into(),
             summary_empty: "Lead dari WhatsApp via ARI. Lihat conversation history untuk detail."
                 .into(),
         }

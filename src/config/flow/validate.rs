@@ -33,6 +33,7 @@ pub const LEAD_PLACEHOLDERS: &[&str] = &[
     "community_link",
     "score",
     "temperature",
+    "lead_source",
 ];
 
 /// A reply text the core renders: its stage, key, whether it must exist (when the stage is
