@@ -17,7 +17,10 @@ use crate::config::settings::LogFormat;
 /// Metric names, in one place so the README and dashboards can rely on them.
 pub mod names {
     /// Counter: webhook deliveries by `event` and `outcome` (accepted, duplicate,
-    /// bad_signature, bad_content_type, malformed, too_large, store_unavailable).
+    /// bad_signature, bad_content_type, malformed, too_large, too_many_items,
+    /// store_unavailable). `event` is one of [`crate::ingress::KNOWN_EVENTS`] or `other` once
+    /// the signature holds, and `unverified` before (nothing the request says becomes a label
+    /// before the signature check, so the series cannot grow).
     pub const WEBHOOKS: &str = "ari_webhooks_total";
     /// Counter: deliveries refused for a missing or wrong signature.
     pub const SIGNATURE_FAILURES: &str = "ari_webhook_signature_failures_total";
@@ -34,6 +37,21 @@ pub mod names {
     /// (`batch`: the header said batch, the body is one event or Meta; `single`: no header, a
     /// batch body). The body is read as it shows.
     pub const BATCH_HEADER_MISMATCHES: &str = "ari_webhook_batch_header_mismatches_total";
+    /// Gauge: open connections, by `listener` (`main`, `metrics`).
+    pub const HTTP_CONNECTIONS: &str = "ari_http_connections";
+    /// Gauge: request bodies being read right now (at most `--max-body-reads`).
+    pub const HTTP_BODY_READS: &str = "ari_http_body_reads";
+    /// Gauge: the most request bodies read at once since start.
+    pub const HTTP_BODY_READS_PEAK: &str = "ari_http_body_reads_peak";
+    /// Counter: requests and connections the listener refused, by `reason` (`header_timeout`,
+    /// `request_timeout`, `too_large`, `busy`: every body-read slot taken, `unreadable_body`).
+    pub const HTTP_REFUSED: &str = "ari_http_refused_total";
+    /// Counter: failed `accept` calls (e.g. out of file descriptors), each followed by a
+    /// back-off.
+    pub const HTTP_ACCEPT_ERRORS: &str = "ari_http_accept_errors_total";
+    /// Counter: signed deliveries whose `X-Webhook-Event` the body contradicts (a message
+    /// under a workflow header, say): the body is read as it shows.
+    pub const EVENT_HEADER_MISMATCHES: &str = "ari_webhook_event_header_mismatches_total";
     /// Counter: inbox items stored, by `kind` and `state`.
     pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
     /// Counter: items for a business number no workspace serves.
