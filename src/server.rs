@@ -62,12 +62,15 @@ pub struct AppState {
 /// one call per this interval (issue 21 item 3).
 pub const PROBE_CACHE: Duration = Duration::from_secs(2);
 
+/// A value and when it was read, behind a lock held while it is refreshed.
+type Cached<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
+
 /// The store reads `/readyz` and `/metrics` make, each done at most once per [`PROBE_CACHE`]
 /// (concurrent probes wait for the one read), and whether `/metrics` is on this port.
 #[derive(Clone, Default)]
 pub struct Probes {
-    writable: Arc<tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>>,
-    depth: Arc<tokio::sync::Mutex<Option<(Instant, Option<u64>)>>>,
+    writable: Cached<Result<(), String>>,
+    depth: Cached<Option<u64>>,
     /// `--metrics-bind` is set: `/metrics` on the main port answers 404.
     pub metrics_elsewhere: bool,
 }
@@ -448,6 +451,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    // Outbox rows store the URL without its credentials; the CRM client calls it with them.
+    let crm_webhook_url = crm.as_ref().map(|c| c.url.clone());
     let outbox = OutboxSender::with_crm(Arc::clone(&store), sender, crm);
     let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
     let deps = Arc::new(TurnDeps {
@@ -460,7 +465,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         form_answers: no_form_answers(),
         knowledge: Arc::clone(&knowledge),
         llm: llm.clone(),
-        crm_webhook_url: settings.crm_webhook.as_ref().map(|(url, _)| url.clone()),
+        crm_webhook_url,
     });
     let reminders = reminders::spawn(
         Arc::clone(&deps),
@@ -550,7 +555,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let main = listen::serve(listener, router(state.clone()), limits, "main", stop_rx.clone());
+    let main = listen::serve(
+        listener,
+        router(state.clone()),
+        limits,
+        "main",
+        stop_rx.clone(),
+    );
     let metrics_port = async {
         match metrics_listener {
             Some(l) => {

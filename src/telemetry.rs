@@ -187,9 +187,53 @@ pub fn mask_phone(phone: &str) -> String {
         .collect()
 }
 
+/// Masks the personal data in a message text for logs: e-mail addresses become `<email>`, and
+/// runs of 7 or more digits (phone and account numbers, with `+`, spaces, dots, dashes or
+/// parentheses between them) are masked like [`mask_phone`]. The rest of the text stays
+/// readable (dry-run logs show what would have been sent).
+pub fn mask_text(text: &str) -> String {
+    static EMAIL: OnceLock<regex::Regex> = OnceLock::new();
+    static NUMBER: OnceLock<regex::Regex> = OnceLock::new();
+    let email = EMAIL.get_or_init(|| {
+        regex::Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+").expect("regex")
+    });
+    let number = NUMBER.get_or_init(|| regex::Regex::new(r"\+?\d[\d\s().-]{5,}\d").expect("regex"));
+    let text = email.replace_all(text, "<email>");
+    number
+        .replace_all(&text, |c: &regex::Captures<'_>| {
+            let raw = &c[0];
+            let digits: String = raw
+                .chars()
+                .filter(|ch| ch.is_ascii_digit() || *ch == '+')
+                .collect();
+            if digits.chars().filter(char::is_ascii_digit).count() >= 7 {
+                mask_phone(&digits)
+            } else {
+                raw.to_string()
+            }
+        })
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_emails_and_long_numbers_in_texts() {
+        let masked = mask_text(
+            "Halo Budi, kami hubungi di +62 812-3456-7890 atau budi.s@gmail.com; \
+             rekening 1234567890. Jadwal 10:00, Rp 500.000, tahun 2026.",
+        );
+        assert!(!masked.contains("3456"), "{masked}");
+        assert!(!masked.contains("budi.s@"), "{masked}");
+        assert!(!masked.contains("1234567890"), "{masked}");
+        assert!(masked.contains("<email>"), "{masked}");
+        assert!(masked.contains("+62*******7890"), "{masked}");
+        for kept in ["Halo Budi", "10:00", "Rp 500.000", "2026"] {
+            assert!(masked.contains(kept), "{kept}: {masked}");
+        }
+    }
 
     #[test]
     fn masks_all_but_last_four() {

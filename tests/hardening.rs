@@ -90,12 +90,18 @@ async fn stalled_uploads_and_half_sent_headers_are_closed_within_the_timeouts() 
     // Half-sent headers, then nothing.
     let started = Instant::now();
     let mut s = TcpStream::connect(&addr).await.unwrap();
-    s.write_all(b"POST /webhooks/kapso HTTP/1.1\r\nHost: ari\r\nContent-Type: application/json\r\n")
-        .await
-        .unwrap();
+    s.write_all(
+        b"POST /webhooks/kapso HTTP/1.1\r\nHost: ari\r\nContent-Type: application/json\r\n",
+    )
+    .await
+    .unwrap();
     let (_, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(closed, "half-sent headers still open after 5 s");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Headers trickled one byte every 100 ms: bytes keep coming, the head never completes.
     let started = Instant::now();
@@ -115,7 +121,11 @@ async fn stalled_uploads_and_half_sent_headers_are_closed_within_the_timeouts() 
         }
     }
     assert!(closed, "a trickled request head was never cut off");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A stalled upload: headers complete, 100 KiB of a declared 200 KiB body, then nothing.
     let started = Instant::now();
@@ -130,7 +140,11 @@ async fn stalled_uploads_and_half_sent_headers_are_closed_within_the_timeouts() 
     let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(closed, "a stalled upload still open after 5 s: {answer}");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A stalled chunked upload (no length to refuse up front).
     let mut s = TcpStream::connect(&addr).await.unwrap();
@@ -154,7 +168,11 @@ async fn stalled_uploads_and_half_sent_headers_are_closed_within_the_timeouts() 
     .unwrap();
     let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(closed && answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
 
     // The service still answers, and counted what it refused.
     let c = reqwest::Client::new();
@@ -164,8 +182,27 @@ async fn stalled_uploads_and_half_sent_headers_are_closed_within_the_timeouts() 
         r#"ari_http_refused_total{reason="too_large"}"#,
         r#"ari_http_refused_total{reason="header_timeout"}"#,
     ] {
-        assert!(metric(&text, needle).unwrap_or(0.0) >= 1.0, "{needle}:\n{text}");
+        assert!(
+            metric(&text, needle).unwrap_or(0.0) >= 1.0,
+            "{needle}:\n{text}"
+        );
     }
+}
+
+/// A request head over 32 KiB is refused (431) and its connection closed.
+#[tokio::test]
+async fn an_oversize_request_head_is_refused() {
+    let svc = spawn(&[]);
+    let mut s = TcpStream::connect(addr(&svc)).await.unwrap();
+    let mut head = b"GET /healthz HTTP/1.1\r\nHost: ari\r\n".to_vec();
+    for i in 0..64 {
+        head.extend(format!("X-Pad-{i}: {}\r\n", "a".repeat(1000)).bytes());
+    }
+    head.extend(b"\r\n");
+    let _ = s.write_all(&head).await;
+    let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(closed, "still open");
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
 
 /// A kept-alive connection that sends no next request is closed after the idle timeout.
@@ -173,12 +210,18 @@ async fn stalled_uploads_and_half_sent_headers_are_closed_within_the_timeouts() 
 async fn an_idle_kept_alive_connection_is_closed() {
     let svc = spawn(&["--idle-timeout-ms", "300"]);
     let mut s = TcpStream::connect(addr(&svc)).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: ari\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: ari\r\n\r\n")
+        .await
+        .unwrap();
     let started = Instant::now();
     let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(closed, "an idle connection still open after 5 s");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// With the connection cap reached, a further connection waits unserved; once one closes it
@@ -196,7 +239,9 @@ async fn connections_past_the_cap_wait_until_one_closes() {
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut s = TcpStream::connect(addr(&svc)).await.unwrap();
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: ari\r\n\r\n").await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: ari\r\n\r\n")
+            .await
+            .unwrap();
         let mut buf = [0u8; 512];
         let n = s.read(&mut buf).await.unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
@@ -207,7 +252,10 @@ async fn connections_past_the_cap_wait_until_one_closes() {
         .build()
         .unwrap();
     let refused = c.get(svc.url("/healthz")).send().await;
-    assert!(refused.is_err(), "a fifth connection was served: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "a fifth connection was served: {refused:?}"
+    );
     drop(held.pop());
     let r = reqwest::Client::new()
         .get(svc.url("/healthz"))
@@ -274,8 +322,14 @@ async fn with_a_thousand_stalled_uploads_the_bodies_read_at_once_never_exceed_th
     assert_eq!(peak_seen, CAP, "the cap was never reached: {answers:?}");
     // The first 8 time out (408), and so do those that got a slot when they left; the rest
     // waited 2 s for a slot in vain (503). Nothing else.
-    let timed_out = answers.get("HTTP/1.1 408 Request Timeout").copied().unwrap_or(0);
-    let busy = answers.get("HTTP/1.1 503 Service Unavailable").copied().unwrap_or(0);
+    let timed_out = answers
+        .get("HTTP/1.1 408 Request Timeout")
+        .copied()
+        .unwrap_or(0);
+    let busy = answers
+        .get("HTTP/1.1 503 Service Unavailable")
+        .copied()
+        .unwrap_or(0);
     assert!(timed_out >= CAP as usize, "{answers:?}");
     assert_eq!(timed_out + busy, 1000, "{answers:?}");
     let text = scrape(&c, &metrics).await;
@@ -315,8 +369,14 @@ async fn ten_thousand_unsigned_posts_with_random_event_headers_add_no_metric_ser
         req.body(body).send()
     };
     // One of each kind first, so their series exist.
-    assert_eq!(post("a".into(), false, 0).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(post("b".into(), true, 0).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        post("a".into(), false, 0).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post("b".into(), true, 0).await.unwrap().status(),
+        StatusCode::OK
+    );
     svc.wait_processed().await;
     let before = series(&scrape(&c, &svc.url("/metrics")).await);
 
@@ -360,14 +420,20 @@ async fn ten_thousand_unsigned_posts_with_random_event_headers_add_no_metric_ser
     let new: Vec<_> = after.difference(&before).collect();
     assert!(new.is_empty(), "new series: {new:#?}");
     assert!(
-        metric(&text, r#"ari_webhooks_total{event="unverified",outcome="bad_signature"}"#)
-            .unwrap_or(0.0)
+        metric(
+            &text,
+            r#"ari_webhooks_total{event="unverified",outcome="bad_signature"}"#
+        )
+        .unwrap_or(0.0)
             >= 10_001.0,
         "{text}"
     );
     assert!(
-        metric(&text, r#"ari_webhooks_total{event="whatsapp.message.received",outcome="accepted"}"#)
-            .unwrap_or(0.0)
+        metric(
+            &text,
+            r#"ari_webhooks_total{event="whatsapp.message.received",outcome="accepted"}"#
+        )
+        .unwrap_or(0.0)
             >= 201.0,
         "{text}"
     );
@@ -379,7 +445,10 @@ async fn a_flood_of_readiness_probes_barely_touches_the_store() {
     let svc = spawn(&[]);
     let c = reqwest::Client::new();
     let trips = |text: &str| metric(text, r#"ari_store_round_trips_total{store="sqlite"}"#);
-    assert_eq!(c.get(svc.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        c.get(svc.url("/readyz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let before = trips(&scrape(&c, &svc.url("/metrics")).await).unwrap_or(0.0);
     let started = Instant::now();
     for _ in 0..500 {
@@ -405,11 +474,12 @@ async fn an_oversize_batch_gets_413_and_stores_nothing() {
     let svc = spawn(&["--max-batch-items", "50"]);
     let c = reqwest::Client::new();
     let batch = |n: usize| {
-        let items: Vec<serde_json::Value> = (0..n)
-            .map(|i| serde_json::json!({"hello": i}))
-            .collect();
-        serde_json::to_vec(&serde_json::json!({"type": "whatsapp.unknown.x", "batch": true, "data": items}))
-            .unwrap()
+        let items: Vec<serde_json::Value> =
+            (0..n).map(|i| serde_json::json!({"hello": i})).collect();
+        serde_json::to_vec(
+            &serde_json::json!({"type": "whatsapp.unknown.x", "batch": true, "data": items}),
+        )
+        .unwrap()
     };
     let r = svc.post_signed(&c, &batch(51), None, None).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -453,14 +523,21 @@ async fn a_replayed_body_with_another_event_header_is_not_reinterpreted() {
     }))
     .unwrap();
     let r = svc
-        .post_signed(&c, &conversation, Some("workflow.execution.handoff"), Some("k5"))
+        .post_signed(
+            &c,
+            &conversation,
+            Some("workflow.execution.handoff"),
+            Some("k5"),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let rows = svc.wait_processed().await;
     assert!(
         rows.iter().all(|r| r.kind != EventKind::Workflow),
         "{:#?}",
-        rows.iter().map(|r| (r.kind, r.event_type.clone())).collect::<Vec<_>>()
+        rows.iter()
+            .map(|r| (r.kind, r.event_type.clone()))
+            .collect::<Vec<_>>()
     );
     assert!(
         rows.iter()
@@ -502,7 +579,10 @@ async fn a_foreign_request_id_is_replaced() {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], mine);
-    assert!(!svc.logs_text().contains(&long), "a 4000-byte request id was logged");
+    assert!(
+        !svc.logs_text().contains(&long),
+        "a 4000-byte request id was logged"
+    );
 }
 
 /// The admin knowledge PUT validates its path and the body's ids.
@@ -523,11 +603,36 @@ async fn the_admin_knowledge_put_validates_workspace_entry_and_ids() {
             .send()
     };
     let cases = [
-        ("default/faq%0Aforged", entry("faq"), StatusCode::BAD_REQUEST, "invalid_id"),
-        ("default/FAQ", entry("FAQ"), StatusCode::BAD_REQUEST, "invalid_id"),
-        ("Default/faq", entry("faq"), StatusCode::BAD_REQUEST, "invalid_id"),
-        ("nowhere/faq", entry("faq"), StatusCode::NOT_FOUND, "no_workspace"),
-        ("default/faq-a", entry("faq-b"), StatusCode::BAD_REQUEST, "invalid_entry"),
+        (
+            "default/faq%0Aforged",
+            entry("faq"),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            "default/FAQ",
+            entry("FAQ"),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            "Default/faq",
+            entry("faq"),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+        ),
+        (
+            "nowhere/faq",
+            entry("faq"),
+            StatusCode::NOT_FOUND,
+            "no_workspace",
+        ),
+        (
+            "default/faq-a",
+            entry("faq-b"),
+            StatusCode::BAD_REQUEST,
+            "invalid_entry",
+        ),
     ];
     for (path, body, status, code) in cases {
         let r = put(path, body).await.unwrap();
@@ -538,4 +643,148 @@ async fn the_admin_knowledge_put_validates_workspace_entry_and_ids() {
     assert!(!svc.logs_text().contains("forged\""), "a forged log line");
     let r = put("default/faq-a", entry("faq-a")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Runs a lead into a handoff (asks for a person) on a service whose CRM webhook is `crm_url`.
+async fn handoff_to_crm(crm_url: String) -> (common::kapso_mock::MockKapso, Service) {
+    let mock = common::kapso_mock::MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec![
+            "--crm-webhook-url".into(),
+            crm_url,
+            "--crm-webhook-secret".into(),
+            "crm-secret".into(),
+        ],
+        kapso: Some((mock.uri(), "test-key".into())),
+        ..Options::default()
+    });
+    let c = reqwest::Client::new();
+    let lead = "+6287712340000";
+    svc.post_signed(&c, &text_payload(lead, "wamid.H1", "halo"), None, None)
+        .await;
+    svc.wait_processed().await;
+    let ask = "saya mau bicara langsung dengan konsultan saja kak, bukan bot";
+    svc.post_signed(&c, &text_payload(lead, "wamid.H2", ask), None, None)
+        .await;
+    svc.wait_processed().await;
+    (mock, svc)
+}
+
+async fn crm_calls(crm: &wiremock::MockServer, n: usize) -> Vec<wiremock::Request> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let calls = crm.received_requests().await.unwrap();
+        if calls.len() >= n {
+            return calls;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the CRM got {} calls",
+            calls.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The CRM URL's credentials (`user:pass@`, `?token=`) are used for the call but neither stored
+/// on the outbox row nor logged; each call carries a timestamp and a signature over timestamp,
+/// idempotency key and body.
+#[tokio::test]
+async fn crm_credentials_stay_out_of_rows_and_logs_and_calls_are_signed_with_a_timestamp() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .and(query_param("token", "tok-very-secret"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("try again"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .and(query_param("token", "tok-very-secret"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&crm)
+        .await;
+    let url = crm.uri().replace("http://", "http://ari:pw-very-secret@")
+        + "/hooks/ari?token=tok-very-secret";
+    let (_mock, svc) = handoff_to_crm(url).await;
+    let calls = crm_calls(&crm, 2).await;
+    let last = &calls[1];
+    let header = |name: &str| {
+        last.headers
+            .get(name)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        header("authorization").starts_with("Basic "),
+        "the URL's user was not used"
+    );
+    let timestamp: i64 = header("x-webhook-timestamp").parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+    let signed = ari::handoff::webhook::signed_string(
+        timestamp,
+        &header("x-idempotency-key"),
+        std::str::from_utf8(&last.body).unwrap(),
+    );
+    let secrets = ari::ingress::signature::WebhookSecrets::parse("crm-secret").unwrap();
+    assert!(secrets.verify(signed.as_bytes(), &header("x-webhook-signature-v2")));
+    assert!(secrets.verify(&last.body, &header("x-webhook-signature")));
+    let rows = svc.outbox("+6287712340000").await;
+    let hook = rows
+        .iter()
+        .find(|o| o.channel == ari::store::Channel::Webhook)
+        .expect("a webhook row");
+    assert!(!hook.to.contains("very-secret"), "{}", hook.to);
+    assert!(hook.to.contains("token=redacted"), "{}", hook.to);
+    assert!(
+        !svc.logs_text().contains("very-secret"),
+        "{}",
+        svc.logs_text()
+    );
+}
+
+/// A CRM answering with a redirect is not followed: the signed body never goes elsewhere.
+#[tokio::test]
+async fn a_crm_redirect_is_not_followed() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/elsewhere", crm.uri())),
+        )
+        .mount(&crm)
+        .await;
+    Mock::given(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&crm)
+        .await;
+    let (_mock, svc) = handoff_to_crm(format!("{}/hooks/ari", crm.uri())).await;
+    crm_calls(&crm, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = svc.outbox("+6287712340000").await;
+        let hook = rows
+            .iter()
+            .find(|o| o.channel == ari::store::Channel::Webhook);
+        if hook.is_some_and(|h| h.state == ari::store::OutboxState::Failed) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = crm.received_requests().await.unwrap();
+    assert!(
+        calls.iter().all(|r| r.url.path() == "/hooks/ari"),
+        "the redirect was followed"
+    );
 }

@@ -13,6 +13,7 @@
 //! | connections at once | min(1024, open-file limit − 64) | no more are accepted until one closes (they wait in the kernel's backlog) |
 //! | bodies read at once | 64 | a request waits up to 2 s for a turn, then 503 (`Retry-After: 1`) |
 //! | body size | 256 KiB ([`crate::ingress::MAX_BODY_BYTES`]) | 413, at once when `Content-Length` says so |
+//! | request head size | 32 KiB ([`MAX_HEAD_BYTES`]) | 431, connection closed |
 //!
 //! A body is read to its end here, under the limits, before the router sees the request: the
 //! gauge `ari_http_body_reads` counts the bodies being read (never above the cap), and
@@ -48,6 +49,10 @@ use crate::telemetry::names;
 /// How long a request with a body waits for one of the body-read slots before it is answered
 /// 503.
 pub const BODY_READ_WAIT: Duration = Duration::from_secs(2);
+
+/// Largest request head (line and headers) read, and the connection's read buffer: hyper's
+/// default (about 400 KiB) would let 1,024 connections hold 400 MiB of headers. Past it: 431.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// File descriptors kept free of connections (the store, log and config files, outbound
 /// calls) when the connection cap is derived from the open-file limit.
@@ -229,8 +234,7 @@ async fn connection(
         let shared = Arc::clone(&shared);
         let activity = Arc::clone(&activity);
         hyper::service::service_fn(move |req: Request<Incoming>| {
-            let (app, shared, activity) =
-                (app.clone(), Arc::clone(&shared), Arc::clone(&activity));
+            let (app, shared, activity) = (app.clone(), Arc::clone(&shared), Arc::clone(&activity));
             async move {
                 let _busy = activity.request();
                 Ok::<_, Infallible>(handle(app, &shared, req).await)
@@ -241,6 +245,7 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(shared.limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
