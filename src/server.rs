@@ -565,8 +565,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let metrics_port = async {
         match metrics_listener {
             Some(l) => {
+                // GET only: one slot for a body, and none is accepted.
                 let limits = listen::HttpLimits {
                     max_connections: limits.max_connections.min(METRICS_CONNECTIONS),
+                    max_body_reads: 1,
+                    max_body_bytes: 0,
                     ..limits
                 };
                 listen::serve(l, metrics_router(state), limits, "metrics", stop_rx).await

@@ -8,7 +8,7 @@
 //! | limit | default | past it |
 //! |---|---|---|
 //! | header-read timeout | 10 s | a request head not complete in time: the connection is closed |
-//! | idle timeout | 5 s | a kept-alive connection with no request and no byte for this long is closed |
+//! | idle timeout | 5 s | a kept-alive connection with no request and no byte for this long is closed (hyper's header-read timer also runs while a connection waits for its next request, so the idle time is at most the header-read timeout) |
 //! | request timeout | 15 s | reading the body and answering took longer: 408, connection closed |
 //! | connections at once | min(1024, open-file limit − 64) | no more are accepted until one closes (they wait in the kernel's backlog) |
 //! | bodies read at once | 64 | a request waits up to 2 s for a turn, then 503 (`Retry-After: 1`) |
@@ -116,13 +116,15 @@ pub fn default_max_connections(open_file_limit: Option<u64>) -> usize {
     }
 }
 
+/// Bodies being read, and the most at once, over every listener of the process (the gauges).
+static READING: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
 /// State shared by a listener's connections.
 struct Shared {
     limits: HttpLimits,
     listener: &'static str,
     body_reads: Arc<Semaphore>,
-    reading: AtomicUsize,
-    peak: AtomicUsize,
     open: AtomicUsize,
 }
 
@@ -146,12 +148,10 @@ pub async fn serve(
         limits,
         listener: name,
         body_reads: Arc::new(Semaphore::new(limits.max_body_reads)),
-        reading: AtomicUsize::new(0),
-        peak: AtomicUsize::new(0),
         open: AtomicUsize::new(0),
     });
-    metrics::gauge!(names::HTTP_BODY_READS).set(0.0);
-    metrics::gauge!(names::HTTP_BODY_READS_PEAK).set(0.0);
+    metrics::gauge!(names::HTTP_BODY_READS).set(READING.load(Ordering::SeqCst) as f64);
+    metrics::gauge!(names::HTTP_BODY_READS_PEAK).set(PEAK.load(Ordering::SeqCst) as f64);
     metrics::gauge!(names::HTTP_CONNECTIONS, "listener" => name).set(0.0);
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let mut backoff = Duration::ZERO;
@@ -339,7 +339,7 @@ async fn read_body(shared: &Shared, req: Request<Incoming>) -> Result<Request<Bo
             return Err(r);
         }
     };
-    let _reading = Reading::start(shared, permit);
+    let _reading = Reading::start(permit);
     let (parts, body) = req.into_parts();
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
@@ -354,28 +354,24 @@ async fn read_body(shared: &Shared, req: Request<Incoming>) -> Result<Request<Bo
 
 /// A body being read: holds a body-read slot and keeps the gauges, also when the read is
 /// dropped by the request timeout.
-struct Reading<'a> {
-    shared: &'a Shared,
+struct Reading {
     _permit: OwnedSemaphorePermit,
 }
 
-impl<'a> Reading<'a> {
-    fn start(shared: &'a Shared, permit: OwnedSemaphorePermit) -> Self {
-        let now = shared.reading.fetch_add(1, Ordering::SeqCst) + 1;
+impl Reading {
+    fn start(permit: OwnedSemaphorePermit) -> Self {
+        let now = READING.fetch_add(1, Ordering::SeqCst) + 1;
         metrics::gauge!(names::HTTP_BODY_READS).set(now as f64);
-        if shared.peak.fetch_max(now, Ordering::SeqCst) < now {
+        if PEAK.fetch_max(now, Ordering::SeqCst) < now {
             metrics::gauge!(names::HTTP_BODY_READS_PEAK).set(now as f64);
         }
-        Reading {
-            shared,
-            _permit: permit,
-        }
+        Reading { _permit: permit }
     }
 }
 
-impl Drop for Reading<'_> {
+impl Drop for Reading {
     fn drop(&mut self) {
-        let now = self.shared.reading.fetch_sub(1, Ordering::SeqCst) - 1;
+        let now = READING.fetch_sub(1, Ordering::SeqCst) - 1;
         metrics::gauge!(names::HTTP_BODY_READS).set(now as f64);
     }
 }
