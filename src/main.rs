@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service: receive Kapso webhooks, process turns, reply.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Sign a payload file as Kapso does and POST it to a running service (for trying it by hand).
     SendWebhook(SendWebhookArgs),
     /// Run a scripted dialogue (or, without --script, chat as a lead) through the real

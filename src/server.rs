@@ -1,7 +1,11 @@
 //! The HTTP service: routes, middleware, start-up and graceful shutdown.
 //!
 //! Routes: `POST /webhooks/kapso` (see [`crate::ingress`]), `GET /healthz` (the process is
-//! alive), `GET /readyz` (the store accepts writes), `GET /metrics` (Prometheus text format).
+//! alive), `GET /readyz` (the store accepts writes), `GET /metrics` (Prometheus text format;
+//! on `--metrics-bind` instead when set). Connections are accepted and bodies read by
+//! [`listen`], within its timeouts and caps.
+
+pub mod listen;
 
 use std::sync::Arc;
 
@@ -17,7 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
@@ -50,6 +54,62 @@ pub struct AppState {
     pub knowledge: Option<Arc<Library>>,
     /// The LLM, whose arms' circuit breakers `/readyz` reports; `None` without one.
     pub llm: Option<Arc<Llm>>,
+    /// The unauthenticated probes' cached store reads, and whether `/metrics` is served here.
+    pub probes: Probes,
+}
+
+/// How long `/readyz` and `/metrics` reuse a store read: a flood of probes costs the store
+/// one call per this interval (issue 21 item 3).
+pub const PROBE_CACHE: Duration = Duration::from_secs(2);
+
+/// A value and when it was read, behind a lock held while it is refreshed.
+type Cached<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
+
+/// The store reads `/readyz` and `/metrics` make, each done at most once per [`PROBE_CACHE`]
+/// (concurrent probes wait for the one read), and whether `/metrics` is on this port.
+#[derive(Clone, Default)]
+pub struct Probes {
+    writable: Cached<Result<(), String>>,
+    depth: Cached<Option<u64>>,
+    /// `--metrics-bind` is set: `/metrics` on the main port answers 404.
+    pub metrics_elsewhere: bool,
+}
+
+impl Probes {
+    /// Whether the store accepts writes, as of at most [`PROBE_CACHE`] ago.
+    pub async fn writable(&self, store: &dyn Store) -> Result<(), String> {
+        let mut cached = self.writable.lock().await;
+        if let Some((at, result)) = cached.as_ref()
+            && at.elapsed() < PROBE_CACHE
+        {
+            return result.clone();
+        }
+        let result = store.check_writable().await.map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "readiness check failed");
+        }
+        *cached = Some((Instant::now(), result.clone()));
+        result
+    }
+
+    /// The inbox depth, as of at most [`PROBE_CACHE`] ago; `None` when the store cannot say.
+    pub async fn inbox_depth(&self, store: &dyn Store) -> Option<u64> {
+        let mut cached = self.depth.lock().await;
+        if let Some((at, depth)) = cached.as_ref()
+            && at.elapsed() < PROBE_CACHE
+        {
+            return *depth;
+        }
+        let depth = match store.inbox_depth().await {
+            Ok(depth) => Some(depth),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the inbox depth for /metrics");
+                None
+            }
+        };
+        *cached = Some((Instant::now(), depth));
+        depth
+    }
 }
 
 /// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
@@ -83,6 +143,27 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_foreign_request_id))
+}
+
+/// The router of `--metrics-bind`: `GET /metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .with_state(state)
+}
+
+/// Removes an `x-request-id` that is not a UUID (any length, any bytes, a forged log line), so
+/// that a fresh one is set in its place (issue 21 item 8).
+async fn drop_foreign_request_id(mut req: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let foreign = req
+        .headers()
+        .get("x-request-id")
+        .is_some_and(|v| !v.to_str().is_ok_and(ingress::is_uuid));
+    if foreign {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 async fn healthz() -> &'static str {
@@ -101,10 +182,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .into_iter()
         .map(|(arm, s)| format!("llm arm {arm}: {}\n", s.as_str()))
         .collect();
-    match state.ingress.store.check_writable().await {
+    match state.probes.writable(state.ingress.store.as_ref()).await {
         Ok(()) => (StatusCode::OK, format!("ready\n{arms}")).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
             let body = format!("not ready: {e}\n{arms}");
             (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
@@ -112,13 +192,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    if state.probes.metrics_elsewhere {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    render_metrics(State(state)).await
+}
+
+async fn render_metrics(State(state): State<AppState>) -> Response {
     if let Some(llm) = &state.llm {
         // Refreshes the breaker gauges (an ended cool-down shows as half-open).
         llm.breakers();
     }
-    match state.ingress.store.inbox_depth().await {
-        Ok(depth) => metrics::gauge!(names::INBOX_DEPTH).set(depth as f64),
-        Err(e) => tracing::warn!(error = %e, "cannot read the inbox depth for /metrics"),
+    if let Some(depth) = state.probes.inbox_depth(state.ingress.store.as_ref()).await {
+        metrics::gauge!(names::INBOX_DEPTH).set(depth as f64);
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -211,8 +297,10 @@ fn check_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
 /// `PUT /admin/knowledge/{workspace}/{entry}` (`Authorization: Bearer <ARI_ADMIN_TOKEN>`), body:
 /// one entry in the knowledge files' TOML format (`[[faq]] ...` or `[[destination]] ...`).
 /// Validated like the files (400 naming the problem), stored, and used from the next turn.
-/// An empty body clears the stored entry. 200 stored; 401/403 as the other admin routes; 503
-/// store unavailable.
+/// An empty body clears the stored entry. `{workspace}` and `{entry}` are `[a-z0-9_-]` (at most
+/// 64), the workspace `default` or one `workspaces.toml` lists (else 404), and every entry in
+/// the body has the id `{entry}`. 200 stored; 401/403 as the other admin routes; 503 store
+/// unavailable.
 async fn put_knowledge_entry(
     State(state): State<AppState>,
     Path((workspace, entry)): Path<(String, String)>,
@@ -221,6 +309,22 @@ async fn put_knowledge_entry(
 ) -> Response {
     if let Some(refusal) = check_admin(&state, &headers) {
         return refusal;
+    }
+    for (what, id) in [("workspace", &workspace), ("entry", &entry)] {
+        if !is_admin_id(id) {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_id",
+                format!("the {what} id {id:?} must be 1 to 64 of a-z, 0-9, '_' and '-'"),
+            );
+        }
+    }
+    if !state.ingress.workspaces.knows(&workspace) {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            "no_workspace",
+            format!("no workspace {workspace:?} is configured (workspaces.toml)"),
+        );
     }
     let entries = match validate_stored(&workspace, &entry, &body) {
         Ok(n) => n,
@@ -249,6 +353,14 @@ async fn put_knowledge_entry(
         Json(serde_json::json!({"status": "stored", "entries": entries})),
     )
         .into_response()
+}
+
+/// Whether a path segment of the admin API is an id: 1 to 64 of `[a-z0-9_-]`.
+fn is_admin_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 fn admin_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -339,6 +451,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    // Outbox rows store the URL without its credentials; the CRM client calls it with them.
+    let crm_webhook_url = crm.as_ref().map(|c| c.url.clone());
     let outbox = OutboxSender::with_crm(Arc::clone(&store), sender, crm);
     let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
     let deps = Arc::new(TurnDeps {
@@ -351,7 +465,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         form_answers: no_form_answers(),
         knowledge: Arc::clone(&knowledge),
         llm: llm.clone(),
-        crm_webhook_url: settings.crm_webhook.as_ref().map(|(url, _)| url.clone()),
+        crm_webhook_url,
     });
     let reminders = reminders::spawn(
         Arc::clone(&deps),
@@ -398,22 +512,72 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             signature: settings.signature.clone(),
             workspaces: Arc::new(workspaces),
             arrivals: Some(arrivals_tx),
+            max_batch_items: settings.max_batch_items,
         },
         metrics: telemetry::metrics_handle(),
         admin_token: settings.admin_token.clone(),
         knowledge: Some(Arc::clone(&knowledge)),
         llm,
+        probes: Probes {
+            metrics_elsewhere: settings.metrics_bind.is_some(),
+            ..Probes::default()
+        },
+    };
+    let limits = http_limits(&settings);
+    let metrics_listener = match settings.metrics_bind {
+        Some(bind) => Some(
+            TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding --metrics-bind {bind}"))?,
+        ),
+        None => None,
     };
     let listener = TcpListener::bind(settings.bind)
         .await
         .with_context(|| format!("binding {}", settings.bind))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(addr = %addr, database = %settings.database.display(), "listening");
+    if let Some(l) = &metrics_listener {
+        let metrics_addr = l.local_addr().context("reading the metrics address")?;
+        tracing::info!(metrics_addr = %metrics_addr, "GET /metrics served on its own address");
+    }
+    tracing::info!(
+        addr = %addr,
+        database = %settings.database.display(),
+        max_connections = limits.max_connections,
+        max_body_reads = limits.max_body_reads,
+        header_read_timeout_ms = limits.header_read_timeout.as_millis() as u64,
+        request_timeout_ms = limits.request_timeout.as_millis() as u64,
+        "listening"
+    );
 
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let main = listen::serve(
+        listener,
+        router(state.clone()),
+        limits,
+        "main",
+        stop_rx.clone(),
+    );
+    let metrics_port = async {
+        match metrics_listener {
+            Some(l) => {
+                // GET only: one slot for a body, and none is accepted.
+                let limits = listen::HttpLimits {
+                    max_connections: limits.max_connections.min(METRICS_CONNECTIONS),
+                    max_body_reads: 1,
+                    max_body_bytes: 0,
+                    ..limits
+                };
+                listen::serve(l, metrics_router(state), limits, "metrics", stop_rx).await
+            }
+            None => Ok(()),
+        }
+    };
+    tokio::try_join!(main, metrics_port).context("serving HTTP")?;
     tracing::info!("stopped accepting; in-flight requests finished; finishing turns and sends");
     let _ = shutdown_tx.send(true);
     let _ = dispatcher.await;
@@ -431,6 +595,28 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     store.close().await.context("closing the store")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Connections the `--metrics-bind` listener holds at once (a scraper needs one).
+const METRICS_CONNECTIONS: usize = 16;
+
+/// The listener's limits from the settings. The soft open-file limit is raised to the hard one
+/// first; the connection cap, when not configured, follows from it.
+fn http_limits(settings: &Settings) -> listen::HttpLimits {
+    let open_files = listen::raise_open_file_limit();
+    tracing::debug!(open_files, "open-file limit");
+    let max_connections = settings
+        .http
+        .max_connections
+        .unwrap_or_else(|| listen::default_max_connections(open_files));
+    listen::HttpLimits {
+        header_read_timeout: settings.http.header_read_timeout,
+        idle_timeout: settings.http.idle_timeout,
+        request_timeout: settings.http.request_timeout,
+        max_connections,
+        max_body_reads: settings.http.max_body_reads,
+        max_body_bytes: ingress::MAX_BODY_BYTES,
+    }
 }
 
 /// How long a claimed conversation belongs to one worker (ms): well above a turn's model time

@@ -17,7 +17,10 @@ use crate::config::settings::LogFormat;
 /// Metric names, in one place so the README and dashboards can rely on them.
 pub mod names {
     /// Counter: webhook deliveries by `event` and `outcome` (accepted, duplicate,
-    /// bad_signature, bad_content_type, malformed, too_large, store_unavailable).
+    /// bad_signature, bad_content_type, malformed, too_large, too_many_items,
+    /// store_unavailable). `event` is one of [`crate::ingress::KNOWN_EVENTS`] or `other` once
+    /// the signature holds, and `unverified` before (nothing the request says becomes a label
+    /// before the signature check, so the series cannot grow).
     pub const WEBHOOKS: &str = "ari_webhooks_total";
     /// Counter: deliveries refused for a missing or wrong signature.
     pub const SIGNATURE_FAILURES: &str = "ari_webhook_signature_failures_total";
@@ -34,6 +37,21 @@ pub mod names {
     /// (`batch`: the header said batch, the body is one event or Meta; `single`: no header, a
     /// batch body). The body is read as it shows.
     pub const BATCH_HEADER_MISMATCHES: &str = "ari_webhook_batch_header_mismatches_total";
+    /// Gauge: open connections, by `listener` (`main`, `metrics`).
+    pub const HTTP_CONNECTIONS: &str = "ari_http_connections";
+    /// Gauge: request bodies being read right now (at most `--max-body-reads`).
+    pub const HTTP_BODY_READS: &str = "ari_http_body_reads";
+    /// Gauge: the most request bodies read at once since start.
+    pub const HTTP_BODY_READS_PEAK: &str = "ari_http_body_reads_peak";
+    /// Counter: requests and connections the listener refused, by `reason` (`header_timeout`,
+    /// `request_timeout`, `too_large`, `busy`: every body-read slot taken, `unreadable_body`).
+    pub const HTTP_REFUSED: &str = "ari_http_refused_total";
+    /// Counter: failed `accept` calls (e.g. out of file descriptors), each followed by a
+    /// back-off.
+    pub const HTTP_ACCEPT_ERRORS: &str = "ari_http_accept_errors_total";
+    /// Counter: signed deliveries whose `X-Webhook-Event` the body contradicts (a message
+    /// under a workflow header, say): the body is read as it shows.
+    pub const EVENT_HEADER_MISMATCHES: &str = "ari_webhook_event_header_mismatches_total";
     /// Counter: inbox items stored, by `kind` and `state`.
     pub const INBOX_ITEMS: &str = "ari_inbox_items_total";
     /// Counter: items for a business number no workspace serves.
@@ -176,9 +194,53 @@ pub fn mask_phone(phone: &str) -> String {
         .collect()
 }
 
+/// Masks the personal data in a message text for logs: e-mail addresses become `<email>`, and
+/// runs of 7 or more digits (phone and account numbers, with `+`, spaces, dots, dashes or
+/// parentheses between them) are masked like [`mask_phone`]. The rest of the text stays
+/// readable (dry-run logs show what would have been sent).
+pub fn mask_text(text: &str) -> String {
+    static EMAIL: OnceLock<regex::Regex> = OnceLock::new();
+    static NUMBER: OnceLock<regex::Regex> = OnceLock::new();
+    let email = EMAIL.get_or_init(|| {
+        regex::Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+").expect("regex")
+    });
+    let number = NUMBER.get_or_init(|| regex::Regex::new(r"\+?\d[\d\s().-]{5,}\d").expect("regex"));
+    let text = email.replace_all(text, "<email>");
+    number
+        .replace_all(&text, |c: &regex::Captures<'_>| {
+            let raw = &c[0];
+            let digits: String = raw
+                .chars()
+                .filter(|ch| ch.is_ascii_digit() || *ch == '+')
+                .collect();
+            if digits.chars().filter(char::is_ascii_digit).count() >= 7 {
+                mask_phone(&digits)
+            } else {
+                raw.to_string()
+            }
+        })
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_emails_and_long_numbers_in_texts() {
+        let masked = mask_text(
+            "Halo Budi, kami hubungi di +62 812-3456-7890 atau budi.s@gmail.com; \
+             rekening 1234567890. Jadwal 10:00, Rp 500.000, tahun 2026.",
+        );
+        assert!(!masked.contains("3456"), "{masked}");
+        assert!(!masked.contains("budi.s@"), "{masked}");
+        assert!(!masked.contains("1234567890"), "{masked}");
+        assert!(masked.contains("<email>"), "{masked}");
+        assert!(masked.contains("+62*******7890"), "{masked}");
+        for kept in ["Halo Budi", "10:00", "Rp 500.000", "2026"] {
+            assert!(masked.contains(kept), "{kept}: {masked}");
+        }
+    }
 
     #[test]
     fn masks_all_but_last_four() {

@@ -26,11 +26,13 @@ fn app(store: Arc<dyn Store>) -> axum::Router {
             signature: SignaturePolicy::Verify(WebhookSecrets::parse(SECRET).unwrap()),
             workspaces: Arc::new(Workspaces::default()),
             arrivals: None,
+            max_batch_items: ari::ingress::DEFAULT_MAX_BATCH_ITEMS,
         },
         metrics: ari::telemetry::metrics_handle(),
         admin_token: None,
         knowledge: None,
         llm: None,
+        probes: ari::server::Probes::default(),
     })
 }
 

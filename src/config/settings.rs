@@ -112,6 +112,40 @@ pub struct ServeArgs {
     /// key can call them).
     #[arg(long, env = "ARI_CONVEX_DEPLOY_KEY", hide_env_values = true)]
     pub convex_deploy_key: Option<String>,
+
+    /// Serve `GET /metrics` on this address only (e.g. `127.0.0.1:9090`, not exposed), and not
+    /// on `--bind`.
+    #[arg(long, env = "ARI_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// A connection whose request head (line and headers) is not complete this long (ms) after
+    /// it opened, or after its previous answer, is closed.
+    #[arg(long, env = "ARI_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+
+    /// A kept-alive connection with no request and no byte for this long (ms) is closed.
+    #[arg(long, env = "ARI_IDLE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub idle_timeout_ms: u64,
+
+    /// Reading a request's body and answering it must end within this (ms), else 408 and the
+    /// connection is closed.
+    #[arg(long, env = "ARI_REQUEST_TIMEOUT_MS", default_value_t = 15_000)]
+    pub request_timeout_ms: u64,
+
+    /// Connections open at once; further ones wait (unaccepted) until one closes. Default:
+    /// min(1024, the open-file limit − 64), the soft open-file limit raised to the hard one at
+    /// start.
+    #[arg(long, env = "ARI_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Request bodies read at once; a further request waits up to 2 s for a turn, then gets 503.
+    #[arg(long, env = "ARI_MAX_BODY_READS", default_value_t = 64)]
+    pub max_body_reads: usize,
+
+    /// Items a signed webhook delivery may hold (a batch, or a Meta payload's messages and
+    /// statuses); more: 413, nothing stored.
+    #[arg(long, env = "ARI_MAX_BATCH_ITEMS", default_value_t = crate::ingress::DEFAULT_MAX_BATCH_ITEMS)]
+    pub max_batch_items: usize,
 }
 
 /// How webhooks are authenticated.
@@ -188,6 +222,24 @@ pub struct Settings {
     pub convex: Option<ConvexSettings>,
     /// `(url, secret)` of the CRM webhook; `None`: no CRM calls.
     pub crm_webhook: Option<(String, String)>,
+    /// Where `/metrics` is served instead of `bind`; `None`: on `bind`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// The listener's timeouts and caps; `max_connections` is `None` until [`Settings`] is
+    /// served (derived from the open-file limit then).
+    pub http: HttpSettings,
+    /// See `--max-batch-items`.
+    pub max_batch_items: usize,
+}
+
+/// The listener's limits as configured (see [`crate::server::listen::HttpLimits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub header_read_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    pub request_timeout: std::time::Duration,
+    /// `None`: derived from the open-file limit at start.
+    pub max_connections: Option<usize>,
+    pub max_body_reads: usize,
 }
 
 /// The admin API's bearer token. Never printed.
@@ -316,8 +368,22 @@ impl ServeArgs {
                 self.convex_deploy_key.as_deref(),
             )?,
             crm_webhook,
+            metrics_bind: self.metrics_bind,
+            http: HttpSettings {
+                header_read_timeout: ms(self.header_read_timeout_ms),
+                idle_timeout: ms(self.idle_timeout_ms),
+                request_timeout: ms(self.request_timeout_ms),
+                max_connections: self.max_connections.filter(|n| *n > 0),
+                max_body_reads: self.max_body_reads.max(1),
+            },
+            max_batch_items: self.max_batch_items.max(1),
         })
     }
+}
+
+/// A duration in ms, at least 1 ms (a zero timeout would refuse everything).
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n.max(1))
 }
 
 /// Both Convex variables or neither (an empty value counts as unset, as a blank line in an env

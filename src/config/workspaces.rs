@@ -112,6 +112,11 @@ impl Workspaces {
         self.by_number.is_empty()
     }
 
+    /// Whether `id` names a workspace: `default`, or one `workspaces.toml` lists.
+    pub fn knows(&self, id: &str) -> bool {
+        id == DEFAULT_WORKSPACE || self.by_number.values().any(|w| w == id)
+    }
+
     /// The workspace for an event's business number.
     pub fn route(&self, phone_number_id: Option<&str>) -> Route {
         if self.by_number.is_empty() {

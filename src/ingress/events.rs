@@ -158,15 +158,44 @@ fn parse_batch(
         .collect()
 }
 
-/// Names the event of a single v2 payload: the header wins, then `event` / `type` in the body,
-/// then the shape (Kapso does not repeat the event name inside a single v2 payload).
+/// Names the event of a single v2 payload. The body decides whatever it can, so that a signed
+/// body replayed under another `X-Webhook-Event` keeps its meaning (issue 21 item 8):
+/// - an `event` or `type` the body names wins;
+/// - a message says itself what it is (`message.kapso.direction` and `status`; v1 keeps them
+///   on the message): inbound is `whatsapp.message.received`, outbound
+///   `whatsapp.message.<status>`; only a message that says neither takes a
+///   `whatsapp.message.*` hint;
+/// - an `inactivity` object is `whatsapp.conversation.inactive`; another conversation event
+///   takes only a `whatsapp.conversation.*` hint;
+/// - a workflow event takes only a `workflow.execution.*` hint, and only with its own fields
+///   ([`is_workflow_body`]);
+/// - anything else takes the hint as it is (an event ARI does not handle, stored raw).
+///
+/// A hint the body contradicts is dropped, logged and counted
+/// (`ari_webhook_event_header_mismatches_total`).
 fn v2_event_type(obj: &Map<String, Value>, hint: Option<&str>) -> String {
-    if let Some(h) = hint.filter(|h| !h.trim().is_empty()) {
-        return h.trim().to_string();
+    let hint = hint.map(str::trim).filter(|h| !h.is_empty());
+    let (name, hint_fits) = body_event_type(obj, hint);
+    if let Some(h) = hint
+        && !hint_fits
+        && h != name
+    {
+        metrics::counter!(crate::telemetry::names::EVENT_HEADER_MISMATCHES).increment(1);
+        tracing::warn!(
+            header = %crate::ingress::event_label(h),
+            body = %crate::ingress::event_label(&name),
+            "X-Webhook-Event does not match the body: read as the body shows"
+        );
     }
+    name
+}
+
+/// The event name of a v2 payload, and whether the hint was taken (see [`v2_event_type`]).
+fn body_event_type(obj: &Map<String, Value>, hint: Option<&str>) -> (String, bool) {
+    let family = |prefix: &str| hint.filter(|h| h.starts_with(prefix)).map(str::to_string);
     for key in ["event", "type"] {
         if let Some(s) = obj.get(key).and_then(Value::as_str) {
-            return s.to_string();
+            return (s.to_string(), hint == Some(s));
         }
     }
     if let Some(msg) = obj.get("message") {
@@ -178,15 +207,48 @@ fn v2_event_type(obj: &Map<String, Value>, hint: Option<&str>) -> String {
         let status = kapso
             .and_then(|k| str_at(k, "status"))
             .or_else(|| str_at(msg, "status"));
-        return match (direction, status) {
-            (Some("outbound"), Some(s)) => format!("whatsapp.message.{s}"),
-            _ => "whatsapp.message.received".to_string(),
+        let said = match (direction, status) {
+            (Some("outbound"), Some(s)) => Some(format!("whatsapp.message.{s}")),
+            (Some("inbound"), _) => Some("whatsapp.message.received".to_string()),
+            _ => None,
+        };
+        return match (said, family("whatsapp.message.")) {
+            (Some(said), _) => {
+                let fits = hint == Some(said.as_str());
+                (said, fits)
+            }
+            (None, Some(h)) => (h, true),
+            (None, None) => ("whatsapp.message.received".to_string(), false),
         };
     }
     if obj.contains_key("inactivity") {
-        return "whatsapp.conversation.inactive".to_string();
+        let name = "whatsapp.conversation.inactive";
+        return (name.to_string(), hint == Some(name));
     }
-    "unknown".to_string()
+    if obj.contains_key("conversation") {
+        return match family("whatsapp.conversation.") {
+            Some(h) => (h, true),
+            None => ("unknown".to_string(), false),
+        };
+    }
+    if is_workflow_body(obj) {
+        return match family("workflow.execution.") {
+            Some(h) => (h, true),
+            None => ("unknown".to_string(), false),
+        };
+    }
+    match hint {
+        Some(h) if !h.starts_with("workflow.execution.") => (h.to_string(), true),
+        _ => ("unknown".to_string(), false),
+    }
+}
+
+/// Whether a body carries a Kapso workflow event's own fields: a `workflow_execution_id` and
+/// a `workflow_id` (or a `status`), and no message.
+pub fn is_workflow_body(obj: &Map<String, Value>) -> bool {
+    str_at_value(obj.get("workflow_execution_id")).is_some()
+        && (obj.contains_key("workflow_id") || obj.contains_key("status"))
+        && !obj.contains_key("message")
 }
 
 fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
@@ -236,7 +298,7 @@ fn parse_v2(obj: &Map<String, Value>, hint: Option<&str>) -> InboundEvent {
             event.ended_by_agent =
                 t == crate::inbox::CONVERSATION_ENDED_EVENT && !ended_by_inactivity(obj);
         }
-        t if t.starts_with("workflow.execution.") => {
+        t if t.starts_with("workflow.execution.") && is_workflow_body(obj) => {
             event.kind = EventKind::Workflow;
             event.workflow = Some(WorkflowEvent {
                 execution_id: str_at_value(obj.get("workflow_execution_id")).map(str::to_string),

@@ -7,10 +7,11 @@
 //!
 //! | case | status | stored |
 //! |---|---|---|
-//! | body over 1 MiB | 413 | nothing |
+//! | body over 256 KiB | 413 | nothing |
 //! | `Content-Type` not JSON | 415 | nothing |
 //! | signature missing or wrong | 401 | nothing |
 //! | body not JSON, or not a JSON object | 400 | nothing |
+//! | more items than `--max-batch-items` (500) | 413 | nothing |
 //! | JSON with a lone surrogate escape (read as U+FFFD, [`surrogates`]) | 200 | + the body |
 //! | accepted (including unknown event types) | 200 | delivery + items |
 //! | redelivery (same `X-Idempotency-Key`) | 200 | nothing new |
@@ -40,8 +41,42 @@ use crate::inbox::{EnqueueOutcome, EventKind, InboxState, NewDelivery, NewInboxI
 use crate::store::{ConversationKey, Store};
 use crate::telemetry::{mask_phone, names};
 
-/// Largest accepted webhook body: 1 MiB (Kapso payloads are a few KiB; batches up to 100 items).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest accepted webhook body: 256 KiB (Kapso payloads are a few KiB, about 1.5 KiB per item
+/// of a batch, and Kapso batches hold up to 100 items).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Items a delivery may hold unless `--max-batch-items` says otherwise.
+pub const DEFAULT_MAX_BATCH_ITEMS: usize = 500;
+
+/// The event names `ari_webhooks_total` labels deliveries with; any other is `other`, and a
+/// delivery refused before its signature holds is `unverified`.
+pub const KNOWN_EVENTS: &[&str] = &[
+    "whatsapp.message.received",
+    "whatsapp.message.sent",
+    "whatsapp.message.delivered",
+    "whatsapp.message.read",
+    "whatsapp.message.failed",
+    "whatsapp.conversation.created",
+    "whatsapp.conversation.ended",
+    "whatsapp.conversation.inactive",
+    "workflow.execution.handoff",
+    "workflow.execution.failed",
+    "meta.message",
+    "meta.status",
+];
+
+/// The metric label of an event name: itself when it is one of [`KNOWN_EVENTS`], else
+/// `other`.
+pub fn event_label(name: &str) -> &'static str {
+    KNOWN_EVENTS
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The label of a delivery refused before its signature was checked or when it failed.
+const UNVERIFIED: &str = "unverified";
 
 /// Header carrying the signature (seed §13.1).
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
@@ -64,6 +99,8 @@ pub struct IngressState {
     /// Where to signal conversations with new pending rows (the worker); `None` when no
     /// worker runs in this process (the worker's poll still finds the rows).
     pub arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
+    /// Items a delivery may hold ([`DEFAULT_MAX_BATCH_ITEMS`]); more: 413.
+    pub max_batch_items: usize,
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -101,18 +138,13 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> String {
 
 /// The signature step: the 401 to answer when the signature is missing or wrong (nothing is
 /// stored), `None` to go on; with `--insecure-no-signature`, a warning on every request.
-fn check_signature(
-    state: &IngressState,
-    headers: &HeaderMap,
-    body: &[u8],
-    event_label: &str,
-) -> Option<Response> {
+fn check_signature(state: &IngressState, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
     match &state.signature {
         SignaturePolicy::Verify(secrets) => {
             let valid =
                 header_str(headers, SIGNATURE_HEADER).is_some_and(|sig| secrets.verify(body, sig));
             if !valid {
-                count(event_label, "bad_signature");
+                count(UNVERIFIED, "bad_signature");
                 metrics::counter!(names::SIGNATURE_FAILURES).increment(1);
                 let why = if headers.contains_key(SIGNATURE_HEADER) {
                     "X-Webhook-Signature does not match the body"
@@ -152,9 +184,10 @@ fn parse_json(body: &[u8]) -> Result<(serde_json::Value, Option<String>), serde_
     Ok((value, Some(String::from_utf8_lossy(body).into_owned())))
 }
 
-fn count(event: &str, outcome: &'static str) {
-    metrics::counter!(names::WEBHOOKS, "event" => event.to_string(), "outcome" => outcome)
-        .increment(1);
+/// Counts a delivery; `event` is [`UNVERIFIED`] or an [`event_label`], never the request's own
+/// text.
+fn count(event: &'static str, outcome: &'static str) {
+    metrics::counter!(names::WEBHOOKS, "event" => event, "outcome" => outcome).increment(1);
 }
 
 /// `POST /webhooks/kapso`. See the module documentation for the status codes.
@@ -174,12 +207,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    // Bounded label values: the header is attacker-controlled before the signature check.
-    let event_label = match header_str(headers, EVENT_HEADER) {
-        Some(e) if e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()) => e,
-        Some(_) => "invalid",
-        None => "none",
-    };
+    // Nothing the request says is a label before its signature holds (issue 21 item 2).
     let body = match body {
         Ok(b) => b,
         Err(rejection) => {
@@ -189,26 +217,28 @@ async fn handle(
             } else {
                 "unreadable_body"
             };
-            count(event_label, outcome);
+            count(UNVERIFIED, outcome);
             tracing::warn!(%status, "webhook body refused: {}", rejection.body_text());
             return error(status, outcome, rejection.body_text());
         }
     };
     if !is_json(headers) {
-        count(event_label, "bad_content_type");
+        count(UNVERIFIED, "bad_content_type");
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "bad_content_type",
             "Content-Type must be application/json",
         );
     }
-    if let Some(refused) = check_signature(state, headers, &body, event_label) {
+    if let Some(refused) = check_signature(state, headers, &body) {
         return refused;
     }
+    // Signed: the header names the event, from the fixed list (the body may still overrule it).
+    let mut label = header_str(headers, EVENT_HEADER).map_or("none", event_label);
     let (value, original_body) = match parse_json(&body) {
         Ok(parsed) => parsed,
         Err(e) => {
-            count(event_label, "malformed");
+            count(label, "malformed");
             return error(
                 StatusCode::BAD_REQUEST,
                 "malformed",
@@ -227,12 +257,34 @@ async fn handle(
     ) {
         Ok(items) => items,
         Err(e) => {
-            count(event_label, "malformed");
+            count(label, "malformed");
             return error(StatusCode::BAD_REQUEST, "malformed", e.to_string());
         }
     };
+    if let Some((first, _)) = items.first() {
+        label = event_label(&first.event_type);
+    }
+    if items.len() > state.max_batch_items {
+        count(label, "too_many_items");
+        tracing::warn!(
+            items = items.len(),
+            max = state.max_batch_items,
+            "webhook refused: too many items in one delivery"
+        );
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_items",
+            format!(
+                "a delivery may hold at most {} items, this one holds {}",
+                state.max_batch_items,
+                items.len()
+            ),
+        );
+    }
 
+    // The request id the router set or kept (a UUID: anything else was replaced).
     let request_id = header_str(headers, "x-request-id")
+        .filter(|id| is_uuid(id))
         .unwrap_or_default()
         .to_string();
     let delivery = NewDelivery {
@@ -266,7 +318,7 @@ async fn handle(
     let key = delivery.idempotency_key.clone();
     match state.store.enqueue_inbound(delivery).await {
         Ok(EnqueueOutcome::DuplicateDelivery) => {
-            count(event_label, "duplicate");
+            count(label, "duplicate");
             metrics::counter!(names::DUPLICATES, "level" => "delivery").increment(1);
             tracing::info!(idempotency_key = %key, "redelivery acknowledged; nothing new stored");
             (
@@ -280,7 +332,7 @@ async fn handle(
             duplicates,
             enriched,
         }) => {
-            count(event_label, "accepted");
+            count(label, "accepted");
             // An enriched copy completed a pending row or queued an enrichment row: the
             // conversation's turn (or its voice-note grace) has news too.
             if let Some(arrivals) = &state.arrivals
@@ -318,7 +370,7 @@ async fn handle(
                 .into_response()
         }
         Err(e) => {
-            count(event_label, "store_unavailable");
+            count(label, "store_unavailable");
             tracing::error!(idempotency_key = %key, error = %e, "inbox commit failed; answering 503 so Kapso retries");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -327,6 +379,11 @@ async fn handle(
             )
         }
     }
+}
+
+/// Whether `id` is a UUID in its canonical form (`8-4-4-4-12` hex digits).
+pub fn is_uuid(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
 }
 
 /// Whether an item needs the worker: messages, workflow handoffs, a person's message sent from

@@ -121,11 +121,12 @@ impl Sender {
             Sender::DryRun => {
                 let to_digits = digits_only(to);
                 client::validate(phone_number_id, &to_digits, body)?;
+                // Masked: a reply may repeat the lead's phone, e-mail or account number.
                 tracing::info!(
                     phone_number_id,
                     to = %crate::telemetry::mask_phone(&to_digits),
                     idempotency_key,
-                    body,
+                    body = %crate::telemetry::mask_text(body),
                     "dry-run: reply not sent (no Kapso API key)"
                 );
                 Ok(SentMessage {
@@ -171,7 +172,7 @@ impl Sender {
                     to = %crate::telemetry::mask_phone(&to_digits),
                     idempotency_key,
                     template = name,
-                    ?parameters,
+                    parameters = ?parameters.iter().map(|p| crate::telemetry::mask_text(p)).collect::<Vec<_>>(),
                     "dry-run: template message not sent (no Kapso API key)"
                 );
                 Ok(SentMessage {

@@ -30,13 +30,30 @@ fn stored_name(workspace_id: &str, entry_id: &str) -> PathBuf {
     PathBuf::from(format!("store:{workspace_id}/{entry_id}"))
 }
 
-/// Checks a stored entry's TOML text the way the files are checked; returns its entry count.
+/// Checks a stored entry's TOML text the way the files are checked, and that every entry in
+/// it has the id it is stored under (`entry_id`), so storing one entry cannot replace another
+/// (issue 21 item 8); returns its entry count.
 pub fn validate_stored(
     workspace_id: &str,
     entry_id: &str,
     toml: &str,
 ) -> Result<usize, KnowledgeError> {
-    let kb = parse_file(&stored_name(workspace_id, entry_id), toml)?;
+    let path = stored_name(workspace_id, entry_id);
+    let kb = parse_file(&path, toml)?;
+    let ids = kb
+        .destinations
+        .iter()
+        .map(|d| d.id.as_str())
+        .chain(kb.faq.iter().map(|f| f.id.as_str()));
+    for id in ids {
+        if id != entry_id {
+            return Err(KnowledgeError::Invalid {
+                path,
+                entry: id.to_string(),
+                message: format!("stored under `{entry_id}`, so its id must be `{entry_id}`"),
+            });
+        }
+    }
     Ok(kb.destinations.len() + kb.faq.len())
 }
 

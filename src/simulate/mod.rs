@@ -211,11 +211,13 @@ impl Simulator {
                 signature: SignaturePolicy::Verify(WebhookSecrets::parse(SIM_SECRET)?),
                 workspaces: Arc::new(Workspaces::default()),
                 arrivals: None,
+                max_batch_items: crate::ingress::DEFAULT_MAX_BATCH_ITEMS,
             },
             metrics: crate::telemetry::metrics_handle(),
             admin_token: Some(crate::config::settings::AdminToken::new(SIM_ADMIN_TOKEN)),
             knowledge: None,
             llm: None,
+            probes: crate::server::Probes::default(),
         });
         Ok(Simulator {
             router,

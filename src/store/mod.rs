@@ -63,7 +63,9 @@ pub trait Store: Send + Sync + 'static {
         idempotency_key: &str,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Number of inbox rows waiting for the worker (state `pending`). One round trip.
+    /// Number of inbox rows waiting for the worker (state `pending`). One round trip, which
+    /// loads no row: SQLite counts (`COUNT(*)` on the state index); Convex, which has no
+    /// COUNT, reads at most 1,000 (`DEPTH_SCAN` in `convex/inbox.ts`) and says 1,000 past it.
     async fn inbox_depth(&self) -> Result<u64, StoreError>;
 
     /// Inbox rows with `id > after_id`, in arrival order, at most `limit`. For the worker,

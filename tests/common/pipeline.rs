@@ -118,11 +118,13 @@ impl Pipeline {
                 ),
                 workspaces: Arc::new(Workspaces::default()),
                 arrivals: Some(arrivals_tx),
+                max_batch_items: ari::ingress::DEFAULT_MAX_BATCH_ITEMS,
             },
             metrics: ari::telemetry::metrics_handle(),
             admin_token: None,
             knowledge: None,
             llm: None,
+            probes: ari::server::Probes::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
