@@ -2,7 +2,7 @@
 // `record_delivery_failure`).
 
 import { v } from "convex/values";
-import { internalMutation } from "./_generated/server";
+import { internalMutation, internalQuery } from "./_generated/server";
 import { outboxRow } from "./model/rows";
 
 /** How many pending rows `claim` reads at most to find the due heads of line. */
@@ -42,8 +42,11 @@ const outcome = v.union(
   v.object({ kind: v.literal("delivered") }),
   v.object({ kind: v.literal("dry_run") }),
   v.object({ kind: v.literal("retry"), error: v.string(), nextAttemptAtMs: v.number() }),
-  v.object({ kind: v.literal("failed"), error: v.string() }),
+  v.object({ kind: v.literal("failed"), error: v.string(), reason: v.string() }),
 );
+
+/** States of a row that failed for good (an admin may requeue it). */
+const FAILED_STATES = ["failed", "needs_template"];
 
 /**
  * Records the outcome of one delivery attempt of the outbox row `outboxId`; an unknown id is a
@@ -104,11 +107,13 @@ export const recordSend = internalMutation({
         });
         break;
       case "failed":
-        if (row.state === "failed" && row.error === o.error) return null;
+        // A row that already failed for good stays as it is (a retried request).
+        if (FAILED_STATES.includes(row.state)) return null;
         await ctx.db.patch(row._id, {
           state: "failed",
           attempts,
           error: o.error,
+          reason: o.reason,
           updatedAtMs: args.nowMs,
         });
         break;
@@ -118,20 +123,75 @@ export const recordSend = internalMutation({
 });
 
 /**
- * Marks the rows Kapso knows as `kapsoMessageId` failed with `error` (WhatsApp reported the
- * sent message failed). Returns the first row's id, or null when no row has that id.
- * Idempotent.
+ * Marks the rows Kapso knows as `kapsoMessageId` failed with `error` and `reason` (WhatsApp
+ * reported the sent message failed); a row that already failed for good stays as it is.
+ * Returns the first row's id, or null when no row has that id. Idempotent.
  */
 export const recordDeliveryFailure = internalMutation({
-  args: { kapsoMessageId: v.string(), error: v.string() },
+  args: {
+    kapsoMessageId: v.string(),
+    error: v.string(),
+    reason: v.string(),
+    nowMs: v.number(),
+  },
   handler: async (ctx, args) => {
     const rows = await ctx.db
       .query("outbox")
       .withIndex("by_kapso_id", (q) => q.eq("kapsoMessageId", args.kapsoMessageId))
       .collect();
+    rows.sort((a, b) => a.seq - b.seq);
     for (const row of rows) {
-      await ctx.db.patch(row._id, { state: "failed", error: args.error });
+      if (FAILED_STATES.includes(row.state)) continue;
+      await ctx.db.patch(row._id, {
+        state: "failed",
+        error: args.error,
+        reason: args.reason,
+        updatedAtMs: args.nowMs,
+      });
     }
     return rows.length > 0 ? rows[0].seq : null;
+  },
+});
+
+/**
+ * Outbox rows of every conversation in `state` with `seq > afterId`, oldest first, at most
+ * `limit` (`GET /admin/outbox?state=failed`).
+ */
+export const list = internalQuery({
+  args: { state: v.string(), afterId: v.number(), limit: v.number() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("outbox")
+      .withIndex("by_state", (q) => q.eq("state", args.state).gt("seq", args.afterId))
+      .take(args.limit);
+    return rows.map(outboxRow);
+  },
+});
+
+/**
+ * Requeues a row that failed for good: pending, due at `nowMs`, attempts and age counted afresh,
+ * reason cleared (the last error kept). Returns the row after the call (unchanged when it had
+ * not failed), or null when no row has that id.
+ */
+export const requeue = internalMutation({
+  args: { outboxId: v.number(), nowMs: v.number() },
+  handler: async (ctx, args) => {
+    const row = await ctx.db
+      .query("outbox")
+      .withIndex("by_seq", (q) => q.eq("seq", args.outboxId))
+      .unique();
+    if (row === null) return null;
+    if (FAILED_STATES.includes(row.state)) {
+      await ctx.db.patch(row._id, {
+        state: "pending",
+        attempts: 0,
+        reason: undefined,
+        nextAttemptAtMs: args.nowMs,
+        queuedAtMs: args.nowMs,
+        updatedAtMs: args.nowMs,
+      });
+    }
+    const after = await ctx.db.get(row._id);
+    return after === null ? null : outboxRow(after);
   },
 });

@@ -122,8 +122,14 @@ export default defineSchema({
     nextAttemptAtMs: v.number(),
     kapsoMessageId: v.optional(v.string()),
     error: v.optional(v.string()),
-    // `whatsapp` (absent on older rows) or `webhook` (a CRM call: `toPhone` holds the URL).
+    // `whatsapp` (absent on older rows), `whatsapp_template`, or `webhook` (a CRM call:
+    // `toPhone` holds the URL).
     channel: v.optional(v.string()),
+    // Why the row failed for good (`FailReason` in src/store/model.rs); absent unless it did.
+    reason: v.optional(v.string()),
+    // When it was queued or last requeued by an admin: the age cap counts from it (absent on
+    // older rows: `createdAtMs`).
+    queuedAtMs: v.optional(v.number()),
     createdAtMs: v.number(),
     updatedAtMs: v.number(),
   })

@@ -14,8 +14,9 @@ mod convex_server;
 
 use ari::store::{
     BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey, ConversationSummary,
-    Direction, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, OutboxState,
-    ReminderMessage, SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    Direction, FailReason, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook,
+    OutboxState, ReminderMessage, SendOutcome, SendRequest, Store, StoreError, TurnClaim,
+    TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -659,14 +660,19 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
     // WhatsApp later reports the first as failed (24 h window closed).
     assert_eq!(
         store
-            .record_delivery_failure("wamid.OUT1", "131047 Re-engagement message")
+            .record_delivery_failure(
+                "wamid.OUT1",
+                "131047 Re-engagement message",
+                FailReason::WindowClosed,
+                9_000
+            )
             .await
             .unwrap(),
         Some(outbox[0].id)
     );
     assert_eq!(
         store
-            .record_delivery_failure("wamid.UNKNOWN", "x")
+            .record_delivery_failure("wamid.UNKNOWN", "x", FailReason::ReportedFailed, 9_000)
             .await
             .unwrap(),
         None
@@ -681,6 +687,123 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
         messages
             .iter()
             .any(|m| m.wamid.as_deref() == Some("wamid.OUT1"))
+    );
+}
+
+/// Issue 20, dead letters: a row failed for good (refused, or given up at the outbox's cap)
+/// holds back none of the conversation's later rows, keeps its last error and reason, is listed
+/// by state, and an admin's requeue makes it pending and due again with its count reset.
+async fn a_failed_row_holds_nothing_back_and_can_be_requeued(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["first", "second"], 1_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    assert_eq!(outbox[0].queued_at_ms, 1_000);
+    assert_eq!(outbox[0].reason, None);
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Retry {
+                error: "HTTP 500".into(),
+                next_attempt_at_ms: 1_500,
+            },
+            1_100,
+        )
+        .await
+        .unwrap();
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Failed {
+                error: "HTTP 500".into(),
+                reason: FailReason::MaxAttempts,
+            },
+            1_600,
+        )
+        .await
+        .unwrap();
+    // A repeat of the final outcome changes nothing (a retried request).
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Failed {
+                error: "other".into(),
+                reason: FailReason::Rejected,
+            },
+            1_700,
+        )
+        .await
+        .unwrap();
+    let due = store.claim_outbox(2_000, 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["second"],
+        "a failed row held back the next one"
+    );
+    let failed = store.list_outbox(OutboxState::Failed, 0, 10).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].id, outbox[0].id);
+    assert_eq!(failed[0].reason, Some(FailReason::MaxAttempts));
+    assert_eq!(failed[0].error.as_deref(), Some("HTTP 500"));
+    assert_eq!(failed[0].attempts, 2);
+    assert!(
+        store
+            .list_outbox(OutboxState::Failed, failed[0].id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_outbox(OutboxState::Pending, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Requeued: pending, due now, counted afresh; the error stays for the record.
+    let row = store
+        .requeue_outbox(outbox[0].id, 5_000)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(row.state, OutboxState::Pending);
+    assert_eq!(row.attempts, 0);
+    assert_eq!(row.reason, None);
+    assert_eq!(row.queued_at_ms, 5_000);
+    assert_eq!(row.error.as_deref(), Some("HTTP 500"));
+    store
+        .record_send(due[0].id, SendOutcome::DryRun, 5_000)
+        .await
+        .unwrap();
+    let due = store.claim_outbox(5_000, 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["first"]
+    );
+    // A row that has not failed is left as it is; an unknown id is None.
+    let sent = store
+        .requeue_outbox(outbox[1].id, 6_000)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(sent.state, OutboxState::DryRun);
+    assert_eq!(sent.queued_at_ms, 1_000);
+    assert_eq!(store.requeue_outbox(999_999, 6_000).await.unwrap(), None);
+    assert!(
+        store
+            .list_outbox(OutboxState::Failed, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
@@ -1597,6 +1720,7 @@ macro_rules! contract_on {
             the_outbox_delivers_one_row_per_contact_at_a_time,
             pending_conversations_come_oldest_first,
             replies_behind_an_undelivered_one_wait_their_turn,
+            a_failed_row_holds_nothing_back_and_can_be_requeued,
             an_operator_command_is_queued_in_order_with_the_messages,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,

@@ -29,9 +29,9 @@ use serde_json::{Value, json};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow,
-    OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage, TurnClaim,
-    TurnCommit, UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, FailReason, NewAppointment, NewReminder,
+    OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage,
+    TurnClaim, TurnCommit, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -463,6 +463,12 @@ mod wire {
         /// Absent on rows written before channels existed: WhatsApp.
         #[serde(default)]
         pub channel: Option<String>,
+        /// Absent unless the row failed for good.
+        #[serde(default)]
+        pub reason: Option<String>,
+        /// Absent from a deployment older than dead letters: then 0.
+        #[serde(default, deserialize_with = "opt_int")]
+        pub queued_at_ms: Option<i64>,
     }
 
     #[derive(Deserialize)]
@@ -676,6 +682,14 @@ fn outbox_row(w: wire::Outbox) -> Result<OutboxRow, StoreError> {
         next_attempt_at_ms: w.next_attempt_at_ms,
         kapso_message_id: w.kapso_message_id,
         error: w.error,
+        reason: match w.reason.as_deref() {
+            None => None,
+            Some(r) => Some(
+                FailReason::parse(r)
+                    .ok_or_else(|| invalid(format!("outbox {}: reason {r:?}", w.id)))?,
+            ),
+        },
+        queued_at_ms: w.queued_at_ms.unwrap_or_default(),
     })
 }
 
@@ -769,7 +783,9 @@ fn outcome_args(outcome: &SendOutcome) -> Value {
             error,
             next_attempt_at_ms,
         } => json!({"kind": "retry", "error": error, "nextAttemptAtMs": next_attempt_at_ms}),
-        SendOutcome::Failed { error } => json!({"kind": "failed", "error": error}),
+        SendOutcome::Failed { error, reason } => {
+            json!({"kind": "failed", "error": error, "reason": reason.as_str()})
+        }
     }
 }
 
@@ -997,15 +1013,50 @@ impl Store for ConvexStore {
         &self,
         kapso_message_id: &str,
         error: &str,
+        reason: FailReason,
+        now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         let id: wire::OptInt = self
             .mutation(
                 "outbox:recordDeliveryFailure",
-                json!({"kapsoMessageId": kapso_message_id, "error": error}),
+                json!({"kapsoMessageId": kapso_message_id, "error": error,
+                       "reason": reason.as_str(), "nowMs": now_ms}),
                 Retry::Idempotent,
             )
             .await?;
         Ok(id.0)
+    }
+
+    /// `outbox:list` (a query; retried).
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows: Vec<wire::Outbox> = self
+            .read(
+                "outbox:list",
+                json!({"state": state.as_str(), "afterId": after_id, "limit": limit}),
+            )
+            .await?;
+        rows.into_iter().map(outbox_row).collect()
+    }
+
+    /// `outbox:requeue`. Retried: a repeat finds the row pending and returns it unchanged.
+    async fn requeue_outbox(
+        &self,
+        outbox_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        let row: Option<wire::Outbox> = self
+            .mutation(
+                "outbox:requeue",
+                json!({"outboxId": outbox_id, "nowMs": now_ms}),
+                Retry::Idempotent,
+            )
+            .await?;
+        row.map(outbox_row).transpose()
     }
 
     /// `appointments:book`. Retried: booking is idempotent per conversation and slot, so a

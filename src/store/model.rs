@@ -201,11 +201,33 @@ pub enum OutboxState {
     Sent,
     /// No API key configured: logged instead of sent.
     DryRun,
-    /// Kapso refused it for good (a 4xx other than 429), or WhatsApp reported it failed.
+    /// Failed for good, with a [`FailReason`]: Kapso refused it (a 4xx other than 429),
+    /// WhatsApp reported it failed, or it was still failing after the outbox's attempt or age
+    /// cap (a dead letter). A failed row never holds back the later rows of its conversation;
+    /// `POST /admin/outbox/{id}/retry` requeues it.
     Failed,
+    /// WhatsApp refused the text outside the 24 h window (131047) and no approved template is
+    /// configured for it: it cannot be delivered until one is (or the recipient writes first).
+    /// Final like [`OutboxState::Failed`].
+    NeedsTemplate,
 }
 
 impl OutboxState {
+    /// Every state, in the order of [`OutboxState::as_str`]'s names.
+    pub const ALL: [OutboxState; 5] = [
+        OutboxState::Pending,
+        OutboxState::Sent,
+        OutboxState::DryRun,
+        OutboxState::Failed,
+        OutboxState::NeedsTemplate,
+    ];
+
+    /// Whether the row failed for good ([`OutboxState::Failed`] or
+    /// [`OutboxState::NeedsTemplate`]): an admin may requeue it.
+    pub fn is_failure(self) -> bool {
+        matches!(self, OutboxState::Failed | OutboxState::NeedsTemplate)
+    }
+
     /// The stable lowercase name used in the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -213,6 +235,7 @@ impl OutboxState {
             OutboxState::Sent => "sent",
             OutboxState::DryRun => "dry_run",
             OutboxState::Failed => "failed",
+            OutboxState::NeedsTemplate => "needs_template",
         }
     }
 
@@ -223,6 +246,54 @@ impl OutboxState {
             "sent" => OutboxState::Sent,
             "dry_run" => OutboxState::DryRun,
             "failed" => OutboxState::Failed,
+            "needs_template" => OutboxState::NeedsTemplate,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an outbox row failed for good (the `reason` label of `ari_outbox_failed_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// Kapso or Meta refused it (a 4xx other than 429 and the rate-limit codes), or the request
+    /// was invalid: sending it again would be refused again.
+    Rejected,
+    /// WhatsApp refused free text outside the recipient's 24 h window (131047).
+    WindowClosed,
+    /// Still failing (transient errors) after `--outbox-max-attempts` attempts.
+    MaxAttempts,
+    /// Still failing (transient errors) `--outbox-max-age-minutes` after it was queued.
+    MaxAge,
+    /// Kapso accepted it, then WhatsApp reported it failed (`whatsapp.message.failed`) with
+    /// another code than 131047.
+    ReportedFailed,
+    /// A CRM webhook row while no CRM webhook is configured any more.
+    NoCrm,
+}
+
+impl FailReason {
+    /// The stable lowercase name used in the store and the metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::Rejected => "rejected",
+            FailReason::WindowClosed => "window_closed",
+            FailReason::MaxAttempts => "max_attempts",
+            FailReason::MaxAge => "max_age",
+            FailReason::ReportedFailed => "reported_failed",
+            FailReason::NoCrm => "no_crm",
+        }
+    }
+
+    /// Parses [`FailReason::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "rejected" => FailReason::Rejected,
+            "window_closed" => FailReason::WindowClosed,
+            "max_attempts" => FailReason::MaxAttempts,
+            "max_age" => FailReason::MaxAge,
+            "reported_failed" => FailReason::ReportedFailed,
+            "no_crm" => FailReason::NoCrm,
             _ => return None,
         })
     }
@@ -289,7 +360,13 @@ pub struct OutboxRow {
     /// Milliseconds since the Unix epoch.
     pub next_attempt_at_ms: i64,
     pub kapso_message_id: Option<String>,
+    /// The last error (kept after a final failure: what the admin list shows).
     pub error: Option<String>,
+    /// Why the row failed for good; `None` unless it did.
+    pub reason: Option<FailReason>,
+    /// When the row was queued, or last requeued by an admin (ms since the Unix epoch): the
+    /// outbox's age cap (`--outbox-max-age-minutes`) counts from here.
+    pub queued_at_ms: i64,
 }
 
 /// What happened to one delivery attempt of an outbox row.
@@ -306,8 +383,9 @@ pub enum SendOutcome {
         error: String,
         next_attempt_at_ms: i64,
     },
-    /// Permanent failure (e.g. 131047 outside the 24 h window): never retried.
-    Failed { error: String },
+    /// Permanent failure (e.g. 131047 outside the 24 h window, or a dead letter after the
+    /// attempt or age cap): never retried, unless an admin requeues it.
+    Failed { error: String, reason: FailReason },
 }
 
 /// A consultation to book (from the flow's `BookSlot`).

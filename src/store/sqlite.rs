@@ -15,8 +15,8 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow,
-    OutboxState, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
+    ConversationRecord, ConversationSummary, Direction, FailReason, NewAppointment, NewReminder,
+    OutboxRow, OutboxState, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
     UpcomingAppointment, model::RECENT_MESSAGES,
 };
 use crate::inbox::{
@@ -207,6 +207,14 @@ const MIGRATIONS: &[M<'static>] = &[
     -- The body of a delivery verbatim, kept only when ingress repaired it to parse it (lone
     -- UTF-16 surrogate escapes read as U+FFFD), so what Kapso sent is never lost.
     ALTER TABLE deliveries ADD COLUMN original_body TEXT;
+    "#,
+    ),
+    M::up(
+        r#"
+    -- Dead letters (issue 20): why a row failed for good, and when it was queued or last
+    -- requeued by an admin (the age cap counts from it; NULL on older rows: created_at_ms).
+    ALTER TABLE outbox ADD COLUMN reason TEXT;
+    ALTER TABLE outbox ADD COLUMN queued_at_ms INTEGER;
     "#,
     ),
 ];
@@ -517,7 +525,7 @@ const INBOX_COLUMNS: &str =
     "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
 
 /// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
-const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel";
+const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel, reason, COALESCE(queued_at_ms, created_at_ms)";
 
 fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> {
     let state: String = row.get(6)?;
@@ -547,6 +555,17 @@ fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> 
         next_attempt_at_ms: row.get(8)?,
         kapso_message_id: row.get(9)?,
         error: row.get(10)?,
+        reason: match row.get::<_, Option<String>>(12)? {
+            None => None,
+            Some(r) => Some(FailReason::parse(&r).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    12,
+                    rusqlite::types::Type::Text,
+                    format!("outbox reason {r:?}").into(),
+                )
+            })?),
+        },
+        queued_at_ms: row.get(13)?,
     })
 }
 
@@ -905,15 +924,37 @@ fn record_send_tx(
                 params![outbox_id, error, next_attempt_at_ms, now_ms],
             )?;
         }
-        SendOutcome::Failed { error } => {
-            tx.execute(
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = ?2,
-                    updated_at_ms = ?3 WHERE id = ?1",
-                params![outbox_id, error, now_ms],
-            )?;
+        SendOutcome::Failed { error, reason } => {
+            fail_tx(&tx, outbox_id, error, *reason, now_ms, true)?;
         }
     }
     tx.commit()
+}
+
+/// Records a row's final failure inside the caller's transaction: `failed` with its error and
+/// reason (an attempt counted when `attempted`). A row that already failed for good is left
+/// as it is (a repeated report, or a retried request).
+fn fail_tx(
+    tx: &rusqlite::Transaction<'_>,
+    outbox_id: i64,
+    error: &str,
+    reason: FailReason,
+    now_ms: i64,
+    attempted: bool,
+) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "UPDATE outbox SET state = 'failed', attempts = attempts + ?5, error = ?2, reason = ?3,
+            updated_at_ms = ?4
+         WHERE id = ?1 AND state NOT IN ('failed', 'needs_template')",
+        params![
+            outbox_id,
+            error,
+            reason.as_str(),
+            now_ms,
+            i64::from(attempted)
+        ],
+    )?;
+    Ok(())
 }
 
 fn conversation_id(
@@ -1196,18 +1237,77 @@ impl Store for SqliteStore {
         &self,
         kapso_message_id: &str,
         error: &str,
+        reason: FailReason,
+        now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         self.trip();
         let (id, error) = (kapso_message_id.to_string(), error.to_string());
         self.conn
             .call(move |c| {
-                c.query_row(
-                    "UPDATE outbox SET state = 'failed', error = ?2 WHERE kapso_message_id = ?1
-                     RETURNING id",
-                    params![id, error],
-                    |r| r.get(0),
-                )
-                .optional()
+                let tx = c.transaction()?;
+                let ids: Vec<i64> = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM outbox WHERE kapso_message_id = ?1 ORDER BY id",
+                    )?;
+                    stmt.query_map(params![id], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?
+                };
+                for row in &ids {
+                    fail_tx(&tx, *row, &error, reason, now_ms, false)?;
+                }
+                tx.commit()?;
+                Ok(ids.first().copied())
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = ?1 AND id > ?2
+                     ORDER BY id LIMIT ?3"
+                ))?;
+                let rows = stmt
+                    .query_map(params![state.as_str(), after_id, limit], row_to_outbox)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn requeue_outbox(
+        &self,
+        outbox_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                tx.execute(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, reason = NULL,
+                        next_attempt_at_ms = ?2, queued_at_ms = ?2, updated_at_ms = ?2
+                     WHERE id = ?1 AND state IN ('failed', 'needs_template')",
+                    params![outbox_id, now_ms],
+                )?;
+                let row = tx
+                    .query_row(
+                        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"),
+                        params![outbox_id],
+                        row_to_outbox,
+                    )
+                    .optional()?;
+                tx.commit()?;
+                Ok(row)
             })
             .await
             .map_err(call_err)

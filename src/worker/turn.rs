@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::effects::{self, Next};
-use super::plan::{Plan, from_consultant, lead_wrote, plan};
+use super::plan::{DeliveryFailure, Plan, from_consultant, lead_wrote, plan};
 use super::{booking, extraction, typing};
 use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{self, InputEvent, SlotOption, Snapshot, StageId, TurnInput};
@@ -578,7 +578,7 @@ async fn after_commit(
     turn: &Turn<'_>,
     transitions: &[(StageId, StageId)],
     outbox: Vec<OutboxRow>,
-    delivery_failures: Vec<(String, String)>,
+    delivery_failures: Vec<DeliveryFailure>,
 ) {
     for (from, to) in transitions {
         tracing::info!(
@@ -589,15 +589,23 @@ async fn after_commit(
         );
     }
     turn.deps.outbox.deliver(outbox);
-    for (wamid, error) in delivery_failures {
+    for DeliveryFailure {
+        wamid,
+        error,
+        reason,
+    } in delivery_failures
+    {
+        let now_ms = turn.now.timestamp_millis();
         match turn
             .deps
             .store
-            .record_delivery_failure(&wamid, &error)
+            .record_delivery_failure(&wamid, &error, reason, now_ms)
             .await
         {
             Ok(Some(id)) => {
-                tracing::warn!(outbox_id = id, %error, "WhatsApp reported a reply as failed")
+                metrics::counter!(names::OUTBOX_FAILED, "channel" => "whatsapp", "reason" => reason.as_str())
+                    .increment(1);
+                tracing::warn!(outbox_id = id, %error, reason = reason.as_str(), "WhatsApp reported a reply as failed")
             }
             Ok(None) => {
                 tracing::info!(%error, "a message we did not send was reported failed")
