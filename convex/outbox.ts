@@ -3,6 +3,7 @@
 
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
+import { FAILED_STATES, failRow } from "./model/fallback";
 import { outboxRow } from "./model/rows";
 
 /** How many pending rows `claim` reads at most to find the due heads of line. */
@@ -45,8 +46,6 @@ const outcome = v.union(
   v.object({ kind: v.literal("failed"), error: v.string(), reason: v.string() }),
 );
 
-/** States of a row that failed for good (an admin may requeue it). */
-const FAILED_STATES = ["failed", "needs_template"];
 
 /**
  * Records the outcome of one delivery attempt of the outbox row `outboxId`; an unknown id is a
@@ -107,14 +106,13 @@ export const recordSend = internalMutation({
         });
         break;
       case "failed":
-        // A row that already failed for good stays as it is (a retried request).
-        if (FAILED_STATES.includes(row.state)) return null;
-        await ctx.db.patch(row._id, {
-          state: "failed",
-          attempts,
+        // A row that already failed for good stays as it is (a retried request); else its
+        // fallback rows are queued in this mutation.
+        await failRow(ctx, row, {
           error: o.error,
           reason: o.reason,
-          updatedAtMs: args.nowMs,
+          nowMs: args.nowMs,
+          attempted: true,
         });
         break;
     }
@@ -124,7 +122,8 @@ export const recordSend = internalMutation({
 
 /**
  * Marks the rows Kapso knows as `kapsoMessageId` failed with `error` and `reason` (WhatsApp
- * reported the sent message failed); a row that already failed for good stays as it is.
+ * reported the sent message failed), queuing their fallback rows (`model/fallback.ts`); a row
+ * that already failed for good stays as it is.
  * Returns the first row's id, or null when no row has that id. Idempotent.
  */
 export const recordDeliveryFailure = internalMutation({
@@ -141,12 +140,11 @@ export const recordDeliveryFailure = internalMutation({
       .collect();
     rows.sort((a, b) => a.seq - b.seq);
     for (const row of rows) {
-      if (FAILED_STATES.includes(row.state)) continue;
-      await ctx.db.patch(row._id, {
-        state: "failed",
+      await failRow(ctx, row, {
         error: args.error,
         reason: args.reason,
-        updatedAtMs: args.nowMs,
+        nowMs: args.nowMs,
+        attempted: false,
       });
     }
     return rows.length > 0 ? rows[0].seq : null;

@@ -130,6 +130,11 @@ export default defineSchema({
     // When it was queued or last requeued by an admin: the age cap counts from it (absent on
     // older rows: `createdAtMs`).
     queuedAtMs: v.optional(v.number()),
+    // What to queue when it fails for good (`store::Fallback` as JSON): the template version,
+    // the team's copy, the CRM event. See `model/fallback.ts`.
+    fallbackJson: v.optional(v.string()),
+    // Keeps rows of this key to one per conversation and window (`store::Once`).
+    onceKey: v.optional(v.string()),
     createdAtMs: v.number(),
     updatedAtMs: v.number(),
   })
@@ -140,7 +145,8 @@ export default defineSchema({
     // Head-of-line checks: a conversation's pending rows, oldest first.
     .index("by_conversation_state", ["conversationSeq", "state", "seq"])
     .index("by_conversation_version", ["conversationSeq", "commitVersion", "seq"])
-    .index("by_kapso_id", ["kapsoMessageId"]),
+    .index("by_kapso_id", ["kapsoMessageId"])
+    .index("by_conversation_once", ["conversationSeq", "onceKey", "seq"]),
 
   // Written by the readiness probe to prove the deployment accepts writes.
   health: defineTable({

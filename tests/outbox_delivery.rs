@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use ari::store::convex::ConvexStore;
-use ari::store::{ConversationKey, FailReason, OutboxRow, OutboxState, Store};
+use ari::store::{Channel, ConversationKey, FailReason, OutboxRow, OutboxState, Store};
 use common::convex as convex_server;
 use common::kapso_mock::{Answer, MockKapso};
 use common::{Options, Service, text_payload};
@@ -201,6 +201,10 @@ macro_rules! on_both_stores {
 on_both_stores!(
     a_permanent_refusal_fails_the_row_at_once_and_the_next_reply_goes_out,
     after_the_attempt_cap_the_row_is_a_dead_letter_listed_and_retried,
+    a_consultant_outside_the_window_gets_the_template,
+    without_a_template_the_notice_needs_one_and_goes_to_the_crm,
+    an_undeliverable_notice_goes_to_the_team_number_and_the_crm,
+    a_reply_the_lead_never_got_tells_the_consultant_once,
 );
 
 const BUDI: &str = "+6281234567890";
@@ -330,4 +334,345 @@ async fn after_the_attempt_cap_the_row_is_a_dead_letter_listed_and_retried(backe
     // A sent row cannot be retried; an unknown one is not found.
     assert_eq!(h.admin_retry(row.id).await.0, StatusCode::CONFLICT);
     assert_eq!(h.admin_retry(987_654).await.0, StatusCode::NOT_FOUND);
+}
+
+/// The shipped consultants (`scheduling.slots`); the round robin picks one per conversation.
+const CONSULTANTS: [&str; 2] = ["+6281111000001", "+6281111000002"];
+
+/// The team number of `handoff.fallback_whatsapp` in these tests.
+const TEAM: &str = "+6281299990000";
+
+/// The shipped `ari.toml` with `lines` added to `[handoff]` (and `replace` pairs applied).
+fn flow_with(lines: &str, replace: &[(&str, &str)]) -> String {
+    let mut toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/state-machines/ari.toml"
+    ))
+    .expect("shipped ari.toml");
+    for (from, to) in replace {
+        assert!(toml.contains(from), "{from:?} not in the shipped ari.toml");
+        toml = toml.replacen(from, to, 1);
+    }
+    toml.replacen("[handoff]\n", &format!("[handoff]\n{lines}\n"), 1)
+}
+
+/// A CRM webhook on loopback accepting every call.
+async fn crm() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/ari"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&crm)
+        .await;
+    crm
+}
+
+/// `--crm-webhook-url` and its secret for `crm`.
+fn crm_args(crm: &wiremock::MockServer) -> Vec<String> {
+    vec![
+        "--crm-webhook-url".into(),
+        format!("{}/hooks/ari", crm.uri()),
+        "--crm-webhook-secret".into(),
+        "crm-secret".into(),
+    ]
+}
+
+/// Waits (up to 30 s) for a CRM call whose JSON body has `event`; returns the body.
+async fn crm_event(crm: &wiremock::MockServer, event: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let calls = crm.received_requests().await.unwrap_or_default();
+        if let Some(body) = calls
+            .iter()
+            .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .find(|b| b["event"] == event)
+        {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {event} CRM event in {} calls",
+            calls.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The lead greets, then asks for a person: a `human_requested` handoff, whose notice goes to
+/// one of [`CONSULTANTS`].
+async fn hand_off(h: &Harness, lead: &str) {
+    h.say(lead, "wamid.H1", "halo").await;
+    h.say(
+        lead,
+        "wamid.H2",
+        "saya mau bicara langsung dengan konsultan saja kak, bukan bot",
+    )
+    .await;
+}
+
+/// The conversation's consultant notice (the first text row to a consultant), once final.
+async fn handoff_notice(h: &Harness, lead: &str) -> OutboxRow {
+    let rows = h
+        .outbox_until(lead, "the handoff notice recorded", |rows| {
+            rows.iter().any(|r| {
+                r.channel == Channel::Whatsapp
+                    && CONSULTANTS.contains(&r.to.as_str())
+                    && r.state != OutboxState::Pending
+            })
+        })
+        .await;
+    rows.into_iter()
+        .find(|r| r.channel == Channel::Whatsapp && CONSULTANTS.contains(&r.to.as_str()))
+        .expect("a notice")
+}
+
+/// Item 1: WhatsApp refuses the consultant's free-text notice with 131047 (the consultant has
+/// not written in 24 h): its template version is queued in the same write and is what the
+/// consultant gets, with single-line variables (lead, reason, slot, summary).
+async fn a_consultant_outside_the_window_gets_the_template(backend: Backend) {
+    let toml = flow_with(
+        "consultant_template = { name = \"ari_consultant_notice\", language = \"id\" }",
+        &[],
+    );
+    let h = Harness::start(backend, &[], Some(toml)).await;
+    for c in CONSULTANTS {
+        h.mock.answer(c, Answer::WindowClosed, None);
+    }
+    let lead = "+6287712345678";
+    hand_off(&h, lead).await;
+    let notice = handoff_notice(&h, lead).await;
+    assert_eq!(notice.state, OutboxState::Failed, "{notice:#?}");
+    assert_eq!(notice.reason, Some(FailReason::WindowClosed));
+    let rows = h
+        .outbox_until(lead, "the template sent", |rows| {
+            rows.iter()
+                .any(|r| r.channel == Channel::WhatsappTemplate && r.state == OutboxState::Sent)
+        })
+        .await;
+    let template = rows
+        .iter()
+        .find(|r| r.channel == Channel::WhatsappTemplate)
+        .unwrap();
+    assert_eq!(template.to, notice.to);
+    assert_eq!(
+        template.idempotency_key,
+        format!("{}-w0", notice.idempotency_key)
+    );
+    let sent: Vec<_> = h
+        .mock
+        .accepted()
+        .into_iter()
+        .filter(|a| a.kind == "template")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    // The summary variable: the notice's summary and digest lines, on one line.
+    let lines: Vec<&str> = notice.body.lines().collect();
+    let summary = ari::flow::text::one_line(&lines[3..].join("\n"), 300);
+    let text = |t: &str| serde_json::json!({"type": "text", "text": t});
+    assert_eq!(
+        sent[0].payload,
+        serde_json::json!({
+            "messaging_product": "whatsapp",
+            "to": notice.to.trim_start_matches('+'),
+            "type": "template",
+            "template": {
+                "name": "ari_consultant_notice",
+                "language": {"code": "id"},
+                "components": [{"type": "body", "parameters": [
+                    text(&format!("Lead ({lead})")),
+                    text("lead minta bicara dengan konsultan"),
+                    text("-"),
+                    text(&summary),
+                ]}],
+            },
+        })
+    );
+    assert!(
+        !summary.contains('\n') && summary.contains("Percakapan:"),
+        "{summary}"
+    );
+    assert_eq!(
+        h.mock.refused().iter().filter(|r| r.kind == "text").count(),
+        1,
+        "the text notice was refused once, never retried"
+    );
+    let metrics = h.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            "ari_outbox_failed_total",
+            &["channel=\"whatsapp\"", "reason=\"window_closed\""]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+}
+
+/// Item 1 without a template: the notice is recorded `needs_template`, and the CRM event
+/// `ari.notice.undelivered` carries it.
+async fn without_a_template_the_notice_needs_one_and_goes_to_the_crm(backend: Backend) {
+    let crm = crm().await;
+    let args = crm_args(&crm);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let h = Harness::start(backend, &args, None).await;
+    for c in CONSULTANTS {
+        h.mock.answer(c, Answer::WindowClosed, None);
+    }
+    let lead = "+6287712345679";
+    hand_off(&h, lead).await;
+    let notice = handoff_notice(&h, lead).await;
+    assert_eq!(notice.state, OutboxState::NeedsTemplate, "{notice:#?}");
+    assert_eq!(notice.reason, Some(FailReason::WindowClosed));
+    let event = crm_event(&crm, "ari.notice.undelivered").await;
+    assert_eq!(event["status"], "needs_template", "{event}");
+    assert_eq!(event["notice"], "handoff");
+    assert_eq!(event["to"], notice.to.as_str());
+    assert_eq!(event["text"], notice.body.as_str());
+    assert_eq!(event["contact"]["phone"], lead);
+    assert!(
+        h.mock.accepted().iter().all(|a| a.kind != "template"),
+        "a template went out without one configured"
+    );
+    let (status, list) = h.admin_list("state=needs_template").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["rows"][0]["id"], notice.id, "{list}");
+}
+
+/// Item 2: a notice the consultant's number refuses for good goes to the team number
+/// (`handoff.fallback_whatsapp`) and to the CRM webhook.
+async fn an_undeliverable_notice_goes_to_the_team_number_and_the_crm(backend: Backend) {
+    let crm = crm().await;
+    let args = crm_args(&crm);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let toml = flow_with(
+        &format!(
+            "consultant_template = {{ name = \"ari_consultant_notice\", language = \"id\" }}\nfallback_whatsapp = \"{TEAM}\""
+        ),
+        &[],
+    );
+    let h = Harness::start(backend, &args, Some(toml)).await;
+    for c in CONSULTANTS {
+        h.mock.answer(c, Answer::Refuse(131_026), None);
+    }
+    let lead = "+6287712345680";
+    hand_off(&h, lead).await;
+    let notice = handoff_notice(&h, lead).await;
+    assert_eq!(notice.state, OutboxState::Failed, "{notice:#?}");
+    assert_eq!(notice.reason, Some(FailReason::Rejected));
+    let rows = h
+        .outbox_until(lead, "the team's copy sent", |rows| {
+            rows.iter()
+                .any(|r| r.to == TEAM && r.state == OutboxState::Sent)
+        })
+        .await;
+    let copy = rows.iter().find(|r| r.to == TEAM).unwrap();
+    assert_eq!(copy.channel, Channel::Whatsapp);
+    assert!(copy.body.contains(&notice.body), "{}", copy.body);
+    assert!(copy.body.contains(&notice.to), "{}", copy.body);
+    let accepted = h.mock.accepted();
+    let to_team: Vec<_> = accepted
+        .iter()
+        .filter(|a| a.to == TEAM.trim_start_matches('+'))
+        .collect();
+    assert_eq!(to_team.len(), 1, "{accepted:#?}");
+    assert_eq!(to_team[0].body, copy.body);
+    let event = crm_event(&crm, "ari.notice.undelivered").await;
+    assert_eq!(event["status"], "failed", "{event}");
+    assert_eq!(event["text"], notice.body.as_str());
+    // No template for a refused number: 131026 is not the window.
+    assert!(accepted.iter().all(|a| a.kind != "template"));
+}
+
+/// Item 4: while the lead is handed off, a reply the lead never gets tells the consultant in
+/// one notice; a later miss is not a notice of its own but is listed in the next relay.
+async fn a_reply_the_lead_never_got_tells_the_consultant_once(backend: Backend) {
+    // An acknowledgement after every lead message while handed off, so each turn has a reply.
+    let toml = flow_with(
+        "",
+        &[("quiet_period_minutes = 240", "quiet_period_minutes = 0")],
+    );
+    let h = Harness::start(backend, &[], Some(toml)).await;
+    let lead = "+6287712345681";
+    h.say(lead, "wamid.L1", "halo").await;
+    h.outbox_until(lead, "the greeting sent", |rows| {
+        rows.len() == 1 && rows[0].state == OutboxState::Sent
+    })
+    .await;
+    h.mock.answer(lead, Answer::Refuse(131_026), None);
+    h.say(
+        lead,
+        "wamid.L2",
+        "saya mau bicara langsung dengan konsultan saja kak, bukan bot",
+    )
+    .await;
+    let missed = |r: &OutboxRow| r.body.contains("tidak terkirim; mohon hubungi lead");
+    let rows = h
+        .outbox_until(lead, "the consultant told of the missed reply", |rows| {
+            rows.iter()
+                .any(|r| missed(r) && r.state == OutboxState::Sent)
+        })
+        .await;
+    let handoff_reply = rows
+        .iter()
+        .find(|r| r.to == lead && r.state == OutboxState::Failed)
+        .expect("the failed handoff reply")
+        .clone();
+    let told = rows.iter().find(|r| missed(r)).unwrap().clone();
+    assert!(CONSULTANTS.contains(&told.to.as_str()), "{told:#?}");
+    assert!(
+        told.body.ends_with(&format!(
+            "\n- {}",
+            ari::flow::text::one_line(&handoff_reply.body, 300)
+        )),
+        "{}\n---\n{}",
+        told.body,
+        handoff_reply.body
+    );
+
+    // The lead writes again: the acknowledgement fails too, and tells nobody by itself.
+    h.say(lead, "wamid.L3", "oke kak").await;
+    let rows = h
+        .outbox_until(lead, "the second reply recorded", |rows| {
+            rows.iter()
+                .filter(|r| r.to == lead && r.state == OutboxState::Failed)
+                .count()
+                >= 2
+                && rows.iter().all(|r| r.state != OutboxState::Pending)
+        })
+        .await;
+    let ack = rows
+        .iter()
+        .rfind(|r| r.to == lead && r.state == OutboxState::Failed)
+        .unwrap()
+        .clone();
+    assert_eq!(rows.iter().filter(|r| missed(r)).count(), 1, "{rows:#?}");
+
+    // The next relay lists it.
+    h.say(lead, "wamid.L4", "siap kak ditunggu").await;
+    let rows = h
+        .outbox_until(lead, "the next relay sent", |rows| {
+            rows.iter().any(|r| {
+                r.body.contains("siap kak ditunggu")
+                    && CONSULTANTS.contains(&r.to.as_str())
+                    && r.state == OutboxState::Sent
+            })
+        })
+        .await;
+    let relay = rows
+        .iter()
+        .find(|r| r.body.contains("siap kak ditunggu") && CONSULTANTS.contains(&r.to.as_str()))
+        .unwrap();
+    assert!(
+        relay.body.contains("Belum terkirim sebelumnya:")
+            && relay.body.contains(&format!(
+                "- ke lead: {}",
+                ari::flow::text::one_line(&ack.body, 300)
+            )),
+        "{}\n---\n{}",
+        relay.body,
+        ack.body
+    );
+    assert_eq!(rows.iter().filter(|r| missed(r)).count(), 1, "{rows:#?}");
 }

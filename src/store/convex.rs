@@ -29,9 +29,9 @@ use serde_json::{Value, json};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, FailReason, NewAppointment, NewReminder,
-    OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage,
-    TurnClaim, TurnCommit, UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, NewAppointment,
+    NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError,
+    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -747,7 +747,8 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
                 "wamid": m.wamid,
                 "text": m.text,
                 "metaJson": serde_json::to_string(&m.meta).map_err(invalid)?,
-                "send": m.send.as_ref().map(|s| json!({"phoneNumberId": s.phone_number_id, "to": s.to})),
+                "send": m.send.as_ref().map(|s| json!({"phoneNumberId": s.phone_number_id, "to": s.to,
+                    "fallbackJson": fallback_json(s.fallback.as_ref())})),
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -769,7 +770,15 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "leadStatus": commit.lead.status,
         "addTags": commit.lead.add_tags,
         "webhooks": commit.webhooks.iter().map(|w| json!({"url": w.url, "body": w.body})).collect::<Vec<_>>(),
+        "toldUndelivered": commit.told_undelivered,
     }))
+}
+
+/// A row's fallback as the deployment stores it (`None`, left out, when it queues nothing).
+fn fallback_json(fallback: Option<&Fallback>) -> Option<String> {
+    fallback
+        .filter(|f| !f.is_empty())
+        .and_then(|f| serde_json::to_string(f).ok())
 }
 
 fn outcome_args(outcome: &SendOutcome) -> Value {
@@ -1204,7 +1213,10 @@ impl Store for ConvexStore {
         let messages: Vec<Value> = reminder
             .messages
             .iter()
-            .map(|m| json!({"to": m.to, "body": m.body, "channel": m.channel.as_str()}))
+            .map(|m| {
+                json!({"to": m.to, "body": m.body, "channel": m.channel.as_str(),
+                       "fallbackJson": fallback_json(m.fallback.as_ref())})
+            })
             .collect();
         let out: wire::Reminder = self
             .mutation(

@@ -23,9 +23,10 @@ use async_trait::async_trait;
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, FailReason, LeadChange, NewAppointment,
-    NewMessage, NewReminder, NewWebhook, OutboxRow, OutboxState, ReminderMessage, SendOutcome,
-    SendRequest, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, LeadChange,
+    NewAppointment, NewMessage, NewReminder, NewWebhook, Once, OutboxRow, OutboxState, QueuedRow,
+    ReminderMessage, SendOutcome, SendRequest, StoredMessage, TOLD_META, TurnClaim, TurnCommit,
+    UNDELIVERED_META, UpcomingAppointment, merge_body,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),

@@ -45,6 +45,15 @@ impl Direction {
     }
 }
 
+/// Meta key set (`true`) on a message whose outbox row failed for good: the recipient never
+/// got it.
+pub const UNDELIVERED_META: &str = "undelivered";
+
+/// Meta key set (`true`) on an undelivered message once someone was told (a fallback row was
+/// queued for it, or a notice or relay listed it); an undelivered message without it is listed
+/// in the consultant's next notice or relay.
+pub const TOLD_META: &str = "told";
+
 /// A message of a conversation as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
@@ -113,6 +122,114 @@ pub struct SendRequest {
     pub phone_number_id: String,
     /// The recipient, E.164.
     pub to: String,
+    /// What to queue if it cannot be delivered (kept with the outbox row).
+    pub fallback: Option<Fallback>,
+}
+
+/// What the outbox queues, in the same write, when a row fails for good (issue 20): the
+/// template version of a text WhatsApp refused outside the 24 h window (131047), the CRM event
+/// and the team's copy of a notice nobody received, the consultant's notice of a reply the lead
+/// never got. Built by whoever queues the row (the worker knows the templates, the team number
+/// and the CRM) and kept with it as JSON, so a failed send costs no store read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fallback {
+    /// Queued when WhatsApp refuses the text outside the 24 h window (131047).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_closed: Vec<QueuedRow>,
+    /// With 131047 the row ends [`OutboxState::NeedsTemplate`] (no template is configured for
+    /// it), not [`OutboxState::Failed`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_template: bool,
+    /// Queued when it fails for good otherwise (refused, given up at the outbox's cap,
+    /// reported failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undeliverable: Vec<QueuedRow>,
+}
+
+impl Fallback {
+    /// Whether it queues nothing and changes no state.
+    pub fn is_empty(&self) -> bool {
+        self.window_closed.is_empty() && !self.needs_template && self.undeliverable.is_empty()
+    }
+
+    /// The state a row failing for `reason` ends in, the rows queued with it, and the tag of
+    /// their idempotency keys (`<row key>-<tag><n>`).
+    pub fn on_failure(&self, reason: FailReason) -> (OutboxState, &[QueuedRow], &'static str) {
+        match reason {
+            FailReason::WindowClosed if self.needs_template => {
+                (OutboxState::NeedsTemplate, &self.window_closed, "w")
+            }
+            FailReason::WindowClosed => (OutboxState::Failed, &self.window_closed, "w"),
+            _ => (OutboxState::Failed, &self.undeliverable, "u"),
+        }
+    }
+}
+
+/// A row a [`Fallback`] queues in the failed row's conversation (from the same business
+/// number; due at once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedRow {
+    pub channel: Channel,
+    /// E.164, or the URL of a webhook row.
+    pub to: String,
+    /// The text, a template's JSON `{"name", "language", "parameters"}`, or a webhook's JSON.
+    pub body: String,
+    /// At most one such row per conversation and window: see [`Once`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub once: Option<Once>,
+    /// This row's own fallback (a template's: the team's copy and the CRM event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<Fallback>>,
+}
+
+/// "At most one": a queued row with a key already queued in the conversation (a relay
+/// template, the notice of a lead's missed reply) is not queued again. Instead:
+/// - a row of that key still waiting, never tried, takes `merge` in (appended: to a text after
+///   a line break, to a template's last parameter after ` | `);
+/// - else, a row of that key queued less than `window_ms` ago (ever, with `None`) stands for
+///   this one: nothing is queued, and the failed message stays "not told" (listed in the next
+///   notice or relay);
+/// - else (the window has passed) it is queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Once {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_ms: Option<i64>,
+    pub merge: String,
+}
+
+/// Longest template parameter a merge makes (characters; WhatsApp takes about 1024).
+pub const MERGED_PARAMETER_MAX: usize = 900;
+
+/// `body` of a row of `channel` with `addition` merged in ([`Once`]): a text gets it on a line
+/// of its own; a template's last parameter gets ` | addition` (capped at
+/// [`MERGED_PARAMETER_MAX`] characters; template parameters take no line breaks); a webhook
+/// body is left as it is.
+pub fn merge_body(channel: Channel, body: &str, addition: &str) -> String {
+    match channel {
+        Channel::Whatsapp => format!("{body}\n{addition}"),
+        Channel::Webhook => body.to_string(),
+        Channel::WhatsappTemplate => {
+            let Ok(mut value) = serde_json::from_str::<Value>(body) else {
+                return body.to_string();
+            };
+            if let Some(last) = value
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .and_then(|p| p.last_mut())
+            {
+                let joined = format!("{} | {addition}", last.as_str().unwrap_or_default());
+                let capped: String = if joined.chars().count() > MERGED_PARAMETER_MAX {
+                    let kept: String = joined.chars().take(MERGED_PARAMETER_MAX - 1).collect();
+                    format!("{kept}…")
+                } else {
+                    joined
+                };
+                *last = Value::String(capped);
+            }
+            value.to_string()
+        }
+    }
 }
 
 /// Columns kept beside the snapshot so operators can query conversations without decoding it.
@@ -150,6 +267,9 @@ pub struct TurnCommit {
     pub lead: LeadChange,
     /// CRM webhook calls to queue in the same transaction (outbox rows, channel `webhook`).
     pub webhooks: Vec<NewWebhook>,
+    /// Messages of this conversation that never arrived and that a notice or relay of this turn
+    /// listed: marked [`TOLD_META`] in the same transaction.
+    pub told_undelivered: Vec<i64>,
 }
 
 /// A turn's changes to the lead's CRM record. The status is written only when a turn sets it
@@ -460,6 +580,9 @@ pub struct ReminderMessage {
     pub body: String,
     /// [`Channel::Whatsapp`] or [`Channel::WhatsappTemplate`].
     pub channel: Channel,
+    /// What to queue if it cannot be delivered (the lead's template reminder outside the
+    /// window; the consultant's notice fallbacks).
+    pub fallback: Option<Fallback>,
 }
 
 /// One reminder to record: its messages go out through the outbox.
