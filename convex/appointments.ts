@@ -265,7 +265,12 @@ export const recordReminder = internalMutation({
     conversationId: v.number(),
     kind: v.string(),
     messages: v.array(
-      v.object({ to: v.string(), body: v.string(), channel: v.optional(v.string()) }),
+      v.object({
+        to: v.string(),
+        body: v.string(),
+        channel: v.optional(v.string()),
+        fallbackJson: v.optional(v.string()),
+      }),
     ),
     phoneNumberId: v.string(),
     contactPhone: v.string(),
@@ -329,6 +334,7 @@ export const recordReminder = internalMutation({
         attempts: 0,
         nextAttemptAtMs: claimedUntilMs,
         channel,
+        fallbackJson: m.fallbackJson,
         createdAtMs: args.nowMs,
         updatedAtMs: args.nowMs,
       });

@@ -2,7 +2,8 @@
 // `record_delivery_failure`).
 
 import { v } from "convex/values";
-import { internalMutation } from "./_generated/server";
+import { internalMutation, internalQuery } from "./_generated/server";
+import { FAILED_STATES, failRow } from "./model/fallback";
 import { outboxRow } from "./model/rows";
 
 /** How many pending rows `claim` reads at most to find the due heads of line. */
@@ -42,8 +43,9 @@ const outcome = v.union(
   v.object({ kind: v.literal("delivered") }),
   v.object({ kind: v.literal("dry_run") }),
   v.object({ kind: v.literal("retry"), error: v.string(), nextAttemptAtMs: v.number() }),
-  v.object({ kind: v.literal("failed"), error: v.string() }),
+  v.object({ kind: v.literal("failed"), error: v.string(), reason: v.string() }),
 );
+
 
 /**
  * Records the outcome of one delivery attempt of the outbox row `outboxId`; an unknown id is a
@@ -104,12 +106,13 @@ export const recordSend = internalMutation({
         });
         break;
       case "failed":
-        if (row.state === "failed" && row.error === o.error) return null;
-        await ctx.db.patch(row._id, {
-          state: "failed",
-          attempts,
+        // A row that already failed for good stays as it is (a retried request); else its
+        // fallback rows are queued in this mutation.
+        await failRow(ctx, row, {
           error: o.error,
-          updatedAtMs: args.nowMs,
+          reason: o.reason,
+          nowMs: args.nowMs,
+          attempted: true,
         });
         break;
     }
@@ -118,20 +121,75 @@ export const recordSend = internalMutation({
 });
 
 /**
- * Marks the rows Kapso knows as `kapsoMessageId` failed with `error` (WhatsApp reported the
- * sent message failed). Returns the first row's id, or null when no row has that id.
- * Idempotent.
+ * Marks the rows Kapso knows as `kapsoMessageId` failed with `error` and `reason` (WhatsApp
+ * reported the sent message failed), queuing their fallback rows (`model/fallback.ts`); a row
+ * that already failed for good stays as it is.
+ * Returns the first row's id, or null when no row has that id. Idempotent.
  */
 export const recordDeliveryFailure = internalMutation({
-  args: { kapsoMessageId: v.string(), error: v.string() },
+  args: {
+    kapsoMessageId: v.string(),
+    error: v.string(),
+    reason: v.string(),
+    nowMs: v.number(),
+  },
   handler: async (ctx, args) => {
     const rows = await ctx.db
       .query("outbox")
       .withIndex("by_kapso_id", (q) => q.eq("kapsoMessageId", args.kapsoMessageId))
       .collect();
+    rows.sort((a, b) => a.seq - b.seq);
     for (const row of rows) {
-      await ctx.db.patch(row._id, { state: "failed", error: args.error });
+      await failRow(ctx, row, {
+        error: args.error,
+        reason: args.reason,
+        nowMs: args.nowMs,
+        attempted: false,
+      });
     }
     return rows.length > 0 ? rows[0].seq : null;
+  },
+});
+
+/**
+ * Outbox rows of every conversation in `state` with `seq > afterId`, oldest first, at most
+ * `limit` (`GET /admin/outbox?state=failed`).
+ */
+export const list = internalQuery({
+  args: { state: v.string(), afterId: v.number(), limit: v.number() },
+  handler: async (ctx, args) => {
+    const rows = await ctx.db
+      .query("outbox")
+      .withIndex("by_state", (q) => q.eq("state", args.state).gt("seq", args.afterId))
+      .take(args.limit);
+    return rows.map(outboxRow);
+  },
+});
+
+/**
+ * Requeues a row that failed for good: pending, due at `nowMs`, attempts and age counted afresh,
+ * reason cleared (the last error kept). Returns the row after the call (unchanged when it had
+ * not failed), or null when no row has that id.
+ */
+export const requeue = internalMutation({
+  args: { outboxId: v.number(), nowMs: v.number() },
+  handler: async (ctx, args) => {
+    const row = await ctx.db
+      .query("outbox")
+      .withIndex("by_seq", (q) => q.eq("seq", args.outboxId))
+      .unique();
+    if (row === null) return null;
+    if (FAILED_STATES.includes(row.state)) {
+      await ctx.db.patch(row._id, {
+        state: "pending",
+        attempts: 0,
+        reason: undefined,
+        nextAttemptAtMs: args.nowMs,
+        queuedAtMs: args.nowMs,
+        updatedAtMs: args.nowMs,
+      });
+    }
+    const after = await ctx.db.get(row._id);
+    return after === null ? null : outboxRow(after);
   },
 });

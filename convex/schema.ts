@@ -122,8 +122,19 @@ export default defineSchema({
     nextAttemptAtMs: v.number(),
     kapsoMessageId: v.optional(v.string()),
     error: v.optional(v.string()),
-    // `whatsapp` (absent on older rows) or `webhook` (a CRM call: `toPhone` holds the URL).
+    // `whatsapp` (absent on older rows), `whatsapp_template`, or `webhook` (a CRM call:
+    // `toPhone` holds the URL).
     channel: v.optional(v.string()),
+    // Why the row failed for good (`FailReason` in src/store/model.rs); absent unless it did.
+    reason: v.optional(v.string()),
+    // When it was queued or last requeued by an admin: the age cap counts from it (absent on
+    // older rows: `createdAtMs`).
+    queuedAtMs: v.optional(v.number()),
+    // What to queue when it fails for good (`store::Fallback` as JSON): the template version,
+    // the team's copy, the CRM event. See `model/fallback.ts`.
+    fallbackJson: v.optional(v.string()),
+    // Keeps rows of this key to one per conversation and window (`store::Once`).
+    onceKey: v.optional(v.string()),
     createdAtMs: v.number(),
     updatedAtMs: v.number(),
   })
@@ -134,7 +145,8 @@ export default defineSchema({
     // Head-of-line checks: a conversation's pending rows, oldest first.
     .index("by_conversation_state", ["conversationSeq", "state", "seq"])
     .index("by_conversation_version", ["conversationSeq", "commitVersion", "seq"])
-    .index("by_kapso_id", ["kapsoMessageId"]),
+    .index("by_kapso_id", ["kapsoMessageId"])
+    .index("by_conversation_once", ["conversationSeq", "onceKey", "seq"]),
 
   // Written by the readiness probe to prove the deployment accepts writes.
   health: defineTable({

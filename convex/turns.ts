@@ -123,7 +123,14 @@ const newMessage = v.object({
   wamid: v.optional(v.string()),
   text: v.optional(v.string()),
   metaJson: v.string(),
-  send: v.optional(v.object({ phoneNumberId: v.string(), to: v.string() })),
+  send: v.optional(
+    v.object({
+      phoneNumberId: v.string(),
+      to: v.string(),
+      // What to queue if it cannot be delivered (`store::Fallback` as JSON).
+      fallbackJson: v.optional(v.string()),
+    }),
+  ),
 });
 
 /** The outbox rows a commit created (the sender gets them without another read). */
@@ -166,6 +173,8 @@ export const commit = internalMutation({
     leadStatus: v.optional(v.string()),
     addTags: v.optional(v.array(v.string())),
     webhooks: v.optional(v.array(v.object({ url: v.string(), body: v.string() }))),
+    // Undelivered messages a notice or relay of this turn listed: marked told.
+    toldUndelivered: v.optional(v.array(v.number())),
   },
   handler: async (ctx, args) => {
     const conv = await ctx.db
@@ -231,6 +240,17 @@ export const commit = internalMutation({
         await ctx.db.patch(row._id, { state: "done" });
       }
     }
+    for (const id of args.toldUndelivered ?? []) {
+      const message = await ctx.db
+        .query("messages")
+        .withIndex("by_seq", (q) => q.eq("seq", id))
+        .unique();
+      if (message !== null && message.conversationSeq === conv.seq) {
+        const meta = JSON.parse(message.metaJson);
+        meta.told = true;
+        await ctx.db.patch(message._id, { metaJson: JSON.stringify(meta) });
+      }
+    }
     const sends = args.messages.filter((m) => m.send !== undefined).length;
     let messageSeq = await reserveSeq(ctx, "messages", args.messages.length);
     let outboxSeq = sends > 0 ? await reserveSeq(ctx, "outbox", sends) : 0;
@@ -261,6 +281,7 @@ export const commit = internalMutation({
           attempts: 0,
           nextAttemptAtMs: claimedUntilMs,
           channel: "whatsapp",
+          fallbackJson: m.send.fallbackJson,
           createdAtMs: args.nowMs,
           updatedAtMs: args.nowMs,
         });

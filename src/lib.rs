@@ -6,6 +6,7 @@
 //! [`kapso`] outbox sender. [`server`] wires the HTTP routes, [`config`]
 //! holds the settings and admin files, [`telemetry`] the logs and metrics.
 
+pub mod admin;
 pub mod config;
 pub mod flow;
 pub mod handoff;

@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
             "/admin/knowledge/{workspace}/{entry}",
             axum::routing::put(put_knowledge_entry),
         )
+        .merge(crate::admin::outbox::routes())
         .with_state(state)
         .merge(webhook)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -272,7 +273,7 @@ async fn queue_control(state: &AppState, id: i64, headers: &HeaderMap, event: &s
 
 /// Checks the admin bearer token: `Some(refusal)` when it is missing, wrong, or the admin API
 /// is off; `None` when the caller may go on.
-fn check_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn check_admin(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(token) = &state.admin_token else {
         return Some(admin_error(
             StatusCode::FORBIDDEN,
@@ -363,7 +364,7 @@ fn is_admin_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-fn admin_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn admin_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
         Json(serde_json::json!({"error": code, "message": message.into()})),
@@ -453,7 +454,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     // Outbox rows store the URL without its credentials; the CRM client calls it with them.
     let crm_webhook_url = crm.as_ref().map(|c| c.url.clone());
-    let outbox = OutboxSender::with_crm(Arc::clone(&store), sender, crm);
+    let outbox = OutboxSender::configured(Arc::clone(&store), sender, crm, settings.outbox_limits);
     let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
     let deps = Arc::new(TurnDeps {
         store: Arc::clone(&store),

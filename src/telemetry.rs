@@ -60,6 +60,10 @@ pub mod names {
     pub const INBOX_DEPTH: &str = "ari_inbox_depth";
     /// Counter: outbox delivery attempts by `outcome` (sent, dry_run, retry, failed).
     pub const OUTBOX_SENDS: &str = "ari_outbox_sends_total";
+    /// Counter: outbox rows failed for good, by `channel` (whatsapp, whatsapp_template,
+    /// webhook) and `reason` (rejected, window_closed, max_attempts, max_age, reported_failed,
+    /// no_crm): the dead letters `GET /admin/outbox?state=failed` lists.
+    pub const OUTBOX_FAILED: &str = "ari_outbox_failed_total";
     /// Counter: turns by `outcome` (committed, stale, idle, busy, superseded,
     /// awaiting_transcript, error).
     pub const TURNS: &str = "ari_turns_total";

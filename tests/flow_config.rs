@@ -182,6 +182,42 @@ fn handoff_needs_a_consultant_and_relays_before_the_bot_resumes() {
     );
 }
 
+/// Issue 20: the team number is E.164 and a template names both its name and its language.
+#[test]
+fn the_team_number_and_the_templates_are_checked() {
+    use ari::config::flow::TemplateRef;
+    let problems = |cfg: &ari::config::flow::FlowConfig| {
+        ari::config::flow::validate::validate(cfg)
+            .into_iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect::<Vec<_>>()
+    };
+    let mut cfg = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"))
+        .expect("valid");
+    cfg.handoff.fallback_whatsapp = Some("+6281299990000".into());
+    cfg.handoff.consultant_template = Some(TemplateRef {
+        name: "ari_consultant_notice".into(),
+        language: "id".into(),
+    });
+    assert!(problems(&cfg).is_empty(), "{:?}", problems(&cfg));
+    cfg.handoff.fallback_whatsapp = Some("081299990000".into());
+    cfg.handoff.relay_template = Some(TemplateRef {
+        name: " ".into(),
+        language: "id".into(),
+    });
+    let p = problems(&cfg);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("handoff.fallback_whatsapp: `081299990000` is not an E.164")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("handoff.relay_template: needs the approved template's name")),
+        "{p:?}"
+    );
+}
+
 #[test]
 fn broken_copies_name_file_line_and_key() {
     for (what, edit, key, needle, msg) in BROKEN {

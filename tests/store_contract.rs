@@ -14,8 +14,9 @@ mod convex_server;
 
 use ari::store::{
     BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey, ConversationSummary,
-    Direction, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, OutboxState,
-    ReminderMessage, SendOutcome, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    Direction, FailReason, Fallback, LeadChange, NewAppointment, NewMessage, NewReminder,
+    NewWebhook, Once, OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest, Store,
+    StoreError, TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -461,6 +462,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
         send: Some(SendRequest {
             phone_number_id: "p".into(),
             to: "+6281234567890".into(),
+            fallback: None,
         }),
     }));
     TurnCommit {
@@ -479,7 +481,32 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
         outbox_lease_ms: 0,
         lead: LeadChange::default(),
         webhooks: vec![],
+        told_undelivered: vec![],
     }
+}
+
+/// A commit of one reply per `(to, text, fallback)`.
+fn commit_sends(
+    claim: &TurnClaim,
+    sends: Vec<(&str, &str, Option<Fallback>)>,
+    now_ms: i64,
+) -> TurnCommit {
+    let mut commit = commit_of(claim, &[], now_ms);
+    commit
+        .messages
+        .extend(sends.into_iter().map(|(to, text, fallback)| NewMessage {
+            direction: Direction::Outbound,
+            inbox_id: None,
+            wamid: None,
+            text: Some(text.to_string()),
+            meta: serde_json::json!({}),
+            send: Some(SendRequest {
+                phone_number_id: "p".into(),
+                to: to.into(),
+                fallback,
+            }),
+        }));
+    commit
 }
 
 async fn a_turn_claims_reads_and_commits_once(store: &dyn Store) {
@@ -660,14 +687,19 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
     // WhatsApp later reports the first as failed (24 h window closed).
     assert_eq!(
         store
-            .record_delivery_failure("wamid.OUT1", "131047 Re-engagement message")
+            .record_delivery_failure(
+                "wamid.OUT1",
+                "131047 Re-engagement message",
+                FailReason::WindowClosed,
+                9_000
+            )
             .await
             .unwrap(),
         Some(outbox[0].id)
     );
     assert_eq!(
         store
-            .record_delivery_failure("wamid.UNKNOWN", "x")
+            .record_delivery_failure("wamid.UNKNOWN", "x", FailReason::ReportedFailed, 9_000)
             .await
             .unwrap(),
         None
@@ -683,6 +715,357 @@ async fn the_outbox_delivers_one_row_per_contact_at_a_time(store: &dyn Store) {
             .iter()
             .any(|m| m.wamid.as_deref() == Some("wamid.OUT1"))
     );
+}
+
+/// Issue 20, dead letters: a row failed for good (refused, or given up at the outbox's cap)
+/// holds back none of the conversation's later rows, keeps its last error and reason, is listed
+/// by state, and an admin's requeue makes it pending and due again with its count reset.
+async fn a_failed_row_holds_nothing_back_and_can_be_requeued(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["first", "second"], 1_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    assert_eq!(outbox[0].queued_at_ms, 1_000);
+    assert_eq!(outbox[0].reason, None);
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Retry {
+                error: "HTTP 500".into(),
+                next_attempt_at_ms: 1_500,
+            },
+            1_100,
+        )
+        .await
+        .unwrap();
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Failed {
+                error: "HTTP 500".into(),
+                reason: FailReason::MaxAttempts,
+            },
+            1_600,
+        )
+        .await
+        .unwrap();
+    // A repeat of the final outcome changes nothing (a retried request).
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Failed {
+                error: "other".into(),
+                reason: FailReason::Rejected,
+            },
+            1_700,
+        )
+        .await
+        .unwrap();
+    let due = store.claim_outbox(2_000, 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["second"],
+        "a failed row held back the next one"
+    );
+    let failed = store.list_outbox(OutboxState::Failed, 0, 10).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].id, outbox[0].id);
+    assert_eq!(failed[0].reason, Some(FailReason::MaxAttempts));
+    assert_eq!(failed[0].error.as_deref(), Some("HTTP 500"));
+    assert_eq!(failed[0].attempts, 2);
+    assert!(
+        store
+            .list_outbox(OutboxState::Failed, failed[0].id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_outbox(OutboxState::Pending, 0, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Requeued: pending, due now, counted afresh; the error stays for the record.
+    let row = store
+        .requeue_outbox(outbox[0].id, 5_000)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(row.state, OutboxState::Pending);
+    assert_eq!(row.attempts, 0);
+    assert_eq!(row.reason, None);
+    assert_eq!(row.queued_at_ms, 5_000);
+    assert_eq!(row.error.as_deref(), Some("HTTP 500"));
+    store
+        .record_send(due[0].id, SendOutcome::DryRun, 5_000)
+        .await
+        .unwrap();
+    let due = store.claim_outbox(5_000, 1_000, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.body.as_str()).collect::<Vec<_>>(),
+        ["first"]
+    );
+    // A row that has not failed is left as it is; an unknown id is None.
+    let sent = store
+        .requeue_outbox(outbox[1].id, 6_000)
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(sent.state, OutboxState::DryRun);
+    assert_eq!(sent.queued_at_ms, 1_000);
+    assert_eq!(store.requeue_outbox(999_999, 6_000).await.unwrap(), None);
+    assert!(
+        store
+            .list_outbox(OutboxState::Failed, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Issue 20: a row's final failure queues its fallback in the same write: the template version
+/// for 131047 (or `needs_template` without one), the undeliverable rows otherwise; a row with a
+/// `once` key is queued once per window, merged into a waiting one; the failed message is marked
+/// undelivered (and told when a fallback row tells someone), and a commit marks listed ones told.
+async fn a_final_failure_queues_its_fallback_in_the_same_write(store: &dyn Store) {
+    const LEAD: &str = "+6281234567890";
+    const CONSULTANT: &str = "+6281111000001";
+    let template = |param: &str| QueuedRow {
+        channel: Channel::WhatsappTemplate,
+        to: CONSULTANT.into(),
+        body: serde_json::json!({"name": "t", "language": "id", "parameters": ["Budi", param]})
+            .to_string(),
+        once: None,
+        fallback: None,
+    };
+    let hook = QueuedRow {
+        channel: Channel::Webhook,
+        to: "https://crm.example/hook".into(),
+        body: r#"{"event":"ari.notice.undelivered"}"#.into(),
+        once: None,
+        fallback: None,
+    };
+    let with_template = Fallback {
+        window_closed: vec![template("a")],
+        needs_template: false,
+        undeliverable: vec![hook.clone()],
+    };
+    let no_template = Fallback {
+        window_closed: vec![hook.clone()],
+        needs_template: true,
+        undeliverable: vec![],
+    };
+    let relay = |merge: &str| Fallback {
+        window_closed: vec![QueuedRow {
+            once: Some(Once {
+                key: "relay_template:c".into(),
+                window_ms: Some(86_400_000),
+                merge: merge.into(),
+            }),
+            ..template(merge)
+        }],
+        ..Fallback::default()
+    };
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_sends(
+            &c,
+            vec![
+                (CONSULTANT, "notice 1", Some(with_template.clone())),
+                (CONSULTANT, "notice 2", Some(no_template)),
+                (CONSULTANT, "notice 3", Some(with_template)),
+                (CONSULTANT, "relay 1", Some(relay("r1"))),
+                (CONSULTANT, "relay 2", Some(relay("r2"))),
+                (CONSULTANT, "relay 3", Some(relay("r3"))),
+                (LEAD, "reply", None),
+            ],
+            1_000,
+        ))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    let window = |error: &str| SendOutcome::Failed {
+        error: error.into(),
+        reason: FailReason::WindowClosed,
+    };
+    // 131047 with a template: failed, the template queued due at once.
+    store
+        .record_send(outbox[0].id, window("131047"), 2_000)
+        .await
+        .unwrap();
+    // 131047 without one: needs_template, the CRM row queued.
+    store
+        .record_send(outbox[1].id, window("131047"), 2_000)
+        .await
+        .unwrap();
+    // Refused otherwise: the undeliverable rows.
+    store
+        .record_send(
+            outbox[2].id,
+            SendOutcome::Failed {
+                error: "131026".into(),
+                reason: FailReason::Rejected,
+            },
+            2_000,
+        )
+        .await
+        .unwrap();
+    let rows = store.conversation_outbox(&key()).await.unwrap();
+    let by_key = |k: &str| rows.iter().find(|r| r.idempotency_key == k).cloned();
+    assert_eq!(rows[0].state, OutboxState::Failed);
+    assert_eq!(rows[0].reason, Some(FailReason::WindowClosed));
+    assert_eq!(rows[1].state, OutboxState::NeedsTemplate);
+    assert_eq!(rows[1].reason, Some(FailReason::WindowClosed));
+    assert_eq!(rows[2].state, OutboxState::Failed);
+    let tpl = by_key(&format!("{}-w0", outbox[0].idempotency_key)).expect("template row");
+    assert_eq!(tpl.channel, Channel::WhatsappTemplate);
+    assert_eq!(tpl.state, OutboxState::Pending);
+    assert_eq!(tpl.to, CONSULTANT);
+    assert_eq!(tpl.phone_number_id, "p");
+    assert_eq!(tpl.next_attempt_at_ms, 2_000);
+    assert_eq!(tpl.queued_at_ms, 2_000);
+    let crm = by_key(&format!("{}-w0", outbox[1].idempotency_key)).expect("crm row");
+    assert_eq!(crm.channel, Channel::Webhook);
+    assert_eq!(crm.to, "https://crm.example/hook");
+    let refused = by_key(&format!("{}-u0", outbox[2].idempotency_key)).expect("undeliverable");
+    assert_eq!(refused.channel, Channel::Webhook);
+    assert!(by_key(&format!("{}-w0", outbox[2].idempotency_key)).is_none());
+    // A retried final outcome queues nothing twice.
+    store
+        .record_send(outbox[0].id, window("131047"), 2_100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.conversation_outbox(&key()).await.unwrap().len(),
+        rows.len()
+    );
+
+    // Relays: the first queues the template, the second merges into it while it waits.
+    store
+        .record_send(outbox[3].id, window("131047"), 3_000)
+        .await
+        .unwrap();
+    store
+        .record_send(outbox[4].id, window("131047"), 3_000)
+        .await
+        .unwrap();
+    let templates = |rows: &[ari::store::OutboxRow]| {
+        rows.iter()
+            .filter(|r| r.channel == Channel::WhatsappTemplate && r.body.contains("r1"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let rows = store.conversation_outbox(&key()).await.unwrap();
+    let merged = templates(&rows);
+    assert_eq!(merged.len(), 1, "{rows:#?}");
+    let body: serde_json::Value = serde_json::from_str(&merged[0].body).unwrap();
+    assert_eq!(body["parameters"][1], "r1 | r2");
+    // Once it is out (after the notice's template, ahead in the template queue), a third relay
+    // within the window queues nothing.
+    let mut out = false;
+    for _ in 0..3 {
+        for r in store.claim_outbox(3_000, 1_000, 100).await.unwrap() {
+            if r.channel != Channel::WhatsappTemplate {
+                continue;
+            }
+            out |= r.id == merged[0].id;
+            store
+                .record_send(
+                    r.id,
+                    SendOutcome::Sent {
+                        kapso_message_id: format!("wamid.T{}", r.id),
+                    },
+                    3_100,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    assert!(out, "the relay template was never due");
+    let before = store.conversation_outbox(&key()).await.unwrap().len();
+    store
+        .record_send(outbox[5].id, window("131047"), 4_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.conversation_outbox(&key()).await.unwrap().len(),
+        before,
+        "a second relay template within the window"
+    );
+
+    // The messages: undelivered, told when a fallback row told someone.
+    let messages = store.conversation_messages(&key()).await.unwrap();
+    let meta = |text: &str| {
+        messages
+            .iter()
+            .find(|m| m.text.as_deref() == Some(text))
+            .map(|m| (m.id, m.meta.clone()))
+            .unwrap()
+    };
+    assert_eq!(meta("notice 1").1["undelivered"], true);
+    assert_eq!(meta("notice 1").1["told"], true);
+    assert_eq!(meta("relay 2").1["told"], true);
+    let (relay3, relay3_meta) = meta("relay 3");
+    assert_eq!(relay3_meta["undelivered"], true);
+    assert!(relay3_meta.get("told").is_none(), "{relay3_meta}");
+    assert!(meta("reply").1.get("undelivered").is_none());
+
+    // WhatsApp reports the sent reply failed with 131047: no fallback, failed; a later commit
+    // marks a listed message told.
+    store
+        .record_send(
+            outbox[6].id,
+            SendOutcome::Sent {
+                kapso_message_id: "wamid.R".into(),
+            },
+            5_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .record_delivery_failure("wamid.R", "131047", FailReason::WindowClosed, 5_100)
+            .await
+            .unwrap(),
+        Some(outbox[6].id)
+    );
+    store
+        .enqueue_inbound(delivery("t2", vec![message("p", "w2", "halo?")]))
+        .await
+        .unwrap();
+    let c2 = claim(store, 6_000).await;
+    let mut commit = commit_of(&c2, &[], 6_000);
+    commit.told_undelivered = vec![relay3];
+    store.commit_turn(commit).await.unwrap();
+    let messages = store.conversation_messages(&key()).await.unwrap();
+    let relay3_meta = &messages.iter().find(|m| m.id == relay3).unwrap().meta;
+    assert_eq!(relay3_meta["told"], true);
+    let reply = messages
+        .iter()
+        .find(|m| m.text.as_deref() == Some("reply"))
+        .unwrap();
+    assert_eq!(reply.meta["undelivered"], true);
+    let rows = store.conversation_outbox(&key()).await.unwrap();
+    let reply_row = rows.iter().find(|r| r.id == outbox[6].id).unwrap();
+    assert_eq!(reply_row.state, OutboxState::Failed);
+    assert_eq!(reply_row.reason, Some(FailReason::WindowClosed));
 }
 
 async fn replies_behind_an_undelivered_one_wait_their_turn(store: &dyn Store) {
@@ -1190,11 +1573,13 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
                 to: "+6281234567890".into(),
                 body: "Reminder: besok".into(),
                 channel: Channel::Whatsapp,
+                fallback: None,
             },
             ReminderMessage {
                 to: "+6281111000002".into(),
                 body: "Pengingat".into(),
                 channel: Channel::Whatsapp,
+                fallback: None,
             },
         ],
         phone_number_id: "p".into(),
@@ -1598,6 +1983,8 @@ macro_rules! contract_on {
             the_outbox_delivers_one_row_per_contact_at_a_time,
             pending_conversations_come_oldest_first,
             replies_behind_an_undelivered_one_wait_their_turn,
+            a_failed_row_holds_nothing_back_and_can_be_requeued,
+            a_final_failure_queues_its_fallback_in_the_same_write,
             an_operator_command_is_queued_in_order_with_the_messages,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,

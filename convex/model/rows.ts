@@ -45,5 +45,7 @@ export function outboxRow(o: Doc<"outbox">) {
     kapsoMessageId: o.kapsoMessageId,
     error: o.error,
     channel: o.channel ?? "whatsapp",
+    reason: o.reason,
+    queuedAtMs: o.queuedAtMs ?? o.createdAtMs,
   };
 }

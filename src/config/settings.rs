@@ -146,6 +146,17 @@ pub struct ServeArgs {
     /// statuses); more: 413, nothing stored.
     #[arg(long, env = "ARI_MAX_BATCH_ITEMS", default_value_t = crate::ingress::DEFAULT_MAX_BATCH_ITEMS)]
     pub max_batch_items: usize,
+
+    /// Delivery attempts of one outbox row (a reply, a notice, a CRM call) at most: a row
+    /// still failing with transient errors after this many becomes `failed` (a dead letter,
+    /// listed by `GET /admin/outbox?state=failed`). At least 1.
+    #[arg(long, env = "ARI_OUTBOX_MAX_ATTEMPTS", default_value_t = 8)]
+    pub outbox_max_attempts: u32,
+
+    /// A row still failing with transient errors this many minutes after it was queued becomes
+    /// `failed` too. At least 1.
+    #[arg(long, env = "ARI_OUTBOX_MAX_AGE_MINUTES", default_value_t = 1_440)]
+    pub outbox_max_age_minutes: u32,
 }
 
 /// How webhooks are authenticated.
@@ -229,6 +240,9 @@ pub struct Settings {
     pub http: HttpSettings,
     /// See `--max-batch-items`.
     pub max_batch_items: usize,
+    /// When a row that keeps failing becomes a dead letter (`--outbox-max-attempts`,
+    /// `--outbox-max-age-minutes`).
+    pub outbox_limits: crate::kapso::outbox::OutboxLimits,
 }
 
 /// The listener's limits as configured (see [`crate::server::listen::HttpLimits`]).
@@ -294,6 +308,8 @@ pub enum SettingsError {
     },
     #[error("ARI_CONVEX_URL {url:?} is not a valid http(s) URL: {reason}")]
     BadConvexUrl { url: String, reason: String },
+    #[error("{0} must be at least 1")]
+    ZeroOutboxLimit(&'static str),
 }
 
 impl ServeArgs {
@@ -340,6 +356,12 @@ impl ServeArgs {
                 Some((url.to_string(), secret.to_string()))
             }
         };
+        if self.outbox_max_attempts == 0 {
+            return Err(SettingsError::ZeroOutboxLimit("ARI_OUTBOX_MAX_ATTEMPTS"));
+        }
+        if self.outbox_max_age_minutes == 0 {
+            return Err(SettingsError::ZeroOutboxLimit("ARI_OUTBOX_MAX_AGE_MINUTES"));
+        }
         Ok(Settings {
             bind: self.bind,
             database: self.database.clone(),
@@ -377,6 +399,10 @@ impl ServeArgs {
                 max_body_reads: self.max_body_reads.max(1),
             },
             max_batch_items: self.max_batch_items.max(1),
+            outbox_limits: crate::kapso::outbox::OutboxLimits {
+                max_attempts: self.outbox_max_attempts,
+                max_age_ms: i64::from(self.outbox_max_age_minutes) * 60_000,
+            },
         })
     }
 }
@@ -477,6 +503,30 @@ mod tests {
     fn insecure_flag_allows_no_secret() {
         let s = args(&["--insecure-no-signature"]).validate().unwrap();
         assert!(matches!(s.signature, SignaturePolicy::Insecure));
+    }
+
+    /// Issue 20: the dead-letter caps are service settings, 8 attempts and a day by default.
+    #[test]
+    fn outbox_caps_default_and_refuse_zero() {
+        let s = args(&["--webhook-secret", "s"]).validate().unwrap();
+        assert_eq!(s.outbox_limits.max_attempts, 8);
+        assert_eq!(s.outbox_limits.max_age_ms, 1_440 * 60_000);
+        let s = args(&[
+            "--webhook-secret",
+            "s",
+            "--outbox-max-attempts",
+            "2",
+            "--outbox-max-age-minutes",
+            "5",
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(s.outbox_limits.max_attempts, 2);
+        assert_eq!(s.outbox_limits.max_age_ms, 300_000);
+        let err = args(&["--webhook-secret", "s", "--outbox-max-attempts", "0"])
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("ARI_OUTBOX_MAX_ATTEMPTS"), "{err}");
     }
 
     /// Issue 14: the voice-note grace applies only when a Meta-format webhook is configured.

@@ -8,6 +8,7 @@
 //!
 //! Pure functions; no I/O.
 
+pub mod fallback;
 pub mod moves;
 pub mod webhook;
 
@@ -102,7 +103,7 @@ const NAME_MAX_CHARS: usize = 60;
 /// How a lead is named to a consultant: `Budi (+6281234567890)`, or the number alone. The
 /// profile name is the lead's own text: it is put on one line ([`one_line`]), so a name with
 /// line breaks cannot add a forged "Alasan:" line to the notice.
-fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
+pub(crate) fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
     match contact_name.map(|n| one_line(n, NAME_MAX_CHARS)) {
         Some(n) if !n.is_empty() => format!("{n} ({contact_phone})"),
         _ => contact_phone.to_string(),
@@ -110,7 +111,7 @@ fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
 }
 
 /// The profile name as the CRM receives it: one line, like in the notices.
-fn crm_name(contact_name: Option<&str>) -> Option<String> {
+pub(crate) fn crm_name(contact_name: Option<&str>) -> Option<String> {
     contact_name
         .map(|n| one_line(n, NAME_MAX_CHARS))
         .filter(|n| !n.is_empty())

@@ -1,5 +1,5 @@
-//! The CRM webhook: a signed JSON POST per handoff and per relayed lead message, delivered through the outbox (so it is
-//! retried and recorded like a reply).
+//! The CRM webhook: a signed JSON POST per handoff, per relayed lead message and per notice
+//! nobody received, delivered through the outbox (so it is retried and recorded like a reply).
 //!
 //! Signed the way Kapso signs its webhooks to ARI, so a CRM can reuse the same check:
 //! `X-Webhook-Signature` is the lowercase hex HMAC-SHA256 of the raw body under the shared
@@ -24,6 +24,10 @@ pub const HANDOFF_EVENT: &str = "ari.lead.handoff";
 
 /// The event name of a handed-off lead's message relayed to the consultant.
 pub const RELAY_EVENT: &str = "ari.lead.message_relayed";
+
+/// The event name of a consultant notice nobody received (issue 20: outside the window without
+/// a template, or undeliverable): it carries the notice's text.
+pub const UNDELIVERED_EVENT: &str = "ari.notice.undelivered";
 
 /// The `X-Webhook-Event` of a body: its `event` field ([`HANDOFF_EVENT`] when it has none).
 pub fn event_of(body: &str) -> String {

@@ -24,9 +24,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::Sender;
+use super::{CODE_WINDOW_CLOSED, SendError, Sender};
 use crate::handoff::webhook::CrmWebhook;
-use crate::store::{Channel, OutboxRow, SendOutcome, Store};
+use crate::store::{Channel, FailReason, OutboxRow, SendOutcome, Store};
 use crate::telemetry::{mask_phone, names};
 
 /// The body of a `whatsapp_template` row.
@@ -41,6 +41,53 @@ struct TemplateBody {
 /// How long a claimed row belongs to this sender before another may retry it (ms). Longer than
 /// the Kapso client's total retry budget (30 s by default).
 pub const OUTBOX_LEASE_MS: i64 = 60_000;
+
+/// When a row that keeps failing with transient errors becomes a dead letter (`failed`, with
+/// reason `max_attempts` or `max_age`): service settings (`--outbox-max-attempts`,
+/// `--outbox-max-age-minutes`), not flow settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxLimits {
+    /// Delivery attempts of one row at most (each attempt is one call of the Kapso client,
+    /// with its own short retries). At least 1. Default 8.
+    pub max_attempts: u32,
+    /// A row still failing this long after it was queued (or requeued) is given up (ms).
+    /// Default 1440 minutes.
+    pub max_age_ms: i64,
+}
+
+impl Default for OutboxLimits {
+    fn default() -> Self {
+        OutboxLimits {
+            max_attempts: 8,
+            max_age_ms: 1_440 * 60_000,
+        }
+    }
+}
+
+impl OutboxLimits {
+    /// Whether a row that has just failed transiently once more is given up, and why: its
+    /// attempts (this one included) reached the cap, or it was queued longer than the age cap
+    /// ago.
+    pub fn give_up(&self, row: &OutboxRow, now_ms: i64) -> Option<FailReason> {
+        if row.attempts + 1 >= i64::from(self.max_attempts.max(1)) {
+            Some(FailReason::MaxAttempts)
+        } else if now_ms - row.queued_at_ms >= self.max_age_ms {
+            Some(FailReason::MaxAge)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a permanent send error fails the row: 131047 is the 24 h window, anything else a
+/// refusal.
+fn refusal_reason(e: &SendError) -> FailReason {
+    if e.code() == Some(CODE_WINDOW_CLOSED) {
+        FailReason::WindowClosed
+    } else {
+        FailReason::Rejected
+    }
+}
 
 /// Delay before the next attempt after `attempts` failed ones: 2 s doubling, capped at 5 min.
 pub fn retry_delay_ms(attempts: i64) -> i64 {
@@ -69,6 +116,7 @@ pub struct OutboxSender {
     sender: Sender,
     /// Delivers `webhook` rows; `None`: such rows fail (no CRM configured any more).
     crm: Option<CrmWebhook>,
+    limits: OutboxLimits,
     queues: Mutex<Queues>,
 }
 
@@ -80,10 +128,21 @@ impl OutboxSender {
 
     /// A sender that also delivers CRM webhook rows through `crm`.
     pub fn with_crm(store: Arc<dyn Store>, sender: Sender, crm: Option<CrmWebhook>) -> Arc<Self> {
+        Self::configured(store, sender, crm, OutboxLimits::default())
+    }
+
+    /// A sender with CRM webhook rows and the dead-letter `limits` of `ari serve`'s settings.
+    pub fn configured(
+        store: Arc<dyn Store>,
+        sender: Sender,
+        crm: Option<CrmWebhook>,
+        limits: OutboxLimits,
+    ) -> Arc<Self> {
         Arc::new(OutboxSender {
             store,
             sender,
             crm,
+            limits,
             queues: Mutex::new(Queues::default()),
         })
     }
@@ -237,23 +296,14 @@ impl OutboxSender {
                 true,
                 "sent",
             ),
-            Err(e) if e.is_retryable() => {
-                let next = now + retry_delay_ms(row.attempts);
-                tracing::warn!(outbox_id = row.id, attempts = row.attempts + 1, error = %e, "reply not delivered yet; will retry");
-                (
-                    SendOutcome::Retry {
-                        error: e.to_string(),
-                        next_attempt_at_ms: next,
-                    },
-                    false,
-                    "retry",
-                )
-            }
+            Err(e) if e.is_retryable() => self.retry_or_give_up(&row, e.to_string(), now),
             Err(e) => {
-                tracing::error!(outbox_id = row.id, to = %mask_phone(&row.to), error = %e, "reply refused by Kapso; recorded as failed");
+                let reason = refusal_reason(&e);
+                tracing::error!(outbox_id = row.id, to = %mask_phone(&row.to), error = %e, reason = reason.as_str(), "reply refused by Kapso; recorded as failed");
                 (
                     SendOutcome::Failed {
                         error: e.to_string(),
+                        reason,
                     },
                     true,
                     "failed",
@@ -261,12 +311,50 @@ impl OutboxSender {
             }
         };
         metrics::counter!(names::OUTBOX_SENDS, "outcome" => label).increment(1);
+        self.record(&row, outcome, now).await && proceed
+    }
+
+    /// A transient failure: retried later (the conversation's later rows wait), or, past the
+    /// attempt or age cap, a dead letter (`failed`, its last error kept; later rows go on).
+    fn retry_or_give_up(
+        &self,
+        row: &OutboxRow,
+        error: String,
+        now: i64,
+    ) -> (SendOutcome, bool, &'static str) {
+        if let Some(reason) = self.limits.give_up(row, now) {
+            tracing::error!(outbox_id = row.id, channel = row.channel.as_str(), attempts = row.attempts + 1, %error, reason = reason.as_str(),
+                "still failing at the outbox's cap; recorded as failed (a dead letter)");
+            return (SendOutcome::Failed { error, reason }, true, "failed");
+        }
+        tracing::warn!(outbox_id = row.id, channel = row.channel.as_str(), attempts = row.attempts + 1, %error, "not delivered yet; will retry");
+        (
+            SendOutcome::Retry {
+                error,
+                next_attempt_at_ms: now + retry_delay_ms(row.attempts),
+            },
+            false,
+            "retry",
+        )
+    }
+
+    /// Records one attempt's outcome; a final failure is counted in
+    /// `ari_outbox_failed_total{channel,reason}`. False when it could not be recorded: the row
+    /// stays claimed, and after the lease the poller sends it again (same key).
+    async fn record(&self, row: &OutboxRow, outcome: SendOutcome, now: i64) -> bool {
+        let failed = match &outcome {
+            SendOutcome::Failed { reason, .. } => Some(*reason),
+            _ => None,
+        };
         if let Err(e) = self.store.record_send(row.id, outcome, now).await {
-            // The row stays claimed; after the lease the poller sends it again (same key).
             tracing::error!(outbox_id = row.id, error = %e, "cannot record the send outcome");
             return false;
         }
-        proceed
+        if let Some(reason) = failed {
+            metrics::counter!(names::OUTBOX_FAILED, "channel" => row.channel.as_str(), "reason" => reason.as_str())
+                .increment(1);
+        }
+        true
     }
 
     /// Delivers one CRM webhook row and records the outcome (as [`Self::send_one`]).
@@ -276,28 +364,20 @@ impl OutboxSender {
             None => (
                 SendOutcome::Failed {
                     error: "no CRM webhook configured".into(),
+                    reason: FailReason::NoCrm,
                 },
                 true,
                 "failed",
             ),
             Some(crm) => match crm.post(&row.to, &row.body, &row.idempotency_key).await {
                 Ok(()) => (SendOutcome::Delivered, true, "delivered"),
-                Err(e) if e.retryable => {
-                    tracing::warn!(outbox_id = row.id, error = %e, "CRM webhook not delivered yet; will retry");
-                    (
-                        SendOutcome::Retry {
-                            error: e.to_string(),
-                            next_attempt_at_ms: now + retry_delay_ms(row.attempts),
-                        },
-                        false,
-                        "retry",
-                    )
-                }
+                Err(e) if e.retryable => self.retry_or_give_up(&row, e.to_string(), now),
                 Err(e) => {
                     tracing::error!(outbox_id = row.id, error = %e, "CRM webhook refused; recorded as failed");
                     (
                         SendOutcome::Failed {
                             error: e.to_string(),
+                            reason: FailReason::Rejected,
                         },
                         true,
                         "failed",
@@ -307,11 +387,7 @@ impl OutboxSender {
         };
         metrics::counter!(names::OUTBOX_SENDS, "outcome" => label, "channel" => "webhook")
             .increment(1);
-        if let Err(e) = self.store.record_send(row.id, outcome, now).await {
-            tracing::error!(outbox_id = row.id, error = %e, "cannot record the webhook outcome");
-            return false;
-        }
-        proceed
+        self.record(&row, outcome, now).await && proceed
     }
 
     /// Every `interval`, claims rows that are due again and queues them, until `shutdown`.
@@ -352,6 +428,67 @@ impl OutboxSender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(attempts: i64, queued_at_ms: i64) -> OutboxRow {
+        OutboxRow {
+            id: 1,
+            conversation_id: 1,
+            channel: Channel::Whatsapp,
+            idempotency_key: "k".into(),
+            phone_number_id: "p".into(),
+            to: "+62".into(),
+            body: "x".into(),
+            state: crate::store::OutboxState::Pending,
+            attempts,
+            next_attempt_at_ms: 0,
+            kapso_message_id: None,
+            error: None,
+            reason: None,
+            queued_at_ms,
+        }
+    }
+
+    #[test]
+    fn a_row_is_given_up_at_the_attempt_or_age_cap() {
+        let limits = OutboxLimits {
+            max_attempts: 3,
+            max_age_ms: 60_000,
+        };
+        // Attempts 1 and 2 failed: the third is the last.
+        assert_eq!(limits.give_up(&row(0, 0), 1_000), None);
+        assert_eq!(limits.give_up(&row(1, 0), 1_000), None);
+        assert_eq!(
+            limits.give_up(&row(2, 0), 1_000),
+            Some(FailReason::MaxAttempts)
+        );
+        assert_eq!(limits.give_up(&row(0, 0), 60_000), Some(FailReason::MaxAge));
+        assert_eq!(limits.give_up(&row(0, 10_000), 60_000), None);
+        // A cap of 0 attempts means 1.
+        let once = OutboxLimits {
+            max_attempts: 0,
+            ..limits
+        };
+        assert_eq!(once.give_up(&row(0, 0), 0), Some(FailReason::MaxAttempts));
+        assert_eq!(OutboxLimits::default().max_attempts, 8);
+        assert_eq!(OutboxLimits::default().max_age_ms, 86_400_000);
+    }
+
+    #[test]
+    fn window_closed_is_its_own_reason() {
+        let e = |code| SendError::Rejected {
+            status: 400,
+            code,
+            title: None,
+            message: "x".into(),
+            details: None,
+        };
+        assert_eq!(refusal_reason(&e(Some(131_047))), FailReason::WindowClosed);
+        assert_eq!(refusal_reason(&e(Some(131_026))), FailReason::Rejected);
+        assert_eq!(
+            refusal_reason(&SendError::InvalidRequest("x")),
+            FailReason::Rejected
+        );
+    }
 
     #[test]
     fn retry_delay_doubles_and_caps() {

@@ -29,9 +29,9 @@ use serde_json::{Value, json};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow,
-    OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError, StoredMessage, TurnClaim,
-    TurnCommit, UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, NewAppointment,
+    NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError,
+    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -463,6 +463,12 @@ mod wire {
         /// Absent on rows written before channels existed: WhatsApp.
         #[serde(default)]
         pub channel: Option<String>,
+        /// Absent unless the row failed for good.
+        #[serde(default)]
+        pub reason: Option<String>,
+        /// Absent from a deployment older than dead letters: then 0.
+        #[serde(default, deserialize_with = "opt_int")]
+        pub queued_at_ms: Option<i64>,
     }
 
     #[derive(Deserialize)]
@@ -676,6 +682,14 @@ fn outbox_row(w: wire::Outbox) -> Result<OutboxRow, StoreError> {
         next_attempt_at_ms: w.next_attempt_at_ms,
         kapso_message_id: w.kapso_message_id,
         error: w.error,
+        reason: match w.reason.as_deref() {
+            None => None,
+            Some(r) => Some(
+                FailReason::parse(r)
+                    .ok_or_else(|| invalid(format!("outbox {}: reason {r:?}", w.id)))?,
+            ),
+        },
+        queued_at_ms: w.queued_at_ms.unwrap_or_default(),
     })
 }
 
@@ -733,7 +747,8 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
                 "wamid": m.wamid,
                 "text": m.text,
                 "metaJson": serde_json::to_string(&m.meta).map_err(invalid)?,
-                "send": m.send.as_ref().map(|s| json!({"phoneNumberId": s.phone_number_id, "to": s.to})),
+                "send": m.send.as_ref().map(|s| json!({"phoneNumberId": s.phone_number_id, "to": s.to,
+                    "fallbackJson": fallback_json(s.fallback.as_ref())})),
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -755,7 +770,15 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "leadStatus": commit.lead.status,
         "addTags": commit.lead.add_tags,
         "webhooks": commit.webhooks.iter().map(|w| json!({"url": w.url, "body": w.body})).collect::<Vec<_>>(),
+        "toldUndelivered": commit.told_undelivered,
     }))
+}
+
+/// A row's fallback as the deployment stores it (`None`, left out, when it queues nothing).
+fn fallback_json(fallback: Option<&Fallback>) -> Option<String> {
+    fallback
+        .filter(|f| !f.is_empty())
+        .and_then(|f| serde_json::to_string(f).ok())
 }
 
 fn outcome_args(outcome: &SendOutcome) -> Value {
@@ -769,7 +792,9 @@ fn outcome_args(outcome: &SendOutcome) -> Value {
             error,
             next_attempt_at_ms,
         } => json!({"kind": "retry", "error": error, "nextAttemptAtMs": next_attempt_at_ms}),
-        SendOutcome::Failed { error } => json!({"kind": "failed", "error": error}),
+        SendOutcome::Failed { error, reason } => {
+            json!({"kind": "failed", "error": error, "reason": reason.as_str()})
+        }
     }
 }
 
@@ -997,15 +1022,50 @@ impl Store for ConvexStore {
         &self,
         kapso_message_id: &str,
         error: &str,
+        reason: FailReason,
+        now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         let id: wire::OptInt = self
             .mutation(
                 "outbox:recordDeliveryFailure",
-                json!({"kapsoMessageId": kapso_message_id, "error": error}),
+                json!({"kapsoMessageId": kapso_message_id, "error": error,
+                       "reason": reason.as_str(), "nowMs": now_ms}),
                 Retry::Idempotent,
             )
             .await?;
         Ok(id.0)
+    }
+
+    /// `outbox:list` (a query; retried).
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows: Vec<wire::Outbox> = self
+            .read(
+                "outbox:list",
+                json!({"state": state.as_str(), "afterId": after_id, "limit": limit}),
+            )
+            .await?;
+        rows.into_iter().map(outbox_row).collect()
+    }
+
+    /// `outbox:requeue`. Retried: a repeat finds the row pending and returns it unchanged.
+    async fn requeue_outbox(
+        &self,
+        outbox_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        let row: Option<wire::Outbox> = self
+            .mutation(
+                "outbox:requeue",
+                json!({"outboxId": outbox_id, "nowMs": now_ms}),
+                Retry::Idempotent,
+            )
+            .await?;
+        row.map(outbox_row).transpose()
     }
 
     /// `appointments:book`. Retried: booking is idempotent per conversation and slot, so a
@@ -1153,7 +1213,10 @@ impl Store for ConvexStore {
         let messages: Vec<Value> = reminder
             .messages
             .iter()
-            .map(|m| json!({"to": m.to, "body": m.body, "channel": m.channel.as_str()}))
+            .map(|m| {
+                json!({"to": m.to, "body": m.body, "channel": m.channel.as_str(),
+                       "fallbackJson": fallback_json(m.fallback.as_ref())})
+            })
             .collect();
         let out: wire::Reminder = self
             .mutation(

@@ -23,9 +23,10 @@ use async_trait::async_trait;
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, LeadChange, NewAppointment, NewMessage,
-    NewReminder, NewWebhook, OutboxRow, OutboxState, ReminderMessage, SendOutcome, SendRequest,
-    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, LeadChange,
+    NewAppointment, NewMessage, NewReminder, NewWebhook, Once, OutboxRow, OutboxState, QueuedRow,
+    ReminderMessage, SendOutcome, SendRequest, StoredMessage, TOLD_META, TurnClaim, TurnCommit,
+    UNDELIVERED_META, UpcomingAppointment, merge_body,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),
@@ -138,13 +139,37 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 
     /// Records that WhatsApp reported a sent message as failed (`whatsapp.message.failed`,
-    /// e.g. 131047 outside the 24 h window), matched by Kapso's message id. Returns the outbox
-    /// row's id, or `None` when no row has that id. One round trip.
+    /// e.g. 131047 outside the 24 h window: `reason` [`FailReason::WindowClosed`], else
+    /// [`FailReason::ReportedFailed`]), matched by Kapso's message id. A row already failed is
+    /// left as it is. Returns the outbox row's id, or `None` when no row has that id. One round
+    /// trip.
     async fn record_delivery_failure(
         &self,
         kapso_message_id: &str,
         error: &str,
+        reason: FailReason,
+        now_ms: i64,
     ) -> Result<Option<i64>, StoreError>;
+
+    /// Outbox rows of every conversation in `state` with `id > after_id`, oldest first, at
+    /// most `limit` (`GET /admin/outbox?state=failed`). One round trip.
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Requeues a row that failed for good ([`OutboxState::is_failure`]): pending again, due at
+    /// `now_ms`, its attempts and age counted afresh from `now_ms`, its failure reason cleared
+    /// (the last error is kept). Returns the row after the call (unchanged when it had not
+    /// failed), or `None` when no row has that id (`POST /admin/outbox/{id}/retry`). One round
+    /// trip.
+    async fn requeue_outbox(
+        &self,
+        outbox_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<OutboxRow>, StoreError>;
 
     /// Books a consultation atomically: in one transaction, counts the slot's booked
     /// appointments and inserts one only while fewer than `capacity`, so two leads can never

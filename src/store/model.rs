@@ -45,6 +45,15 @@ impl Direction {
     }
 }
 
+/// Meta key set (`true`) on a message whose outbox row failed for good: the recipient never
+/// got it.
+pub const UNDELIVERED_META: &str = "undelivered";
+
+/// Meta key set (`true`) on an undelivered message once someone was told (a fallback row was
+/// queued for it, or a notice or relay listed it); an undelivered message without it is listed
+/// in the consultant's next notice or relay.
+pub const TOLD_META: &str = "told";
+
 /// A message of a conversation as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
@@ -113,6 +122,114 @@ pub struct SendRequest {
     pub phone_number_id: String,
     /// The recipient, E.164.
     pub to: String,
+    /// What to queue if it cannot be delivered (kept with the outbox row).
+    pub fallback: Option<Fallback>,
+}
+
+/// What the outbox queues, in the same write, when a row fails for good (issue 20): the
+/// template version of a text WhatsApp refused outside the 24 h window (131047), the CRM event
+/// and the team's copy of a notice nobody received, the consultant's notice of a reply the lead
+/// never got. Built by whoever queues the row (the worker knows the templates, the team number
+/// and the CRM) and kept with it as JSON, so a failed send costs no store read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fallback {
+    /// Queued when WhatsApp refuses the text outside the 24 h window (131047).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_closed: Vec<QueuedRow>,
+    /// With 131047 the row ends [`OutboxState::NeedsTemplate`] (no template is configured for
+    /// it), not [`OutboxState::Failed`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_template: bool,
+    /// Queued when it fails for good otherwise (refused, given up at the outbox's cap,
+    /// reported failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undeliverable: Vec<QueuedRow>,
+}
+
+impl Fallback {
+    /// Whether it queues nothing and changes no state.
+    pub fn is_empty(&self) -> bool {
+        self.window_closed.is_empty() && !self.needs_template && self.undeliverable.is_empty()
+    }
+
+    /// The state a row failing for `reason` ends in, the rows queued with it, and the tag of
+    /// their idempotency keys (`<row key>-<tag><n>`).
+    pub fn on_failure(&self, reason: FailReason) -> (OutboxState, &[QueuedRow], &'static str) {
+        match reason {
+            FailReason::WindowClosed if self.needs_template => {
+                (OutboxState::NeedsTemplate, &self.window_closed, "w")
+            }
+            FailReason::WindowClosed => (OutboxState::Failed, &self.window_closed, "w"),
+            _ => (OutboxState::Failed, &self.undeliverable, "u"),
+        }
+    }
+}
+
+/// A row a [`Fallback`] queues in the failed row's conversation (from the same business
+/// number; due at once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedRow {
+    pub channel: Channel,
+    /// E.164, or the URL of a webhook row.
+    pub to: String,
+    /// The text, a template's JSON `{"name", "language", "parameters"}`, or a webhook's JSON.
+    pub body: String,
+    /// At most one such row per conversation and window: see [`Once`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub once: Option<Once>,
+    /// This row's own fallback (a template's: the team's copy and the CRM event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<Fallback>>,
+}
+
+/// "At most one": a queued row with a key already queued in the conversation (a relay
+/// template, the notice of a lead's missed reply) is not queued again. Instead:
+/// - a row of that key still waiting, never tried, takes `merge` in (appended: to a text after
+///   a line break, to a template's last parameter after ` | `);
+/// - else, a row of that key queued less than `window_ms` ago (ever, with `None`) stands for
+///   this one: nothing is queued, and the failed message stays "not told" (listed in the next
+///   notice or relay);
+/// - else (the window has passed) it is queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Once {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_ms: Option<i64>,
+    pub merge: String,
+}
+
+/// Longest template parameter a merge makes (characters; WhatsApp takes about 1024).
+pub const MERGED_PARAMETER_MAX: usize = 900;
+
+/// `body` of a row of `channel` with `addition` merged in ([`Once`]): a text gets it on a line
+/// of its own; a template's last parameter gets ` | addition` (capped at
+/// [`MERGED_PARAMETER_MAX`] characters; template parameters take no line breaks); a webhook
+/// body is left as it is.
+pub fn merge_body(channel: Channel, body: &str, addition: &str) -> String {
+    match channel {
+        Channel::Whatsapp => format!("{body}\n{addition}"),
+        Channel::Webhook => body.to_string(),
+        Channel::WhatsappTemplate => {
+            let Ok(mut value) = serde_json::from_str::<Value>(body) else {
+                return body.to_string();
+            };
+            if let Some(last) = value
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .and_then(|p| p.last_mut())
+            {
+                let joined = format!("{} | {addition}", last.as_str().unwrap_or_default());
+                let capped: String = if joined.chars().count() > MERGED_PARAMETER_MAX {
+                    let kept: String = joined.chars().take(MERGED_PARAMETER_MAX - 1).collect();
+                    format!("{kept}…")
+                } else {
+                    joined
+                };
+                *last = Value::String(capped);
+            }
+            value.to_string()
+        }
+    }
 }
 
 /// Columns kept beside the snapshot so operators can query conversations without decoding it.
@@ -150,6 +267,9 @@ pub struct TurnCommit {
     pub lead: LeadChange,
     /// CRM webhook calls to queue in the same transaction (outbox rows, channel `webhook`).
     pub webhooks: Vec<NewWebhook>,
+    /// Messages of this conversation that never arrived and that a notice or relay of this turn
+    /// listed: marked [`TOLD_META`] in the same transaction.
+    pub told_undelivered: Vec<i64>,
 }
 
 /// A turn's changes to the lead's CRM record. The status is written only when a turn sets it
@@ -201,11 +321,33 @@ pub enum OutboxState {
     Sent,
     /// No API key configured: logged instead of sent.
     DryRun,
-    /// Kapso refused it for good (a 4xx other than 429), or WhatsApp reported it failed.
+    /// Failed for good, with a [`FailReason`]: Kapso refused it (a 4xx other than 429),
+    /// WhatsApp reported it failed, or it was still failing after the outbox's attempt or age
+    /// cap (a dead letter). A failed row never holds back the later rows of its conversation;
+    /// `POST /admin/outbox/{id}/retry` requeues it.
     Failed,
+    /// WhatsApp refused the text outside the 24 h window (131047) and no approved template is
+    /// configured for it: it cannot be delivered until one is (or the recipient writes first).
+    /// Final like [`OutboxState::Failed`].
+    NeedsTemplate,
 }
 
 impl OutboxState {
+    /// Every state, in the order of [`OutboxState::as_str`]'s names.
+    pub const ALL: [OutboxState; 5] = [
+        OutboxState::Pending,
+        OutboxState::Sent,
+        OutboxState::DryRun,
+        OutboxState::Failed,
+        OutboxState::NeedsTemplate,
+    ];
+
+    /// Whether the row failed for good ([`OutboxState::Failed`] or
+    /// [`OutboxState::NeedsTemplate`]): an admin may requeue it.
+    pub fn is_failure(self) -> bool {
+        matches!(self, OutboxState::Failed | OutboxState::NeedsTemplate)
+    }
+
     /// The stable lowercase name used in the store.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -213,6 +355,7 @@ impl OutboxState {
             OutboxState::Sent => "sent",
             OutboxState::DryRun => "dry_run",
             OutboxState::Failed => "failed",
+            OutboxState::NeedsTemplate => "needs_template",
         }
     }
 
@@ -223,6 +366,54 @@ impl OutboxState {
             "sent" => OutboxState::Sent,
             "dry_run" => OutboxState::DryRun,
             "failed" => OutboxState::Failed,
+            "needs_template" => OutboxState::NeedsTemplate,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an outbox row failed for good (the `reason` label of `ari_outbox_failed_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// Kapso or Meta refused it (a 4xx other than 429 and the rate-limit codes), or the request
+    /// was invalid: sending it again would be refused again.
+    Rejected,
+    /// WhatsApp refused free text outside the recipient's 24 h window (131047).
+    WindowClosed,
+    /// Still failing (transient errors) after `--outbox-max-attempts` attempts.
+    MaxAttempts,
+    /// Still failing (transient errors) `--outbox-max-age-minutes` after it was queued.
+    MaxAge,
+    /// Kapso accepted it, then WhatsApp reported it failed (`whatsapp.message.failed`) with
+    /// another code than 131047.
+    ReportedFailed,
+    /// A CRM webhook row while no CRM webhook is configured any more.
+    NoCrm,
+}
+
+impl FailReason {
+    /// The stable lowercase name used in the store and the metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::Rejected => "rejected",
+            FailReason::WindowClosed => "window_closed",
+            FailReason::MaxAttempts => "max_attempts",
+            FailReason::MaxAge => "max_age",
+            FailReason::ReportedFailed => "reported_failed",
+            FailReason::NoCrm => "no_crm",
+        }
+    }
+
+    /// Parses [`FailReason::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "rejected" => FailReason::Rejected,
+            "window_closed" => FailReason::WindowClosed,
+            "max_attempts" => FailReason::MaxAttempts,
+            "max_age" => FailReason::MaxAge,
+            "reported_failed" => FailReason::ReportedFailed,
+            "no_crm" => FailReason::NoCrm,
             _ => return None,
         })
     }
@@ -289,7 +480,13 @@ pub struct OutboxRow {
     /// Milliseconds since the Unix epoch.
     pub next_attempt_at_ms: i64,
     pub kapso_message_id: Option<String>,
+    /// The last error (kept after a final failure: what the admin list shows).
     pub error: Option<String>,
+    /// Why the row failed for good; `None` unless it did.
+    pub reason: Option<FailReason>,
+    /// When the row was queued, or last requeued by an admin (ms since the Unix epoch): the
+    /// outbox's age cap (`--outbox-max-age-minutes`) counts from here.
+    pub queued_at_ms: i64,
 }
 
 /// What happened to one delivery attempt of an outbox row.
@@ -306,8 +503,9 @@ pub enum SendOutcome {
         error: String,
         next_attempt_at_ms: i64,
     },
-    /// Permanent failure (e.g. 131047 outside the 24 h window): never retried.
-    Failed { error: String },
+    /// Permanent failure (e.g. 131047 outside the 24 h window, or a dead letter after the
+    /// attempt or age cap): never retried, unless an admin requeues it.
+    Failed { error: String, reason: FailReason },
 }
 
 /// A consultation to book (from the flow's `BookSlot`).
@@ -382,6 +580,9 @@ pub struct ReminderMessage {
     pub body: String,
     /// [`Channel::Whatsapp`] or [`Channel::WhatsappTemplate`].
     pub channel: Channel,
+    /// What to queue if it cannot be delivered (the lead's template reminder outside the
+    /// window; the consultant's notice fallbacks).
+    pub fallback: Option<Fallback>,
 }
 
 /// One reminder to record: its messages go out through the outbox.

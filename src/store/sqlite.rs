@@ -15,9 +15,10 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, NewAppointment, NewReminder, OutboxRow,
-    OutboxState, SendOutcome, Store, StoreError, StoredMessage, TurnClaim, TurnCommit,
-    UpcomingAppointment, model::RECENT_MESSAGES,
+    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, NewAppointment,
+    NewReminder, OutboxRow, OutboxState, QueuedRow, SendOutcome, Store, StoreError, StoredMessage,
+    TOLD_META, TurnClaim, TurnCommit, UNDELIVERED_META, UpcomingAppointment, merge_body,
+    model::RECENT_MESSAGES,
 };
 use crate::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery, NewInboxItem,
@@ -207,6 +208,25 @@ const MIGRATIONS: &[M<'static>] = &[
     -- The body of a delivery verbatim, kept only when ingress repaired it to parse it (lone
     -- UTF-16 surrogate escapes read as U+FFFD), so what Kapso sent is never lost.
     ALTER TABLE deliveries ADD COLUMN original_body TEXT;
+    "#,
+    ),
+    M::up(
+        r#"
+    -- Dead letters (issue 20): why a row failed for good, and when it was queued or last
+    -- requeued by an admin (the age cap counts from it; NULL on older rows: created_at_ms).
+    ALTER TABLE outbox ADD COLUMN reason TEXT;
+    ALTER TABLE outbox ADD COLUMN queued_at_ms INTEGER;
+    "#,
+    ),
+    M::up(
+        r#"
+    -- What to queue when a row fails for good (store::Fallback as JSON: the template version,
+    -- the team's copy, the CRM event), and the key that keeps such rows to one per
+    -- conversation (store::Once).
+    ALTER TABLE outbox ADD COLUMN fallback_json TEXT;
+    ALTER TABLE outbox ADD COLUMN once_key TEXT;
+    CREATE INDEX outbox_by_once_key ON outbox (conversation_id, once_key, id)
+        WHERE once_key IS NOT NULL;
     "#,
     ),
 ];
@@ -517,7 +537,7 @@ const INBOX_COLUMNS: &str =
     "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
 
 /// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
-const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel";
+const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel, reason, COALESCE(queued_at_ms, created_at_ms)";
 
 fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> {
     let state: String = row.get(6)?;
@@ -547,6 +567,17 @@ fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> 
         next_attempt_at_ms: row.get(8)?,
         kapso_message_id: row.get(9)?,
         error: row.get(10)?,
+        reason: match row.get::<_, Option<String>>(12)? {
+            None => None,
+            Some(r) => Some(FailReason::parse(&r).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    12,
+                    rusqlite::types::Type::Text,
+                    format!("outbox reason {r:?}").into(),
+                )
+            })?),
+        },
+        queued_at_ms: row.get(13)?,
     })
 }
 
@@ -569,6 +600,14 @@ fn row_to_message(row: &rusqlite::Row<'_>) -> Result<StoredMessage, rusqlite::Er
 
 fn to_sql_err(e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// A row's fallback as stored (`None` when it queues nothing).
+fn fallback_json(fallback: Option<&Fallback>) -> Result<Option<String>, rusqlite::Error> {
+    match fallback {
+        Some(f) if !f.is_empty() => serde_json::to_string(f).map(Some).map_err(to_sql_err),
+        _ => Ok(None),
+    }
 }
 
 fn begin_turn_tx(
@@ -784,6 +823,9 @@ fn commit_turn_tx(
             done.execute(params![id])?;
         }
     }
+    for id in &commit.told_undelivered {
+        mark_told_tx(&tx, commit.conversation_id, *id)?;
+    }
     let mut outbox = Vec::new();
     {
         let mut insert_message = tx.prepare_cached(
@@ -792,8 +834,9 @@ fn commit_turn_tx(
         )?;
         let mut insert_outbox = tx.prepare_cached(&format!(
             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
-                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7)
+                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms,
+                fallback_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9)
              RETURNING {OUTBOX_COLUMNS}"
         ))?;
         for (n, m) in commit.messages.iter().enumerate() {
@@ -819,7 +862,8 @@ fn commit_turn_tx(
                         send.to,
                         m.text.as_deref().unwrap_or_default(),
                         commit.now_ms,
-                        claimed_until
+                        claimed_until,
+                        fallback_json(send.fallback.as_ref())?
                     ],
                     row_to_outbox,
                 )?;
@@ -905,15 +949,241 @@ fn record_send_tx(
                 params![outbox_id, error, next_attempt_at_ms, now_ms],
             )?;
         }
-        SendOutcome::Failed { error } => {
-            tx.execute(
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = ?2,
-                    updated_at_ms = ?3 WHERE id = ?1",
-                params![outbox_id, error, now_ms],
-            )?;
+        SendOutcome::Failed { error, reason } => {
+            fail_tx(&tx, outbox_id, error, *reason, now_ms, true)?;
         }
     }
     tx.commit()
+}
+
+/// Records a row's final failure inside the caller's transaction: `failed` (or
+/// `needs_template`) with its error and reason (an attempt counted when `attempted`), the rows
+/// of its [`Fallback`] queued, and its message marked `undelivered` (and `told` when a queued
+/// row tells someone). A row that already failed for good is left as it is (a repeated
+/// report, or a retried request).
+fn fail_tx(
+    tx: &rusqlite::Transaction<'_>,
+    outbox_id: i64,
+    error: &str,
+    reason: FailReason,
+    now_ms: i64,
+    attempted: bool,
+) -> Result<(), rusqlite::Error> {
+    /// What the failure needs of the row.
+    struct Failing {
+        conversation_id: i64,
+        key: String,
+        phone_number_id: String,
+        state: String,
+        fallback: Option<String>,
+        message_id: Option<i64>,
+    }
+    let row = tx
+        .query_row(
+            "SELECT conversation_id, idempotency_key, phone_number_id, state, fallback_json,
+                message_id FROM outbox WHERE id = ?1",
+            params![outbox_id],
+            |r| {
+                Ok(Failing {
+                    conversation_id: r.get(0)?,
+                    key: r.get(1)?,
+                    phone_number_id: r.get(2)?,
+                    state: r.get(3)?,
+                    fallback: r.get(4)?,
+                    message_id: r.get(5)?,
+                })
+            },
+        )
+        .optional()?;
+    let Some(Failing {
+        conversation_id,
+        key,
+        phone_number_id: pnid,
+        state,
+        fallback,
+        message_id,
+    }) = row
+    else {
+        return Ok(());
+    };
+    if OutboxState::parse(&state).is_some_and(OutboxState::is_failure) {
+        return Ok(());
+    }
+    let fallback: Fallback = match fallback.as_deref().map(serde_json::from_str) {
+        None => Fallback::default(),
+        Some(Ok(f)) => f,
+        Some(Err(e)) => {
+            tracing::error!(outbox_id, error = %e, "unreadable outbox fallback; nothing queued");
+            Fallback::default()
+        }
+    };
+    let (state, queue, tag) = fallback.on_failure(reason);
+    tx.execute(
+        "UPDATE outbox SET state = ?6, attempts = attempts + ?5, error = ?2, reason = ?3,
+            updated_at_ms = ?4
+         WHERE id = ?1",
+        params![
+            outbox_id,
+            error,
+            reason.as_str(),
+            now_ms,
+            i64::from(attempted),
+            state.as_str()
+        ],
+    )?;
+    let mut told = false;
+    for (n, queued) in queue.iter().enumerate() {
+        let key = format!("{key}-{tag}{n}");
+        told |= queue_fallback_tx(tx, conversation_id, &key, &pnid, queued, now_ms)?;
+    }
+    if let Some(message_id) = message_id {
+        mark_undelivered_tx(tx, message_id, told)?;
+    }
+    Ok(())
+}
+
+/// Queues one row of a failed row's [`Fallback`] (see [`QueuedRow`], [`Once`]). Returns whether
+/// it tells someone: queued, or merged into a waiting row of its key (false when a row of its
+/// key stands for it).
+fn queue_fallback_tx(
+    tx: &rusqlite::Transaction<'_>,
+    conversation_id: i64,
+    key: &str,
+    phone_number_id: &str,
+    queued: &QueuedRow,
+    now_ms: i64,
+) -> Result<bool, rusqlite::Error> {
+    if let Some(once) = &queued.once {
+        /// A row of the same key, newest first.
+        struct Same {
+            id: i64,
+            waiting: bool,
+            body: String,
+            channel: String,
+            queued_at_ms: i64,
+        }
+        let same: Vec<Same> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, state = 'pending' AND attempts = 0 AND next_attempt_at_ms <= ?3,
+                    body, channel, COALESCE(queued_at_ms, created_at_ms)
+                 FROM outbox WHERE conversation_id = ?1 AND once_key = ?2 ORDER BY id DESC",
+            )?;
+            stmt.query_map(params![conversation_id, once.key, now_ms], |r| {
+                Ok(Same {
+                    id: r.get(0)?,
+                    waiting: r.get(1)?,
+                    body: r.get(2)?,
+                    channel: r.get(3)?,
+                    queued_at_ms: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        // Waiting and never tried (no sender holds it): it takes this one in.
+        if let Some(row) = same.iter().find(|r| r.waiting) {
+            let channel = Channel::parse(&row.channel).unwrap_or(Channel::Whatsapp);
+            tx.execute(
+                "UPDATE outbox SET body = ?2, updated_at_ms = ?3 WHERE id = ?1",
+                params![row.id, merge_body(channel, &row.body, &once.merge), now_ms],
+            )?;
+            return Ok(true);
+        }
+        if let Some(newest) = same.first()
+            && once
+                .window_ms
+                .is_none_or(|w| newest.queued_at_ms > now_ms - w)
+        {
+            return Ok(false);
+        }
+    }
+    let fallback = match &queued.fallback {
+        Some(f) if !f.is_empty() => Some(serde_json::to_string(f).map_err(to_sql_err)?),
+        _ => None,
+    };
+    let pnid = if queued.channel == Channel::Webhook {
+        ""
+    } else {
+        phone_number_id
+    };
+    tx.execute(
+        "INSERT INTO outbox (conversation_id, idempotency_key, phone_number_id, to_phone, body,
+            state, next_attempt_at_ms, created_at_ms, updated_at_ms, queued_at_ms, channel,
+            fallback_json, once_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6, ?6, ?7, ?8, ?9)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        params![
+            conversation_id,
+            key,
+            pnid,
+            queued.to,
+            queued.body,
+            now_ms,
+            queued.channel.as_str(),
+            fallback,
+            queued.once.as_ref().map(|o| o.key.as_str())
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Marks an undelivered message of this conversation told (a notice or relay listed it).
+fn mark_told_tx(
+    tx: &rusqlite::Transaction<'_>,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<(), rusqlite::Error> {
+    let meta: Option<String> = tx
+        .query_row(
+            "SELECT meta_json FROM messages WHERE id = ?1 AND conversation_id = ?2",
+            params![message_id, conversation_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(meta) = meta else {
+        return Ok(());
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(&meta).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert(TOLD_META.into(), true.into());
+    }
+    tx.execute(
+        "UPDATE messages SET meta_json = ?2 WHERE id = ?1",
+        params![message_id, value.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Marks a message whose outbox row failed for good: `undelivered`, and `told` when a
+/// fallback row tells someone about it (else the next notice or relay lists it).
+fn mark_undelivered_tx(
+    tx: &rusqlite::Transaction<'_>,
+    message_id: i64,
+    told: bool,
+) -> Result<(), rusqlite::Error> {
+    let meta: Option<String> = tx
+        .query_row(
+            "SELECT meta_json FROM messages WHERE id = ?1",
+            params![message_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(meta) = meta else {
+        return Ok(());
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_str(&meta).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert(UNDELIVERED_META.into(), true.into());
+        if told {
+            map.insert(TOLD_META.into(), true.into());
+        }
+    }
+    tx.execute(
+        "UPDATE messages SET meta_json = ?2 WHERE id = ?1",
+        params![message_id, value.to_string()],
+    )?;
+    Ok(())
 }
 
 fn conversation_id(
@@ -1196,18 +1466,77 @@ impl Store for SqliteStore {
         &self,
         kapso_message_id: &str,
         error: &str,
+        reason: FailReason,
+        now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         self.trip();
         let (id, error) = (kapso_message_id.to_string(), error.to_string());
         self.conn
             .call(move |c| {
-                c.query_row(
-                    "UPDATE outbox SET state = 'failed', error = ?2 WHERE kapso_message_id = ?1
-                     RETURNING id",
-                    params![id, error],
-                    |r| r.get(0),
-                )
-                .optional()
+                let tx = c.transaction()?;
+                let ids: Vec<i64> = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id FROM outbox WHERE kapso_message_id = ?1 ORDER BY id",
+                    )?;
+                    stmt.query_map(params![id], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?
+                };
+                for row in &ids {
+                    fail_tx(&tx, *row, &error, reason, now_ms, false)?;
+                }
+                tx.commit()?;
+                Ok(ids.first().copied())
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = ?1 AND id > ?2
+                     ORDER BY id LIMIT ?3"
+                ))?;
+                let rows = stmt
+                    .query_map(params![state.as_str(), after_id, limit], row_to_outbox)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn requeue_outbox(
+        &self,
+        outbox_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                tx.execute(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, reason = NULL,
+                        next_attempt_at_ms = ?2, queued_at_ms = ?2, updated_at_ms = ?2
+                     WHERE id = ?1 AND state IN ('failed', 'needs_template')",
+                    params![outbox_id, now_ms],
+                )?;
+                let row = tx
+                    .query_row(
+                        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = ?1"),
+                        params![outbox_id],
+                        row_to_outbox,
+                    )
+                    .optional()?;
+                tx.commit()?;
+                Ok(row)
             })
             .await
             .map_err(call_err)
@@ -1416,8 +1745,9 @@ impl Store for SqliteStore {
                     let row = tx.query_row(
                         &format!(
                             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
-                                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms, channel)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9)
+                                to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms, channel,
+                                fallback_json)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9, ?10)
                              RETURNING {OUTBOX_COLUMNS}"
                         ),
                         params![
@@ -1429,7 +1759,8 @@ impl Store for SqliteStore {
                             m.body,
                             claimed_until,
                             reminder.now_ms,
-                            m.channel.as_str()
+                            m.channel.as_str(),
+                            fallback_json(m.fallback.as_ref())?
                         ],
                         row_to_outbox,
                     )?;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::flow::{InboundMessage as FlowMessage, InputEvent};
 use crate::inbox::{EventKind, InboundMessage, InboxRow, MessageType, StatusUpdate};
 use crate::ingress::events::normalize_e164;
-use crate::store::{Direction, NewMessage};
+use crate::store::{Direction, FailReason, NewMessage};
 
 /// Maps a stored inbound message to the flow's view of it. Every lead message maps to
 /// something the core answers (a sticker or an unsupported type too); `None` only for a text
@@ -54,12 +54,22 @@ fn to_flow_message(m: &InboundMessage) -> Option<FlowMessage> {
 pub(super) struct Plan {
     pub(super) events: Vec<InputEvent>,
     pub(super) messages: Vec<NewMessage>,
-    /// `(kapso message id, error)` of outbound messages WhatsApp reported failed.
-    pub(super) delivery_failures: Vec<(String, String)>,
+    /// Outbound messages WhatsApp reported failed.
+    pub(super) delivery_failures: Vec<DeliveryFailure>,
     /// The newest inbound wamid (for the read receipt and typing indicator).
     pub(super) last_inbound_wamid: Option<String>,
     /// The ad referral of the first lead message that carried one (issue 16 item 5).
     pub(super) lead_source: Option<crate::flow::LeadSource>,
+}
+
+/// An outbound message WhatsApp reported failed (`whatsapp.message.failed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DeliveryFailure {
+    /// Kapso's message id (the outbox row's `kapso_message_id`).
+    pub(super) wamid: String,
+    /// WhatsApp's errors, as recorded on the row.
+    pub(super) error: String,
+    pub(super) reason: FailReason,
 }
 
 /// Kapso's origin of a message imported from the phone's chat history (issue 16 item 7).
@@ -147,8 +157,11 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                         send: None,
                     });
                 } else if s.status == "failed" {
-                    plan.delivery_failures
-                        .push((s.wamid.clone(), delivery_error(s)));
+                    plan.delivery_failures.push(DeliveryFailure {
+                        wamid: s.wamid.clone(),
+                        error: delivery_error(s),
+                        reason: delivery_reason(s),
+                    });
                 }
             }
             EventKind::Workflow => {
@@ -188,6 +201,19 @@ pub(super) fn from_consultant(config: &crate::config::flow::FlowConfig, phone: &
     crate::handoff::consultants(&config.scheduling)
         .iter()
         .any(|c| c.whatsapp == phone || normalize_e164(&c.whatsapp).as_deref() == Some(phone))
+}
+
+/// Why WhatsApp failed an outbound message: 131047 is the closed 24 h window (its template
+/// version may go instead), anything else a reported failure.
+fn delivery_reason(s: &StatusUpdate) -> FailReason {
+    if s.errors
+        .iter()
+        .any(|e| e.code == Some(crate::kapso::CODE_WINDOW_CLOSED))
+    {
+        FailReason::WindowClosed
+    } else {
+        FailReason::ReportedFailed
+    }
 }
 
 /// What WhatsApp said about a failed outbound message (`code title` per error, `; `-joined),
@@ -404,6 +430,7 @@ mod tests {
         let p = plan(&[failed]);
         assert!(p.events.is_empty());
         assert_eq!(p.delivery_failures.len(), 1);
-        assert!(p.delivery_failures[0].1.contains("131047"));
+        assert!(p.delivery_failures[0].error.contains("131047"));
+        assert_eq!(p.delivery_failures[0].reason, FailReason::WindowClosed);
     }
 }

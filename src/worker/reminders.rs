@@ -8,8 +8,10 @@
 //!
 //! WhatsApp accepts free text only within 24 h of the lead's last message. Outside that window
 //! the lead's reminder is the approved template `scheduling.reminder_template` (its body's
-//! `{{1}}` date, `{{2}}` time, `{{3}}` consultant); without one it is skipped (logged). The
-//! consultant's reminder is text.
+//! `{{1}}` date, `{{2}}` time, `{{3}}` consultant); without one it is skipped (logged). A text
+//! reminder WhatsApp refuses with 131047 after all goes as that template too, queued in the
+//! same write (or, without one, is recorded `needs_template`). The consultant's reminder is
+//! text, with the fallbacks of every consultant notice (`handoff::fallback`).
 //!
 //! A lead who opted out ("STOP", [`crate::flow::consent`]) gets no reminder; the consultant
 //! still does.
@@ -22,12 +24,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::TurnDeps;
-use crate::config::flow::FlowConfig;
+use crate::config::flow::{FlowConfig, TemplateRef};
 use crate::flow::SlotOption;
+use crate::flow::text::one_line;
 use crate::handoff;
+use crate::handoff::fallback::{NoticeKind, NoticeVars, Notices, template_body};
 use crate::kapso::outbox::OUTBOX_LEASE_MS;
 use crate::scheduling::{self, ReminderInput, ReminderKind};
-use crate::store::{Channel, NewReminder, ReminderMessage, StoreError, UpcomingAppointment};
+use crate::store::{
+    Channel, Fallback, NewReminder, QueuedRow, ReminderMessage, StoreError, UpcomingAppointment,
+};
 use crate::telemetry::mask_phone;
 
 /// WhatsApp's customer-service window: free text only within 24 h of the lead's last message.
@@ -91,16 +97,42 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
                 lead_reminder(&u, kind, &slot, &config, now_ms)
             };
             let mut messages: Vec<ReminderMessage> = lead.into_iter().collect();
+            let text = handoff::consultant_reminder(
+                &u.key.contact_phone,
+                u.contact_name.as_deref(),
+                &slot,
+                kind,
+                tz,
+            );
+            let notices = Notices {
+                handoff: &config.handoff,
+                crm_url: deps.crm_webhook_url.as_deref(),
+                workspace_id: &u.key.workspace_id,
+                conversation_id: u.appointment.conversation_id,
+                contact_phone: &u.key.contact_phone,
+                contact_name: u.contact_name.as_deref(),
+                at: now,
+            };
+            let vars = NoticeVars {
+                reason: match kind {
+                    ReminderKind::DayBefore => "pengingat: konsultasi besok",
+                    ReminderKind::TwoHours => "pengingat: konsultasi 2 jam lagi",
+                }
+                .into(),
+                slot: Some(super::notices::slot_label(&slot, tz)),
+                summary: String::new(),
+            };
+            let fallback = notices.notice(
+                NoticeKind::Reminder,
+                &slot.consultant_whatsapp,
+                &text,
+                &vars,
+            );
             messages.push(ReminderMessage {
                 to: slot.consultant_whatsapp.clone(),
-                body: handoff::consultant_reminder(
-                    &u.key.contact_phone,
-                    u.contact_name.as_deref(),
-                    &slot,
-                    kind,
-                    tz,
-                ),
+                body: text,
                 channel: Channel::Whatsapp,
+                fallback: Some(fallback),
             });
             let reminder = NewReminder {
                 appointment_id: u.appointment.id,
@@ -147,7 +179,8 @@ fn lead_language(u: &UpcomingAppointment, config: &FlowConfig) -> String {
     }
 }
 
-/// The lead's reminder: text within WhatsApp's 24 h window, else the approved
+/// The lead's reminder: text within WhatsApp's 24 h window (with the template version queued
+/// instead if WhatsApp refuses it with 131047 after all), else the approved
 /// `scheduling.reminder_template`; `None` (logged) when the window is closed and no template
 /// is configured.
 fn lead_reminder(
@@ -158,7 +191,28 @@ fn lead_reminder(
     now_ms: i64,
 ) -> Option<ReminderMessage> {
     let tz = scheduling::time_zone(&config.scheduling);
+    let template = config
+        .scheduling
+        .reminder_template
+        .as_ref()
+        .map(|t| reminder_template(t, slot, tz));
     if u.last_inbound_ms.is_some_and(|t| now_ms - t < WINDOW_MS) {
+        let fallback = match &template {
+            Some(body) => Fallback {
+                window_closed: vec![QueuedRow {
+                    channel: Channel::WhatsappTemplate,
+                    to: u.key.contact_phone.clone(),
+                    body: body.clone(),
+                    once: None,
+                    fallback: None,
+                }],
+                ..Fallback::default()
+            },
+            None => Fallback {
+                needs_template: true,
+                ..Fallback::default()
+            },
+        };
         return Some(ReminderMessage {
             to: u.key.contact_phone.clone(),
             body: scheduling::reminder_text(
@@ -168,26 +222,34 @@ fn lead_reminder(
                 config.in_language(&lead_language(u, config)),
             ),
             channel: Channel::Whatsapp,
+            fallback: Some(fallback),
         });
     }
-    let Some(template) = &config.scheduling.reminder_template else {
+    let Some(body) = template else {
         tracing::warn!(appointment = u.appointment.id, contact = %mask_phone(&u.key.contact_phone), kind = kind.as_str(),
             "the lead's 24 h window is closed and no scheduling.reminder_template is configured: lead reminder skipped");
         return None;
     };
-    // Outside the window only an approved template may be sent: {{1}} date, {{2}} time with
-    // its zone, {{3}} consultant.
-    let (date, time, _) = scheduling::confirmation_parts(slot, tz);
-    let body = serde_json::json!({
-        "name": template.name,
-        "language": template.language,
-        "parameters": [date, format!("{time} {}", scheduling::zone_label(tz)), slot.consultant_name],
-    });
     Some(ReminderMessage {
         to: u.key.contact_phone.clone(),
-        body: body.to_string(),
+        body,
         channel: Channel::WhatsappTemplate,
+        fallback: None,
     })
+}
+
+/// Outside the window only an approved template may be sent: `{{1}}` date, `{{2}}` time with
+/// its zone, `{{3}}` consultant ([`crate::handoff::fallback::REMINDER_TEMPLATE_PARAMETERS`]).
+fn reminder_template(t: &TemplateRef, slot: &SlotOption, tz: chrono_tz::Tz) -> String {
+    let (date, time, _) = scheduling::confirmation_parts(slot, tz);
+    template_body(
+        t,
+        &[
+            one_line(&date, 80),
+            one_line(&format!("{time} {}", scheduling::zone_label(tz)), 80),
+            one_line(&slot.consultant_name, 80),
+        ],
+    )
 }
 
 /// Runs [`run_once`] every `interval` until `shutdown`.

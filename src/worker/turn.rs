@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::effects::{self, Next};
-use super::plan::{Plan, from_consultant, lead_wrote, plan};
+use super::plan::{DeliveryFailure, Plan, from_consultant, lead_wrote, plan};
 use super::{booking, extraction, typing, voice};
 use crate::config::flow::{FlowConfig, FlowConfigHandle};
 use crate::flow::{self, InputEvent, SlotOption, Snapshot, StageId, TurnInput};
@@ -160,6 +160,7 @@ impl<'a> Turn<'a> {
         let send = claim.phone_number_id.as_ref().map(|pnid| SendRequest {
             phone_number_id: pnid.clone(),
             to: key.contact_phone.clone(),
+            fallback: None,
         });
         Turn {
             deps,
@@ -239,6 +240,8 @@ pub(super) struct TurnWork {
     /// The language and pending question the lead's replies are written for (every reply's
     /// meta records them), as the latest core step left them.
     pub(super) speaking: super::wording::Speaking,
+    /// Undelivered messages a notice or relay of this turn listed: marked told in the commit.
+    pub(super) told_undelivered: Vec<i64>,
 }
 
 impl TurnWork {
@@ -257,6 +260,7 @@ impl TurnWork {
             transitions: Vec::new(),
             trace: crate::flow::TurnTrace::default(),
             speaking: super::wording::Speaking::default(),
+            told_undelivered: Vec::new(),
         }
     }
 
@@ -285,6 +289,7 @@ impl TurnWork {
         snapshot: &Snapshot,
         summary: ConversationSummary,
     ) -> Result<TurnCommit, TurnError> {
+        lead_reply_fallbacks(turn, snapshot, &mut self.messages);
         self.messages.append(&mut self.notices);
         let claim = turn.claim;
         Ok(TurnCommit {
@@ -302,7 +307,35 @@ impl TurnWork {
             outbox_lease_ms: OUTBOX_LEASE_MS,
             lead: self.lead,
             webhooks: self.webhooks,
+            told_undelivered: self.told_undelivered,
         })
+    }
+}
+
+/// Issue 20 item 4: while the lead is handed off to a consultant (as the turn leaves it), a
+/// reply the lead never gets tells that consultant (one notice per handoff; later misses are
+/// merged into it or listed in the next notice or relay).
+fn lead_reply_fallbacks(turn: &Turn<'_>, snapshot: &Snapshot, messages: &mut [NewMessage]) {
+    let crate::flow::turn::StageSnapshot::Handoff(handoff) = &snapshot.stage else {
+        return;
+    };
+    let Some(assignee) = &handoff.assignee else {
+        return;
+    };
+    let notices = super::notices::notices_of(turn);
+    for m in messages.iter_mut() {
+        let Some(send) = m.send.as_mut() else {
+            continue;
+        };
+        if m.direction != Direction::Outbound
+            || send.to != turn.key.contact_phone
+            || send.fallback.is_some()
+        {
+            continue;
+        }
+        let text = m.text.as_deref().unwrap_or_default();
+        send.fallback =
+            Some(notices.lead_reply(&assignee.whatsapp, handoff.at.timestamp_millis(), text));
     }
 }
 
@@ -609,7 +642,7 @@ async fn after_commit(
     turn: &Turn<'_>,
     transitions: &[(StageId, StageId)],
     outbox: Vec<OutboxRow>,
-    delivery_failures: Vec<(String, String)>,
+    delivery_failures: Vec<DeliveryFailure>,
 ) {
     for (from, to) in transitions {
         tracing::info!(
@@ -620,15 +653,23 @@ async fn after_commit(
         );
     }
     turn.deps.outbox.deliver(outbox);
-    for (wamid, error) in delivery_failures {
+    for DeliveryFailure {
+        wamid,
+        error,
+        reason,
+    } in delivery_failures
+    {
+        let now_ms = turn.now.timestamp_millis();
         match turn
             .deps
             .store
-            .record_delivery_failure(&wamid, &error)
+            .record_delivery_failure(&wamid, &error, reason, now_ms)
             .await
         {
             Ok(Some(id)) => {
-                tracing::warn!(outbox_id = id, %error, "WhatsApp reported a reply as failed")
+                metrics::counter!(names::OUTBOX_FAILED, "channel" => "whatsapp", "reason" => reason.as_str())
+                    .increment(1);
+                tracing::warn!(outbox_id = id, %error, reason = reason.as_str(), "WhatsApp reported a reply as failed")
             }
             Ok(None) => {
                 tracing::info!(%error, "a message we did not send was reported failed")

@@ -5,6 +5,10 @@
 //! replies. A repeated `Idempotency-Key` is answered with the first id and not recorded again,
 //! as an idempotent send API does (ARI relies on this only for a crash between Kapso's 200 and
 //! ARI's own bookkeeping; `attempts_by_key` shows whether that ever happened).
+//!
+//! Per recipient, it can also answer as WhatsApp does when a send cannot go: 131047 for free
+//! text outside the 24 h window (templates still accepted), a permanent refusal, or a 500
+//! every time ([`MockKapso::answer`]); refused requests are kept ([`MockKapso::refused`]).
 
 #![allow(dead_code)]
 
@@ -22,18 +26,76 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub struct Accepted {
     pub phone_number_id: String,
     pub to: String,
+    /// The text (empty for a template).
     pub body: String,
     pub idempotency_key: String,
     pub message_id: String,
+    /// `text` or `template`.
+    pub kind: String,
+    /// The request body exactly as ARI sent it.
+    pub payload: Value,
+}
+
+/// How the mock answers the sends to one recipient ([`MockKapso::answer`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Free text gets 400 with Meta's code 131047 (the 24 h window is closed); templates are
+    /// accepted.
+    WindowClosed,
+    /// Every send gets 400 with this Meta code (e.g. 131026, undeliverable): refused for good.
+    Refuse(i64),
+    /// Every send gets 500 (transient, retried).
+    ServerError,
+}
+
+/// A send the mock refused.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub to: String,
+    pub kind: String,
+    pub status: u16,
+    pub idempotency_key: String,
+    pub payload: Value,
 }
 
 #[derive(Default)]
 struct Log {
     accepted: Vec<Accepted>,
+    refused: Vec<Refused>,
+    /// Recipient digits → (answer, how many more sends get it; `None`: every one).
+    answers: HashMap<String, (Answer, Option<usize>)>,
     ids_by_key: HashMap<String, String>,
     attempts_by_key: HashMap<String, usize>,
     mark_reads: usize,
     slow_answers: usize,
+}
+
+impl Log {
+    /// The scripted refusal of this send, if any (counting it down).
+    fn refusal(&mut self, to: &str, kind: &str) -> Option<(u16, Value)> {
+        let (answer, left) = self.answers.get_mut(to)?;
+        let reply = match answer {
+            Answer::WindowClosed if kind == "template" => return None,
+            Answer::WindowClosed => (
+                400,
+                json!({"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException",
+                    "code": 131047, "error_data": {"messaging_product": "whatsapp",
+                    "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."}}}),
+            ),
+            Answer::Refuse(code) => (
+                400,
+                json!({"error": {"message": format!("(#{code}) Message undeliverable"), "type": "OAuthException", "code": *code}}),
+            ),
+            Answer::ServerError => (500, json!({"error": "injected failure"})),
+        };
+        if let Some(n) = left {
+            *n -= 1;
+            if *n == 0 {
+                self.answers.remove(to);
+            }
+        }
+        Some(reply)
+    }
 }
 
 struct Responder {
@@ -63,6 +125,18 @@ impl Respond for Responder {
             .unwrap_or("")
             .to_string();
         *log.attempts_by_key.entry(key.clone()).or_default() += 1;
+        let to = body["to"].as_str().unwrap_or("").to_string();
+        let kind = body["type"].as_str().unwrap_or("").to_string();
+        if let Some((status, answer)) = log.refusal(&to, &kind) {
+            log.refused.push(Refused {
+                to,
+                kind,
+                status,
+                idempotency_key: key,
+                payload: body.clone(),
+            });
+            return ResponseTemplate::new(status).set_body_json(answer);
+        }
         let delay = match self.slow {
             Some((every, delay))
                 if log.attempts_by_key[&key] == 1 && log.ids_by_key.len() % every == 1 =>
@@ -86,6 +160,8 @@ impl Respond for Responder {
                     body: body["text"]["body"].as_str().unwrap_or("").to_string(),
                     idempotency_key: key,
                     message_id: id.clone(),
+                    kind: kind.clone(),
+                    payload: body.clone(),
                 });
                 id
             }
@@ -150,6 +226,28 @@ impl MockKapso {
 
     pub fn accepted(&self) -> Vec<Accepted> {
         self.log.lock().unwrap().accepted.clone()
+    }
+
+    /// From now on, sends to `to` (E.164 or digits) get `answer`: the next `times` sends, or
+    /// every one with `None`.
+    pub fn answer(&self, to: &str, answer: Answer, times: Option<usize>) {
+        let digits: String = to.chars().filter(char::is_ascii_digit).collect();
+        self.log
+            .lock()
+            .unwrap()
+            .answers
+            .insert(digits, (answer, times));
+    }
+
+    /// Sends to `to` are accepted again.
+    pub fn accept(&self, to: &str) {
+        let digits: String = to.chars().filter(char::is_ascii_digit).collect();
+        self.log.lock().unwrap().answers.remove(&digits);
+    }
+
+    /// The sends refused by [`MockKapso::answer`], in order.
+    pub fn refused(&self) -> Vec<Refused> {
+        self.log.lock().unwrap().refused.clone()
     }
 
     /// How many requests carried each idempotency key (retries after failures included).

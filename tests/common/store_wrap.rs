@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use ari::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 use ari::store::{
     Appointment, BeginTurn, BookingOutcome, CommitOutcome, ConversationKey, ConversationRecord,
-    NewAppointment, NewReminder, OutboxRow, SendOutcome, Store, StoreError, StoredMessage,
-    TurnCommit, UpcomingAppointment,
+    FailReason, NewAppointment, NewReminder, OutboxRow, OutboxState, SendOutcome, Store,
+    StoreError, StoredMessage, TurnCommit, UpcomingAppointment,
 };
 
 /// See the module docs.
@@ -171,11 +171,32 @@ impl Store for WrappedStore {
         &self,
         kapso_message_id: &str,
         error: &str,
+        reason: FailReason,
+        now_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
         self.enter("record_delivery_failure")?;
         self.inner
-            .record_delivery_failure(kapso_message_id, error)
+            .record_delivery_failure(kapso_message_id, error, reason, now_ms)
             .await
+    }
+
+    async fn list_outbox(
+        &self,
+        state: OutboxState,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.enter("list_outbox")?;
+        self.inner.list_outbox(state, after_id, limit).await
+    }
+
+    async fn requeue_outbox(
+        &self,
+        outbox_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        self.enter("requeue_outbox")?;
+        self.inner.requeue_outbox(outbox_id, now_ms).await
     }
 
     async fn book_slot(&self, booking: NewAppointment) -> Result<BookingOutcome, StoreError> {

@@ -485,6 +485,22 @@ pub struct Handoff {
     pub close_after_hours: u32,
     /// Phrases (matched on word boundaries, case-insensitive) that mean "I want a person".
     pub human_request_phrases: Vec<String>,
+    /// The approved WhatsApp template a consultant's notice goes as when WhatsApp refuses its
+    /// text outside the consultant's 24 h window (131047): body `{{1}}` lead, `{{2}}` reason,
+    /// `{{3}}` slot, `{{4}}` summary ([`crate::handoff::fallback::CONSULTANT_TEMPLATE_PARAMETERS`]).
+    /// `None`: such a notice is recorded as `needs_template` and goes to the CRM webhook and the
+    /// team number instead.
+    #[serde(default)]
+    pub consultant_template: Option<TemplateRef>,
+    /// The approved template a relayed lead message goes as outside the consultant's window:
+    /// `{{1}}` lead, `{{2}}` the messages (at most one per 24 h per consultant; relays failing
+    /// while it waits are merged into it) ([`crate::handoff::fallback::RELAY_TEMPLATE_PARAMETERS`]).
+    #[serde(default)]
+    pub relay_template: Option<TemplateRef>,
+    /// A team number (E.164) that gets a copy of every consultant notice that cannot be
+    /// delivered (refused, given up, or no template outside the window). `None`: no copy.
+    #[serde(default)]
+    pub fallback_whatsapp: Option<String>,
 }
 
 fn default_takeover_resume_minutes() -> u32 {

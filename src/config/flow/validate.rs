@@ -503,6 +503,31 @@ fn check_handoff(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
             ),
         );
     }
+    if let Some(team) = &h.fallback_whatsapp
+        && !E164.is_match(team)
+    {
+        err(
+            "handoff.fallback_whatsapp".into(),
+            format!("`{team}` is not an E.164 number (+62...)"),
+        );
+    }
+    for (key, template) in [
+        ("handoff.consultant_template", &h.consultant_template),
+        ("handoff.relay_template", &h.relay_template),
+        (
+            "scheduling.reminder_template",
+            &cfg.scheduling.reminder_template,
+        ),
+    ] {
+        if let Some(t) = template
+            && (t.name.trim().is_empty() || t.language.trim().is_empty())
+        {
+            err(
+                key.into(),
+                "needs the approved template's name and language code".into(),
+            );
+        }
+    }
     if cfg.stages.handoff.enabled && crate::handoff::consultants(&cfg.scheduling).is_empty() {
         err(
             "scheduling.slots".into(),

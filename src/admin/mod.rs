@@ -1,0 +1,4 @@
+//! Admin API routes kept out of [`crate::server`]: each module adds its routes to the router
+//! (`Authorization: Bearer <ARI_ADMIN_TOKEN>`, checked by [`crate::server::check_admin`]).
+
+pub mod outbox;
