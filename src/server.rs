@@ -6,6 +6,9 @@
 //! [`listen`], within its timeouts and caps.
 
 pub mod listen;
+pub mod probes;
+
+pub use probes::Probes;
 
 use std::sync::Arc;
 
@@ -21,7 +24,7 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
@@ -56,60 +59,6 @@ pub struct AppState {
     pub llm: Option<Arc<Llm>>,
     /// The unauthenticated probes' cached store reads, and whether `/metrics` is served here.
     pub probes: Probes,
-}
-
-/// How long `/readyz` and `/metrics` reuse a store read: a flood of probes costs the store
-/// one call per this interval (issue 21 item 3).
-pub const PROBE_CACHE: Duration = Duration::from_secs(2);
-
-/// A value and when it was read, behind a lock held while it is refreshed.
-type Cached<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
-
-/// The store reads `/readyz` and `/metrics` make, each done at most once per [`PROBE_CACHE`]
-/// (concurrent probes wait for the one read), and whether `/metrics` is on this port.
-#[derive(Clone, Default)]
-pub struct Probes {
-    writable: Cached<Result<(), String>>,
-    depth: Cached<Option<u64>>,
-    /// `--metrics-bind` is set: `/metrics` on the main port answers 404.
-    pub metrics_elsewhere: bool,
-}
-
-impl Probes {
-    /// Whether the store accepts writes, as of at most [`PROBE_CACHE`] ago.
-    pub async fn writable(&self, store: &dyn Store) -> Result<(), String> {
-        let mut cached = self.writable.lock().await;
-        if let Some((at, result)) = cached.as_ref()
-            && at.elapsed() < PROBE_CACHE
-        {
-            return result.clone();
-        }
-        let result = store.check_writable().await.map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "readiness check failed");
-        }
-        *cached = Some((Instant::now(), result.clone()));
-        result
-    }
-
-    /// The inbox depth, as of at most [`PROBE_CACHE`] ago; `None` when the store cannot say.
-    pub async fn inbox_depth(&self, store: &dyn Store) -> Option<u64> {
-        let mut cached = self.depth.lock().await;
-        if let Some((at, depth)) = cached.as_ref()
-            && at.elapsed() < PROBE_CACHE
-        {
-            return *depth;
-        }
-        let depth = match store.inbox_depth().await {
-            Ok(depth) => Some(depth),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the inbox depth for /metrics");
-                None
-            }
-        };
-        *cached = Some((Instant::now(), depth));
-        depth
-    }
 }
 
 /// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
@@ -519,12 +468,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         admin_token: settings.admin_token.clone(),
         knowledge: Some(Arc::clone(&knowledge)),
         llm,
-        probes: Probes {
-            metrics_elsewhere: settings.metrics_bind.is_some(),
-            ..Probes::default()
-        },
+        probes: Probes::new(settings.metrics_bind.is_some()),
     };
-    let limits = http_limits(&settings);
+    let limits = listen::HttpLimits::from_settings(&settings.http);
     let metrics_listener = match settings.metrics_bind {
         Some(bind) => Some(
             TcpListener::bind(bind)
@@ -551,34 +497,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         "listening"
     );
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    let main = listen::serve(
-        listener,
-        router(state.clone()),
+    let metrics_port = metrics_listener.map(|l| (l, metrics_router(state.clone())));
+    listen::serve_until(
+        (listener, router(state)),
+        metrics_port,
         limits,
-        "main",
-        stop_rx.clone(),
-    );
-    let metrics_port = async {
-        match metrics_listener {
-            Some(l) => {
-                // GET only: one slot for a body, and none is accepted.
-                let limits = listen::HttpLimits {
-                    max_connections: limits.max_connections.min(METRICS_CONNECTIONS),
-                    max_body_reads: 1,
-                    max_body_bytes: 0,
-                    ..limits
-                };
-                listen::serve(l, metrics_router(state), limits, "metrics", stop_rx).await
-            }
-            None => Ok(()),
-        }
-    };
-    tokio::try_join!(main, metrics_port).context("serving HTTP")?;
+        shutdown_signal(),
+    )
+    .await
+    .context("serving HTTP")?;
     tracing::info!("stopped accepting; in-flight requests finished; finishing turns and sends");
     let _ = shutdown_tx.send(true);
     let _ = dispatcher.await;
@@ -596,28 +523,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     store.close().await.context("closing the store")?;
     tracing::info!("shut down cleanly");
     Ok(())
-}
-
-/// Connections the `--metrics-bind` listener holds at once (a scraper needs one).
-const METRICS_CONNECTIONS: usize = 16;
-
-/// The listener's limits from the settings. The soft open-file limit is raised to the hard one
-/// first; the connection cap, when not configured, follows from it.
-fn http_limits(settings: &Settings) -> listen::HttpLimits {
-    let open_files = listen::raise_open_file_limit();
-    tracing::debug!(open_files, "open-file limit");
-    let max_connections = settings
-        .http
-        .max_connections
-        .unwrap_or_else(|| listen::default_max_connections(open_files));
-    listen::HttpLimits {
-        header_read_timeout: settings.http.header_read_timeout,
-        idle_timeout: settings.http.idle_timeout,
-        request_timeout: settings.http.request_timeout,
-        max_connections,
-        max_body_reads: settings.http.max_body_reads,
-        max_body_bytes: ingress::MAX_BODY_BYTES,
-    }
 }
 
 /// How long a claimed conversation belongs to one worker (ms): well above a turn's model time

@@ -85,6 +85,25 @@ impl Default for HttpLimits {
     }
 }
 
+impl HttpLimits {
+    /// The limits `ari serve` was configured with. The soft open-file limit is raised to the
+    /// hard one first; the connection cap, when not configured, follows from it.
+    pub fn from_settings(settings: &crate::config::settings::HttpSettings) -> HttpLimits {
+        let open_files = raise_open_file_limit();
+        tracing::debug!(open_files, "open-file limit");
+        HttpLimits {
+            header_read_timeout: settings.header_read_timeout,
+            idle_timeout: settings.idle_timeout,
+            request_timeout: settings.request_timeout,
+            max_connections: settings
+                .max_connections
+                .unwrap_or_else(|| default_max_connections(open_files)),
+            max_body_reads: settings.max_body_reads,
+            max_body_bytes: crate::ingress::MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// Raises the soft open-file limit to the hard one (best effort) and returns the soft limit
 /// in force afterwards; `None` when it cannot be read.
 pub fn raise_open_file_limit() -> Option<u64> {
@@ -126,6 +145,42 @@ struct Shared {
     listener: &'static str,
     body_reads: Arc<Semaphore>,
     open: AtomicUsize,
+}
+
+/// Connections the `--metrics-bind` listener holds at once (a scraper needs one).
+pub const METRICS_CONNECTIONS: usize = 16;
+
+/// Serves `main` (the listener and its router) within `limits`, and `metrics` (`--metrics-bind`)
+/// with at most [`METRICS_CONNECTIONS`] connections and no request body, until `shutdown`
+/// resolves; then as [`serve`].
+pub async fn serve_until(
+    main: (TcpListener, Router),
+    metrics: Option<(TcpListener, Router)>,
+    limits: HttpLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let metrics_port = async {
+        match metrics {
+            Some((listener, app)) => {
+                let limits = HttpLimits {
+                    max_connections: limits.max_connections.min(METRICS_CONNECTIONS),
+                    max_body_reads: 1,
+                    max_body_bytes: 0,
+                    ..limits
+                };
+                serve(listener, app, limits, "metrics", stop_rx.clone()).await
+            }
+            None => Ok(()),
+        }
+    };
+    let (main_listener, main_app) = main;
+    let main_port = serve(main_listener, main_app, limits, "main", stop_rx.clone());
+    tokio::try_join!(main_port, metrics_port).map(|_| ())
 }
 
 /// Serves `app` on `listener` within `limits` until `stop` turns true; then stops accepting,
