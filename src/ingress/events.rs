@@ -547,9 +547,11 @@ fn parse_media(typed: Option<&Value>, kapso: Option<&Value>) -> Media {
     let data = kapso.and_then(|k| k.get("media_data"));
     Media {
         id: typed.and_then(|t| str_at(t, "id")).map(str::to_string),
+        // Kapso's media URL, else the `url` Meta's newer payloads put in the media object.
         url: data
             .and_then(|d| str_at(d, "url"))
             .or_else(|| kapso.and_then(|k| str_at(k, "media_url")))
+            .or_else(|| typed.and_then(|t| str_at(t, "url")))
             .map(str::to_string),
         filename: data
             .and_then(|d| str_at(d, "filename"))
@@ -727,6 +729,16 @@ mod tests {
         assert_eq!(normalize_e164("+1234567890123456"), None);
         assert_eq!(normalize_e164("US.13491208655302741918"), None);
         assert_eq!(normalize_e164(""), None);
+    }
+
+    #[test]
+    fn metas_media_url_is_read() {
+        let typed = json!({"id": "2249017763541230", "mime_type": "application/pdf",
+                           "filename": "IELTS_TRF.pdf", "url": "https://lookaside.fbsbx.com/x"});
+        let media = parse_media(Some(&typed), None);
+        assert_eq!(media.url.as_deref(), Some("https://lookaside.fbsbx.com/x"));
+        assert_eq!(media.filename.as_deref(), Some("IELTS_TRF.pdf"));
+        assert_eq!(media.content_type.as_deref(), Some("application/pdf"));
     }
 
     #[test]
