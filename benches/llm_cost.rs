@@ -99,7 +99,7 @@ fn flow_dir(root: &Path, dir: &Path, server: &MockServer) -> anyhow::Result<std:
         let entry = entry?;
         let to = flow.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &to)?;
+            ari::simulate::copy_dir(&entry.path(), &to)?;
         } else if entry.file_name() != "llm.toml" {
             std::fs::copy(entry.path(), to)?;
         }
@@ -110,20 +110,6 @@ fn flow_dir(root: &Path, dir: &Path, server: &MockServer) -> anyhow::Result<std:
     );
     std::fs::write(flow.join("llm.toml"), toml)?;
     Ok(flow)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// The dialogue files to run.

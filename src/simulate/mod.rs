@@ -893,7 +893,12 @@ fn merge_json(base: &mut serde_json::Value, over: &serde_json::Value) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies the folder tree `from` to `to` (a flow folder, for scripts with `flow_overrides` and
+/// for benches that add an `llm.toml`).
+///
+/// # Errors
+/// The first I/O error.
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;

@@ -1132,9 +1132,35 @@ fn mark_told_tx(
     conversation_id: i64,
     message_id: i64,
 ) -> Result<(), rusqlite::Error> {
+    set_meta_flags_tx(tx, message_id, Some(conversation_id), &[TOLD_META])
+}
+
+/// Marks a message whose outbox row failed for good: `undelivered`, and `told` when a
+/// fallback row tells someone about it (else the next notice or relay lists it).
+fn mark_undelivered_tx(
+    tx: &rusqlite::Transaction<'_>,
+    message_id: i64,
+    told: bool,
+) -> Result<(), rusqlite::Error> {
+    let flags: &[&str] = if told {
+        &[UNDELIVERED_META, TOLD_META]
+    } else {
+        &[UNDELIVERED_META]
+    };
+    set_meta_flags_tx(tx, message_id, None, flags)
+}
+
+/// Sets each of `flags` to `true` in a message's meta (of `conversation_id`'s messages only,
+/// when given); nothing for an unknown message, an unreadable meta becomes `{}` first.
+fn set_meta_flags_tx(
+    tx: &rusqlite::Transaction<'_>,
+    message_id: i64,
+    conversation_id: Option<i64>,
+    flags: &[&str],
+) -> Result<(), rusqlite::Error> {
     let meta: Option<String> = tx
         .query_row(
-            "SELECT meta_json FROM messages WHERE id = ?1 AND conversation_id = ?2",
+            "SELECT meta_json FROM messages WHERE id = ?1 AND (?2 IS NULL OR conversation_id = ?2)",
             params![message_id, conversation_id],
             |r| r.get(0),
         )
@@ -1145,38 +1171,8 @@ fn mark_told_tx(
     let mut value: serde_json::Value =
         serde_json::from_str(&meta).unwrap_or_else(|_| serde_json::json!({}));
     if let Some(map) = value.as_object_mut() {
-        map.insert(TOLD_META.into(), true.into());
-    }
-    tx.execute(
-        "UPDATE messages SET meta_json = ?2 WHERE id = ?1",
-        params![message_id, value.to_string()],
-    )?;
-    Ok(())
-}
-
-/// Marks a message whose outbox row failed for good: `undelivered`, and `told` when a
-/// fallback row tells someone about it (else the next notice or relay lists it).
-fn mark_undelivered_tx(
-    tx: &rusqlite::Transaction<'_>,
-    message_id: i64,
-    told: bool,
-) -> Result<(), rusqlite::Error> {
-    let meta: Option<String> = tx
-        .query_row(
-            "SELECT meta_json FROM messages WHERE id = ?1",
-            params![message_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(meta) = meta else {
-        return Ok(());
-    };
-    let mut value: serde_json::Value =
-        serde_json::from_str(&meta).unwrap_or_else(|_| serde_json::json!({}));
-    if let Some(map) = value.as_object_mut() {
-        map.insert(UNDELIVERED_META.into(), true.into());
-        if told {
-            map.insert(TOLD_META.into(), true.into());
+        for flag in flags {
+            map.insert((*flag).into(), true.into());
         }
     }
     tx.execute(
