@@ -396,8 +396,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::llm::spawn_prompt_reloader(Arc::clone(llm), dir, flow.reloads(), shutdown_rx.clone())
     });
     let crm = match &settings.crm_webhook {
-        Some((url, secret)) => Some(
-            CrmWebhook::new(url.clone(), secret.clone()).context("configuring the CRM webhook")?,
+        Some(c) => Some(
+            CrmWebhook::new(c.url.clone(), c.secret.clone())
+                .context("configuring the CRM webhook")?,
         ),
         None => None,
     };

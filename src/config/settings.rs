@@ -231,8 +231,8 @@ pub struct Settings {
     pub admin_token: Option<AdminToken>,
     /// `Some`: the Convex store; `None`: the SQLite file `database`.
     pub convex: Option<ConvexSettings>,
-    /// `(url, secret)` of the CRM webhook; `None`: no CRM calls.
-    pub crm_webhook: Option<(String, String)>,
+    /// The CRM webhook; `None`: no CRM calls.
+    pub crm_webhook: Option<CrmWebhookSettings>,
     /// Where `/metrics` is served instead of `bind`; `None`: on `bind`.
     pub metrics_bind: Option<SocketAddr>,
     /// The listener's timeouts and caps; `max_connections` is `None` until [`Settings`] is
@@ -254,6 +254,20 @@ pub struct HttpSettings {
     /// `None`: derived from the open-file limit at start.
     pub max_connections: Option<usize>,
     pub max_body_reads: usize,
+}
+
+/// The CRM webhook's URL and signing secret (`--crm-webhook-url`, `--crm-webhook-secret`).
+/// Its `Debug` shows neither: the URL may carry credentials (`user:pass@`, `?token=`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CrmWebhookSettings {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CrmWebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CrmWebhookSettings(<redacted>)")
+    }
 }
 
 /// The admin API's bearer token. Never printed.
@@ -353,7 +367,10 @@ impl ServeArgs {
                         reason: "the scheme must be http or https".into(),
                     });
                 }
-                Some((url.to_string(), secret.to_string()))
+                Some(CrmWebhookSettings {
+                    url: url.to_string(),
+                    secret: secret.to_string(),
+                })
             }
         };
         if self.outbox_max_attempts == 0 {
@@ -503,6 +520,26 @@ mod tests {
     fn insecure_flag_allows_no_secret() {
         let s = args(&["--insecure-no-signature"]).validate().unwrap();
         assert!(matches!(s.signature, SignaturePolicy::Insecure));
+    }
+
+    /// The CRM URL and secret never show in the settings' `Debug` (issue 21).
+    #[test]
+    fn the_crm_secret_is_not_printed() {
+        let s = args(&[
+            "--webhook-secret",
+            "s",
+            "--crm-webhook-url",
+            "https://u:p@crm.example/hook?token=t0k",
+            "--crm-webhook-secret",
+            "crm-s3cret",
+        ])
+        .validate()
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(s.crm_webhook.is_some());
+        for secret in ["crm-s3cret", "t0k", "u:p"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
     }
 
     /// Issue 20: the dead-letter caps are service settings, 8 attempts and a day by default.
