@@ -325,68 +325,20 @@ pub(crate) fn admin_error(status: StatusCode, code: &str, message: impl Into<Str
 /// the worker and the outbox sender, binds, serves; then stops accepting, lets in-flight
 /// requests, turns and sends finish, and closes the store.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    if matches!(settings.signature, SignaturePolicy::Insecure) {
-        tracing::warn!(
-            "--insecure-no-signature: webhooks are NOT authenticated; anyone who can reach this \
-             port can inject messages. For local trials only."
-        );
-    }
-    tracing::info!(
-        "Kapso webhooks: payload version v2 is recommended; legacy v1 payloads are read too \
-         (X-Webhook-Payload-Version, else the payload's shape)"
-    );
-    if let Some(grace) = settings.voice_grace {
-        tracing::info!(
-            grace_ms = grace.as_millis() as u64,
-            "Meta-format webhook configured: a voice note without transcript waits for Kapso's copy"
-        );
-    }
-    let flow = FlowConfigHandle::load(&settings.flow_dir).map_err(|d| {
-        anyhow::anyhow!(
-            "the flow config in {} is invalid:\n{d}",
-            settings.flow_dir.display()
-        )
-    })?;
-    let flow = Arc::new(flow);
-    let knowledge = Arc::new(
-        Library::open(settings.flow_dir.join("knowledge")).context("loading the knowledge base")?,
-    );
-    let llm_path = settings.flow_dir.join(crate::llm::CONFIG_FILE);
-    let llm = Llm::load(&llm_path)
-        .with_context(|| format!("loading the LLM config {}", llm_path.display()))?
-        .map(Arc::new);
-    match &llm {
-        Some(_) => {
-            tracing::info!(config = %llm_path.display(), "LLM arms configured: replies are worded by the model")
-        }
-        None => tracing::info!("no {}: template replies", llm_path.display()),
-    }
-    let workspaces = Workspaces::load(&settings.flow_dir).context("loading workspaces")?;
-    if workspaces.is_default_only() {
-        tracing::info!("no workspaces configured: the default workspace serves every number");
-    }
+    log_start(&settings);
+    let FlowFolder {
+        flow,
+        knowledge,
+        llm,
+        workspaces,
+    } = load_flow_folder(&settings)?;
     let sender = Sender::from_config(
         settings.kapso.base_url.clone(),
         settings.kapso.api_key.clone(),
         RetryPolicy::default(),
     )
     .context("configuring the Kapso client")?;
-    // ARI_CONVEX_URL + ARI_CONVEX_DEPLOY_KEY select Convex (replicas share one deployment);
-    // `connect` checks the key with one call, so a bad key stops the start naming the URL.
-    let store: Arc<dyn Store> = match &settings.convex {
-        Some(convex) => {
-            let store = ConvexStore::connect(&convex.url, convex.deploy_key())
-                .await
-                .with_context(|| format!("opening the Convex store at {}", convex.url))?;
-            tracing::info!(url = %convex.url, "store: Convex");
-            Arc::new(store)
-        }
-        None => Arc::new(
-            SqliteStore::open(&settings.database)
-                .await
-                .with_context(|| format!("opening the store {}", settings.database.display()))?,
-        ),
-    };
+    let store = open_store(&settings).await?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
@@ -427,23 +379,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Err(e) = knowledge.refresh(store.as_ref(), DEFAULT_WORKSPACE).await {
         tracing::warn!(error = %e, "cannot read stored knowledge entries yet");
     }
-    let knowledge_refresh = {
-        let (knowledge, store, mut shutdown) = (
-            Arc::clone(&knowledge),
-            Arc::clone(&store),
-            shutdown_rx.clone(),
-        );
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => knowledge.refresh_all(store.as_ref()).await,
-                    _ = shutdown.changed() => return,
-                }
-            }
-        })
-    };
+    let knowledge_refresh = spawn_knowledge_refresh(
+        Arc::clone(&knowledge),
+        Arc::clone(&store),
+        shutdown_rx.clone(),
+    );
     let worker = Worker::new(
         deps,
         WorkerSettings {
@@ -471,6 +411,137 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         llm,
         probes: Probes::new(settings.metrics_bind.is_some()),
     };
+    let (listener, metrics_listener, limits) = bind(&settings).await?;
+
+    let metrics_port = metrics_listener.map(|l| (l, metrics_router(state.clone())));
+    listen::serve_until(
+        (listener, router(state)),
+        metrics_port,
+        limits,
+        shutdown_signal(),
+    )
+    .await
+    .context("serving HTTP")?;
+    tracing::info!("stopped accepting; in-flight requests finished; finishing turns and sends");
+    let _ = shutdown_tx.send(true);
+    let mut tasks = vec![
+        dispatcher,
+        outbox_poller,
+        reloader,
+        reminders,
+        knowledge_refresh,
+    ];
+    tasks.extend(prompt_reloader);
+    drain(tasks, &outbox, store.as_ref()).await
+}
+
+/// The start-up notes an operator should see: an unauthenticated port, the payload version, the
+/// voice-note grace.
+fn log_start(settings: &Settings) {
+    if matches!(settings.signature, SignaturePolicy::Insecure) {
+        tracing::warn!(
+            "--insecure-no-signature: webhooks are NOT authenticated; anyone who can reach this \
+             port can inject messages. For local trials only."
+        );
+    }
+    tracing::info!(
+        "Kapso webhooks: payload version v2 is recommended; legacy v1 payloads are read too \
+         (X-Webhook-Payload-Version, else the payload's shape)"
+    );
+    if let Some(grace) = settings.voice_grace {
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "Meta-format webhook configured: a voice note without transcript waits for Kapso's copy"
+        );
+    }
+}
+
+/// The flow folder's parts: the flow config (validated), the knowledge base, the LLM arms
+/// (`None`: template replies) and the workspaces.
+fn load_flow_folder(settings: &Settings) -> anyhow::Result<FlowFolder> {
+    let flow = FlowConfigHandle::load(&settings.flow_dir).map_err(|d| {
+        anyhow::anyhow!(
+            "the flow config in {} is invalid:\n{d}",
+            settings.flow_dir.display()
+        )
+    })?;
+    let flow = Arc::new(flow);
+    let knowledge = Arc::new(
+        Library::open(settings.flow_dir.join("knowledge")).context("loading the knowledge base")?,
+    );
+    let llm_path = settings.flow_dir.join(crate::llm::CONFIG_FILE);
+    let llm = Llm::load(&llm_path)
+        .with_context(|| format!("loading the LLM config {}", llm_path.display()))?
+        .map(Arc::new);
+    match &llm {
+        Some(_) => {
+            tracing::info!(config = %llm_path.display(), "LLM arms configured: replies are worded by the model")
+        }
+        None => tracing::info!("no {}: template replies", llm_path.display()),
+    }
+    let workspaces = Workspaces::load(&settings.flow_dir).context("loading workspaces")?;
+    if workspaces.is_default_only() {
+        tracing::info!("no workspaces configured: the default workspace serves every number");
+    }
+    Ok(FlowFolder {
+        flow,
+        knowledge,
+        llm,
+        workspaces,
+    })
+}
+
+/// What `ari serve` loads from the flow folder.
+struct FlowFolder {
+    flow: Arc<FlowConfigHandle>,
+    knowledge: Arc<Library>,
+    llm: Option<Arc<Llm>>,
+    workspaces: Workspaces,
+}
+
+/// The store: Convex when configured, else the SQLite file.
+async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    // ARI_CONVEX_URL + ARI_CONVEX_DEPLOY_KEY select Convex (replicas share one deployment);
+    // `connect` checks the key with one call, so a bad key stops the start naming the URL.
+    let store: Arc<dyn Store> = match &settings.convex {
+        Some(convex) => {
+            let store = ConvexStore::connect(&convex.url, convex.deploy_key())
+                .await
+                .with_context(|| format!("opening the Convex store at {}", convex.url))?;
+            tracing::info!(url = %convex.url, "store: Convex");
+            Arc::new(store)
+        }
+        None => Arc::new(
+            SqliteStore::open(&settings.database)
+                .await
+                .with_context(|| format!("opening the store {}", settings.database.display()))?,
+        ),
+    };
+    Ok(store)
+}
+
+/// Refreshes the knowledge entries admins stored every minute, until `shutdown`.
+fn spawn_knowledge_refresh(
+    knowledge: Arc<Library>,
+    store: Arc<dyn Store>,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => knowledge.refresh_all(store.as_ref()).await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    })
+}
+
+/// Binds `--bind` (and `--metrics-bind`), logs `listening` with the limits.
+async fn bind(
+    settings: &Settings,
+) -> anyhow::Result<(TcpListener, Option<TcpListener>, listen::HttpLimits)> {
     let limits = listen::HttpLimits::from_settings(&settings.http);
     let metrics_listener = match settings.metrics_bind {
         Some(bind) => Some(
@@ -497,26 +568,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         request_timeout_ms = limits.request_timeout.as_millis() as u64,
         "listening"
     );
+    Ok((listener, metrics_listener, limits))
+}
 
-    let metrics_port = metrics_listener.map(|l| (l, metrics_router(state.clone())));
-    listen::serve_until(
-        (listener, router(state)),
-        metrics_port,
-        limits,
-        shutdown_signal(),
-    )
-    .await
-    .context("serving HTTP")?;
-    tracing::info!("stopped accepting; in-flight requests finished; finishing turns and sends");
-    let _ = shutdown_tx.send(true);
-    let _ = dispatcher.await;
-    let _ = outbox_poller.await;
-    let _ = reloader.await;
-    if let Some(r) = prompt_reloader {
-        let _ = r.await;
+/// After the listener stopped: waits for the background tasks, lets the outbox finish its
+/// sends (at most 20 s), closes the store.
+async fn drain(
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    outbox: &OutboxSender,
+    store: &dyn Store,
+) -> anyhow::Result<()> {
+    for task in tasks {
+        let _ = task.await;
     }
-    let _ = reminders.await;
-    let _ = knowledge_refresh.await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !outbox.is_idle() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

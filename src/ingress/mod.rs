@@ -207,20 +207,9 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    // Nothing the request says is a label before its signature holds (issue 21 item 2).
-    let body = match body {
+    let body = match readable(body) {
         Ok(b) => b,
-        Err(rejection) => {
-            let status = rejection.status();
-            let outcome = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "unreadable_body"
-            };
-            count(UNVERIFIED, outcome);
-            tracing::warn!(%status, "webhook body refused: {}", rejection.body_text());
-            return error(status, outcome, rejection.body_text());
-        }
+        Err(refused) => return *refused,
     };
     if !is_json(headers) {
         count(UNVERIFIED, "bad_content_type");
@@ -233,88 +222,21 @@ async fn handle(
     if let Some(refused) = check_signature(state, headers, &body) {
         return refused;
     }
-    // Signed: the header names the event, from the fixed list (the body may still overrule it).
-    let mut label = header_str(headers, EVENT_HEADER).map_or("none", event_label);
-    let (value, original_body) = match parse_json(&body) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            count(label, "malformed");
-            return error(
-                StatusCode::BAD_REQUEST,
-                "malformed",
-                format!("body is not valid JSON: {e}"),
-            );
-        }
-    };
-    let batch_header =
-        header_str(headers, BATCH_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let version = header_str(headers, v1::PAYLOAD_VERSION_HEADER);
-    let items = match events::parse_body(
-        &value,
-        header_str(headers, EVENT_HEADER),
-        batch_header,
-        version,
-    ) {
-        Ok(items) => items,
-        Err(e) => {
-            count(label, "malformed");
-            return error(StatusCode::BAD_REQUEST, "malformed", e.to_string());
-        }
-    };
-    if let Some((first, _)) = items.first() {
-        label = event_label(&first.event_type);
-    }
-    if items.len() > state.max_batch_items {
-        count(label, "too_many_items");
-        tracing::warn!(
-            items = items.len(),
-            max = state.max_batch_items,
-            "webhook refused: too many items in one delivery"
-        );
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_items",
-            format!(
-                "a delivery may hold at most {} items, this one holds {}",
-                state.max_batch_items,
-                items.len()
-            ),
-        );
-    }
-
-    // The request id the router set or kept (a UUID: anything else was replaced).
-    let request_id = header_str(headers, "x-request-id")
-        .filter(|id| is_uuid(id))
-        .unwrap_or_default()
-        .to_string();
-    let delivery = NewDelivery {
-        idempotency_key: idempotency_key(headers, &body),
-        event_header: header_str(headers, EVENT_HEADER).map(str::to_string),
-        request_id,
-        received_at_ms: chrono::Utc::now().timestamp_millis(),
+    let Parsed {
+        items,
         original_body,
-        items: items
-            .into_iter()
-            .map(|(event, raw)| route_item(&state.workspaces, event, raw))
-            .collect(),
+        label,
+    } = match parse_items(state, headers, &body) {
+        Ok(parsed) => parsed,
+        Err(refused) => return *refused,
     };
+    let delivery = delivery_of(state, headers, &body, original_body, items);
     let kinds: Vec<(EventKind, InboxState)> = delivery
         .items
         .iter()
         .map(|i| (i.event.kind, i.state))
         .collect();
-    let mut to_signal: Vec<ConversationKey> = delivery
-        .items
-        .iter()
-        .filter(|i| i.state == InboxState::Pending)
-        .filter_map(|i| {
-            Some(ConversationKey {
-                workspace_id: i.workspace_id.clone()?,
-                contact_phone: i.event.contact_phone.clone()?,
-            })
-        })
-        .collect();
-    to_signal.dedup();
+    let to_signal = conversations_to_signal(&delivery);
     let key = delivery.idempotency_key.clone();
     match state.store.enqueue_inbound(delivery).await {
         Ok(EnqueueOutcome::DuplicateDelivery) => {
@@ -333,41 +255,12 @@ async fn handle(
             enriched,
         }) => {
             count(label, "accepted");
-            // An enriched copy completed a pending row or queued an enrichment row: the
-            // conversation's turn (or its voice-note grace) has news too.
-            if let Some(arrivals) = &state.arrivals
-                && stored + enriched > 0
-            {
-                for key in to_signal {
-                    // A closed channel means the worker stopped (shutdown): its poll or the
-                    // next start picks the rows up.
-                    let _ = arrivals.send(key);
-                }
-            }
-            if duplicates > 0 {
-                metrics::counter!(names::DUPLICATES, "level" => "item")
-                    .increment(duplicates as u64);
-            }
-            for (kind, st) in &kinds {
-                metrics::counter!(names::INBOX_ITEMS, "kind" => kind.as_str(), "state" => st.as_str())
-                    .increment(1);
-            }
-            if enriched > 0 {
-                metrics::counter!(names::ENRICHED).increment(enriched as u64);
-            }
-            tracing::info!(
-                idempotency_key = %key,
-                items = kinds.len(),
+            let stored_counts = Stored {
                 stored,
                 duplicates,
                 enriched,
-                "webhook accepted"
-            );
-            (
-                StatusCode::OK,
-                Json(json!({"status": "accepted", "stored": stored, "duplicates": duplicates})),
-            )
-                .into_response()
+            };
+            accepted(state, &key, &kinds, to_signal, stored_counts)
         }
         Err(e) => {
             count(label, "store_unavailable");
@@ -379,6 +272,185 @@ async fn handle(
             )
         }
     }
+}
+
+/// The body, or the refusal of one that could not be read (too large, cut off). Nothing the
+/// request says is a label before its signature holds (issue 21 item 2).
+fn readable(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Box<Response>> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let outcome = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "unreadable_body"
+        };
+        count(UNVERIFIED, outcome);
+        tracing::warn!(%status, "webhook body refused: {}", rejection.body_text());
+        Box::new(error(status, outcome, rejection.body_text()))
+    })
+}
+
+/// A delivery's items, each with its raw JSON.
+type Items = Vec<(crate::inbox::InboundEvent, serde_json::Value)>;
+
+/// A signed body, read.
+struct Parsed {
+    items: Items,
+    /// The body as received, when a string in it was repaired (lone surrogates).
+    original_body: Option<String>,
+    /// The metric label: the header's event from the fixed list, overruled by the body's.
+    label: &'static str,
+}
+
+/// A signed body's items with their raw JSON, the original body when a string was repaired,
+/// and the metric label (the header's event from the fixed list, overruled by the body's); or
+/// the refusal: 400 for a body that is not JSON or not an event, 413 over the batch cap.
+fn parse_items(
+    state: &IngressState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Parsed, Box<Response>> {
+    let mut label = header_str(headers, EVENT_HEADER).map_or("none", event_label);
+    let (value, original_body) = parse_json(body).map_err(|e| {
+        count(label, "malformed");
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("body is not valid JSON: {e}"),
+        ))
+    })?;
+    let batch_header =
+        header_str(headers, BATCH_HEADER).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let version = header_str(headers, v1::PAYLOAD_VERSION_HEADER);
+    let items = events::parse_body(
+        &value,
+        header_str(headers, EVENT_HEADER),
+        batch_header,
+        version,
+    )
+    .map_err(|e| {
+        count(label, "malformed");
+        Box::new(error(StatusCode::BAD_REQUEST, "malformed", e.to_string()))
+    })?;
+    if let Some((first, _)) = items.first() {
+        label = event_label(&first.event_type);
+    }
+    if items.len() > state.max_batch_items {
+        count(label, "too_many_items");
+        tracing::warn!(
+            items = items.len(),
+            max = state.max_batch_items,
+            "webhook refused: too many items in one delivery"
+        );
+        return Err(Box::new(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_items",
+            format!(
+                "a delivery may hold at most {} items, this one holds {}",
+                state.max_batch_items,
+                items.len()
+            ),
+        )));
+    }
+    Ok(Parsed {
+        items,
+        original_body,
+        label,
+    })
+}
+
+/// The delivery the store records: its idempotency key, the request id the router set or
+/// kept (a UUID: anything else was replaced), and each item routed to its workspace.
+fn delivery_of(
+    state: &IngressState,
+    headers: &HeaderMap,
+    body: &Bytes,
+    original_body: Option<String>,
+    items: Items,
+) -> NewDelivery {
+    let request_id = header_str(headers, "x-request-id")
+        .filter(|id| is_uuid(id))
+        .unwrap_or_default()
+        .to_string();
+    NewDelivery {
+        idempotency_key: idempotency_key(headers, body),
+        event_header: header_str(headers, EVENT_HEADER).map(str::to_string),
+        request_id,
+        received_at_ms: chrono::Utc::now().timestamp_millis(),
+        original_body,
+        items: items
+            .into_iter()
+            .map(|(event, raw)| route_item(&state.workspaces, event, raw))
+            .collect(),
+    }
+}
+
+/// The conversations whose pending rows this delivery adds (their workers are woken).
+fn conversations_to_signal(delivery: &NewDelivery) -> Vec<ConversationKey> {
+    let mut keys: Vec<ConversationKey> = delivery
+        .items
+        .iter()
+        .filter(|i| i.state == InboxState::Pending)
+        .filter_map(|i| {
+            Some(ConversationKey {
+                workspace_id: i.workspace_id.clone()?,
+                contact_phone: i.event.contact_phone.clone()?,
+            })
+        })
+        .collect();
+    keys.dedup();
+    keys
+}
+
+/// What the store did with an accepted delivery's items.
+struct Stored {
+    stored: usize,
+    duplicates: usize,
+    enriched: usize,
+}
+
+/// An accepted delivery: the workers woken, the counters, the log line and the 200.
+fn accepted(
+    state: &IngressState,
+    key: &str,
+    kinds: &[(EventKind, InboxState)],
+    to_signal: Vec<ConversationKey>,
+    s: Stored,
+) -> Response {
+    // An enriched copy completed a pending row or queued an enrichment row: the
+    // conversation's turn (or its voice-note grace) has news too.
+    if let Some(arrivals) = &state.arrivals
+        && s.stored + s.enriched > 0
+    {
+        for key in to_signal {
+            // A closed channel means the worker stopped (shutdown): its poll or the next
+            // start picks the rows up.
+            let _ = arrivals.send(key);
+        }
+    }
+    if s.duplicates > 0 {
+        metrics::counter!(names::DUPLICATES, "level" => "item").increment(s.duplicates as u64);
+    }
+    for (kind, st) in kinds {
+        metrics::counter!(names::INBOX_ITEMS, "kind" => kind.as_str(), "state" => st.as_str())
+            .increment(1);
+    }
+    if s.enriched > 0 {
+        metrics::counter!(names::ENRICHED).increment(s.enriched as u64);
+    }
+    tracing::info!(
+        idempotency_key = %key,
+        items = kinds.len(),
+        stored = s.stored,
+        duplicates = s.duplicates,
+        enriched = s.enriched,
+        "webhook accepted"
+    );
+    (
+        StatusCode::OK,
+        Json(json!({"status": "accepted", "stored": s.stored, "duplicates": s.duplicates})),
+    )
+        .into_response()
 }
 
 /// Whether `id` is a UUID in its canonical form (`8-4-4-4-12` hex digits).

@@ -746,6 +746,44 @@ fn commit_turn_tx(
     commit: &TurnCommit,
 ) -> Result<CommitOutcome, rusqlite::Error> {
     let tx = c.transaction()?;
+    if !fence_conversation_tx(&tx, commit)? {
+        return Ok(CommitOutcome::Stale);
+    }
+    let version = commit.version + 1;
+    apply_lead_change_tx(&tx, commit)?;
+    // Replies queued behind an older undelivered reply of this contact (waiting for a retry,
+    // or in flight) are not handed out for direct delivery: the poller sends them head-of-line,
+    // so a contact's messages never overtake each other.
+    let behind_older = pending_in_channel_tx(&tx, commit.conversation_id, "whatsapp")?;
+    let hooks_behind_older = pending_in_channel_tx(&tx, commit.conversation_id, "webhook")?;
+    {
+        let mut done = tx.prepare_cached(
+            "UPDATE inbox SET state = 'done' WHERE id = ?1 AND state = 'pending'",
+        )?;
+        for id in &commit.consumed_inbox_ids {
+            done.execute(params![id])?;
+        }
+    }
+    for id in &commit.told_undelivered {
+        mark_told_tx(&tx, commit.conversation_id, *id)?;
+    }
+    let mut outbox = insert_messages_tx(&tx, commit, version, behind_older)?;
+    outbox.extend(insert_webhooks_tx(
+        &tx,
+        commit,
+        version,
+        hooks_behind_older,
+    )?);
+    tx.commit()?;
+    Ok(CommitOutcome::Committed { version, outbox })
+}
+
+/// Writes the snapshot and summary when the commit's version and lease still hold (and
+/// releases the lease); `false`: stale, nothing written.
+fn fence_conversation_tx(
+    tx: &rusqlite::Transaction<'_>,
+    commit: &TurnCommit,
+) -> Result<bool, rusqlite::Error> {
     let snapshot = serde_json::to_string(&commit.snapshot).map_err(to_sql_err)?;
     let fenced = tx.execute(
         "UPDATE conversations SET version = version + 1, snapshot_json = ?4, flow_state = ?5,
@@ -765,10 +803,14 @@ fn commit_turn_tx(
             commit.summary.language
         ],
     )?;
-    if fenced == 0 {
-        return Ok(CommitOutcome::Stale);
-    }
-    let version = commit.version + 1;
+    Ok(fenced > 0)
+}
+
+/// The turn's CRM change: the status when set, the tags added (never removed).
+fn apply_lead_change_tx(
+    tx: &rusqlite::Transaction<'_>,
+    commit: &TurnCommit,
+) -> Result<(), rusqlite::Error> {
     if let Some(status) = &commit.lead.status {
         tx.execute(
             "UPDATE conversations SET lead_status = ?2 WHERE id = ?1",
@@ -795,37 +837,36 @@ fn commit_turn_tx(
             ],
         )?;
     }
-    // Replies queued behind an older undelivered reply of this contact (waiting for a retry,
-    // or in flight) are not handed out for direct delivery: the poller sends them head-of-line,
-    // so a contact's messages never overtake each other.
-    let behind_older: bool = tx.query_row(
+    Ok(())
+}
+
+/// Whether the conversation has a pending outbox row on `channel` (`whatsapp`, `webhook`).
+fn pending_in_channel_tx(
+    tx: &rusqlite::Transaction<'_>,
+    conversation_id: i64,
+    channel: &str,
+) -> Result<bool, rusqlite::Error> {
+    tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM outbox
-                        WHERE conversation_id = ?1 AND channel = 'whatsapp' AND state = 'pending')",
-        params![commit.conversation_id],
+                        WHERE conversation_id = ?1 AND channel = ?2 AND state = 'pending')",
+        params![conversation_id, channel],
         |r| r.get(0),
-    )?;
-    let hooks_behind_older: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM outbox
-                        WHERE conversation_id = ?1 AND channel = 'webhook' AND state = 'pending')",
-        params![commit.conversation_id],
-        |r| r.get(0),
-    )?;
+    )
+}
+
+/// The turn's messages, and an outbox row for each one to send; the rows handed to the
+/// committer (claimed for `outbox_lease_ms`), none when `behind_older`.
+fn insert_messages_tx(
+    tx: &rusqlite::Transaction<'_>,
+    commit: &TurnCommit,
+    version: i64,
+    behind_older: bool,
+) -> Result<Vec<OutboxRow>, rusqlite::Error> {
     let claimed_until = if behind_older {
         commit.now_ms
     } else {
         commit.now_ms + commit.outbox_lease_ms
     };
-    {
-        let mut done = tx.prepare_cached(
-            "UPDATE inbox SET state = 'done' WHERE id = ?1 AND state = 'pending'",
-        )?;
-        for id in &commit.consumed_inbox_ids {
-            done.execute(params![id])?;
-        }
-    }
-    for id in &commit.told_undelivered {
-        mark_told_tx(&tx, commit.conversation_id, *id)?;
-    }
     let mut outbox = Vec::new();
     {
         let mut insert_message = tx.prepare_cached(
@@ -873,6 +914,18 @@ fn commit_turn_tx(
             }
         }
     }
+    Ok(outbox)
+}
+
+/// The turn's CRM webhook calls as outbox rows; claimed for the committer unless
+/// `hooks_behind_older`.
+fn insert_webhooks_tx(
+    tx: &rusqlite::Transaction<'_>,
+    commit: &TurnCommit,
+    version: i64,
+    hooks_behind_older: bool,
+) -> Result<Vec<OutboxRow>, rusqlite::Error> {
+    let mut outbox = Vec::new();
     for (n, hook) in commit.webhooks.iter().enumerate() {
         let key = format!("ari-{}-{}-hook-{}", commit.conversation_id, version, n);
         let until = if hooks_behind_older {
@@ -901,8 +954,7 @@ fn commit_turn_tx(
             outbox.push(row);
         }
     }
-    tx.commit()?;
-    Ok(CommitOutcome::Committed { version, outbox })
+    Ok(outbox)
 }
 
 fn record_send_tx(
