@@ -335,12 +335,9 @@ async fn counts(llm: &MockServer) -> (usize, usize) {
     (all - replies, replies)
 }
 
-/// Issue 15, the fewest calls, on the hot-lead dialogue: an answer the rules read alone makes
-/// no extraction call, a short yes/no or number answer makes none at all (its template goes
-/// as written), while a free first message is still read and worded by the model.
-#[tokio::test]
-async fn rule_read_answers_and_short_answers_make_no_model_call() {
-    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+/// A flow folder (in a new temporary directory, returned to keep it alive) with the shipped
+/// `ari.toml` and one arm against `llm`.
+fn flow_dir_with(llm: &MockServer) -> (tempfile::TempDir, std::path::PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let flow_dir = dir.path().join("state-machines");
@@ -350,8 +347,19 @@ async fn rule_read_answers_and_short_answers_make_no_model_call() {
         flow_dir.join("ari.toml"),
     )
     .unwrap();
-    let toml = llm_toml(&llm).replace("ARI_TEST_LLM_KEY", "CARGO_MANIFEST_DIR");
+    // The mock ignores the key; the config names a variable every test process has.
+    let toml = llm_toml(llm).replace("ARI_TEST_LLM_KEY", "CARGO_MANIFEST_DIR");
     std::fs::write(flow_dir.join("llm.toml"), toml).unwrap();
+    (dir, flow_dir)
+}
+
+/// Issue 15, the fewest calls, on the hot-lead dialogue: an answer the rules read alone makes
+/// no extraction call, a short yes/no or number answer makes none at all (its template goes
+/// as written), while a free first message is still read and worded by the model.
+#[tokio::test]
+async fn rule_read_answers_and_short_answers_make_no_model_call() {
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let (_dir, flow_dir) = flow_dir_with(&llm);
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00+07:00")
         .unwrap()
         .with_timezone(&chrono::Utc);
@@ -538,21 +546,14 @@ async fn mock_llm_all(response: ResponseTemplate) -> MockServer {
 #[tokio::test]
 async fn the_shared_dialogues_pass_with_an_llm_arm() {
     let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    let flow_dir = dir.path().join("state-machines");
-    std::fs::create_dir_all(&flow_dir).unwrap();
-    std::fs::copy(
-        root.join("state-machines/ari.toml"),
-        flow_dir.join("ari.toml"),
-    )
-    .unwrap();
-    // The mock ignores the key; the config names a variable every test process has.
-    let toml = llm_toml(&llm).replace("ARI_TEST_LLM_KEY", "CARGO_MANIFEST_DIR");
-    std::fs::write(flow_dir.join("llm.toml"), toml).unwrap();
+    let (_dir, flow_dir) = flow_dir_with(&llm);
     for name in ["asks-for-human.json", "hot-lead-books.json"] {
-        let script =
-            ari::simulate::Script::load(&root.join("tests/fixtures/dialogues").join(name)).unwrap();
+        let script = ari::simulate::Script::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/dialogues")
+                .join(name),
+        )
+        .unwrap();
         let report = ari::simulate::run_script(&script, &flow_dir).await.unwrap();
         assert!(report.failures.is_empty(), "{name}: {:?}", report.failures);
         // The model's wording was sent (not the templates).

@@ -73,7 +73,7 @@ pub(super) struct DeliveryFailure {
 }
 
 /// Kapso's origin of a message imported from the phone's chat history (issue 16 item 7).
-const HISTORY_SYNC: &str = "history_sync";
+pub(super) const HISTORY_SYNC: &str = "history_sync";
 
 /// Whether a later message row of the turn is another copy of the message `wamid` (its
 /// enrichment row, [`crate::inbox::enrich`]).

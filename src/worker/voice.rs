@@ -59,7 +59,7 @@ fn untranscribed(rows: &[InboxRow]) -> Vec<usize> {
             r.event.message.as_ref().is_some_and(|m| {
                 m.message_type == MessageType::Audio
                     && m.text.is_none()
-                    && m.origin.as_deref() != Some("history_sync")
+                    && m.origin.as_deref() != Some(super::plan::HISTORY_SYNC)
             })
         })
         .map(|(i, _)| i)
