@@ -68,6 +68,7 @@ export const get = internalQuery({
       leadTemperature: conv.leadTemperature,
       handoffReason: conv.handoffReason,
       language: conv.language,
+      followupDueMs: conv.followupDueMs,
       contactName: conv.contactName,
       phoneNumberId: conv.phoneNumberId,
       leadStatus: conv.leadStatus,

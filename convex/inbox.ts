@@ -303,6 +303,58 @@ export const pendingConversations = internalMutation({
 });
 
 /**
+ * Queues the follow-ups due at `nowMs` (`Store::queue_due_followups`, issue 18): for at most
+ * `limit` conversations whose `followupDueMs` has come, soonest first, one `control` inbox row
+ * of `eventType` (`ari.followup.due`) with `due_at_ms` in its raw JSON, under the delivery
+ * `followup:<conversation>:<due ms>` (queued once per due time), and the due time cleared.
+ * Returns the keys of the conversations that got a row.
+ */
+export const queueDueFollowups = internalMutation({
+  args: { nowMs: v.number(), limit: v.number(), eventType: v.string(), eventJson: v.string() },
+  handler: async (ctx, args) => {
+    const due = await ctx.db
+      .query("conversations")
+      .withIndex("by_followup_due", (q) => q.gte("followupDueMs", 0).lte("followupDueMs", args.nowMs))
+      .take(args.limit);
+    const keys = [];
+    for (const conv of due) {
+      const dueMs = conv.followupDueMs ?? 0;
+      const deliveryKey = `followup:${conv.seq}:${dueMs}`;
+      await ctx.db.patch(conv._id, { followupDueMs: undefined });
+      const claimed = await ctx.db
+        .query("deliveries")
+        .withIndex("by_key", (q) => q.eq("idempotencyKey", deliveryKey))
+        .first();
+      if (claimed !== null) continue;
+      const event = JSON.parse(args.eventJson) as Record<string, unknown>;
+      event.contact_phone = conv.contactPhone;
+      await ctx.db.insert("deliveries", {
+        idempotencyKey: deliveryKey,
+        eventHeader: args.eventType,
+        requestId: "",
+        itemCount: 1,
+        receivedAtMs: args.nowMs,
+      });
+      await ctx.db.insert("inbox", {
+        seq: await reserveSeq(ctx, "inbox", 1),
+        deliveryKey,
+        kind: "control",
+        eventType: args.eventType,
+        workspaceId: conv.workspaceId,
+        claimPhone: "",
+        contactPhone: conv.contactPhone,
+        state: "pending",
+        eventJson: JSON.stringify(event),
+        rawJson: JSON.stringify({ conversation_id: conv.seq, event: args.eventType, due_at_ms: dueMs }),
+        receivedAtMs: args.nowMs,
+      });
+      keys.push({ workspaceId: conv.workspaceId, contactPhone: conv.contactPhone });
+    }
+    return keys;
+  },
+});
+
+/**
  * Queues an operator's command for the conversation `conversationId` (`Store::enqueue_control`)
  * as a `control` inbox row under the delivery `deliveryKey` (`control:<uuid>`, chosen by the
  * caller so a retried request finds its own delivery and stores nothing twice). `eventJson` is

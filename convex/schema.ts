@@ -74,6 +74,9 @@ export default defineSchema({
     handoffReason: v.optional(v.string()),
     // The conversation's language (id, en): written by every commit, read by reminders.
     language: v.optional(v.string()),
+    // When the next follow-up falls due (ms; issue 18): written by every commit from the
+    // snapshot, cleared when `inbox:queueDueFollowups` queues it.
+    followupDueMs: v.optional(v.number()),
     // The lead's CRM status: written only when a turn sets it, so a person's edit stays.
     leadStatus: v.optional(v.string()),
     // JSON array of tags (only added).
@@ -92,7 +95,8 @@ export default defineSchema({
   })
     .index("by_seq", ["seq"])
     .index("by_key", ["workspaceId", "contactPhone"])
-    .index("by_kapso_id", ["kapsoConversationId"]),
+    .index("by_kapso_id", ["kapsoConversationId"])
+    .index("by_followup_due", ["followupDueMs"]),
 
   messages: defineTable({
     seq: v.number(),

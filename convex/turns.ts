@@ -129,6 +129,8 @@ const newMessage = v.object({
       to: v.string(),
       // What to queue if it cannot be delivered (`store::Fallback` as JSON).
       fallbackJson: v.optional(v.string()),
+      // `whatsapp` (the text) or `whatsapp_template` (the text is the template body JSON).
+      channel: v.optional(v.string()),
     }),
   ),
 });
@@ -167,6 +169,7 @@ export const commit = internalMutation({
     leadTemperature: v.optional(v.string()),
     handoffReason: v.optional(v.string()),
     language: v.optional(v.union(v.string(), v.null())),
+    followupDueMs: v.optional(v.union(v.number(), v.null())),
     messages: v.array(newMessage),
     nowMs: v.number(),
     outboxLeaseMs: v.number(),
@@ -215,6 +218,7 @@ export const commit = internalMutation({
       leadTemperature: args.leadTemperature,
       handoffReason: args.handoffReason,
       language: args.language ?? undefined,
+      followupDueMs: args.followupDueMs ?? undefined,
       leaseToken: undefined,
       leaseUntilMs: undefined,
       lastCommitId: args.commitId,
@@ -280,7 +284,7 @@ export const commit = internalMutation({
           state: "pending",
           attempts: 0,
           nextAttemptAtMs: claimedUntilMs,
-          channel: "whatsapp",
+          channel: m.send.channel ?? "whatsapp",
           fallbackJson: m.send.fallbackJson,
           createdAtMs: args.nowMs,
           updatedAtMs: args.nowMs,

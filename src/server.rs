@@ -375,6 +375,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Duration::from_secs(60),
         shutdown_rx.clone(),
     );
+    let (arrivals_tx, arrivals_rx) = mpsc::unbounded_channel();
+    let followups = crate::worker::followups::spawn(
+        Arc::clone(&deps),
+        Duration::from_secs(60),
+        Some(arrivals_tx.clone()),
+        shutdown_rx.clone(),
+    );
     // Knowledge entries admins stored: read before the first turn, then every minute.
     if let Err(e) = knowledge.refresh(store.as_ref(), DEFAULT_WORKSPACE).await {
         tracing::warn!(error = %e, "cannot read stored knowledge entries yet");
@@ -394,7 +401,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             ..WorkerSettings::default()
         },
     );
-    let (arrivals_tx, arrivals_rx) = mpsc::unbounded_channel();
     let dispatcher = worker.spawn(arrivals_rx, shutdown_rx, Duration::from_secs(20));
 
     let state = AppState {
@@ -429,6 +435,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         outbox_poller,
         reloader,
         reminders,
+        followups,
         knowledge_refresh,
     ];
     tasks.extend(prompt_reloader);

@@ -98,6 +98,11 @@ pub mod names {
     /// `fetch_failed`, `failed`): what the transcription step did with a note without
     /// transcript (issue 15).
     pub const VOICE_NOTES: &str = "ari_voice_notes_total";
+    /// Counter: due follow-ups by `outcome` (`nudge`, `template`: sent, proactive messages;
+    /// `void`: no longer applied, nothing sent), counted once their turn committed (issue 18).
+    pub const FOLLOWUPS: &str = "ari_followups_total";
+    /// Counter: follow-ups that fell due and were queued as control rows (issue 18).
+    pub const FOLLOWUPS_QUEUED: &str = "ari_followups_queued_total";
     /// Counter: new leads (conversations started) by `arm`: the A/B denominator.
     pub const LLM_LEADS: &str = "ari_llm_leads_total";
     /// Counter: leads whose consultation was booked, by `arm`. Booking share per arm =

@@ -537,7 +537,7 @@ impl LeadState {
 
 /// A text rendered with the lead's name unknown (empty): the space or comma left before the
 /// punctuation that followed the name goes ("kak !" → "kak!", "fit, !" → "fit!").
-fn tidy_unknown_name(text: &str) -> String {
+pub(super) fn tidy_unknown_name(text: &str) -> String {
     let mut out = text.to_string();
     for (gap, mark) in [
         (", !", "!"),
@@ -666,7 +666,7 @@ impl LeadState {
     }
 
     /// The pending question's text; `reask`: its second wording (when configured).
-    fn question_text(&self, cfg: &FlowConfig, reask: bool) -> Option<String> {
+    pub(super) fn question_text(&self, cfg: &FlowConfig, reask: bool) -> Option<String> {
         let (question, second) = match self.pending.as_ref()? {
             Pending::Field(f) => cfg.fields.get(f).map(|s| (&s.question, &s.reask))?,
             Pending::Document(d) => cfg.documents.get(d).map(|s| (&s.question, &s.reask))?,
@@ -1499,6 +1499,63 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
 /// `booking_event`), learn from the text (`learn`), dispatch the event
 /// (`Dispatcher::dispatch`) and run the same-turn follow-ups (`Dispatcher::follow_ups`).
 pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnOutput {
+    let mut out = match &input.event {
+        InputEvent::FollowupDue { due_at } => followup_output(snapshot, input, base, *due_at),
+        _ => lead_turn(snapshot, input, base),
+    };
+    let lead_wrote = matches!(input.event, InputEvent::Messages { .. });
+    super::followup::after_turn(&mut out.snapshot, base, input.now, lead_wrote);
+    out
+}
+
+/// A due follow-up ([`super::followup`]): a nudge in the conversation's language, the
+/// template, or nothing; the stage stays.
+fn followup_output(
+    snapshot: &Snapshot,
+    input: &TurnInput,
+    base: &FlowConfig,
+    due_at: DateTime<Utc>,
+) -> TurnOutput {
+    let mut snapshot = snapshot.clone();
+    let cfg = base.in_language(
+        snapshot
+            .lead
+            .language
+            .as_deref()
+            .unwrap_or(&base.persona.language),
+    );
+    let free = input.free_slots.as_deref().unwrap_or(&[]);
+    let (effects, rule) = match super::followup::followup_turn(&mut snapshot, cfg, due_at, free) {
+        super::followup::Decision::Nudge(reply) => (vec![Effect::Reply(reply)], "followup_nudge"),
+        super::followup::Decision::Template(parameters) => {
+            let effects = base
+                .followups
+                .template
+                .iter()
+                .map(|t| Effect::Template {
+                    name: t.name.clone(),
+                    language: t.language.clone(),
+                    parameters: parameters.clone(),
+                })
+                .collect();
+            (effects, "followup_template")
+        }
+        super::followup::Decision::Nothing => (Vec::new(), "followup_void"),
+    };
+    TurnOutput {
+        snapshot,
+        effects,
+        transitions: Vec::new(),
+        trace: TurnTrace {
+            rules: vec![rule.into()],
+            ..TurnTrace::default()
+        },
+    }
+}
+
+/// A turn of the lead's messages or an operator's or the shell's event: the steps of
+/// [`run_turn`].
+fn lead_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnOutput {
     let mut lead = snapshot.lead.clone();
     if lead.source.is_none()
         && let Some(source) = &input.lead_source

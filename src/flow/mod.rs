@@ -10,13 +10,15 @@
 //! - [`extract`]: learning fields from chat; [`yesno`]: yes/no answers; [`intents`]: questions
 //!   and requests for a person; [`rebook`]: moving, keeping or booking a consultation again;
 //!   [`media`]: documents named by file names.
-//! - [`consent`]: opt-out and resume, whole messages only (issue 18).
+//! - [`consent`]: opt-out and resume, whole messages only (issue 18); [`followup`]: when a
+//!   quiet lead is followed up, and with what (issue 18).
 //! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
 //! - [`turn`]: input, output, effects and the persisted snapshot.
 
 pub mod cli;
 pub mod consent;
 pub mod extract;
+pub mod followup;
 pub mod graph;
 pub mod intents;
 pub mod language;

@@ -85,6 +85,13 @@ pub enum InputEvent {
     Resume,
     /// A consultant closed the conversation (handoff → completed).
     Close,
+    /// A follow-up fell due (issue 18): the shell queued it for `due_at`
+    /// ([`super::followup::FollowupState::due`]); the core decides whether it still applies.
+    /// Never in the same turn as a lead message (the shell drops it then: the lead wrote).
+    FollowupDue {
+        /// The due time the follow-up was queued for.
+        due_at: DateTime<Utc>,
+    },
     /// The shell's answer to an [`Effect::BookSlot`].
     BookingResult {
         /// What happened.
@@ -240,6 +247,16 @@ pub enum Effect {
     },
     /// Send this text.
     Reply(Reply),
+    /// Send this approved WhatsApp template (the follow-up after the 24 h window closed,
+    /// issue 18): `name` and `language` as approved, `parameters` for `{{1}}`, `{{2}}`...
+    Template {
+        /// The approved template's name.
+        name: String,
+        /// Its language code (`id`, `en_US`).
+        language: String,
+        /// Its body parameters, in order.
+        parameters: Vec<String>,
+    },
     /// Ask the LLM with `instruction` (plus history and knowledge results); send `fallback`
     /// when no LLM is configured or it fails.
     AskLlm {
@@ -461,6 +478,10 @@ pub struct LeadState {
     /// while it is set; replies to the lead's own messages are.
     #[serde(default)]
     pub opted_out_at: Option<DateTime<Utc>>,
+    /// Follow-ups for a lead who went quiet (issue 18): the last lead message, the count, the
+    /// next one due.
+    #[serde(default)]
+    pub followup: super::followup::FollowupState,
     /// Where the lead came from (issue 16 item 5): the click-to-WhatsApp ad of the first
     /// message that carried one (first touch; a later ad does not replace it).
     #[serde(default)]

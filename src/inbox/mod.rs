@@ -302,6 +302,10 @@ pub const RESUME_EVENT: &str = "ari.conversation.resume";
 /// new cycle).
 pub const CLOSE_EVENT: &str = "ari.conversation.close";
 
+/// The control event of a follow-up that fell due (issue 18): its raw JSON holds `due_at_ms`,
+/// the due time it was queued for. Queued by [`crate::store::Store::queue_due_followups`].
+pub const FOLLOWUP_DUE_EVENT: &str = "ari.followup.due";
+
 /// Kapso's event for a conversation that ended (closes a handoff when a person ended it).
 pub const CONVERSATION_ENDED_EVENT: &str = "whatsapp.conversation.ended";
 

@@ -543,14 +543,15 @@ impl Simulator {
         Ok(())
     }
 
-    /// Moves the clock to `to` a minute at a time, running the reminder pass at each step as
-    /// the service does every minute (and once at `to`).
+    /// Moves the clock to `to` a minute at a time, running the reminder and follow-up passes at
+    /// each step as the service does every minute (and once at `to`).
     async fn advance(&mut self, to: DateTime<Utc>) -> anyhow::Result<()> {
         let mut now = (self.deps.clock)();
         while now < to {
             now = (now + Duration::minutes(1)).min(to);
             self.set_clock(now);
             self.remind(now).await?;
+            self.follow_up(now).await?;
         }
         self.set_clock(to);
         Ok(())
@@ -616,6 +617,17 @@ impl Simulator {
             handoff_reason: self.last.handoff_reason.clone(),
             store_round_trips,
         })
+    }
+
+    /// Runs the follow-up pass as the service does every minute, at `at`, and the turn of this
+    /// dialogue's conversation when its follow-up was queued (issue 18).
+    async fn follow_up(&mut self, at: DateTime<Utc>) -> anyhow::Result<()> {
+        let keys = crate::worker::followups::run_once(&self.deps, at).await?;
+        if keys.contains(&self.key) {
+            self.run_turn().await?;
+            self.wait_for_sender().await;
+        }
+        Ok(())
     }
 
     /// Runs the reminder pass as the service does every minute, at `at`; returns how many

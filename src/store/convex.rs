@@ -559,6 +559,8 @@ mod wire {
         pub snapshot_json: Option<String>,
         #[serde(default)]
         pub language: Option<String>,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub followup_due_ms: Option<i64>,
     }
 
     #[derive(Deserialize)]
@@ -748,7 +750,7 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
                 "text": m.text,
                 "metaJson": serde_json::to_string(&m.meta).map_err(invalid)?,
                 "send": m.send.as_ref().map(|s| json!({"phoneNumberId": s.phone_number_id, "to": s.to,
-                    "fallbackJson": fallback_json(s.fallback.as_ref())})),
+                    "fallbackJson": fallback_json(s.fallback.as_ref()), "channel": s.channel.as_str()})),
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -764,6 +766,7 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "leadTemperature": commit.summary.lead_temperature,
         "handoffReason": commit.summary.handoff_reason,
         "language": commit.summary.language,
+        "followupDueMs": commit.summary.followup_due_ms,
         "messages": messages,
         "nowMs": commit.now_ms,
         "outboxLeaseMs": commit.outbox_lease_ms,
@@ -888,6 +891,31 @@ impl Store for ConvexStore {
             )
             .await?;
         Ok(key.map(wire::Key::into_key))
+    }
+
+    /// `inbox:queueDueFollowups`. Retried: a repeat finds the due times cleared and the
+    /// deliveries claimed, and queues nothing twice (it may return fewer keys; the rows are
+    /// pending either way and the worker's recovery poll finds them).
+    async fn queue_due_followups(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
+        let mut event = InboundEvent::unknown(crate::inbox::FOLLOWUP_DUE_EVENT);
+        event.kind = EventKind::Control;
+        let keys: Vec<wire::Key> = self
+            .mutation(
+                "inbox:queueDueFollowups",
+                json!({
+                    "nowMs": now_ms,
+                    "limit": limit,
+                    "eventType": crate::inbox::FOLLOWUP_DUE_EVENT,
+                    "eventJson": serde_json::to_string(&event).map_err(invalid)?,
+                }),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(keys.into_iter().map(wire::Key::into_key).collect())
     }
 
     /// `turns:begin`. Retried: the lease token is chosen here, once per call, so a repeat finds
@@ -1290,6 +1318,7 @@ impl Store for ConvexStore {
                 lead_temperature: r.lead_temperature,
                 handoff_reason: r.handoff_reason,
                 language: r.language,
+                followup_due_ms: r.followup_due_ms,
             },
             lead_status: r.lead_status,
             tags: r.tags,

@@ -95,6 +95,17 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<Option<ConversationKey>, StoreError>;
 
+    /// Queues the follow-ups due at `now_ms` (issue 18): for at most `limit` conversations whose
+    /// [`ConversationSummary::followup_due_ms`] has come, soonest first, one
+    /// [`crate::inbox::FOLLOWUP_DUE_EVENT`] control row carrying the due time (raw
+    /// `{"due_at_ms"}`), queued once per due time, and the due time cleared, in one transaction.
+    /// Returns the conversations that got a row (to wake the worker). One round trip.
+    async fn queue_due_followups(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ConversationKey>, StoreError>;
+
     /// Claims a conversation for one turn and reads everything the turn needs: the snapshot,
     /// the version, the pending inbox rows in order, the recent messages. Creates the
     /// conversation on its first message. Takes a lease until `now_ms + lease_ms`; an unexpired

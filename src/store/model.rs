@@ -124,6 +124,10 @@ pub struct SendRequest {
     pub to: String,
     /// What to queue if it cannot be delivered (kept with the outbox row).
     pub fallback: Option<Fallback>,
+    /// How it goes: [`Channel::Whatsapp`] (the message's text) or
+    /// [`Channel::WhatsappTemplate`] (the text is the template body JSON, a follow-up after
+    /// the 24 h window, issue 18).
+    pub channel: Channel,
 }
 
 /// What the outbox queues, in the same write, when a row fails for good (issue 20): the
@@ -243,6 +247,9 @@ pub struct ConversationSummary {
     /// The conversation's language (`id`, `en`; `flow::language`), for what reads no
     /// snapshot: reminders, operators' lists.
     pub language: Option<String>,
+    /// When the next follow-up falls due (ms since the epoch; `flow::followup`), `None` when
+    /// none is scheduled: what [`super::Store::queue_due_followups`] looks for.
+    pub followup_due_ms: Option<i64>,
 }
 
 /// One turn's writes, applied by [`super::Store::commit_turn`] in one transaction.

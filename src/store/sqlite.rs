@@ -229,6 +229,15 @@ const MIGRATIONS: &[M<'static>] = &[
         WHERE once_key IS NOT NULL;
     "#,
     ),
+    M::up(
+        r#"
+    -- Issue 18: when the conversation's next follow-up falls due (ms), written by every turn
+    -- commit from the snapshot; the follow-up pass reads only the due ones.
+    ALTER TABLE conversations ADD COLUMN followup_due_ms INTEGER;
+    CREATE INDEX conversations_by_followup_due ON conversations (followup_due_ms)
+        WHERE followup_due_ms IS NOT NULL;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -788,7 +797,8 @@ fn fence_conversation_tx(
     let fenced = tx.execute(
         "UPDATE conversations SET version = version + 1, snapshot_json = ?4, flow_state = ?5,
             lead_score = ?6, lead_temperature = ?7, handoff_reason = ?8,
-            lease_token = NULL, lease_until_ms = NULL, updated_at_ms = ?9, language = ?10
+            lease_token = NULL, lease_until_ms = NULL, updated_at_ms = ?9, language = ?10,
+            followup_due_ms = ?11
          WHERE id = ?1 AND version = ?2 AND lease_token = ?3",
         params![
             commit.conversation_id,
@@ -800,10 +810,76 @@ fn fence_conversation_tx(
             commit.summary.lead_temperature,
             commit.summary.handoff_reason,
             commit.now_ms,
-            commit.summary.language
+            commit.summary.language,
+            commit.summary.followup_due_ms
         ],
     )?;
     Ok(fenced > 0)
+}
+
+/// [`Store::queue_due_followups`] in one transaction: for each conversation whose follow-up is
+/// due, a `followup_due` control row carrying the due time (delivery key
+/// `followup:<conversation>:<due ms>`, so a due time is queued once), and the due time cleared
+/// (the next turn's commit writes the next one).
+fn queue_due_followups_tx(
+    tx: &rusqlite::Transaction<'_>,
+    now_ms: i64,
+    limit: u32,
+) -> Result<Vec<ConversationKey>, rusqlite::Error> {
+    let due: Vec<(i64, i64, ConversationKey)> = tx
+        .prepare_cached(
+            "SELECT id, followup_due_ms, workspace_id, contact_phone FROM conversations
+             WHERE followup_due_ms IS NOT NULL AND followup_due_ms <= ?1
+             ORDER BY followup_due_ms LIMIT ?2",
+        )?
+        .query_map(params![now_ms, limit], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                ConversationKey {
+                    workspace_id: r.get(2)?,
+                    contact_phone: r.get(3)?,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut queued = Vec::new();
+    for (id, due_ms, key) in due {
+        let delivery_key = format!("followup:{id}:{due_ms}");
+        let event_type = crate::inbox::FOLLOWUP_DUE_EVENT;
+        let fresh = tx.execute(
+            "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
+             VALUES (?1, ?2, '', 1, ?3) ON CONFLICT DO NOTHING",
+            params![delivery_key, event_type, now_ms],
+        )? > 0;
+        if fresh {
+            let mut event = InboundEvent::unknown(event_type.to_string());
+            event.kind = crate::inbox::EventKind::Control;
+            event.contact_phone = Some(key.contact_phone.clone());
+            let event_json = serde_json::to_string(&event).map_err(to_sql_err)?;
+            let raw = serde_json::json!({"conversation_id": id, "event": event_type, "due_at_ms": due_ms});
+            tx.execute(
+                "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, contact_phone,
+                     state, event_json, raw_json, received_at_ms)
+                 VALUES (?1, 'control', ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
+                params![
+                    delivery_key,
+                    event_type,
+                    key.workspace_id,
+                    key.contact_phone,
+                    event_json,
+                    raw.to_string(),
+                    now_ms
+                ],
+            )?;
+            queued.push(key);
+        }
+        tx.execute(
+            "UPDATE conversations SET followup_due_ms = NULL WHERE id = ?1 AND followup_due_ms = ?2",
+            params![id, due_ms],
+        )?;
+    }
+    Ok(queued)
 }
 
 /// The turn's CRM change: the status when set, the tags added (never removed).
@@ -876,8 +952,8 @@ fn insert_messages_tx(
         let mut insert_outbox = tx.prepare_cached(&format!(
             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
                 to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms,
-                fallback_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9)
+                fallback_json, channel)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9, ?10)
              RETURNING {OUTBOX_COLUMNS}"
         ))?;
         for (n, m) in commit.messages.iter().enumerate() {
@@ -904,7 +980,8 @@ fn insert_messages_tx(
                         m.text.as_deref().unwrap_or_default(),
                         commit.now_ms,
                         claimed_until,
-                        fallback_json(send.fallback.as_ref())?
+                        fallback_json(send.fallback.as_ref())?,
+                        send.channel.as_str()
                     ],
                     row_to_outbox,
                 )?;
@@ -1417,6 +1494,23 @@ impl Store for SqliteStore {
             .map_err(call_err)
     }
 
+    async fn queue_due_followups(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let due = queue_due_followups_tx(&tx, now_ms, limit)?;
+                tx.commit()?;
+                Ok(due)
+            })
+            .await
+            .map_err(call_err)
+    }
+
     async fn begin_turn(
         &self,
         key: &ConversationKey,
@@ -1917,7 +2011,7 @@ impl Store for SqliteStore {
             .call(move |c| {
                 c.query_row(
                     "SELECT id, version, flow_state, lead_score, lead_temperature, handoff_reason,
-                            lead_status, tags_json, snapshot_json, language
+                            lead_status, tags_json, snapshot_json, language, followup_due_ms
                      FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
                     params![key.workspace_id, key.contact_phone],
                     |r| {
@@ -1931,6 +2025,7 @@ impl Store for SqliteStore {
                                 lead_temperature: r.get(4)?,
                                 handoff_reason: r.get(5)?,
                                 language: r.get(9)?,
+                                followup_due_ms: r.get(10)?,
                             },
                             lead_status: r.get(6)?,
                             tags: serde_json::from_str(&tags).unwrap_or_default(),

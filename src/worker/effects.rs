@@ -27,6 +27,11 @@ pub(super) async fn apply(
 ) -> Result<Next, TurnError> {
     match wording::route(effect, turn.deps.llm.is_some(), work.short_answer) {
         Effect::Reply(r) => wording::reply(turn, work, r),
+        Effect::Template {
+            name,
+            language,
+            parameters,
+        } => wording::template(turn, work, &name, &language, &parameters),
         Effect::AskLlm {
             instruction,
             fallback,

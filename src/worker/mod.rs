@@ -45,6 +45,7 @@ mod debounce;
 mod effects;
 mod extraction;
 mod knowledge;
+pub mod followups;
 mod notices;
 mod plan;
 pub mod reminders;

@@ -174,6 +174,7 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                 let event = match row.event_type.as_str() {
                     crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
                     crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
+                    crate::inbox::FOLLOWUP_DUE_EVENT => followup_due(&row.raw),
                     _ => None,
                 };
                 if let Some(event) = event {
@@ -192,7 +193,24 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
         }
     }
     flush(&mut batch, &mut plan.events);
+    if plan
+        .events
+        .iter()
+        .any(|e| matches!(e, InputEvent::Messages { .. }))
+    {
+        // The lead wrote: a follow-up due at the same moment no longer applies (issue 18).
+        plan.events
+            .retain(|e| !matches!(e, InputEvent::FollowupDue { .. }));
+    }
     plan
+}
+
+/// A queued follow-up's event: the due time it was queued for (`due_at_ms` in its raw JSON).
+fn followup_due(raw: &serde_json::Value) -> Option<InputEvent> {
+    let ms = raw.get("due_at_ms")?.as_i64()?;
+    Some(InputEvent::FollowupDue {
+        due_at: chrono::DateTime::from_timestamp_millis(ms)?,
+    })
 }
 
 /// Whether `phone` (E.164) is one of the workspace's consultants (`scheduling.slots`): such a

@@ -35,7 +35,7 @@ use crate::kapso::outbox::{OUTBOX_LEASE_MS, OutboxSender};
 use crate::knowledge::{KnowledgeAnswer, Library};
 use crate::llm::{ChatMessage, Llm, TurnBudget};
 use crate::store::{
-    BeginTurn, CommitOutcome, ConversationKey, ConversationSummary, Direction, LeadChange,
+    BeginTurn, Channel, CommitOutcome, ConversationKey, ConversationSummary, Direction, LeadChange,
     NewMessage, NewWebhook, OutboxRow, SendRequest, Store, StoreError, TurnClaim, TurnCommit,
 };
 use crate::telemetry::names;
@@ -161,6 +161,7 @@ impl<'a> Turn<'a> {
             phone_number_id: pnid.clone(),
             to: key.contact_phone.clone(),
             fallback: None,
+            channel: Channel::Whatsapp,
         });
         Turn {
             deps,
@@ -570,6 +571,7 @@ async fn run_claimed(
     match deps.store.commit_turn(commit).await? {
         CommitOutcome::Committed { version, outbox } => {
             // After commit: nothing here can undo the turn.
+            count_followups(&trace);
             after_commit(&turn, &transitions, outbox, plan.delivery_failures).await;
             Ok(TurnRun::Committed {
                 version,
@@ -623,6 +625,16 @@ async fn core_input(
     }))
 }
 
+/// [`names::FOLLOWUPS`] for the due follow-ups this committed turn decided.
+fn count_followups(trace: &crate::flow::TurnTrace) {
+    for rule in &trace.rules {
+        if let Some(outcome) = rule.strip_prefix("followup_") {
+            metrics::counter!(crate::telemetry::names::FOLLOWUPS, "outcome" => outcome.to_string())
+                .increment(1);
+        }
+    }
+}
+
 /// The conversation after the turn, as operators list it.
 fn summary_of(snapshot: &Snapshot) -> ConversationSummary {
     let score = snapshot.lead.score.as_ref();
@@ -632,6 +644,7 @@ fn summary_of(snapshot: &Snapshot) -> ConversationSummary {
         lead_temperature: score.map(|s| s.temperature.as_str().to_string()),
         handoff_reason: snapshot.handoff_reason().map(|r| r.as_str().to_string()),
         language: snapshot.lead.language.clone(),
+        followup_due_ms: snapshot.lead.followup.due.map(|d| d.at.timestamp_millis()),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::flow::extract::Pending;
 use crate::flow::turn::StageSnapshot;
 use crate::flow::{Effect, Reply, SlotOption, Snapshot};
 use crate::knowledge::KnowledgeAnswer;
+use crate::store::{Channel, SendRequest};
 use crate::llm::{LlmReply, ReplyRequest, TYPING_REFRESH, keep_typing};
 use crate::telemetry::mask_phone;
 
@@ -109,8 +110,38 @@ pub(super) fn route(effect: Effect, has_llm: bool, short_answer: bool) -> Effect
 
 /// [`Effect::Reply`]: the template's text, sent as written.
 pub(super) fn reply(turn: &Turn<'_>, work: &mut TurnWork, r: Reply) {
-    let meta = reply_meta(&r.template, &work.speaking, Source::Template);
+    let mut meta = reply_meta(&r.template, &work.speaking, Source::Template);
+    if r.template.starts_with("followups.") {
+        // A nudge to a quiet lead: a proactive message (issue 18).
+        meta["proactive"] = "followup".into();
+    }
     send(turn, work, (r.text, meta));
+}
+
+/// [`Effect::Template`]: an approved template to the lead (the follow-up after the 24 h window,
+/// issue 18), queued on the `whatsapp_template` channel with its body JSON as the text.
+pub(super) fn template(
+    turn: &Turn<'_>,
+    work: &mut TurnWork,
+    name: &str,
+    language: &str,
+    parameters: &[String],
+) {
+    let t = crate::config::flow::TemplateRef {
+        name: name.to_string(),
+        language: language.to_string(),
+    };
+    let body = crate::handoff::fallback::template_body(&t, parameters);
+    let mut meta = reply_meta("followups.template", &work.speaking, Source::Template);
+    meta["proactive"] = "followup".into();
+    let send = turn.send.clone().map(|s| SendRequest {
+        channel: Channel::WhatsappTemplate,
+        ..s
+    });
+    if send.is_none() {
+        tracing::error!(contact = %mask_phone(&turn.key.contact_phone), "no business number known for this conversation; template stored, not sent");
+    }
+    work.queue_reply((body, meta), &send);
 }
 
 /// [`Effect::AskLlm`]: the LLM words the core's decision (with the knowledge answer found for

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use super::model::{FlowConfig, Lexicon, Locale, ReminderTexts};
+use super::model::{FlowConfig, FollowupTexts, Lexicon, Locale, ReminderTexts};
 use super::validate::validate;
 
 /// File name of the default flow inside the config directory.
@@ -442,7 +442,7 @@ impl Layers<'_> {
 
 /// The keys a language overlay holds: every text of the default file
 /// (`stages.<s>.texts.<k>`), the field and document labels, questions and re-asks, the
-/// `locale` words, the `reminders` texts, the `consent` texts and `persona.tone`.
+/// `locale` words, the `reminders` texts, the `consent` and `followups` texts and `persona.tone`.
 pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let table = |v: Option<&toml::Value>| {
@@ -472,6 +472,11 @@ pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
     if let Ok(toml::Value::Table(reminders)) = toml::Value::try_from(ReminderTexts::default()) {
         for key in reminders.keys() {
             out.insert(format!("reminders.{key}"));
+        }
+    }
+    if let Ok(toml::Value::Table(texts)) = toml::Value::try_from(FollowupTexts::default()) {
+        for key in texts.keys() {
+            out.insert(format!("followups.texts.{key}"));
         }
     }
     out.insert("consent.opted_out".into());

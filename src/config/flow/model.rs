@@ -47,6 +47,10 @@ pub struct FlowConfig {
     /// language's) and the two texts (translatable). Defaults: [`Consent::default`].
     #[serde(default)]
     pub consent: Consent,
+    /// Follow-ups for a lead who went quiet mid-flow (issue 18): when, where, and the texts
+    /// (translatable). Defaults: [`Followups::default`].
+    #[serde(default)]
+    pub followups: Followups,
     /// This flow in each other language, by code (`en`): `languages/<lang>.toml` (and the
     /// workspace's own `workspaces/<ws>/languages/<lang>.toml`) merged over it. Filled by the
     /// loader, never read from a file. The core picks one per conversation
@@ -158,6 +162,82 @@ impl Default for Consent {
                 "Baik kak, ARI tidak akan mengirim pesan lagi. Ketik MULAI kalau mau lanjut 🙏"
                     .into(),
             resumed: "Siap kak {name}, ARI aktif lagi 😊 Ada yang bisa dibantu?".into(),
+        }
+    }
+}
+
+/// Follow-ups (`[followups]`, issue 18): nudges to a lead who stopped answering while a
+/// question, the consultation offer or a slot choice is pending. Nudge `k` falls due
+/// `after_hours[k]` hours after the lead's last message (inside WhatsApp's 24 h window), moved
+/// out of the quiet hours (local time of `scheduling.time_zone`, WIB by default); then, when
+/// `template` is set, one approved template after the window closed. At most `max` per silence:
+/// any lead message starts over; a takeover, a handoff or booking, an opt-out or a closed
+/// conversation cancels them. Rules: [`crate::flow::followup`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Followups {
+    /// Off: no follow-up is ever scheduled.
+    pub enabled: bool,
+    /// The stages a silence is followed up in: `qualifying`, `booking`, `scheduling`.
+    pub stages: Vec<String>,
+    /// Hours after the lead's last message, one nudge each, ascending, each under 24.
+    pub after_hours: Vec<u32>,
+    /// The approved template sent once after the 24 h window closed (`{{1}}`: the lead's first
+    /// name, or "kak"); `None`: no follow-up after the window.
+    pub template: Option<TemplateRef>,
+    /// At most this many follow-ups (nudges and the template) per silence.
+    pub max: u32,
+    /// Quiet hours, local `HH:MM`: a follow-up due from `quiet_start` until `quiet_end` waits
+    /// until `quiet_end`.
+    pub quiet_start: String,
+    /// End of the quiet hours, local `HH:MM`.
+    pub quiet_end: String,
+    /// The nudges' texts.
+    pub texts: FollowupTexts,
+}
+
+impl Default for Followups {
+    fn default() -> Self {
+        Followups {
+            enabled: true,
+            stages: ["qualifying", "booking", "scheduling"].map(String::from).to_vec(),
+            after_hours: vec![2, 20],
+            template: None,
+            max: 3,
+            quiet_start: "21:00".into(),
+            quiet_end: "08:00".into(),
+            texts: FollowupTexts::default(),
+        }
+    }
+}
+
+/// The nudges' texts (`[followups.texts]`, translatable). `first` and `second` wrap the
+/// pending step asked in other words (`{question}`; `{name}` the lead's first name): a
+/// field's or document's `reask`, `booking`, `scheduling_days` (`{available_days}`) or
+/// `scheduling_confirm` (`{slot}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FollowupTexts {
+    /// The first nudge.
+    pub first: String,
+    /// Every later nudge.
+    pub second: String,
+    /// The consultation offer, asked again.
+    pub booking: String,
+    /// The day choice, asked again, with the days that have free slots.
+    pub scheduling_days: String,
+    /// The picked slot's confirmation, asked again.
+    pub scheduling_confirm: String,
+}
+
+impl Default for FollowupTexts {
+    fn default() -> Self {
+        FollowupTexts {
+            first: "Halo kak {name} 😊 Masih ada waktu buat lanjut? {question}".into(),
+            second: "Kak {name}, saya follow up sekali lagi ya 🙏 {question}".into(),
+            booking: "Konsultasi gratis 1-on-1 dengan konsultan kami masih bisa dijadwalkan. Mau saya atur? Cukup balas ya atau tidak.".into(),
+            scheduling_days: "Ini jadwal konsultasi yang masih tersedia:\n{available_days}\n\nHari apa yang cocok?".into(),
+            scheduling_confirm: "Slot {slot} masih bisa saya booking-kan. Balas \"ya\" untuk konfirmasi, atau sebut hari lain.".into(),
         }
     }
 }

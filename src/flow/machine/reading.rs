@@ -96,6 +96,8 @@ pub(super) fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
         InputEvent::Resume => Some(Event::Resume),
         InputEvent::Close => Some(Event::Close),
         InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
+        // Decided before the machine runs ([`super::followup_output`]).
+        InputEvent::FollowupDue { .. } => None,
     };
     prepared.event = event;
     prepared

@@ -1,0 +1,69 @@
+//! The follow-up pass (issue 18): every minute, the conversations whose next follow-up fell
+//! due get a `followup_due` control row ([`Store::queue_due_followups`], one transaction), and
+//! the worker is woken for them. What a follow-up says, and whether it still applies, is
+//! decided by the core inside the conversation's next turn ([`crate::flow::followup`]), in
+//! order with the lead's messages: a follow-up queued while the lead writes is dropped by that
+//! turn, and one queued once is sent once, through the outbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::TurnDeps;
+use crate::store::{ConversationKey, StoreError};
+use crate::telemetry::{mask_phone, names};
+
+/// At most this many conversations are queued per pass; the rest wait for the next minute.
+const BATCH: u32 = 200;
+
+/// Queues the follow-ups due at `now`; returns the conversations that got one.
+pub async fn run_once(
+    deps: &TurnDeps,
+    now: DateTime<Utc>,
+) -> Result<Vec<ConversationKey>, StoreError> {
+    let keys = deps
+        .store
+        .queue_due_followups(now.timestamp_millis(), BATCH)
+        .await?;
+    for key in &keys {
+        tracing::info!(contact = %mask_phone(&key.contact_phone), workspace = key.workspace_id, "follow-up due: queued");
+    }
+    metrics::counter!(names::FOLLOWUPS_QUEUED).increment(keys.len() as u64);
+    Ok(keys)
+}
+
+/// Runs [`run_once`] every `interval` until `shutdown`, waking the worker through `arrivals`
+/// for each queued conversation (without it, the worker's recovery poll finds them).
+pub fn spawn(
+    deps: Arc<TurnDeps>,
+    interval: Duration,
+    arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            match run_once(&deps, (deps.clock)()).await {
+                Ok(keys) => {
+                    if let Some(tx) = &arrivals {
+                        for key in keys {
+                            let _ = tx.send(key);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "follow-up pass failed; retried next minute"),
+            }
+        }
+    })
+}
