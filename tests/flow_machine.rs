@@ -1187,3 +1187,49 @@ fn the_consultant_summary_uses_the_configured_words() {
     assert!(s.contains("Papers: "), "{s}");
     assert!(s.contains(" missing"), "{s}");
 }
+
+/// Issue 18: the core's follow-up decisions. A lead silent at a question gets a nudge when
+/// the one scheduled falls due, asking the question in other words without counting as a
+/// re-ask; a stale due time, or a conversation no longer waiting, gets nothing.
+#[test]
+fn a_due_follow_up_nudges_once_and_a_stale_one_sends_nothing() {
+    let cfg = cfg();
+    let t0 = now();
+    let mut snap = Snapshot::new();
+    for (i, text) in ["halo kak", "Budi Santoso"].iter().enumerate() {
+        snap = run_turn(&snap, &TurnInput::text(t0 + Duration::minutes(i as i64), text), &cfg).snapshot;
+    }
+    let due = snap.lead.followup.due.expect("a follow-up is scheduled");
+    assert_eq!(due.at, t0 + Duration::minutes(1) + Duration::hours(2));
+    let asks = snap.lead.asks;
+    let event = |at: DateTime<Utc>| TurnInput {
+        event: InputEvent::FollowupDue { due_at: at },
+        ..TurnInput::text(due.at, "")
+    };
+    // A due time that is not the scheduled one (an older queued row): nothing.
+    let stale = run_turn(&snap, &event(due.at - Duration::hours(1)), &cfg);
+    assert!(stale.reply_texts().is_empty(), "{:?}", stale.effects);
+    let out = run_turn(&snap, &event(due.at), &cfg);
+    assert_eq!(out.reply_templates(), vec!["followups.first"]);
+    assert!(out.reply_texts()[0].contains("Budi"), "{:?}", out.reply_texts());
+    assert!(out.reply_texts()[0].contains("gmail"), "the email question's re-ask: {:?}", out.reply_texts());
+    assert_eq!(out.snapshot.lead.asks, asks, "a nudge is no re-ask");
+    assert_eq!(out.snapshot.lead.followup.sent, 1);
+    let next = out.snapshot.lead.followup.due.expect("the second nudge");
+    assert!(next.at > due.at);
+    // The same row again (redelivered): the schedule moved on, nothing is sent twice.
+    let again = run_turn(&out.snapshot, &event(due.at), &cfg);
+    assert!(again.reply_texts().is_empty());
+    // The lead writes: the count starts over from the message.
+    let later = t0 + Duration::hours(5);
+    let wrote = run_turn(&out.snapshot, &TurnInput::text(later, "budi@gmail.com"), &cfg);
+    assert_eq!(wrote.snapshot.lead.followup.sent, 0);
+    assert_eq!(wrote.snapshot.lead.followup.due.map(|d| d.at), Some(later + Duration::hours(2)));
+    // A person takes over: nothing is scheduled.
+    let taken = TurnInput {
+        event: InputEvent::HumanTakeover,
+        ..TurnInput::text(later, "")
+    };
+    let taken = run_turn(&wrote.snapshot, &taken, &cfg);
+    assert_eq!(taken.snapshot.lead.followup.due, None);
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ari::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboundMessage, InboxState, Media, MessageType,
-    NewDelivery, NewInboxItem, RESUME_EVENT, StatusUpdate,
+    NewDelivery, NewInboxItem, FOLLOWUP_DUE_EVENT, RESUME_EVENT, StatusUpdate,
 };
 use ari::store::convex::ConvexStore;
 use ari::store::sqlite::SqliteStore;
@@ -1183,6 +1183,43 @@ async fn an_operator_command_is_queued_in_order_with_the_messages(store: &dyn St
     );
 }
 
+/// Issue 18: a follow-up due time written by a commit is queued once, when it has come, as a
+/// control row carrying it; the row is read by the next turn, in order.
+async fn a_due_follow_up_is_queued_once_as_a_control_row(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("f1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let mut commit = commit_of(&c, &["Namanya siapa kak?"], 1_000);
+    commit.summary.followup_due_ms = Some(7_201_000);
+    store.commit_turn(commit).await.unwrap();
+    let record = store.conversation_record(&key()).await.unwrap().unwrap();
+    assert_eq!(record.summary.followup_due_ms, Some(7_201_000));
+    assert!(store.queue_due_followups(7_200_999, 10).await.unwrap().is_empty());
+    assert_eq!(store.queue_due_followups(7_260_000, 10).await.unwrap(), vec![key()]);
+    // Queued once: the due time is cleared, a second pass finds nothing.
+    assert!(store.queue_due_followups(7_320_000, 10).await.unwrap().is_empty());
+    let record = store.conversation_record(&key()).await.unwrap().unwrap();
+    assert_eq!(record.summary.followup_due_ms, None);
+    let c2 = claim(store, 7_330_000).await;
+    let rows: Vec<_> = c2
+        .inbound
+        .iter()
+        .map(|r| (r.kind, r.event_type.clone(), r.raw["due_at_ms"].as_i64()))
+        .collect();
+    assert_eq!(
+        rows,
+        [(EventKind::Control, FOLLOWUP_DUE_EVENT.to_string(), Some(7_201_000))]
+    );
+    // The turn that read it commits without a follow-up: nothing more is due.
+    store
+        .commit_turn(commit_of(&c2, &["Halo lagi kak"], 7_330_000))
+        .await
+        .unwrap();
+    assert!(store.queue_due_followups(i64::MAX / 2, 10).await.unwrap().is_empty());
+}
+
 async fn workflow_events_find_their_conversation_by_kapso_id(store: &dyn Store) {
     let mut first = message("p", "w1", "halo");
     first.event.kapso_conversation_id = Some("conv_1".into());
@@ -1988,6 +2025,7 @@ macro_rules! contract_on {
             a_failed_row_holds_nothing_back_and_can_be_requeued,
             a_final_failure_queues_its_fallback_in_the_same_write,
             an_operator_command_is_queued_in_order_with_the_messages,
+            a_due_follow_up_is_queued_once_as_a_control_row,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
             moving_a_booking_books_the_new_slot_and_frees_the_old_at_once,

@@ -547,11 +547,17 @@ impl Simulator {
     /// each step as the service does every minute (and once at `to`).
     async fn advance(&mut self, to: DateTime<Utc>) -> anyhow::Result<()> {
         let mut now = (self.deps.clock)();
+        // The pass only matters once this conversation's follow-up is due: one read per
+        // follow-up instead of a pass per minute.
+        let mut followup_due = self.followup_due().await?;
         while now < to {
             now = (now + Duration::minutes(1)).min(to);
             self.set_clock(now);
             self.remind(now).await?;
-            self.follow_up(now).await?;
+            if followup_due.is_some_and(|due| due <= now.timestamp_millis()) {
+                self.follow_up(now).await?;
+                followup_due = self.followup_due().await?;
+            }
         }
         self.set_clock(to);
         Ok(())
@@ -617,6 +623,12 @@ impl Simulator {
             handoff_reason: self.last.handoff_reason.clone(),
             store_round_trips,
         })
+    }
+
+    /// When this dialogue's conversation's next follow-up falls due (ms), if one is scheduled.
+    async fn followup_due(&self) -> anyhow::Result<Option<i64>> {
+        let record = self.store.conversation_record(&self.key).await?;
+        Ok(record.and_then(|r| r.summary.followup_due_ms))
     }
 
     /// Runs the follow-up pass as the service does every minute, at `at`, and the turn of this

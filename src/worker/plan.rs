@@ -399,6 +399,43 @@ mod tests {
         assert_eq!(p.events[2], InputEvent::Close);
     }
 
+    fn followup_row(id: i64, due_ms: i64) -> InboxRow {
+        let mut e = InboundEvent::unknown(crate::inbox::FOLLOWUP_DUE_EVENT);
+        e.kind = EventKind::Control;
+        let mut r = row(id, e);
+        r.raw = json!({"due_at_ms": due_ms});
+        r
+    }
+
+    /// Issue 18: a follow-up queued at the moment the lead writes is not sent: the turn that
+    /// reads both drops it (before or after the message), and consumes its row.
+    #[test]
+    fn a_follow_up_due_with_a_lead_message_in_the_same_turn_is_dropped() {
+        let due = 1_764_000_000_000;
+        let alone = plan(&[followup_row(1, due)]);
+        assert_eq!(
+            alone.events,
+            vec![InputEvent::FollowupDue {
+                due_at: chrono::DateTime::from_timestamp_millis(due).unwrap()
+            }]
+        );
+        for rows in [
+            vec![followup_row(1, due), text(2, "maaf baru bales")],
+            vec![text(1, "halo"), followup_row(2, due)],
+        ] {
+            let p = plan(&rows);
+            assert!(
+                matches!(&p.events[..], [InputEvent::Messages { .. }]),
+                "{:?}",
+                p.events
+            );
+        }
+        // A row without its due time is no follow-up.
+        let mut bad = followup_row(1, due);
+        bad.raw = json!({});
+        assert!(plan(&[bad]).events.is_empty());
+    }
+
     /// A message and its enrichment row in one turn: the lead's message is read once, as the
     /// complete copy (the transcript), not as a voice note to type and then the transcript.
     #[test]
