@@ -106,6 +106,7 @@ fn the_readme_template_section_matches_the_config_keys() {
     assert_eq!(
         keys.iter().map(String::as_str).collect::<Vec<_>>(),
         [
+            "followups.after_window_template",
             "handoff.consultant_template",
             "handoff.relay_template",
             "scheduling.reminder_template"
@@ -122,7 +123,11 @@ fn the_readme_template_section_matches_the_config_keys() {
         listed, keys,
         "README.md's template table differs from the config's template keys"
     );
-    let variables: [(&str, &[&str]); 3] = [
+    let variables: [(&str, &[&str]); 4] = [
+        (
+            "followups.after_window_template",
+            &ari::flow::followup::FOLLOWUP_TEMPLATE_PARAMETERS,
+        ),
         (
             "handoff.consultant_template",
             &CONSULTANT_TEMPLATE_PARAMETERS,

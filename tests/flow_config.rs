@@ -218,6 +218,44 @@ fn the_team_number_and_the_templates_are_checked() {
     );
 }
 
+/// Issue 18: `[followups]` is checked: stages, hours inside the window, quiet hours, texts.
+#[test]
+fn the_follow_up_settings_are_checked() {
+    let mut cfg = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"))
+        .expect("valid");
+    let problems = |cfg: &ari::config::flow::FlowConfig| {
+        ari::config::flow::validate::validate(cfg)
+            .into_iter()
+            .map(|p| format!("{}: {}", p.key, p.message))
+            .collect::<Vec<_>>()
+    };
+    assert!(problems(&cfg).is_empty(), "{:?}", problems(&cfg));
+    cfg.followups.stages.push("handoff".into());
+    cfg.followups.after_hours = vec![20, 2];
+    cfg.followups.quiet_until = "8 pagi".into();
+    cfg.followups.texts.first = "Halo {nama}".into();
+    let p = problems(&cfg);
+    for expected in [
+        "followups.stages: `handoff` is not",
+        "followups.after_hours: needs ascending hours",
+        "followups.quiet_until: `8 pagi` is not HH:MM",
+        "followups.texts.first: placeholder {nama}",
+    ] {
+        assert!(
+            p.iter().any(|p| p.starts_with(expected)),
+            "{expected}: {p:?}"
+        );
+    }
+    cfg = load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("state-machines/ari.toml"))
+        .expect("valid");
+    cfg.followups.after_hours = vec![2, 24];
+    assert!(
+        problems(&cfg)
+            .iter()
+            .any(|p| p.starts_with("followups.after_hours"))
+    );
+}
+
 #[test]
 fn broken_copies_name_file_line_and_key() {
     for (what, edit, key, needle, msg) in BROKEN {

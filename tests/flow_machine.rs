@@ -1197,7 +1197,12 @@ fn a_due_follow_up_nudges_once_and_a_stale_one_sends_nothing() {
     let t0 = now();
     let mut snap = Snapshot::new();
     for (i, text) in ["halo kak", "Budi Santoso"].iter().enumerate() {
-        snap = run_turn(&snap, &TurnInput::text(t0 + Duration::minutes(i as i64), text), &cfg).snapshot;
+        snap = run_turn(
+            &snap,
+            &TurnInput::text(t0 + Duration::minutes(i as i64), text),
+            &cfg,
+        )
+        .snapshot;
     }
     let due = snap.lead.followup.due.expect("a follow-up is scheduled");
     assert_eq!(due.at, t0 + Duration::minutes(1) + Duration::hours(2));
@@ -1211,8 +1216,16 @@ fn a_due_follow_up_nudges_once_and_a_stale_one_sends_nothing() {
     assert!(stale.reply_texts().is_empty(), "{:?}", stale.effects);
     let out = run_turn(&snap, &event(due.at), &cfg);
     assert_eq!(out.reply_templates(), vec!["followups.first"]);
-    assert!(out.reply_texts()[0].contains("Budi"), "{:?}", out.reply_texts());
-    assert!(out.reply_texts()[0].contains("gmail"), "the email question's re-ask: {:?}", out.reply_texts());
+    assert!(
+        out.reply_texts()[0].contains("Budi"),
+        "{:?}",
+        out.reply_texts()
+    );
+    assert!(
+        out.reply_texts()[0].contains("gmail"),
+        "the email question's re-ask: {:?}",
+        out.reply_texts()
+    );
     assert_eq!(out.snapshot.lead.asks, asks, "a nudge is no re-ask");
     assert_eq!(out.snapshot.lead.followup.sent, 1);
     let next = out.snapshot.lead.followup.due.expect("the second nudge");
@@ -1222,9 +1235,16 @@ fn a_due_follow_up_nudges_once_and_a_stale_one_sends_nothing() {
     assert!(again.reply_texts().is_empty());
     // The lead writes: the count starts over from the message.
     let later = t0 + Duration::hours(5);
-    let wrote = run_turn(&out.snapshot, &TurnInput::text(later, "budi@gmail.com"), &cfg);
+    let wrote = run_turn(
+        &out.snapshot,
+        &TurnInput::text(later, "budi@gmail.com"),
+        &cfg,
+    );
     assert_eq!(wrote.snapshot.lead.followup.sent, 0);
-    assert_eq!(wrote.snapshot.lead.followup.due.map(|d| d.at), Some(later + Duration::hours(2)));
+    assert_eq!(
+        wrote.snapshot.lead.followup.due.map(|d| d.at),
+        Some(later + Duration::hours(2))
+    );
     // A person takes over: nothing is scheduled.
     let taken = TurnInput {
         event: InputEvent::HumanTakeover,

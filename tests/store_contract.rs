@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use ari::inbox::{
-    EnqueueOutcome, EventKind, InboundEvent, InboundMessage, InboxState, Media, MessageType,
-    NewDelivery, NewInboxItem, FOLLOWUP_DUE_EVENT, RESUME_EVENT, StatusUpdate,
+    EnqueueOutcome, EventKind, FOLLOWUP_DUE_EVENT, InboundEvent, InboundMessage, InboxState, Media,
+    MessageType, NewDelivery, NewInboxItem, RESUME_EVENT, StatusUpdate,
 };
 use ari::store::convex::ConvexStore;
 use ari::store::sqlite::SqliteStore;
@@ -1196,10 +1196,25 @@ async fn a_due_follow_up_is_queued_once_as_a_control_row(store: &dyn Store) {
     store.commit_turn(commit).await.unwrap();
     let record = store.conversation_record(&key()).await.unwrap().unwrap();
     assert_eq!(record.summary.followup_due_ms, Some(7_201_000));
-    assert!(store.queue_due_followups(7_200_999, 10).await.unwrap().is_empty());
-    assert_eq!(store.queue_due_followups(7_260_000, 10).await.unwrap(), vec![key()]);
+    assert!(
+        store
+            .queue_due_followups(7_200_999, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.queue_due_followups(7_260_000, 10).await.unwrap(),
+        vec![key()]
+    );
     // Queued once: the due time is cleared, a second pass finds nothing.
-    assert!(store.queue_due_followups(7_320_000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .queue_due_followups(7_320_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let record = store.conversation_record(&key()).await.unwrap().unwrap();
     assert_eq!(record.summary.followup_due_ms, None);
     let c2 = claim(store, 7_330_000).await;
@@ -1210,14 +1225,24 @@ async fn a_due_follow_up_is_queued_once_as_a_control_row(store: &dyn Store) {
         .collect();
     assert_eq!(
         rows,
-        [(EventKind::Control, FOLLOWUP_DUE_EVENT.to_string(), Some(7_201_000))]
+        [(
+            EventKind::Control,
+            FOLLOWUP_DUE_EVENT.to_string(),
+            Some(7_201_000)
+        )]
     );
     // The turn that read it commits without a follow-up: nothing more is due.
     store
         .commit_turn(commit_of(&c2, &["Halo lagi kak"], 7_330_000))
         .await
         .unwrap();
-    assert!(store.queue_due_followups(i64::MAX / 2, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .queue_due_followups(i64::MAX / 2, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn workflow_events_find_their_conversation_by_kapso_id(store: &dyn Store) {

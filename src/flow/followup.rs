@@ -27,6 +27,9 @@ use super::turn::{FieldValue, LeadState, Reply, SchedulingStep, Snapshot, StageS
 use crate::config::flow::{FlowConfig, Followups};
 use crate::scheduling;
 
+/// The follow-up template's body variables, in order (`{{1}}`, ...): what the README documents.
+pub const FOLLOWUP_TEMPLATE_PARAMETERS: [&str; 1] = ["the lead's first name, or \"kak\""];
+
 /// WhatsApp's customer-service window: free text only within 24 h of the lead's last message.
 pub const WINDOW_HOURS: i64 = 24;
 
@@ -110,7 +113,7 @@ pub fn schedule(cfg: &Followups, tz: Tz, last: DateTime<Utc>, sent: u32) -> Opti
             });
         }
     }
-    cfg.template.as_ref()?;
+    cfg.after_window_template.as_ref()?;
     let at = out_of_quiet_hours(cfg, tz, window_end + Duration::minutes(1));
     Some(FollowupDue {
         at,
@@ -122,7 +125,7 @@ pub fn schedule(cfg: &Followups, tz: Tz, last: DateTime<Utc>, sent: u32) -> Opti
 /// Unreadable `HH:MM` settings (refused by `check-config`) mean no quiet hours.
 pub fn out_of_quiet_hours(cfg: &Followups, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
     let parse = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").ok();
-    let (Some(start), Some(end)) = (parse(&cfg.quiet_start), parse(&cfg.quiet_end)) else {
+    let (Some(start), Some(end)) = (parse(&cfg.quiet_from), parse(&cfg.quiet_until)) else {
         return at;
     };
     let local = at.with_timezone(&tz);
@@ -182,8 +185,9 @@ pub fn followup_turn(
         return Decision::Nothing;
     }
     let decision = match due.kind {
-        FollowupKind::Template => Decision::Template(vec![first_name(&snapshot.lead)
-            .unwrap_or_else(|| "kak".into())]),
+        FollowupKind::Template => Decision::Template(vec![
+            first_name(&snapshot.lead).unwrap_or_else(|| "kak".into()),
+        ]),
         FollowupKind::Nudge => match nudge(snapshot, cfg, free) {
             Some(reply) => Decision::Nudge(reply),
             None => return Decision::Nothing,
@@ -284,7 +288,11 @@ mod tests {
         assert_eq!(first.at, wib("2026-11-23T12:00:00+07:00"));
         assert_eq!(first.kind, FollowupKind::Nudge);
         let second = schedule(&cfg(), TZ, last, 1).unwrap();
-        assert_eq!(second.at, wib("2026-11-24T08:00:00+07:00"), "06:00 is quiet");
+        assert_eq!(
+            second.at,
+            wib("2026-11-24T08:00:00+07:00"),
+            "06:00 is quiet"
+        );
         assert_eq!(schedule(&cfg(), TZ, last, 2), None);
     }
 
@@ -308,7 +316,7 @@ mod tests {
         let last = wib("2026-11-23T07:00:00+07:00");
         // 23 h after 07:00 is 06:00, quiet until 08:00: past the window (07:00).
         assert_eq!(schedule(&c, TZ, last, 1), None);
-        c.template = Some(crate::config::flow::TemplateRef {
+        c.after_window_template = Some(crate::config::flow::TemplateRef {
             name: "followup".into(),
             language: "id".into(),
         });
@@ -325,16 +333,22 @@ mod tests {
 
     #[test]
     fn an_unknown_name_leaves_no_gap() {
-        assert_eq!(without_name("Halo kak {name} 😊 Lanjut?"), "Halo kak 😊 Lanjut?");
-        assert_eq!(without_name("{name}, just following up"), "Just following up");
+        assert_eq!(
+            without_name("Halo kak {name} 😊 Lanjut?"),
+            "Halo kak 😊 Lanjut?"
+        );
+        assert_eq!(
+            without_name("{name}, just following up"),
+            "Just following up"
+        );
         assert_eq!(without_name("Hi {name}, ok"), "Hi, ok");
     }
 
     #[test]
     fn no_quiet_hours_when_start_equals_end() {
         let mut c = cfg();
-        c.quiet_start = "00:00".into();
-        c.quiet_end = "00:00".into();
+        c.quiet_from = "00:00".into();
+        c.quiet_until = "00:00".into();
         let at = wib("2026-11-24T03:00:00+07:00");
         assert_eq!(out_of_quiet_hours(&c, TZ, at), at);
     }

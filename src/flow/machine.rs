@@ -1390,6 +1390,13 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
         let label = super::text::one_line(label, SUMMARY_VALUE_MAX_CHARS);
         parts.push(format!("{}: {label}", words.summary_source));
     }
+    // Proactive messages the lead got before answering again (issue 18).
+    if lead.followup.total > 0 {
+        parts.push(format!(
+            "{}: {}",
+            words.summary_followups, lead.followup.total
+        ));
+    }
     // The consultant writes to the lead in the lead's language.
     if let Some(language) = &lead.language {
         parts.push(format!("{}: {language}", words.summary_language));
@@ -1530,7 +1537,7 @@ fn followup_output(
         super::followup::Decision::Template(parameters) => {
             let effects = base
                 .followups
-                .template
+                .after_window_template
                 .iter()
                 .map(|t| Effect::Template {
                     name: t.name.clone(),

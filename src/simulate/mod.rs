@@ -531,7 +531,7 @@ impl Simulator {
         for _ in 0..3 {
             match take_turn(&self.deps, &self.key, None).await? {
                 TurnRun::Committed { summary, trace, .. } => {
-                    self.last = summary;
+                    self.last = *summary;
                     self.trace.extend(trace);
                     break;
                 }

@@ -88,7 +88,7 @@ pub enum TurnRun {
     Committed {
         version: i64,
         replies: usize,
-        summary: ConversationSummary,
+        summary: Box<ConversationSummary>,
         /// What the core did over the turn's events (edges, rules, detected language).
         trace: crate::flow::TurnTrace,
     },
@@ -576,7 +576,7 @@ async fn run_claimed(
             Ok(TurnRun::Committed {
                 version,
                 replies,
-                summary,
+                summary: Box::new(summary),
                 trace,
             })
         }

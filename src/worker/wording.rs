@@ -11,8 +11,8 @@ use crate::flow::extract::Pending;
 use crate::flow::turn::StageSnapshot;
 use crate::flow::{Effect, Reply, SlotOption, Snapshot};
 use crate::knowledge::KnowledgeAnswer;
-use crate::store::{Channel, SendRequest};
 use crate::llm::{LlmReply, ReplyRequest, TYPING_REFRESH, keep_typing};
+use crate::store::{Channel, SendRequest};
 use crate::telemetry::mask_phone;
 
 /// Where a reply's text came from, beyond its template (what [`reply_meta`] records).

@@ -120,6 +120,15 @@ impl Store for WrappedStore {
             .await
     }
 
+    async fn queue_due_followups(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<ConversationKey>, StoreError> {
+        self.enter("queue_due_followups")?;
+        self.inner.queue_due_followups(now_ms, limit).await
+    }
+
     async fn enqueue_control(
         &self,
         conversation_id: i64,

@@ -170,7 +170,7 @@ impl Default for Consent {
 /// question, the consultation offer or a slot choice is pending. Nudge `k` falls due
 /// `after_hours[k]` hours after the lead's last message (inside WhatsApp's 24 h window), moved
 /// out of the quiet hours (local time of `scheduling.time_zone`, WIB by default); then, when
-/// `template` is set, one approved template after the window closed. At most `max` per silence:
+/// `after_window_template` is set, one approved template after the window closed. At most `max` per silence:
 /// any lead message starts over; a takeover, a handoff or booking, an opt-out or a closed
 /// conversation cancels them. Rules: [`crate::flow::followup`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,14 +184,14 @@ pub struct Followups {
     pub after_hours: Vec<u32>,
     /// The approved template sent once after the 24 h window closed (`{{1}}`: the lead's first
     /// name, or "kak"); `None`: no follow-up after the window.
-    pub template: Option<TemplateRef>,
+    pub after_window_template: Option<TemplateRef>,
     /// At most this many follow-ups (nudges and the template) per silence.
     pub max: u32,
-    /// Quiet hours, local `HH:MM`: a follow-up due from `quiet_start` until `quiet_end` waits
-    /// until `quiet_end`.
-    pub quiet_start: String,
+    /// Quiet hours, local `HH:MM`: a follow-up due from `quiet_from` until `quiet_until` waits
+    /// until `quiet_until`.
+    pub quiet_from: String,
     /// End of the quiet hours, local `HH:MM`.
-    pub quiet_end: String,
+    pub quiet_until: String,
     /// The nudges' texts.
     pub texts: FollowupTexts,
 }
@@ -200,12 +200,14 @@ impl Default for Followups {
     fn default() -> Self {
         Followups {
             enabled: true,
-            stages: ["qualifying", "booking", "scheduling"].map(String::from).to_vec(),
+            stages: ["qualifying", "booking", "scheduling"]
+                .map(String::from)
+                .to_vec(),
             after_hours: vec![2, 20],
-            template: None,
+            after_window_template: None,
             max: 3,
-            quiet_start: "21:00".into(),
-            quiet_end: "08:00".into(),
+            quiet_from: "21:00".into(),
+            quiet_until: "08:00".into(),
             texts: FollowupTexts::default(),
         }
     }
@@ -291,6 +293,8 @@ pub struct Locale {
     pub summary_language: String,
     /// The heading of the ad the lead came from ("Sumber lead").
     pub summary_source: String,
+    /// The heading of the follow-ups sent to the quiet lead ("Follow-up terkirim", issue 18).
+    pub summary_followups: String,
     /// The whole summary of a lead with nothing known yet.
     pub summary_empty: String,
 }
@@ -334,6 +338,7 @@ impl Default for Locale {
             summary_reasons: "Alasan skor".into(),
             summary_language: "Bahasa lead".into(),
             summary_source: "Sumber lead".into(),
+            summary_followups: "Follow-up terkirim".into(),
             summary_empty: "Lead dari WhatsApp via ARI. Lihat conversation history untuk detail."
                 .into(),
         }

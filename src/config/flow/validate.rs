@@ -216,6 +216,7 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
     check_fields(cfg, &mut err);
     check_reminders(cfg, &mut err);
     check_consent(cfg, &mut err);
+    check_followups(cfg, &mut err);
     for (key, list, len) in [
         ("locale.weekdays", &cfg.locale.weekdays, 7),
         ("locale.months_short", &cfg.locale.months_short, 12),
@@ -450,6 +451,63 @@ fn check_consent(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
     }
 }
 
+/// `[followups]` (issue 18): known stages; nudge hours ascending, each from 1 to 23 (inside
+/// WhatsApp's 24 h window); quiet hours as `HH:MM`; texts not empty, with their own
+/// placeholders only.
+fn check_followups(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
+    let f = &cfg.followups;
+    for s in &f.stages {
+        if !["qualifying", "booking", "scheduling"].contains(&s.as_str()) {
+            err(
+                "followups.stages".into(),
+                format!("`{s}` is not qualifying, booking or scheduling"),
+            );
+        }
+    }
+    let ascending = f.after_hours.windows(2).all(|w| w[0] < w[1]);
+    if !ascending || f.after_hours.iter().any(|h| *h == 0 || *h >= 24) {
+        err(
+            "followups.after_hours".into(),
+            "needs ascending hours from 1 to 23 (a nudge goes inside the 24 h window)".into(),
+        );
+    }
+    for (key, value) in [
+        ("quiet_from", &f.quiet_from),
+        ("quiet_until", &f.quiet_until),
+    ] {
+        if chrono::NaiveTime::parse_from_str(value, "%H:%M").is_err() {
+            err(
+                format!("followups.{key}"),
+                format!("`{value}` is not HH:MM"),
+            );
+        }
+    }
+    let t = &f.texts;
+    for (key, text, allowed) in [
+        ("first", &t.first, &["name", "question"][..]),
+        ("second", &t.second, &["name", "question"][..]),
+        ("booking", &t.booking, &[][..]),
+        (
+            "scheduling_days",
+            &t.scheduling_days,
+            &["available_days"][..],
+        ),
+        ("scheduling_confirm", &t.scheduling_confirm, &["slot"][..]),
+    ] {
+        if text.trim().is_empty() {
+            err(format!("followups.texts.{key}"), "text is empty".into());
+        }
+        for ph in placeholders(text) {
+            if !allowed.contains(&ph.as_str()) {
+                err(
+                    format!("followups.texts.{key}"),
+                    format!("placeholder {{{ph}}} does not exist here"),
+                );
+            }
+        }
+    }
+}
+
 /// `[reminders]`: not empty, and only [`REMINDER_PLACEHOLDERS`].
 fn check_reminders(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
     let r = &cfg.reminders;
@@ -517,6 +575,10 @@ fn check_handoff(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
         (
             "scheduling.reminder_template",
             &cfg.scheduling.reminder_template,
+        ),
+        (
+            "followups.after_window_template",
+            &cfg.followups.after_window_template,
         ),
     ] {
         if let Some(t) = template
