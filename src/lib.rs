@@ -4,9 +4,10 @@
 //! records it durably, once, in the [`inbox`] through the [`store`]; the [`worker`] runs each
 //! conversation's turns in order through the pure [`flow`] core, and replies go out through the
 //! [`kapso`] outbox sender. [`server`] wires the HTTP routes, [`config`]
-//! holds the settings and admin files, [`telemetry`] the logs and metrics.
+//! holds the settings and admin files, [`telemetry`] the logs and metrics, [`clock`] the time.
 
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod flow;
 pub mod handoff;

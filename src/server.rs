@@ -194,7 +194,7 @@ async fn queue_control(state: &AppState, id: i64, headers: &HeaderMap, event: &s
     if let Some(refusal) = check_admin(state, headers) {
         return refusal;
     }
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     match state.ingress.store.enqueue_control(id, event, now).await {
         Ok(Some(key)) => {
             tracing::info!(conversation = id, event, "admin command queued");
@@ -280,7 +280,7 @@ async fn put_knowledge_entry(
         Ok(n) => n,
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_entry", e.to_string()),
     };
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     let store = &state.ingress.store;
     if let Err(e) = store
         .put_knowledge_entry(&workspace, &entry, &body, now)
@@ -325,6 +325,7 @@ pub(crate) fn admin_error(status: StatusCode, code: &str, message: impl Into<Str
 /// the worker and the outbox sender, binds, serves; then stops accepting, lets in-flight
 /// requests, turns and sends finish, and closes the store.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    crate::clock::set_offset_minutes(settings.clock_offset_minutes);
     log_start(&settings);
     let FlowFolder {
         flow,
@@ -455,6 +456,12 @@ fn log_start(settings: &Settings) {
         "Kapso webhooks: payload version v2 is recommended; legacy v1 payloads are read too \
          (X-Webhook-Payload-Version, else the payload's shape)"
     );
+    if settings.clock_offset_minutes != 0 {
+        tracing::warn!(
+            minutes = settings.clock_offset_minutes,
+            "--clock-offset-minutes: the service's clock runs ahead of real time (trials and tests only)"
+        );
+    }
     if let Some(grace) = settings.voice_grace {
         tracing::info!(
             grace_ms = grace.as_millis() as u64,

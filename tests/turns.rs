@@ -992,3 +992,85 @@ async fn history_synced_messages_are_recorded_and_never_answered() {
         "the live message is answered"
     );
 }
+
+/// Issue 18: a follow-up goes out exactly once across SIGKILLs. The lead is greeted, then the
+/// service restarts 125 minutes later (`--clock-offset-minutes`: its whole clock moves, so the
+/// rows the killed process left stay consistent): the follow-up pass queues the nudge at start.
+/// Two processes are killed while it is queued, turned and sent; the third finishes: one nudge
+/// row, sent once, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_around_a_follow_up_sends_it_exactly_once() {
+    // The service's clock starts at the next 10:00 WIB, whatever the real time: quiet hours
+    // (21:00-08:00 WIB) would otherwise move the nudge.
+    let real = chrono::Utc::now();
+    let wib = chrono::FixedOffset::east_opt(7 * 3600).unwrap();
+    let ten = real
+        .with_timezone(&wib)
+        .date_naive()
+        .succ_opt()
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let start = ten
+        .and_local_timezone(wib)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let offset = (start - real).num_minutes();
+    let mock = MockKapso::start().await;
+    let at = |minutes: i64| Options {
+        extra_args: vec![
+            "--clock-offset-minutes".into(),
+            (offset + minutes).to_string(),
+        ],
+        ..with_kapso(&mock)
+    };
+    let mut svc = Service::spawn_with(at(0));
+    let dir = std::sync::Arc::clone(&svc.dir);
+    let later = |minutes: i64| Options {
+        dir: Some(std::sync::Arc::clone(&dir)),
+        ..at(minutes)
+    };
+    let c = reqwest::Client::new();
+    let phone = "+6281233300001";
+    say(
+        &svc,
+        &c,
+        phone,
+        "wamid.FU1",
+        "halo kak, mau kuliah S2 di UK",
+    )
+    .await;
+    assert_eq!(svc.outbox_settled(phone).await.len(), 1, "the greeting");
+    for wait_ms in [150, 700] {
+        svc.kill();
+        svc = Service::spawn_with(later(125));
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+    }
+    svc.kill();
+    svc = Service::spawn_with(later(126));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let rows = loop {
+        let rows = svc.outbox_settled(phone).await;
+        if rows.len() >= 2 {
+            break rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no follow-up after 60 s: {rows:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // Another second for anything queued twice to show up.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let rows_after = svc.outbox_settled(phone).await;
+    assert_eq!(rows_after.len(), 2, "{rows_after:#?}");
+    assert_eq!(rows[1].state, OutboxState::Sent, "{:#?}", rows[1]);
+    assert!(rows[1].body.contains("Masih ada waktu"), "{}", rows[1].body);
+    let nudges: Vec<_> = mock
+        .accepted()
+        .into_iter()
+        .filter(|a| a.body.contains("Masih ada waktu"))
+        .collect();
+    assert_eq!(nudges.len(), 1, "{nudges:#?}");
+    assert_eq!(nudges[0].idempotency_key, rows[1].idempotency_key);
+}

@@ -109,7 +109,7 @@ async fn retry(State(state): State<AppState>, Path(id): Path<i64>, headers: Head
     if let Some(refusal) = check_admin(&state, &headers) {
         return refusal;
     }
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     match state.ingress.store.requeue_outbox(id, now).await {
         Ok(Some(row)) if row.state == OutboxState::Pending && row.queued_at_ms == now => {
             tracing::info!(

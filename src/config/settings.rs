@@ -68,6 +68,17 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_MAX_DEBOUNCE_MS", default_value_t = 6_000)]
     pub max_debounce_ms: u64,
 
+    /// Run the service's clock this many minutes ahead (may be negative): receipt times,
+    /// turns, leases, retries, follow-ups and reminders all move together ([`crate::clock`]).
+    /// For trials and restart tests that need hours to pass; keep 0 in production.
+    #[arg(
+        long,
+        env = "ARI_CLOCK_OFFSET_MINUTES",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub clock_offset_minutes: i64,
+
     /// A Meta-format (raw Cloud API) webhook also points at ARI. Its copy of a voice note has
     /// no transcript, and Kapso's copy (with one) may come later: a turn whose newest lead
     /// message is such a voice note then waits up to `--voice-grace-ms` for it (issue 14).
@@ -222,6 +233,8 @@ pub struct Settings {
     pub debounce: std::time::Duration,
     /// See `--max-debounce-ms`.
     pub max_debounce: std::time::Duration,
+    /// See `--clock-offset-minutes` (0 in production).
+    pub clock_offset_minutes: i64,
     /// `Some` with `--meta-webhook`: the voice-note grace (`--voice-grace-ms`); `None`: no
     /// Meta-format webhook, so no copy to wait for.
     pub voice_grace: Option<std::time::Duration>,
@@ -391,6 +404,7 @@ impl ServeArgs {
             log_format: self.log_format,
             debounce: std::time::Duration::from_millis(self.debounce_ms),
             max_debounce: std::time::Duration::from_millis(self.max_debounce_ms),
+            clock_offset_minutes: self.clock_offset_minutes,
             voice_grace: self
                 .meta_webhook
                 .then(|| std::time::Duration::from_millis(self.voice_grace_ms)),

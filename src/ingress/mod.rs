@@ -376,7 +376,7 @@ fn delivery_of(
         idempotency_key: idempotency_key(headers, body),
         event_header: header_str(headers, EVENT_HEADER).map(str::to_string),
         request_id,
-        received_at_ms: chrono::Utc::now().timestamp_millis(),
+        received_at_ms: crate::clock::now_ms(),
         original_body,
         items: items
             .into_iter()

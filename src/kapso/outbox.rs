@@ -96,7 +96,7 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
 }
 
 fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::now_ms()
 }
 
 /// A queue's identity: order is kept per conversation and channel.

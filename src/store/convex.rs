@@ -1371,7 +1371,7 @@ impl Store for ConvexStore {
 
     /// `health:checkWritable`, a mutation that upserts one row. Retried.
     async fn check_writable(&self) -> Result<(), StoreError> {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::clock::now_ms();
         self.call(
             Kind::Mutation,
             "health:checkWritable",

@@ -2090,7 +2090,7 @@ impl Store for SqliteStore {
 
     async fn check_writable(&self) -> Result<(), StoreError> {
         self.trip();
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::clock::now_ms();
         self.conn
             .call(move |c| {
                 c.execute(

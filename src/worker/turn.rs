@@ -46,7 +46,7 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The system clock.
 pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
+    Arc::new(crate::clock::now)
 }
 
 /// Lead-form answers of a contact (seed §5.1: a form filled before the chat), merged into the
