@@ -49,6 +49,19 @@ export const outbox = internalQuery({
  * A conversation's stored state (snapshot, summary, version) for operators and tests; null for
  * an unknown conversation.
  */
+/** The key of the conversation `conversationId` (its seq), or null (`Store::conversation_key`). */
+export const keyOf = internalQuery({
+  args: { conversationId: v.number() },
+  handler: async (ctx, args) => {
+    const conv = await ctx.db
+      .query("conversations")
+      .withIndex("by_seq", (q) => q.eq("seq", args.conversationId))
+      .unique();
+    if (conv === null) return null;
+    return { workspaceId: conv.workspaceId, contactPhone: conv.contactPhone };
+  },
+});
+
 export const get = internalQuery({
   args: { workspaceId: v.string(), contactPhone: v.string() },
   handler: async (ctx, args) => {

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(put_knowledge_entry),
         )
         .merge(crate::admin::outbox::routes())
+        .merge(crate::admin::conversations::routes())
         .with_state(state)
         .merge(webhook)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

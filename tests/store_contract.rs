@@ -1196,6 +1196,17 @@ async fn a_due_follow_up_is_queued_once_as_a_control_row(store: &dyn Store) {
     store.commit_turn(commit).await.unwrap();
     let record = store.conversation_record(&key()).await.unwrap().unwrap();
     assert_eq!(record.summary.followup_due_ms, Some(7_201_000));
+    assert_eq!(
+        store.conversation_key(c.conversation_id).await.unwrap(),
+        Some(key())
+    );
+    assert_eq!(
+        store
+            .conversation_key(c.conversation_id + 99)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(
         store
             .queue_due_followups(7_200_999, 10)

@@ -1074,3 +1074,67 @@ async fn sigkill_around_a_follow_up_sends_it_exactly_once() {
     assert_eq!(nudges.len(), 1, "{nudges:#?}");
     assert_eq!(nudges[0].idempotency_key, rows[1].idempotency_key);
 }
+
+/// Issue 18: `GET /admin/conversations/{id}` shows the lead's state, the next follow-up and the
+/// consent record; an opt-out clears the follow-up and shows its time.
+#[tokio::test]
+async fn an_admin_sees_the_next_follow_up_and_the_consent_record() {
+    let svc = Service::spawn_with(Options {
+        extra_args: vec!["--admin-token".into(), "admin-secret".into()],
+        ..Options::default()
+    });
+    let c = reqwest::Client::new();
+    let phone = "+6281233300002";
+    say(
+        &svc,
+        &c,
+        phone,
+        "wamid.A1",
+        "halo kak, mau tanya kuliah di Jepang",
+    )
+    .await;
+    let get = |id: i64, token: Option<&str>| {
+        let mut r = c.get(svc.url(&format!("/admin/conversations/{id}")));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        get(1, None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(99, Some("admin-secret")).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let shown: serde_json::Value = get(1, Some("admin-secret"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["contact"], phone);
+    assert_eq!(shown["state"], "qualifying");
+    assert_eq!(shown["fields"]["country"]["value"], "Japan", "{shown}");
+    assert_eq!(shown["consent"]["opted_out"], false);
+    let last =
+        chrono::DateTime::parse_from_rfc3339(shown["last_lead_message_at"].as_str().unwrap())
+            .unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(shown["next_followup"]["at"].as_str().unwrap())
+        .unwrap();
+    // 2 h after the message, or later when that falls in the quiet hours (21:00-08:00 WIB).
+    assert!(next - last >= chrono::Duration::hours(2), "{shown}");
+    assert!(next - last <= chrono::Duration::hours(13), "{shown}");
+    assert_eq!(shown["next_followup"]["kind"], "nudge");
+    say(&svc, &c, phone, "wamid.A2", "stop").await;
+    let shown: serde_json::Value = get(1, Some("admin-secret"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["consent"]["opted_out"], true, "{shown}");
+    assert!(shown["consent"]["opted_out_at"].is_string(), "{shown}");
+    assert!(shown["next_followup"].is_null(), "{shown}");
+}

@@ -1303,6 +1303,20 @@ impl Store for ConvexStore {
         Ok(())
     }
 
+    /// `conversations:keyOf` (a query; retried).
+    async fn conversation_key(
+        &self,
+        conversation_id: i64,
+    ) -> Result<Option<ConversationKey>, StoreError> {
+        let key: Option<wire::Key> = self
+            .read(
+                "conversations:keyOf",
+                json!({"conversationId": conversation_id}),
+            )
+            .await?;
+        Ok(key.map(wire::Key::into_key))
+    }
+
     /// `conversations:get` (a query; retried).
     async fn conversation_record(
         &self,

@@ -265,6 +265,13 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<(), StoreError>;
 
+    /// The key (workspace, contact) of the conversation with this id, or `None` when unknown
+    /// (operators' routes name conversations by id). One round trip.
+    async fn conversation_key(
+        &self,
+        conversation_id: i64,
+    ) -> Result<Option<ConversationKey>, StoreError>;
+
     /// A conversation's record (summary, lead status, tags), or `None` when unknown. One round
     /// trip.
     async fn conversation_record(

@@ -2001,6 +2001,29 @@ impl Store for SqliteStore {
             .map_err(call_err)
     }
 
+    async fn conversation_key(
+        &self,
+        conversation_id: i64,
+    ) -> Result<Option<ConversationKey>, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                c.query_row(
+                    "SELECT workspace_id, contact_phone FROM conversations WHERE id = ?1",
+                    params![conversation_id],
+                    |r| {
+                        Ok(ConversationKey {
+                            workspace_id: r.get(0)?,
+                            contact_phone: r.get(1)?,
+                        })
+                    },
+                )
+                .optional()
+            })
+            .await
+            .map_err(call_err)
+    }
+
     async fn conversation_record(
         &self,
         key: &ConversationKey,

@@ -120,6 +120,14 @@ impl Store for WrappedStore {
             .await
     }
 
+    async fn conversation_key(
+        &self,
+        conversation_id: i64,
+    ) -> Result<Option<ConversationKey>, StoreError> {
+        self.enter("conversation_key")?;
+        self.inner.conversation_key(conversation_id).await
+    }
+
     async fn queue_due_followups(
         &self,
         now_ms: i64,
