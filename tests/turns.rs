@@ -1138,3 +1138,66 @@ async fn an_admin_sees_the_next_follow_up_and_the_consent_record() {
     assert!(shown["consent"]["opted_out_at"].is_string(), "{shown}");
     assert!(shown["next_followup"].is_null(), "{shown}");
 }
+
+/// A Meta-format `user_preferences` delivery: the lead `wa_id` (digits) stopped or resumed
+/// marketing messages (Meta's webhook field, as its reference shows it).
+fn user_preferences(wa_id: &str, value: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "user_preferences", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "6281100099988", "phone_number_id": "106540352242922"},
+            "contacts": [{"wa_id": wa_id, "profile": {"name": "Lead"}}],
+            "user_preferences": [{"wa_id": wa_id, "detail": "User requested to stop marketing messages",
+                "category": "marketing_messages", "value": value, "timestamp": 1764576000}]
+        }}]}]
+    }))
+    .expect("json")
+}
+
+/// Issue 18: a send WhatsApp refuses with 131050 (the lead stopped marketing messages) is
+/// recorded on the consent record like an opt-out; Meta's `user_preferences` webhook resumes
+/// and stops it again. The admin view shows each change.
+#[tokio::test]
+async fn marketing_stops_and_resumes_update_the_consent_record() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec!["--admin-token".into(), "admin-secret".into()],
+        ..with_kapso(&mock)
+    });
+    let c = reqwest::Client::new();
+    let phone = "+6281233300003";
+    mock.answer(phone, common::kapso_mock::Answer::Refuse(131_050), Some(1));
+    say(&svc, &c, phone, "wamid.M1", "halo kak").await;
+    let opted_out = || async {
+        let view: serde_json::Value = c
+            .get(svc.url("/admin/conversations/1"))
+            .bearer_auth("admin-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        view["consent"]["opted_out"].as_bool().unwrap_or(false)
+    };
+    let wait_for = |wanted: bool| async move {
+        for _ in 0..300 {
+            if opted_out().await == wanted {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the consent record never became opted_out = {wanted}");
+    };
+    wait_for(true).await;
+    for (value, wanted) in [("resume", false), ("stop", true)] {
+        let r = svc
+            .post_signed(&c, &user_preferences("6281233300003", value), None, None)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        wait_for(wanted).await;
+    }
+    // Nothing of this was answered: the only message to the lead is the refused greeting.
+    assert!(mock.accepted().iter().all(|a| a.to != phone));
+}

@@ -1508,11 +1508,46 @@ pub fn needs_free_slots(snapshot: &Snapshot) -> bool {
 pub fn run_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnOutput {
     let mut out = match &input.event {
         InputEvent::FollowupDue { due_at } => followup_output(snapshot, input, base, *due_at),
+        InputEvent::MarketingPreference { stopped } => {
+            marketing_output(snapshot, *stopped, input.now)
+        }
         _ => lead_turn(snapshot, input, base),
     };
     let lead_wrote = matches!(input.event, InputEvent::Messages { .. });
     super::followup::after_turn(&mut out.snapshot, base, input.now, lead_wrote);
     out
+}
+
+/// The lead's marketing preference (131050 or `user_preferences`): a stop is recorded as an
+/// opt-out (`opted_out_via` `marketing`) unless one is recorded already; a resume clears only
+/// such a record (the lead's own "STOP" stands until they write "MULAI"). No reply.
+fn marketing_output(snapshot: &Snapshot, stopped: bool, now: DateTime<Utc>) -> TurnOutput {
+    let mut lead = snapshot.lead.clone();
+    let rule = if stopped {
+        if lead.opted_out_at.is_none() {
+            lead.opted_out_at = Some(now);
+            lead.opted_out_via = Some("marketing".into());
+        }
+        "consent_marketing_stopped"
+    } else {
+        if lead.opted_out_via.as_deref() == Some("marketing") {
+            lead.opted_out_at = None;
+            lead.opted_out_via = None;
+        }
+        "consent_marketing_resumed"
+    };
+    TurnOutput {
+        snapshot: Snapshot {
+            lead,
+            ..snapshot.clone()
+        },
+        effects: Vec::new(),
+        transitions: Vec::new(),
+        trace: TurnTrace {
+            rules: vec![rule.into()],
+            ..TurnTrace::default()
+        },
+    }
 }
 
 /// A due follow-up ([`super::followup`]): a nudge in the conversation's language, the
@@ -1665,12 +1700,17 @@ fn consent_turn(
     let mut lead = lead.clone();
     let said = match intent {
         super::consent::Intent::OptOut => {
-            let first = lead.opted_out_at.is_none();
+            // Confirmed once: unless the lead's own opt-out was confirmed already (a silent
+            // marketing stop before it still gets the confirmation).
+            let first =
+                lead.opted_out_at.is_none() || lead.opted_out_via.as_deref() == Some("marketing");
             lead.opted_out_at.get_or_insert(now);
+            lead.opted_out_via = Some("message".into());
             first.then(|| ("opted_out", cfg.consent.opted_out.clone()))
         }
         super::consent::Intent::Resume => {
             lead.opted_out_at.take()?;
+            lead.opted_out_via = None;
             Some(("resumed", cfg.consent.resumed.clone()))
         }
     };

@@ -92,6 +92,13 @@ pub enum InputEvent {
         /// The due time the follow-up was queued for.
         due_at: DateTime<Utc>,
     },
+    /// The lead stopped (`stopped`) or resumed marketing messages from the business: a send
+    /// refused with Meta's 131050, or a `user_preferences` webhook (issue 18). Recorded on the
+    /// consent record, with no reply.
+    MarketingPreference {
+        /// Stopped (`true`) or resumed (`false`).
+        stopped: bool,
+    },
     /// The shell's answer to an [`Effect::BookSlot`].
     BookingResult {
         /// What happened.
@@ -482,6 +489,10 @@ pub struct LeadState {
     /// next one due.
     #[serde(default)]
     pub followup: super::followup::FollowupState,
+    /// Where the opt-out came from: `message` (the lead wrote it) or `marketing` (131050, or
+    /// the lead's marketing preference): a marketing resume clears only the latter.
+    #[serde(default)]
+    pub opted_out_via: Option<String>,
     /// Where the lead came from (issue 16 item 5): the click-to-WhatsApp ad of the first
     /// message that carried one (first touch; a later ad does not replace it).
     #[serde(default)]

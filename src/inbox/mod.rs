@@ -306,6 +306,15 @@ pub const CLOSE_EVENT: &str = "ari.conversation.close";
 /// the due time it was queued for. Queued by [`crate::store::Store::queue_due_followups`].
 pub const FOLLOWUP_DUE_EVENT: &str = "ari.followup.due";
 
+/// The control event the outbox queues when WhatsApp refused a send with 131050 (the user
+/// stopped marketing messages), also the control item of a `user_preferences` webhook whose
+/// user stopped them: the turn records it on the contact as an opt-out (issue 18).
+pub const MARKETING_STOPPED_EVENT: &str = "ari.consent.marketing_stopped";
+
+/// The control item of a `user_preferences` webhook whose user resumed marketing messages: the
+/// turn clears a marketing opt-out (issue 18).
+pub const MARKETING_RESUMED_EVENT: &str = "ari.consent.marketing_resumed";
+
 /// Kapso's event for a conversation that ended (closes a handoff when a person ended it).
 pub const CONVERSATION_ENDED_EVENT: &str = "whatsapp.conversation.ended";
 

@@ -586,6 +586,12 @@ fn parse_meta(obj: &Map<String, Value>) -> Vec<ParsedItem> {
         for change in changes {
             let field = str_at(change, "field").unwrap_or("unknown");
             let value = change.get("value");
+            if field == "user_preferences"
+                && let Some(value) = value
+            {
+                parse_user_preferences(value, change, &mut items);
+                continue;
+            }
             if field != "messages" || value.is_none() {
                 items.push((
                     InboundEvent::unknown(format!("meta.{field}")),
@@ -603,6 +609,42 @@ fn parse_meta(obj: &Map<String, Value>) -> Vec<ParsedItem> {
         }
     }
     items
+}
+
+/// A `user_preferences` change (Meta's webhook field: the user stopped or resumed marketing
+/// messages, `{"wa_id", "category": "marketing_messages", "value": "stop" | "resume"}` per
+/// item): each becomes a control item for the contact's conversation,
+/// [`crate::inbox::MARKETING_STOPPED_EVENT`] or [`crate::inbox::MARKETING_RESUMED_EVENT`],
+/// that the turn records on the consent record (issue 18). Other categories or values stay
+/// unknown items (`meta.user_preferences`), stored and acknowledged.
+fn parse_user_preferences(value: &Value, change: &Value, items: &mut Vec<ParsedItem>) {
+    let pnid = value
+        .get("metadata")
+        .and_then(|m| str_at(m, "phone_number_id"))
+        .map(str::to_string);
+    let prefs = value.get("user_preferences").and_then(Value::as_array);
+    let before = items.len();
+    for raw in prefs.into_iter().flatten() {
+        let event_type = match (str_at(raw, "category"), str_at(raw, "value")) {
+            (Some("marketing_messages"), Some("stop")) => crate::inbox::MARKETING_STOPPED_EVENT,
+            (Some("marketing_messages"), Some("resume")) => crate::inbox::MARKETING_RESUMED_EVENT,
+            _ => {
+                items.push((InboundEvent::unknown("meta.user_preferences"), raw.clone()));
+                continue;
+            }
+        };
+        let mut event = InboundEvent::unknown(event_type);
+        event.kind = EventKind::Control;
+        event.phone_number_id = pnid.clone();
+        event.contact_phone = str_at(raw, "wa_id").and_then(normalize_e164);
+        items.push((event, raw.clone()));
+    }
+    if items.len() == before {
+        items.push((
+            InboundEvent::unknown("meta.user_preferences"),
+            change.clone(),
+        ));
+    }
 }
 
 fn parse_meta_value(value: &Value, items: &mut Vec<ParsedItem>) {

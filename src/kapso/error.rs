@@ -20,6 +20,10 @@ pub const RATE_LIMIT_CODES: [i64; 2] = [130_429, 131_056];
 /// Source: `shared/reference/peers.md` section 0.
 pub const CODE_WINDOW_CLOSED: i64 = 131_047;
 
+/// Meta error code for a send refused because the user stopped marketing messages from this
+/// business: recorded on the contact like an opt-out (issue 18), permanent for the row.
+pub const CODE_MARKETING_STOPPED: i64 = 131_050;
+
 /// Why sending through Kapso failed. Built so the caller (the outbox worker) can decide what to
 /// record: [`SendError::is_retryable`] says whether the same row may be tried again later.
 #[derive(Debug, thiserror::Error)]

@@ -38,7 +38,10 @@ pub use client::{
     API_KEY_HEADER, FetchedMedia, GRAPH_API_VERSION, IDEMPOTENCY_KEY_HEADER, KapsoClient,
     MediaError, RetryPolicy,
 };
-pub use error::{BuildError, CODE_WINDOW_CLOSED, RATE_LIMIT_CODES, SendError, TransientError};
+pub use error::{
+    BuildError, CODE_MARKETING_STOPPED, CODE_WINDOW_CLOSED, RATE_LIMIT_CODES, SendError,
+    TransientError,
+};
 pub use reqwest::Url;
 
 /// Prefix of the synthetic message ids returned by [`Sender::DryRun`]: `dry-run:<idempotency key>`.

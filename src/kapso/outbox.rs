@@ -298,6 +298,9 @@ impl OutboxSender {
             ),
             Err(e) if e.is_retryable() => self.retry_or_give_up(&row, e.to_string(), now),
             Err(e) => {
+                if e.code() == Some(super::CODE_MARKETING_STOPPED) {
+                    self.record_marketing_stop(&row, now).await;
+                }
                 let reason = refusal_reason(&e);
                 tracing::error!(outbox_id = row.id, to = %mask_phone(&row.to), error = %e, reason = reason.as_str(), "reply refused by Kapso; recorded as failed");
                 (
@@ -312,6 +315,24 @@ impl OutboxSender {
         };
         metrics::counter!(names::OUTBOX_SENDS, "outcome" => label).increment(1);
         self.record(&row, outcome, now).await && proceed
+    }
+
+    /// WhatsApp refused a send with 131050 (the user stopped marketing messages): queues
+    /// [`crate::inbox::MARKETING_STOPPED_EVENT`] for the conversation, so its next turn records
+    /// the consent change in order with the lead's messages. A failure to queue is logged (the
+    /// row is recorded failed either way).
+    async fn record_marketing_stop(&self, row: &OutboxRow, now: i64) {
+        let event = crate::inbox::MARKETING_STOPPED_EVENT;
+        match self
+            .store
+            .enqueue_control(row.conversation_id, event, now)
+            .await
+        {
+            Ok(_) => tracing::info!(conversation = row.conversation_id, to = %mask_phone(&row.to),
+                "the lead stopped marketing messages (131050): recorded as an opt-out"),
+            Err(e) => tracing::warn!(conversation = row.conversation_id, error = %e,
+                "131050: the opt-out could not be queued"),
+        }
     }
 
     /// A transient failure: retried later (the conversation's later rows wait), or, past the

@@ -157,6 +157,13 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                         send: None,
                     });
                 } else if s.status == "failed" {
+                    if s.errors
+                        .iter()
+                        .any(|e| e.code == Some(crate::kapso::CODE_MARKETING_STOPPED))
+                    {
+                        plan.events
+                            .push(InputEvent::MarketingPreference { stopped: true });
+                    }
                     plan.delivery_failures.push(DeliveryFailure {
                         wamid: s.wamid.clone(),
                         error: delivery_error(s),
@@ -175,6 +182,12 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
                     crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
                     crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
                     crate::inbox::FOLLOWUP_DUE_EVENT => followup_due(&row.raw),
+                    crate::inbox::MARKETING_STOPPED_EVENT => {
+                        Some(InputEvent::MarketingPreference { stopped: true })
+                    }
+                    crate::inbox::MARKETING_RESUMED_EVENT => {
+                        Some(InputEvent::MarketingPreference { stopped: false })
+                    }
                     _ => None,
                 };
                 if let Some(event) = event {

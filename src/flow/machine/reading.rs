@@ -97,7 +97,7 @@ pub(super) fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
         InputEvent::Close => Some(Event::Close),
         InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
         // Decided before the machine runs ([`super::followup_output`]).
-        InputEvent::FollowupDue { .. } => None,
+        InputEvent::FollowupDue { .. } | InputEvent::MarketingPreference { .. } => None,
     };
     prepared.event = event;
     prepared
