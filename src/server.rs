@@ -307,7 +307,7 @@ async fn put_knowledge_entry(
 }
 
 /// Whether a path segment of the admin API is an id: 1 to 64 of `[a-z0-9_-]`.
-fn is_admin_id(id: &str) -> bool {
+pub(crate) fn is_admin_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
             .bytes()

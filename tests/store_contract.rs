@@ -14,9 +14,9 @@ mod convex_server;
 
 use ari::store::{
     BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey, ConversationSummary,
-    Direction, FailReason, Fallback, LeadChange, NewAppointment, NewMessage, NewReminder,
-    NewWebhook, Once, OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest, Store,
-    StoreError, TurnClaim, TurnCommit,
+    Direction, EraseOutcome, FailReason, Fallback, LeadChange, NewAppointment, NewMessage,
+    NewReminder, NewWebhook, Once, OutboxState, QueuedRow, ReminderMessage, SendOutcome,
+    SendRequest, Store, StoreError, TurnClaim, TurnCommit,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -1256,6 +1256,93 @@ async fn a_due_follow_up_is_queued_once_as_a_control_row(store: &dyn Store) {
     );
 }
 
+/// Issue 18 (UU PDP): erasing a contact blanks its messages, snapshot, appointments, outbox
+/// texts and raw payloads, keeps the rows as counters, frees the number for a new
+/// conversation, and waits for a running turn.
+async fn erasing_a_contact_keeps_only_counters(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("e1", vec![message("p", "w1", "nama saya Budi")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    assert_eq!(
+        store.erase_contact(&key(), 1_500).await.unwrap(),
+        EraseOutcome::Busy
+    );
+    store
+        .commit_turn(commit_of(&c, &["Halo Budi!"], 2_000))
+        .await
+        .unwrap();
+    store
+        .book_slot(appointment(c.conversation_id, "slot-1", 1))
+        .await
+        .unwrap();
+    let EraseOutcome::Erased(receipt) = store.erase_contact(&key(), 3_000).await.unwrap() else {
+        panic!("not erased")
+    };
+    assert_eq!(
+        (
+            receipt.conversation_id,
+            receipt.messages,
+            receipt.appointments,
+            receipt.outbox_rows,
+            receipt.inbox_rows
+        ),
+        (c.conversation_id, 2, 1, 1, 1)
+    );
+    assert_eq!(store.conversation_record(&key()).await.unwrap(), None);
+    let erased = store
+        .conversation_key(c.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        erased.contact_phone,
+        format!("erased:{}", c.conversation_id)
+    );
+    let messages = store.conversation_messages(&erased).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    assert!(messages.iter().all(|m| m.text.is_none()), "{messages:?}");
+    let outbox = store.conversation_outbox(&erased).await.unwrap();
+    assert!(
+        outbox
+            .iter()
+            .all(|o| o.body.is_empty() && o.to != "+6281234567890"),
+        "{outbox:?}"
+    );
+    let booked = store.conversation_appointments(&erased).await.unwrap();
+    assert!(
+        booked
+            .iter()
+            .all(|a| a.status == "erased" && a.notes.is_empty()),
+        "{booked:?}"
+    );
+    assert!(
+        store
+            .booked_slots("default", 0, i64::MAX / 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rows = store.list_inbox(0, 10).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.raw == serde_json::json!({})),
+        "{rows:?}"
+    );
+    assert_eq!(
+        store.erase_contact(&key(), 3_100).await.unwrap(),
+        EraseOutcome::NotFound
+    );
+    // The number writes again: a new conversation, nothing of the old one.
+    store
+        .enqueue_inbound(delivery("e2", vec![message("p", "w2", "halo lagi")]))
+        .await
+        .unwrap();
+    let fresh = claim(store, 4_000).await;
+    assert_ne!(fresh.conversation_id, c.conversation_id);
+    assert!(fresh.snapshot.is_none());
+}
+
 async fn workflow_events_find_their_conversation_by_kapso_id(store: &dyn Store) {
     let mut first = message("p", "w1", "halo");
     first.event.kapso_conversation_id = Some("conv_1".into());
@@ -2062,6 +2149,7 @@ macro_rules! contract_on {
             a_final_failure_queues_its_fallback_in_the_same_write,
             an_operator_command_is_queued_in_order_with_the_messages,
             a_due_follow_up_is_queued_once_as_a_control_row,
+            erasing_a_contact_keeps_only_counters,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
             moving_a_booking_books_the_new_slot_and_frees_the_old_at_once,

@@ -1076,7 +1076,8 @@ async fn sigkill_around_a_follow_up_sends_it_exactly_once() {
 }
 
 /// Issue 18: `GET /admin/conversations/{id}` shows the lead's state, the next follow-up and the
-/// consent record; an opt-out clears the follow-up and shows its time.
+/// consent record; an opt-out clears the follow-up and shows its time. Then the contact is
+/// erased (`DELETE /admin/contacts/{workspace}/{phone}`).
 #[tokio::test]
 async fn an_admin_sees_the_next_follow_up_and_the_consent_record() {
     let svc = Service::spawn_with(Options {
@@ -1137,6 +1138,31 @@ async fn an_admin_sees_the_next_follow_up_and_the_consent_record() {
     assert_eq!(shown["consent"]["opted_out"], true, "{shown}");
     assert!(shown["consent"]["opted_out_at"].is_string(), "{shown}");
     assert!(shown["next_followup"].is_null(), "{shown}");
+    // The lead asks to be forgotten (UU PDP): the contact is erased, the receipt counts rows.
+    let erase = |phone: &str| {
+        c.delete(svc.url(&format!("/admin/contacts/default/{phone}")))
+            .bearer_auth("admin-secret")
+            .send()
+    };
+    assert_eq!(
+        erase("0812-bad").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let r = erase(phone).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let receipt: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(receipt["status"], "erased", "{receipt}");
+    assert_eq!(receipt["conversation_id"], 1, "{receipt}");
+    assert!(receipt["messages"].as_u64() >= Some(4), "{receipt}");
+    assert_eq!(erase(phone).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let shown: serde_json::Value = get(1, Some("admin-secret"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["contact"], "erased:1", "{shown}");
+    assert!(shown["fields"].is_null(), "{shown}");
 }
 
 /// A Meta-format `user_preferences` delivery: the lead `wa_id` (digits) stopped or resumed

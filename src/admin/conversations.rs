@@ -1,5 +1,14 @@
 //! One conversation as an operator sees it (issue 18):
 //!
+//! `DELETE /admin/contacts/{workspace}/{phone}` erases the contact's personal data (issue 18:
+//! Indonesia's data-protection law, UU PDP, gives leads that right): messages, snapshot,
+//! appointments, outbox texts and the raw inbox payloads, keeping only counters
+//! ([`crate::store::Store::erase_contact`], which holds the conversation's lease so no turn runs
+//! meanwhile). 200 with the receipt `{"status": "erased", "workspace_id", "conversation_id",
+//! "messages", "appointments", "outbox_rows", "inbox_rows", "erased_at_ms"}`; 400 for a phone
+//! that is not E.164 or a bad workspace id; 404 no such workspace or contact; 409 a turn is
+//! running (try again in a few seconds).
+//!
 //! `GET /admin/conversations/{id}` answers 200 with the lead's state (stage, handoff reason,
 //! score, temperature, language, fields), the next scheduled follow-up and the next reminder
 //! (ms since the epoch and RFC 3339, UTC), the consent record (`opted_out_at`), and the
@@ -20,11 +29,16 @@ use serde_json::{Value, json};
 use crate::flow::Snapshot;
 use crate::scheduling::ReminderKind;
 use crate::server::{AppState, admin_error, check_admin};
-use crate::store::{Appointment, ConversationKey, ConversationRecord, StoreError};
+use crate::store::{Appointment, ConversationKey, ConversationRecord, EraseOutcome, StoreError};
 
 /// The routes of this module, merged into the service's router.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin/conversations/{id}", get(show))
+    Router::new()
+        .route("/admin/conversations/{id}", get(show))
+        .route(
+            "/admin/contacts/{workspace}/{phone}",
+            axum::routing::delete(erase),
+        )
 }
 
 /// `GET /admin/conversations/{id}`.
@@ -38,6 +52,67 @@ async fn show(State(state): State<AppState>, Path(id): Path<i64>, headers: Heade
             StatusCode::NOT_FOUND,
             "no_conversation",
             format!("no conversation has id {id}"),
+        ),
+        Err(e) => admin_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            e.to_string(),
+        ),
+    }
+}
+
+/// `DELETE /admin/contacts/{workspace}/{phone}`.
+async fn erase(
+    State(state): State<AppState>,
+    Path((workspace, phone)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = check_admin(&state, &headers) {
+        return refusal;
+    }
+    if !crate::server::is_admin_id(&workspace) || !state.ingress.workspaces.knows(&workspace) {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            "no_workspace",
+            format!("no workspace {workspace:?} is configured (workspaces.toml)"),
+        );
+    }
+    let Some(contact) = crate::ingress::events::normalize_e164(&phone) else {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_phone",
+            format!("{phone:?} is not an E.164 phone number (+62...)"),
+        );
+    };
+    let key = ConversationKey {
+        workspace_id: workspace,
+        contact_phone: contact,
+    };
+    let store = &state.ingress.store;
+    match store.erase_contact(&key, crate::clock::now_ms()).await {
+        Ok(EraseOutcome::Erased(receipt)) => {
+            tracing::info!(
+                conversation = receipt.conversation_id,
+                workspace = key.workspace_id,
+                "contact erased on an operator's request"
+            );
+            let mut body = json!({"status": "erased", "workspace_id": key.workspace_id});
+            if let (Some(b), Ok(Value::Object(r))) =
+                (body.as_object_mut(), serde_json::to_value(&receipt))
+            {
+                b.extend(r);
+            }
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Ok(EraseOutcome::Busy) => admin_error(
+            StatusCode::CONFLICT,
+            "turn_running",
+            "a turn of this conversation is running; try again in a few seconds",
+        ),
+        Ok(EraseOutcome::NotFound) => admin_error(
+            StatusCode::NOT_FOUND,
+            "no_contact",
+            "no conversation of this contact in this workspace",
         ),
         Err(e) => admin_error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -29,9 +29,9 @@ use serde_json::{Value, json};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, NewAppointment,
-    NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome, Store, StoreError,
-    StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
+    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome,
+    Store, StoreError, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -381,6 +381,12 @@ mod wire {
         to_int(&n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer")))
     }
 
+    /// [`int`] for a count (never negative).
+    pub fn uint<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let n = int(d)?;
+        u64::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is negative")))
+    }
+
     /// [`int`] for an optional field.
     pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         match Option::<serde_json::Number>::deserialize(d)? {
@@ -561,6 +567,24 @@ mod wire {
         pub language: Option<String>,
         #[serde(default, deserialize_with = "opt_int")]
         pub followup_due_ms: Option<i64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Erase {
+        pub status: String,
+        #[serde(default, deserialize_with = "int")]
+        pub conversation_id: i64,
+        #[serde(default, deserialize_with = "uint")]
+        pub messages: u64,
+        #[serde(default, deserialize_with = "uint")]
+        pub appointments: u64,
+        #[serde(default, deserialize_with = "uint")]
+        pub outbox_rows: u64,
+        #[serde(default, deserialize_with = "uint")]
+        pub inbox_rows: u64,
+        #[serde(default, deserialize_with = "int")]
+        pub erased_at_ms: i64,
     }
 
     #[derive(Deserialize)]
@@ -1301,6 +1325,34 @@ impl Store for ConvexStore {
             )
             .await?;
         Ok(())
+    }
+
+    /// `conversations:erase`. Retried: a repeat after an applied first attempt finds no
+    /// conversation under the contact's phone any more and answers `NotFound`.
+    async fn erase_contact(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+    ) -> Result<EraseOutcome, StoreError> {
+        let mut args = key_args(key);
+        args["nowMs"] = json!(now_ms);
+        args["erasedEventJson"] =
+            json!(serde_json::to_string(&InboundEvent::unknown("erased")).map_err(invalid)?);
+        let out: wire::Erase = self
+            .mutation("conversations:erase", args, Retry::Idempotent)
+            .await?;
+        Ok(match out.status.as_str() {
+            "erased" => EraseOutcome::Erased(EraseReceipt {
+                conversation_id: out.conversation_id,
+                messages: out.messages,
+                appointments: out.appointments,
+                outbox_rows: out.outbox_rows,
+                inbox_rows: out.inbox_rows,
+                erased_at_ms: out.erased_at_ms,
+            }),
+            "busy" => EraseOutcome::Busy,
+            _ => EraseOutcome::NotFound,
+        })
     }
 
     /// `conversations:keyOf` (a query; retried).

@@ -23,10 +23,10 @@ use async_trait::async_trait;
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, LeadChange,
-    NewAppointment, NewMessage, NewReminder, NewWebhook, Once, OutboxRow, OutboxState, QueuedRow,
-    ReminderMessage, SendOutcome, SendRequest, StoredMessage, TOLD_META, TurnClaim, TurnCommit,
-    UNDELIVERED_META, UpcomingAppointment, merge_body,
+    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
+    Fallback, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, Once, OutboxRow,
+    OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest, StoredMessage, TOLD_META,
+    TurnClaim, TurnCommit, UNDELIVERED_META, UpcomingAppointment, merge_body,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),
@@ -264,6 +264,20 @@ pub trait Store: Send + Sync + 'static {
         toml: &str,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+
+    /// Erases a contact's personal data (issue 18, UU PDP), in one transaction that holds the
+    /// conversation's lease (an unexpired lease of a running turn gives
+    /// [`EraseOutcome::Busy`]; the version moves, so no turn commits over it): the messages'
+    /// texts and meta, the snapshot, name, lead fields and tags, the appointments (released:
+    /// status `erased`, notes cleared), the outbox bodies and recipients (pending rows fail as
+    /// `erased`), the inbox rows' raw payloads and events (pending ones done), the deliveries'
+    /// kept bodies. The contact's phone is replaced by `erased:<id>` everywhere, so a later
+    /// message from the number starts a new conversation. Row counts stay. One round trip.
+    async fn erase_contact(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+    ) -> Result<EraseOutcome, StoreError>;
 
     /// The key (workspace, contact) of the conversation with this id, or `None` when unknown
     /// (operators' routes name conversations by id). One round trip.

@@ -302,6 +302,31 @@ pub struct ConversationRecord {
     pub snapshot: Option<Value>,
 }
 
+/// What [`super::Store::erase_contact`] did: the receipt an operator keeps (UU PDP's right to
+/// erasure, issue 18). The counts are the rows whose content was erased; the rows themselves
+/// stay as counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EraseReceipt {
+    pub conversation_id: i64,
+    pub messages: u64,
+    pub appointments: u64,
+    pub outbox_rows: u64,
+    pub inbox_rows: u64,
+    /// ms since the Unix epoch.
+    pub erased_at_ms: i64,
+}
+
+/// Result of [`super::Store::erase_contact`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EraseOutcome {
+    /// Erased; the receipt.
+    Erased(EraseReceipt),
+    /// A turn holds the conversation's lease right now: nothing was erased; try again.
+    Busy,
+    /// No conversation of that contact.
+    NotFound,
+}
+
 /// Result of [`super::Store::commit_turn`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommitOutcome {

@@ -15,10 +15,10 @@ use rusqlite_migration::{M, Migrations};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, FailReason, Fallback, NewAppointment,
-    NewReminder, OutboxRow, OutboxState, QueuedRow, SendOutcome, Store, StoreError, StoredMessage,
-    TOLD_META, TurnClaim, TurnCommit, UNDELIVERED_META, UpcomingAppointment, merge_body,
-    model::RECENT_MESSAGES,
+    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
+    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, QueuedRow, SendOutcome, Store,
+    StoreError, StoredMessage, TOLD_META, TurnClaim, TurnCommit, UNDELIVERED_META,
+    UpcomingAppointment, merge_body, model::RECENT_MESSAGES,
 };
 use crate::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery, NewInboxItem,
@@ -815,6 +815,82 @@ fn fence_conversation_tx(
         ],
     )?;
     Ok(fenced > 0)
+}
+
+/// [`Store::erase_contact`] in one transaction.
+fn erase_contact_tx(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ConversationKey,
+    now_ms: i64,
+) -> Result<EraseOutcome, rusqlite::Error> {
+    let Some((id, lease_until)) = tx
+        .query_row(
+            "SELECT id, lease_until_ms FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
+            params![key.workspace_id, key.contact_phone],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)),
+        )
+        .optional()?
+    else {
+        return Ok(EraseOutcome::NotFound);
+    };
+    if lease_until.is_some_and(|until| until > now_ms) {
+        return Ok(EraseOutcome::Busy);
+    }
+    let erased_phone = format!("erased:{id}");
+    let erased_event =
+        serde_json::to_string(&InboundEvent::unknown("erased")).map_err(to_sql_err)?;
+    tx.execute(
+        "UPDATE deliveries SET original_body = NULL WHERE idempotency_key IN
+            (SELECT delivery_key FROM inbox WHERE workspace_id = ?1 AND contact_phone = ?2)",
+        params![key.workspace_id, key.contact_phone],
+    )?;
+    let inbox_rows = tx.execute(
+        "UPDATE inbox SET raw_json = '{}', contact_phone = ?4,
+            event_json = json_set(?3, '$.kind', kind, '$.event_type', event_type,
+                '$.contact_phone', ?4),
+            state = CASE state WHEN 'pending' THEN 'done' ELSE state END
+         WHERE workspace_id = ?1 AND contact_phone = ?2",
+        params![
+            key.workspace_id,
+            key.contact_phone,
+            erased_event,
+            erased_phone
+        ],
+    )?;
+    let messages = tx.execute(
+        "UPDATE messages SET text = NULL, meta_json = '{}' WHERE conversation_id = ?1",
+        params![id],
+    )?;
+    let outbox_rows = tx.execute(
+        "UPDATE outbox SET body = '', to_phone = ?2, fallback_json = NULL, updated_at_ms = ?3,
+            state = CASE state WHEN 'pending' THEN 'failed' ELSE state END,
+            error = CASE state WHEN 'pending' THEN 'erased' ELSE error END
+         WHERE conversation_id = ?1",
+        params![id, erased_phone, now_ms],
+    )?;
+    let appointments = tx.execute(
+        "UPDATE appointments SET notes = '', status = 'erased', updated_at_ms = ?2
+         WHERE conversation_id = ?1",
+        params![id, now_ms],
+    )?;
+    tx.execute(
+        "UPDATE conversations SET contact_phone = ?2, contact_name = NULL, snapshot_json = NULL,
+            flow_state = NULL, lead_score = NULL, lead_temperature = NULL, handoff_reason = NULL,
+            lead_status = NULL, tags_json = '[]', language = NULL, followup_due_ms = NULL,
+            kapso_conversation_id = NULL, lease_token = NULL, lease_until_ms = NULL,
+            version = version + 1, updated_at_ms = ?3
+         WHERE id = ?1",
+        params![id, erased_phone, now_ms],
+    )?;
+    let count = |n: usize| n as u64;
+    Ok(EraseOutcome::Erased(EraseReceipt {
+        conversation_id: id,
+        messages: count(messages),
+        appointments: count(appointments),
+        outbox_rows: count(outbox_rows),
+        inbox_rows: count(inbox_rows),
+        erased_at_ms: now_ms,
+    }))
 }
 
 /// [`Store::queue_due_followups`] in one transaction: for each conversation whose follow-up is
@@ -1996,6 +2072,24 @@ impl Store for SqliteStore {
                     params![ws, id, text, now_ms],
                 )
                 .map(|_| ())
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn erase_contact(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+    ) -> Result<EraseOutcome, StoreError> {
+        let key = key.clone();
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let out = erase_contact_tx(&tx, &key, now_ms)?;
+                tx.commit()?;
+                Ok(out)
             })
             .await
             .map_err(call_err)

@@ -120,6 +120,15 @@ impl Store for WrappedStore {
             .await
     }
 
+    async fn erase_contact(
+        &self,
+        key: &ConversationKey,
+        now_ms: i64,
+    ) -> Result<ari::store::EraseOutcome, StoreError> {
+        self.enter("erase_contact")?;
+        self.inner.erase_contact(key, now_ms).await
+    }
+
     async fn conversation_key(
         &self,
         conversation_id: i64,
