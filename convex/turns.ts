@@ -129,6 +129,8 @@ const newMessage = v.object({
       to: v.string(),
       // What to queue if it cannot be delivered (`store::Fallback` as JSON).
       fallbackJson: v.optional(v.string()),
+      // The reply as WhatsApp buttons or a list (issue 19): Meta's interactive object as JSON.
+      interactiveJson: v.optional(v.string()),
     }),
   ),
 });
@@ -282,6 +284,7 @@ export const commit = internalMutation({
           nextAttemptAtMs: claimedUntilMs,
           channel: "whatsapp",
           fallbackJson: m.send.fallbackJson,
+          interactiveJson: m.send.interactiveJson,
           createdAtMs: args.nowMs,
           updatedAtMs: args.nowMs,
         });

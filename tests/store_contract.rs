@@ -463,6 +463,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
             phone_number_id: "p".into(),
             to: "+6281234567890".into(),
             fallback: None,
+            interactive: None,
         }),
     }));
     TurnCommit {
@@ -504,6 +505,7 @@ fn commit_sends(
                 phone_number_id: "p".into(),
                 to: to.into(),
                 fallback,
+                interactive: None,
             }),
         }));
     commit

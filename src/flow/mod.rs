@@ -12,6 +12,7 @@
 //!   [`media`]: documents named by file names.
 //! - [`consent`]: opt-out and resume, whole messages only (issue 18).
 //! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
+//! - [`taps`]: the ids of ARI's own buttons and list rows (issue 19).
 //! - [`turn`]: input, output, effects and the persisted snapshot.
 
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod normalize;
 pub mod rebook;
 pub mod schedule;
 pub mod scoring;
+pub mod taps;
 pub mod text;
 pub mod turn;
 pub mod yesno;

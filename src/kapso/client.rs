@@ -215,6 +215,33 @@ impl KapsoClient {
             .await
     }
 
+    /// Sends an interactive message (reply buttons or a list; issue 19): `interactive` is Meta's
+    /// `interactive` object ([`super::interactive::Interactive::to_meta`]), sent as
+    /// `{"messaging_product":"whatsapp","recipient_type":"individual","to","type":"interactive",
+    /// "interactive":{..}}` (developers.facebook.com, "Interactive reply buttons messages").
+    /// Same endpoint, retries and errors as [`Self::send_text`]; WhatsApp only takes it inside
+    /// the 24 h window (131047 otherwise, like free text).
+    pub async fn send_interactive(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        interactive: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        let to_digits = digits_only(to);
+        let body = interactive["body"]["text"].as_str().unwrap_or_default();
+        validate(phone_number_id, &to_digits, body)?;
+        let payload = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to_digits,
+            "type": "interactive",
+            "interactive": interactive,
+        });
+        self.send_payload(phone_number_id, &to_digits, &payload, idempotency_key)
+            .await
+    }
+
     /// Posts a message payload and reads Kapso's message id from the answer.
     async fn send_payload(
         &self,

@@ -32,6 +32,7 @@
 
 mod client;
 mod error;
+pub mod interactive;
 pub mod outbox;
 
 pub use client::{
@@ -174,6 +175,44 @@ impl Sender {
                     template = name,
                     parameters = ?parameters.iter().map(|p| crate::telemetry::mask_text(p)).collect::<Vec<_>>(),
                     "dry-run: template message not sent (no Kapso API key)"
+                );
+                Ok(SentMessage {
+                    message_id: format!("{DRY_RUN_PREFIX}{idempotency_key}"),
+                    attempts: 0,
+                    dry_run: true,
+                })
+            }
+        }
+    }
+
+    /// Sends (or, dry, logs as text with its ids: [`interactive::as_text`]) an interactive
+    /// message; see [`KapsoClient::send_interactive`].
+    ///
+    /// # Errors
+    /// As [`KapsoClient::send_interactive`]; dry-run only returns [`SendError::InvalidRequest`].
+    pub async fn send_interactive(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        interactive: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        match self {
+            Sender::Live(client) => {
+                client
+                    .send_interactive(phone_number_id, to, interactive, idempotency_key)
+                    .await
+            }
+            Sender::DryRun => {
+                let to_digits = digits_only(to);
+                let text = interactive::as_text(interactive);
+                client::validate(phone_number_id, &to_digits, &text)?;
+                tracing::info!(
+                    phone_number_id,
+                    to = %crate::telemetry::mask_phone(&to_digits),
+                    idempotency_key,
+                    body = %crate::telemetry::mask_text(&text),
+                    "dry-run: interactive message not sent (no Kapso API key)"
                 );
                 Ok(SentMessage {
                     message_id: format!("{DRY_RUN_PREFIX}{idempotency_key}"),

@@ -275,16 +275,19 @@ impl OutboxSender {
                 }
                 Err(_) => Err(super::SendError::InvalidRequest("malformed template row")),
             },
-            _ => {
-                self.sender
-                    .send_text(
-                        &row.phone_number_id,
-                        &row.to,
-                        &row.body,
-                        &row.idempotency_key,
-                    )
-                    .await
-            }
+            _ => match row.interactive.as_deref() {
+                Some(interactive) => self.send_interactive(&row, interactive).await,
+                None => {
+                    self.sender
+                        .send_text(
+                            &row.phone_number_id,
+                            &row.to,
+                            &row.body,
+                            &row.idempotency_key,
+                        )
+                        .await
+                }
+            },
         };
         let now = now_ms();
         let (outcome, proceed, label) = match result {
@@ -312,6 +315,44 @@ impl OutboxSender {
         };
         metrics::counter!(names::OUTBOX_SENDS, "outcome" => label).increment(1);
         self.record(&row, outcome, now).await && proceed
+    }
+
+    /// Sends a row's interactive message (issue 19); when WhatsApp refuses it for good for any
+    /// reason but the closed 24 h window (an unsupported type, a parameter it rejects: the text
+    /// would not pass 131047 either), the row's body, its text fallback, goes instead, under
+    /// the key `<row key>-text` (the refused request's key may be remembered with its refusal).
+    /// Counted in `ari_interactive_sends_total{outcome}` (`sent`, `text_fallback`).
+    async fn send_interactive(
+        &self,
+        row: &OutboxRow,
+        interactive: &str,
+    ) -> Result<super::SentMessage, SendError> {
+        let sent = match serde_json::from_str::<serde_json::Value>(interactive) {
+            Ok(meta) => {
+                self.sender
+                    .send_interactive(&row.phone_number_id, &row.to, &meta, &row.idempotency_key)
+                    .await
+            }
+            Err(_) => Err(SendError::InvalidRequest("malformed interactive row")),
+        };
+        match sent {
+            Err(e) if !e.is_retryable() && e.code() != Some(CODE_WINDOW_CLOSED) => {
+                tracing::warn!(outbox_id = row.id, to = %mask_phone(&row.to), error = %e,
+                    "interactive message refused; its text goes instead");
+                metrics::counter!(names::INTERACTIVE_SENDS, "outcome" => "text_fallback")
+                    .increment(1);
+                let key = format!("{}-text", row.idempotency_key);
+                self.sender
+                    .send_text(&row.phone_number_id, &row.to, &row.body, &key)
+                    .await
+            }
+            other => {
+                if other.is_ok() {
+                    metrics::counter!(names::INTERACTIVE_SENDS, "outcome" => "sent").increment(1);
+                }
+                other
+            }
+        }
     }
 
     /// A transient failure: retried later (the conversation's later rows wait), or, past the
@@ -445,6 +486,7 @@ mod tests {
             error: None,
             reason: None,
             queued_at_ms,
+            interactive: None,
         }
     }
 

@@ -579,7 +579,8 @@ impl Simulator {
         // Rows to other numbers are consultant messages, not replies to the lead.
         let (replies, notices): (Vec<_>, Vec<_>) =
             new_rows.partition(|o| o.to == self.key.contact_phone);
-        let mut replies: Vec<String> = replies.into_iter().map(|o| o.body.clone()).collect();
+        // Buttons and lists read as their text with the choices' ids (issue 19).
+        let mut replies: Vec<String> = replies.into_iter().map(shown_as_text).collect();
         // A consultant's turn: what went back to the consultant's number.
         replies.append(&mut self.side_replies);
         let notified: Vec<String> = notices.iter().map(|o| o.to.clone()).collect();
@@ -739,6 +740,18 @@ impl Simulator {
             fields,
         })
     }
+}
+
+/// An outbox row as the transcript shows it: the text, or an interactive message's body with
+/// its buttons or rows and their ids ([`crate::kapso::interactive::as_text`]).
+fn shown_as_text(row: &crate::store::OutboxRow) -> String {
+    row.interactive
+        .as_deref()
+        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+        .map_or_else(
+            || row.body.clone(),
+            |i| crate::kapso::interactive::as_text(&i),
+        )
 }
 
 /// What a lead action sends, owned (a tap is resolved first).

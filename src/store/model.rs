@@ -124,6 +124,10 @@ pub struct SendRequest {
     pub to: String,
     /// What to queue if it cannot be delivered (kept with the outbox row).
     pub fallback: Option<Fallback>,
+    /// The same reply as an interactive message (issue 19): Meta's `interactive` object as JSON
+    /// ([`crate::kapso::interactive::Interactive::to_meta`]), kept with the outbox row; the
+    /// message's text is its fallback, sent when WhatsApp refuses the interactive form.
+    pub interactive: Option<String>,
 }
 
 /// What the outbox queues, in the same write, when a row fails for good (issue 20): the
@@ -487,6 +491,9 @@ pub struct OutboxRow {
     /// When the row was queued, or last requeued by an admin (ms since the Unix epoch): the
     /// outbox's age cap (`--outbox-max-age-minutes`) counts from here.
     pub queued_at_ms: i64,
+    /// A `whatsapp` row sent as an interactive message (issue 19): Meta's `interactive` object
+    /// as JSON; `body` is then its text fallback. `None` for every other row.
+    pub interactive: Option<String>,
 }
 
 /// What happened to one delivery attempt of an outbox row.

@@ -229,6 +229,13 @@ const MIGRATIONS: &[M<'static>] = &[
         WHERE once_key IS NOT NULL;
     "#,
     ),
+    M::up(
+        r#"
+    -- Issue 19: a reply sent as WhatsApp buttons or a list (Meta's interactive object as JSON);
+    -- the row's body is its text fallback.
+    ALTER TABLE outbox ADD COLUMN interactive_json TEXT;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -537,7 +544,7 @@ const INBOX_COLUMNS: &str =
     "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
 
 /// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
-const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel, reason, COALESCE(queued_at_ms, created_at_ms)";
+const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel, reason, COALESCE(queued_at_ms, created_at_ms), interactive_json";
 
 fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> {
     let state: String = row.get(6)?;
@@ -578,6 +585,7 @@ fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> 
             })?),
         },
         queued_at_ms: row.get(13)?,
+        interactive: row.get(14)?,
     })
 }
 
@@ -876,8 +884,8 @@ fn insert_messages_tx(
         let mut insert_outbox = tx.prepare_cached(&format!(
             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
                 to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms,
-                fallback_json)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9)
+                fallback_json, interactive_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9, ?10)
              RETURNING {OUTBOX_COLUMNS}"
         ))?;
         for (n, m) in commit.messages.iter().enumerate() {
@@ -904,7 +912,8 @@ fn insert_messages_tx(
                         m.text.as_deref().unwrap_or_default(),
                         commit.now_ms,
                         claimed_until,
-                        fallback_json(send.fallback.as_ref())?
+                        fallback_json(send.fallback.as_ref())?,
+                        send.interactive
                     ],
                     row_to_outbox,
                 )?;

@@ -44,6 +44,7 @@ mod booking;
 mod debounce;
 mod effects;
 mod extraction;
+mod interactive;
 mod knowledge;
 mod notices;
 mod plan;

@@ -311,6 +311,7 @@ fn consultant_notice(
             phone_number_id: pnid.clone(),
             to: to.to_string(),
             fallback,
+            interactive: None,
         }),
     }
 }

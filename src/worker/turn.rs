@@ -161,6 +161,7 @@ impl<'a> Turn<'a> {
             phone_number_id: pnid.clone(),
             to: key.contact_phone.clone(),
             fallback: None,
+            interactive: None,
         });
         Turn {
             deps,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use super::model::{FlowConfig, Lexicon, Locale, ReminderTexts};
+use super::model::{FlowConfig, InteractiveLabels, Lexicon, Locale, ReminderTexts};
 use super::validate::validate;
 
 /// File name of the default flow inside the config directory.
@@ -472,6 +472,11 @@ pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
     if let Ok(toml::Value::Table(reminders)) = toml::Value::try_from(ReminderTexts::default()) {
         for key in reminders.keys() {
             out.insert(format!("reminders.{key}"));
+        }
+    }
+    if let Ok(toml::Value::Table(labels)) = toml::Value::try_from(InteractiveLabels::default()) {
+        for key in labels.keys() {
+            out.insert(format!("interactive.{key}"));
         }
     }
     out.insert("consent.opted_out".into());
