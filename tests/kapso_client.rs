@@ -513,6 +513,7 @@ async fn send_template_posts_the_meta_template_shape() {
             "consultation_reminder",
             "id",
             &["Kamis, 26 November 2026".into(), "09:00 WIB".into()],
+            &[],
             "ari-reminder-7-reminder_24h-0",
         )
         .await

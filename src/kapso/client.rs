@@ -184,7 +184,10 @@ impl KapsoClient {
 
     /// Sends an approved WhatsApp template message (the only kind WhatsApp accepts outside the
     /// 24 h window after the lead's last message): `name` and `language` (e.g. `id`) as
-    /// approved at Meta, `parameters` filling the body's `{{1}}`, `{{2}}`, ... in order. Same
+    /// approved at Meta, `parameters` filling the body's `{{1}}`, `{{2}}`, ... in order,
+    /// `buttons` the payloads of its quick-reply buttons by index (issue 19: a
+    /// `{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"payload",
+    /// "payload":..}]}` component each; Meta, "Template messages"). Same
     /// endpoint, retries and errors as [`Self::send_text`].
     pub async fn send_template(
         &self,
@@ -193,6 +196,7 @@ impl KapsoClient {
         name: &str,
         language: &str,
         parameters: &[String],
+        buttons: &[String],
         idempotency_key: &str,
     ) -> Result<SentMessage, SendError> {
         let to_digits = digits_only(to);
@@ -201,6 +205,11 @@ impl KapsoClient {
             .iter()
             .map(|p| json!({"type": "text", "text": p}))
             .collect();
+        let mut components = vec![json!({ "type": "body", "parameters": params })];
+        components.extend(buttons.iter().enumerate().map(|(i, payload)| {
+            json!({"type": "button", "sub_type": "quick_reply", "index": i.to_string(),
+                "parameters": [{"type": "payload", "payload": payload}]})
+        }));
         let payload = json!({
             "messaging_product": "whatsapp",
             "to": to_digits,
@@ -208,7 +217,7 @@ impl KapsoClient {
             "template": {
                 "name": name,
                 "language": { "code": language },
-                "components": [{ "type": "body", "parameters": params }],
+                "components": components,
             },
         });
         self.send_payload(phone_number_id, &to_digits, &payload, idempotency_key)

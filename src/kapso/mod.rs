@@ -150,6 +150,7 @@ impl Sender {
         name: &str,
         language: &str,
         parameters: &[String],
+        buttons: &[String],
         idempotency_key: &str,
     ) -> Result<SentMessage, SendError> {
         match self {
@@ -161,6 +162,7 @@ impl Sender {
                         name,
                         language,
                         parameters,
+                        buttons,
                         idempotency_key,
                     )
                     .await

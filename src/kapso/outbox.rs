@@ -36,6 +36,9 @@ struct TemplateBody {
     language: String,
     #[serde(default)]
     parameters: Vec<String>,
+    /// Quick-reply payload ids by button index (issue 19).
+    #[serde(default)]
+    buttons: Vec<String>,
 }
 
 /// How long a claimed row belongs to this sender before another may retry it (ms). Longer than
@@ -269,6 +272,7 @@ impl OutboxSender {
                             &t.name,
                             &t.language,
                             &t.parameters,
+                            &t.buttons,
                             &row.idempotency_key,
                         )
                         .await

@@ -1220,7 +1220,8 @@ impl Store for ConvexStore {
             .iter()
             .map(|m| {
                 json!({"to": m.to, "body": m.body, "channel": m.channel.as_str(),
-                       "fallbackJson": fallback_json(m.fallback.as_ref())})
+                       "fallbackJson": fallback_json(m.fallback.as_ref()),
+                       "interactiveJson": m.interactive})
             })
             .collect();
         let out: wire::Reminder = self

@@ -590,6 +590,9 @@ pub struct ReminderMessage {
     /// What to queue if it cannot be delivered (the lead's template reminder outside the
     /// window; the consultant's notice fallbacks).
     pub fallback: Option<Fallback>,
+    /// The lead's reminder as reply buttons (issue 19; Meta's interactive object as JSON),
+    /// `body` being its text fallback.
+    pub interactive: Option<String>,
 }
 
 /// One reminder to record: its messages go out through the outbox.

@@ -1803,8 +1803,8 @@ impl Store for SqliteStore {
                         &format!(
                             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
                                 to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms, channel,
-                                fallback_json)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9, ?10)
+                                fallback_json, interactive_json)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9, ?10, ?11)
                              RETURNING {OUTBOX_COLUMNS}"
                         ),
                         params![
@@ -1817,7 +1817,8 @@ impl Store for SqliteStore {
                             claimed_until,
                             reminder.now_ms,
                             m.channel.as_str(),
-                            fallback_json(m.fallback.as_ref())?
+                            fallback_json(m.fallback.as_ref())?,
+                            m.interactive
                         ],
                         row_to_outbox,
                     )?;

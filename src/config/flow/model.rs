@@ -683,6 +683,13 @@ pub struct TemplateRef {
     pub name: String,
     /// Language code, e.g. `id` or `en_US`.
     pub language: String,
+    /// The payload ids of the template's quick-reply buttons, by button index (issue 19): sent
+    /// as `{"type":"button","sub_type":"quick_reply","index":"<i>","parameters":[{"type":
+    /// "payload","payload":<id>}]}` components and returned as the tapped button's id. For
+    /// `scheduling.reminder_template`: `ari:reminder:attend`, `ari:reminder:reschedule`,
+    /// `ari:reminder:cancel` in the template's button order. Empty: none sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
 }
 
 fn default_cancel_phrases() -> Vec<String> {
