@@ -303,3 +303,133 @@ async fn an_interactive_send_refused_for_its_type_goes_as_its_text() {
     assert_eq!(days.kind, "text");
     assert!(days.body.contains("Hari apa"), "{}", days.body);
 }
+
+/// Reminders inside the 24 h window carry "Hadir" / "Ganti jadwal" / "Batal" (the whole
+/// pipeline in one process: ari simulate's library, SQLite, the dry-run sender; the outbox row
+/// holds the exact interactive object the live sender posts, see tests/kapso_client.rs), and
+/// a tap on "Ganti jadwal" starts the move, "Batal" cancels.
+#[tokio::test]
+async fn a_reminder_has_buttons_and_its_taps_reschedule_or_cancel() {
+    use ari::simulate::{Action, Script, Simulator};
+    use ari::store::{ConversationKey, Store, sqlite::SqliteStore};
+    use chrono::{Duration, TimeZone, Utc};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = Script::load(&root.join("tests/fixtures/dialogues/hot-lead-books.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("rem.db")).await.unwrap());
+    let start = script.now.with_timezone(&Utc);
+    let phone = script.contact.phone.clone();
+    let mut sim = Simulator::with_store(
+        Arc::clone(&store),
+        &root.join("state-machines"),
+        &phone,
+        None,
+        Default::default(),
+        start,
+    )
+    .await
+    .unwrap();
+    for (i, text) in script.lead_texts().iter().enumerate() {
+        sim.say(text, start + Duration::minutes(i as i64))
+            .await
+            .unwrap();
+    }
+    let wib = |d: u32, h: u32, m: u32| {
+        chrono_tz::Asia::Jakarta
+            .with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    sim.say("oke kak, sampai ketemu kamis", wib(25, 8, 0))
+        .await
+        .unwrap();
+    assert_eq!(sim.remind(wib(25, 9, 0)).await.unwrap(), 1);
+    let key = ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: phone.clone(),
+    };
+    let outbox = store.conversation_outbox(&key).await.unwrap();
+    let reminder = outbox
+        .iter()
+        .find(|o| o.idempotency_key.starts_with("ari-reminder-") && o.to == phone)
+        .unwrap();
+    let interactive: Value =
+        serde_json::from_str(reminder.interactive.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        interactive,
+        json!({"type": "button", "body": {"text": reminder.body},
+            "action": {"buttons": [
+                {"type": "reply", "reply": {"id": "ari:reminder:attend", "title": "Hadir"}},
+                {"type": "reply", "reply": {"id": "ari:reminder:reschedule", "title": "Ganti jadwal"}},
+                {"type": "reply", "reply": {"id": "ari:reminder:cancel", "title": "Batal"}}]}})
+    );
+    // The consultant's reminder is text.
+    assert!(
+        outbox
+            .iter()
+            .filter(|o| o.idempotency_key.starts_with("ari-reminder-") && o.to != phone)
+            .all(|o| o.interactive.is_none())
+    );
+
+    // "Hadir" is passed to the consultant; "Ganti jadwal" starts the move.
+    let attend = Action::Tap {
+        button: Some("Hadir".into()),
+        row: None,
+    };
+    let t = sim.act(&attend, None, wib(25, 9, 5)).await.unwrap();
+    assert_eq!(t.state.as_deref(), Some("handoff"));
+    let move_it = Action::Tap {
+        button: Some("ari:reminder:reschedule".into()),
+        row: None,
+    };
+    let t = sim.act(&move_it, None, wib(25, 9, 10)).await.unwrap();
+    assert_eq!(t.state.as_deref(), Some("scheduling"), "{:?}", t.replies);
+    // The move by taps alone: the first day, its first time, "Konfirmasi".
+    let row = |n: usize| Action::Tap {
+        button: None,
+        row: Some(n),
+    };
+    sim.act(&row(1), None, wib(25, 9, 11)).await.unwrap();
+    sim.act(&row(1), None, wib(25, 9, 12)).await.unwrap();
+    let confirm = Action::Tap {
+        button: Some("Konfirmasi".into()),
+        row: None,
+    };
+    let t = sim.act(&confirm, None, wib(25, 9, 13)).await.unwrap();
+    assert_eq!(t.state.as_deref(), Some("handoff"), "{:?}", t.replies);
+    let booked: Vec<_> = store
+        .conversation_appointments(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.status == "booked")
+        .collect();
+    assert_eq!(booked.len(), 1);
+    // Its 09:00 is the booking being moved: the first free time is 10:00.
+    assert_eq!(
+        booked[0].starts_at_ms,
+        wib(26, 10, 0).timestamp_millis(),
+        "{booked:?}"
+    );
+    // The new slot's 2 h reminder, then its "Batal".
+    assert!(sim.remind(wib(26, 8, 0)).await.unwrap() >= 1);
+    let cancel = Action::Tap {
+        button: Some("Batal".into()),
+        row: None,
+    };
+    let t = sim.act(&cancel, None, wib(26, 8, 5)).await.unwrap();
+    assert!(
+        t.replies.iter().any(|r| r.to_lowercase().contains("batal")),
+        "{:?}",
+        t.replies
+    );
+    let appointments = store.conversation_appointments(&key).await.unwrap();
+    assert!(
+        appointments.iter().all(|a| a.status == "cancelled"),
+        "{appointments:?}"
+    );
+}
