@@ -83,7 +83,7 @@ impl Chat {
     }
 
     /// A hot lead with everything said, up to the booking offer.
-    async fn to_offer(&mut self) -> Accepted {
+    async fn up_to_offer(&mut self) -> Accepted {
         self.text("Halo kak, saya Budi Santoso, email budi.santoso@gmail.com, IELTS 7.0, budget 800 juta, mau S2 Data Science ke Inggris mulai 2027")
             .await;
         self.text("paspor ada, CV ada, transkrip ada, sertifikat IELTS juga ada kak")
@@ -120,7 +120,7 @@ fn day_title(id: &str) -> String {
 #[tokio::test]
 async fn a_lead_books_with_taps_alone_and_every_step_is_an_exact_interactive_payload() {
     let mut chat = Chat::start(MockKapso::start().await);
-    let offer = chat.to_offer().await;
+    let offer = chat.up_to_offer().await;
     assert_envelope(&offer);
     let body = offer.payload["interactive"]["body"]["text"].clone();
     assert!(body.as_str().unwrap().contains("Budi Santoso"), "{body}");
@@ -240,7 +240,7 @@ async fn a_lead_books_with_taps_alone_and_every_step_is_an_exact_interactive_pay
 #[tokio::test]
 async fn change_time_goes_back_to_the_days_and_typed_text_still_works() {
     let mut chat = Chat::start(MockKapso::start().await);
-    chat.to_offer().await;
+    chat.up_to_offer().await;
     // Typed "mau" answers the buttons' question.
     let days = chat.text("mau kak").await;
     assert_eq!(days.payload["interactive"]["type"], "list");
@@ -283,7 +283,7 @@ async fn an_interactive_send_refused_for_its_type_goes_as_its_text() {
         None,
     );
     let mut chat = Chat::start(mock);
-    let offer = chat.to_offer().await;
+    let offer = chat.up_to_offer().await;
     assert_eq!(offer.kind, "text");
     assert!(offer.body.contains("jadwalkan"), "{}", offer.body);
     assert!(

@@ -510,10 +510,12 @@ async fn send_template_posts_the_meta_template_shape() {
         .send_template(
             PNID,
             "+6281234567890",
-            "consultation_reminder",
-            "id",
-            &["Kamis, 26 November 2026".into(), "09:00 WIB".into()],
-            &[],
+            &ari::kapso::Template {
+                name: "consultation_reminder",
+                language: "id",
+                parameters: &["Kamis, 26 November 2026".into(), "09:00 WIB".into()],
+                buttons: &[],
+            },
             "ari-reminder-7-reminder_24h-0",
         )
         .await
@@ -595,13 +597,15 @@ async fn send_template_carries_quick_reply_payloads_by_index() {
         .send_template(
             PNID,
             "+6281234567890",
-            "consultation_reminder",
-            "id",
-            &["Kamis".into()],
-            &[
-                "ari:reminder:attend".into(),
-                "ari:reminder:reschedule".into(),
-            ],
+            &ari::kapso::Template {
+                name: "consultation_reminder",
+                language: "id",
+                parameters: &["Kamis".into()],
+                buttons: &[
+                    "ari:reminder:attend".into(),
+                    "ari:reminder:reschedule".into(),
+                ],
+            },
             "k",
         )
         .await

@@ -193,12 +193,15 @@ impl KapsoClient {
         &self,
         phone_number_id: &str,
         to: &str,
-        name: &str,
-        language: &str,
-        parameters: &[String],
-        buttons: &[String],
+        template: &super::Template<'_>,
         idempotency_key: &str,
     ) -> Result<SentMessage, SendError> {
+        let super::Template {
+            name,
+            language,
+            parameters,
+            buttons,
+        } = *template;
         let to_digits = digits_only(to);
         validate(phone_number_id, &to_digits, name)?;
         let params: Vec<_> = parameters

@@ -45,6 +45,21 @@ pub use reqwest::Url;
 /// Prefix of the synthetic message ids returned by [`Sender::DryRun`]: `dry-run:<idempotency key>`.
 pub const DRY_RUN_PREFIX: &str = "dry-run:";
 
+/// An approved template message to send: its name and language code as approved at Meta, the
+/// body's `{{1}}`, `{{2}}`... in order, and the payloads of its quick-reply buttons by index
+/// (issue 19; empty: none).
+#[derive(Debug, Clone, Copy)]
+pub struct Template<'a> {
+    /// As approved at Meta.
+    pub name: &'a str,
+    /// Language code (`id`, `en_US`).
+    pub language: &'a str,
+    /// Body variables.
+    pub parameters: &'a [String],
+    /// Quick-reply payloads by button index.
+    pub buttons: &'a [String],
+}
+
 /// A message Kapso accepted (or, in dry-run, pretended to).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMessage {
@@ -147,24 +162,16 @@ impl Sender {
         &self,
         phone_number_id: &str,
         to: &str,
-        name: &str,
-        language: &str,
-        parameters: &[String],
-        buttons: &[String],
+        template: &Template<'_>,
         idempotency_key: &str,
     ) -> Result<SentMessage, SendError> {
+        let Template {
+            name, parameters, ..
+        } = *template;
         match self {
             Sender::Live(client) => {
                 client
-                    .send_template(
-                        phone_number_id,
-                        to,
-                        name,
-                        language,
-                        parameters,
-                        buttons,
-                        idempotency_key,
-                    )
+                    .send_template(phone_number_id, to, template, idempotency_key)
                     .await
             }
             Sender::DryRun => {

@@ -269,10 +269,12 @@ impl OutboxSender {
                         .send_template(
                             &row.phone_number_id,
                             &row.to,
-                            &t.name,
-                            &t.language,
-                            &t.parameters,
-                            &t.buttons,
+                            &super::Template {
+                                name: &t.name,
+                                language: &t.language,
+                                parameters: &t.parameters,
+                                buttons: &t.buttons,
+                            },
                             &row.idempotency_key,
                         )
                         .await
