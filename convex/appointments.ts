@@ -270,6 +270,8 @@ export const recordReminder = internalMutation({
         body: v.string(),
         channel: v.optional(v.string()),
         fallbackJson: v.optional(v.string()),
+        // The lead's reminder as reply buttons (issue 19): Meta's interactive object as JSON.
+        interactiveJson: v.optional(v.string()),
       }),
     ),
     phoneNumberId: v.string(),
@@ -335,6 +337,7 @@ export const recordReminder = internalMutation({
         nextAttemptAtMs: claimedUntilMs,
         channel,
         fallbackJson: m.fallbackJson,
+        interactiveJson: m.interactiveJson,
         createdAtMs: args.nowMs,
         updatedAtMs: args.nowMs,
       });

@@ -137,6 +137,9 @@ export default defineSchema({
     // What to queue when it fails for good (`store::Fallback` as JSON): the template version,
     // the team's copy, the CRM event. See `model/fallback.ts`.
     fallbackJson: v.optional(v.string()),
+    // A reply sent as WhatsApp buttons or a list (issue 19): Meta's interactive object as JSON;
+    // `body` is its text fallback.
+    interactiveJson: v.optional(v.string()),
     // Keeps rows of this key to one per conversation and window (`store::Once`).
     onceKey: v.optional(v.string()),
     createdAtMs: v.number(),

@@ -131,6 +131,8 @@ const newMessage = v.object({
       fallbackJson: v.optional(v.string()),
       // `whatsapp` (the text) or `whatsapp_template` (the text is the template body JSON).
       channel: v.optional(v.string()),
+      // The reply as WhatsApp buttons or a list (issue 19): Meta's interactive object as JSON.
+      interactiveJson: v.optional(v.string()),
     }),
   ),
 });
@@ -286,6 +288,7 @@ export const commit = internalMutation({
           nextAttemptAtMs: claimedUntilMs,
           channel: m.send.channel ?? "whatsapp",
           fallbackJson: m.send.fallbackJson,
+          interactiveJson: m.send.interactiveJson,
           createdAtMs: args.nowMs,
           updatedAtMs: args.nowMs,
         });

@@ -60,6 +60,9 @@ pub mod names {
     pub const INBOX_DEPTH: &str = "ari_inbox_depth";
     /// Counter: outbox delivery attempts by `outcome` (sent, dry_run, retry, failed).
     pub const OUTBOX_SENDS: &str = "ari_outbox_sends_total";
+    /// Counter: interactive messages (buttons, lists; issue 19) by `outcome`: `sent`, or
+    /// `text_fallback` (WhatsApp refused the interactive form; its text went instead).
+    pub const INTERACTIVE_SENDS: &str = "ari_interactive_sends_total";
     /// Counter: outbox rows failed for good, by `channel` (whatsapp, whatsapp_template,
     /// webhook) and `reason` (rejected, window_closed, max_attempts, max_age, reported_failed,
     /// no_crm): the dead letters `GET /admin/outbox?state=failed` lists.

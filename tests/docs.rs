@@ -171,3 +171,38 @@ fn the_readme_template_section_matches_the_config_keys() {
         "README.md still says templates are not supported"
     );
 }
+
+/// Issue 19: the README's buttons-and-lists section names every id ARI's buttons and rows
+/// send, and every `[interactive]` label key is the shipped flow's.
+#[test]
+fn the_readme_shows_the_interactive_ids() {
+    let readme = readme();
+    let section = section(
+        &readme,
+        "### Buttons and lists (WhatsApp interactive messages)",
+    );
+    for id in [
+        ari::flow::taps::OFFER_YES,
+        ari::flow::taps::OFFER_NO,
+        ari::flow::taps::CONFIRM_YES,
+        ari::flow::taps::CONFIRM_NO,
+        ari::flow::taps::REMINDER_ATTEND,
+        ari::flow::taps::REMINDER_RESCHEDULE,
+        ari::flow::taps::REMINDER_CANCEL,
+        "ari:day:",
+        "ari:more:",
+    ] {
+        assert!(section.contains(id), "README.md does not show {id}");
+    }
+    let labels = ari::config::flow::InteractiveLabels::default();
+    for title in [
+        &labels.offer_yes,
+        &labels.confirm_change,
+        &labels.more_times,
+    ] {
+        assert!(
+            section.contains(title.as_str()),
+            "README.md does not show {title}"
+        );
+    }
+}

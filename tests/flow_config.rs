@@ -198,12 +198,14 @@ fn the_team_number_and_the_templates_are_checked() {
     cfg.handoff.consultant_template = Some(TemplateRef {
         name: "ari_consultant_notice".into(),
         language: "id".into(),
+        quick_replies: Vec::new(),
     });
     assert!(problems(&cfg).is_empty(), "{:?}", problems(&cfg));
     cfg.handoff.fallback_whatsapp = Some("081299990000".into());
     cfg.handoff.relay_template = Some(TemplateRef {
         name: " ".into(),
         language: "id".into(),
+        quick_replies: Vec::new(),
     });
     let p = problems(&cfg);
     assert!(

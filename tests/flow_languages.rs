@@ -156,3 +156,36 @@ fn a_lexicon_entry_that_maps_to_another_entry_is_refused() {
         "{out}"
     );
 }
+
+/// Issue 19: `check-config` holds every language's button and list labels to WhatsApp's
+/// limits (button 20 characters, row title 24, description 72 once filled).
+#[test]
+fn check_config_refuses_interactive_labels_over_whatsapp_limits() {
+    let dir = copy_with("languages/en.toml", |t| {
+        t.replace(
+            "offer_yes = \"Yes, book it\"",
+            "offer_yes = \"Yes please, book it for me\"",
+        )
+        .replace(
+            "time_description = \"{duration} minutes with {consultant_name}\"",
+            "time_description = \"{duration} minutes with {consultant_name}, our senior study-abroad consultant for the UK and Australia\"",
+        )
+    });
+    let (code, out) = check_config(dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("interactive.offer_yes: 26 characters"),
+        "{out}"
+    );
+    assert!(out.contains("interactive.time_description"), "{out}");
+    assert!(out.contains("en.toml"), "{out}");
+    // Two buttons of one message with one title.
+    let dir = copy_with("ari.toml", |t| {
+        t.replace("offer_no = \"Nanti dulu\"", "offer_no = \"Ya, jadwalkan\"")
+    });
+    let (code, out) = check_config(dir.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("interactive.offer_no"), "{out}");
+    let (code, out) = check_config(&shipped());
+    assert_eq!(code, 0, "{out}");
+}

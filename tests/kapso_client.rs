@@ -510,12 +510,105 @@ async fn send_template_posts_the_meta_template_shape() {
         .send_template(
             PNID,
             "+6281234567890",
-            "consultation_reminder",
-            "id",
-            &["Kamis, 26 November 2026".into(), "09:00 WIB".into()],
+            &ari::kapso::Template {
+                name: "consultation_reminder",
+                language: "id",
+                parameters: &["Kamis, 26 November 2026".into(), "09:00 WIB".into()],
+                buttons: &[],
+            },
             "ari-reminder-7-reminder_24h-0",
         )
         .await
         .unwrap();
     assert_eq!(sent.message_id, "wamid.TEMPLATE1");
+}
+
+/// Issue 19: a reminder's buttons go as Meta's interactive message, exactly.
+#[tokio::test]
+async fn send_interactive_posts_the_meta_interactive_shape() {
+    let server = MockServer::start().await;
+    let buttons = ari::scheduling::choices::reminder(
+        "Reminder: konsultasi kakak besok",
+        &ari::config::flow::InteractiveLabels::default(),
+    )
+    .unwrap()
+    .to_meta();
+    Mock::given(method("POST"))
+        .and(path(SEND_PATH))
+        .and(header("Idempotency-Key", "ari-reminder-7-reminder_24h-0"))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "6281234567890",
+            "type": "interactive",
+            "interactive": {
+                "type": "button",
+                "body": {"text": "Reminder: konsultasi kakak besok"},
+                "action": {"buttons": [
+                    {"type": "reply", "reply": {"id": "ari:reminder:attend", "title": "Hadir"}},
+                    {"type": "reply", "reply": {"id": "ari:reminder:reschedule", "title": "Ganti jadwal"}},
+                    {"type": "reply", "reply": {"id": "ari:reminder:cancel", "title": "Batal"}},
+                ]},
+            },
+        })))
+        .respond_with(accepted("wamid.BUTTONS1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sent = client(&server, fast_policy())
+        .send_interactive(
+            PNID,
+            "+6281234567890",
+            &buttons,
+            "ari-reminder-7-reminder_24h-0",
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.message_id, "wamid.BUTTONS1");
+}
+
+/// Issue 19: a template's quick-reply buttons get their configured payload ids by index.
+#[tokio::test]
+async fn send_template_carries_quick_reply_payloads_by_index() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SEND_PATH))
+        .and(body_json(json!({
+            "messaging_product": "whatsapp",
+            "to": "6281234567890",
+            "type": "template",
+            "template": {
+                "name": "consultation_reminder",
+                "language": { "code": "id" },
+                "components": [
+                    { "type": "body", "parameters": [{ "type": "text", "text": "Kamis" }]},
+                    { "type": "button", "sub_type": "quick_reply", "index": "0",
+                      "parameters": [{"type": "payload", "payload": "ari:reminder:attend"}]},
+                    { "type": "button", "sub_type": "quick_reply", "index": "1",
+                      "parameters": [{"type": "payload", "payload": "ari:reminder:reschedule"}]},
+                ],
+            },
+        })))
+        .respond_with(accepted("wamid.TEMPLATE2"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sent = client(&server, fast_policy())
+        .send_template(
+            PNID,
+            "+6281234567890",
+            &ari::kapso::Template {
+                name: "consultation_reminder",
+                language: "id",
+                parameters: &["Kamis".into()],
+                buttons: &[
+                    "ari:reminder:attend".into(),
+                    "ari:reminder:reschedule".into(),
+                ],
+            },
+            "k",
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.message_id, "wamid.TEMPLATE2");
 }

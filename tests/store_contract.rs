@@ -464,6 +464,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
             to: "+6281234567890".into(),
             fallback: None,
             channel: Channel::Whatsapp,
+            interactive: None,
         }),
     }));
     TurnCommit {
@@ -506,9 +507,41 @@ fn commit_sends(
                 to: to.into(),
                 fallback,
                 channel: Channel::Whatsapp,
+                interactive: None,
             }),
         }));
     commit
+}
+
+/// Issue 19: a reply sent as buttons keeps its interactive message on its outbox row (the
+/// row's body its text), in the commit's rows and when read back; a reminder's too.
+async fn an_interactive_reply_keeps_its_message_on_its_row(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("i1", vec![message("p", "w1", "mau kak")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    let buttons = r#"{"type":"button","body":{"text":"Mau?"},"action":{"buttons":[]}}"#;
+    let mut commit = commit_of(&c, &["Mau?", "plain"], 2_000);
+    let reply = commit
+        .messages
+        .iter_mut()
+        .find(|m| m.text.as_deref() == Some("Mau?"));
+    reply.unwrap().send.as_mut().unwrap().interactive = Some(buttons.into());
+    let CommitOutcome::Committed { outbox, .. } = store.commit_turn(commit).await.unwrap() else {
+        panic!("not committed");
+    };
+    assert_eq!(outbox[0].interactive.as_deref(), Some(buttons));
+    assert_eq!(outbox[0].body, "Mau?");
+    assert_eq!(
+        outbox[0].channel,
+        Channel::Whatsapp,
+        "same queue as the texts"
+    );
+    assert_eq!(outbox[1].interactive, None);
+    let read = store.conversation_outbox(&key()).await.unwrap();
+    assert_eq!(read[0].interactive.as_deref(), Some(buttons));
+    assert_eq!(read[1].interactive, None);
 }
 
 async fn a_turn_claims_reads_and_commits_once(store: &dyn Store) {
@@ -1736,12 +1769,14 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
                 body: "Reminder: besok".into(),
                 channel: Channel::Whatsapp,
                 fallback: None,
+                interactive: Some(r#"{"type":"button"}"#.into()),
             },
             ReminderMessage {
                 to: "+6281111000002".into(),
                 body: "Pengingat".into(),
                 channel: Channel::Whatsapp,
                 fallback: None,
+                interactive: None,
             },
         ],
         phone_number_id: "p".into(),
@@ -1756,6 +1791,8 @@ async fn reminders_are_recorded_once_and_only_while_booked(store: &dyn Store) {
         .unwrap()
         .expect("recorded");
     assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].interactive.as_deref(), Some(r#"{"type":"button"}"#));
+    assert_eq!(rows[1].interactive, None);
     // The lead's text is logged with its kind and language, like a reply.
     let logged = store.conversation_messages(&key()).await.unwrap();
     let last = logged.last().expect("the reminder is logged");
@@ -2141,6 +2178,7 @@ macro_rules! contract_on {
             depth_counts_pending_rows_only,
             closed_store_is_unavailable,
             a_turn_claims_reads_and_commits_once,
+            an_interactive_reply_keeps_its_message_on_its_row,
             an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
             the_outbox_delivers_one_row_per_contact_at_a_time,
             pending_conversations_come_oldest_first,

@@ -47,5 +47,6 @@ export function outboxRow(o: Doc<"outbox">) {
     channel: o.channel ?? "whatsapp",
     reason: o.reason,
     queuedAtMs: o.queuedAtMs ?? o.createdAtMs,
+    interactiveJson: o.interactiveJson,
   };
 }

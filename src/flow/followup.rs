@@ -319,6 +319,7 @@ mod tests {
         c.after_window_template = Some(crate::config::flow::TemplateRef {
             name: "followup".into(),
             language: "id".into(),
+            quick_replies: Vec::new(),
         });
         let t = schedule(&c, TZ, last, 1).unwrap();
         assert_eq!(t.kind, FollowupKind::Template);

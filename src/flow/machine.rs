@@ -11,6 +11,7 @@
 
 mod reading;
 mod rebooking;
+mod tapped;
 
 use reading::{
     Learned, Media, answer_of, booking_event, learn, merge_form, prepare, read_language,
@@ -1021,6 +1022,14 @@ impl LeadState {
             return;
         }
         if data.step == SchedulingStep::Confirming && self.confirmation(data, context) {
+            return;
+        }
+        if let Some(tap) = context
+            .interactive_id
+            .and_then(crate::flow::taps::Tap::parse)
+        {
+            // A day or "more times" row, or a stale button (issue 19): never read as text.
+            self.tapped(data, context, tap, tz);
             return;
         }
         if let Some(slot) = picked_slot(data, context, tz) {

@@ -13,6 +13,7 @@
 //! - [`consent`]: opt-out and resume, whole messages only (issue 18); [`followup`]: when a
 //!   quiet lead is followed up, and with what (issue 18).
 //! - [`scoring`]: the lead score (seed §6); [`schedule`]: day/slot parsing and formatting.
+//! - [`taps`]: the ids of ARI's own buttons and list rows (issue 19).
 //! - [`turn`]: input, output, effects and the persisted snapshot.
 
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod normalize;
 pub mod rebook;
 pub mod schedule;
 pub mod scoring;
+pub mod taps;
 pub mod text;
 pub mod turn;
 pub mod yesno;

@@ -310,7 +310,12 @@ impl Notices<'_> {
 
 /// A `whatsapp_template` row's body: `{"name", "language", "parameters"}`.
 pub fn template_body(t: &TemplateRef, parameters: &[String]) -> String {
-    json!({"name": t.name, "language": t.language, "parameters": parameters}).to_string()
+    let mut body = json!({"name": t.name, "language": t.language, "parameters": parameters});
+    if !t.quick_replies.is_empty() {
+        // The quick-reply buttons' payload ids by index (issue 19).
+        body["buttons"] = json!(t.quick_replies);
+    }
+    body.to_string()
 }
 
 fn boxed(f: Fallback) -> Option<Box<Fallback>> {
@@ -363,6 +368,7 @@ mod tests {
         let t = |name: &str| TemplateRef {
             name: name.into(),
             language: "id".into(),
+            quick_replies: Vec::new(),
         };
         Handoff {
             quiet_period_minutes: 240,

@@ -184,23 +184,35 @@ impl KapsoClient {
 
     /// Sends an approved WhatsApp template message (the only kind WhatsApp accepts outside the
     /// 24 h window after the lead's last message): `name` and `language` (e.g. `id`) as
-    /// approved at Meta, `parameters` filling the body's `{{1}}`, `{{2}}`, ... in order. Same
+    /// approved at Meta, `parameters` filling the body's `{{1}}`, `{{2}}`, ... in order,
+    /// `buttons` the payloads of its quick-reply buttons by index (issue 19: a
+    /// `{"type":"button","sub_type":"quick_reply","index":"0","parameters":[{"type":"payload",
+    /// "payload":..}]}` component each; Meta, "Template messages"). Same
     /// endpoint, retries and errors as [`Self::send_text`].
     pub async fn send_template(
         &self,
         phone_number_id: &str,
         to: &str,
-        name: &str,
-        language: &str,
-        parameters: &[String],
+        template: &super::Template<'_>,
         idempotency_key: &str,
     ) -> Result<SentMessage, SendError> {
+        let super::Template {
+            name,
+            language,
+            parameters,
+            buttons,
+        } = *template;
         let to_digits = digits_only(to);
         validate(phone_number_id, &to_digits, name)?;
         let params: Vec<_> = parameters
             .iter()
             .map(|p| json!({"type": "text", "text": p}))
             .collect();
+        let mut components = vec![json!({ "type": "body", "parameters": params })];
+        components.extend(buttons.iter().enumerate().map(|(i, payload)| {
+            json!({"type": "button", "sub_type": "quick_reply", "index": i.to_string(),
+                "parameters": [{"type": "payload", "payload": payload}]})
+        }));
         let payload = json!({
             "messaging_product": "whatsapp",
             "to": to_digits,
@@ -208,8 +220,35 @@ impl KapsoClient {
             "template": {
                 "name": name,
                 "language": { "code": language },
-                "components": [{ "type": "body", "parameters": params }],
+                "components": components,
             },
+        });
+        self.send_payload(phone_number_id, &to_digits, &payload, idempotency_key)
+            .await
+    }
+
+    /// Sends an interactive message (reply buttons or a list; issue 19): `interactive` is Meta's
+    /// `interactive` object ([`super::interactive::Interactive::to_meta`]), sent as
+    /// `{"messaging_product":"whatsapp","recipient_type":"individual","to","type":"interactive",
+    /// "interactive":{..}}` (developers.facebook.com, "Interactive reply buttons messages").
+    /// Same endpoint, retries and errors as [`Self::send_text`]; WhatsApp only takes it inside
+    /// the 24 h window (131047 otherwise, like free text).
+    pub async fn send_interactive(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        interactive: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        let to_digits = digits_only(to);
+        let body = interactive["body"]["text"].as_str().unwrap_or_default();
+        validate(phone_number_id, &to_digits, body)?;
+        let payload = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to_digits,
+            "type": "interactive",
+            "interactive": interactive,
         });
         self.send_payload(phone_number_id, &to_digits, &payload, idempotency_key)
             .await

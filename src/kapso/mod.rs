@@ -32,6 +32,7 @@
 
 mod client;
 mod error;
+pub mod interactive;
 pub mod outbox;
 
 pub use client::{
@@ -46,6 +47,21 @@ pub use reqwest::Url;
 
 /// Prefix of the synthetic message ids returned by [`Sender::DryRun`]: `dry-run:<idempotency key>`.
 pub const DRY_RUN_PREFIX: &str = "dry-run:";
+
+/// An approved template message to send: its name and language code as approved at Meta, the
+/// body's `{{1}}`, `{{2}}`... in order, and the payloads of its quick-reply buttons by index
+/// (issue 19; empty: none).
+#[derive(Debug, Clone, Copy)]
+pub struct Template<'a> {
+    /// As approved at Meta.
+    pub name: &'a str,
+    /// Language code (`id`, `en_US`).
+    pub language: &'a str,
+    /// Body variables.
+    pub parameters: &'a [String],
+    /// Quick-reply payloads by button index.
+    pub buttons: &'a [String],
+}
 
 /// A message Kapso accepted (or, in dry-run, pretended to).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,22 +165,16 @@ impl Sender {
         &self,
         phone_number_id: &str,
         to: &str,
-        name: &str,
-        language: &str,
-        parameters: &[String],
+        template: &Template<'_>,
         idempotency_key: &str,
     ) -> Result<SentMessage, SendError> {
+        let Template {
+            name, parameters, ..
+        } = *template;
         match self {
             Sender::Live(client) => {
                 client
-                    .send_template(
-                        phone_number_id,
-                        to,
-                        name,
-                        language,
-                        parameters,
-                        idempotency_key,
-                    )
+                    .send_template(phone_number_id, to, template, idempotency_key)
                     .await
             }
             Sender::DryRun => {
@@ -177,6 +187,44 @@ impl Sender {
                     template = name,
                     parameters = ?parameters.iter().map(|p| crate::telemetry::mask_text(p)).collect::<Vec<_>>(),
                     "dry-run: template message not sent (no Kapso API key)"
+                );
+                Ok(SentMessage {
+                    message_id: format!("{DRY_RUN_PREFIX}{idempotency_key}"),
+                    attempts: 0,
+                    dry_run: true,
+                })
+            }
+        }
+    }
+
+    /// Sends (or, dry, logs as text with its ids: [`interactive::as_text`]) an interactive
+    /// message; see [`KapsoClient::send_interactive`].
+    ///
+    /// # Errors
+    /// As [`KapsoClient::send_interactive`]; dry-run only returns [`SendError::InvalidRequest`].
+    pub async fn send_interactive(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        interactive: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<SentMessage, SendError> {
+        match self {
+            Sender::Live(client) => {
+                client
+                    .send_interactive(phone_number_id, to, interactive, idempotency_key)
+                    .await
+            }
+            Sender::DryRun => {
+                let to_digits = digits_only(to);
+                let text = interactive::as_text(interactive);
+                client::validate(phone_number_id, &to_digits, &text)?;
+                tracing::info!(
+                    phone_number_id,
+                    to = %crate::telemetry::mask_phone(&to_digits),
+                    idempotency_key,
+                    body = %crate::telemetry::mask_text(&text),
+                    "dry-run: interactive message not sent (no Kapso API key)"
                 );
                 Ok(SentMessage {
                     message_id: format!("{DRY_RUN_PREFIX}{idempotency_key}"),

@@ -36,6 +36,9 @@ struct TemplateBody {
     language: String,
     #[serde(default)]
     parameters: Vec<String>,
+    /// Quick-reply payload ids by button index (issue 19).
+    #[serde(default)]
+    buttons: Vec<String>,
 }
 
 /// How long a claimed row belongs to this sender before another may retry it (ms). Longer than
@@ -266,25 +269,31 @@ impl OutboxSender {
                         .send_template(
                             &row.phone_number_id,
                             &row.to,
-                            &t.name,
-                            &t.language,
-                            &t.parameters,
+                            &super::Template {
+                                name: &t.name,
+                                language: &t.language,
+                                parameters: &t.parameters,
+                                buttons: &t.buttons,
+                            },
                             &row.idempotency_key,
                         )
                         .await
                 }
                 Err(_) => Err(super::SendError::InvalidRequest("malformed template row")),
             },
-            _ => {
-                self.sender
-                    .send_text(
-                        &row.phone_number_id,
-                        &row.to,
-                        &row.body,
-                        &row.idempotency_key,
-                    )
-                    .await
-            }
+            _ => match row.interactive.as_deref() {
+                Some(interactive) => self.send_interactive(&row, interactive).await,
+                None => {
+                    self.sender
+                        .send_text(
+                            &row.phone_number_id,
+                            &row.to,
+                            &row.body,
+                            &row.idempotency_key,
+                        )
+                        .await
+                }
+            },
         };
         let now = now_ms();
         let (outcome, proceed, label) = match result {
@@ -332,6 +341,44 @@ impl OutboxSender {
                 "the lead stopped marketing messages (131050): recorded as an opt-out"),
             Err(e) => tracing::warn!(conversation = row.conversation_id, error = %e,
                 "131050: the opt-out could not be queued"),
+        }
+    }
+
+    /// Sends a row's interactive message (issue 19); when WhatsApp refuses it for good for any
+    /// reason but the closed 24 h window (an unsupported type, a parameter it rejects: the text
+    /// would not pass 131047 either), the row's body, its text fallback, goes instead, under
+    /// the key `<row key>-text` (the refused request's key may be remembered with its refusal).
+    /// Counted in `ari_interactive_sends_total{outcome}` (`sent`, `text_fallback`).
+    async fn send_interactive(
+        &self,
+        row: &OutboxRow,
+        interactive: &str,
+    ) -> Result<super::SentMessage, SendError> {
+        let sent = match serde_json::from_str::<serde_json::Value>(interactive) {
+            Ok(meta) => {
+                self.sender
+                    .send_interactive(&row.phone_number_id, &row.to, &meta, &row.idempotency_key)
+                    .await
+            }
+            Err(_) => Err(SendError::InvalidRequest("malformed interactive row")),
+        };
+        match sent {
+            Err(e) if !e.is_retryable() && e.code() != Some(CODE_WINDOW_CLOSED) => {
+                tracing::warn!(outbox_id = row.id, to = %mask_phone(&row.to), error = %e,
+                    "interactive message refused; its text goes instead");
+                metrics::counter!(names::INTERACTIVE_SENDS, "outcome" => "text_fallback")
+                    .increment(1);
+                let key = format!("{}-text", row.idempotency_key);
+                self.sender
+                    .send_text(&row.phone_number_id, &row.to, &row.body, &key)
+                    .await
+            }
+            other => {
+                if other.is_ok() {
+                    metrics::counter!(names::INTERACTIVE_SENDS, "outcome" => "sent").increment(1);
+                }
+                other
+            }
         }
     }
 
@@ -466,6 +513,7 @@ mod tests {
             error: None,
             reason: None,
             queued_at_ms,
+            interactive: None,
         }
     }
 

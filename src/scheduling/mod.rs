@@ -12,6 +12,7 @@
 //! are `DateTime<Utc>`. The store does the atomic capacity check at booking time, using
 //! [`slots::capacity_left`] with the same rule as generation.
 
+pub mod choices;
 pub mod choose;
 pub mod confirm;
 pub mod format;

@@ -383,35 +383,43 @@ impl Simulator {
         })
     }
 
-    /// A tap on the newest bot message that carries interactive choices
-    /// (`meta.interactive.buttons` / `meta.interactive.rows`: `[{"id", "title"}]`).
+    /// A tap on the newest message to the lead that went as buttons or a list (its outbox
+    /// row's interactive message, Meta's object: replies, reminders alike).
     async fn resolve_tap(
         &self,
         button: Option<&str>,
         row: Option<usize>,
     ) -> anyhow::Result<OwnedMessage> {
-        let messages = self.store.conversation_messages(&self.key).await?;
-        let interactive = messages
+        let outbox = self.store.conversation_outbox(&self.key).await?;
+        let interactive: serde_json::Value = outbox
             .iter()
             .rev()
-            .filter(|m| m.direction == Direction::Outbound)
-            .find_map(|m| m.meta.get("interactive").cloned())
+            .filter(|o| o.to == self.key.contact_phone)
+            .find_map(|o| serde_json::from_str(o.interactive.as_deref()?).ok())
             .context("tap: the bot has sent no interactive message (buttons or a list) to tap")?;
         let choices = |key: &str| -> Vec<(String, String)> {
-            interactive
-                .get(key)
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| {
-                            Some((
-                                c.get("id")?.as_str()?.to_string(),
-                                c.get("title")?.as_str()?.to_string(),
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
+            let pick = |c: &serde_json::Value| {
+                Some((
+                    c.get("id")?.as_str()?.to_string(),
+                    c.get("title")?.as_str()?.to_string(),
+                ))
+            };
+            let action = &interactive["action"];
+            match key {
+                "buttons" => action["buttons"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| pick(&b["reply"]))
+                    .collect(),
+                _ => action["sections"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|s| s["rows"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|r| pick(&r))
+                    .collect(),
+            }
         };
         let (id, title, list) = match (button, row) {
             (Some(b), _) => {
@@ -586,7 +594,8 @@ impl Simulator {
         // Rows to other numbers are consultant messages, not replies to the lead.
         let (replies, notices): (Vec<_>, Vec<_>) =
             new_rows.partition(|o| o.to == self.key.contact_phone);
-        let mut replies: Vec<String> = replies.into_iter().map(|o| o.body.clone()).collect();
+        // Buttons and lists read as their text with the choices' ids (issue 19).
+        let mut replies: Vec<String> = replies.into_iter().map(shown_as_text).collect();
         // A consultant's turn: what went back to the consultant's number.
         replies.append(&mut self.side_replies);
         let notified: Vec<String> = notices.iter().map(|o| o.to.clone()).collect();
@@ -763,6 +772,18 @@ impl Simulator {
             fields,
         })
     }
+}
+
+/// An outbox row as the transcript shows it: the text, or an interactive message's body with
+/// its buttons or rows and their ids ([`crate::kapso::interactive::as_text`]).
+fn shown_as_text(row: &crate::store::OutboxRow) -> String {
+    row.interactive
+        .as_deref()
+        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+        .map_or_else(
+            || row.body.clone(),
+            |i| crate::kapso::interactive::as_text(&i),
+        )
 }
 
 /// What a lead action sends, owned (a tap is resolved first).

@@ -475,6 +475,9 @@ mod wire {
         /// Absent from a deployment older than dead letters: then 0.
         #[serde(default, deserialize_with = "opt_int")]
         pub queued_at_ms: Option<i64>,
+        /// Absent unless the row is an interactive message (issue 19).
+        #[serde(default)]
+        pub interactive_json: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -716,6 +719,7 @@ fn outbox_row(w: wire::Outbox) -> Result<OutboxRow, StoreError> {
             ),
         },
         queued_at_ms: w.queued_at_ms.unwrap_or_default(),
+        interactive: w.interactive_json,
     })
 }
 
@@ -774,7 +778,8 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
                 "text": m.text,
                 "metaJson": serde_json::to_string(&m.meta).map_err(invalid)?,
                 "send": m.send.as_ref().map(|s| json!({"phoneNumberId": s.phone_number_id, "to": s.to,
-                    "fallbackJson": fallback_json(s.fallback.as_ref()), "channel": s.channel.as_str()})),
+                    "fallbackJson": fallback_json(s.fallback.as_ref()), "channel": s.channel.as_str(),
+                    "interactiveJson": s.interactive})),
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -1267,7 +1272,8 @@ impl Store for ConvexStore {
             .iter()
             .map(|m| {
                 json!({"to": m.to, "body": m.body, "channel": m.channel.as_str(),
-                       "fallbackJson": fallback_json(m.fallback.as_ref())})
+                       "fallbackJson": fallback_json(m.fallback.as_ref()),
+                       "interactiveJson": m.interactive})
             })
             .collect();
         let out: wire::Reminder = self

@@ -128,6 +128,10 @@ pub struct SendRequest {
     /// [`Channel::WhatsappTemplate`] (the text is the template body JSON, a follow-up after
     /// the 24 h window, issue 18).
     pub channel: Channel,
+    /// The same reply as an interactive message (issue 19): Meta's `interactive` object as JSON
+    /// ([`crate::kapso::interactive::Interactive::to_meta`]), kept with the outbox row; the
+    /// message's text is its fallback, sent when WhatsApp refuses the interactive form.
+    pub interactive: Option<String>,
 }
 
 /// What the outbox queues, in the same write, when a row fails for good (issue 20): the
@@ -519,6 +523,9 @@ pub struct OutboxRow {
     /// When the row was queued, or last requeued by an admin (ms since the Unix epoch): the
     /// outbox's age cap (`--outbox-max-age-minutes`) counts from here.
     pub queued_at_ms: i64,
+    /// A `whatsapp` row sent as an interactive message (issue 19): Meta's `interactive` object
+    /// as JSON; `body` is then its text fallback. `None` for every other row.
+    pub interactive: Option<String>,
 }
 
 /// What happened to one delivery attempt of an outbox row.
@@ -615,6 +622,9 @@ pub struct ReminderMessage {
     /// What to queue if it cannot be delivered (the lead's template reminder outside the
     /// window; the consultant's notice fallbacks).
     pub fallback: Option<Fallback>,
+    /// The lead's reminder as reply buttons (issue 19; Meta's interactive object as JSON),
+    /// `body` being its text fallback.
+    pub interactive: Option<String>,
 }
 
 /// One reminder to record: its messages go out through the outbox.

@@ -231,6 +231,13 @@ const MIGRATIONS: &[M<'static>] = &[
     ),
     M::up(
         r#"
+    -- Issue 19: a reply sent as WhatsApp buttons or a list (Meta's interactive object as JSON);
+    -- the row's body is its text fallback.
+    ALTER TABLE outbox ADD COLUMN interactive_json TEXT;
+    "#,
+    ),
+    M::up(
+        r#"
     -- Issue 18: when the conversation's next follow-up falls due (ms), written by every turn
     -- commit from the snapshot; the follow-up pass reads only the due ones.
     ALTER TABLE conversations ADD COLUMN followup_due_ms INTEGER;
@@ -546,7 +553,7 @@ const INBOX_COLUMNS: &str =
     "id, delivery_key, kind, event_type, workspace_id, state, event_json, raw_json, received_at_ms";
 
 /// Columns of `outbox` that [`row_to_outbox`] reads, in its order.
-const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel, reason, COALESCE(queued_at_ms, created_at_ms)";
+const OUTBOX_COLUMNS: &str = "id, conversation_id, idempotency_key, phone_number_id, to_phone, body, state, attempts, next_attempt_at_ms, kapso_message_id, error, channel, reason, COALESCE(queued_at_ms, created_at_ms), interactive_json";
 
 fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> {
     let state: String = row.get(6)?;
@@ -587,6 +594,7 @@ fn row_to_outbox(row: &rusqlite::Row<'_>) -> Result<OutboxRow, rusqlite::Error> 
             })?),
         },
         queued_at_ms: row.get(13)?,
+        interactive: row.get(14)?,
     })
 }
 
@@ -1028,8 +1036,8 @@ fn insert_messages_tx(
         let mut insert_outbox = tx.prepare_cached(&format!(
             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
                 to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms,
-                fallback_json, channel)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9, ?10)
+                fallback_json, channel, interactive_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?8, ?7, ?7, ?9, ?10, ?11)
              RETURNING {OUTBOX_COLUMNS}"
         ))?;
         for (n, m) in commit.messages.iter().enumerate() {
@@ -1057,7 +1065,8 @@ fn insert_messages_tx(
                         commit.now_ms,
                         claimed_until,
                         fallback_json(send.fallback.as_ref())?,
-                        send.channel.as_str()
+                        send.channel.as_str(),
+                        send.interactive
                     ],
                     row_to_outbox,
                 )?;
@@ -1964,8 +1973,8 @@ impl Store for SqliteStore {
                         &format!(
                             "INSERT INTO outbox (conversation_id, message_id, idempotency_key, phone_number_id,
                                 to_phone, body, state, next_attempt_at_ms, created_at_ms, updated_at_ms, channel,
-                                fallback_json)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9, ?10)
+                                fallback_json, interactive_json)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?8, ?9, ?10, ?11)
                              RETURNING {OUTBOX_COLUMNS}"
                         ),
                         params![
@@ -1978,7 +1987,8 @@ impl Store for SqliteStore {
                             claimed_until,
                             reminder.now_ms,
                             m.channel.as_str(),
-                            fallback_json(m.fallback.as_ref())?
+                            fallback_json(m.fallback.as_ref())?,
+                            m.interactive
                         ],
                         row_to_outbox,
                     )?;

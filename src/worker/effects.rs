@@ -2,7 +2,7 @@
 //! [`Effect`]; each arm hands the effect to the small function of the module named for it.
 
 use super::turn::{Arrivals, Raced, Turn, TurnError, TurnWork};
-use super::{booking, knowledge, notices, wording};
+use super::{booking, interactive, knowledge, notices, wording};
 use crate::flow::{Effect, InputEvent, Snapshot, TurnInput};
 
 /// What the turn does after an effect.
@@ -26,12 +26,17 @@ pub(super) async fn apply(
     effect: Effect,
 ) -> Result<Next, TurnError> {
     match wording::route(effect, turn.deps.llm.is_some(), work.short_answer) {
-        Effect::Reply(r) => wording::reply(turn, work, r),
         Effect::Template {
             name,
             language,
             parameters,
         } => wording::template(turn, work, &name, &language, &parameters),
+        Effect::Reply(r) => {
+            let template = r.template.clone();
+            wording::reply(turn, work, r);
+            let free = input.free_slots.as_deref();
+            interactive::on_reply(turn, work, snapshot, &template, free);
+        }
         Effect::AskLlm {
             instruction,
             fallback,
@@ -96,8 +101,11 @@ pub(super) async fn apply(
             }
         }
         Effect::Relay { text, to } => notices::relay(turn, work, snapshot, &text, to.as_ref()),
-        // The slots are in the reply's text already; no list message is sent.
-        Effect::OfferSlots { .. } => {}
+        // The slots are in the reply's text already; the reply goes as a list message where
+        // the stage sends them (issue 19).
+        Effect::OfferSlots { slots } => {
+            interactive::on_offer(turn, work, &slots, input.free_slots.as_deref());
+        }
     }
     Ok(Next::Continue)
 }

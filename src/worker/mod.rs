@@ -45,6 +45,7 @@ mod debounce;
 mod effects;
 mod extraction;
 pub mod followups;
+mod interactive;
 mod knowledge;
 mod notices;
 mod plan;

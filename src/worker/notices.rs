@@ -312,6 +312,7 @@ fn consultant_notice(
             to: to.to_string(),
             fallback,
             channel: crate::store::Channel::Whatsapp,
+            interactive: None,
         }),
     }
 }

@@ -133,6 +133,7 @@ pub async fn run_once(deps: &TurnDeps, now: DateTime<Utc>) -> Result<usize, Stor
                 body: text,
                 channel: Channel::Whatsapp,
                 fallback: Some(fallback),
+                interactive: None,
             });
             let reminder = NewReminder {
                 appointment_id: u.appointment.id,
@@ -213,14 +214,12 @@ fn lead_reminder(
                 ..Fallback::default()
             },
         };
+        let in_language = config.in_language(&lead_language(u, config));
+        let body = scheduling::reminder_text(kind, slot, tz, in_language);
         return Some(ReminderMessage {
             to: u.key.contact_phone.clone(),
-            body: scheduling::reminder_text(
-                kind,
-                slot,
-                tz,
-                config.in_language(&lead_language(u, config)),
-            ),
+            interactive: reminder_buttons(config, in_language, &body),
+            body,
             channel: Channel::Whatsapp,
             fallback: Some(fallback),
         });
@@ -235,7 +234,19 @@ fn lead_reminder(
         body,
         channel: Channel::WhatsappTemplate,
         fallback: None,
+        interactive: None,
     })
+}
+
+/// Inside the window, the lead's reminder carries the buttons "Hadir", "Ganti jadwal",
+/// "Batal" (issue 19; `[interactive]` labels of the lead's language) when the handoff stage,
+/// where a booked lead is, has `interactive = true`; the text is their fallback.
+fn reminder_buttons(config: &FlowConfig, in_language: &FlowConfig, body: &str) -> Option<String> {
+    if !config.stages.handoff.interactive {
+        return None;
+    }
+    crate::scheduling::choices::reminder(body, &in_language.interactive)
+        .map(|i| i.to_meta().to_string())
 }
 
 /// Outside the window only an approved template may be sent: `{{1}}` date, `{{2}}` time with

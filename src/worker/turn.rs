@@ -162,6 +162,7 @@ impl<'a> Turn<'a> {
             to: key.contact_phone.clone(),
             fallback: None,
             channel: Channel::Whatsapp,
+            interactive: None,
         });
         Turn {
             deps,

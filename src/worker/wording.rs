@@ -130,6 +130,7 @@ pub(super) fn template(
     let t = crate::config::flow::TemplateRef {
         name: name.to_string(),
         language: language.to_string(),
+        quick_replies: Vec::new(),
     };
     let body = crate::handoff::fallback::template_body(&t, parameters);
     let mut meta = reply_meta("followups.template", &work.speaking, Source::Template);

@@ -26,7 +26,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub struct Accepted {
     pub phone_number_id: String,
     pub to: String,
-    /// The text (empty for a template).
+    /// The text (an interactive message's body text; empty for a template).
     pub body: String,
     pub idempotency_key: String,
     pub message_id: String,
@@ -46,6 +46,9 @@ pub enum Answer {
     Refuse(i64),
     /// Every send gets 500 (transient, retried).
     ServerError,
+    /// Sends of this message type (`interactive`) get 400 with this Meta code (e.g. 131051,
+    /// unsupported message type); other types are accepted.
+    RefuseType(String, i64),
 }
 
 /// A send the mock refused.
@@ -76,6 +79,11 @@ impl Log {
         let (answer, left) = self.answers.get_mut(to)?;
         let reply = match answer {
             Answer::WindowClosed if kind == "template" => return None,
+            Answer::RefuseType(t, _) if t != kind => return None,
+            Answer::RefuseType(_, code) => (
+                400,
+                json!({"error": {"message": format!("(#{code}) Unsupported message type"), "type": "OAuthException", "code": *code}}),
+            ),
             Answer::WindowClosed => (
                 400,
                 json!({"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException",
@@ -157,7 +165,12 @@ impl Respond for Responder {
                 log.accepted.push(Accepted {
                     phone_number_id: pnid,
                     to: body["to"].as_str().unwrap_or("").to_string(),
-                    body: body["text"]["body"].as_str().unwrap_or("").to_string(),
+                    // An interactive message's body text counts as its text.
+                    body: body["text"]["body"]
+                        .as_str()
+                        .or(body["interactive"]["body"]["text"].as_str())
+                        .unwrap_or("")
+                        .to_string(),
                     idempotency_key: key,
                     message_id: id.clone(),
                     kind: kind.clone(),

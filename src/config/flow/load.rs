@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use super::model::{FlowConfig, FollowupTexts, Lexicon, Locale, ReminderTexts};
+use super::model::{FlowConfig, FollowupTexts, InteractiveLabels, Lexicon, Locale, ReminderTexts};
 use super::validate::validate;
 
 /// File name of the default flow inside the config directory.
@@ -477,6 +477,11 @@ pub fn translatable_paths(base: &toml::Table) -> BTreeSet<String> {
     if let Ok(toml::Value::Table(texts)) = toml::Value::try_from(FollowupTexts::default()) {
         for key in texts.keys() {
             out.insert(format!("followups.texts.{key}"));
+        }
+    }
+    if let Ok(toml::Value::Table(labels)) = toml::Value::try_from(InteractiveLabels::default()) {
+        for key in labels.keys() {
+            out.insert(format!("interactive.{key}"));
         }
     }
     out.insert("consent.opted_out".into());

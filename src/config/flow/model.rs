@@ -51,6 +51,10 @@ pub struct FlowConfig {
     /// (translatable). Defaults: [`Followups::default`].
     #[serde(default)]
     pub followups: Followups,
+    /// The labels of WhatsApp's buttons and lists (issue 19; `[interactive]`), translatable like
+    /// the texts. Which stages send them: [`Stage::interactive`]. Defaults: Indonesian.
+    #[serde(default)]
+    pub interactive: InteractiveLabels,
     /// This flow in each other language, by code (`en`): `languages/<lang>.toml` (and the
     /// workspace's own `workspaces/<ws>/languages/<lang>.toml`) merged over it. Filled by the
     /// loader, never read from a file. The core picks one per conversation
@@ -105,6 +109,69 @@ pub struct ReminderTexts {
     pub day_before: String,
     /// 2 hours before.
     pub two_hours: String,
+}
+
+/// The labels of the booking's buttons and lists (`[interactive]`, issue 19), in the
+/// conversation's language. WhatsApp's limits (`ari check-config` enforces them;
+/// [`crate::kapso::interactive`]): button titles and the list buttons at most 20 characters,
+/// row and section titles at most 24, descriptions at most 72 (after the placeholders are
+/// filled with their longest values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InteractiveLabels {
+    /// Offer button: book.
+    pub offer_yes: String,
+    /// Offer button: not now.
+    pub offer_no: String,
+    /// Confirmation button: book the picked slot.
+    pub confirm_yes: String,
+    /// Confirmation button: choose another slot.
+    pub confirm_change: String,
+    /// The button that opens the day list.
+    pub days_button: String,
+    /// The day list's section title.
+    pub days_section: String,
+    /// A day row's description: `{count}` free slots, `{first}`-`{last}` their local start
+    /// times ("09:00"), `{zone}` ("WIB").
+    pub day_description: String,
+    /// The button that opens the time list.
+    pub times_button: String,
+    /// The time list's section title.
+    pub times_section: String,
+    /// A time row's description: `{consultant_name}`, `{duration}` (minutes).
+    pub time_description: String,
+    /// The last row of a day's time list when more slots are free than fit.
+    pub more_times: String,
+    /// Its description: `{time}`, the last time shown ("13:00").
+    pub more_times_description: String,
+    /// Reminder button: the lead will attend.
+    pub reminder_attend: String,
+    /// Reminder button: move the consultation.
+    pub reminder_reschedule: String,
+    /// Reminder button: cancel it.
+    pub reminder_cancel: String,
+}
+
+impl Default for InteractiveLabels {
+    fn default() -> Self {
+        InteractiveLabels {
+            offer_yes: "Ya, jadwalkan".into(),
+            offer_no: "Nanti dulu".into(),
+            confirm_yes: "Konfirmasi".into(),
+            confirm_change: "Ganti jadwal".into(),
+            days_button: "Pilih hari".into(),
+            days_section: "Hari tersedia".into(),
+            day_description: "{count} slot, {first}-{last} {zone}".into(),
+            times_button: "Pilih jam".into(),
+            times_section: "Jam tersedia".into(),
+            time_description: "{duration} menit dengan {consultant_name}".into(),
+            more_times: "Jam lainnya".into(),
+            more_times_description: "Slot setelah jam {time}".into(),
+            reminder_attend: "Hadir".into(),
+            reminder_reschedule: "Ganti jadwal".into(),
+            reminder_cancel: "Batal".into(),
+        }
+    }
 }
 
 impl Default for ReminderTexts {
@@ -446,6 +513,11 @@ pub struct Stage {
     /// placeholders per stage are listed in [`crate::config::flow::validate::TEXT_SPECS`].
     #[serde(default)]
     pub texts: BTreeMap<String, String>,
+    /// Send this stage's choices as WhatsApp reply buttons and lists (issue 19; booking: the
+    /// offer; scheduling: the day and time lists and the confirmation), the text reply being
+    /// the fallback. Off when absent.
+    #[serde(default)]
+    pub interactive: bool,
 }
 
 /// Which fields and documents qualification asks for.
@@ -696,6 +768,13 @@ pub struct TemplateRef {
     pub name: String,
     /// Language code, e.g. `id` or `en_US`.
     pub language: String,
+    /// The payload ids of the template's quick-reply buttons, by button index (issue 19): sent
+    /// as `{"type":"button","sub_type":"quick_reply","index":"<i>","parameters":[{"type":
+    /// "payload","payload":<id>}]}` components and returned as the tapped button's id. For
+    /// `scheduling.reminder_template`: `ari:reminder:attend`, `ari:reminder:reschedule`,
+    /// `ari:reminder:cancel` in the template's button order. Empty: none sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
 }
 
 fn default_cancel_phrases() -> Vec<String> {

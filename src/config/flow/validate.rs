@@ -217,6 +217,7 @@ pub fn validate(cfg: &FlowConfig) -> Vec<Problem> {
     check_reminders(cfg, &mut err);
     check_consent(cfg, &mut err);
     check_followups(cfg, &mut err);
+    check_interactive(cfg, &mut err);
     for (key, list, len) in [
         ("locale.weekdays", &cfg.locale.weekdays, 7),
         ("locale.months_short", &cfg.locale.months_short, 12),
@@ -504,6 +505,116 @@ fn check_followups(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
                     format!("placeholder {{{ph}}} does not exist here"),
                 );
             }
+        }
+    }
+}
+
+/// `[interactive]` (issue 19): every label within WhatsApp's limits
+/// ([`crate::kapso::interactive`]), descriptions with their placeholders filled with the
+/// longest values this flow can give them (its longest consultant name, duration and zone), and
+/// the buttons of one message different. Every language is checked (each language's flow is
+/// validated on its own).
+fn check_interactive(cfg: &FlowConfig, err: &mut impl FnMut(String, String)) {
+    use crate::kapso::interactive::{
+        MAX_BUTTON_TITLE, MAX_LIST_BUTTON, MAX_ROW_DESCRIPTION, MAX_ROW_TITLE,
+    };
+    let l = &cfg.interactive;
+    let slots = &cfg.scheduling.slots;
+    let longest = |f: &dyn Fn(&crate::config::flow::SlotRule) -> String| {
+        slots
+            .iter()
+            .map(f)
+            .max_by_key(|s| s.chars().count())
+            .unwrap_or_default()
+    };
+    let name = longest(&|s| s.consultant_name.clone());
+    let duration = longest(&|s| s.duration_minutes.to_string());
+    let zone = crate::scheduling::zone_label(crate::scheduling::time_zone(&cfg.scheduling));
+    let fill = |t: &str| {
+        [
+            ("{count}", "10"),
+            ("{first}", "23:59"),
+            ("{last}", "23:59"),
+            ("{time}", "23:59"),
+            ("{zone}", zone.as_str()),
+            ("{consultant_name}", name.as_str()),
+            ("{duration}", duration.as_str()),
+        ]
+        .iter()
+        .fold(t.to_string(), |t, (k, v)| t.replace(k, v))
+    };
+    let checks: [(&str, String, usize); 15] = [
+        ("offer_yes", l.offer_yes.clone(), MAX_BUTTON_TITLE),
+        ("offer_no", l.offer_no.clone(), MAX_BUTTON_TITLE),
+        ("confirm_yes", l.confirm_yes.clone(), MAX_BUTTON_TITLE),
+        ("confirm_change", l.confirm_change.clone(), MAX_BUTTON_TITLE),
+        (
+            "reminder_attend",
+            l.reminder_attend.clone(),
+            MAX_BUTTON_TITLE,
+        ),
+        (
+            "reminder_reschedule",
+            l.reminder_reschedule.clone(),
+            MAX_BUTTON_TITLE,
+        ),
+        (
+            "reminder_cancel",
+            l.reminder_cancel.clone(),
+            MAX_BUTTON_TITLE,
+        ),
+        ("days_button", l.days_button.clone(), MAX_LIST_BUTTON),
+        ("times_button", l.times_button.clone(), MAX_LIST_BUTTON),
+        ("days_section", l.days_section.clone(), MAX_ROW_TITLE),
+        ("times_section", l.times_section.clone(), MAX_ROW_TITLE),
+        ("more_times", l.more_times.clone(), MAX_ROW_TITLE),
+        (
+            "day_description",
+            fill(&l.day_description),
+            MAX_ROW_DESCRIPTION,
+        ),
+        (
+            "time_description",
+            fill(&l.time_description),
+            MAX_ROW_DESCRIPTION,
+        ),
+        (
+            "more_times_description",
+            fill(&l.more_times_description),
+            MAX_ROW_DESCRIPTION,
+        ),
+    ];
+    for (key, text, max) in checks {
+        let n = text.chars().count();
+        if text.trim().is_empty() || n > max {
+            err(
+                format!("interactive.{key}"),
+                format!("{n} characters ({text:?}); WhatsApp takes 1 to {max}"),
+            );
+        }
+    }
+    let pairs = [
+        ("offer_no", &l.offer_yes, &l.offer_no),
+        ("confirm_change", &l.confirm_yes, &l.confirm_change),
+        (
+            "reminder_reschedule",
+            &l.reminder_attend,
+            &l.reminder_reschedule,
+        ),
+        (
+            "reminder_cancel",
+            &l.reminder_reschedule,
+            &l.reminder_cancel,
+        ),
+        ("reminder_cancel", &l.reminder_attend, &l.reminder_cancel),
+    ];
+    for (key, a, b) in pairs {
+        if a == b {
+            err(
+                format!("interactive.{key}"),
+                "the same title as another button of its message (WhatsApp wants them different)"
+                    .into(),
+            );
         }
     }
 }

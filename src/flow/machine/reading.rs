@@ -4,6 +4,7 @@
 //! documents). The handlers in `machine.rs` act on what this finds.
 
 use super::*;
+use crate::flow::taps::{ReminderChoice, Tap};
 
 /// Form-answer aliases (seed §6.2 alias chains) → canonical field keys.
 pub(super) fn canonical_field(key: &str) -> Option<&'static str> {
@@ -135,7 +136,15 @@ pub(super) fn read_messages(messages: &[InboundMessage], prepared: &mut Prepared
             InboundMessage::Audio { transcript: None } => prepared.media = Some(Media::Voice),
             InboundMessage::Interactive { id, title } => {
                 prepared.interactive_id = Some(id.clone());
-                texts.push(title.clone());
+                // ARI's own booking buttons and rows are read by their ids alone (issue 19):
+                // their titles ("Ganti jadwal", "Kamis, 26 Nov") are labels, not words. A
+                // reminder's "Hadir" is passed to the consultant as written.
+                if !matches!(
+                    Tap::parse(id),
+                    Some(Tap::YesNo | Tap::Day(_) | Tap::MoreTimes(..))
+                ) {
+                    texts.push(title.clone());
+                }
             }
             InboundMessage::Location { .. } | InboundMessage::Unreadable { .. } => {
                 prepared.media = Some(Media::Unreadable);
@@ -171,6 +180,14 @@ pub(super) fn caption_documents(caption: &str) -> Vec<String> {
 pub(super) fn message_event(prepared: &Prepared, cfg: &FlowConfig) -> Option<Event> {
     let (raw, text) = (&prepared.raw, &prepared.text);
     let says = |phrases: &[String]| mentions_any(raw, phrases) || mentions_any(text, phrases);
+    if let Some(tap) = prepared.interactive_id.as_deref().and_then(Tap::parse) {
+        // A tap on one of ARI's buttons means what its id says, whatever its label.
+        return Some(match tap {
+            Tap::Reminder(ReminderChoice::Reschedule) => Event::RescheduleRequested,
+            Tap::Reminder(ReminderChoice::Cancel) => Event::CancelRequested,
+            _ => Event::Message,
+        });
+    }
     if text.trim().is_empty() && prepared.interactive_id.is_none() {
         prepared.media.map(|_| Event::Message)
     } else if says(&cfg.handoff.human_request_phrases)
