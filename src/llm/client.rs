@@ -222,9 +222,14 @@ fn build_client(cfg: &ArmConfig) -> Result<Client<OpenAIConfig>, String> {
         .with_http_service(service))
 }
 
+/// A history message as the chat request carries it; the lead's text as prompt data
+/// ([`crate::sanitize::prompt`]).
 fn to_message(m: &ChatMessage) -> ChatCompletionRequestMessage {
     match m.role {
-        Role::Lead => ChatCompletionRequestUserMessage::from(m.text.as_str()).into(),
+        Role::Lead => {
+            ChatCompletionRequestUserMessage::from(crate::sanitize::prompt(&m.text, usize::MAX))
+                .into()
+        }
         Role::Assistant => ChatCompletionRequestAssistantMessage::from(m.text.as_str()).into(),
     }
 }

@@ -97,10 +97,12 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// Checks and tidies a model answer: trimmed, truncated to [`WHATSAPP_MAX_CHARS`], rejected
-/// when empty, claiming an unmade booking (`booked` false), or leaking prompt text.
+/// Checks and tidies a model answer: control and invisible characters gone
+/// ([`crate::sanitize::model_reply`]), truncated to [`WHATSAPP_MAX_CHARS`], rejected when
+/// empty, claiming an unmade booking (`booked` false), or leaking prompt text.
 pub fn check_reply(raw: &str, booked: bool, markers: &[String]) -> Result<String, Rejection> {
-    let text = raw.trim();
+    let tidy = crate::sanitize::model_reply(raw, usize::MAX);
+    let text = tidy.as_str();
     if text.is_empty() {
         return Err(Rejection::Empty);
     }

@@ -112,7 +112,7 @@ impl LeadFacts {
                 .source
                 .as_ref()
                 .and_then(crate::flow::LeadSource::label)
-                .map(|l| crate::flow::text::one_line(l, 120)),
+                .map(|l| crate::sanitize::prompt(l, 120)),
             ..LeadFacts::default()
         };
         for key in order {
