@@ -34,7 +34,7 @@ use async_openai::types::chat::{
 
 use super::config::{ArmConfig, LlmConfig, LlmConfigError, MaxTokensField};
 use super::error::LlmError;
-use super::extract::{ExtractedFields, SCHEMA_NAME, parse_answer, schema};
+use super::extract::{ExtractedFields, Grounding, SCHEMA_NAME, parse_answer, schema};
 use super::guard::{Rejection, check_reply};
 use super::metrics::{
     CallKind, record_booking, record_breaker, record_call, record_fallback, record_lead,
@@ -42,6 +42,7 @@ use super::metrics::{
 };
 use super::prompt::{Prompts, leak_markers};
 use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
+use crate::sanitize;
 use crate::telemetry::mask_phone;
 
 mod transcribe;
@@ -500,7 +501,16 @@ impl Llm {
             if a.content.trim().is_empty() {
                 return Err(LlmError::Empty);
             }
-            let (fields, rejected) = parse_answer(&a.content).map_err(LlmError::Invalid)?;
+            let grounding = Grounding {
+                latest: &req.latest,
+                current_year: chrono::Datelike::year(&req.now.with_timezone(&req.time_zone)),
+            };
+            let (fields, rejected) =
+                parse_answer(&a.content, grounding).map_err(LlmError::Invalid)?;
+            if !rejected.is_empty() {
+                tracing::info!(arm = %arm.cfg.name, rejected = %sanitize::log(&format!("{rejected:?}")),
+                    "model values dropped: not grounded in the lead's words or not valid");
+            }
             Ok(ExtractedFields {
                 fields,
                 rejected,
