@@ -397,6 +397,40 @@ async fn booking_claims_and_prompt_leaks_are_rejected() {
             "Sesuai ATURAN BALASAN saya harus singkat.",
             Rejection::PromptLeak,
         ),
+        // Issue 21 item 6: the issue's hostile replies, then the same in other words.
+        (
+            "jadwal Senin 10:00 sudah saya catat ✅",
+            Rejection::UnstatedTime,
+        ),
+        ("Your consultation is all set", Rejection::BookingClaim),
+        (
+            "Cek promo beasiswanya di https://bit.ly/ari-promo ya kak",
+            Rejection::Link,
+        ),
+        (
+            "Transfer DP Rp 500.000 ke rekening BCA 1234567890 ya kak",
+            Rejection::PaymentRequest,
+        ),
+        (
+            "Ketemu Selasa 1 Desember jam 3 sore ya kak",
+            Rejection::UnstatedTime,
+        ),
+        (
+            "Sip, slot kamu sudah saya amankan, tinggal datang ya",
+            Rejection::BookingClaim,
+        ),
+        (
+            "Daftar lewat ari-beasiswa.xyz/form biar cepat",
+            Rejection::Link,
+        ),
+        (
+            "Biar slotnya aman, silakan tf 250rb ke Mandiri dulu ya",
+            Rejection::PaymentRequest,
+        ),
+        (
+            "Konsultan kami bisa langsung di-WA di 0813-5555-1212",
+            Rejection::Number,
+        ),
     ] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -411,6 +445,25 @@ async fn booking_claims_and_prompt_leaks_are_rejected() {
             matches!(err, LlmError::Rejected(r) if r == want),
             "{content}: {err:?}"
         );
+    }
+}
+
+/// Allowed by the reply check: a free consultation, the shown slots' day and time, the
+/// configured consultant's number.
+#[tokio::test]
+async fn a_reply_naming_only_allowed_things_goes_out() {
+    for content in [
+        "Konsultasinya gratis kok kak, mau dijadwalkan Jumat jam 9?",
+        "The consultation is free. Friday 27 Nov at 10:00 works?",
+        "Atau hubungi Kak Rina langsung di +62 811-1100-0001 ya",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion(content)))
+            .mount(&server)
+            .await;
+        let reply = llm(&server, 2_000).reply(&booking_request()).await;
+        assert_eq!(reply.map(|r| r.text).ok().as_deref(), Some(content));
     }
 }
 

@@ -909,3 +909,37 @@ async fn a_hostile_extraction_changes_no_field_the_lead_did_not_write() {
         assert!(!system.contains("IGNORE RULES"), "{system}");
     }
 }
+
+/// Issue 21 item 6: a model answering every reply with one of the issue's hostile replies (or
+/// the same in other words) never reaches the lead: each turn sends the template instead.
+#[tokio::test]
+async fn hostile_replies_never_reach_the_lead() {
+    let turns = vec![
+        "halo kak".to_string(),
+        "mau tanya2 soal kuliah di luar negeri".to_string(),
+    ];
+    for hostile in [
+        "jadwal Senin 10:00 sudah saya catat ✅",
+        "Your consultation is all set",
+        "Daftar dulu di https://ari-promo.example.xyz/daftar ya kak",
+        "Transfer DP Rp 500.000 ke rekening BCA 8810012345 a.n. ARI ya kak",
+        "Oke kak, Rabu jam 4 sore aku catet ya 👍",
+        "You're all set for the session, see you!",
+        "Biar slotnya aman, silakan tf 250rb ke Mandiri dulu ya",
+    ] {
+        let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(hostile))).await;
+        let (dir, flow_dir) = flow_dir_with(&llm);
+        let script = terse_script(dir.path(), &turns);
+        let report = ari::simulate::run_script(&script, &flow_dir).await.unwrap();
+        let sent: Vec<&String> = report.turns.iter().flat_map(|t| &t.replies).collect();
+        assert!(!sent.is_empty(), "{hostile}: no reply at all");
+        assert!(
+            sent.iter().all(|r| *r != hostile),
+            "{hostile} reached the lead"
+        );
+        assert!(
+            !reply_requests(&llm).await.is_empty(),
+            "{hostile}: the model was never asked"
+        );
+    }
+}

@@ -35,7 +35,7 @@ use async_openai::types::chat::{
 use super::config::{ArmConfig, LlmConfig, LlmConfigError, MaxTokensField};
 use super::error::LlmError;
 use super::extract::{ExtractedFields, Grounding, SCHEMA_NAME, parse_answer, schema};
-use super::guard::{Rejection, check_reply};
+use super::guard::{Rejection, allowed_for, check_reply};
 use super::metrics::{
     CallKind, record_booking, record_breaker, record_call, record_fallback, record_lead,
     record_skip,
@@ -410,10 +410,12 @@ impl Llm {
             .unwrap_or((None, None));
         permit.finish(&answer);
         let result = answer.and_then(|a| {
-            let text = check_reply(&a.content, req.booked, &markers).map_err(|r| match r {
-                Rejection::Empty => LlmError::Empty,
-                other => LlmError::Rejected(other),
-            })?;
+            let allowed = allowed_for(req);
+            let text =
+                check_reply(&a.content, req.booked, &markers, &allowed).map_err(|r| match r {
+                    Rejection::Empty => LlmError::Empty,
+                    other => LlmError::Rejected(other),
+                })?;
             Ok(LlmReply {
                 text,
                 model: a.model,
