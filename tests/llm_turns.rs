@@ -943,3 +943,100 @@ async fn hostile_replies_never_reach_the_lead() {
         );
     }
 }
+
+/// Characters of every message content of a chat request.
+fn request_chars(body: &Value) -> usize {
+    body["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(|m| m["content"].as_str().unwrap_or_default().chars().count())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Issue 21 item 7, cost caps: long messages are cut to `max_message_chars`, and no request
+/// (system prompt and messages) exceeds `max_prompt_chars`.
+#[tokio::test]
+async fn no_model_request_exceeds_the_character_caps() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let toml = llm_toml_with(&llm, "max_message_chars = 500\nmax_prompt_chars = 6000\n");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000077";
+    for i in 0..6 {
+        let text = format!(
+            "pesan {i}: mau kuliah di luar {}",
+            "panjang sekali ".repeat(270)
+        );
+        svc.post_signed(
+            &c,
+            &text_payload(lead, &format!("wamid.C{i}"), &text),
+            None,
+            None,
+        )
+        .await;
+    }
+    svc.wait_processed().await;
+    svc.outbox_settled(lead).await;
+    let bodies: Vec<Value> = llm
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect();
+    assert!(!bodies.is_empty(), "the model was never asked");
+    for b in &bodies {
+        assert!(request_chars(b) <= 6000, "{} characters", request_chars(b));
+        for m in b["messages"].as_array().unwrap().iter().skip(1) {
+            let n = m["content"].as_str().unwrap_or_default().chars().count();
+            // An extraction's transcript holds several messages, each cut alone.
+            if b.get("response_format").is_none() {
+                assert!(n <= 500, "a message of {n} characters");
+            }
+        }
+    }
+}
+
+/// Issue 21 item 7: above `max_messages_per_minute` lead messages in a minute, the turn makes
+/// no model call and the template goes out (`ari_llm_skipped_total{reason="contact_rate"}`).
+#[tokio::test]
+async fn a_contact_writing_too_fast_gets_templates_only() {
+    let kapso = MockKapso::start().await;
+    let llm = mock_llm(ResponseTemplate::new(200).set_body_json(completion(LLM_REPLY))).await;
+    let toml = llm_toml_with(&llm, "max_messages_per_minute = 3\n");
+    let svc = Service::spawn_with(with_llm_toml(&kapso, toml));
+    let c = reqwest::Client::new();
+    let lead = "+6281400000078";
+    for i in 0..6 {
+        let text = format!("halo kak, pertanyaan ke-{i} soal kuliah di luar negeri");
+        svc.post_signed(
+            &c,
+            &text_payload(lead, &format!("wamid.R{i}"), &text),
+            None,
+            None,
+        )
+        .await;
+        svc.wait_processed().await;
+    }
+    let rows = svc.outbox_settled(lead).await;
+    let last = rows
+        .iter()
+        .rev()
+        .find(|r| r.to == lead)
+        .expect("a reply to the lead");
+    assert_ne!(
+        last.body, LLM_REPLY,
+        "the last turn was worded by the model"
+    );
+    let skipped = metric(
+        &svc,
+        "ari_llm_skipped_total",
+        &[("call", "reply"), ("reason", "contact_rate")],
+    )
+    .await;
+    assert!(skipped.unwrap_or(0.0) >= 1.0, "{skipped:?}");
+}

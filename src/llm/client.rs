@@ -143,6 +143,8 @@ pub struct Llm {
     extraction: bool,
     prompts: Prompts,
     transcription_max_bytes: u64,
+    caps: super::caps::Caps,
+    max_messages_per_minute: u32,
 }
 
 impl Llm {
@@ -283,7 +285,15 @@ impl Llm {
             extraction: config.extraction,
             prompts,
             transcription_max_bytes: config.transcription_max_bytes,
+            caps: config.caps,
+            max_messages_per_minute: config.max_messages_per_minute,
         })
+    }
+
+    /// Lead messages per minute above which a contact's turn makes no model call (`llm.toml`
+    /// `max_messages_per_minute`).
+    pub fn max_messages_per_minute(&self) -> u32 {
+        self.max_messages_per_minute
     }
 
     fn arm(&self, contact: &str) -> &Arm {
@@ -391,10 +401,12 @@ impl Llm {
         let permit = self.admit(arm, CallKind::Reply, budget)?;
         let system = self.prompts.system(req)?;
         let markers = leak_markers(&system);
+        let system_chars = system.chars().count();
         let mut messages: Vec<ChatCompletionRequestMessage> =
             vec![ChatCompletionRequestSystemMessage::from(system).into()];
         let skip = req.recent.len().saturating_sub(HISTORY_MESSAGES);
-        messages.extend(req.recent.iter().skip(skip).map(to_message));
+        let recent = self.caps.fit_history(system_chars, &req.recent[skip..]);
+        messages.extend(recent.iter().map(to_message));
         if req.recent.last().is_none_or(|m| m.role != Role::Lead) {
             // Some servers refuse a conversation that does not end with a user turn.
             messages
@@ -475,7 +487,18 @@ impl Llm {
     ) -> Result<ExtractedFields, LlmError> {
         let permit = self.admit(arm, CallKind::Extract, budget)?;
         let system = self.prompts.extraction(req)?;
-        let transcript = super::prompt::extraction_transcript(req);
+        // The transcript's labels ("RIWAYAT:", "Lead: "...) are counted with the prompt.
+        let overhead = system.chars().count() + 32 + 8 * (req.history.len() + req.latest.len());
+        let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
+        let (history, latest) =
+            self.caps
+                .fit_extraction(overhead, &req.history[skip..], &req.latest);
+        let capped = ExtractRequest {
+            history,
+            latest,
+            ..req.clone()
+        };
+        let transcript = super::prompt::extraction_transcript(&capped);
         let messages = vec![
             ChatCompletionRequestSystemMessage::from(system).into(),
             ChatCompletionRequestUserMessage::from(transcript).into(),
