@@ -134,9 +134,12 @@ pub fn ground(key: &str, value: &str, span: &str, g: Grounding<'_>) -> Result<St
     if !lead.contains(span_n) {
         return Err("span not in the lead's text".into());
     }
+    // The rules read the span as the lead wrote it (case kept: "US", names), cleaned.
+    let span_c = sanitize::clean(span, MAX_SPAN_CHARS);
+    let span_c = span_c.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
     let pending = Pending::Field(key.to_string());
     let rules = crate::flow::extract::extract(
-        span_n,
+        span_c,
         ExtractContext {
             pending: Some(&pending),
             current_year: g.current_year,
@@ -145,7 +148,7 @@ pub fn ground(key: &str, value: &str, span: &str, g: Grounding<'_>) -> Result<St
     );
     let read = match rules.fields.get(key) {
         Some(v) => v.clone(),
-        None if key == "country" => crate::knowledge::canonical_country(span_n)
+        None if key == "country" => crate::knowledge::canonical_country(span_c)
             .map(str::to_string)
             .ok_or_else(|| "the rules read no country in the span".to_string())?,
         None if matches!(key, "name" | "english_level" | "program" | "activity") => {
