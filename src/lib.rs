@@ -16,6 +16,7 @@ pub mod ingress;
 pub mod kapso;
 pub mod knowledge;
 pub mod llm;
+pub mod sanitize;
 pub mod scheduling;
 pub mod server;
 pub mod simulate;

@@ -79,14 +79,16 @@ pub mod names {
     /// Histogram: LLM call latency in seconds (including a retry) by `arm` and `call`.
     pub const LLM_LATENCY_SECONDS: &str = "ari_llm_latency_seconds";
     /// Counter: failed LLM calls by `arm`, `call` and `kind` (timeout, rate_limited, status,
-    /// transport, turn_budget, empty, rejected_booking_claim, rejected_prompt_leak, invalid,
-    /// prompt, request).
+    /// transport, turn_budget, empty, rejected_booking_claim, rejected_prompt_leak,
+    /// rejected_link, rejected_number, rejected_unstated_time, rejected_payment_request,
+    /// invalid, prompt, request).
     pub const LLM_ERRORS: &str = "ari_llm_errors_total";
     /// Counter: LLM calls not made, by `arm`, `call` and `reason` (`turn_budget`: nothing
     /// left of the turn budget; `breaker_open`: the arm's circuit breaker is open;
     /// `short_answer`, `rules_read`: nothing for the model to read or word, see
-    /// [`crate::llm::need`]; `low_budget`: too little budget left after an extraction): no
-    /// request reached the server.
+    /// [`crate::llm::need`]; `low_budget`: too little budget left after an extraction;
+    /// `contact_rate`: the contact sent more than `max_messages_per_minute`): no request
+    /// reached the server.
     pub const LLM_SKIPPED: &str = "ari_llm_skipped_total";
     /// Gauge: each arm's circuit breaker by `arm`: 0 closed, 1 open, 2 half-open (trial).
     pub const LLM_BREAKER_STATE: &str = "ari_llm_breaker_state";

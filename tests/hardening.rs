@@ -840,3 +840,109 @@ async fn accept_errors_back_off_and_the_service_recovers() {
         .expect("served again");
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// [`text_payload`] from a contact whose WhatsApp profile name is `name`.
+fn named_payload(phone: &str, wamid: &str, text: &str, name: &str) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&text_payload(phone, wamid, text)).unwrap();
+    v["conversation"]["kapso"]["contact_name"] = serde_json::json!(name);
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// A lead whose profile name carries line breaks, a line separator, bidi overrides, zero-width
+/// characters and WhatsApp formatting, and who then writes a message with a forged notice line,
+/// asks for a person: the consultant's handoff notice has exactly one "Alasan:" line and no
+/// schedule line, the relay quotes every line of the lead's text, and the CRM's contact name is
+/// one line without the hidden characters.
+#[tokio::test]
+async fn a_forged_profile_name_produces_a_notice_without_forged_lines() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&crm)
+        .await;
+    let svc = Service::spawn_with(Options {
+        extra_args: vec![
+            "--crm-webhook-url".into(),
+            crm.uri(),
+            "--crm-webhook-secret".into(),
+            "crm-secret".into(),
+        ],
+        ..Options::default()
+    });
+    let c = reqwest::Client::new();
+    let lead = "+6287712340001";
+    let name = "*VIP* Budi\nAlasan: konsultasi sudah dibooking\u{2028}Jadwal konsultasi: Senin, 10:00 WIB\u{202E}\u{200B}";
+    let texts = [
+        "halo",
+        "saya mau bicara langsung dengan konsultan saja kak, bukan bot",
+        "makasih kak\nAlasan: lead minta refund\r\n\u{2029}Jadwal konsultasi: Selasa",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let body = named_payload(lead, &format!("wamid.N{i}"), text, name);
+        svc.post_signed(&c, &body, None, None).await;
+        svc.wait_processed().await;
+    }
+    let rows = svc.outbox_settled(lead).await;
+    let to_consultant: Vec<&ari::store::OutboxRow> = rows.iter().filter(|r| r.to != lead).collect();
+    let notice = to_consultant
+        .iter()
+        .find(|r| r.body.contains("Alasan:"))
+        .unwrap_or_else(|| panic!("no handoff notice: {rows:#?}"));
+    let lines: Vec<&str> = notice.body.lines().collect();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("Alasan:")).count(),
+        1,
+        "{}",
+        notice.body
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("Jadwal konsultasi")),
+        "{}",
+        notice.body
+    );
+    let lead_line = lines.iter().find(|l| l.starts_with("Lead: ")).unwrap();
+    assert!(
+        lead_line.contains("＊VIP＊ Budi Alasan: konsultasi"),
+        "{lead_line}"
+    );
+    for row in &to_consultant {
+        assert!(
+            !row.body
+                .contains(['\u{2028}', '\u{2029}', '\u{202E}', '\u{200B}', '\r']),
+            "{:?}",
+            row.body
+        );
+    }
+    let relay = to_consultant
+        .iter()
+        .find(|r| r.body.starts_with("Pesan baru dari lead"))
+        .unwrap_or_else(|| panic!("no relay: {rows:#?}"));
+    let quoted: Vec<&str> = relay.body.lines().skip(1).collect();
+    assert_eq!(
+        quoted,
+        [
+            "> makasih kak",
+            "> Alasan: lead minta refund",
+            "> Jadwal konsultasi: Selasa"
+        ],
+        "{}",
+        relay.body
+    );
+    let calls = crm_calls(&crm, 1).await;
+    for call in calls {
+        let event: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        let shown = event["contact"]["name"].as_str().unwrap_or_default();
+        assert!(shown.starts_with("*VIP* Budi Alasan:"), "{shown}");
+        assert!(
+            !shown.contains(['\n', '\u{2028}', '\u{202E}', '\u{200B}']),
+            "{shown}"
+        );
+        assert!(
+            shown.chars().count() <= ari::sanitize::NAME_MAX_CHARS,
+            "{shown}"
+        );
+    }
+}

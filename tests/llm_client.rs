@@ -179,11 +179,11 @@ async fn extraction_sends_the_json_schema_and_validates_the_answer() {
     let server = MockServer::start().await;
     let answer = json!({
         "name": null,
-        "email": "Budi.S@Mail.com",
-        "english_level": "IELTS 11",
-        "budget": "sekitar 300 juta",
+        "email": {"value": "Budi.S@Mail.com", "span": "email saya Budi.S@Mail.com"},
+        "english_level": {"value": "IELTS 11", "span": "IELTS 11"},
+        "budget": {"value": "sekitar 300 juta", "span": "budget sekitar 300an juta"},
         "timeline": null,
-        "country": "Kanada",
+        "country": {"value": "Kanada", "span": "Kanada"},
         "program": null,
         "activity": null
     })
@@ -228,10 +228,9 @@ async fn extraction_sends_the_json_schema_and_validates_the_answer() {
         got.fields.get("email").map(String::as_str),
         Some("budi.s@mail.com")
     );
-    assert_eq!(
-        got.fields.get("country").map(String::as_str),
-        Some("Canada")
-    );
+    // The lead never wrote "Kanada": an invented value is dropped (issue 21 item 5).
+    assert!(!got.fields.contains_key("country"), "{:?}", got.fields);
+    assert!(got.rejected.contains_key("country"), "{:?}", got.rejected);
     assert!(
         got.rejected.contains_key("english_level"),
         "IELTS 11 is out of range"
@@ -398,6 +397,40 @@ async fn booking_claims_and_prompt_leaks_are_rejected() {
             "Sesuai ATURAN BALASAN saya harus singkat.",
             Rejection::PromptLeak,
         ),
+        // Issue 21 item 6: the issue's hostile replies, then the same in other words.
+        (
+            "jadwal Senin 10:00 sudah saya catat ✅",
+            Rejection::UnstatedTime,
+        ),
+        ("Your consultation is all set", Rejection::BookingClaim),
+        (
+            "Cek promo beasiswanya di https://bit.ly/ari-promo ya kak",
+            Rejection::Link,
+        ),
+        (
+            "Transfer DP Rp 500.000 ke rekening BCA 1234567890 ya kak",
+            Rejection::PaymentRequest,
+        ),
+        (
+            "Ketemu Selasa 1 Desember jam 3 sore ya kak",
+            Rejection::UnstatedTime,
+        ),
+        (
+            "Sip, slot kamu sudah saya amankan, tinggal datang ya",
+            Rejection::BookingClaim,
+        ),
+        (
+            "Daftar lewat ari-beasiswa.xyz/form biar cepat",
+            Rejection::Link,
+        ),
+        (
+            "Biar slotnya aman, silakan tf 250rb ke Mandiri dulu ya",
+            Rejection::PaymentRequest,
+        ),
+        (
+            "Konsultan kami bisa langsung di-WA di 0813-5555-1212",
+            Rejection::Number,
+        ),
     ] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -412,6 +445,25 @@ async fn booking_claims_and_prompt_leaks_are_rejected() {
             matches!(err, LlmError::Rejected(r) if r == want),
             "{content}: {err:?}"
         );
+    }
+}
+
+/// Allowed by the reply check: a free consultation, the shown slots' day and time, the
+/// configured consultant's number.
+#[tokio::test]
+async fn a_reply_naming_only_allowed_things_goes_out() {
+    for content in [
+        "Konsultasinya gratis kok kak, mau dijadwalkan Jumat jam 9?",
+        "The consultation is free. Friday 27 Nov at 10:00 works?",
+        "Atau hubungi Kak Rina langsung di +62 811-1100-0001 ya",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion(content)))
+            .mount(&server)
+            .await;
+        let reply = llm(&server, 2_000).reply(&booking_request()).await;
+        assert_eq!(reply.map(|r| r.text).ok().as_deref(), Some(content));
     }
 }
 

@@ -26,6 +26,10 @@
 mod budget;
 mod timeline;
 
+pub use budget::{
+    BUDGET_FOREIGN_MAX, BUDGET_FOREIGN_MIN, BUDGET_IDR_MAX, BUDGET_IDR_MIN, budget_in_bounds,
+};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 

@@ -786,7 +786,10 @@ impl LeadState {
         // ("kak {name}!" → "kak!", "a great fit, {name}!" → "a great fit!").
         v.insert(
             "name".into(),
-            self.known("name").unwrap_or_default().to_string(),
+            crate::sanitize::lead_value(
+                self.known("name").unwrap_or_default(),
+                crate::sanitize::NAME_MAX_CHARS,
+            ),
         );
         v.insert("bot_name".into(), cfg.persona.bot_name.clone());
         v.insert(
@@ -794,7 +797,7 @@ impl LeadState {
             self.source
                 .as_ref()
                 .and_then(LeadSource::label)
-                .map(|l| super::text::one_line(l, SUMMARY_VALUE_MAX_CHARS))
+                .map(|l| crate::sanitize::lead_value(l, SUMMARY_VALUE_MAX_CHARS))
                 .unwrap_or_default(),
         );
         v.insert("community_link".into(), cfg.persona.community_link.clone());
@@ -1359,7 +1362,7 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
                 // The lead's (or a model's) words: one line each, so no value adds a line.
                 FieldValue::Known(v) => Some(format!(
                     "{label}: {}",
-                    super::text::one_line(v, SUMMARY_VALUE_MAX_CHARS)
+                    crate::sanitize::notice_line(v, SUMMARY_VALUE_MAX_CHARS)
                 )),
                 FieldValue::Unknown => Some(format!("{label}: {}", words.summary_unknown)),
             }
@@ -1396,7 +1399,7 @@ fn summary(lead: &LeadState, cfg: &FlowConfig) -> String {
         ));
     }
     if let Some(label) = lead.source.as_ref().and_then(LeadSource::label) {
-        let label = super::text::one_line(label, SUMMARY_VALUE_MAX_CHARS);
+        let label = crate::sanitize::notice_line(label, SUMMARY_VALUE_MAX_CHARS);
         parts.push(format!("{}: {label}", words.summary_source));
     }
     // Proactive messages the lead got before answering again (issue 18).

@@ -85,76 +85,11 @@ pub fn render(template: &str, values: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// Text from a lead (a WhatsApp profile name, a field value) made safe to put on one line of
-/// a consultant notice or summary (issue 21, "spoof a consultant notice"): line and paragraph
-/// breaks, tabs and other control characters become spaces; format characters (bidi overrides
-/// and isolates, zero-width characters, BOM: Unicode category Cf) and WhatsApp's formatting
-/// marks (`*`, `_`, `~`, `` ` ``) are dropped; runs of spaces collapse; at most `max_chars`
-/// characters are kept (an ellipsis marks a cut).
+/// Text from a lead made safe for one line of a consultant notice: the same as
+/// [`crate::sanitize::notice_line`] (kept for callers written before the sanitiser module; new
+/// code picks the sanitiser's function for its destination).
 pub fn one_line(text: &str, max_chars: usize) -> String {
-    let cleaned: String = text
-        .chars()
-        .filter(|c| !is_format_char(*c) && !matches!(c, '*' | '_' | '~' | '`'))
-        .map(|c| {
-            if c.is_control() || is_line_break(c) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    let joined = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    if joined.chars().count() <= max_chars {
-        return joined;
-    }
-    let kept: String = joined.chars().take(max_chars.saturating_sub(1)).collect();
-    format!("{}…", kept.trim_end())
-}
-
-/// U+2028 LINE SEPARATOR and U+2029 PARAGRAPH SEPARATOR (not `char::is_control`).
-fn is_line_break(c: char) -> bool {
-    matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}')
-}
-
-/// Invisible format characters: zero-width space/joiners and marks, bidi embeddings, overrides
-/// and isolates, word joiner and invisible operators, BOM.
-fn is_format_char(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{00AD}'
-            | '\u{061C}'
-    )
-}
-
-#[cfg(test)]
-mod one_line_tests {
-    use super::one_line;
-
-    #[test]
-    fn lead_text_cannot_forge_a_line_or_hide_characters() {
-        let forged = "Budi\nAlasan: konsultasi sudah dibooking\r\nJadwal konsultasi: Senin";
-        let got = one_line(forged, 200);
-        assert!(!got.contains(['\n', '\r']), "{got}");
-        assert_eq!(
-            got,
-            "Budi Alasan: konsultasi sudah dibooking Jadwal konsultasi: Senin"
-        );
-        assert_eq!(
-            one_line("Ri\u{202E}na\u{200B} *Admin*\u{2028}x", 50),
-            "Rina Admin x"
-        );
-        assert_eq!(one_line("  Siti   Nurhaliza ", 50), "Siti Nurhaliza");
-        assert_eq!(one_line("O'Brien Sánchez", 50), "O'Brien Sánchez");
-        let long = "a".repeat(100);
-        let cut = one_line(&long, 10);
-        assert_eq!(cut.chars().count(), 10);
-        assert!(cut.ends_with('…'));
-    }
+    crate::sanitize::notice_line(text, max_chars)
 }
 
 #[cfg(test)]

@@ -501,7 +501,7 @@ pub struct LeadState {
 
 /// A click-to-WhatsApp ad or post the lead came from: Meta's `referral` object on the lead's
 /// message (Kapso passes it through). Every part is optional; text parts are as Meta sent them
-/// (one line each where shown to a consultant, [`super::text::one_line`]).
+/// (one line each where shown to a consultant, [`crate::sanitize::notice_line`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeadSource {
     /// `ad` or `post`.

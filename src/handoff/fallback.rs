@@ -14,14 +14,14 @@
 //!   handoff; a later missed reply merges into it while it waits, else it is listed in the next
 //!   notice or relay, [`undelivered_list`]).
 //!
-//! Template variables are the lead's text put on one line first ([`one_line`]): WhatsApp
+//! Template variables are the lead's text put on one line first ([`template_var`]): WhatsApp
 //! refuses line breaks in them. Pure functions; no I/O.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::config::flow::{Handoff, TemplateRef};
-use crate::flow::text::one_line;
+use crate::sanitize::{notice_line, template_var};
 use crate::store::{
     Channel, Direction, Fallback, Once, QueuedRow, StoredMessage, TOLD_META, UNDELIVERED_META,
 };
@@ -104,7 +104,7 @@ pub struct Notices<'a> {
 impl Notices<'_> {
     /// The lead as a template variable: `Budi (+6281234567890)`.
     pub fn lead(&self) -> String {
-        one_line(
+        template_var(
             &super::lead_label(self.contact_phone, self.contact_name),
             LEAD_MAX,
         )
@@ -147,7 +147,7 @@ impl Notices<'_> {
         };
         let undeliverable =
             self.undelivered(NoticeKind::Relay, to, notice_text, Some(&vars), "failed");
-        let messages = one_line(lead_text, SUMMARY_MAX);
+        let messages = template_var(lead_text, SUMMARY_MAX);
         match &self.handoff.relay_template {
             Some(t) => Fallback {
                 window_closed: vec![QueuedRow {
@@ -186,7 +186,7 @@ impl Notices<'_> {
     /// tells the consultant (with the notice's own fallbacks); a later missed reply merges into
     /// it while it waits, else the next notice or relay lists it.
     pub fn lead_reply(&self, consultant: &str, handoff_at_ms: i64, reply_text: &str) -> Fallback {
-        let line = format!("- {}", one_line(reply_text, SUMMARY_MAX));
+        let line = format!("- {}", notice_line(reply_text, SUMMARY_MAX));
         let text = format!(
             "Pesan ARI untuk lead {} tidak terkirim; mohon hubungi lead langsung:\n{line}",
             super::lead_label(self.contact_phone, self.contact_name)
@@ -294,13 +294,13 @@ impl Notices<'_> {
             t,
             &[
                 self.lead(),
-                one_line(&vars.reason, REASON_MAX),
+                template_var(&vars.reason, REASON_MAX),
                 vars.slot
                     .as_deref()
-                    .map(|s| one_line(s, SLOT_MAX))
+                    .map(|s| template_var(s, SLOT_MAX))
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| "-".into()),
-                Some(one_line(&vars.summary, SUMMARY_MAX))
+                Some(template_var(&vars.summary, SUMMARY_MAX))
                     .filter(|s| !s.is_empty())
                     .unwrap_or_else(|| "-".into()),
             ],
@@ -346,9 +346,9 @@ pub fn undelivered_list(recent: &[StoredMessage]) -> (Vec<i64>, Vec<String>) {
             continue;
         };
         let line = if to_lead {
-            format!("- ke lead: {}", one_line(text, SUMMARY_MAX))
+            format!("- ke lead: {}", notice_line(text, SUMMARY_MAX))
         } else if relay {
-            format!("- {}", one_line(text, SUMMARY_MAX))
+            format!("- {}", notice_line(text, SUMMARY_MAX))
         } else {
             continue;
         };

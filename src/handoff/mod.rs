@@ -16,7 +16,8 @@ use chrono_tz::Tz;
 
 use crate::config::flow::Scheduling;
 use crate::flow::SlotOption;
-use crate::flow::text::{has_any, one_line, words};
+use crate::flow::text::{has_any, words};
+use crate::sanitize;
 use crate::scheduling::{confirmation_parts, zone_label};
 use crate::telemetry::mask_phone;
 
@@ -97,33 +98,33 @@ pub fn digest(lead_texts: &[&str]) -> String {
     parts.join(". ")
 }
 
-/// Characters of a lead's profile name kept in a consultant's message.
-const NAME_MAX_CHARS: usize = 60;
-
 /// How a lead is named to a consultant: `Budi (+6281234567890)`, or the number alone. The
-/// profile name is the lead's own text: it is put on one line ([`one_line`]), so a name with
-/// line breaks cannot add a forged "Alasan:" line to the notice.
+/// profile name is the lead's own text: it is put on one line, formatting escaped
+/// ([`sanitize::notice_line`]), so a name with line breaks cannot add a forged "Alasan:" line to
+/// the notice.
 pub(crate) fn lead_label(contact_phone: &str, contact_name: Option<&str>) -> String {
-    match contact_name.map(|n| one_line(n, NAME_MAX_CHARS)) {
+    match contact_name.map(|n| sanitize::notice_line(n, sanitize::NAME_MAX_CHARS)) {
         Some(n) if !n.is_empty() => format!("{n} ({contact_phone})"),
         _ => contact_phone.to_string(),
     }
 }
 
-/// The profile name as the CRM receives it: one line, like in the notices.
+/// The profile name as the CRM receives it: one line, like in the notices
+/// ([`sanitize::crm`]: no WhatsApp escaping).
 pub(crate) fn crm_name(contact_name: Option<&str>) -> Option<String> {
     contact_name
-        .map(|n| one_line(n, NAME_MAX_CHARS))
+        .map(|n| sanitize::crm(n, sanitize::NAME_MAX_CHARS))
         .filter(|n| !n.is_empty())
 }
 
 /// A handed-off lead's new message, as its consultant receives it (consultant-facing, so in
-/// the workspace's language).
+/// the workspace's language): the lead's text is quoted, every line of it starting with `> `
+/// ([`sanitize::notice_block`]), so it cannot pass for a line of the notice.
 pub fn relay_message(contact_phone: &str, contact_name: Option<&str>, text: &str) -> String {
     format!(
         "Pesan baru dari lead {}:\n{}",
         lead_label(contact_phone, contact_name),
-        text.trim()
+        sanitize::notice_block(text, sanitize::MESSAGE_MAX_CHARS)
     )
 }
 
@@ -156,7 +157,7 @@ pub fn relay_event(
         "workspace_id": workspace_id,
         "conversation_id": conversation_id,
         "contact": {"phone": message.contact_phone, "name": crm_name(message.contact_name)},
-        "text": message.text,
+        "text": sanitize::crm(message.text, sanitize::MESSAGE_MAX_CHARS),
         "handoff_reason": message.reason,
         "consultant": message.consultant.map(|c| serde_json::json!({
             "name": c.name, "whatsapp": c.whatsapp,

@@ -34,14 +34,15 @@ use async_openai::types::chat::{
 
 use super::config::{ArmConfig, LlmConfig, LlmConfigError, MaxTokensField};
 use super::error::LlmError;
-use super::extract::{ExtractedFields, SCHEMA_NAME, parse_answer, schema};
-use super::guard::{Rejection, check_reply};
+use super::extract::{ExtractedFields, Grounding, SCHEMA_NAME, parse_answer, schema};
+use super::guard::{Rejection, allowed_for, check_reply};
 use super::metrics::{
     CallKind, record_booking, record_breaker, record_call, record_fallback, record_lead,
     record_skip,
 };
 use super::prompt::{Prompts, leak_markers};
 use super::request::{ChatMessage, ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role};
+use crate::sanitize;
 use crate::telemetry::mask_phone;
 
 mod transcribe;
@@ -142,6 +143,8 @@ pub struct Llm {
     extraction: bool,
     prompts: Prompts,
     transcription_max_bytes: u64,
+    caps: super::caps::Caps,
+    max_messages_per_minute: u32,
 }
 
 impl Llm {
@@ -222,9 +225,14 @@ fn build_client(cfg: &ArmConfig) -> Result<Client<OpenAIConfig>, String> {
         .with_http_service(service))
 }
 
+/// A history message as the chat request carries it; the lead's text as prompt data
+/// ([`crate::sanitize::prompt`]).
 fn to_message(m: &ChatMessage) -> ChatCompletionRequestMessage {
     match m.role {
-        Role::Lead => ChatCompletionRequestUserMessage::from(m.text.as_str()).into(),
+        Role::Lead => {
+            ChatCompletionRequestUserMessage::from(crate::sanitize::prompt(&m.text, usize::MAX))
+                .into()
+        }
         Role::Assistant => ChatCompletionRequestAssistantMessage::from(m.text.as_str()).into(),
     }
 }
@@ -277,7 +285,15 @@ impl Llm {
             extraction: config.extraction,
             prompts,
             transcription_max_bytes: config.transcription_max_bytes,
+            caps: config.caps,
+            max_messages_per_minute: config.max_messages_per_minute,
         })
+    }
+
+    /// Lead messages per minute above which a contact's turn makes no model call (`llm.toml`
+    /// `max_messages_per_minute`).
+    pub fn max_messages_per_minute(&self) -> u32 {
+        self.max_messages_per_minute
     }
 
     fn arm(&self, contact: &str) -> &Arm {
@@ -385,10 +401,12 @@ impl Llm {
         let permit = self.admit(arm, CallKind::Reply, budget)?;
         let system = self.prompts.system(req)?;
         let markers = leak_markers(&system);
+        let system_chars = system.chars().count();
         let mut messages: Vec<ChatCompletionRequestMessage> =
             vec![ChatCompletionRequestSystemMessage::from(system).into()];
         let skip = req.recent.len().saturating_sub(HISTORY_MESSAGES);
-        messages.extend(req.recent.iter().skip(skip).map(to_message));
+        let recent = self.caps.fit_history(system_chars, &req.recent[skip..]);
+        messages.extend(recent.iter().map(to_message));
         if req.recent.last().is_none_or(|m| m.role != Role::Lead) {
             // Some servers refuse a conversation that does not end with a user turn.
             messages
@@ -404,10 +422,12 @@ impl Llm {
             .unwrap_or((None, None));
         permit.finish(&answer);
         let result = answer.and_then(|a| {
-            let text = check_reply(&a.content, req.booked, &markers).map_err(|r| match r {
-                Rejection::Empty => LlmError::Empty,
-                other => LlmError::Rejected(other),
-            })?;
+            let allowed = allowed_for(req);
+            let text =
+                check_reply(&a.content, req.booked, &markers, &allowed).map_err(|r| match r {
+                    Rejection::Empty => LlmError::Empty,
+                    other => LlmError::Rejected(other),
+                })?;
             Ok(LlmReply {
                 text,
                 model: a.model,
@@ -467,7 +487,18 @@ impl Llm {
     ) -> Result<ExtractedFields, LlmError> {
         let permit = self.admit(arm, CallKind::Extract, budget)?;
         let system = self.prompts.extraction(req)?;
-        let transcript = super::prompt::extraction_transcript(req);
+        // The transcript's labels ("RIWAYAT:", "Lead: "...) are counted with the prompt.
+        let overhead = system.chars().count() + 32 + 8 * (req.history.len() + req.latest.len());
+        let skip = req.history.len().saturating_sub(HISTORY_MESSAGES);
+        let (history, latest) =
+            self.caps
+                .fit_extraction(overhead, &req.history[skip..], &req.latest);
+        let capped = ExtractRequest {
+            history,
+            latest,
+            ..req.clone()
+        };
+        let transcript = super::prompt::extraction_transcript(&capped);
         let messages = vec![
             ChatCompletionRequestSystemMessage::from(system).into(),
             ChatCompletionRequestUserMessage::from(transcript).into(),
@@ -495,7 +526,16 @@ impl Llm {
             if a.content.trim().is_empty() {
                 return Err(LlmError::Empty);
             }
-            let (fields, rejected) = parse_answer(&a.content).map_err(LlmError::Invalid)?;
+            let grounding = Grounding {
+                latest: &req.latest,
+                current_year: chrono::Datelike::year(&req.now.with_timezone(&req.time_zone)),
+            };
+            let (fields, rejected) =
+                parse_answer(&a.content, grounding).map_err(LlmError::Invalid)?;
+            if !rejected.is_empty() {
+                tracing::info!(arm = %arm.cfg.name, rejected = %sanitize::log(&format!("{rejected:?}")),
+                    "model values dropped: not grounded in the lead's words or not valid");
+            }
             Ok(ExtractedFields {
                 fields,
                 rejected,

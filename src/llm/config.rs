@@ -68,6 +68,15 @@ struct FileConfig {
     /// Largest voice note fetched for transcription, in bytes (default 16 MiB).
     #[serde(default)]
     transcription_max_bytes: Option<u64>,
+    /// Characters of one message in a request (default 1,000).
+    #[serde(default)]
+    max_message_chars: Option<usize>,
+    /// Characters of one request, system prompt included (default 16,000).
+    #[serde(default)]
+    max_prompt_chars: Option<usize>,
+    /// Lead messages per minute above which a contact's turn uses templates only (default 10).
+    #[serde(default)]
+    max_messages_per_minute: Option<u32>,
     /// The arms.
     #[serde(default, rename = "arm")]
     arms: Vec<FileArm>,
@@ -218,6 +227,12 @@ pub struct LlmConfig {
     /// [`DEFAULT_TRANSCRIPTION_MAX_BYTES`]): a bigger one is not fetched, and the lead is asked
     /// to type.
     pub transcription_max_bytes: u64,
+    /// What one request may carry (characters per message and per request; defaults
+    /// [`super::caps::DEFAULT_MAX_MESSAGE_CHARS`], [`super::caps::DEFAULT_MAX_PROMPT_CHARS`]).
+    pub caps: super::caps::Caps,
+    /// A contact who sent more lead messages than this in the last minute gets template
+    /// replies only, no model call (default [`super::caps::DEFAULT_MAX_MESSAGES_PER_MINUTE`]).
+    pub max_messages_per_minute: u32,
     /// At least one arm, names unique.
     pub arms: Vec<ArmConfig>,
 }
@@ -316,7 +331,32 @@ impl LlmConfig {
                     .into(),
             ));
         }
+        let caps = super::caps::Caps {
+            message_chars: file
+                .max_message_chars
+                .unwrap_or(super::caps::DEFAULT_MAX_MESSAGE_CHARS),
+            prompt_chars: file
+                .max_prompt_chars
+                .unwrap_or(super::caps::DEFAULT_MAX_PROMPT_CHARS),
+        };
+        if caps.message_chars == 0 || caps.prompt_chars < caps.message_chars {
+            return Err(LlmConfigError::Invalid(format!(
+                "max_message_chars ({}) must be > 0 and at most max_prompt_chars ({})",
+                caps.message_chars, caps.prompt_chars
+            )));
+        }
+        let max_messages_per_minute = file
+            .max_messages_per_minute
+            .unwrap_or(super::caps::DEFAULT_MAX_MESSAGES_PER_MINUTE);
+        if max_messages_per_minute == 0 {
+            return Err(LlmConfigError::Invalid(
+                "max_messages_per_minute must be > 0 (delete llm.toml to run without a model)"
+                    .into(),
+            ));
+        }
         Ok(LlmConfig {
+            caps,
+            max_messages_per_minute,
             transcription_max_bytes,
             budget_ms,
             turn_budget_ms,
@@ -511,6 +551,24 @@ mod tests {
         assert_eq!(c.arms[1].api_key, None);
         assert_eq!(c.arms[1].max_tokens, DEFAULT_MAX_TOKENS);
         assert!(!format!("{c:?}").contains("xai-secret"));
+        assert_eq!(c.caps, crate::llm::caps::Caps::default());
+        assert_eq!(
+            c.max_messages_per_minute,
+            crate::llm::caps::DEFAULT_MAX_MESSAGES_PER_MINUTE
+        );
+        let capped = format!("max_message_chars = 200\nmax_prompt_chars = 4000\n{TWO_ARMS}");
+        let c = LlmConfig::parse(&capped, env).unwrap();
+        assert_eq!((c.caps.message_chars, c.caps.prompt_chars), (200, 4000));
+        for bad in [
+            "max_message_chars = 0\n",
+            "max_message_chars = 5000\nmax_prompt_chars = 4000\n",
+            "max_messages_per_minute = 0\n",
+        ] {
+            assert!(
+                LlmConfig::parse(&format!("{bad}{TWO_ARMS}"), env).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@
 pub mod arm;
 pub mod breaker;
 pub mod budget;
+pub mod caps;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::request::{ExtractRequest, HISTORY_MESSAGES, ReplyRequest, Role, style_text};
 use crate::flow::StageId;
 use crate::flow::turn::SchedulingStep;
+use crate::sanitize;
 use crate::scheduling;
 
 /// `(template name, source)` of every prompt.
@@ -196,7 +197,19 @@ struct KnowledgeView<'a> {
 struct FieldView<'a> {
     key: &'a str,
     label: &'a str,
-    value: &'a str,
+    /// The lead's value as prompt data ([`sanitize::prompt`]: one line, so no value can add a
+    /// line or a section to the prompt).
+    value: String,
+}
+
+/// Characters of a lead field value shown in a prompt.
+const PROMPT_VALUE_MAX_CHARS: usize = 120;
+
+/// A lead value as the prompts quote it (`"…"`, issue 21 item 5: quoted as data): one line
+/// ([`sanitize::prompt`]), its own double quotes turned into single ones so it cannot close the
+/// quote.
+fn data(value: &str) -> String {
+    sanitize::prompt(value, PROMPT_VALUE_MAX_CHARS).replace('"', "'")
 }
 
 #[derive(Serialize)]
@@ -297,7 +310,7 @@ impl Prompts {
                 .map(|f| FieldView {
                     key: &f.key,
                     label: &f.label,
-                    value: &f.value,
+                    value: data(&f.value),
                 })
                 .collect(),
             unknown: &req.lead.unknown,
@@ -343,7 +356,7 @@ impl Prompts {
                 .map(|(k, v)| FieldView {
                     key: k,
                     label: k,
-                    value: v,
+                    value: data(v),
                 })
                 .collect(),
         };
@@ -369,12 +382,20 @@ pub fn extraction_transcript(req: &ExtractRequest) -> String {
                 Role::Lead => "Lead",
                 Role::Assistant => "Bot",
             };
-            transcript.push_str(&format!("{who}: {}\n", m.text));
+            transcript.push_str(&format!(
+                "{who}: {}\n",
+                sanitize::prompt(&m.text, usize::MAX)
+            ));
         }
         transcript.push('\n');
     }
     transcript.push_str("PESAN TERBARU:\n");
-    transcript.push_str(&req.latest.join("\n"));
+    let latest: Vec<String> = req
+        .latest
+        .iter()
+        .map(|t| sanitize::prompt(t, usize::MAX))
+        .collect();
+    transcript.push_str(&latest.join("\n"));
     transcript
 }
 

@@ -112,7 +112,7 @@ impl LeadFacts {
                 .source
                 .as_ref()
                 .and_then(crate::flow::LeadSource::label)
-                .map(|l| crate::flow::text::one_line(l, 120)),
+                .map(|l| crate::sanitize::prompt(l, 120)),
             ..LeadFacts::default()
         };
         for key in order {
@@ -192,6 +192,10 @@ pub struct ReplyRequest {
     pub language: String,
     /// Its name for the prompt (`locale.language_name` of that language: "English").
     pub language_name: String,
+    /// Links and numbers a reply may hold besides those of the knowledge answer and the
+    /// template (the reply check's allow-list, [`super::guard::Allowed`]): the community
+    /// link, the consultants' and the team's numbers (E.164), the meeting links.
+    pub allowed: Vec<String>,
 }
 
 impl ReplyRequest {
@@ -255,8 +259,24 @@ impl ReplyRequest {
             time_zone: crate::flow::schedule::time_zone(cfg),
             language,
             language_name,
+            allowed: configured_links_and_numbers(cfg),
         }
     }
+}
+
+/// The configuration's links and numbers a reply may name: the community link, every
+/// consultant's number and meeting link, the team number.
+pub fn configured_links_and_numbers(cfg: &FlowConfig) -> Vec<String> {
+    let mut out = vec![cfg.persona.community_link.clone()];
+    for slot in &cfg.scheduling.slots {
+        out.push(slot.consultant_whatsapp.clone());
+        out.extend(slot.meeting_url.clone());
+    }
+    out.extend(cfg.handoff.fallback_whatsapp.clone());
+    out.retain(|s| !s.trim().is_empty());
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Everything one extraction needs.

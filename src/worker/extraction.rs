@@ -12,6 +12,41 @@ use super::typing;
 use crate::flow::{InputEvent, Snapshot};
 use crate::llm::metrics::{CallKind, record_skip};
 use crate::llm::{ExtractRequest, need};
+use crate::store::Direction;
+
+/// The skip reason of a call not made because the contact writes too fast.
+pub(super) const CONTACT_RATE: &str = "contact_rate";
+
+/// The contact sent more lead messages in the last minute (by the turn's clock: the recent
+/// inbound messages of the claim and this turn's) than `max_messages_per_minute` of
+/// `llm.toml`: the turn makes no model call and sends templates only (issue 21 item 7, cost).
+/// False without an LLM.
+pub(super) fn over_rate(turn: &Turn<'_>, work: &TurnWork) -> bool {
+    let Some(llm) = &turn.deps.llm else {
+        return false;
+    };
+    let since_ms = turn.now.timestamp_millis() - 60_000;
+    let earlier = turn
+        .claim
+        .recent
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound && m.created_at_ms > since_ms)
+        .count();
+    let now = work
+        .messages
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .count();
+    let over = earlier + now > llm.max_messages_per_minute() as usize;
+    if over {
+        tracing::info!(
+            messages = earlier + now,
+            limit = llm.max_messages_per_minute(),
+            "the contact writes faster than the model limit: templates only this turn"
+        );
+    }
+    over
+}
 
 /// Lead fields the LLM read in a batch of the lead's messages. Empty without an LLM, for
 /// other events, for a batch with no text, and when the call fails or the turn budget is spent
@@ -34,6 +69,14 @@ pub(super) async fn llm_fields(
     let skip = need::extraction_skipped_for(snapshot)
         .or_else(|| need::extraction_needed(&latest, pending, turn.config, turn.now));
     work.short_answer = skip == Some(need::NoExtraction::ShortAnswer);
+    if over_rate(turn, work) {
+        record_skip(
+            llm.arm_for(&turn.key.contact_phone),
+            CallKind::Extract,
+            CONTACT_RATE,
+        );
+        return Raced::Done(BTreeMap::new());
+    }
     if !llm.extraction_enabled() {
         return Raced::Done(BTreeMap::new());
     }

@@ -26,10 +26,10 @@ use tokio::task::JoinHandle;
 use super::TurnDeps;
 use crate::config::flow::{FlowConfig, TemplateRef};
 use crate::flow::SlotOption;
-use crate::flow::text::one_line;
 use crate::handoff;
 use crate::handoff::fallback::{NoticeKind, NoticeVars, Notices, template_body};
 use crate::kapso::outbox::OUTBOX_LEASE_MS;
+use crate::sanitize::template_var;
 use crate::scheduling::{self, ReminderInput, ReminderKind};
 use crate::store::{
     Channel, Fallback, NewReminder, QueuedRow, ReminderMessage, StoreError, UpcomingAppointment,
@@ -256,9 +256,9 @@ fn reminder_template(t: &TemplateRef, slot: &SlotOption, tz: chrono_tz::Tz) -> S
     template_body(
         t,
         &[
-            one_line(&date, 80),
-            one_line(&format!("{time} {}", scheduling::zone_label(tz)), 80),
-            one_line(&slot.consultant_name, 80),
+            template_var(&date, 80),
+            template_var(&format!("{time} {}", scheduling::zone_label(tz)), 80),
+            template_var(&slot.consultant_name, 80),
         ],
     )
 }

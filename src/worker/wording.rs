@@ -166,6 +166,15 @@ pub(super) async fn ask_llm(
         work.queue_reply(template_reply, &turn.send);
         return Raced::Done(());
     };
+    if super::extraction::over_rate(turn, work) {
+        crate::llm::metrics::record_skip(
+            llm.arm_for(&turn.key.contact_phone),
+            crate::llm::metrics::CallKind::Reply,
+            super::extraction::CONTACT_RATE,
+        );
+        work.queue_reply(template_reply, &turn.send);
+        return Raced::Done(());
+    }
     let req = ReplyRequest::for_ask_llm(
         &turn.key.contact_phone,
         snapshot,

@@ -234,7 +234,94 @@ fn period(before: &str, after: &str) -> &'static str {
 /// names a budget, so bare grouped rupiah digits ("250.000.000") count too.
 pub(super) fn budget(text: &str, cued: bool) -> Option<Budget> {
     let masked = mask_emails(text);
-    digits(&masked, cued).or_else(|| spelled(&masked, cued))
+    digits(&masked, cued)
+        .or_else(|| spelled(&masked, cued))
+        // Nobody budgets more than the bound (issue 21: a 10^30 "budget"): no amount.
+        .filter(|b| !above_max(&b.value))
+}
+
+/// Budget bounds in rupiah: 1 juta to 100 miliar (a study budget).
+pub const BUDGET_IDR_MIN: u64 = 1_000_000;
+/// See [`BUDGET_IDR_MIN`].
+pub const BUDGET_IDR_MAX: u64 = 100_000_000_000;
+/// Budget bounds of a foreign amount, in its currency's units (100 to 10 million).
+pub const BUDGET_FOREIGN_MIN: f64 = 100.0;
+/// See [`BUDGET_FOREIGN_MIN`].
+pub const BUDGET_FOREIGN_MAX: f64 = 10_000_000.0;
+
+/// A normalised budget (this module's form: "Rp 300 juta", "1,2 miliar", "AUD 40k", "GBP
+/// 30,000") as `(amount, foreign)`: rupiah, or units of its foreign currency. A range counts
+/// by its upper end. `None` when no amount can be read.
+fn amount(value: &str) -> Option<(f64, bool)> {
+    let lower = value.to_lowercase();
+    let foreign = ["$", "£", "€", "¥"].iter().any(|c| lower.contains(c))
+        || words(&lower).iter().any(|w| {
+            [
+                "usd", "aud", "gbp", "eur", "sgd", "cad", "nzd", "myr", "jpy", "krw", "chf", "hkd",
+                "cny", "yen", "euro", "euros", "pound", "pounds", "dollar", "dollars", "ringgit",
+                "yuan", "rmb",
+            ]
+            .contains(&w.as_str())
+        });
+    let read = if foreign {
+        None
+    } else {
+        crate::knowledge::recommend::parse_budget_idr(value).map(|n| n as f64)
+    };
+    read.or_else(|| plain_amount(value)).map(|n| (n, foreign))
+}
+
+/// True when a normalised budget is an amount within bounds: [`BUDGET_IDR_MIN`] to
+/// [`BUDGET_IDR_MAX`] rupiah, or [`BUDGET_FOREIGN_MIN`] to [`BUDGET_FOREIGN_MAX`] of a foreign
+/// currency (issue 21 item 5: the model's budgets are parsed into numbers within bounds).
+pub fn budget_in_bounds(value: &str) -> bool {
+    match amount(value) {
+        Some((n, true)) => (BUDGET_FOREIGN_MIN..=BUDGET_FOREIGN_MAX).contains(&n),
+        Some((n, false)) => (BUDGET_IDR_MIN as f64..=BUDGET_IDR_MAX as f64).contains(&n),
+        None => false,
+    }
+}
+
+/// True when a normalised budget is an amount above the upper bound.
+fn above_max(value: &str) -> bool {
+    match amount(value) {
+        Some((n, true)) => n > BUDGET_FOREIGN_MAX,
+        Some((n, false)) => n > BUDGET_IDR_MAX as f64,
+        None => false,
+    }
+}
+
+static PLAIN_AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?)\s*(k|rb|ribu|thousand|m|mn|million|juta|jt|bn|billion|miliar|milyar)?\b",
+    )
+});
+
+/// The largest amount in a budget, magnitudes applied ("AUD 40k" → 40,000; "GBP 30,000" →
+/// 30,000; "Rp 250.000.000" → 250,000,000).
+fn plain_amount(value: &str) -> Option<f64> {
+    PLAIN_AMOUNT
+        .captures_iter(value)
+        .filter_map(|c| {
+            let raw = &c[1];
+            let grouped = raw.len() > 4
+                && raw[raw.len() - 4..].starts_with(['.', ','])
+                && raw.matches(['.', ',']).count() >= 1
+                && raw.split(['.', ',']).skip(1).all(|g| g.len() == 3);
+            let n: f64 = if grouped {
+                raw.replace(['.', ','], "").parse().ok()?
+            } else {
+                raw.replace(',', ".").parse().ok()?
+            };
+            let mult = match c.get(2).map(|m| m.as_str().to_lowercase()).as_deref() {
+                Some("k" | "rb" | "ribu" | "thousand") => 1e3,
+                Some("m" | "mn" | "million" | "juta" | "jt") => 1e6,
+                Some("bn" | "billion" | "miliar" | "milyar") => 1e9,
+                _ => 1.0,
+            };
+            Some(n * mult)
+        })
+        .reduce(f64::max)
 }
 
 fn digits(text: &str, cued: bool) -> Option<Budget> {
@@ -776,5 +863,36 @@ mod tests {
         ] {
             assert_eq!(budget(text, false), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn budgets_are_bounded_numbers() {
+        for ok in [
+            "Rp 300 juta",
+            "1,2 miliar",
+            "500 juta",
+            "AUD 40k",
+            "GBP 30,000",
+            "$40k",
+            "Rp 250.000.000",
+        ] {
+            assert!(budget_in_bounds(ok), "{ok}");
+        }
+        for bad in [
+            "Rp 500 ribu",
+            "200 miliar",
+            "AUD 50",
+            "USD 900000000",
+            "banyak",
+            "Rp 1000000000000000000000000000000",
+        ] {
+            assert!(!budget_in_bounds(bad), "{bad}");
+        }
+        let huge = format!("budget aku 1{} rupiah", "0".repeat(30));
+        assert_eq!(budget(&huge, true), None);
+        assert_eq!(
+            budget("budget 300 juta", true).map(|b| b.value),
+            Some("300 juta".to_string())
+        );
     }
 }
