@@ -259,10 +259,14 @@ fn values(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The lead's first name, when known.
+/// The lead's first name, when known, sanitised for a WhatsApp text ([`crate::sanitize`]).
 fn first_name(lead: &LeadState) -> Option<String> {
     match lead.fields.get("name") {
-        Some(FieldValue::Known(n)) => n.split_whitespace().next().map(str::to_string),
+        Some(FieldValue::Known(n)) => n
+            .split_whitespace()
+            .next()
+            .map(|first| crate::sanitize::lead_value(first, crate::sanitize::NAME_MAX_CHARS))
+            .filter(|first| !first.is_empty()),
         _ => None,
     }
 }
