@@ -338,7 +338,7 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
 /// `health:ping` (the start-up key check), `inbox:pendingConversations` (the worker's recovery
 /// poll, every 2 s), `outbox:claim` (the sender's poll, every 1 s), `appointments:upcoming`
 /// (the reminder pass, every minute), `knowledge:list` (the knowledge refresh, at start and
-/// every minute), and a `turns:begin` that
+/// every minute), `inbox:queueDueFollowups` (the follow-up pass, at start and every minute), and a `turns:begin` that
 /// found nothing to do (`idle`), which only a recovery poll overlapping a turn causes (at most
 /// one per poll).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,6 +371,8 @@ async fn convex_an_inbound_text_costs_at_most_four_round_trips_end_to_end() {
         "appointments:upcoming",
         // The knowledge refresh (at start, then every minute).
         "knowledge:list",
+        // The follow-up pass (at start, then every minute; issue 18).
+        "inbox:queueDueFollowups",
         // Reads of this test, not of the service.
         "inbox:list",
         "conversations:outbox",
