@@ -901,6 +901,51 @@ fn erase_contact_tx(
     }))
 }
 
+/// A control row to queue: an operator's command or a due follow-up.
+struct ControlRow<'a> {
+    /// Its delivery's idempotency key (`control:<uuid>`, `followup:<id>:<due ms>`).
+    delivery_key: String,
+    event_type: &'a str,
+    key: &'a ConversationKey,
+    raw: serde_json::Value,
+    now_ms: i64,
+}
+
+/// Queues `row` as a pending `control` inbox row under its own delivery; `false` (nothing
+/// written) when that delivery key was queued before.
+fn insert_control_row_tx(
+    tx: &rusqlite::Transaction<'_>,
+    row: &ControlRow<'_>,
+) -> Result<bool, rusqlite::Error> {
+    let fresh = tx.execute(
+        "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
+         VALUES (?1, ?2, '', 1, ?3) ON CONFLICT DO NOTHING",
+        params![row.delivery_key, row.event_type, row.now_ms],
+    )? > 0;
+    if !fresh {
+        return Ok(false);
+    }
+    let mut event = InboundEvent::unknown(row.event_type);
+    event.kind = crate::inbox::EventKind::Control;
+    event.contact_phone = Some(row.key.contact_phone.clone());
+    let event_json = serde_json::to_string(&event).map_err(to_sql_err)?;
+    tx.execute(
+        "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, contact_phone,
+             state, event_json, raw_json, received_at_ms)
+         VALUES (?1, 'control', ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
+        params![
+            row.delivery_key,
+            row.event_type,
+            row.key.workspace_id,
+            row.key.contact_phone,
+            event_json,
+            row.raw.to_string(),
+            row.now_ms
+        ],
+    )?;
+    Ok(true)
+}
+
 /// [`Store::queue_due_followups`] in one transaction: for each conversation whose follow-up is
 /// due, a `followup_due` control row carrying the due time (delivery key
 /// `followup:<conversation>:<due ms>`, so a due time is queued once), and the due time cleared
@@ -929,33 +974,17 @@ fn queue_due_followups_tx(
         .collect::<Result<_, _>>()?;
     let mut queued = Vec::new();
     for (id, due_ms, key) in due {
-        let delivery_key = format!("followup:{id}:{due_ms}");
         let event_type = crate::inbox::FOLLOWUP_DUE_EVENT;
-        let fresh = tx.execute(
-            "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
-             VALUES (?1, ?2, '', 1, ?3) ON CONFLICT DO NOTHING",
-            params![delivery_key, event_type, now_ms],
-        )? > 0;
-        if fresh {
-            let mut event = InboundEvent::unknown(event_type.to_string());
-            event.kind = crate::inbox::EventKind::Control;
-            event.contact_phone = Some(key.contact_phone.clone());
-            let event_json = serde_json::to_string(&event).map_err(to_sql_err)?;
-            let raw = serde_json::json!({"conversation_id": id, "event": event_type, "due_at_ms": due_ms});
-            tx.execute(
-                "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, contact_phone,
-                     state, event_json, raw_json, received_at_ms)
-                 VALUES (?1, 'control', ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
-                params![
-                    delivery_key,
-                    event_type,
-                    key.workspace_id,
-                    key.contact_phone,
-                    event_json,
-                    raw.to_string(),
-                    now_ms
-                ],
-            )?;
+        let raw =
+            serde_json::json!({"conversation_id": id, "event": event_type, "due_at_ms": due_ms});
+        let control = ControlRow {
+            delivery_key: format!("followup:{id}:{due_ms}"),
+            event_type,
+            key: &key,
+            raw,
+            now_ms,
+        };
+        if insert_control_row_tx(tx, &control)? {
             queued.push(key);
         }
         tx.execute(
@@ -1547,31 +1576,16 @@ impl Store for SqliteStore {
                 else {
                     return Ok(None);
                 };
-                let delivery_key = format!("control:{}", uuid::Uuid::new_v4());
-                let mut event = InboundEvent::unknown(event_type.clone());
-                event.kind = crate::inbox::EventKind::Control;
-                event.contact_phone = Some(key.contact_phone.clone());
-                let event_json = serde_json::to_string(&event).map_err(to_sql_err)?;
-                let raw = serde_json::json!({"conversation_id": conversation_id, "event": event_type});
-                tx.execute(
-                    "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count, received_at_ms)
-                     VALUES (?1, ?2, '', 1, ?3)",
-                    params![delivery_key, event_type, now_ms],
-                )?;
-                tx.execute(
-                    "INSERT INTO inbox (delivery_key, kind, event_type, workspace_id, contact_phone,
-                         state, event_json, raw_json, received_at_ms)
-                     VALUES (?1, 'control', ?2, ?3, ?4, 'pending', ?5, ?6, ?7)",
-                    params![
-                        delivery_key,
-                        event_type,
-                        key.workspace_id,
-                        key.contact_phone,
-                        event_json,
-                        raw.to_string(),
-                        now_ms
-                    ],
-                )?;
+                let raw =
+                    serde_json::json!({"conversation_id": conversation_id, "event": event_type});
+                let control = ControlRow {
+                    delivery_key: format!("control:{}", uuid::Uuid::new_v4()),
+                    event_type: &event_type,
+                    key: &key,
+                    raw,
+                    now_ms,
+                };
+                insert_control_row_tx(&tx, &control)?;
                 tx.commit()?;
                 Ok(Some(key))
             })

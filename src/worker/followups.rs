@@ -41,23 +41,15 @@ pub fn spawn(
     deps: Arc<TurnDeps>,
     interval: Duration,
     arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
+    super::every(interval, shutdown, move || {
+        let (deps, arrivals) = (Arc::clone(&deps), arrivals.clone());
+        async move {
             match run_once(&deps, (deps.clock)()).await {
                 Ok(keys) => {
-                    if let Some(tx) = &arrivals {
-                        for key in keys {
+                    for key in keys {
+                        if let Some(tx) = &arrivals {
                             let _ = tx.send(key);
                         }
                     }

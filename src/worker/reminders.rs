@@ -267,19 +267,11 @@ fn reminder_template(t: &TemplateRef, slot: &SlotOption, tz: chrono_tz::Tz) -> S
 pub fn spawn(
     deps: Arc<TurnDeps>,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
+    super::every(interval, shutdown, move || {
+        let deps = Arc::clone(&deps);
+        async move {
             if let Err(e) = run_once(&deps, (deps.clock)()).await {
                 tracing::warn!(error = %e, "reminder pass failed; retried next minute");
             }
