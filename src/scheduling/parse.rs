@@ -130,7 +130,9 @@ const WEEKDAYS: &[(&str, Weekday)] = &[
     ("sunday", Weekday::Sun),
 ];
 
-const MONTHS: &[(&str, u32)] = &[
+/// Month words (Indonesian, English, their short and old spellings) → month number 1-12;
+/// also what the LLM reply check reads dates with ([`crate::llm::guard`]).
+pub(crate) const MONTHS: &[(&str, u32)] = &[
     ("januari", 1),
     ("january", 1),
     ("jan", 1),

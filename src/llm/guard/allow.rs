@@ -216,45 +216,8 @@ const WEEKDAYS: &[(&str, usize)] = &[
     ("fri", 4),
 ];
 
-const MONTHS: &[(&str, u32)] = &[
-    ("januari", 1),
-    ("january", 1),
-    ("jan", 1),
-    ("februari", 2),
-    ("february", 2),
-    ("feb", 2),
-    ("maret", 3),
-    ("march", 3),
-    ("mar", 3),
-    ("april", 4),
-    ("apr", 4),
-    ("mei", 5),
-    ("may", 5),
-    ("juni", 6),
-    ("june", 6),
-    ("jun", 6),
-    ("juli", 7),
-    ("july", 7),
-    ("jul", 7),
-    ("agustus", 8),
-    ("august", 8),
-    ("agu", 8),
-    ("agt", 8),
-    ("aug", 8),
-    ("september", 9),
-    ("sept", 9),
-    ("sep", 9),
-    ("oktober", 10),
-    ("october", 10),
-    ("okt", 10),
-    ("oct", 10),
-    ("november", 11),
-    ("nov", 11),
-    ("desember", 12),
-    ("december", 12),
-    ("des", 12),
-    ("dec", 12),
-];
+// Month words: the scheduling parser's table, so both read the same dates.
+use crate::scheduling::parse::MONTHS;
 
 static CLOCK_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
