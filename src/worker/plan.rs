@@ -103,106 +103,23 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
         }
     };
     for (i, row) in rows.iter().enumerate() {
-        match row.kind {
+        let event = match row.kind {
             EventKind::Message => {
-                let Some(m) = &row.event.message else {
-                    continue;
-                };
-                if completed_later(rows, i, &m.wamid) {
-                    // Its enrichment row (a later copy with the transcript) is in this turn
-                    // too: the lead's message is read once, complete.
-                    continue;
-                }
-                if m.origin.as_deref() == Some(HISTORY_SYNC) {
-                    // Old chat history Kapso imports: recorded, never read as the lead
-                    // writing now (no turn, no read mark, no reply).
-                    plan.messages.push(NewMessage {
-                        direction: Direction::Inbound,
-                        inbox_id: Some(row.id),
-                        wamid: Some(m.wamid.clone()),
-                        text: m.text.clone(),
-                        meta: json!({"type": m.message_type, "origin": HISTORY_SYNC}),
-                        send: None,
-                    });
-                    continue;
-                }
-                if let Some(fm) = to_flow_message(m) {
-                    batch.push(fm);
-                }
-                if plan.lead_source.is_none() {
-                    plan.lead_source = m.referral.clone();
-                }
-                plan.last_inbound_wamid = Some(m.wamid.clone());
-                plan.messages.push(NewMessage {
-                    direction: Direction::Inbound,
-                    inbox_id: Some(row.id),
-                    wamid: Some(m.wamid.clone()),
-                    text: m.text.clone(),
-                    meta: json!({"type": m.message_type}),
-                    send: None,
-                });
+                batch.extend(read_message(rows, i, &mut plan));
+                None
             }
-            EventKind::Status => {
-                let Some(s) = &row.event.status else { continue };
-                if s.status == "sent" && s.origin.as_deref() == Some("business_app") {
-                    // A consultant answered from the phone: the bot steps back.
-                    flush(&mut batch, &mut plan.events);
-                    plan.events.push(InputEvent::HumanTakeover);
-                    plan.messages.push(NewMessage {
-                        direction: Direction::Outbound,
-                        inbox_id: Some(row.id),
-                        wamid: Some(s.wamid.clone()),
-                        text: s.text.clone(),
-                        meta: json!({"origin": "business_app"}),
-                        send: None,
-                    });
-                } else if s.status == "failed" {
-                    if s.errors
-                        .iter()
-                        .any(|e| e.code == Some(crate::kapso::CODE_MARKETING_STOPPED))
-                    {
-                        plan.events
-                            .push(InputEvent::MarketingPreference { stopped: true });
-                    }
-                    plan.delivery_failures.push(DeliveryFailure {
-                        wamid: s.wamid.clone(),
-                        error: delivery_error(s),
-                        reason: delivery_reason(s),
-                    });
-                }
-            }
-            EventKind::Workflow => {
-                if row.event_type == "workflow.execution.handoff" {
-                    flush(&mut batch, &mut plan.events);
-                    plan.events.push(InputEvent::HumanTakeover);
-                }
-            }
-            EventKind::Control => {
-                let event = match row.event_type.as_str() {
-                    crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
-                    crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
-                    crate::inbox::FOLLOWUP_DUE_EVENT => followup_due(&row.raw),
-                    crate::inbox::MARKETING_STOPPED_EVENT => {
-                        Some(InputEvent::MarketingPreference { stopped: true })
-                    }
-                    crate::inbox::MARKETING_RESUMED_EVENT => {
-                        Some(InputEvent::MarketingPreference { stopped: false })
-                    }
-                    _ => None,
-                };
-                if let Some(event) = event {
-                    flush(&mut batch, &mut plan.events);
-                    plan.events.push(event);
-                }
-            }
-            EventKind::Conversation => {
-                // A person ended the conversation in Kapso: the handoff closes.
-                if row.event.ended_by_agent {
-                    flush(&mut batch, &mut plan.events);
-                    plan.events.push(InputEvent::Close);
-                }
-            }
-            EventKind::Unknown => {}
+            EventKind::Status => read_status(row, &mut plan),
+            // A Kapso workflow handed the conversation to a person.
+            EventKind::Workflow => (row.event_type == "workflow.execution.handoff")
+                .then_some(InputEvent::HumanTakeover),
+            EventKind::Control => control_event(row),
+            // A person ended the conversation in Kapso: the handoff closes.
+            EventKind::Conversation => row.event.ended_by_agent.then_some(InputEvent::Close),
+            EventKind::Unknown => None,
+        };
+        if let Some(event) = event {
+            flush(&mut batch, &mut plan.events);
+            plan.events.push(event);
         }
     }
     flush(&mut batch, &mut plan.events);
@@ -216,6 +133,84 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
             .retain(|e| !matches!(e, InputEvent::FollowupDue { .. }));
     }
     plan
+}
+
+/// The lead's message of `rows[i]`, recorded in `plan` and returned for the flow; `None` for
+/// a copy completed by a later row of this turn (read once, complete) and for history sync
+/// (recorded, never read as the lead writing now: no turn, no read mark, no reply).
+fn read_message(rows: &[InboxRow], i: usize, plan: &mut Plan) -> Option<FlowMessage> {
+    let row = &rows[i];
+    let m = row.event.message.as_ref()?;
+    if completed_later(rows, i, &m.wamid) {
+        return None;
+    }
+    let history = m.origin.as_deref() == Some(HISTORY_SYNC);
+    let meta = if history {
+        json!({"type": m.message_type, "origin": HISTORY_SYNC})
+    } else {
+        json!({"type": m.message_type})
+    };
+    plan.messages.push(NewMessage {
+        direction: Direction::Inbound,
+        inbox_id: Some(row.id),
+        wamid: Some(m.wamid.clone()),
+        text: m.text.clone(),
+        meta,
+        send: None,
+    });
+    if history {
+        return None;
+    }
+    if plan.lead_source.is_none() {
+        plan.lead_source = m.referral.clone();
+    }
+    plan.last_inbound_wamid = Some(m.wamid.clone());
+    to_flow_message(m)
+}
+
+/// A status row: a consultant's message from the phone (recorded; the bot steps back), or a
+/// failed outbound message (its failure recorded; a 131050 refusal is a marketing stop).
+fn read_status(row: &InboxRow, plan: &mut Plan) -> Option<InputEvent> {
+    let s = row.event.status.as_ref()?;
+    if s.status == "sent" && s.origin.as_deref() == Some("business_app") {
+        plan.messages.push(NewMessage {
+            direction: Direction::Outbound,
+            inbox_id: Some(row.id),
+            wamid: Some(s.wamid.clone()),
+            text: s.text.clone(),
+            meta: json!({"origin": "business_app"}),
+            send: None,
+        });
+        return Some(InputEvent::HumanTakeover);
+    }
+    if s.status != "failed" {
+        return None;
+    }
+    plan.delivery_failures.push(DeliveryFailure {
+        wamid: s.wamid.clone(),
+        error: delivery_error(s),
+        reason: delivery_reason(s),
+    });
+    s.errors
+        .iter()
+        .any(|e| e.code == Some(crate::kapso::CODE_MARKETING_STOPPED))
+        .then_some(InputEvent::MarketingPreference { stopped: true })
+}
+
+/// An operator's command or a queued shell event ([`crate::inbox`]'s control events).
+fn control_event(row: &InboxRow) -> Option<InputEvent> {
+    match row.event_type.as_str() {
+        crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
+        crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
+        crate::inbox::FOLLOWUP_DUE_EVENT => followup_due(&row.raw),
+        crate::inbox::MARKETING_STOPPED_EVENT => {
+            Some(InputEvent::MarketingPreference { stopped: true })
+        }
+        crate::inbox::MARKETING_RESUMED_EVENT => {
+            Some(InputEvent::MarketingPreference { stopped: false })
+        }
+        _ => None,
+    }
 }
 
 /// A queued follow-up's event: the due time it was queued for (`due_at_ms` in its raw JSON).
