@@ -126,6 +126,7 @@ export const enqueue = internalMutation({
     requestId: v.string(),
     receivedAtMs: v.number(),
     originalBody: v.optional(v.string()),
+    bodyHash: v.optional(v.union(v.string(), v.null())),
     items: v.array(item),
   },
   handler: async (ctx, args) => {
@@ -133,7 +134,15 @@ export const enqueue = internalMutation({
       .query("deliveries")
       .withIndex("by_key", (q) => q.eq("idempotencyKey", args.idempotencyKey))
       .first();
-    if (claimed !== null) {
+    const bodyHash = args.bodyHash ?? undefined;
+    const sameBody =
+      bodyHash === undefined
+        ? null
+        : await ctx.db
+            .query("deliveries")
+            .withIndex("by_body_hash", (q) => q.eq("bodyHash", bodyHash))
+            .first();
+    if (claimed !== null || sameBody !== null) {
       return { duplicateDelivery: true, stored: 0, duplicates: 0, enriched: 0 };
     }
     await ctx.db.insert("deliveries", {
@@ -143,6 +152,7 @@ export const enqueue = internalMutation({
       itemCount: args.items.length,
       receivedAtMs: args.receivedAtMs,
       originalBody: args.originalBody,
+      bodyHash,
     });
     // Rows to insert in item order; claims of this delivery's own items, so a batch repeating an
     // item stores it once (a repeat that adds content completes the row about to be inserted).

@@ -30,7 +30,12 @@ export default defineSchema({
     receivedAtMs: v.number(),
     // The body verbatim, only when ingress repaired it to parse it (lone surrogate escapes).
     originalBody: v.optional(v.string()),
-  }).index("by_key", ["idempotencyKey"]),
+    // `sha256:<hex>` of the body as received (issue 21): the same bytes under another key are
+    // a duplicate delivery.
+    bodyHash: v.optional(v.string()),
+  })
+    .index("by_key", ["idempotencyKey"])
+    .index("by_body_hash", ["bodyHash"]),
 
   // One row per item of a delivery, in arrival order (`seq`).
   inbox: defineTable({

@@ -500,7 +500,8 @@ async fn an_oversize_batch_gets_413_and_stores_nothing() {
 
 /// A signed message replayed under `X-Webhook-Event: workflow.execution.handoff` (or a
 /// conversation event) stays a message, and the lead is still answered; a workflow header on
-/// a body without a workflow's own fields is no workflow event.
+/// a body without a workflow's own fields is no workflow event. Under another idempotency key
+/// it is a duplicate delivery (the body's hash is claimed too).
 #[tokio::test]
 async fn a_replayed_body_with_another_event_header_is_not_reinterpreted() {
     let svc = spawn(&[]);
@@ -518,6 +519,9 @@ async fn a_replayed_body_with_another_event_header_is_not_reinterpreted() {
     ] {
         let r = svc.post_signed(&c, &body, Some(header), Some(key)).await;
         assert_eq!(r.status(), StatusCode::OK, "{header}");
+        // The same bytes under another key: a duplicate delivery, stored once (its hash).
+        let answer: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(answer["status"], "duplicate", "{header}: {answer}");
     }
     // A conversation body under a workflow header: not a workflow handoff.
     let conversation = serde_json::to_vec(&serde_json::json!({

@@ -69,6 +69,7 @@ fn status(pnid: &str, wamid: &str, value: &str) -> NewInboxItem {
 
 fn delivery(key: &str, items: Vec<NewInboxItem>) -> NewDelivery {
     NewDelivery {
+        body_hash: None,
         idempotency_key: key.into(),
         event_header: Some("whatsapp.message.received".into()),
         request_id: "req".into(),
@@ -93,6 +94,41 @@ async fn redelivery_is_a_duplicate(store: &dyn Store) {
         EnqueueOutcome::DuplicateDelivery
     );
     assert_eq!(store.list_inbox(0, 100).await.unwrap().len(), 1);
+}
+
+/// Issue 21: the same body under another idempotency key is a duplicate delivery; deliveries
+/// without a body hash (ARI's own) never collide.
+async fn the_same_body_under_another_key_is_a_duplicate(store: &dyn Store) {
+    let with_hash = |key: &str, hash: Option<&str>, wamid: &str| NewDelivery {
+        body_hash: hash.map(str::to_string),
+        ..delivery(key, vec![message("p", wamid, "halo")])
+    };
+    let first = store
+        .enqueue_inbound(with_hash("k1", Some("sha256:aa"), "w1"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(first, EnqueueOutcome::Accepted { stored: 1, .. }),
+        "{first:?}"
+    );
+    assert_eq!(
+        store
+            .enqueue_inbound(with_hash("k2", Some("sha256:aa"), "w2"))
+            .await
+            .unwrap(),
+        EnqueueOutcome::DuplicateDelivery
+    );
+    for (key, wamid) in [("k3", "w3"), ("k4", "w4")] {
+        let out = store
+            .enqueue_inbound(with_hash(key, None, wamid))
+            .await
+            .unwrap();
+        assert!(
+            matches!(out, EnqueueOutcome::Accepted { stored: 1, .. }),
+            "{out:?}"
+        );
+    }
+    assert_eq!(store.list_inbox(0, 10).await.unwrap().len(), 3);
 }
 
 async fn a_message_under_another_key_is_stored_once(store: &dyn Store) {
@@ -2173,6 +2209,7 @@ macro_rules! contract_on {
             a_later_copy_of_an_answered_message_queues_one_enrichment_row,
             a_copy_during_a_turn_or_adding_metadata_only,
             a_message_under_another_key_is_stored_once,
+            the_same_body_under_another_key_is_a_duplicate,
             statuses_are_claimed_per_status_value,
             rows_come_back_in_arrival_order_with_paging,
             depth_counts_pending_rows_only,

@@ -293,6 +293,10 @@ pub struct NewDelivery {
     /// surrogate escapes rewritten to U+FFFD, [`crate::ingress::surrogates`]): the items' raw
     /// JSON then differs from what was received. `None` otherwise.
     pub original_body: Option<String>,
+    /// `sha256:<hex>` of the body as received, when ingress has one: a delivery of the same
+    /// bytes under another idempotency key (a signed body replayed with other headers) is a
+    /// duplicate delivery too (issue 21). `None` for deliveries ARI makes itself.
+    pub body_hash: Option<String>,
 }
 
 /// The control event that hands a conversation back to the bot.

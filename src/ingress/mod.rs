@@ -378,6 +378,7 @@ fn delivery_of(
         request_id,
         received_at_ms: crate::clock::now_ms(),
         original_body,
+        body_hash: Some(format!("sha256:{}", hex::encode(Sha256::digest(body)))),
         items: items
             .into_iter()
             .map(|(event, raw)| route_item(&state.workspaces, event, raw))

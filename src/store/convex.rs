@@ -762,6 +762,7 @@ fn enqueue_args(delivery: &NewDelivery) -> Result<Value, StoreError> {
         "requestId": delivery.request_id,
         "receivedAtMs": delivery.received_at_ms,
         "originalBody": delivery.original_body,
+        "bodyHash": delivery.body_hash,
         "items": items,
     }))
 }

@@ -245,6 +245,15 @@ const MIGRATIONS: &[M<'static>] = &[
         WHERE followup_due_ms IS NOT NULL;
     "#,
     ),
+    M::up(
+        r#"
+    -- Issue 21: the body's hash, claimed like the idempotency key: the same bytes under
+    -- another key (a replayed signed body with other headers) are a duplicate delivery.
+    ALTER TABLE deliveries ADD COLUMN body_hash TEXT;
+    CREATE UNIQUE INDEX deliveries_by_body_hash ON deliveries (body_hash)
+        WHERE body_hash IS NOT NULL;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -309,15 +318,16 @@ fn enqueue_tx(
     let tx = c.transaction()?;
     let claimed = tx.execute(
         "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count,
-             received_at_ms, original_body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+             received_at_ms, original_body, body_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
         params![
             delivery.idempotency_key,
             delivery.event_header,
             delivery.request_id,
             delivery.items.len() as i64,
             delivery.received_at_ms,
-            delivery.original_body
+            delivery.original_body,
+            delivery.body_hash
         ],
     )?;
     if claimed == 0 {

@@ -472,6 +472,7 @@ mod tests {
                 request_id: String::new(),
                 received_at_ms: (self.clock)().timestamp_millis(),
                 original_body: None,
+                body_hash: None,
                 items: vec![NewInboxItem {
                     event,
                     raw: serde_json::json!({}),
