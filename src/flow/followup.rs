@@ -193,8 +193,13 @@ pub fn followup_turn(
             None => return Decision::Nothing,
         },
     };
-    snapshot.lead.followup.sent += 1;
-    snapshot.lead.followup.total += 1;
+    let f = &mut snapshot.lead.followup;
+    f.total += 1;
+    f.sent = match decision {
+        // The template is the last follow-up of a silence, even when a nudge was skipped.
+        Decision::Template(_) => f.sent.saturating_add(1).max(cfg.followups.max),
+        _ => f.sent + 1,
+    };
     decision
 }
 
@@ -347,6 +352,36 @@ mod tests {
             "Just following up"
         );
         assert_eq!(without_name("Hi {name}, ok"), "Hi, ok");
+    }
+
+    /// The template is sent once, also when a nudge that would have left the window was
+    /// skipped (one nudge, then the template, then nothing).
+    #[test]
+    fn the_template_is_the_last_follow_up_of_a_silence() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/state-machines/ari.toml");
+        let mut cfg = crate::config::flow::load_file(std::path::Path::new(path)).unwrap();
+        cfg.followups.after_hours = vec![2, 23];
+        cfg.followups.after_window_template = Some(crate::config::flow::TemplateRef {
+            name: "followup".into(),
+            language: "id".into(),
+            quick_replies: Vec::new(),
+        });
+        let mut snapshot = Snapshot::new();
+        snapshot.stage = StageSnapshot::Qualifying;
+        snapshot.lead.pending = Some(super::super::extract::Pending::Field("email".into()));
+        let last = wib("2026-11-23T07:00:00+07:00");
+        after_turn(&mut snapshot, &cfg, last, true);
+        let mut kinds = Vec::new();
+        while let Some(due) = snapshot.lead.followup.due {
+            match followup_turn(&mut snapshot, &cfg, due.at, &[]) {
+                Decision::Nudge(_) => kinds.push("nudge"),
+                Decision::Template(_) => kinds.push("template"),
+                Decision::Nothing => panic!("a due follow-up sent nothing"),
+            }
+            after_turn(&mut snapshot, &cfg, due.at, false);
+            assert!(kinds.len() <= 3, "{kinds:?}");
+        }
+        assert_eq!(kinds, ["nudge", "template"]);
     }
 
     #[test]
