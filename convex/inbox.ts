@@ -5,6 +5,7 @@ import { v, type Infer } from "convex/values";
 import type { Doc } from "./_generated/dataModel";
 import { internalMutation, internalQuery, type MutationCtx } from "./_generated/server";
 import { reserveSeq } from "./model/seq";
+import { insertControlRow } from "./model/control";
 import { inboxRow } from "./model/rows";
 import { applyFills, enrichmentClaim, type Fill } from "./model/enrich";
 
@@ -331,33 +332,16 @@ export const queueDueFollowups = internalMutation({
       const dueMs = conv.followupDueMs ?? 0;
       const deliveryKey = `followup:${conv.seq}:${dueMs}`;
       await ctx.db.patch(conv._id, { followupDueMs: undefined });
-      const claimed = await ctx.db
-        .query("deliveries")
-        .withIndex("by_key", (q) => q.eq("idempotencyKey", deliveryKey))
-        .first();
-      if (claimed !== null) continue;
-      const event = JSON.parse(args.eventJson) as Record<string, unknown>;
-      event.contact_phone = conv.contactPhone;
-      await ctx.db.insert("deliveries", {
-        idempotencyKey: deliveryKey,
-        eventHeader: args.eventType,
-        requestId: "",
-        itemCount: 1,
-        receivedAtMs: args.nowMs,
-      });
-      await ctx.db.insert("inbox", {
-        seq: await reserveSeq(ctx, "inbox", 1),
+      const queued = await insertControlRow(ctx, {
         deliveryKey,
-        kind: "control",
         eventType: args.eventType,
         workspaceId: conv.workspaceId,
-        claimPhone: "",
         contactPhone: conv.contactPhone,
-        state: "pending",
-        eventJson: JSON.stringify(event),
-        rawJson: JSON.stringify({ conversation_id: conv.seq, event: args.eventType, due_at_ms: dueMs }),
-        receivedAtMs: args.nowMs,
+        eventJson: args.eventJson,
+        raw: { conversation_id: conv.seq, event: args.eventType, due_at_ms: dueMs },
+        nowMs: args.nowMs,
       });
+      if (!queued) continue;
       keys.push({ workspaceId: conv.workspaceId, contactPhone: conv.contactPhone });
     }
     return keys;
@@ -386,32 +370,14 @@ export const enqueueControl = internalMutation({
       .unique();
     if (conv === null) return null;
     const key = { workspaceId: conv.workspaceId, contactPhone: conv.contactPhone };
-    const claimed = await ctx.db
-      .query("deliveries")
-      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.deliveryKey))
-      .first();
-    if (claimed !== null) return key;
-    const event = JSON.parse(args.eventJson) as Record<string, unknown>;
-    event.contact_phone = conv.contactPhone;
-    await ctx.db.insert("deliveries", {
-      idempotencyKey: args.deliveryKey,
-      eventHeader: args.eventType,
-      requestId: "",
-      itemCount: 1,
-      receivedAtMs: args.nowMs,
-    });
-    await ctx.db.insert("inbox", {
-      seq: await reserveSeq(ctx, "inbox", 1),
+    await insertControlRow(ctx, {
       deliveryKey: args.deliveryKey,
-      kind: "control",
       eventType: args.eventType,
       workspaceId: conv.workspaceId,
-      claimPhone: "",
       contactPhone: conv.contactPhone,
-      state: "pending",
-      eventJson: JSON.stringify(event),
-      rawJson: JSON.stringify({ conversation_id: args.conversationId, event: args.eventType }),
-      receivedAtMs: args.nowMs,
+      eventJson: args.eventJson,
+      raw: { conversation_id: args.conversationId, event: args.eventType },
+      nowMs: args.nowMs,
     });
     return key;
   },

@@ -6,6 +6,7 @@ import { internalMutation, type QueryCtx } from "./_generated/server";
 import type { Doc } from "./_generated/dataModel";
 import { reserveSeq } from "./model/seq";
 import { inboxRow, messageRow, outboxRow } from "./model/rows";
+import { insertControlRow } from "./model/control";
 
 /** Pending inbox rows one turn reads at most (as the SQLite store). */
 const TURN_INBOX_LIMIT = 100;
@@ -334,5 +335,84 @@ export const release = internalMutation({
       await ctx.db.patch(conv._id, { leaseToken: undefined, leaseUntilMs: undefined });
     }
     return null;
+  },
+});
+
+/**
+ * Sets a conversation's turn aside after it failed the same way `attempts` times
+ * (`Store::set_aside_turn`, issue 16 item 9): the contact's pending inbox rows become
+ * `set_aside`, the lease is released and the follow-up cleared, the snapshot is cleared when
+ * `resetSnapshot` (its text kept in the queued row), and one `ari.turn.stuck` control row is
+ * queued under `deliveryKey` unless such a row was among those set aside. A retry finds its
+ * delivery claimed and changes nothing.
+ */
+export const setAside = internalMutation({
+  args: {
+    workspaceId: v.string(),
+    contactPhone: v.string(),
+    error: v.string(),
+    attempts: v.number(),
+    resetSnapshot: v.boolean(),
+    nowMs: v.number(),
+    eventType: v.string(),
+    eventJson: v.string(),
+    deliveryKey: v.string(),
+  },
+  handler: async (ctx, args) => {
+    const conv = await ctx.db
+      .query("conversations")
+      .withIndex("by_key", (q) =>
+        q.eq("workspaceId", args.workspaceId).eq("contactPhone", args.contactPhone),
+      )
+      .unique();
+    const conversationId = conv?.seq ?? null;
+    const repeat = await ctx.db
+      .query("deliveries")
+      .withIndex("by_key", (q) => q.eq("idempotencyKey", args.deliveryKey))
+      .first();
+    if (repeat !== null) return { conversationId, rows: 0, queued: true };
+    const pending = await ctx.db
+      .query("inbox")
+      .withIndex("by_conversation", (q) =>
+        q
+          .eq("workspaceId", args.workspaceId)
+          .eq("contactPhone", args.contactPhone)
+          .eq("state", "pending"),
+      )
+      .collect();
+    for (const row of pending) {
+      await ctx.db.patch(row._id, { state: "set_aside" });
+    }
+    let snapshot: string | null = null;
+    if (conv !== null) {
+      if (args.resetSnapshot) snapshot = conv.snapshotJson ?? null;
+      await ctx.db.patch(conv._id, {
+        leaseToken: undefined,
+        leaseUntilMs: undefined,
+        followupDueMs: undefined,
+        updatedAtMs: args.nowMs,
+        ...(args.resetSnapshot ? { snapshotJson: undefined, version: conv.version + 1 } : {}),
+      });
+    }
+    const stuckAgain = pending.some((row) => row.eventType === args.eventType);
+    const queued =
+      !stuckAgain &&
+      (await insertControlRow(ctx, {
+        deliveryKey: args.deliveryKey,
+        eventType: args.eventType,
+        workspaceId: args.workspaceId,
+        contactPhone: args.contactPhone,
+        eventJson: args.eventJson,
+        raw: {
+          conversation_id: conversationId,
+          event: args.eventType,
+          error: args.error,
+          attempts: args.attempts,
+          set_aside: pending.map((row) => row.seq),
+          snapshot,
+        },
+        nowMs: args.nowMs,
+      }));
+    return { conversationId, rows: pending.length, queued };
   },
 });

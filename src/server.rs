@@ -400,6 +400,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             max_debounce: settings.max_debounce,
             voice_grace: settings.voice_grace,
             max_parallel: settings.max_parallel_turns,
+            max_turn_attempts: settings.max_turn_attempts,
             ..WorkerSettings::default()
         },
     );

@@ -108,6 +108,9 @@ pub mod names {
     pub const FOLLOWUPS: &str = "ari_followups_total";
     /// Counter: follow-ups that fell due and were queued as control rows (issue 18).
     pub const FOLLOWUPS_QUEUED: &str = "ari_followups_queued_total";
+    /// Counter: conversations set aside after their turn failed the same way
+    /// `--max-turn-attempts` times, and handed off as `stuck` (issue 16 item 9).
+    pub const TURNS_SET_ASIDE: &str = "ari_turns_set_aside_total";
     /// Counter: new leads (conversations started) by `arm`: the A/B denominator.
     pub const LLM_LEADS: &str = "ari_llm_leads_total";
     /// Counter: leads whose consultation was booked, by `arm`. Booking share per arm =

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ari::inbox::{
     EnqueueOutcome, EventKind, FOLLOWUP_DUE_EVENT, InboundEvent, InboundMessage, InboxState, Media,
-    MessageType, NewDelivery, NewInboxItem, RESUME_EVENT, StatusUpdate,
+    MessageType, NewDelivery, NewInboxItem, RESUME_EVENT, StatusUpdate, TURN_STUCK_EVENT,
 };
 use ari::store::convex::ConvexStore;
 use ari::store::sqlite::SqliteStore;
@@ -16,7 +16,7 @@ use ari::store::{
     BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey, ConversationSummary,
     Direction, EraseOutcome, FailReason, Fallback, LeadChange, NewAppointment, NewMessage,
     NewReminder, NewWebhook, Once, OutboxState, QueuedRow, ReminderMessage, SendOutcome,
-    SendRequest, Store, StoreError, TurnClaim, TurnCommit,
+    SendRequest, Store, StoreError, TurnClaim, TurnCommit, TurnFailure,
 };
 
 fn message(pnid: &str, wamid: &str, text: &str) -> NewInboxItem {
@@ -1325,6 +1325,70 @@ async fn a_due_follow_up_is_queued_once_as_a_control_row(store: &dyn Store) {
     );
 }
 
+/// Issue 16 item 9: a turn set aside keeps its rows (no longer pending), clears an unreadable
+/// snapshot into the queued stuck row, releases the lease, and queues one stuck row, not a
+/// second when the stuck turn fails too.
+async fn a_failing_turn_is_set_aside_once(store: &dyn Store) {
+    store
+        .enqueue_inbound(delivery("s1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    store
+        .commit_turn(commit_of(&c, &["Namanya siapa kak?"], 1_000))
+        .await
+        .unwrap();
+    store
+        .enqueue_inbound(delivery("s2", vec![message("p", "w2", "budi")]))
+        .await
+        .unwrap();
+    let held = claim(store, 2_000).await;
+    let failure = TurnFailure {
+        error: "snapshot unreadable".into(),
+        attempts: 5,
+        reset_snapshot: true,
+        now_ms: 3_000,
+    };
+    let done = store.set_aside_turn(&key(), &failure).await.unwrap();
+    assert_eq!(done.conversation_id, Some(held.conversation_id));
+    assert_eq!((done.rows, done.queued), (1, true));
+    let rows = store.list_inbox(0, 10).await.unwrap();
+    let states: Vec<_> = rows
+        .iter()
+        .map(|r| (r.event_type.as_str(), r.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("whatsapp.message.received", InboxState::Done),
+            ("whatsapp.message.received", InboxState::SetAside),
+            (TURN_STUCK_EVENT, InboxState::Pending),
+        ]
+    );
+    // The lease is released at once: the stuck row's turn claims without waiting, on a new
+    // conversation start (the snapshot cleared, its text kept in the row).
+    let stuck = claim(store, 3_001).await;
+    assert!(stuck.snapshot.is_none());
+    assert!(stuck.version > held.version, "the version moved");
+    assert_eq!(stuck.inbound.len(), 1);
+    let raw = &stuck.inbound[0].raw;
+    assert_eq!(raw["attempts"], 5);
+    assert_eq!(raw["error"], "snapshot unreadable");
+    assert!(
+        raw["snapshot"].as_str().unwrap().contains("qualifying"),
+        "{raw}"
+    );
+    assert_eq!(raw["set_aside"].as_array().unwrap().len(), 1);
+    // Its turn failing too sets the stuck row aside without queuing another.
+    let again = store.set_aside_turn(&key(), &failure).await.unwrap();
+    assert_eq!((again.rows, again.queued), (1, false));
+    assert_eq!(store.inbox_depth().await.unwrap(), 0);
+    assert!(matches!(
+        store.begin_turn(&key(), 3_002, 30_000).await.unwrap(),
+        BeginTurn::Idle
+    ));
+}
+
 /// Issue 18 (UU PDP): erasing a contact blanks its messages, snapshot, appointments, outbox
 /// texts and raw payloads, keeps the rows as counters, frees the number for a new
 /// conversation, and waits for a running turn.
@@ -2225,6 +2289,7 @@ macro_rules! contract_on {
             an_operator_command_is_queued_in_order_with_the_messages,
             a_due_follow_up_is_queued_once_as_a_control_row,
             erasing_a_contact_keeps_only_counters,
+            a_failing_turn_is_set_aside_once,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
             moving_a_booking_books_the_new_slot_and_frees_the_old_at_once,

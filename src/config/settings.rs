@@ -90,6 +90,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_VOICE_GRACE_MS", default_value_t = 5_000)]
     pub voice_grace_ms: u64,
 
+    /// A conversation whose turn fails the same way this many times in a row (an unreadable
+    /// snapshot, invalid stored data) is set aside: its pending messages are kept but no longer
+    /// retried, and it is handed off to a consultant as `stuck` (issue 16 item 9). At least 1.
+    #[arg(long, env = "ARI_MAX_TURN_ATTEMPTS", default_value_t = 5)]
+    pub max_turn_attempts: u32,
+
     /// Mark the lead's message read and show "typing…" when a reply is coming.
     #[arg(long, env = "ARI_TYPING_INDICATOR", default_value_t = true, action = clap::ArgAction::Set)]
     pub typing_indicator: bool,
@@ -238,6 +244,8 @@ pub struct Settings {
     /// `Some` with `--meta-webhook`: the voice-note grace (`--voice-grace-ms`); `None`: no
     /// Meta-format webhook, so no copy to wait for.
     pub voice_grace: Option<std::time::Duration>,
+    /// See `--max-turn-attempts` (at least 1).
+    pub max_turn_attempts: u32,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
@@ -408,6 +416,7 @@ impl ServeArgs {
             voice_grace: self
                 .meta_webhook
                 .then(|| std::time::Duration::from_millis(self.voice_grace_ms)),
+            max_turn_attempts: self.max_turn_attempts.max(1),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
             admin_token: self

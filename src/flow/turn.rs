@@ -85,6 +85,11 @@ pub enum InputEvent {
     Resume,
     /// A consultant closed the conversation (handoff → completed).
     Close,
+    /// The shell gave up on this conversation's turn after it failed the same way
+    /// `--max-turn-attempts` times (an unreadable snapshot, invalid stored data: issue 16 item
+    /// 9): an active conversation is handed off with reason `stuck`, so the lead gets
+    /// `stages.handoff.texts.stuck` and a consultant the handoff notice.
+    TurnFailed,
     /// A follow-up fell due (issue 18): the shell queued it for `due_at`
     /// ([`super::followup::FollowupState::due`]); the core decides whether it still applies.
     /// Never in the same turn as a lead message (the shell drops it then: the lead wrote).

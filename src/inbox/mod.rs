@@ -61,6 +61,10 @@ pub enum InboxState {
     NoSender,
     /// Handled by the worker.
     Done,
+    /// Set aside with its conversation's turn, which failed the same way `--max-turn-attempts`
+    /// times (issue 16 item 9): kept for an operator, never processed again. The conversation
+    /// was handed off as `stuck` instead ([`TURN_STUCK_EVENT`]).
+    SetAside,
 }
 
 impl InboxState {
@@ -71,6 +75,7 @@ impl InboxState {
             InboxState::Unroutable => "unroutable",
             InboxState::NoSender => "no_sender",
             InboxState::Done => "done",
+            InboxState::SetAside => "set_aside",
         }
     }
 
@@ -81,6 +86,7 @@ impl InboxState {
             "unroutable" => InboxState::Unroutable,
             "no_sender" => InboxState::NoSender,
             "done" => InboxState::Done,
+            "set_aside" => InboxState::SetAside,
             _ => return None,
         })
     }
@@ -318,6 +324,12 @@ pub const MARKETING_STOPPED_EVENT: &str = "ari.consent.marketing_stopped";
 /// The control item of a `user_preferences` webhook whose user resumed marketing messages: the
 /// turn clears a marketing opt-out (issue 18).
 pub const MARKETING_RESUMED_EVENT: &str = "ari.consent.marketing_resumed";
+
+/// The control event queued when a conversation's turn was given up (issue 16 item 9,
+/// [`crate::store::Store::set_aside_turn`]): its raw JSON holds `error`, `attempts`, the ids of
+/// the rows set aside (`set_aside`) and, when the snapshot was the unreadable part, the stored
+/// text (`snapshot`). Its turn hands the conversation off as `stuck`.
+pub const TURN_STUCK_EVENT: &str = "ari.turn.stuck";
 
 /// Kapso's event for a conversation that ended (closes a handoff when a person ended it).
 pub const CONVERSATION_ENDED_EVENT: &str = "whatsapp.conversation.ended";

@@ -31,7 +31,8 @@ use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
     ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
     Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome,
-    Store, StoreError, StoredMessage, TurnClaim, TurnCommit, UpcomingAppointment,
+    SetAside, Store, StoreError, StoredMessage, TurnClaim, TurnCommit, TurnFailure,
+    UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -574,6 +575,16 @@ mod wire {
 
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
+    pub struct SetAside {
+        #[serde(default, deserialize_with = "opt_int")]
+        pub conversation_id: Option<i64>,
+        #[serde(deserialize_with = "uint")]
+        pub rows: u64,
+        pub queued: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
     pub struct Erase {
         pub status: String,
         #[serde(default, deserialize_with = "int")]
@@ -976,12 +987,17 @@ impl Store for ConvexStore {
                 inbound,
                 recent,
             } => {
-                let snapshot = snapshot_json
-                    .map(|s| serde_json::from_str(&s))
-                    .transpose()
-                    .map_err(|e| {
-                        invalid(format!("conversation {conversation_id}: snapshot: {e}"))
-                    })?;
+                let snapshot = match snapshot_json.map(|s| serde_json::from_str(&s)).transpose() {
+                    Ok(snapshot) => snapshot,
+                    Err(e) => {
+                        // Not a claim this turn can use: the lease goes back at once (the
+                        // SQLite store's transaction rolls back the same way).
+                        self.release_turn(conversation_id, &lease_token).await?;
+                        return Err(StoreError::InvalidSnapshot(format!(
+                            "conversation {conversation_id}: snapshot: {e}"
+                        )));
+                    }
+                };
                 BeginTurn::Claimed(Box::new(TurnClaim {
                     conversation_id,
                     version,
@@ -1336,6 +1352,33 @@ impl Store for ConvexStore {
 
     /// `conversations:erase`. Retried: a repeat after an applied first attempt finds no
     /// conversation under the contact's phone any more and answers `NotFound`.
+    /// `turns:setAside`. Retried: the delivery key of the queued row is chosen here, once per
+    /// call, so a repeat finds the rows already set aside and queues nothing twice.
+    async fn set_aside_turn(
+        &self,
+        key: &ConversationKey,
+        failure: &TurnFailure,
+    ) -> Result<SetAside, StoreError> {
+        let mut event = InboundEvent::unknown(crate::inbox::TURN_STUCK_EVENT);
+        event.kind = EventKind::Control;
+        let mut args = key_args(key);
+        args["error"] = json!(failure.error);
+        args["attempts"] = json!(failure.attempts);
+        args["resetSnapshot"] = json!(failure.reset_snapshot);
+        args["nowMs"] = json!(failure.now_ms);
+        args["eventType"] = json!(crate::inbox::TURN_STUCK_EVENT);
+        args["eventJson"] = json!(serde_json::to_string(&event).map_err(invalid)?);
+        args["deliveryKey"] = json!(format!("control:{}", uuid::Uuid::new_v4()));
+        let out: wire::SetAside = self
+            .mutation("turns:setAside", args, Retry::Idempotent)
+            .await?;
+        Ok(SetAside {
+            conversation_id: out.conversation_id,
+            rows: out.rows,
+            queued: out.queued,
+        })
+    }
+
     async fn erase_contact(
         &self,
         key: &ConversationKey,

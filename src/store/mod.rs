@@ -25,8 +25,9 @@ pub use model::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
     ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
     Fallback, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, Once, OutboxRow,
-    OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest, StoredMessage, TOLD_META,
-    TurnClaim, TurnCommit, UNDELIVERED_META, UpcomingAppointment, merge_body,
+    OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest, SetAside, StoredMessage,
+    TOLD_META, TurnClaim, TurnCommit, TurnFailure, UNDELIVERED_META, UpcomingAppointment,
+    merge_body,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),
@@ -43,6 +44,10 @@ pub enum StoreError {
     /// A stored row could not be decoded (a bug or a manual edit).
     #[error("stored data is invalid: {0}")]
     InvalidData(String),
+    /// A conversation's stored flow snapshot is not JSON: every turn of it fails the same way
+    /// until it is set aside ([`Store::set_aside_turn`], issue 16 item 9).
+    #[error("stored flow snapshot is invalid: {0}")]
+    InvalidSnapshot(String),
 }
 
 /// Durable state of ARI. Implementations are cheap to clone behind an `Arc` and safe to share
@@ -264,6 +269,20 @@ pub trait Store: Send + Sync + 'static {
         toml: &str,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+
+    /// Sets a conversation's turn aside after it failed the same way `failure.attempts` times
+    /// (issue 16 item 9), in one transaction: the contact's pending inbox rows become
+    /// [`crate::inbox::InboxState::SetAside`] (kept, never processed again); the lease is
+    /// released and the follow-up cleared; with `failure.reset_snapshot` the stored snapshot is
+    /// cleared (the version moves) and its text kept in the queued row; and one
+    /// [`crate::inbox::TURN_STUCK_EVENT`] control row is queued, unless such a row was among the
+    /// rows set aside (a conversation whose stuck turn fails too is not retried for ever).
+    /// One round trip.
+    async fn set_aside_turn(
+        &self,
+        key: &ConversationKey,
+        failure: &TurnFailure,
+    ) -> Result<SetAside, StoreError>;
 
     /// Erases a contact's personal data (issue 18, UU PDP), in one transaction that holds the
     /// conversation's lease (an unexpired lease of a running turn gives

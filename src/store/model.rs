@@ -294,6 +294,30 @@ pub struct LeadChange {
     pub add_tags: Vec<String>,
 }
 
+/// Why a conversation's turn is set aside ([`super::Store::set_aside_turn`], issue 16 item 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnFailure {
+    /// The error every attempt ended with (logged and kept in the queued row).
+    pub error: String,
+    /// How many attempts failed that way (`--max-turn-attempts`).
+    pub attempts: u32,
+    /// The stored snapshot is what cannot be read: clear it (its text is kept in the row).
+    pub reset_snapshot: bool,
+    /// Milliseconds since the Unix epoch.
+    pub now_ms: i64,
+}
+
+/// What [`super::Store::set_aside_turn`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetAside {
+    /// The conversation's id, `None` when the contact has none yet.
+    pub conversation_id: Option<i64>,
+    /// Pending inbox rows set aside.
+    pub rows: u64,
+    /// Whether a [`crate::inbox::TURN_STUCK_EVENT`] row was queued.
+    pub queued: bool,
+}
+
 /// A conversation's record as operators and tests read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRecord {

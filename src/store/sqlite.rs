@@ -16,9 +16,9 @@ use rusqlite_migration::{M, Migrations};
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
     ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
-    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, QueuedRow, SendOutcome, Store,
-    StoreError, StoredMessage, TOLD_META, TurnClaim, TurnCommit, UNDELIVERED_META,
-    UpcomingAppointment, merge_body, model::RECENT_MESSAGES,
+    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, QueuedRow, SendOutcome,
+    SetAside, Store, StoreError, StoredMessage, TOLD_META, TurnClaim, TurnCommit, TurnFailure,
+    UNDELIVERED_META, UpcomingAppointment, merge_body, model::RECENT_MESSAGES,
 };
 use crate::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery, NewInboxItem,
@@ -642,7 +642,7 @@ fn begin_turn_tx(
     key: &ConversationKey,
     now_ms: i64,
     lease_ms: i64,
-) -> Result<Result<BeginTurn, String>, rusqlite::Error> {
+) -> Result<Result<BeginTurn, StoreError>, rusqlite::Error> {
     let tx = c.transaction()?;
     let inbound = {
         let mut stmt = tx.prepare_cached(&format!(
@@ -658,7 +658,7 @@ fn begin_turn_tx(
     }
     let inbound = match inbound.into_iter().collect::<Result<Vec<_>, String>>() {
         Ok(rows) => rows,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Err(StoreError::InvalidData(e))),
     };
     let existing = tx
         .query_row(
@@ -738,9 +738,9 @@ fn begin_turn_tx(
     let snapshot = match snapshot.map(|s| serde_json::from_str(&s)).transpose() {
         Ok(s) => s,
         Err(e) => {
-            return Ok(Err(format!(
+            return Ok(Err(StoreError::InvalidSnapshot(format!(
                 "conversation {conversation_id}: snapshot: {e}"
-            )));
+            ))));
         }
     };
     let mut recent = {
@@ -1003,6 +1003,75 @@ fn queue_due_followups_tx(
         )?;
     }
     Ok(queued)
+}
+
+/// [`Store::set_aside_turn`] in one transaction.
+fn set_aside_turn_tx(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ConversationKey,
+    failure: &TurnFailure,
+) -> Result<SetAside, rusqlite::Error> {
+    let pending: Vec<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, event_type FROM inbox
+             WHERE workspace_id = ?1 AND contact_phone = ?2 AND state = 'pending' ORDER BY id",
+        )?
+        .query_map(params![key.workspace_id, key.contact_phone], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (id, _) in &pending {
+        tx.execute(
+            "UPDATE inbox SET state = ?2 WHERE id = ?1",
+            params![id, InboxState::SetAside.as_str()],
+        )?;
+    }
+    let conversation = conversation_id(tx, key)?;
+    let mut snapshot: Option<String> = None;
+    if let Some(id) = conversation {
+        if failure.reset_snapshot {
+            snapshot = tx.query_row(
+                "SELECT snapshot_json FROM conversations WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )?;
+        }
+        tx.execute(
+            "UPDATE conversations SET lease_token = NULL, lease_until_ms = NULL,
+                followup_due_ms = NULL, updated_at_ms = ?3,
+                snapshot_json = CASE WHEN ?2 THEN NULL ELSE snapshot_json END,
+                version = version + CASE WHEN ?2 THEN 1 ELSE 0 END
+             WHERE id = ?1",
+            params![id, failure.reset_snapshot, failure.now_ms],
+        )?;
+    }
+    let stuck_again = pending
+        .iter()
+        .any(|(_, t)| t == crate::inbox::TURN_STUCK_EVENT);
+    let queued = !stuck_again && {
+        let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+        let raw = serde_json::json!({
+            "conversation_id": conversation,
+            "event": crate::inbox::TURN_STUCK_EVENT,
+            "error": failure.error,
+            "attempts": failure.attempts,
+            "set_aside": ids,
+            "snapshot": snapshot,
+        });
+        let control = ControlRow {
+            delivery_key: format!("control:{}", uuid::Uuid::new_v4()),
+            event_type: crate::inbox::TURN_STUCK_EVENT,
+            key,
+            raw,
+            now_ms: failure.now_ms,
+        };
+        insert_control_row_tx(tx, &control)?
+    };
+    Ok(SetAside {
+        conversation_id: conversation,
+        rows: pending.len() as u64,
+        queued,
+    })
 }
 
 /// The turn's CRM change: the status when set, the tags added (never removed).
@@ -1632,7 +1701,6 @@ impl Store for SqliteStore {
             .call(move |c| begin_turn_tx(c, &key, now_ms, lease_ms))
             .await
             .map_err(call_err)?
-            .map_err(StoreError::InvalidData)
     }
 
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError> {
@@ -2106,6 +2174,25 @@ impl Store for SqliteStore {
                     params![ws, id, text, now_ms],
                 )
                 .map(|_| ())
+            })
+            .await
+            .map_err(call_err)
+    }
+
+    async fn set_aside_turn(
+        &self,
+        key: &ConversationKey,
+        failure: &TurnFailure,
+    ) -> Result<SetAside, StoreError> {
+        self.trip();
+        let key = key.clone();
+        let failure = failure.clone();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let done = set_aside_turn_tx(&tx, &key, &failure)?;
+                tx.commit()?;
+                Ok(done)
             })
             .await
             .map_err(call_err)

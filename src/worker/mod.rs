@@ -49,6 +49,7 @@ mod interactive;
 mod knowledge;
 mod notices;
 mod plan;
+mod poison;
 pub mod reminders;
 pub mod turn;
 mod typing;
@@ -118,6 +119,9 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// Stale commits retried in a row before the conversation is left to the next poll.
     pub max_stale_retries: u32,
+    /// Turns of one conversation failing the same way in a row before it is set aside and
+    /// handed off as `stuck` (`--max-turn-attempts`, issue 16 item 9; [`poison`]).
+    pub max_turn_attempts: u32,
     /// With a Meta-format webhook configured (`--meta-webhook`): how long a voice note without
     /// transcript waits for Kapso's copy (`--voice-grace-ms`, default 5 s); `None`: no wait.
     pub voice_grace: Option<Duration>,
@@ -131,6 +135,7 @@ impl Default for WorkerSettings {
             max_parallel: 32,
             poll_interval: Duration::from_secs(2),
             max_stale_retries: 3,
+            max_turn_attempts: 5,
             voice_grace: None,
         }
     }
@@ -153,6 +158,8 @@ pub struct Worker {
     active: Mutex<HashMap<ConversationKey, Arc<Active>>>,
     permits: Arc<Semaphore>,
     accepting: AtomicBool,
+    /// Failed turns in a row per conversation ([`poison`]).
+    attempts: poison::Attempts,
 }
 
 impl Worker {
@@ -164,6 +171,7 @@ impl Worker {
             active: Mutex::new(HashMap::new()),
             permits,
             accepting: AtomicBool::new(true),
+            attempts: poison::Attempts::default(),
         })
     }
 
@@ -274,9 +282,13 @@ impl Worker {
                     version, replies, ..
                 }) => {
                     tracing::info!(version, replies, "turn committed");
+                    self.attempts.clear(key);
                     return true;
                 }
-                Ok(TurnRun::Idle) => return true,
+                Ok(TurnRun::Idle) => {
+                    self.attempts.clear(key);
+                    return true;
+                }
                 Ok(TurnRun::AwaitingTranscript { until_ms }) => {
                     self.hold_for_transcript(a, until_ms);
                     return false;
@@ -284,9 +296,48 @@ impl Worker {
                 Ok(_) => return false,
                 Err(e) => {
                     tracing::error!(error = %e, "turn failed; its messages stay pending and are retried");
+                    self.after_failure(key, a, &e).await;
                     return false;
                 }
             }
+        }
+    }
+
+    /// Counts a failed turn of stored data ([`poison::poison`]); at `max_turn_attempts` in a
+    /// row with the same error, sets the turn aside and runs the conversation once more, for
+    /// the queued stuck event.
+    async fn after_failure(&self, key: &ConversationKey, a: &Active, e: &TurnError) {
+        let Some(reset_snapshot) = poison::poison(e) else {
+            return;
+        };
+        let error = e.to_string();
+        let attempts = self.attempts.failed(key, &error);
+        if attempts < self.settings.max_turn_attempts {
+            return;
+        }
+        self.attempts.clear(key);
+        let failure = crate::store::TurnFailure {
+            error,
+            attempts,
+            reset_snapshot,
+            now_ms: (self.deps.clock)().timestamp_millis(),
+        };
+        match self.deps.store.set_aside_turn(key, &failure).await {
+            Ok(done) => {
+                tracing::error!(
+                    conversation = ?done.conversation_id,
+                    rows = done.rows,
+                    attempts,
+                    error = %failure.error,
+                    "a turn failed the same way {attempts} times: its messages are set aside \
+                     and the conversation is handed off as stuck"
+                );
+                metrics::counter!(names::TURNS_SET_ASIDE).increment(1);
+                if done.queued {
+                    a.dirty.store(true, Ordering::Release);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "setting a failing turn aside failed"),
         }
     }
 

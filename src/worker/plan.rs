@@ -202,6 +202,7 @@ fn control_event(row: &InboxRow) -> Option<InputEvent> {
     match row.event_type.as_str() {
         crate::inbox::RESUME_EVENT => Some(InputEvent::Resume),
         crate::inbox::CLOSE_EVENT => Some(InputEvent::Close),
+        crate::inbox::TURN_STUCK_EVENT => Some(InputEvent::TurnFailed),
         crate::inbox::FOLLOWUP_DUE_EVENT => followup_due(&row.raw),
         crate::inbox::MARKETING_STOPPED_EVENT => {
             Some(InputEvent::MarketingPreference { stopped: true })

@@ -436,6 +436,13 @@ pub async fn take_turn(
     let started = Instant::now();
     let result = run_claimed(deps, key, &claim, now, arrivals).await;
     metrics::histogram!(names::TURN_SECONDS).record(started.elapsed().as_secs_f64());
+    if let Err(TurnError::Snapshot { .. }) = &result {
+        // The stored snapshot cannot be read: no retry needs to wait out this lease (the
+        // worker counts the attempts, [`super::poison`]).
+        deps.store
+            .release_turn(claim.conversation_id, &claim.lease_token)
+            .await?;
+    }
     result
 }
 

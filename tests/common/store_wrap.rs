@@ -120,6 +120,15 @@ impl Store for WrappedStore {
             .await
     }
 
+    async fn set_aside_turn(
+        &self,
+        key: &ConversationKey,
+        failure: &ari::store::TurnFailure,
+    ) -> Result<ari::store::SetAside, StoreError> {
+        self.enter("set_aside_turn")?;
+        self.inner.set_aside_turn(key, failure).await
+    }
+
     async fn erase_contact(
         &self,
         key: &ConversationKey,

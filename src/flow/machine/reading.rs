@@ -96,6 +96,7 @@ pub(super) fn prepare(input: &TurnInput, cfg: &FlowConfig) -> Prepared {
         InputEvent::HumanTakeover => Some(Event::HumanTakeover),
         InputEvent::Resume => Some(Event::Resume),
         InputEvent::Close => Some(Event::Close),
+        InputEvent::TurnFailed => Some(Event::Stuck),
         InputEvent::BookingResult { result } => Some(Event::Booking(result.clone())),
         // Decided before the machine runs ([`super::followup_output`]).
         InputEvent::FollowupDue { .. } | InputEvent::MarketingPreference { .. } => None,
