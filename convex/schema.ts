@@ -82,6 +82,10 @@ export default defineSchema({
     // When the next follow-up falls due (ms; issue 18): written by every commit from the
     // snapshot, cleared when `inbox:queueDueFollowups` queues it.
     followupDueMs: v.optional(v.number()),
+    // The lead's number before a `user_changed_number` moved the conversation (issue 16 item 6).
+    previousPhone: v.optional(v.string()),
+    // Closed by a changed number whose new number had a conversation already: that one's seq.
+    mergedIntoSeq: v.optional(v.number()),
     // The lead's CRM status: written only when a turn sets it, so a person's edit stays.
     leadStatus: v.optional(v.string()),
     // JSON array of tags (only added).

@@ -7,6 +7,7 @@ import type { Doc } from "./_generated/dataModel";
 import { reserveSeq } from "./model/seq";
 import { inboxRow, messageRow, outboxRow } from "./model/rows";
 import { insertControlRow } from "./model/control";
+import { moveContact } from "./model/move";
 
 /** Pending inbox rows one turn reads at most (as the SQLite store). */
 const TURN_INBOX_LIMIT = 100;
@@ -181,6 +182,8 @@ export const commit = internalMutation({
     webhooks: v.optional(v.array(v.object({ url: v.string(), body: v.string() }))),
     // Undelivered messages a notice or relay of this turn listed: marked told.
     toldUndelivered: v.optional(v.array(v.number())),
+    // The lead's new number (E.164), when this turn read a `user_changed_number` message.
+    moveTo: v.optional(v.string()),
   },
   handler: async (ctx, args) => {
     const conv = await ctx.db
@@ -316,6 +319,7 @@ export const commit = internalMutation({
       const row = await ctx.db.get(id);
       if (row !== null && !hooksHeld) outbox.push(outboxRow(row));
     }
+    if (args.moveTo !== undefined) await moveContact(ctx, conv, args.moveTo);
     return { status: "committed" as const, version, outbox };
   },
 });

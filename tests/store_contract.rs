@@ -520,6 +520,7 @@ fn commit_of(claim: &TurnClaim, replies: &[&str], now_ms: i64) -> TurnCommit {
         lead: LeadChange::default(),
         webhooks: vec![],
         told_undelivered: vec![],
+        move_to: None,
     }
 }
 
@@ -1387,6 +1388,90 @@ async fn a_failing_turn_is_set_aside_once(store: &dyn Store) {
         store.begin_turn(&key(), 3_002, 30_000).await.unwrap(),
         BeginTurn::Idle
     ));
+}
+
+/// Issue 16 item 6: a changed number moves the conversation with its pending replies and
+/// appointments in the commit that read it; onto a number that has a conversation already, the
+/// moved one is closed and its appointments and replies go to that one.
+async fn a_changed_number_moves_the_conversation_in_its_commit(store: &dyn Store) {
+    let at = |phone: &str| ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: phone.into(),
+    };
+    let (new, other) = ("+6289999000001", "+6289999000002");
+    store
+        .enqueue_inbound(delivery("m1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let c = claim(store, 1_000).await;
+    store
+        .commit_turn(commit_of(&c, &["Namanya siapa kak?"], 1_000))
+        .await
+        .unwrap();
+    let booked = store
+        .book_slot(appointment(c.conversation_id, "s1", 2))
+        .await
+        .unwrap();
+    assert!(matches!(booked, BookingOutcome::Booked { .. }));
+    store
+        .enqueue_inbound(delivery("m2", vec![message("p", "w2", "ganti nomor")]))
+        .await
+        .unwrap();
+    let c2 = claim(store, 2_000).await;
+    let mut moving = commit_of(&c2, &[], 2_000);
+    moving.move_to = Some(new.into());
+    store.commit_turn(moving).await.unwrap();
+    assert!(store.conversation_record(&key()).await.unwrap().is_none());
+    let moved = store.conversation_record(&at(new)).await.unwrap().unwrap();
+    assert_eq!(moved.conversation_id, c.conversation_id);
+    let outbox = store.conversation_outbox(&at(new)).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(
+        outbox[0].to, new,
+        "the reply not yet sent goes to the new number"
+    );
+    assert_eq!(
+        store
+            .conversation_appointments(&at(new))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The new number changes again, onto a number with a conversation of its own.
+    let target = conversation_for(store, other).await;
+    let mut m = message("p", "w3", "nomor baru lagi");
+    m.event.contact_phone = Some(new.into());
+    store
+        .enqueue_inbound(delivery("m3", vec![m]))
+        .await
+        .unwrap();
+    let BeginTurn::Claimed(c3) = store.begin_turn(&at(new), 3_000, 30_000).await.unwrap() else {
+        panic!("no claim")
+    };
+    let mut merging = commit_of(&c3, &[], 3_000);
+    merging.move_to = Some(other.into());
+    store.commit_turn(merging).await.unwrap();
+    let closed = store.conversation_record(&at(new)).await.unwrap().unwrap();
+    assert_eq!(closed.conversation_id, c.conversation_id, "kept, linked");
+    let appointments = store.conversation_appointments(&at(other)).await.unwrap();
+    assert_eq!(appointments.len(), 1);
+    assert!(
+        store
+            .conversation_appointments(&at(new))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let outbox = store.conversation_outbox(&at(other)).await.unwrap();
+    assert!(
+        outbox
+            .iter()
+            .all(|r| r.conversation_id == target && r.to == other),
+        "{outbox:?}"
+    );
+    assert_eq!(outbox.len(), 1);
 }
 
 /// Issue 18 (UU PDP): erasing a contact blanks its messages, snapshot, appointments, outbox
@@ -2290,6 +2375,7 @@ macro_rules! contract_on {
             a_due_follow_up_is_queued_once_as_a_control_row,
             erasing_a_contact_keeps_only_counters,
             a_failing_turn_is_set_aside_once,
+            a_changed_number_moves_the_conversation_in_its_commit,
             workflow_events_find_their_conversation_by_kapso_id,
             booking_respects_capacity_and_is_idempotent,
             moving_a_booking_books_the_new_slot_and_frees_the_old_at_once,

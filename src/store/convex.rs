@@ -816,6 +816,12 @@ fn commit_args(commit: &TurnCommit, commit_id: &str) -> Result<Value, StoreError
         "webhooks": commit.webhooks.iter().map(|w| json!({"url": w.url, "body": w.body})).collect::<Vec<_>>(),
         "toldUndelivered": commit.told_undelivered,
     }))
+    .map(|mut args| {
+        if let Some(to) = &commit.move_to {
+            args["moveTo"] = json!(to);
+        }
+        args
+    })
 }
 
 /// A row's fallback as the deployment stores it (`None`, left out, when it queues nothing).

@@ -281,6 +281,11 @@ pub struct TurnCommit {
     /// Messages of this conversation that never arrived and that a notice or relay of this turn
     /// listed: marked [`TOLD_META`] in the same transaction.
     pub told_undelivered: Vec<i64>,
+    /// The lead's new number (E.164), when this turn read a `user_changed_number` system
+    /// message (issue 16 item 6): in the same transaction the conversation moves to it with
+    /// its pending replies and inbox rows and records the old number; when the new number has
+    /// a conversation already, this one is closed and linked to it (its appointments move).
+    pub move_to: Option<String>,
 }
 
 /// A turn's changes to the lead's CRM record. The status is written only when a turn sets it

@@ -254,6 +254,14 @@ const MIGRATIONS: &[M<'static>] = &[
         WHERE body_hash IS NOT NULL;
     "#,
     ),
+    M::up(
+        r#"
+    -- Issue 16 item 6: a lead's changed number. The number before the move, and, for a
+    -- conversation closed because the new number had one already, the one it is linked to.
+    ALTER TABLE conversations ADD COLUMN previous_phone TEXT;
+    ALTER TABLE conversations ADD COLUMN merged_into_id INTEGER;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -801,8 +809,69 @@ fn commit_turn_tx(
         version,
         hooks_behind_older,
     )?);
+    if let Some(to) = &commit.move_to {
+        move_number_tx(&tx, commit.conversation_id, to)?;
+    }
     tx.commit()?;
     Ok(CommitOutcome::Committed { version, outbox })
+}
+
+/// [`TurnCommit::move_to`]: moves the conversation `id` to the number `to` (E.164). Its pending
+/// replies (not CRM calls) and not yet turned inbox rows follow. When `to` has no conversation,
+/// this one takes the number and records the old one (`previous_phone`); when it has one, this
+/// one is closed and linked to it (`merged_into_id`, no follow-up) and its appointments move to
+/// it (a slot both hold stays with the old one).
+fn move_number_tx(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    to: &str,
+) -> Result<(), rusqlite::Error> {
+    let (workspace_id, from): (String, String) = tx.query_row(
+        "SELECT workspace_id, contact_phone FROM conversations WHERE id = ?1",
+        params![id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if from == to {
+        return Ok(());
+    }
+    let target = conversation_id(
+        tx,
+        &ConversationKey {
+            workspace_id: workspace_id.clone(),
+            contact_phone: to.to_string(),
+        },
+    )?;
+    tx.execute(
+        "UPDATE outbox SET to_phone = ?2, conversation_id = ?3
+         WHERE conversation_id = ?1 AND state = 'pending' AND channel != 'webhook'",
+        params![id, to, target.unwrap_or(id)],
+    )?;
+    tx.execute(
+        "UPDATE inbox SET contact_phone = ?3
+         WHERE workspace_id = ?1 AND contact_phone = ?2 AND state = 'pending'",
+        params![workspace_id, from, to],
+    )?;
+    match target {
+        None => tx.execute(
+            "UPDATE conversations SET contact_phone = ?2, previous_phone = ?3 WHERE id = ?1",
+            params![id, to, from],
+        )?,
+        Some(target) => {
+            tx.execute(
+                "UPDATE OR IGNORE appointments SET conversation_id = ?2 WHERE conversation_id = ?1",
+                params![id, target],
+            )?;
+            tx.execute(
+                "UPDATE conversations SET merged_into_id = ?2, followup_due_ms = NULL WHERE id = ?1",
+                params![id, target],
+            )?;
+            tx.execute(
+                "UPDATE conversations SET previous_phone = ?2 WHERE id = ?1",
+                params![target, from],
+            )?
+        }
+    };
+    Ok(())
 }
 
 /// Writes the snapshot and summary when the commit's version and lease still hold (and

@@ -60,6 +60,9 @@ pub(super) struct Plan {
     pub(super) last_inbound_wamid: Option<String>,
     /// The ad referral of the first lead message that carried one (issue 16 item 5).
     pub(super) lead_source: Option<crate::flow::LeadSource>,
+    /// The lead's new number (E.164) from a `user_changed_number` system message (issue 16
+    /// item 6): the commit moves the conversation to it ([`crate::store::TurnCommit::move_to`]).
+    pub(super) number_change: Option<String>,
 }
 
 /// An outbound message WhatsApp reported failed (`whatsapp.message.failed`).
@@ -93,6 +96,7 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
         delivery_failures: Vec::new(),
         last_inbound_wamid: None,
         lead_source: None,
+        number_change: None,
     };
     let mut batch: Vec<FlowMessage> = Vec::new();
     let flush = |batch: &mut Vec<FlowMessage>, events: &mut Vec<InputEvent>| {
@@ -144,6 +148,21 @@ fn read_message(rows: &[InboxRow], i: usize, plan: &mut Plan) -> Option<FlowMess
     if completed_later(rows, i, &m.wamid) {
         return None;
     }
+    if m.message_type == MessageType::Other("system".into()) {
+        // WhatsApp's notice (a changed number or user id), not the lead writing: recorded,
+        // never answered.
+        let to = changed_number(row);
+        plan.messages.push(NewMessage {
+            direction: Direction::Inbound,
+            inbox_id: Some(row.id),
+            wamid: Some(m.wamid.clone()),
+            text: m.text.clone(),
+            meta: json!({"type": "system", "changed_number_to": to}),
+            send: None,
+        });
+        plan.number_change = to.or(plan.number_change.take());
+        return None;
+    }
     let history = m.origin.as_deref() == Some(HISTORY_SYNC);
     let meta = if history {
         json!({"type": m.message_type, "origin": HISTORY_SYNC})
@@ -166,6 +185,25 @@ fn read_message(rows: &[InboxRow], i: usize, plan: &mut Plan) -> Option<FlowMess
     }
     plan.last_inbound_wamid = Some(m.wamid.clone());
     to_flow_message(m)
+}
+
+/// The new number (E.164) of a `system` message of type `user_changed_number` (Meta's system
+/// messages reference: `system.wa_id`, older payloads `system.new_wa_id`; in a Kapso v2 item
+/// under `message.system`), `None` for any other message.
+fn changed_number(row: &InboxRow) -> Option<String> {
+    let system = row
+        .raw
+        .get("system")
+        .or_else(|| row.raw.get("message").and_then(|m| m.get("system")))?;
+    if system.get("type")?.as_str()? != "user_changed_number" {
+        return None;
+    }
+    let id = system.get("wa_id").or_else(|| system.get("new_wa_id"))?;
+    let id = id
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| id.as_u64().map(|n| n.to_string()))?;
+    normalize_e164(&id)
 }
 
 /// A status row: a consultant's message from the phone (recorded; the bot steps back), or a
@@ -496,5 +534,60 @@ mod tests {
         assert_eq!(p.delivery_failures.len(), 1);
         assert!(p.delivery_failures[0].error.contains("131047"));
         assert_eq!(p.delivery_failures[0].reason, FailReason::WindowClosed);
+    }
+}
+
+#[cfg(test)]
+mod changed_number_tests {
+    use super::*;
+    use crate::inbox::{InboundEvent, InboxState};
+
+    fn system(raw: serde_json::Value) -> InboxRow {
+        let mut e = InboundEvent::unknown("whatsapp.message.received");
+        e.kind = EventKind::Message;
+        e.message = Some(InboundMessage {
+            wamid: "wamid.sys".into(),
+            timestamp: None,
+            message_type: MessageType::Other("system".into()),
+            text: None,
+            reply_id: None,
+            media: None,
+            location: None,
+            reacts_to: None,
+            context_id: None,
+            origin: None,
+            referral: None,
+        });
+        InboxRow {
+            id: 1,
+            delivery_key: "d1".into(),
+            kind: e.kind,
+            event_type: e.event_type.clone(),
+            workspace_id: Some("default".into()),
+            state: InboxState::Pending,
+            event: e,
+            raw,
+            received_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_changed_number_is_recorded_unanswered_in_meta_and_kapso_shapes() {
+        let meta = json!({"type": "system", "system": {"type": "user_changed_number",
+            "wa_id": "6281298765432", "body": "changed"}});
+        let kapso = json!({"message": {"type": "system", "system": {
+            "type": "user_changed_number", "new_wa_id": 6281298765432_u64}}});
+        for raw in [meta, kapso] {
+            let p = plan(&[system(raw)]);
+            assert!(p.events.is_empty(), "never answered");
+            assert_eq!(p.number_change.as_deref(), Some("+6281298765432"));
+            assert_eq!(p.messages.len(), 1, "recorded");
+        }
+        // Another system message (a user id change without a number) moves nothing and is not
+        // answered either.
+        let other = json!({"system": {"type": "user_changed_user_id"}});
+        let p = plan(&[system(other)]);
+        assert_eq!(p.number_change, None);
+        assert!(p.events.is_empty());
     }
 }

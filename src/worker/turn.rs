@@ -310,6 +310,7 @@ impl TurnWork {
             lead: self.lead,
             webhooks: self.webhooks,
             told_undelivered: self.told_undelivered,
+            move_to: None,
         })
     }
 }
@@ -575,7 +576,8 @@ async fn run_claimed(
     let replies = work.replies;
     let transitions = std::mem::take(&mut work.transitions);
     let trace = std::mem::take(&mut work.trace);
-    let commit = work.into_commit(&turn, &snapshot, summary.clone())?;
+    let mut commit = work.into_commit(&turn, &snapshot, summary.clone())?;
+    commit.move_to = plan.number_change.clone();
     match deps.store.commit_turn(commit).await? {
         CommitOutcome::Committed { version, outbox } => {
             // After commit: nothing here can undo the turn.
