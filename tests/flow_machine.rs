@@ -1253,3 +1253,33 @@ fn a_due_follow_up_nudges_once_and_a_stale_one_sends_nothing() {
     let taken = run_turn(&wrote.snapshot, &taken, &cfg);
     assert_eq!(taken.snapshot.lead.followup.due, None);
 }
+
+/// Issue 16 item 7: a lead who swipe-replies to an older slot list with "yang kedua" means that
+/// list's second slot, not the second of the list shown last.
+#[test]
+fn a_pick_replying_to_an_older_slot_list_is_read_against_that_list() {
+    let slots = candidate_slots(&cfg(), now());
+    assert!(slots.len() >= 5, "the shipped rules give enough free slots");
+    let data = SchedulingData {
+        step: ari::flow::turn::SchedulingStep::ShowingSlots,
+        shown: slots[..3].to_vec(),
+        ..SchedulingData::default()
+    };
+    let snap = lead(HOT, DOCS_YES, StageSnapshot::Scheduling(data));
+    let picked = |input: &TurnInput| match run_turn(&snap, input, &cfg()).snapshot.stage {
+        StageSnapshot::Scheduling(d) => d.selected,
+        other => panic!("left scheduling: {other:?}"),
+    };
+    let plain = text("yang kedua aja kak");
+    assert_eq!(
+        picked(&plain),
+        Some(slots[1].clone()),
+        "the list shown last"
+    );
+    let mut replying = text("yang kedua aja kak");
+    replying.replied_to_slots = vec![slots[3].id.clone(), slots[4].id.clone()];
+    assert_eq!(picked(&replying), Some(slots[4].clone()), "the quoted list");
+    // A quoted list whose slots are no longer free falls back to the list shown last.
+    replying.replied_to_slots = vec!["gone-1".into(), "gone-2".into()];
+    assert_eq!(picked(&replying), Some(slots[1].clone()));
+}

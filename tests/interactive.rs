@@ -433,3 +433,32 @@ async fn a_reminder_has_buttons_and_its_taps_reschedule_or_cancel() {
         "{appointments:?}"
     );
 }
+
+/// Issue 16 item 7: a lead who answers an older time list by quoting it ("2" as a reply to
+/// it) gets that list's second time, not the second of the list shown since.
+#[tokio::test]
+async fn a_quoted_older_time_list_is_read_against_its_own_slots() {
+    let mut chat = Chat::start(MockKapso::start().await);
+    chat.up_to_offer().await;
+    let days = chat.text("mau kak").await;
+    let rows = days.payload["interactive"]["action"]["sections"][0]["rows"].clone();
+    let first = chat.tap(rows[0]["id"].as_str().unwrap(), "x", true).await;
+    let second = chat.tap(rows[1]["id"].as_str().unwrap(), "x", true).await;
+    let time = |list: &Accepted, i: usize| {
+        list.payload["interactive"]["action"]["sections"][0]["rows"][i]["title"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(time(&first, 1), time(&second, 1), "two different days");
+    let mut quoting: Value = serde_json::from_slice(&text_payload(LEAD, "wamid.Q1", "2")).unwrap();
+    quoting["message"]["context"] = json!({"from": "6281100099988", "id": first.message_id});
+    let confirm = chat.send(serde_json::to_vec(&quoting).unwrap()).await;
+    let day_of = |title: &str| title.split(',').next().unwrap().to_string();
+    assert!(
+        confirm.body.contains(&day_of(&time(&first, 1))),
+        "{} should confirm {}",
+        confirm.body,
+        time(&first, 1)
+    );
+}

@@ -96,6 +96,9 @@ pub struct Ctx<'a> {
     text: &'a str,
     interactive_id: Option<&'a str>,
     free_slots: &'a [SlotOption],
+    /// The free slots among those the replied-to message offered, in its order
+    /// ([`TurnInput::replied_to_slots`]).
+    replied_to: &'a [SlotOption],
     /// The round-robin key of the consultant assignment ([`TurnInput::conversation_id`]).
     conversation_id: i64,
     from: StageId,
@@ -1270,8 +1273,20 @@ fn with_asked_time(
     query
 }
 
-/// The slot the lead picked: a direct button pick of any free slot, or (once slots were shown)
-/// a pick among the shown ones ("2", "jam 13:00", "sore").
+/// The free slots the replied-to message offered, in its order (issue 16 item 7).
+fn replied_to(input: &TurnInput) -> Vec<SlotOption> {
+    let free = input.free_slots.as_deref().unwrap_or(&[]);
+    input
+        .replied_to_slots
+        .iter()
+        .filter_map(|id| free.iter().find(|s| &s.id == id).cloned())
+        .collect()
+}
+
+/// The slot the lead picked: a direct button pick of any free slot; a pick among the slots of
+/// the message the lead replies to (issue 16 item 7: "yang ke-2" to an older list means that
+/// list's second); or (once slots were shown) a pick among the shown ones ("2", "jam 13:00",
+/// "sore").
 fn picked_slot(data: &SchedulingData, context: &Ctx<'_>, tz: chrono_tz::Tz) -> Option<SlotOption> {
     let input = context.interactive_id.unwrap_or(context.text);
     context
@@ -1279,6 +1294,10 @@ fn picked_slot(data: &SchedulingData, context: &Ctx<'_>, tz: chrono_tz::Tz) -> O
         .iter()
         .find(|s| s.id == input.trim())
         .cloned()
+        .or_else(|| {
+            schedule::pick_slot(input, context.replied_to, tz)
+                .and_then(|i| context.replied_to.get(i).cloned())
+        })
         .or_else(|| {
             (data.step != SchedulingStep::AskingDay)
                 .then(|| {
@@ -1664,6 +1683,7 @@ fn lead_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnO
         text,
         interactive_id,
         free: input.free_slots.as_deref().unwrap_or(&[]),
+        replied_to: replied_to(input),
         conversation_id: input.conversation_id,
         answer: answer_of(text, interactive_id)
             .or_else(|| yes_with_a_time(text, input.now, schedule::time_zone(cfg))),
@@ -1792,6 +1812,8 @@ struct Dispatcher<'a> {
     text: &'a str,
     interactive_id: Option<&'a str>,
     free: &'a [SlotOption],
+    /// See [`Ctx::replied_to`].
+    replied_to: Vec<SlotOption>,
     conversation_id: i64,
     answer: Option<YesNo>,
     learned: Learned,
@@ -1820,6 +1842,7 @@ impl Dispatcher<'_> {
             text: self.text,
             interactive_id: self.interactive_id,
             free_slots: self.free,
+            replied_to: &self.replied_to,
             conversation_id: self.conversation_id,
             from,
             facts,
@@ -1915,6 +1938,7 @@ fn ctx_clone<'a>(c: &Ctx<'a>) -> Ctx<'a> {
         text: c.text,
         interactive_id: c.interactive_id,
         free_slots: c.free_slots,
+        replied_to: c.replied_to,
         conversation_id: c.conversation_id,
         from: c.from,
         facts: c.facts,

@@ -156,6 +156,12 @@ pub struct TurnInput {
     /// The ad referral of this turn's lead messages, if one carried it (the first).
     #[serde(default)]
     pub lead_source: Option<LeadSource>,
+    /// The slot ids the message the lead replies to offered, in its order (WhatsApp's reply
+    /// context on the newest lead message, read against the recent messages' meta: issue 16
+    /// item 7). Empty when the lead replies to nothing or to a message that offered no slots.
+    /// A pick such as "yang ke-2" is read against these, not the slots shown last.
+    #[serde(default)]
+    pub replied_to_slots: Vec<String>,
 }
 
 impl TurnInput {
@@ -173,6 +179,7 @@ impl TurnInput {
             llm_fields: BTreeMap::new(),
             conversation_id: 0,
             lead_source: None,
+            replied_to_slots: Vec::new(),
         }
     }
 }

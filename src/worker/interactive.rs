@@ -75,6 +75,15 @@ pub(super) fn on_offer(
     slots: &[SlotOption],
     free: Option<&[SlotOption]>,
 ) {
+    // The reply records what it offered, so a later reply quoting it is read against these
+    // slots (issue 16 item 7).
+    if let Some(meta) = last_reply(work).and_then(|m| m.meta.as_object_mut()) {
+        let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
+        meta.insert(
+            super::turn::OFFERED_SLOTS_META.into(),
+            serde_json::json!(ids),
+        );
+    }
     let last_template = last_reply(work)
         .and_then(|m| m.meta.get("template"))
         .and_then(|t| t.as_str());

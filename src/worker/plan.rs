@@ -63,6 +63,8 @@ pub(super) struct Plan {
     /// The lead's new number (E.164) from a `user_changed_number` system message (issue 16
     /// item 6): the commit moves the conversation to it ([`crate::store::TurnCommit::move_to`]).
     pub(super) number_change: Option<String>,
+    /// The wamid the newest lead message replies to (WhatsApp's `context.id`; issue 16 item 7).
+    pub(super) reply_context: Option<String>,
 }
 
 /// An outbound message WhatsApp reported failed (`whatsapp.message.failed`).
@@ -97,6 +99,7 @@ pub(super) fn plan(rows: &[InboxRow]) -> Plan {
         last_inbound_wamid: None,
         lead_source: None,
         number_change: None,
+        reply_context: None,
     };
     let mut batch: Vec<FlowMessage> = Vec::new();
     let flush = |batch: &mut Vec<FlowMessage>, events: &mut Vec<InputEvent>| {
@@ -184,6 +187,7 @@ fn read_message(rows: &[InboxRow], i: usize, plan: &mut Plan) -> Option<FlowMess
         plan.lead_source = m.referral.clone();
     }
     plan.last_inbound_wamid = Some(m.wamid.clone());
+    plan.reply_context = m.context_id.clone();
     to_flow_message(m)
 }
 

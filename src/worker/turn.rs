@@ -139,6 +139,9 @@ pub(super) struct Turn<'a> {
     pub(super) last_inbound_wamid: Option<String>,
     /// The ad referral the turn's lead messages carried (the core keeps the first ever).
     pub(super) lead_source: Option<crate::flow::LeadSource>,
+    /// The slot ids offered by the message the newest lead message replies to
+    /// ([`crate::flow::TurnInput::replied_to_slots`]), found among the claim's recent messages.
+    pub(super) replied_to_slots: Vec<String>,
     /// The claimed rows hold a lead message that is not a reaction (the read mark and
     /// "typing…" go out before a model call only then).
     pub(super) lead_wrote: bool,
@@ -174,6 +177,7 @@ impl<'a> Turn<'a> {
             history: history(claim, &plan.messages),
             last_inbound_wamid: plan.last_inbound_wamid.clone(),
             lead_source: plan.lead_source.clone(),
+            replied_to_slots: offered_by(claim, plan.reply_context.as_deref()),
             lead_wrote: lead_wrote(&plan.events),
             llm_budget: budget.map_or_else(std::sync::OnceLock::new, std::sync::OnceLock::from),
         }
@@ -190,6 +194,26 @@ impl Turn<'_> {
 
 /// The conversation as the LLM sees it: the claim's recent messages, then this turn's inbound
 /// ones.
+/// The slot ids (`offered_slots` in its meta) of the outbound message `context` (a wamid)
+/// among the claim's recent messages: no extra store read (issue 16 item 7). Empty when none.
+fn offered_by(claim: &TurnClaim, context: Option<&str>) -> Vec<String> {
+    let Some(context) = context else {
+        return Vec::new();
+    };
+    claim
+        .recent
+        .iter()
+        .find(|m| m.direction == Direction::Outbound && m.wamid.as_deref() == Some(context))
+        .and_then(|m| m.meta.get(OFFERED_SLOTS_META)?.as_array().cloned())
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The meta key of a reply that offered slots: their ids, in the order shown (issue 16 item 7).
+pub(super) const OFFERED_SLOTS_META: &str = "offered_slots";
+
 fn history(claim: &TurnClaim, messages: &[NewMessage]) -> Vec<ChatMessage> {
     claim
         .recent
@@ -632,6 +656,7 @@ async fn core_input(
         llm_fields,
         conversation_id: turn.claim.conversation_id,
         lead_source: turn.lead_source.clone(),
+        replied_to_slots: turn.replied_to_slots.clone(),
     }))
 }
 
@@ -742,5 +767,58 @@ mod tests {
             Duration::from_secs(3),
             "the call ran to its end"
         );
+    }
+}
+
+#[cfg(test)]
+mod reply_context_tests {
+    use super::*;
+    use crate::store::StoredMessage;
+
+    fn stored(direction: Direction, wamid: &str, meta: serde_json::Value) -> StoredMessage {
+        StoredMessage {
+            id: 1,
+            direction,
+            text: None,
+            wamid: Some(wamid.into()),
+            meta,
+            created_at_ms: 0,
+        }
+    }
+
+    /// Issue 16 item 7: the quoted message's offered slots come from the claim's recent
+    /// messages (no store read); any other quote offers none.
+    #[test]
+    fn the_quoted_reply_gives_the_slots_it_offered() {
+        let claim = TurnClaim {
+            conversation_id: 1,
+            version: 3,
+            lease_token: "t".into(),
+            snapshot: None,
+            contact_name: None,
+            phone_number_id: None,
+            inbound: Vec::new(),
+            recent: vec![
+                stored(
+                    Direction::Outbound,
+                    "wamid.list1",
+                    serde_json::json!({"offered_slots": ["a", "b"]}),
+                ),
+                stored(Direction::Outbound, "wamid.text", serde_json::json!({})),
+                stored(
+                    Direction::Inbound,
+                    "wamid.lead",
+                    serde_json::json!({"offered_slots": ["x"]}),
+                ),
+            ],
+        };
+        assert_eq!(offered_by(&claim, Some("wamid.list1")), ["a", "b"]);
+        assert!(offered_by(&claim, Some("wamid.text")).is_empty());
+        assert!(
+            offered_by(&claim, Some("wamid.lead")).is_empty(),
+            "only our replies"
+        );
+        assert!(offered_by(&claim, Some("wamid.unknown")).is_empty());
+        assert!(offered_by(&claim, None).is_empty());
     }
 }
