@@ -539,40 +539,17 @@ mod tests {
         assert!(p.delivery_failures[0].error.contains("131047"));
         assert_eq!(p.delivery_failures[0].reason, FailReason::WindowClosed);
     }
-}
 
-#[cfg(test)]
-mod changed_number_tests {
-    use super::*;
-    use crate::inbox::{InboundEvent, InboxState};
-
+    /// A `system` message (issue 16 item 6): recorded, never answered; a changed number in
+    /// Meta's and Kapso's shapes gives the new number.
     fn system(raw: serde_json::Value) -> InboxRow {
-        let mut e = InboundEvent::unknown("whatsapp.message.received");
-        e.kind = EventKind::Message;
-        e.message = Some(InboundMessage {
-            wamid: "wamid.sys".into(),
-            timestamp: None,
-            message_type: MessageType::Other("system".into()),
-            text: None,
-            reply_id: None,
-            media: None,
-            location: None,
-            reacts_to: None,
-            context_id: None,
-            origin: None,
-            referral: None,
-        });
-        InboxRow {
-            id: 1,
-            delivery_key: "d1".into(),
-            kind: e.kind,
-            event_type: e.event_type.clone(),
-            workspace_id: Some("default".into()),
-            state: InboxState::Pending,
-            event: e,
-            raw,
-            received_at_ms: 0,
+        let mut r = text(1, "");
+        if let Some(m) = r.event.message.as_mut() {
+            m.message_type = MessageType::Other("system".into());
+            m.text = None;
         }
+        r.raw = raw;
+        r
     }
 
     #[test]
