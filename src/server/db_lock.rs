@@ -6,7 +6,9 @@
 //! when the holder dies (SIGKILL included), so a process that holds it knows every lease left
 //! in the file belongs to a dead run and may take it back at start.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
+
+use rustix::fs::{FlockOperation, flock};
 use std::path::{Path, PathBuf};
 
 /// The held lock; dropping it (or the process ending) releases it.
@@ -63,15 +65,15 @@ pub fn acquire(database: &Path) -> Result<DbLock, LockError> {
             lock: shown.clone(),
             source,
         })?;
-    match file.try_lock() {
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(DbLock { _file: file, path }),
-        Err(TryLockError::WouldBlock) => Err(LockError::Held {
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(LockError::Held {
             database: database.display().to_string(),
             lock: shown,
         }),
-        Err(TryLockError::Error(source)) => Err(LockError::Io {
+        Err(e) => Err(LockError::Io {
             lock: shown,
-            source,
+            source: e.into(),
         }),
     }
 }
