@@ -5,6 +5,7 @@
 //! on `--metrics-bind` instead when set). Connections are accepted and bodies read by
 //! [`listen`], within its timeouts and caps.
 
+pub mod db_lock;
 pub mod listen;
 pub mod probes;
 
@@ -340,7 +341,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         RetryPolicy::default(),
     )
     .context("configuring the Kapso client")?;
-    let store = open_store(&settings).await?;
+    // The metrics recorder is installed first, so the start's counts are kept.
+    telemetry::metrics_handle();
+    // `_db_lock` is held until `serve` returns (SQLite: one `ari serve` per database file).
+    let (store, _db_lock) = open_store(&settings).await?;
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let reloader = spawn_reloader(Arc::clone(&flow), shutdown_rx.clone());
@@ -515,25 +519,50 @@ struct FlowFolder {
     workspaces: Workspaces,
 }
 
-/// The store: Convex when configured, else the SQLite file.
-async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+/// The store: Convex when configured, else the SQLite file, with its lock file held
+/// (`<database>.lock`, refused when another `ari serve` holds it) and the dead previous run's
+/// leases taken back (issue 17 item 4).
+async fn open_store(
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Store>, Option<db_lock::DbLock>)> {
     // ARI_CONVEX_URL + ARI_CONVEX_DEPLOY_KEY select Convex (replicas share one deployment);
     // `connect` checks the key with one call, so a bad key stops the start naming the URL.
-    let store: Arc<dyn Store> = match &settings.convex {
+    match &settings.convex {
         Some(convex) => {
             let store = ConvexStore::connect(&convex.url, convex.deploy_key())
                 .await
                 .with_context(|| format!("opening the Convex store at {}", convex.url))?;
             tracing::info!(url = %convex.url, "store: Convex");
-            Arc::new(store)
+            Ok((Arc::new(store), None))
         }
-        None => Arc::new(
-            SqliteStore::open(&settings.database)
+        None => {
+            let lock = db_lock::acquire(&settings.database)?;
+            let store = SqliteStore::open(&settings.database)
                 .await
-                .with_context(|| format!("opening the store {}", settings.database.display()))?,
-        ),
-    };
-    Ok(store)
+                .with_context(|| format!("opening the store {}", settings.database.display()))?;
+            take_back_leases(&store).await?;
+            Ok((Arc::new(store), Some(lock)))
+        }
+    }
+}
+
+/// Takes back the previous run's leases (it is dead: this process holds the lock file), logs
+/// `leases taken back` and counts them in `ari_leases_taken_back_total{kind=turn|send}`.
+async fn take_back_leases(store: &SqliteStore) -> anyhow::Result<()> {
+    let taken = store
+        .take_back_leases(crate::clock::now_ms())
+        .await
+        .context("taking back the previous run's leases")?;
+    metrics::counter!(crate::telemetry::names::LEASES_TAKEN_BACK, "kind" => "turn")
+        .increment(taken.turns);
+    metrics::counter!(crate::telemetry::names::LEASES_TAKEN_BACK, "kind" => "send")
+        .increment(taken.sends);
+    tracing::info!(
+        turns = taken.turns,
+        sends = taken.sends,
+        "leases taken back: the previous run is dead (this process holds the lock file)"
+    );
+    Ok(())
 }
 
 /// Refreshes the knowledge entries admins stored every minute, until `shutdown`.

@@ -37,6 +37,10 @@ pub mod names {
     /// (`batch`: the header said batch, the body is one event or Meta; `single`: no header, a
     /// batch body). The body is read as it shows.
     pub const BATCH_HEADER_MISMATCHES: &str = "ari_webhook_batch_header_mismatches_total";
+    /// Counter: leases a dead previous run left, taken back at start (SQLite, under the
+    /// database's lock file), by `kind` (`turn`: a conversation's turn lease, `send`: an
+    /// outbox row's send lease). Issue 17 item 4.
+    pub const LEASES_TAKEN_BACK: &str = "ari_leases_taken_back_total";
     /// Gauge: open connections, by `listener` (`main`, `metrics`).
     pub const HTTP_CONNECTIONS: &str = "ari_http_connections";
     /// Gauge: request bodies being read right now (at most `--max-body-reads`).

@@ -2696,3 +2696,51 @@ async fn convex_repeated_begin_and_commit_requests_get_the_same_answer() {
     );
     assert_eq!(store.conversation_outbox(&key()).await.unwrap().len(), 1);
 }
+
+/// Issue 17 item 4: under the lock file a dead run's leases are taken back at start, a turn
+/// lease and a send lease of 10 minutes each, so the next turn and the send need not wait.
+#[tokio::test]
+async fn sqlite_a_dead_runs_turn_and_send_leases_are_taken_back() {
+    const TEN_MINUTES: i64 = 600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+    let enqueue = |k: &'static str, wamid: &'static str, text: &'static str| {
+        store.enqueue_inbound(delivery(k, vec![message("p", wamid, text)]))
+    };
+    enqueue("k1", "w1", "halo kak").await.unwrap();
+    let BeginTurn::Claimed(first) = store.begin_turn(&key(), 1_000, TEN_MINUTES).await.unwrap()
+    else {
+        panic!("expected a claim");
+    };
+    let mut commit = commit_of(&first, &["halo, dengan siapa?"], 1_100);
+    commit.outbox_lease_ms = TEN_MINUTES;
+    let done = store.commit_turn(commit).await.unwrap();
+    assert!(matches!(done, CommitOutcome::Committed { .. }), "{done:?}");
+    assert!(
+        store
+            .claim_outbox(2_000, 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    enqueue("k2", "w2", "aku rina, mau S2 di belanda")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.begin_turn(&key(), 2_000, TEN_MINUTES).await.unwrap(),
+        BeginTurn::Claimed(_)
+    ));
+    assert!(matches!(
+        store.begin_turn(&key(), 3_000, TEN_MINUTES).await.unwrap(),
+        BeginTurn::Busy { .. }
+    ));
+
+    let taken = store.take_back_leases(3_000).await.unwrap();
+    assert_eq!(taken, ari::store::sqlite::TakenBack { turns: 1, sends: 1 });
+    assert!(matches!(
+        store.begin_turn(&key(), 3_100, TEN_MINUTES).await.unwrap(),
+        BeginTurn::Claimed(_)
+    ));
+    let due = store.claim_outbox(3_100, 60_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "the reply's send lease was not taken back");
+}

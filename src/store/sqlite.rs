@@ -311,6 +311,50 @@ impl SqliteStore {
     }
 }
 
+/// The leases [`SqliteStore::take_back_leases`] took back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TakenBack {
+    /// Conversations whose turn lease was cleared.
+    pub turns: u64,
+    /// Outbox rows never attempted whose send lease was cut to now.
+    pub sends: u64,
+}
+
+impl SqliteStore {
+    /// Takes back the leases a previous run left (issue 17 item 4): every conversation's turn
+    /// lease is cleared, and every pending outbox row not yet attempted (`attempts = 0`) whose
+    /// `next_attempt_at_ms` is later than `now_ms` (Unix ms) is due at `now_ms` again. Such a
+    /// row can only be in a send lease: rows are inserted due now or claimed, and a failed
+    /// attempt counts in `attempts` (its back-off is kept).
+    ///
+    /// Only sound while the caller holds the database's lock file (`server::db_lock`), which
+    /// shows the previous holder is dead. One transaction. Errors: the store is unavailable.
+    pub async fn take_back_leases(&self, now_ms: i64) -> Result<TakenBack, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| {
+                let tx = c.transaction()?;
+                let turns = tx.execute(
+                    "UPDATE conversations SET lease_token = NULL, lease_until_ms = NULL
+                     WHERE lease_token IS NOT NULL",
+                    [],
+                )?;
+                let sends = tx.execute(
+                    "UPDATE outbox SET next_attempt_at_ms = ?1
+                     WHERE state = 'pending' AND attempts = 0 AND next_attempt_at_ms > ?1",
+                    params![now_ms],
+                )?;
+                tx.commit()?;
+                Ok(TakenBack {
+                    turns: turns as u64,
+                    sends: sends as u64,
+                })
+            })
+            .await
+            .map_err(call_err)
+    }
+}
+
 impl SqliteStore {
     /// Counts one round trip (one operation on the connection thread).
     fn trip(&self) {
