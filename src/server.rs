@@ -527,7 +527,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             Arc::new(store)
         }
         None => Arc::new(
-            SqliteStore::open(&settings.database)
+            SqliteStore::open_with(&settings.database, settings.store_limits)
                 .await
                 .with_context(|| format!("opening the store {}", settings.database.display()))?,
         ),
