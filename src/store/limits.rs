@@ -27,6 +27,18 @@ pub struct StoreLimits {
     pub queue: usize,
 }
 
+impl StoreLimits {
+    /// No deadline in practice (a year) and no queue bound worth the name: what
+    /// [`super::sqlite::SqliteStore::open`] uses, for tools and tests that open the file outside
+    /// `ari serve` (a short timer would also fire at once under tokio's paused test clock).
+    pub fn unbounded() -> Self {
+        StoreLimits {
+            deadline: Duration::from_secs(365 * 86_400),
+            queue: tokio::sync::Semaphore::MAX_PERMITS,
+        }
+    }
+}
+
 impl Default for StoreLimits {
     fn default() -> Self {
         StoreLimits {

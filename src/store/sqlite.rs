@@ -283,7 +283,7 @@ impl SqliteStore {
     /// Errors name the file: it cannot be created, is not a database, or its schema is newer
     /// than this binary.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, StoreLimits::default()).await
+        Self::open_with(path, StoreLimits::unbounded()).await
     }
 
     /// [`SqliteStore::open`] with these webhook write limits; the busy timeout is
