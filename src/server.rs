@@ -537,7 +537,7 @@ async fn open_store(
         }
         None => {
             let lock = db_lock::acquire(&settings.database)?;
-            let store = SqliteStore::open(&settings.database)
+            let store = SqliteStore::open_with(&settings.database, settings.store_limits)
                 .await
                 .with_context(|| format!("opening the store {}", settings.database.display()))?;
             take_back_leases(&store).await?;

@@ -174,6 +174,16 @@ pub struct ServeArgs {
     /// `failed` too. At least 1.
     #[arg(long, env = "ARI_OUTBOX_MAX_AGE_MINUTES", default_value_t = 1_440)]
     pub outbox_max_age_minutes: u32,
+
+    /// A webhook whose store write has not finished within this (ms), queueing included, gets
+    /// 503 (the write may still complete; the redelivery is deduplicated). SQLite's busy
+    /// timeout is capped to it. Issue 16 item 8.
+    #[arg(long, env = "ARI_STORE_DEADLINE_MS", default_value_t = 2_000)]
+    pub store_deadline_ms: u64,
+
+    /// Webhook writes queued for the SQLite connection at once; one more gets 503 at once.
+    #[arg(long, env = "ARI_STORE_QUEUE", default_value_t = 256)]
+    pub store_queue: usize,
 }
 
 /// How webhooks are authenticated.
@@ -264,6 +274,8 @@ pub struct Settings {
     /// When a row that keeps failing becomes a dead letter (`--outbox-max-attempts`,
     /// `--outbox-max-age-minutes`).
     pub outbox_limits: crate::kapso::outbox::OutboxLimits,
+    /// See `--store-deadline-ms` and `--store-queue`.
+    pub store_limits: crate::store::limits::StoreLimits,
 }
 
 /// The listener's limits as configured (see [`crate::server::listen::HttpLimits`]).
@@ -442,6 +454,10 @@ impl ServeArgs {
             outbox_limits: crate::kapso::outbox::OutboxLimits {
                 max_attempts: self.outbox_max_attempts,
                 max_age_ms: i64::from(self.outbox_max_age_minutes) * 60_000,
+            },
+            store_limits: crate::store::limits::StoreLimits {
+                deadline: ms(self.store_deadline_ms),
+                queue: self.store_queue.max(1),
             },
         })
     }

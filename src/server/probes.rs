@@ -11,6 +11,10 @@ use crate::store::Store;
 /// one call per this interval (issue 21 item 3).
 pub const PROBE_CACHE: Duration = Duration::from_secs(2);
 
+/// `/readyz` answers within this: a store that has not confirmed a write by then (locked,
+/// stuck) is not ready, 503 (issue 16 item 8).
+pub const READY_DEADLINE: Duration = Duration::from_secs(1);
+
 /// A value and when it was read, behind a lock held while it is refreshed.
 type Cached<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
 
@@ -33,7 +37,8 @@ impl Probes {
         }
     }
 
-    /// Whether the store accepts writes, as of at most [`PROBE_CACHE`] ago.
+    /// Whether the store accepts writes, as of at most [`PROBE_CACHE`] ago; a check that takes
+    /// longer than [`READY_DEADLINE`] is a failure.
     pub async fn writable(&self, store: &dyn Store) -> Result<(), String> {
         let mut cached = self.writable.lock().await;
         if let Some((at, result)) = cached.as_ref()
@@ -41,7 +46,13 @@ impl Probes {
         {
             return result.clone();
         }
-        let result = store.check_writable().await.map_err(|e| e.to_string());
+        let result = match tokio::time::timeout(READY_DEADLINE, store.check_writable()).await {
+            Ok(checked) => checked.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "the store did not answer within {} ms",
+                READY_DEADLINE.as_millis()
+            )),
+        };
         if let Err(e) = &result {
             tracing::warn!(error = %e, "readiness check failed");
         }

@@ -15,6 +15,7 @@
 //! [`crate::flow::Snapshot`]), so it needs no migration.
 
 pub mod convex;
+pub mod limits;
 pub mod model;
 pub mod sqlite;
 

@@ -7,12 +7,14 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
+use super::limits::{Overload, StoreLimits, overloaded};
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
     ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
@@ -269,6 +271,10 @@ pub struct SqliteStore {
     conn: tokio_rusqlite::Connection,
     /// Operations sent to the connection thread (one transaction each): [`Store::round_trips`].
     round_trips: AtomicU64,
+    /// The deadline and queue bound of webhook writes (issue 16 item 8).
+    limits: StoreLimits,
+    /// One permit per webhook write queued or running on the connection thread.
+    queue: Arc<tokio::sync::Semaphore>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -285,6 +291,13 @@ impl SqliteStore {
     /// Errors name the file: it cannot be created, is not a database, or its schema is newer
     /// than this binary.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, StoreLimits::unbounded()).await
+    }
+
+    /// [`SqliteStore::open`] with these webhook write limits; the busy timeout is
+    /// min(5 s, `limits.deadline`), so a locked file fails a write within its deadline.
+    pub async fn open_with(path: &Path, limits: StoreLimits) -> Result<Self, StoreError> {
+        let busy = limits.deadline.min(std::time::Duration::from_secs(5));
         let shown = path.display().to_string();
         let conn = tokio_rusqlite::Connection::open(path)
             .await
@@ -296,8 +309,7 @@ impl SqliteStore {
                 .map_err(|e| e.to_string())?;
             c.pragma_update(None, "foreign_keys", "ON")
                 .map_err(|e| e.to_string())?;
-            c.busy_timeout(std::time::Duration::from_secs(5))
-                .map_err(|e| e.to_string())?;
+            c.busy_timeout(busy).map_err(|e| e.to_string())?;
             Migrations::from_slice(MIGRATIONS)
                 .to_latest(c)
                 .map_err(|e| format!("migrations failed: {e}"))
@@ -307,6 +319,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             round_trips: AtomicU64::new(0),
+            limits,
+            queue: Arc::new(tokio::sync::Semaphore::new(limits.queue.max(1))),
         })
     }
 }
@@ -1632,11 +1646,24 @@ fn conversation_id(
 #[async_trait]
 impl Store for SqliteStore {
     async fn enqueue_inbound(&self, delivery: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
+        let limits = self.limits;
+        let Ok(permit) = Arc::clone(&self.queue).try_acquire_owned() else {
+            return Err(overloaded(Overload::QueueFull, &limits));
+        };
         self.trip();
-        self.conn
-            .call(move |c| enqueue_tx(c, &delivery))
-            .await
-            .map_err(call_err)
+        let deadline = std::time::Instant::now() + limits.deadline;
+        let call = self.conn.call(move |c| {
+            let _permit = permit;
+            if std::time::Instant::now() >= deadline {
+                return Ok(None); // expired in the queue: dropped, the database untouched
+            }
+            enqueue_tx(c, &delivery).map(Some)
+        });
+        match tokio::time::timeout(limits.deadline, call).await {
+            Ok(Ok(Some(outcome))) => Ok(outcome),
+            Ok(Ok(None)) | Err(_) => Err(overloaded(Overload::Deadline, &limits)),
+            Ok(Err(e)) => Err(call_err(e)),
+        }
     }
 
     async fn delivery_original_body(

@@ -1,0 +1,109 @@
+//! Issue 16 item 8, fault test: another connection holds the SQLite write lock
+//! (`BEGIN IMMEDIATE`) for 15 s, many times `--store-deadline-ms`. Every webhook posted in that
+//! window gets 200 or 503, `/readyz` is 503, the overload metric moves, nothing acknowledged is
+//! lost, and after the release the service recovers by itself (new webhooks 200, replies sent).
+//! Statuses only: the answer times are measured in `benches/store_stuck.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::kapso_mock::MockKapso;
+use common::{Options, Service, text_payload};
+use reqwest::StatusCode;
+
+const HOLD: Duration = Duration::from_secs(15);
+
+/// Holds the write lock of `db` from another connection for `hold`; returns once it is held.
+fn hold_write_lock(db: &std::path::Path, hold: Duration) -> std::thread::JoinHandle<()> {
+    let conn = rusqlite::Connection::open(db).expect("open second connection");
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    std::thread::spawn(move || {
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT")
+            .expect("release the write lock");
+    })
+}
+
+/// Posts `body` as Kapso retries it: again after a 503, up to 50 times; the last status.
+async fn redeliver(svc: &Service, client: &reqwest::Client, body: &[u8]) -> StatusCode {
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = svc.post_signed(client, body, None, None).await.status();
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_store_answers_503_loses_nothing_and_recovers() {
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        kapso: Some((mock.uri(), "test-kapso-key".into())),
+        extra_args: vec!["--store-deadline-ms".into(), "300".into()],
+        ..Options::default()
+    });
+    let client = reqwest::Client::new();
+    let holder = hold_write_lock(&svc.db_path, HOLD);
+
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..20 {
+        let phone = format!("+62812555000{i:02}");
+        let wamid = format!("wamid.stuck.{i}");
+        let body = text_payload(&phone, &wamid, "halo kak, mau tanya kuliah di jerman");
+        let status = svc.post_signed(&client, &body, None, None).await.status();
+        match status {
+            StatusCode::OK => acked.push((phone, wamid)),
+            StatusCode::SERVICE_UNAVAILABLE => refused.push((phone, wamid, body)),
+            other => panic!("webhook {i} during the hold got {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ready = client.get(svc.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let metrics = client
+        .get(svc.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics = metrics.text().await.expect("metrics body");
+    assert!(
+        metrics.contains("ari_store_overload_total{reason=\"deadline\"}"),
+        "no overload counted:\n{metrics}"
+    );
+    assert!(!refused.is_empty(), "the lock refused nothing");
+    assert!(svc.wait_for_log("answering 503"), "no WARN logged");
+    holder.join().expect("holder thread");
+
+    // Kapso redelivers what got 503; a new lead writes too.
+    for (phone, wamid, body) in &refused {
+        assert_eq!(redeliver(&svc, &client, body).await, StatusCode::OK);
+        acked.push((phone.clone(), wamid.clone()));
+    }
+    let fresh = text_payload("+6281255500099", "wamid.stuck.after", "halo");
+    assert_eq!(redeliver(&svc, &client, &fresh).await, StatusCode::OK);
+    acked.push(("+6281255500099".into(), "wamid.stuck.after".into()));
+
+    let rows = svc.wait_processed().await;
+    for (_, wamid) in &acked {
+        assert!(
+            rows.iter()
+                .any(|r| r.raw.to_string().contains(wamid.as_str())),
+            "acknowledged {wamid} is missing"
+        );
+    }
+    let replies = mock.wait_for(acked.len()).await;
+    for (phone, _) in &acked {
+        assert!(
+            replies
+                .iter()
+                .any(|r| phone.ends_with(r.to.trim_start_matches('+'))),
+            "no reply to {phone}"
+        );
+    }
+}
