@@ -531,7 +531,8 @@ async fn open_store(
         Some(convex) => {
             let store = ConvexStore::connect(&convex.url, convex.deploy_key())
                 .await
-                .with_context(|| format!("opening the Convex store at {}", convex.url))?;
+                .with_context(|| format!("opening the Convex store at {}", convex.url))?
+                .with_limits(settings.store_limits);
             tracing::info!(url = %convex.url, "store: Convex");
             Ok((Arc::new(store), None))
         }

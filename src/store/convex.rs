@@ -27,6 +27,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::limits::{StoreLimits, WriteGate};
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
     ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
@@ -98,6 +99,9 @@ pub struct ConvexStore {
     /// `Convex <deploy key>`.
     authorization: String,
     options: ConvexOptions,
+    /// The webhook write's deadline and in-flight bound (issue 16 item 8); unbounded unless
+    /// [`ConvexStore::with_limits`] set them.
+    gate: WriteGate,
     round_trips: AtomicU64,
     closed: AtomicBool,
 }
@@ -179,9 +183,19 @@ impl ConvexStore {
             url,
             authorization: format!("Convex {}", deploy_key.trim()),
             options,
+            gate: WriteGate::new(StoreLimits::unbounded()),
             round_trips: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         })
+    }
+
+    /// Bounds the webhook write (`inbox:enqueue`, retries included) as `ari serve` does
+    /// (`--store-deadline-ms`, `--store-queue`): past the deadline, or with `limits.queue`
+    /// writes already in flight, it fails with [`StoreError::Unavailable`] and the webhook
+    /// answers 503 (see [`super::limits`]).
+    pub fn with_limits(mut self, limits: StoreLimits) -> Self {
+        self.gate = WriteGate::new(limits);
+        self
     }
 
     /// The deployment URL (no trailing `/`).
@@ -851,11 +865,13 @@ fn outcome_args(outcome: &SendOutcome) -> Value {
 #[async_trait]
 impl Store for ConvexStore {
     /// `inbox:enqueue`. Retried: a repeat after a lost answer finds the delivery claimed and
-    /// returns [`EnqueueOutcome::DuplicateDelivery`] (ingress answers 200 either way).
+    /// returns [`EnqueueOutcome::DuplicateDelivery`] (ingress answers 200 either way). Bounded
+    /// by [`ConvexStore::with_limits`]: the retries stop at the deadline.
     async fn enqueue_inbound(&self, delivery: NewDelivery) -> Result<EnqueueOutcome, StoreError> {
         let args = enqueue_args(&delivery)?;
         let out: wire::Enqueued = self
-            .mutation("inbox:enqueue", args, Retry::Idempotent)
+            .gate
+            .run(self.mutation("inbox:enqueue", args, Retry::Idempotent))
             .await?;
         Ok(if out.duplicate_delivery {
             EnqueueOutcome::DuplicateDelivery

@@ -83,3 +83,45 @@ pub fn overloaded(reason: Overload, limits: &StoreLimits) -> StoreError {
     }
     StoreError::Unavailable(format!("store overloaded: {}", reason.label()))
 }
+
+/// The gate of a store whose writes are plain futures (the Convex store's HTTP calls): at most
+/// [`StoreLimits::queue`] webhook writes in flight, each cut off at [`StoreLimits::deadline`].
+/// The SQLite store has its own, since its queue is the connection thread's.
+#[derive(Debug, Clone)]
+pub struct WriteGate {
+    limits: StoreLimits,
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl WriteGate {
+    /// A gate with these limits.
+    pub fn new(limits: StoreLimits) -> Self {
+        WriteGate {
+            limits,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                limits.queue.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
+
+    /// Runs `write` through the gate. Errors: [`StoreError::Unavailable`] ("store overloaded:
+    /// queue_full") at once when the gate is full, ("store overloaded: deadline") when `write`
+    /// has not finished within the deadline (it is dropped: an HTTP request in flight may still
+    /// reach the store, and the redelivery is then a duplicate); else `write`'s own result.
+    pub async fn run<T>(
+        &self,
+        write: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let Ok(_permit) = self.in_flight.try_acquire() else {
+            return Err(overloaded(Overload::QueueFull, &self.limits));
+        };
+        if self.limits.deadline >= StoreLimits::unbounded().deadline {
+            // No timer at all: a year-long one still fires at once under tokio's paused clock.
+            return write.await;
+        }
+        match tokio::time::timeout(self.limits.deadline, write).await {
+            Ok(answer) => answer,
+            Err(_) => Err(overloaded(Overload::Deadline, &self.limits)),
+        }
+    }
+}
