@@ -2,7 +2,7 @@
 //! (`BEGIN IMMEDIATE`) for 15 s, many times `--store-deadline-ms`. Every webhook posted in that
 //! window gets 200 or 503, `/readyz` is 503, the overload metric moves, nothing acknowledged is
 //! lost, and after the release the service recovers by itself (new webhooks 200, replies sent).
-//! Statuses only: the answer times are measured in `benches/store_stuck.rs`.
+//! Statuses only: the answer times are measured in `benches/store_stuck.rs` (docs/BENCHMARKS.md).
 
 mod common;
 
