@@ -2268,6 +2268,33 @@ async fn pending_conversations_come_oldest_first(store: &dyn Store) {
     );
 }
 
+/// Issue 17 item 2: the recovery poll stops at `limit` distinct conversations, in the order of
+/// their first pending row, however many rows each has.
+async fn pending_conversations_stop_at_the_limit_of_distinct_conversations(store: &dyn Store) {
+    let from = |phone: &str, wamid: &str| {
+        let mut m = message("p", wamid, "halo");
+        m.event.contact_phone = Some(phone.into());
+        m
+    };
+    let (a, b, c) = ("+6281100000001", "+6281100000002", "+6281100000003");
+    for (i, phone) in [a, a, b, a, c, b].into_iter().enumerate() {
+        let wamid = format!("w{i}");
+        store
+            .enqueue_inbound(delivery(&format!("k{i}"), vec![from(phone, &wamid)]))
+            .await
+            .unwrap();
+    }
+    let phones = |keys: Vec<ConversationKey>| {
+        keys.into_iter()
+            .map(|k| k.contact_phone)
+            .collect::<Vec<_>>()
+    };
+    let two = store.pending_conversations(2, 0, 3_600_000).await.unwrap();
+    assert_eq!(phones(two), [a, b]);
+    let all = store.pending_conversations(10, 0, 3_600_000).await.unwrap();
+    assert_eq!(phones(all), [a, b, c]);
+}
+
 /// The round trips of one inbound text message through the store, on either store: enqueue
 /// (ingress), begin and commit (worker), record the send (sender) = 4, one per operation; a
 /// booking turn adds the booked-slots read and the booking.
@@ -2368,6 +2395,7 @@ macro_rules! contract_on {
             an_expired_lease_is_taken_over_and_the_old_holder_is_fenced,
             the_outbox_delivers_one_row_per_contact_at_a_time,
             pending_conversations_come_oldest_first,
+            pending_conversations_stop_at_the_limit_of_distinct_conversations,
             replies_behind_an_undelivered_one_wait_their_turn,
             a_failed_row_holds_nothing_back_and_can_be_requeued,
             a_final_failure_queues_its_fallback_in_the_same_write,

@@ -264,6 +264,17 @@ const MIGRATIONS: &[M<'static>] = &[
     ALTER TABLE conversations ADD COLUMN merged_into_id INTEGER;
     "#,
     ),
+    M::up(
+        r#"
+    -- Issue 17 item 2: the recovery poll reads only what it needs. Pending rows in arrival
+    -- order with their conversation key (covering: no table read), and the pending rows that
+    -- name no contact yet (workflow events), by age, for the orphan step.
+    CREATE INDEX inbox_pending_keys ON inbox (id, workspace_id, contact_phone)
+        WHERE state = 'pending' AND contact_phone IS NOT NULL;
+    CREATE INDEX inbox_pending_orphans ON inbox (received_at_ms)
+        WHERE state = 'pending' AND contact_phone IS NULL;
+    "#,
+    ),
 ];
 
 /// The SQLite store. Clone-free: share it behind an `Arc`.
@@ -1738,37 +1749,8 @@ impl Store for SqliteStore {
         self.conn
             .call(move |c| {
                 let tx = c.transaction()?;
-                tx.execute(
-                    "UPDATE inbox SET
-                        workspace_id = (SELECT workspace_id FROM conversations c
-                                        WHERE c.kapso_conversation_id = inbox.kapso_conversation_id),
-                        contact_phone = (SELECT contact_phone FROM conversations c
-                                         WHERE c.kapso_conversation_id = inbox.kapso_conversation_id)
-                     WHERE state = 'pending' AND contact_phone IS NULL
-                       AND kapso_conversation_id IS NOT NULL
-                       AND EXISTS (SELECT 1 FROM conversations c
-                                   WHERE c.kapso_conversation_id = inbox.kapso_conversation_id)",
-                    [],
-                )?;
-                tx.execute(
-                    "UPDATE inbox SET state = 'unroutable'
-                     WHERE state = 'pending' AND contact_phone IS NULL AND received_at_ms < ?1",
-                    params![now_ms - orphan_ttl_ms],
-                )?;
-                let keys = {
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT workspace_id, contact_phone, MIN(id) AS first FROM inbox
-                         WHERE state = 'pending' AND workspace_id IS NOT NULL AND contact_phone IS NOT NULL
-                         GROUP BY workspace_id, contact_phone ORDER BY first LIMIT ?1",
-                    )?;
-                    stmt.query_map(params![limit], |r| {
-                        Ok(ConversationKey {
-                            workspace_id: r.get(0)?,
-                            contact_phone: r.get(1)?,
-                        })
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?
-                };
+                attach_orphans_tx(&tx, now_ms - orphan_ttl_ms)?;
+                let keys = pending_keys_tx(&tx, limit)?;
                 tx.commit()?;
                 Ok(keys)
             })
@@ -2555,4 +2537,110 @@ fn book_in(
     Ok(BookingOutcome::Booked {
         appointment_id: tx.last_insert_rowid(),
     })
+}
+
+/// Pending rows the recovery poll reads at most to find `limit` distinct conversations, as
+/// `PENDING_SCAN` in `convex/inbox.ts` (issue 17 item 2): its cost is bounded by this, not by
+/// the backlog. A conversation whose rows all lie past it is found once those before it are
+/// turned (or at once by the arrival signal of its next message).
+const PENDING_SCAN: u32 = 4096;
+
+/// The recovery poll's orphan step: pending rows that name only a Kapso conversation id
+/// (workflow events) take the key of the conversation with that id; those still unmatched and
+/// received before `orphan_before_ms` become `unroutable`. Both statements read only the
+/// `inbox_pending_orphans` partial index (migration 16), so they cost O(orphans).
+fn attach_orphans_tx(
+    tx: &rusqlite::Transaction<'_>,
+    orphan_before_ms: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(ATTACH_ORPHANS, [])?;
+    tx.execute(UNROUTABLE_ORPHANS, params![orphan_before_ms])?;
+    Ok(())
+}
+
+/// The orphan step's attach statement (see [`attach_orphans_tx`]).
+const ATTACH_ORPHANS: &str = "UPDATE inbox INDEXED BY inbox_pending_orphans SET
+        workspace_id = (SELECT workspace_id FROM conversations c
+                        WHERE c.kapso_conversation_id = inbox.kapso_conversation_id),
+        contact_phone = (SELECT contact_phone FROM conversations c
+                         WHERE c.kapso_conversation_id = inbox.kapso_conversation_id)
+     WHERE state = 'pending' AND contact_phone IS NULL
+       AND kapso_conversation_id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM conversations c
+                   WHERE c.kapso_conversation_id = inbox.kapso_conversation_id)";
+
+/// The orphan step's expiry statement; `?1` = received before (ms).
+const UNROUTABLE_ORPHANS: &str = "UPDATE inbox INDEXED BY inbox_pending_orphans
+     SET state = 'unroutable'
+     WHERE state = 'pending' AND contact_phone IS NULL AND received_at_ms < ?1";
+
+/// The pending rows' keys in arrival order; `?1` = rows read at most.
+const PENDING_KEYS: &str = "SELECT workspace_id, contact_phone FROM inbox
+     INDEXED BY inbox_pending_keys
+     WHERE state = 'pending' AND contact_phone IS NOT NULL
+     ORDER BY id LIMIT ?1";
+
+/// The conversations of the oldest pending rows, in the order of their first pending row, at
+/// most `limit`, reading at most [`PENDING_SCAN`] rows of the `inbox_pending_keys` covering
+/// index (migration 16) and stopping at the `limit`-th distinct conversation.
+fn pending_keys_tx(
+    tx: &rusqlite::Transaction<'_>,
+    limit: u32,
+) -> rusqlite::Result<Vec<ConversationKey>> {
+    let mut stmt = tx.prepare_cached(PENDING_KEYS)?;
+    let mut rows = stmt.query(params![PENDING_SCAN])?;
+    let mut keys: Vec<ConversationKey> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    while keys.len() < limit as usize {
+        let Some(row) = rows.next()? else { break };
+        let workspace_id: Option<String> = row.get(0)?;
+        let (Some(workspace_id), contact_phone) = (workspace_id, row.get::<_, String>(1)?) else {
+            continue;
+        };
+        if seen.insert((workspace_id.clone(), contact_phone.clone())) {
+            keys.push(ConversationKey {
+                workspace_id,
+                contact_phone,
+            });
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod poll_tests {
+    use super::*;
+
+    /// Issue 17 item 2: each statement of the recovery poll reads a partial index of pending
+    /// rows, never a scan of the whole inbox or of every pending row.
+    #[test]
+    fn the_recovery_poll_reads_only_partial_indexes() {
+        let mut conn = rusqlite::Connection::open_in_memory().expect("memory db");
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .expect("migrations");
+        for (sql, index) in [
+            (ATTACH_ORPHANS, "inbox_pending_orphans"),
+            (UNROUTABLE_ORPHANS, "inbox_pending_orphans"),
+            (PENDING_KEYS, "inbox_pending_keys"),
+        ] {
+            let mut plan = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("explain");
+            let args: &[i64] = if sql.contains("?1") { &[0] } else { &[] };
+            let details: Vec<String> = plan
+                .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                .expect("plan rows")
+                .collect::<Result<_, _>>()
+                .expect("plan");
+            let inbox_steps: Vec<&String> = details
+                .iter()
+                .filter(|d| d.contains(" inbox ") || d.ends_with(" inbox"))
+                .collect();
+            assert!(!inbox_steps.is_empty(), "no inbox step in {details:?}");
+            for step in inbox_steps {
+                assert!(step.contains(index), "{sql}\nreads the inbox by {step}");
+            }
+        }
+    }
 }
