@@ -101,9 +101,10 @@ pub(super) async fn apply(
             }
         }
         Effect::Relay { text, to } => notices::relay(turn, work, snapshot, &text, to.as_ref()),
-        // The slots are in the reply's text already; the reply goes as a list message where
-        // the stage sends them (issue 19).
+        // The slots are in the reply's text already: the reply records which it offered, and
+        // goes as a list message where the stage sends them (issue 19).
         Effect::OfferSlots { slots } => {
+            work.record_offered(&slots);
             interactive::on_offer(turn, work, &slots, input.free_slots.as_deref());
         }
     }

@@ -17,7 +17,6 @@ use crate::flow::turn::StageSnapshot;
 use crate::flow::{SlotOption, Snapshot};
 use crate::kapso::interactive::Interactive;
 use crate::scheduling::choices::{self, Words};
-use crate::store::Direction;
 
 /// What a reply's template is sent with.
 enum Step {
@@ -75,27 +74,13 @@ pub(super) fn on_offer(
     slots: &[SlotOption],
     free: Option<&[SlotOption]>,
 ) {
-    // The reply records what it offered, so a later reply quoting it is read against these
-    // slots (issue 16 item 7).
-    if let Some(meta) = last_reply(work).and_then(|m| m.meta.as_object_mut()) {
-        let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
-        meta.insert(
-            super::turn::OFFERED_SLOTS_META.into(),
-            serde_json::json!(ids),
-        );
-    }
-    let last_template = last_reply(work)
+    let last_template = work
+        .last_reply()
         .and_then(|m| m.meta.get("template"))
         .and_then(|t| t.as_str());
     if turn.config.stages.scheduling.interactive && last_template == Some("scheduling.show_slots") {
         build_and_attach(turn, work, Step::Times, slots, free.unwrap_or(&[]));
     }
-}
-
-fn last_reply(work: &mut TurnWork) -> Option<&mut crate::store::NewMessage> {
-    work.messages
-        .last_mut()
-        .filter(|m| m.direction == Direction::Outbound && m.send.is_some())
 }
 
 fn build_and_attach(
@@ -111,7 +96,7 @@ fn build_and_attach(
         locale: &config.locale,
         labels: &config.interactive,
     };
-    let Some(message) = last_reply(work) else {
+    let Some(message) = work.last_reply() else {
         return;
     };
     let body = message.text.clone().unwrap_or_default();

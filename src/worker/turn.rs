@@ -192,8 +192,6 @@ impl Turn<'_> {
     }
 }
 
-/// The conversation as the LLM sees it: the claim's recent messages, then this turn's inbound
-/// ones.
 /// The slot ids (`offered_slots` in its meta) of the outbound message `context` (a wamid)
 /// among the claim's recent messages: no extra store read (issue 16 item 7). Empty when none.
 fn offered_by(claim: &TurnClaim, context: Option<&str>) -> Vec<String> {
@@ -214,6 +212,8 @@ fn offered_by(claim: &TurnClaim, context: Option<&str>) -> Vec<String> {
 /// The meta key of a reply that offered slots: their ids, in the order shown (issue 16 item 7).
 pub(super) const OFFERED_SLOTS_META: &str = "offered_slots";
 
+/// The conversation as the LLM sees it: the claim's recent messages, then this turn's inbound
+/// ones.
 fn history(claim: &TurnClaim, messages: &[NewMessage]) -> Vec<ChatMessage> {
     claim
         .recent
@@ -287,6 +287,23 @@ impl TurnWork {
             trace: crate::flow::TurnTrace::default(),
             speaking: super::wording::Speaking::default(),
             told_undelivered: Vec::new(),
+        }
+    }
+
+    /// The reply this turn queued last, if the newest message is one (an outbound message
+    /// with a send).
+    pub(super) fn last_reply(&mut self) -> Option<&mut NewMessage> {
+        self.messages
+            .last_mut()
+            .filter(|m| m.direction == Direction::Outbound && m.send.is_some())
+    }
+
+    /// Records in the last reply's meta the ids of the slots it offered ([`OFFERED_SLOTS_META`]),
+    /// so a later lead message quoting it is read against these slots (issue 16 item 7).
+    pub(super) fn record_offered(&mut self, slots: &[crate::flow::SlotOption]) {
+        if let Some(meta) = self.last_reply().and_then(|m| m.meta.as_object_mut()) {
+            let ids: Vec<&str> = slots.iter().map(|s| s.id.as_str()).collect();
+            meta.insert(OFFERED_SLOTS_META.into(), serde_json::json!(ids));
         }
     }
 
