@@ -7,23 +7,10 @@ mod common;
 use ari::inbox::InboxState;
 use ari::store::Store;
 use common::kapso_mock::MockKapso;
-use common::{Options, Service, text_payload};
-use reqwest::StatusCode;
+use common::{Options, Service};
 
 /// The shipped `stages.handoff.texts.stuck` (Indonesian), as the lead receives it.
 const STUCK_TEXT: &str = "Konsultan kami akan segera menghubungi kamu";
-
-async fn say(svc: &Service, c: &reqwest::Client, phone: &str, wamid: &str, text: &str) {
-    let r = svc
-        .post_signed(
-            c,
-            &text_payload(phone, wamid, text),
-            Some("whatsapp.message.received"),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-}
 
 /// Overwrites the contact's stored snapshot, as a bad manual edit or a bug would.
 fn corrupt_snapshot(svc: &Service, phone: &str, snapshot: &str) {
@@ -66,14 +53,14 @@ async fn a_conversation_that_fails_every_turn_is_handed_off_as_stuck() {
         ("+6281200000002", "{\"state\": 42}"),
     ];
     for (i, (phone, _)) in leads.iter().enumerate() {
-        say(&svc, &c, phone, &format!("wamid.hi{i}"), "halo kak").await;
+        svc.say(&c, phone, &format!("wamid.hi{i}"), "halo kak")
+            .await;
     }
     mock.wait_for(2).await;
     svc.wait_processed().await;
     for (i, (phone, bad)) in leads.iter().enumerate() {
         corrupt_snapshot(&svc, phone, bad);
-        say(
-            &svc,
+        svc.say(
             &c,
             phone,
             &format!("wamid.next{i}"),

@@ -720,15 +720,7 @@ async fn flow_state(svc: &Service, phone: &str) -> Option<String> {
 
 /// Posts a text from `phone` and waits until it is processed.
 async fn say(svc: &Service, c: &reqwest::Client, phone: &str, wamid: &str, text: &str) {
-    let r = svc
-        .post_signed(
-            c,
-            &text_payload(phone, wamid, text),
-            Some("whatsapp.message.received"),
-            None,
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    svc.say(c, phone, wamid, text).await;
     svc.wait_processed().await;
 }
 

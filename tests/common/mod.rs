@@ -227,6 +227,16 @@ impl Service {
         req.body(body.to_vec()).send().await.map(|r| r.status())
     }
 
+    /// Posts a signed text message from `phone` (E.164) as Kapso's v2 webhook delivers it and
+    /// checks that it was accepted (200).
+    pub async fn say(&self, client: &reqwest::Client, phone: &str, wamid: &str, text: &str) {
+        let body = text_payload(phone, wamid, text);
+        let r = self
+            .post_signed(client, &body, Some("whatsapp.message.received"), None)
+            .await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "posting {wamid}");
+    }
+
     /// Reads the inbox through the store contract (a second connection to the same file).
     pub async fn inbox(&self) -> Vec<InboxRow> {
         let store = SqliteStore::open(&self.db_path).await.expect("open store");
