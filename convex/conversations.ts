@@ -201,6 +201,7 @@ export const get = internalQuery({
       phoneNumberId: conv.phoneNumberId,
       leadStatus: conv.leadStatus,
       tags: conv.tagsJson === undefined ? [] : (JSON.parse(conv.tagsJson) as string[]),
+      previousPhone: conv.previousPhone,
     };
   },
 });

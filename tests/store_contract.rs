@@ -1424,6 +1424,7 @@ async fn a_changed_number_moves_the_conversation_in_its_commit(store: &dyn Store
     assert!(store.conversation_record(&key()).await.unwrap().is_none());
     let moved = store.conversation_record(&at(new)).await.unwrap().unwrap();
     assert_eq!(moved.conversation_id, c.conversation_id);
+    assert_eq!(moved.previous_phone.as_deref(), Some("+6281234567890"));
     let outbox = store.conversation_outbox(&at(new)).await.unwrap();
     assert_eq!(outbox.len(), 1);
     assert_eq!(

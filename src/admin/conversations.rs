@@ -166,6 +166,7 @@ pub fn view(
         "conversation_id": record.conversation_id,
         "workspace_id": key.workspace_id,
         "contact": key.contact_phone,
+        "previous_phone": record.previous_phone,
         "state": record.summary.flow_state,
         "handoff_reason": record.summary.handoff_reason,
         "lead_score": record.summary.lead_score,

@@ -585,6 +585,8 @@ mod wire {
         pub language: Option<String>,
         #[serde(default, deserialize_with = "opt_int")]
         pub followup_due_ms: Option<i64>,
+        #[serde(default)]
+        pub previous_phone: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -1461,6 +1463,7 @@ impl Store for ConvexStore {
             lead_status: r.lead_status,
             tags: r.tags,
             snapshot: r.snapshot_json.and_then(|s| serde_json::from_str(&s).ok()),
+            previous_phone: r.previous_phone,
         }))
     }
 

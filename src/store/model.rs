@@ -333,6 +333,9 @@ pub struct ConversationRecord {
     pub tags: Vec<String>,
     /// The stored flow snapshot (JSON), `None` before the first turn commits.
     pub snapshot: Option<Value>,
+    /// The lead's number (E.164) before WhatsApp's `user_changed_number` moved the
+    /// conversation (issue 16 item 6); `None` when it never moved.
+    pub previous_phone: Option<String>,
 }
 
 /// What [`super::Store::erase_contact`] did: the receipt an operator keeps (UU PDP's right to

@@ -2378,7 +2378,8 @@ impl Store for SqliteStore {
             .call(move |c| {
                 c.query_row(
                     "SELECT id, version, flow_state, lead_score, lead_temperature, handoff_reason,
-                            lead_status, tags_json, snapshot_json, language, followup_due_ms
+                            lead_status, tags_json, snapshot_json, language, followup_due_ms,
+                            previous_phone
                      FROM conversations WHERE workspace_id = ?1 AND contact_phone = ?2",
                     params![key.workspace_id, key.contact_phone],
                     |r| {
@@ -2399,6 +2400,7 @@ impl Store for SqliteStore {
                             snapshot: r
                                 .get::<_, Option<String>>(8)?
                                 .and_then(|s| serde_json::from_str(&s).ok()),
+                            previous_phone: r.get(11)?,
                         })
                     },
                 )
