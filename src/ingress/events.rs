@@ -499,9 +499,11 @@ fn parse_message(m: &Value) -> Option<InboundMessage> {
                 .collect();
             (!names.is_empty()).then(|| names.join(", "))
         }
-        MessageType::Template | MessageType::Other(_) => {
-            kapso.and_then(|k| str_at(k, "content")).map(str::to_string)
-        }
+        // Kapso's summary of it, else the text the type's object carries (an `order`'s note).
+        MessageType::Template | MessageType::Other(_) => kapso
+            .and_then(|k| str_at(k, "content"))
+            .or_else(|| typed.and_then(|t| str_at(t, "text")))
+            .map(str::to_string),
     };
     let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
 
