@@ -721,15 +721,7 @@ fn begin_turn_tx(
     lease_ms: i64,
 ) -> Result<Result<BeginTurn, StoreError>, rusqlite::Error> {
     let tx = c.transaction()?;
-    let inbound = {
-        let mut stmt = tx.prepare_cached(&format!(
-            "SELECT {INBOX_COLUMNS} FROM inbox
-             WHERE workspace_id = ?1 AND contact_phone = ?2 AND state = 'pending'
-             ORDER BY id LIMIT 100"
-        ))?;
-        stmt.query_map(params![key.workspace_id, key.contact_phone], row_to_inbox)?
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    let inbound = pending_rows_tx(&tx, key)?;
     if inbound.is_empty() {
         return Ok(Ok(BeginTurn::Idle));
     }
@@ -739,67 +731,37 @@ fn begin_turn_tx(
     };
     let existing = tx
         .query_row(
-            "SELECT id, version, lease_token, lease_until_ms FROM conversations
+            "SELECT id, lease_token, lease_until_ms FROM conversations
              WHERE workspace_id = ?1 AND contact_phone = ?2",
             params![key.workspace_id, key.contact_phone],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
                 ))
             },
         )
         .optional()?;
-    if let Some((_, _, Some(_), Some(until))) = &existing
+    if let Some((_, Some(_), Some(until))) = &existing
         && *until > now_ms
     {
         return Ok(Ok(BeginTurn::Busy {
             lease_until_ms: *until,
         }));
     }
-    // Identity details from the newest inbound row that carries them.
-    let newest = |f: &dyn Fn(&InboundEvent) -> Option<String>| {
-        inbound.iter().rev().find_map(|r| f(&r.event))
+    let lease = Lease {
+        token: uuid::Uuid::new_v4().to_string(),
+        until_ms: now_ms + lease_ms,
     };
-    let name = newest(&|e| e.contact_name.clone());
-    let pnid = newest(&|e| e.phone_number_id.clone());
-    let kapso_id = newest(&|e| e.kapso_conversation_id.clone());
-    let lease_token = uuid::Uuid::new_v4().to_string();
-    let lease_until = now_ms + lease_ms;
-    let conversation_id = match existing {
-        Some((id, ..)) => {
-            tx.execute(
-                "UPDATE conversations SET lease_token = ?2, lease_until_ms = ?3,
-                    contact_name = COALESCE(?4, contact_name),
-                    phone_number_id = COALESCE(?5, phone_number_id),
-                    kapso_conversation_id = COALESCE(?6, kapso_conversation_id)
-                 WHERE id = ?1",
-                params![id, lease_token, lease_until, name, pnid, kapso_id],
-            )?;
-            id
-        }
-        None => {
-            tx.execute(
-                "INSERT INTO conversations (workspace_id, contact_phone, contact_name,
-                    phone_number_id, kapso_conversation_id, lease_token, lease_until_ms,
-                    created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                params![
-                    key.workspace_id,
-                    key.contact_phone,
-                    name,
-                    pnid,
-                    kapso_id,
-                    lease_token,
-                    lease_until,
-                    now_ms
-                ],
-            )?;
-            tx.last_insert_rowid()
-        }
-    };
+    let conversation_id = lease_conversation_tx(
+        &tx,
+        key,
+        existing.map(|(id, ..)| id),
+        &inbound,
+        &lease,
+        now_ms,
+    )?;
     let (version, snapshot, contact_name, phone_number_id) = tx.query_row(
         "SELECT version, snapshot_json, contact_name, phone_number_id FROM conversations WHERE id = ?1",
         params![conversation_id],
@@ -820,29 +782,105 @@ fn begin_turn_tx(
             ))));
         }
     };
-    let mut recent = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, direction, text, wamid, meta_json, created_at_ms FROM messages
-             WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        stmt.query_map(
-            params![conversation_id, RECENT_MESSAGES as i64],
-            row_to_message,
-        )?
-        .collect::<Result<Vec<_>, _>>()?
-    };
-    recent.reverse();
+    let recent = recent_messages_tx(&tx, conversation_id)?;
     tx.commit()?;
     Ok(Ok(BeginTurn::Claimed(Box::new(TurnClaim {
         conversation_id,
         version,
-        lease_token,
+        lease_token: lease.token,
         snapshot,
         contact_name,
         phone_number_id,
         inbound,
         recent,
     }))))
+}
+
+/// A turn lease being taken: its token and end (ms since the epoch).
+struct Lease {
+    token: String,
+    until_ms: i64,
+}
+
+/// The conversation's pending inbox rows, oldest first, at most 100 (one turn's worth); a row
+/// that cannot be decoded is an `Err` with why.
+fn pending_rows_tx(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ConversationKey,
+) -> rusqlite::Result<Vec<Result<InboxRow, String>>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {INBOX_COLUMNS} FROM inbox
+         WHERE workspace_id = ?1 AND contact_phone = ?2 AND state = 'pending'
+         ORDER BY id LIMIT 100"
+    ))?;
+    stmt.query_map(params![key.workspace_id, key.contact_phone], row_to_inbox)?
+        .collect()
+}
+
+/// Takes `lease` on the conversation `existing` (its id), or creates it under the lease, with
+/// the identity details (contact name, business number, Kapso conversation id) of the newest
+/// `inbound` row that carries each. Returns the conversation id.
+fn lease_conversation_tx(
+    tx: &rusqlite::Transaction<'_>,
+    key: &ConversationKey,
+    existing: Option<i64>,
+    inbound: &[InboxRow],
+    lease: &Lease,
+    now_ms: i64,
+) -> rusqlite::Result<i64> {
+    let newest = |f: &dyn Fn(&InboundEvent) -> Option<String>| {
+        inbound.iter().rev().find_map(|r| f(&r.event))
+    };
+    let name = newest(&|e| e.contact_name.clone());
+    let pnid = newest(&|e| e.phone_number_id.clone());
+    let kapso_id = newest(&|e| e.kapso_conversation_id.clone());
+    if let Some(id) = existing {
+        tx.execute(
+            "UPDATE conversations SET lease_token = ?2, lease_until_ms = ?3,
+                contact_name = COALESCE(?4, contact_name),
+                phone_number_id = COALESCE(?5, phone_number_id),
+                kapso_conversation_id = COALESCE(?6, kapso_conversation_id)
+             WHERE id = ?1",
+            params![id, lease.token, lease.until_ms, name, pnid, kapso_id],
+        )?;
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO conversations (workspace_id, contact_phone, contact_name,
+            phone_number_id, kapso_conversation_id, lease_token, lease_until_ms,
+            created_at_ms, updated_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        params![
+            key.workspace_id,
+            key.contact_phone,
+            name,
+            pnid,
+            kapso_id,
+            lease.token,
+            lease.until_ms,
+            now_ms
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// The conversation's last [`RECENT_MESSAGES`] messages, oldest first.
+fn recent_messages_tx(
+    tx: &rusqlite::Transaction<'_>,
+    conversation_id: i64,
+) -> rusqlite::Result<Vec<StoredMessage>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, direction, text, wamid, meta_json, created_at_ms FROM messages
+         WHERE conversation_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let mut recent = stmt
+        .query_map(
+            params![conversation_id, RECENT_MESSAGES as i64],
+            row_to_message,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    recent.reverse();
+    Ok(recent)
 }
 
 fn commit_turn_tx(
