@@ -803,9 +803,46 @@ fn english_scores_in_every_position() {
         p("S2", None),
         p("6 bulan lagi mau tes", None),
         e("dapet 7 hari libur", None),
+        // Requirements and goals are not the lead's score; a number glued to a word is none.
+        e("syarat ielts buat s2 di australia brp kak?", None),
+        e("minimal toefl 80 ya kak buat master?", None),
+        e("target ielts 7 sih kak", None),
+        e("ielts buat s2 di uk", None),
     ];
     let failures = check_values(&rows);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A test score the lead states means the certificate is there: the English test document is
+/// held, whatever question was pending ("aku dina, ..., ielts 6.5"); a required or targeted
+/// score holds nothing.
+#[test]
+fn a_stated_test_score_holds_the_english_test_document() {
+    for text in [
+        "aku dina maharani, mau s2 di jerman thn depan, budget 300jt, ielts 6.5",
+        "Native-level, IELTS 8",
+        "toefl itp 550 kak",
+        "I got 7.5 on IELTS last month",
+    ] {
+        let ex = extract(text, ctx(None));
+        assert_eq!(
+            ex.documents.get("english_test"),
+            Some(&YesNo::Yes),
+            "{text}: {ex:?}"
+        );
+        assert!(ex.rules().contains(&"document_answer"), "{text}");
+    }
+    let ex = extract("ielts 6.5 kak", ctx(None));
+    assert!(ex.rules().contains(&"document_answer.score"), "{ex:?}");
+    for text in [
+        "syarat ielts buat s2 di australia brp kak?",
+        "target ielts 7 sih kak",
+        "mau tes ielts bulan depan",
+        "english saya menengah",
+    ] {
+        let ex = extract(text, ctx(None));
+        assert_eq!(ex.documents.get("english_test"), None, "{text}: {ex:?}");
+    }
 }
 
 /// "Kevin Wijaya here" is a name; an all-caps acronym after "aku" is not, and a name already
@@ -1117,4 +1154,72 @@ fn all_documents_except_the_named_ones() {
     assert_ne!(got.documents.get("cv"), Some(&YesNo::Yes));
     let got = extract("semua harus ada kecuali IELTS?", ctx(pending.as_ref()));
     assert!(!got.documents.contains_key("cv"), "{:?}", got.documents);
+}
+
+/// Corrections, where the lead lives and "Bahasa" meaning Indonesian: a country after "bukan",
+/// "not", "grew up in", "tinggal di" is no destination, and "my Bahasa is not great" says
+/// nothing about English; a name typed with "nmaku" ends before the "gan" that follows it.
+#[test]
+fn rejected_and_home_countries_and_bahasa_are_not_read_as_answers() {
+    let rows = vec![
+        (
+            "eh salah, maksudnya UK bukan US",
+            None,
+            "country",
+            Some("United Kingdom"),
+        ),
+        (
+            "not the US, I meant Canada",
+            None,
+            "country",
+            Some("Canada"),
+        ),
+        (
+            "bukan di Jepang tapi Korea",
+            None,
+            "country",
+            Some("South Korea"),
+        ),
+        (
+            "Hi, I prefer English. My Bahasa is not great, I grew up in Singapore",
+            None,
+            "country",
+            None,
+        ),
+        (
+            "aku tinggal di Malaysia, mau kuliah di Australia",
+            None,
+            "country",
+            Some("Australia"),
+        ),
+        (
+            "Hi, I prefer English. My Bahasa is not great, I grew up in Singapore",
+            None,
+            "english_level",
+            None,
+        ),
+        (
+            "bahasa inggris aku lumayan",
+            None,
+            "english_level",
+            Some("menengah"),
+        ),
+        ("nmaku budi santoso gan", None, "name", Some("Budi Santoso")),
+    ];
+    let failures = check_values(&rows);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A field's value given with a bare "ok" or as a correction, while a document question is
+/// pending, does not answer the document ("oke uk aja" is no passport).
+#[test]
+fn a_field_value_with_a_bare_ok_answers_no_pending_document() {
+    let passport = Pending::Document("passport".into());
+    for text in ["oke uk aja", "eh salah, maksudnya UK bukan US"] {
+        let ex = extract(text, ctx(Some(&passport)));
+        assert_eq!(ex.documents.get("passport"), None, "{text}: {ex:?}");
+        assert!(ex.fields.contains_key("country"), "{text}: {ex:?}");
+    }
+    let ex = extract("udah punya, btw mau ke UK", ctx(Some(&passport)));
+    assert_eq!(ex.documents.get("passport"), Some(&YesNo::Yes), "{ex:?}");
 }

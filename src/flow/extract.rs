@@ -68,6 +68,7 @@ pub const RULES: &[&str] = &[
     "document_answer",
     "document_answer.named",
     "document_answer.pending",
+    "document_answer.score",
 ];
 
 /// What one turn's text taught us.
@@ -131,7 +132,7 @@ static EMAIL: LazyLock<Regex> =
 
 static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nama\s+lengkap|nama\s*:|my\s+name\s+is|my\s+name['’]?s|name['’]s|name\s*:|(?:you\s+can\s+|just\s+)?call\s+me|panggil\s+(?:saja|aja)|panggil\s+(?:saya|aku)|biasa\s+dipanggil|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
+        r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nmaku|namaq|nmaq|nm\s+(?:saya|aku|gue|gw)|nama\s+lengkap|nama\s*:|my\s+name\s+is|my\s+name['’]?s|name['’]s|name\s*:|(?:you\s+can\s+|just\s+)?call\s+me|panggil\s+(?:saja|aja)|panggil\s+(?:saya|aku)|biasa\s+dipanggil|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
     )
 });
 /// "panggil Dika aja kak": a name to be called by ("panggil konsultannya dong" has no "aja").
@@ -161,8 +162,11 @@ static NAME_LOWER_INTRO: LazyLock<Regex> = LazyLock::new(|| {
 static TEST_NAME: LazyLock<Regex> =
     LazyLock::new(|| re(r"(?i)\b(ielts|toefl(?:\s+(?:ibt|itp|pbt))?|toeic|duolingo|det|pte)\b"));
 /// The score after a test name, before anything else ("IELTS saya 7.0", "toefl: 550").
-static SCORE_AFTER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\D{0,20}?(\d{1,3}(?:[.,]\d{1,2})?)\b"));
+static SCORE_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    // After a character that is neither a letter nor a digit: the "2" of "s2" ("syarat
+    // ielts buat s2") is part of a word, not a score.
+    re(r"^(?:\D{0,19}?[^\p{L}\d])?(\d{1,3}(?:[.,]\d{1,2})?)\b")
+});
 /// A score before its test: "7.5 on IELTS", "I got 6.5 in the IELTS Academic", "dapet 90 di
 /// TOEFL iBT".
 static SCORE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
@@ -212,6 +216,10 @@ const NAME_STOP: &[&str] = &[
     "kak",
     "ka",
     "kakak",
+    "gan",
+    "sis",
+    "bro",
+    "min",
     "ya",
     "yaa",
     "dan",
@@ -1012,10 +1020,12 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         };
         put(&mut out, "name", Some(n));
     }
-    if let Some((level, cannot_speak)) = english_level(text, &tokens, pending_is("english_level")) {
-        if cannot_speak {
+    let mut score_held = false;
+    if let Some((level, from)) = english_level(text, &tokens, pending_is("english_level")) {
+        if from == LevelFrom::CannotSpeak {
             out.readings.insert("english_level.cannot_speak".into());
         }
+        score_held = from == LevelFrom::TestScore;
         if level.parse::<f64>().is_ok() {
             out.readings.insert("english_level.estimate".into());
         }
@@ -1071,7 +1081,17 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         }
     }
 
-    let (documents, pending_answered) = documents(&parts, ctx.pending);
+    let (mut documents, mut pending_answered) = documents(&parts, ctx.pending);
+    if pending_answered && !out.fields.is_empty() && !has_any(&tokens, POSSESSION_WORDS) {
+        // "oke uk aja", "eh salah, maksudnya UK bukan US": a field's value with a bare "ok" or
+        // a correction, not an answer to the pending document question.
+        if let Some(Pending::Document(d)) = ctx.pending
+            && named_documents(&tokens).is_empty()
+        {
+            documents.remove(d);
+            pending_answered = false;
+        }
+    }
     if pending_answered {
         out.readings.insert("document_answer.pending".into());
     }
@@ -1079,8 +1099,21 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
         out.readings.insert("document_answer.named".into());
     }
     out.documents = documents;
+    // "ielts 6.5" tells the certificate is there: the English test question is not asked.
+    if score_held && !out.documents.contains_key("english_test") {
+        out.documents.insert("english_test".into(), YesNo::Yes);
+        out.readings.insert("document_answer.score".into());
+    }
     out
 }
+
+/// Words that say whether the lead has something ("udah", "punya", "belum", "have"): without
+/// one, a message that gives a field's value does not answer the pending document question.
+const POSSESSION_WORDS: &[&str] = &[
+    "udah", "udh", "uda", "sudah", "sdh", "dah", "punya", "pny", "ada", "have", "has", "got",
+    "ready", "siap", "belum", "blm", "blum", "lom", "haven t", "don t", "dont", "not yet", "gak",
+    "ga", "nggak", "tidak", "engga", "enggak",
+];
 
 /// Words of a document's validity: a year beside them is no timeline.
 const VALIDITY_WORDS: &[&str] = &[
@@ -1398,6 +1431,31 @@ const ENGLISH_WORDS: &[&str] = &[
     "bhs",
 ];
 
+/// Whether `tokens[j]` names English ([`ENGLISH_WORDS`]). A bare "bahasa" is English in an
+/// Indonesian chat ("bahasa saya lumayan"), but "my Bahasa", "the Bahasa" and "bahasa
+/// Indonesia" are Indonesian ("my Bahasa is not great, I grew up in Singapore").
+fn is_english_word(tokens: &[String], j: usize) -> bool {
+    let w = tokens[j].as_str();
+    if !ENGLISH_WORDS.contains(&w) {
+        return false;
+    }
+    if !matches!(w, "bahasa" | "bahasanya" | "bhs") {
+        return true;
+    }
+    let before = j.checked_sub(1).map(|i| tokens[i].as_str());
+    let after = tokens.get(j + 1).map(String::as_str);
+    !matches!(before, Some("my" | "the" | "our" | "his" | "her" | "your"))
+        && !matches!(
+            after,
+            Some("indonesia" | "indo" | "melayu" | "jawa" | "daerah")
+        )
+}
+
+/// Whether any word of `tokens` names English ([`is_english_word`]).
+fn names_english(tokens: &[String]) -> bool {
+    (0..tokens.len()).any(|j| is_english_word(tokens, j))
+}
+
 /// "belum bisa bahasa inggris", "english saya ga lancar", "I can't speak English", "my English
 /// is not good": a negation right before a proficiency word, with English named within four
 /// words (or the English question pending).
@@ -1412,9 +1470,16 @@ fn cannot_speak(tokens: &[String], pending: bool) -> bool {
         }) else {
             return false;
         };
+        // "I prefer English. My Bahasa is not great": the language nearest before the
+        // negation is the one it is about.
+        let nearest = (i.saturating_sub(4)..i)
+            .rev()
+            .find(|&j| ENGLISH_WORDS.contains(&tokens[j].as_str()));
+        if nearest.is_some_and(|j| !is_english_word(tokens, j)) {
+            return false;
+        }
         pending
-            || (i.saturating_sub(4)..tokens.len().min(p + 5))
-                .any(|j| ENGLISH_WORDS.contains(&tokens[j].as_str()))
+            || (i.saturating_sub(4)..tokens.len().min(p + 5)).any(|j| is_english_word(tokens, j))
     })
 }
 
@@ -1446,7 +1511,7 @@ fn score_before_test(text: &str, tokens: &[String]) -> Option<String> {
     }
     let c = SCORED.captures(text)?;
     let test = TEST_NAME.find(text).map(|m| m.as_str().to_uppercase());
-    let english = test.is_some() || has_any(tokens, &["inggris", "english", "bahasa"]);
+    let english = test.is_some() || names_english(tokens);
     english.then(|| match test {
         Some(t) => format!("{t} {}", c[1].replace(',', ".")),
         None => c[1].replace(',', "."),
@@ -1476,40 +1541,105 @@ fn band_estimate(text: &str, tokens: &[String]) -> Option<String> {
     (!money).then(|| all[0][1].replace(',', "."))
 }
 
-/// The English level, its reading (`english_level.<reading>` in [`RULES`]), and whether it
-/// was read from a "can't speak English" answer. A score wins over words ("upper
-/// intermediate, I scored 6.5 on the IELTS" is 6.5).
-fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<(String, bool)> {
-    if let Some((test, score)) = test_score(text) {
-        return Some((format!("{test} {score}"), false));
+/// Where an English level was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LevelFrom {
+    /// A named test's score the lead holds ("IELTS 6.5", "7.5 on the IELTS"): they have the
+    /// certificate, so the `english_test` document is held too.
+    TestScore,
+    /// A "can't speak English" answer (`english_level.cannot_speak`).
+    CannotSpeak,
+    /// Anything else: a bare score, a CEFR level, level words, an estimate.
+    Other,
+}
+
+/// Words that make a test score a requirement or a goal, not the lead's own ("syarat IELTS
+/// buat S2", "minimal TOEFL 80", "target IELTS 7"): no level, no certificate held.
+const SCORE_NOT_HELD: &[&str] = &[
+    "syarat",
+    "syaratnya",
+    "persyaratan",
+    "minimal",
+    "minimum",
+    "min",
+    "requirement",
+    "requirements",
+    "required",
+    "require",
+    "requires",
+    "butuh",
+    "target",
+    "targetnya",
+    "targeting",
+    "wajib",
+];
+
+/// Whether a [`SCORE_NOT_HELD`] word stands within three words of a test's name ("syarat
+/// ielts buat s2", "ielts minimal 6.5"), or of "score"/"skor": "my target country is the
+/// Netherlands, IELTS 7.0" still holds its score.
+fn score_not_held(tokens: &[String]) -> bool {
+    const TEST_WORDS: &[&str] = &[
+        "ielts", "toefl", "toeic", "duolingo", "pte", "skor", "score", "nilai",
+    ];
+    tokens.iter().enumerate().any(|(i, w)| {
+        TEST_WORDS.contains(&w.as_str())
+            && tokens[i.saturating_sub(3)..tokens.len().min(i + 4)]
+                .iter()
+                .any(|n| SCORE_NOT_HELD.contains(&n.as_str()))
+    })
+}
+
+/// The English level and where it was read from. A score wins over words ("upper
+/// intermediate, I scored 6.5 on the IELTS" is 6.5); a required or targeted score is none.
+fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<(String, LevelFrom)> {
+    let held = !score_not_held(tokens);
+    if held && let Some((test, score)) = test_score(text) {
+        return Some((format!("{test} {score}"), LevelFrom::TestScore));
     }
-    if let Some(score) = score_before_test(text, tokens) {
-        return Some((score, false));
+    if held && let Some(score) = score_before_test(text, tokens) {
+        let from = if TEST_NAME.is_match(&score) {
+            LevelFrom::TestScore
+        } else {
+            LevelFrom::Other
+        };
+        return Some((score, from));
     }
+    english_level_in_words(text, tokens, pending, held)
+}
+
+/// [`english_level`] without a named test's score: a bare score ("skor 6.5"; only when
+/// `held`), a CEFR level, "can't speak", an estimate, level words.
+fn english_level_in_words(
+    text: &str,
+    tokens: &[String],
+    pending: bool,
+    held: bool,
+) -> Option<(String, LevelFrom)> {
     if let Some(c) = BARE_SCORE.captures(text)
+        && held
         && (pending
-            || has_any(tokens, &["inggris", "english", "bahasa"])
+            || names_english(tokens)
             || c[1].eq_ignore_ascii_case("skor")
             || c[1].eq_ignore_ascii_case("score"))
     {
         return Some((
             format!("{} {}", c[1].to_lowercase(), c[2].replace(',', ".")),
-            false,
+            LevelFrom::Other,
         ));
     }
-    let context = pending || has_any(tokens, ENGLISH_WORDS);
+    let context = pending || names_english(tokens);
     let cefr: Vec<String> = CEFR
         .captures_iter(text)
         .map(|c| c[1].to_uppercase())
         .collect();
     if !cefr.is_empty() && context {
-        return Some((cefr.join("/"), false));
+        return Some((cefr.join("/"), LevelFrom::Other));
     }
     if cannot_speak(tokens, pending) {
-        return Some(("pemula".to_string(), true));
+        return Some(("pemula".to_string(), LevelFrom::CannotSpeak));
     }
     if pending && let Some(band) = band_estimate(text, tokens) {
-        return Some((band, false));
+        return Some((band, LevelFrom::Other));
     }
     if context {
         let levels: &[(&[&str], &str)] = &[
@@ -1577,7 +1707,7 @@ fn english_level(text: &str, tokens: &[String], pending: bool) -> Option<(String
         ];
         for (ws, level) in levels {
             if has_any(tokens, ws) {
-                return Some(((*level).to_string(), false));
+                return Some(((*level).to_string(), LevelFrom::Other));
             }
         }
     }
@@ -1980,6 +2110,10 @@ pub fn country(text: &str) -> Option<String> {
                 from = at + 1;
                 continue;
             }
+            if not_a_destination(&tokens, at) {
+                from = at + 1;
+                continue;
+            }
             // Later wins; at equal position the longer alias wins ("korea selatan").
             if best.is_none_or(|(p, l, _)| at > p || (at == p && len > l)) {
                 best = Some((at, len, canonical));
@@ -1992,8 +2126,10 @@ pub fn country(text: &str) -> Option<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
+    let lower: Vec<String> = original.iter().map(|w| w.to_lowercase()).collect();
     for (alias, canonical) in CASE_SENSITIVE_COUNTRIES {
         if let Some(at) = original.iter().rposition(|w| w == alias)
+            && !not_a_destination(&lower, at)
             && best.is_none_or(|(p, _, _)| at > p)
         {
             best = Some((at, 1, canonical));
@@ -2001,6 +2137,54 @@ pub fn country(text: &str) -> Option<String> {
     }
     best.map(|(_, _, c)| c.to_string())
         .or_else(|| misspelled_country(&tokens))
+}
+
+/// Words before a country that make it no destination: a correction's rejected one ("UK
+/// bukan US", "not the US", "instead of Canada") or where the lead lives, grew up or works ("I
+/// grew up in Singapore", "aku tinggal di Malaysia").
+const NOT_DESTINATION_BEFORE: &[&str] = &[
+    "bukan",
+    "bukannya",
+    "not",
+    "instead of",
+    "rather than",
+    "selain",
+    "grew up in",
+    "grow up in",
+    "raised in",
+    "born in",
+    "live in",
+    "living in",
+    "lived in",
+    "based in",
+    "work in",
+    "working in",
+    "worked in",
+    "i m from",
+    "am from",
+    "tinggal di",
+    "lahir di",
+    "besar di",
+    "kerja di",
+    "bekerja di",
+    "domisili",
+    "domisili di",
+    "asal",
+    "asalnya",
+    "berasal dari",
+];
+
+/// Whether the country named at `tokens[at]` is set aside by the words just before it
+/// ([`NOT_DESTINATION_BEFORE`], optionally with "di"/"ke"/"the"/"in" between: "bukan di US").
+fn not_a_destination(tokens: &[String], at: usize) -> bool {
+    let ends_before = |end: usize| {
+        NOT_DESTINATION_BEFORE.iter().any(|phrase| {
+            let p = words(phrase);
+            end >= p.len() && tokens[end - p.len()..end] == p[..]
+        })
+    };
+    let filler = at > 0 && matches!(tokens[at - 1].as_str(), "di" | "ke" | "the" | "in");
+    ends_before(at) || (filler && ends_before(at - 1))
 }
 
 /// A country written with a typo ("inggirs", "australi", "malaysa"): a word of at least

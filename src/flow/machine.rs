@@ -637,7 +637,15 @@ impl LeadState {
     /// question is asked. `None` when that was the last question.
     fn ask_with_policy(&mut self, context: &mut Ctx<'_>) -> Option<Ask> {
         let cfg = context.cfg;
+        let asks_before = self.asks;
+        let same = self.pending.clone();
         self.ask_next(cfg)?;
+        // A file or a voice note is no answer refused: the question is asked again, but the
+        // ask is not counted, so the lead is not given up on (issue 14's policy counts the
+        // lead's answers, not their attachments; a file's document is recorded all the same).
+        if context.media.is_some() && same.is_some() && self.pending == same {
+            self.asks = asks_before.max(1);
+        }
         let mut gave_up = false;
         if self.asks > cfg.qualification.max_asks.max(1) {
             self.give_up(context);
@@ -1147,6 +1155,9 @@ impl LeadState {
             .into_iter()
             .take(max)
             .collect();
+        if matching.is_empty() && self.other_times_that_day(data, context, query, tz) {
+            return;
+        }
         if matching.is_empty() {
             let r = self.reply(
                 context,
@@ -1195,6 +1206,59 @@ impl LeadState {
         data.shown = matching;
         data.step = SchedulingStep::ShowingSlots;
         data.selected = None;
+    }
+
+    /// "jam 7 malem bisa?" on a day with free slots, none at that time: says so and shows that
+    /// day's free times (`no_slots_at_time`), keeping the day. False when the query names no
+    /// day and time, or the day has no free slot at all.
+    fn other_times_that_day(
+        &self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        query: &scheduling::DayTimeQuery,
+        tz: chrono_tz::Tz,
+    ) -> bool {
+        let (Some(_), Some(time)) = (query.day, query.time) else {
+            return false;
+        };
+        let max = context.cfg.scheduling.max_slots_shown as usize;
+        let day_only = scheduling::DayTimeQuery {
+            time: None,
+            ..*query
+        };
+        let that_day: Vec<SlotOption> = scheduling::filter_slots(context.free_slots, &day_only, tz)
+            .into_iter()
+            .take(max)
+            .collect();
+        if that_day.is_empty() {
+            return false;
+        }
+        let asked = match time {
+            scheduling::TimeQuery::At(at) => at.format("%H:%M").to_string(),
+            scheduling::TimeQuery::Part(_) => query_time_words(context.text),
+        };
+        let r = self.reply(
+            context,
+            "scheduling",
+            "no_slots_at_time",
+            &[
+                ("time", asked),
+                ("day", days_of(&that_day, tz, &context.cfg.locale)),
+                (
+                    "slots",
+                    scheduling::slot_lines_in(&that_day, tz, &context.cfg.locale),
+                ),
+            ],
+        );
+        context.effects.push(Effect::Reply(r));
+        context.effects.push(Effect::OfferSlots {
+            slots: that_day.clone(),
+        });
+        data.shown = that_day;
+        data.step = SchedulingStep::ShowingSlots;
+        data.selected = None;
+        data.asked_time = None;
+        true
     }
 
     /// Nothing usable in the message: the current sub-step's question again (pick a shown
@@ -1252,12 +1316,32 @@ impl LeadState {
 /// this one names only a day ("kamis jam 10", then "yg tgl 26": the 26th at 10:00), as long as
 /// that day has a slot at that time. A time named now is remembered when it found slots (after
 /// "no slot that day" the next day is a new choice).
+/// The local date every shown slot is on, when they share one (the lead was shown one day's
+/// times).
+fn shown_day(data: &SchedulingData, tz: chrono_tz::Tz) -> Option<chrono::NaiveDate> {
+    let first = data.shown.first()?.start.with_timezone(&tz).date_naive();
+    data.shown
+        .iter()
+        .all(|s| s.start.with_timezone(&tz).date_naive() == first)
+        .then_some(first)
+}
+
+/// The query with what the lead said before: a time alone ("jam 3 sore aja") is on the day
+/// whose times were just shown; a day alone keeps the time named last ("kamis jam 10", then
+/// "yg tgl 26").
 fn with_asked_time(
     data: &mut SchedulingData,
     free: &[SlotOption],
     mut query: scheduling::DayTimeQuery,
     tz: chrono_tz::Tz,
 ) -> scheduling::DayTimeQuery {
+    if query.day.is_none()
+        && query.time.is_some()
+        && data.step == SchedulingStep::ShowingSlots
+        && let Some(day) = shown_day(data, tz)
+    {
+        query.day = Some(scheduling::DayQuery::Date(day));
+    }
     if query.time.is_some() {
         let found = !scheduling::filter_slots(free, &query, tz).is_empty();
         data.asked_time = query.time.filter(|_| found);
@@ -1479,6 +1563,25 @@ fn query_label(q: &scheduling::DayTimeQuery, locale: &Locale) -> String {
         Some(scheduling::DayQuery::Weekday(w)) => scheduling::day_name_in(w, locale).to_string(),
         _ => "-".to_string(),
     }
+}
+
+/// The part-of-day word the lead wrote ("malam", "evening"), for a reply that repeats it.
+fn query_time_words(text: &str) -> String {
+    const PARTS: &[&str] = &[
+        "pagi",
+        "siang",
+        "sore",
+        "malam",
+        "malem",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+    ];
+    crate::flow::text::words(text)
+        .into_iter()
+        .find(|w| PARTS.contains(&w.as_str()))
+        .unwrap_or_default()
 }
 
 /// The distinct local weekday names of `slots`, in order ("Kamis", or "Senin, Selasa").

@@ -33,7 +33,9 @@ fn step_of(template: &str) -> Option<Step> {
         | "scheduling.slot_taken"
         | "scheduling.no_slots_that_day"
         | "scheduling.reschedule" => Step::Days,
-        "scheduling.show_slots" | "scheduling.pick_unclear" => Step::Times,
+        "scheduling.show_slots" | "scheduling.no_slots_at_time" | "scheduling.pick_unclear" => {
+            Step::Times
+        }
         "scheduling.confirm" => Step::Confirm,
         _ => return None,
     })
@@ -57,7 +59,8 @@ pub(super) fn on_reply(
         Step::Offer => stages.booking.interactive,
         _ => stages.scheduling.interactive,
     };
-    if !on || template == "scheduling.show_slots" {
+    // The times of these go with the core's `OfferSlots` (see `on_offer`).
+    if !on || template == "scheduling.show_slots" || template == "scheduling.no_slots_at_time" {
         return;
     }
     let shown = match &snapshot.stage {
@@ -78,7 +81,11 @@ pub(super) fn on_offer(
         .last_reply()
         .and_then(|m| m.meta.get("template"))
         .and_then(|t| t.as_str());
-    if turn.config.stages.scheduling.interactive && last_template == Some("scheduling.show_slots") {
+    let offers_times = matches!(
+        last_template,
+        Some("scheduling.show_slots" | "scheduling.no_slots_at_time")
+    );
+    if turn.config.stages.scheduling.interactive && offers_times {
         build_and_attach(turn, work, Step::Times, slots, free.unwrap_or(&[]));
     }
 }

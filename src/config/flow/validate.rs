@@ -92,6 +92,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
         "no_slots_that_day",
         &["day", "available_days"],
     ),
+    spec("scheduling", "no_slots_at_time", &["time", "day", "slots"]),
     spec("scheduling", "no_slots", &[]),
     spec("scheduling", "pick_unclear", &["slots", "slot_count"]),
     spec("scheduling", "confirm", &["slot", "consultant_name"]),

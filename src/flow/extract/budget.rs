@@ -433,7 +433,7 @@ static BARE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)^\s*(?:sekitar|sktr|kira2|kira\s*-?\s*kira|kurang\s+lebih|kurleb|around|about|approx|maybe|mungkin|paling|max|maks|maksimal|cuma|hanya|only)?\s*",
         r"(\d{2,3})(?:an|-an)?(?:\s*(?:-|–|sampai|sampe|sd|s/d|to|atau|or)\s*(\d{2,3})(?:an|-an)?)?",
-        r"(?:\s+(?:an|kak|ka|kakak|aja|saja|ya|deh|sih|an|nih|kok|min))*\s*[.!]?\s*$",
+        r"(?:\s+(?:an|kak|ka|kakak|aja|saja|ya|deh|sih|nih|kok|min|lah|kira2|kira\s*-?\s*kira|kayaknya|kyknya|kali|mungkin|gitu|gtu|an))*\s*[.!]?\s*$",
     ))
 });
 
@@ -814,6 +814,9 @@ mod tests {
             ("maksimal 250 aja", Some("250 juta")),
             ("mungkin 200-300", Some("200-300 juta")),
             ("300 sampai 400an kak", Some("300-400 juta")),
+            ("300an lah kira2", Some("300 juta")),
+            ("500 kayaknya kak", Some("500 juta")),
+            ("400an kira-kira", Some("400 juta")),
             ("500-200", None),
             ("5", None),
             ("2027", None),
