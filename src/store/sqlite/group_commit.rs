@@ -37,6 +37,12 @@ use crate::inbox::{EnqueueOutcome, NewDelivery};
 /// Most jobs in one transaction.
 pub const MAX_BATCH: usize = 256;
 
+/// Counter of group commit batches committed (one `COMMIT`, one `fsync`, each).
+pub const BATCHES_METRIC: &str = "ari_store_group_commits_total";
+
+/// Counter of webhook writes in committed batches: ÷ [`BATCHES_METRIC`] is the mean batch size.
+pub const BATCH_WRITES_METRIC: &str = "ari_store_group_commit_writes_total";
+
 /// The environment variable of the bench knob: `0` (or `false`, `off`) selects one transaction
 /// per webhook.
 pub const SWITCH_ENV: &str = "ARI_GROUP_COMMIT";
@@ -156,9 +162,15 @@ fn commit_batch(c: &mut Connection, jobs: Vec<Job>) {
             }
         }
     }
-    tracing::debug!(jobs = done.len(), "group commit");
+    if done.is_empty() {
+        return; // every job expired: nothing to commit (the transaction rolls back)
+    }
     match tx.commit() {
-        Ok(()) => done.into_iter().for_each(|(job, r)| job.answer(r)),
+        Ok(()) => {
+            metrics::counter!(BATCHES_METRIC).increment(1);
+            metrics::counter!(BATCH_WRITES_METRIC).increment(done.len() as u64);
+            done.into_iter().for_each(|(job, r)| job.answer(r));
+        }
         Err(e) => {
             let jobs = done.into_iter().map(|(j, _)| j).collect();
             fail_all(jobs, &format!("batch commit: {e}"));
