@@ -2,8 +2,9 @@
 //!
 //! All statements run on tokio-rusqlite's single connection thread, which matches SQLite's
 //! one-writer model (no `SQLITE_BUSY` storms between our own writers) and makes each operation
-//! one closure, one transaction. `synchronous = FULL`: a webhook is answered 200 only after its
-//! rows survive a power cut, not only a process crash.
+//! one closure, one transaction; webhook writes queued together share one transaction (group
+//! commit, `src/store/sqlite/group_commit.rs`, issue 17 item 1). `synchronous = FULL`: a
+//! webhook is answered 200 only after its rows survive a power cut, not only a process crash.
 
 mod group_commit;
 
