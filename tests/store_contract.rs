@@ -2773,3 +2773,69 @@ async fn sqlite_a_dead_runs_turn_and_send_leases_are_taken_back() {
     let due = store.claim_outbox(3_100, 60_000, 10).await.unwrap();
     assert_eq!(due.len(), 1, "the reply's send lease was not taken back");
 }
+
+/// Issue 17 item 1 (group commit): 64 concurrent webhooks, one of them a marker whose row
+/// breaks a deferred foreign key, so the COMMIT of whatever batch it lands in fails. The
+/// marker's caller gets an error, every caller answered Ok finds its row after a reopen, and
+/// every caller answered with an error finds none (its whole batch was rolled back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_failed_batch_commit_loses_no_acknowledged_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("contract.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE poison_parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE poison_child (parent INTEGER
+                 REFERENCES poison_parent (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER poison AFTER INSERT ON deliveries
+                 WHEN NEW.idempotency_key = 'k-poison'
+             BEGIN INSERT INTO poison_child (parent) VALUES (42); END;",
+        )
+        .unwrap();
+    let keys: Vec<String> = (0..64)
+        .map(|i| match i {
+            40 => "k-poison".to_string(),
+            i => format!("k{i}"),
+        })
+        .collect();
+    let tasks: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let (store, key) = (Arc::clone(&store), key.clone());
+            tokio::spawn(async move {
+                let d = delivery(&key, vec![message("p", &format!("w{i}"), "halo kak")]);
+                store.enqueue_inbound(d).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert!(answers[40].is_err(), "the marker's batch committed");
+    store.close().await.unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    let rows = reopened.list_inbox(0, 1000).await.unwrap();
+    let stored: std::collections::HashSet<_> =
+        rows.iter().filter_map(|r| r.event.wamid()).collect();
+    for (i, answer) in answers.iter().enumerate() {
+        let wamid = format!("w{i}");
+        match answer {
+            Ok(out) => {
+                assert_eq!(*out, accepted(1, 0, 0));
+                assert!(stored.contains(wamid.as_str()), "acknowledged {wamid} lost");
+            }
+            Err(e) => {
+                assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+                assert!(
+                    !stored.contains(wamid.as_str()),
+                    "{wamid} failed but stored"
+                );
+            }
+        }
+    }
+}

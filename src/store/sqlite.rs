@@ -2,8 +2,11 @@
 //!
 //! All statements run on tokio-rusqlite's single connection thread, which matches SQLite's
 //! one-writer model (no `SQLITE_BUSY` storms between our own writers) and makes each operation
-//! one closure, one transaction. `synchronous = FULL`: a webhook is answered 200 only after its
-//! rows survive a power cut, not only a process crash.
+//! one closure, one transaction; webhook writes queued together share one transaction (group
+//! commit, `src/store/sqlite/group_commit.rs`, issue 17 item 1). `synchronous = FULL`: a
+//! webhook is answered 200 only after its rows survive a power cut, not only a process crash.
+
+mod group_commit;
 
 use std::path::Path;
 
@@ -286,6 +289,9 @@ pub struct SqliteStore {
     limits: StoreLimits,
     /// One permit per webhook write queued or running on the connection thread.
     queue: Arc<tokio::sync::Semaphore>,
+    /// The batches of webhook writes (issue 17 item 1); `None` with `ARI_GROUP_COMMIT=0`, the
+    /// bench knob of one transaction per webhook.
+    group: Option<Arc<group_commit::GroupCommit>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -332,6 +338,7 @@ impl SqliteStore {
             round_trips: AtomicU64::new(0),
             limits,
             queue: Arc::new(tokio::sync::Semaphore::new(limits.queue.max(1))),
+            group: group_commit::enabled_from_env().then(Arc::default),
         })
     }
 }
@@ -388,11 +395,65 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Writes one webhook on the connection thread: in a group commit batch
+    /// ([`group_commit`]), or in its own transaction with `ARI_GROUP_COMMIT=0`. `None`: its
+    /// `deadline` passed before its write started, so it was dropped, the database untouched.
+    /// Holds `permit` (its queue slot) until the write is done.
+    async fn write_delivery(
+        &self,
+        delivery: NewDelivery,
+        deadline: std::time::Instant,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<Option<EnqueueOutcome>, StoreError> {
+        let Some(group) = &self.group else {
+            return self
+                .conn
+                .call(move |c| {
+                    let _permit = permit;
+                    if std::time::Instant::now() >= deadline {
+                        return Ok(None); // expired in the queue: dropped
+                    }
+                    enqueue_tx(c, &delivery).map(Some)
+                })
+                .await
+                .map_err(call_err);
+        };
+        // Pushed and posted in the same poll: no job sits in the queue without its closure.
+        let (seq, answer) = group.push(delivery, deadline, Some(permit));
+        let group = Arc::clone(group);
+        self.conn
+            .call(move |c| {
+                group.run_until(c, seq);
+                Ok::<(), rusqlite::Error>(())
+            })
+            .await
+            .map_err(call_err)?;
+        match answer.await {
+            Ok(answer) => answer.map_err(unavailable),
+            Err(_) => Err(unavailable("webhook write dropped unanswered")),
+        }
+    }
+}
+
+/// One webhook in its own transaction: the path without group commit (`ARI_GROUP_COMMIT=0`).
 fn enqueue_tx(
     c: &mut rusqlite::Connection,
     delivery: &NewDelivery,
 ) -> Result<EnqueueOutcome, rusqlite::Error> {
     let tx = c.transaction()?;
+    let outcome = enqueue_in(&tx, delivery)?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// The statements of one webhook inside the caller's transaction (its own, or its savepoint
+/// in a group commit batch): claims the idempotency key, then each item's claim, completing
+/// an already stored message with what a later copy adds.
+fn enqueue_in(
+    tx: &rusqlite::Transaction<'_>,
+    delivery: &NewDelivery,
+) -> Result<EnqueueOutcome, rusqlite::Error> {
     let claimed = tx.execute(
         "INSERT INTO deliveries (idempotency_key, event_header, request_id, item_count,
              received_at_ms, original_body, body_hash)
@@ -442,7 +503,7 @@ fn enqueue_tx(
             ])?;
             if n == 0 {
                 duplicates += 1;
-                if e.kind == EventKind::Message && enrich_tx(&tx, delivery, item)? {
+                if e.kind == EventKind::Message && enrich_tx(tx, delivery, item)? {
                     enriched += 1;
                 }
             } else {
@@ -450,7 +511,6 @@ fn enqueue_tx(
             }
         }
     }
-    tx.commit()?;
     Ok(EnqueueOutcome::Accepted {
         stored,
         duplicates,
@@ -1701,13 +1761,7 @@ impl Store for SqliteStore {
         };
         self.trip();
         let deadline = std::time::Instant::now() + limits.deadline;
-        let call = self.conn.call(move |c| {
-            let _permit = permit;
-            if std::time::Instant::now() >= deadline {
-                return Ok(None); // expired in the queue: dropped, the database untouched
-            }
-            enqueue_tx(c, &delivery).map(Some)
-        });
+        let call = self.write_delivery(delivery, deadline, permit);
         let answer = if limits.deadline < StoreLimits::unbounded().deadline {
             tokio::time::timeout(limits.deadline, call).await.ok()
         } else {
@@ -1718,7 +1772,7 @@ impl Store for SqliteStore {
         match answer {
             Some(Ok(Some(outcome))) => Ok(outcome),
             Some(Ok(None)) | None => Err(overloaded(Overload::Deadline, &limits)),
-            Some(Err(e)) => Err(call_err(e)),
+            Some(Err(e)) => Err(e),
         }
     }
 
