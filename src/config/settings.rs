@@ -90,6 +90,13 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_VOICE_GRACE_MS", default_value_t = 5_000)]
     pub voice_grace_ms: u64,
 
+    /// The longest wait (ms) between two polls of the worker's due loop while it finds nothing
+    /// to do (issue 17 item 3): the wait doubles from 1 s up to this, and is cut to the next
+    /// retry, reminder or follow-up time. On Convex, messages another replica ingested are
+    /// picked up within it; a replica's own messages never wait for it. At least 1,000.
+    #[arg(long, env = "ARI_IDLE_POLL_CEILING_MS", default_value_t = 60_000)]
+    pub idle_poll_ceiling_ms: u64,
+
     /// A conversation whose turn fails the same way this many times in a row (an unreadable
     /// snapshot, invalid stored data) is set aside: its pending messages are kept but no longer
     /// retried, and it is handed off to a consultant as `stuck` (issue 16 item 9). At least 1.
@@ -256,6 +263,8 @@ pub struct Settings {
     pub voice_grace: Option<std::time::Duration>,
     /// See `--max-turn-attempts` (at least 1).
     pub max_turn_attempts: u32,
+    /// See `--idle-poll-ceiling-ms` (at least 1 s).
+    pub idle_poll_ceiling: std::time::Duration,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
@@ -429,6 +438,9 @@ impl ServeArgs {
                 .meta_webhook
                 .then(|| std::time::Duration::from_millis(self.voice_grace_ms)),
             max_turn_attempts: self.max_turn_attempts.max(1),
+            idle_poll_ceiling: std::time::Duration::from_millis(
+                self.idle_poll_ceiling_ms.max(1_000),
+            ),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
             admin_token: self

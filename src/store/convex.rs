@@ -29,10 +29,10 @@ use serde_json::{Value, json};
 
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
-    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome,
-    SetAside, Store, StoreError, StoredMessage, TurnClaim, TurnCommit, TurnFailure,
-    UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, DueQuery, DueReport, EraseOutcome,
+    EraseReceipt, FailReason, Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState,
+    ROUND_TRIPS_METRIC, SendOutcome, SetAside, Store, StoreError, StoredMessage, TurnClaim,
+    TurnCommit, TurnFailure, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -100,6 +100,8 @@ pub struct ConvexStore {
     options: ConvexOptions,
     round_trips: AtomicU64,
     closed: AtomicBool,
+    /// The latest successful call, cleared by a failed one ([`Store::healthy_since`]).
+    healthy_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for ConvexStore {
@@ -181,6 +183,7 @@ impl ConvexStore {
             options,
             round_trips: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            healthy_since: std::sync::Mutex::new(None),
         })
     }
 
@@ -218,9 +221,13 @@ impl ConvexStore {
         let mut attempt = 1;
         loop {
             match self.attempt(kind, path, &body).await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.note_health(true);
+                    return Ok(value);
+                }
                 Err(Failure { error, transient }) => {
                     if !transient || attempt >= attempts {
+                        self.note_health(!transient);
                         return Err(error);
                     }
                     tracing::warn!(path, attempt, error = %error, "Convex call failed; retrying");
@@ -229,6 +236,14 @@ impl ConvexStore {
                     attempt += 1;
                 }
             }
+        }
+    }
+
+    /// Records a call's end for [`Store::healthy_since`]: `reached` (an answer, even a
+    /// function's own error) keeps or sets the time, a transient failure clears it.
+    fn note_health(&self, reached: bool) {
+        if let Ok(mut since) = self.healthy_since.lock() {
+            *since = reached.then(std::time::Instant::now);
         }
     }
 
@@ -651,6 +666,26 @@ mod wire {
         pub notes: String,
     }
 
+    /// `worker:due`'s answer (`store::DueReport`).
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Due {
+        pub pending: Vec<Key>,
+        pub orphans_due: bool,
+        #[serde(deserialize_with = "int")]
+        pub pending_rows: i64,
+        #[serde(deserialize_with = "int")]
+        pub outbox_due: i64,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub next_outbox_ms: Option<i64>,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub next_reminder_ms: Option<i64>,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub next_followup_ms: Option<i64>,
+        #[serde(deserialize_with = "int")]
+        pub knowledge_version: i64,
+    }
+
     #[derive(Deserialize)]
     #[serde(transparent)]
     pub struct OptInt(#[serde(deserialize_with = "opt_int")] pub Option<i64>);
@@ -880,6 +915,10 @@ impl Store for ConvexStore {
         .await
     }
 
+    fn healthy_since(&self) -> Option<std::time::Instant> {
+        self.healthy_since.lock().ok().and_then(|since| *since)
+    }
+
     /// `inbox:depth` (a query; retried).
     async fn inbox_depth(&self) -> Result<u64, StoreError> {
         let n: wire::Int = self.read("inbox:depth", json!({})).await?;
@@ -892,6 +931,32 @@ impl Store for ConvexStore {
             .read("inbox:list", json!({"afterId": after_id, "limit": limit}))
             .await?;
         rows.into_iter().map(inbox_row).collect()
+    }
+
+    /// `worker:due`, a query (retried).
+    async fn due(&self, query: DueQuery) -> Result<DueReport, StoreError> {
+        let w: wire::Due = self
+            .read(
+                "worker:due",
+                json!({
+                    "nowMs": query.now_ms,
+                    "withPending": query.with_pending,
+                    "limit": query.limit,
+                    "orphanTtlMs": query.orphan_ttl_ms,
+                    "remindersAfterMs": query.reminders_after_ms,
+                }),
+            )
+            .await?;
+        Ok(DueReport {
+            pending: w.pending.into_iter().map(wire::Key::into_key).collect(),
+            orphans_due: w.orphans_due,
+            pending_rows: w.pending_rows.max(0) as u64,
+            outbox_due: w.outbox_due.max(0) as u64,
+            next_outbox_ms: w.next_outbox_ms,
+            next_reminder_ms: w.next_reminder_ms,
+            next_followup_ms: w.next_followup_ms,
+            knowledge_version: w.knowledge_version,
+        })
     }
 
     /// `inbox:pendingConversations`, a mutation (it attaches workflow events and marks orphans
