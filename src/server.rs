@@ -525,8 +525,15 @@ async fn open_store(
         Some(convex) => {
             let store = ConvexStore::connect(&convex.url, convex.deploy_key())
                 .await
-                .with_context(|| format!("opening the Convex store at {}", convex.url))?;
-            tracing::info!(url = %convex.url, "store: Convex");
+                .with_context(|| format!("opening the Convex store at {}", convex.url))?
+                .with_replica_id(settings.replica_id.clone());
+            tracing::info!(url = %convex.url, replica_id = %settings.replica_id, "store: Convex");
+            // This replica's previous run under the same id is dead: its leases come back now.
+            let taken = store
+                .take_back_leases(crate::clock::now_ms())
+                .await
+                .context("taking back this replica's leases")?;
+            log_taken_back(taken, "the previous run under this --replica-id is dead");
             Ok((Arc::new(store), None))
         }
         None => {
@@ -547,6 +554,16 @@ async fn take_back_leases(store: &SqliteStore) -> anyhow::Result<()> {
         .take_back_leases(crate::clock::now_ms())
         .await
         .context("taking back the previous run's leases")?;
+    log_taken_back(
+        taken,
+        "the previous run is dead (this process holds the lock file)",
+    );
+    Ok(())
+}
+
+/// Logs `leases taken back: <why>` with the counts and adds them to
+/// `ari_leases_taken_back_total{kind=turn|send}`.
+fn log_taken_back(taken: crate::store::sqlite::TakenBack, why: &str) {
     metrics::counter!(crate::telemetry::names::LEASES_TAKEN_BACK, "kind" => "turn")
         .increment(taken.turns);
     metrics::counter!(crate::telemetry::names::LEASES_TAKEN_BACK, "kind" => "send")
@@ -554,9 +571,8 @@ async fn take_back_leases(store: &SqliteStore) -> anyhow::Result<()> {
     tracing::info!(
         turns = taken.turns,
         sends = taken.sends,
-        "leases taken back: the previous run is dead (this process holds the lock file)"
+        "leases taken back: {why}"
     );
-    Ok(())
 }
 
 /// Binds `--bind` (and `--metrics-bind`), logs `listening` with the limits.

@@ -90,6 +90,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_VOICE_GRACE_MS", default_value_t = 5_000)]
     pub voice_grace_ms: u64,
 
+    /// This replica's stable name on Convex (issue 17 item 4): stamped on the turn and send
+    /// leases it takes, so that when it restarts under the same id it releases them at start
+    /// instead of waiting them out. Default: the host name (`/proc/sys/kernel/hostname`, else
+    /// `$HOSTNAME`, else `ari`), stable across restarts on one host or for a named pod. Two
+    /// live replicas must never share one. Not used on SQLite (its lock file shows the previous
+    /// run is dead).
+    #[arg(long, env = "ARI_REPLICA_ID")]
+    pub replica_id: Option<String>,
+
     /// The longest wait (ms) between two polls of the worker's due loop while it finds nothing
     /// to do (issue 17 item 3): the wait doubles from 1 s up to this, and is cut to the next
     /// retry, reminder or follow-up time. On Convex, messages another replica ingested are
@@ -265,6 +274,8 @@ pub struct Settings {
     pub max_turn_attempts: u32,
     /// See `--idle-poll-ceiling-ms` (at least 1 s).
     pub idle_poll_ceiling: std::time::Duration,
+    /// See `--replica-id` (the host name when not given).
+    pub replica_id: String,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
@@ -441,6 +452,11 @@ impl ServeArgs {
             idle_poll_ceiling: std::time::Duration::from_millis(
                 self.idle_poll_ceiling_ms.max(1_000),
             ),
+            replica_id: self
+                .replica_id
+                .clone()
+                .filter(|id| !id.trim().is_empty())
+                .unwrap_or_else(host_name),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
             admin_token: self
@@ -740,4 +756,15 @@ mod tests {
         assert!(!shown.contains("sk-very-secret"), "{shown}");
         assert!(!shown.contains("\"s\""), "{shown}");
     }
+}
+
+/// The default `--replica-id`: the host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`),
+/// else `ari`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ari".to_string())
 }

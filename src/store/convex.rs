@@ -102,6 +102,9 @@ pub struct ConvexStore {
     closed: AtomicBool,
     /// The latest successful call, cleared by a failed one ([`Store::healthy_since`]).
     healthy_since: std::sync::Mutex<Option<std::time::Instant>>,
+    /// `--replica-id`, stamped on the turn and send leases this store takes (issue 17 item 4);
+    /// `None`: unstamped (tools, tests).
+    replica_id: Option<String>,
 }
 
 impl std::fmt::Debug for ConvexStore {
@@ -184,6 +187,39 @@ impl ConvexStore {
             round_trips: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             healthy_since: std::sync::Mutex::new(None),
+            replica_id: None,
+        })
+    }
+
+    /// This store with its leases stamped `replica_id` (`--replica-id`), so a restart under
+    /// the same id can take them back ([`ConvexStore::take_back_leases`]).
+    pub fn with_replica_id(mut self, replica_id: impl Into<String>) -> Self {
+        self.replica_id = Some(replica_id.into());
+        self
+    }
+
+    /// Releases the leases stamped with this store's replica id (issue 17 item 4): the
+    /// previous run under this id is dead (the caller is its restart), so its conversations'
+    /// turn leases are cleared and its rows in a send lease are due now (`leases:takeBack`,
+    /// one mutation, retried: a repeat changes nothing more). Without a replica id: nothing.
+    /// Errors: the deployment is unavailable.
+    pub async fn take_back_leases(
+        &self,
+        now_ms: i64,
+    ) -> Result<super::sqlite::TakenBack, StoreError> {
+        let Some(replica_id) = &self.replica_id else {
+            return Ok(super::sqlite::TakenBack::default());
+        };
+        let taken: wire::TakenBack = self
+            .mutation(
+                "leases:takeBack",
+                json!({"replicaId": replica_id, "nowMs": now_ms}),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(super::sqlite::TakenBack {
+            turns: taken.turns.max(0) as u64,
+            sends: taken.sends.max(0) as u64,
         })
     }
 
@@ -666,6 +702,15 @@ mod wire {
         pub notes: String,
     }
 
+    /// `leases:takeBack`'s answer.
+    #[derive(Deserialize)]
+    pub struct TakenBack {
+        #[serde(deserialize_with = "int")]
+        pub turns: i64,
+        #[serde(deserialize_with = "int")]
+        pub sends: i64,
+    }
+
     /// `worker:due`'s answer (`store::DueReport`).
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -1042,6 +1087,7 @@ impl Store for ConvexStore {
         args["nowMs"] = json!(now_ms);
         args["leaseMs"] = json!(lease_ms);
         args["leaseToken"] = json!(uuid::Uuid::new_v4().to_string());
+        args["replicaId"] = json!(self.replica_id);
         let out: wire::Begin = self
             .mutation("turns:begin", args, Retry::Idempotent)
             .await?;
@@ -1092,7 +1138,8 @@ impl Store for ConvexStore {
     /// `turns:commit`. Retried: a commit id chosen here, once per call, lets a repeat whose
     /// first attempt was applied get [`CommitOutcome::Committed`] again instead of `Stale`.
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError> {
-        let args = commit_args(&commit, &uuid::Uuid::new_v4().to_string())?;
+        let mut args = commit_args(&commit, &uuid::Uuid::new_v4().to_string())?;
+        args["replicaId"] = json!(self.replica_id);
         let out: wire::Commit = self
             .mutation("turns:commit", args, Retry::Idempotent)
             .await?;
@@ -1135,7 +1182,8 @@ impl Store for ConvexStore {
         let rows: Vec<wire::Outbox> = self
             .mutation(
                 "outbox:claim",
-                json!({"nowMs": now_ms, "leaseMs": lease_ms, "limit": limit}),
+                json!({"nowMs": now_ms, "leaseMs": lease_ms, "limit": limit,
+                    "replicaId": self.replica_id}),
                 Retry::Once,
             )
             .await?;
