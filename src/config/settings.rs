@@ -559,6 +559,17 @@ fn parse_base_url(raw: &str) -> Result<reqwest::Url, SettingsError> {
     Ok(url)
 }
 
+/// The default `--replica-id`: the host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`),
+/// else `ari`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ari".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,15 +767,4 @@ mod tests {
         assert!(!shown.contains("sk-very-secret"), "{shown}");
         assert!(!shown.contains("\"s\""), "{shown}");
     }
-}
-
-/// The default `--replica-id`: the host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`),
-/// else `ari`.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "ari".to_string())
 }
