@@ -335,7 +335,8 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
 /// local Convex server per function path (its `_stats` hook): per message one `inbox:enqueue`
 /// (ingress), one claiming `turns:begin` and one `turns:commit` (worker), one
 /// `outbox:recordSend` (sender) = 4. Calls that are not per message are left out and named:
-/// `health:ping` (the start-up key check), `worker:due` (the due loop's poll, issue 17 item 3),
+/// `health:ping` (the start-up key check), `leases:takeBack` (the start's take-back of this
+/// replica's leases, issue 17 item 4), `worker:due` (the due loop's poll, issue 17 item 3),
 /// `knowledge:list` (the knowledge read at start), and a `turns:begin` that found nothing to
 /// do (`idle`), which only a due poll overlapping a turn causes (at most one per poll). The
 /// passes the due loop calls only when it reports work (`outbox:claim`,
@@ -365,6 +366,8 @@ async fn convex_an_inbound_text_costs_at_most_four_round_trips_end_to_end() {
     let n = |path: &str| calls.get(path).copied().unwrap_or(0);
     let background = [
         "health:ping",
+        // The start's take-back of this replica's leases (issue 17 item 4).
+        "leases:takeBack",
         // The due loop's poll (issue 17 item 3).
         "worker:due",
         // The knowledge read at start.
@@ -637,8 +640,8 @@ fn scheduled_polls(elapsed_s: f64, ceiling_s: f64) -> u64 {
     polls
 }
 
-/// Issue 17 item 3: an idle replica calls only `worker:due` (after the start's key check and
-/// knowledge read), on the back-off schedule of its ceiling (set to 2 s here: polls at 0, 1,
+/// Issue 17 item 3: an idle replica calls only `worker:due` (after the start's key check, lease
+/// take-back and knowledge read), on the back-off schedule of its ceiling (set to 2 s here: polls at 0, 1,
 /// 3, 5, ... s); `/readyz` and `/metrics` answer from the last calls without one of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn convex_an_idle_replica_polls_only_due_on_the_backoff_schedule() {
@@ -658,7 +661,15 @@ async fn convex_an_idle_replica_polls_only_due_on_the_backoff_schedule() {
     let n = |path: &str| calls.get(path).copied().unwrap_or(0);
     let others: Vec<_> = calls
         .keys()
-        .filter(|p| !["health:ping", "knowledge:list", "worker:due"].contains(&p.as_str()))
+        .filter(|p| {
+            ![
+                "health:ping",
+                "leases:takeBack",
+                "knowledge:list",
+                "worker:due",
+            ]
+            .contains(&p.as_str())
+        })
         .collect();
     assert!(others.is_empty(), "idle calls besides the poll: {calls:#?}");
     assert_eq!(n("knowledge:list"), 1, "{calls:#?}");
