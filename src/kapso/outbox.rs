@@ -4,8 +4,11 @@
 //! lost after a commit and never sent without one. Two paths feed the sender:
 //! - [`OutboxSender::deliver`]: the rows a commit just created (already claimed by this process
 //!   for the outbox lease), so the common case costs no extra store read;
-//! - [`OutboxSender::spawn_poller`]: every few seconds, rows that are due again (a transient
-//!   failure's retry time has come, or the process that claimed them died before finishing).
+//! - rows that are due again (a transient failure's retry time has come, or the process that
+//!   claimed them died before finishing): in `ari serve` the worker's due loop claims them when
+//!   its `due` read reports them (issue 17 item 3; this sender wakes it through
+//!   [`OutboxSender::due_wake`]); [`OutboxSender::spawn_poller`] polls on a fixed interval
+//!   instead (the in-process test pipeline and benches).
 //!
 //! Per contact, a row is sent only after the previous one was accepted: each conversation has
 //! one queue drained by one task; a transient failure stops the queue (the rest stay pending in
