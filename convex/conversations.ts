@@ -147,7 +147,7 @@ export const erase = internalMutation({
       language: undefined,
       followupDueMs: undefined,
       kapsoConversationId: undefined,
-      leaseToken: undefined,
+      leaseToken: undefined, leaseReplica: undefined,
       leaseUntilMs: undefined,
       version: conv.version + 1,
       updatedAtMs: args.nowMs,

@@ -1,8 +1,9 @@
 // Knowledge entries admins store (see src/store/mod.rs, `Store::knowledge_entries` and
-// `put_knowledge_entry`).
+// `put_knowledge_entry`). A put bumps the `knowledgeVersion` counter `worker:due` reports.
 
 import { v } from "convex/values";
 import { internalMutation, internalQuery } from "./_generated/server";
+import { KNOWLEDGE_VERSION } from "./model/seq";
 
 /** A workspace's stored entries as `[{entryId, toml}]`, by id. */
 export const list = internalQuery({
@@ -35,6 +36,16 @@ export const put = internalMutation({
       });
     } else {
       await ctx.db.patch(row._id, { toml: args.toml, updatedAtMs: args.nowMs });
+    }
+    // Replicas see the version move in `worker:due` and reread the stored entries.
+    const version = await ctx.db
+      .query("counters")
+      .withIndex("by_name", (q) => q.eq("name", KNOWLEDGE_VERSION))
+      .unique();
+    if (version === null) {
+      await ctx.db.insert("counters", { name: KNOWLEDGE_VERSION, value: 1 });
+    } else {
+      await ctx.db.patch(version._id, { value: version.value + 1 });
     }
     return null;
   },

@@ -15,7 +15,13 @@ const CLAIM_SCAN = 4096;
  * not due again before `nowMs + leaseMs`. Reads at most `CLAIM_SCAN` pending rows.
  */
 export const claim = internalMutation({
-  args: { nowMs: v.number(), leaseMs: v.number(), limit: v.number() },
+  args: {
+    nowMs: v.number(),
+    leaseMs: v.number(),
+    limit: v.number(),
+    // The caller's `--replica-id` (issue 17 item 4), stamped on the send leases.
+    replicaId: v.optional(v.string()),
+  },
   handler: async (ctx, args) => {
     const pending = await ctx.db
       .query("outbox")
@@ -32,7 +38,10 @@ export const claim = internalMutation({
       if (row.nextAttemptAtMs > args.nowMs) continue;
       // The row as it was before the lease (as the SQLite store returns it).
       claimed.push(outboxRow(row));
-      await ctx.db.patch(row._id, { nextAttemptAtMs: args.nowMs + args.leaseMs });
+      await ctx.db.patch(row._id, {
+        nextAttemptAtMs: args.nowMs + args.leaseMs,
+        leaseReplica: args.replicaId,
+      });
     }
     return claimed;
   },
@@ -102,6 +111,7 @@ export const recordSend = internalMutation({
           attempts,
           error: o.error,
           nextAttemptAtMs: o.nextAttemptAtMs,
+          leaseReplica: undefined,
           updatedAtMs: args.nowMs,
         });
         break;

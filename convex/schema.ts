@@ -93,6 +93,8 @@ export default defineSchema({
     version: v.number(),
     leaseToken: v.optional(v.string()),
     leaseUntilMs: v.optional(v.number()),
+    // The `--replica-id` of the replica holding the lease (issue 17 item 4), cleared with it.
+    leaseReplica: v.optional(v.string()),
     // The request id of the last applied commit: a retried commit (lost response) is answered
     // with the same outcome instead of `stale`.
     lastCommitId: v.optional(v.string()),
@@ -105,7 +107,8 @@ export default defineSchema({
     .index("by_seq", ["seq"])
     .index("by_key", ["workspaceId", "contactPhone"])
     .index("by_kapso_id", ["kapsoConversationId"])
-    .index("by_followup_due", ["followupDueMs"]),
+    .index("by_followup_due", ["followupDueMs"])
+    .index("by_lease_replica", ["leaseReplica"]),
 
   messages: defineTable({
     seq: v.number(),
@@ -151,6 +154,9 @@ export default defineSchema({
     interactiveJson: v.optional(v.string()),
     // Keeps rows of this key to one per conversation and window (`store::Once`).
     onceKey: v.optional(v.string()),
+    // The `--replica-id` of the replica whose send lease `nextAttemptAtMs` is (issue 17 item
+    // 4): set when a row is claimed, cleared by a retry outcome.
+    leaseReplica: v.optional(v.string()),
     createdAtMs: v.number(),
     updatedAtMs: v.number(),
   })
@@ -162,7 +168,8 @@ export default defineSchema({
     .index("by_conversation_state", ["conversationSeq", "state", "seq"])
     .index("by_conversation_version", ["conversationSeq", "commitVersion", "seq"])
     .index("by_kapso_id", ["kapsoMessageId"])
-    .index("by_conversation_once", ["conversationSeq", "onceKey", "seq"]),
+    .index("by_conversation_once", ["conversationSeq", "onceKey", "seq"])
+    .index("by_lease_replica", ["leaseReplica", "state"]),
 
   // Written by the readiness probe to prove the deployment accepts writes.
   health: defineTable({

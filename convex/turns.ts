@@ -37,6 +37,8 @@ export const begin = internalMutation({
     nowMs: v.number(),
     leaseMs: v.number(),
     leaseToken: v.string(),
+    // The caller's `--replica-id` (issue 17 item 4), stamped on the lease.
+    replicaId: v.optional(v.string()),
   },
   handler: async (ctx, args) => {
     const pending = await ctx.db
@@ -82,6 +84,7 @@ export const begin = internalMutation({
         version: 0,
         leaseToken: args.leaseToken,
         leaseUntilMs,
+        leaseReplica: args.replicaId,
         createdAtMs: args.nowMs,
         updatedAtMs: args.nowMs,
       });
@@ -90,6 +93,7 @@ export const begin = internalMutation({
       await ctx.db.patch(conv._id, {
         leaseToken: args.leaseToken,
         leaseUntilMs,
+        leaseReplica: args.replicaId,
         contactName: name ?? conv.contactName,
         phoneNumberId: pnid ?? conv.phoneNumberId,
         kapsoConversationId: kapsoId ?? conv.kapsoConversationId,
@@ -177,6 +181,8 @@ export const commit = internalMutation({
     messages: v.array(newMessage),
     nowMs: v.number(),
     outboxLeaseMs: v.number(),
+    // The caller's `--replica-id`, stamped on the send leases of the rows it gets back.
+    replicaId: v.optional(v.string()),
     leadStatus: v.optional(v.string()),
     addTags: v.optional(v.array(v.string())),
     webhooks: v.optional(v.array(v.object({ url: v.string(), body: v.string() }))),
@@ -225,7 +231,7 @@ export const commit = internalMutation({
       handoffReason: args.handoffReason,
       language: args.language ?? undefined,
       followupDueMs: args.followupDueMs ?? undefined,
-      leaseToken: undefined,
+      leaseToken: undefined, leaseReplica: undefined,
       leaseUntilMs: undefined,
       lastCommitId: args.commitId,
       lastCommitHeld: held,
@@ -290,6 +296,7 @@ export const commit = internalMutation({
           state: "pending",
           attempts: 0,
           nextAttemptAtMs: claimedUntilMs,
+          leaseReplica: held ? undefined : args.replicaId,
           channel: m.send.channel ?? "whatsapp",
           fallbackJson: m.send.fallbackJson,
           interactiveJson: m.send.interactiveJson,
@@ -312,6 +319,7 @@ export const commit = internalMutation({
         state: "pending",
         attempts: 0,
         nextAttemptAtMs: hooksHeld ? args.nowMs : args.nowMs + args.outboxLeaseMs,
+        leaseReplica: hooksHeld ? undefined : args.replicaId,
         channel: "webhook",
         createdAtMs: args.nowMs,
         updatedAtMs: args.nowMs,
@@ -336,7 +344,7 @@ export const release = internalMutation({
       .withIndex("by_seq", (q) => q.eq("seq", args.conversationId))
       .unique();
     if (conv !== null && conv.leaseToken === args.leaseToken) {
-      await ctx.db.patch(conv._id, { leaseToken: undefined, leaseUntilMs: undefined });
+      await ctx.db.patch(conv._id, { leaseToken: undefined, leaseReplica: undefined, leaseUntilMs: undefined });
     }
     return null;
   },
@@ -391,7 +399,7 @@ export const setAside = internalMutation({
     if (conv !== null) {
       if (args.resetSnapshot) snapshot = conv.snapshotJson ?? null;
       await ctx.db.patch(conv._id, {
-        leaseToken: undefined,
+        leaseToken: undefined, leaseReplica: undefined,
         leaseUntilMs: undefined,
         followupDueMs: undefined,
         updatedAtMs: args.nowMs,

@@ -44,7 +44,8 @@ use crate::store::Store;
 use crate::store::convex::ConvexStore;
 use crate::store::sqlite::SqliteStore;
 use crate::telemetry::{self, names};
-use crate::worker::{TurnDeps, Worker, WorkerSettings, no_form_answers, reminders, system_clock};
+use crate::worker::due::{self, DueSettings};
+use crate::worker::{TurnDeps, Worker, WorkerSettings, no_form_answers, system_clock};
 
 /// Shared state of the routes.
 #[derive(Clone)]
@@ -155,7 +156,10 @@ async fn render_metrics(State(state): State<AppState>) -> Response {
         // Refreshes the breaker gauges (an ended cool-down shows as half-open).
         llm.breakers();
     }
-    if let Some(depth) = state.probes.inbox_depth(state.ingress.store.as_ref()).await {
+    // With the depth from the due loop (Convex), a scrape costs no store call.
+    if !state.probes.depth_from_due
+        && let Some(depth) = state.probes.inbox_depth(state.ingress.store.as_ref()).await
+    {
         metrics::gauge!(names::INBOX_DEPTH).set(depth as f64);
     }
     (
@@ -363,7 +367,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Outbox rows store the URL without its credentials; the CRM client calls it with them.
     let crm_webhook_url = crm.as_ref().map(|c| c.url.clone());
     let outbox = OutboxSender::configured(Arc::clone(&store), sender, crm, settings.outbox_limits);
-    let outbox_poller = outbox.spawn_poller(Duration::from_secs(1), shutdown_rx.clone());
     let deps = Arc::new(TurnDeps {
         store: Arc::clone(&store),
         flow,
@@ -376,37 +379,35 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         llm: llm.clone(),
         crm_webhook_url,
     });
-    let reminders = reminders::spawn(
-        Arc::clone(&deps),
-        Duration::from_secs(60),
-        shutdown_rx.clone(),
-    );
     let (arrivals_tx, arrivals_rx) = mpsc::unbounded_channel();
-    let followups = crate::worker::followups::spawn(
-        Arc::clone(&deps),
-        Duration::from_secs(60),
-        Some(arrivals_tx.clone()),
-        shutdown_rx.clone(),
-    );
-    // Knowledge entries admins stored: read before the first turn, then every minute.
+    // Knowledge entries admins stored: read before the first turn; later when the due loop
+    // sees the knowledge version move.
     if let Err(e) = knowledge.refresh(store.as_ref(), DEFAULT_WORKSPACE).await {
         tracing::warn!(error = %e, "cannot read stored knowledge entries yet");
     }
-    let knowledge_refresh = spawn_knowledge_refresh(
-        Arc::clone(&knowledge),
-        Arc::clone(&store),
-        shutdown_rx.clone(),
-    );
+    let convex = settings.convex.is_some();
     let worker = Worker::new(
-        deps,
+        Arc::clone(&deps),
         WorkerSettings {
             debounce: settings.debounce,
             max_debounce: settings.max_debounce,
             voice_grace: settings.voice_grace,
             max_parallel: settings.max_parallel_turns,
             max_turn_attempts: settings.max_turn_attempts,
+            // Convex: the due loop lists the pending conversations (issue 17 items 2 and 3).
+            poll_interval: (!convex).then_some(Duration::from_secs(60)),
             ..WorkerSettings::default()
         },
+    );
+    let due_loop = due::spawn(
+        deps,
+        Arc::clone(&worker),
+        DueSettings {
+            ceiling: settings.idle_poll_ceiling,
+            with_pending: convex,
+            ..DueSettings::default()
+        },
+        shutdown_rx.clone(),
     );
     let dispatcher = worker.spawn(arrivals_rx, shutdown_rx, Duration::from_secs(20));
 
@@ -422,7 +423,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         admin_token: settings.admin_token.clone(),
         knowledge: Some(Arc::clone(&knowledge)),
         llm,
-        probes: Probes::new(settings.metrics_bind.is_some()),
+        probes: Probes::new(settings.metrics_bind.is_some(), convex),
     };
     let (listener, metrics_listener, limits) = bind(&settings).await?;
 
@@ -437,14 +438,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     .context("serving HTTP")?;
     tracing::info!("stopped accepting; in-flight requests finished; finishing turns and sends");
     let _ = shutdown_tx.send(true);
-    let mut tasks = vec![
-        dispatcher,
-        outbox_poller,
-        reloader,
-        reminders,
-        followups,
-        knowledge_refresh,
-    ];
+    let mut tasks = vec![dispatcher, due_loop, reloader];
     tasks.extend(prompt_reloader);
     drain(tasks, &outbox, store.as_ref()).await
 }
@@ -532,8 +526,15 @@ async fn open_store(
             let store = ConvexStore::connect(&convex.url, convex.deploy_key())
                 .await
                 .with_context(|| format!("opening the Convex store at {}", convex.url))?
-                .with_limits(settings.store_limits);
-            tracing::info!(url = %convex.url, "store: Convex");
+                .with_limits(settings.store_limits)
+                .with_replica_id(settings.replica_id.clone());
+            tracing::info!(url = %convex.url, replica_id = %settings.replica_id, "store: Convex");
+            // This replica's previous run under the same id is dead: its leases come back now.
+            let taken = store
+                .take_back_leases(crate::clock::now_ms())
+                .await
+                .context("taking back this replica's leases")?;
+            log_taken_back(taken, "the previous run under this --replica-id is dead");
             Ok((Arc::new(store), None))
         }
         None => {
@@ -554,6 +555,16 @@ async fn take_back_leases(store: &SqliteStore) -> anyhow::Result<()> {
         .take_back_leases(crate::clock::now_ms())
         .await
         .context("taking back the previous run's leases")?;
+    log_taken_back(
+        taken,
+        "the previous run is dead (this process holds the lock file)",
+    );
+    Ok(())
+}
+
+/// Logs `leases taken back: <why>` with the counts and adds them to
+/// `ari_leases_taken_back_total{kind=turn|send}`.
+fn log_taken_back(taken: crate::store::sqlite::TakenBack, why: &str) {
     metrics::counter!(crate::telemetry::names::LEASES_TAKEN_BACK, "kind" => "turn")
         .increment(taken.turns);
     metrics::counter!(crate::telemetry::names::LEASES_TAKEN_BACK, "kind" => "send")
@@ -561,27 +572,8 @@ async fn take_back_leases(store: &SqliteStore) -> anyhow::Result<()> {
     tracing::info!(
         turns = taken.turns,
         sends = taken.sends,
-        "leases taken back: the previous run is dead (this process holds the lock file)"
+        "leases taken back: {why}"
     );
-    Ok(())
-}
-
-/// Refreshes the knowledge entries admins stored every minute, until `shutdown`.
-fn spawn_knowledge_refresh(
-    knowledge: Arc<Library>,
-    store: Arc<dyn Store>,
-    mut shutdown: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => knowledge.refresh_all(store.as_ref()).await,
-                _ = shutdown.changed() => return,
-            }
-        }
-    })
 }
 
 /// Binds `--bind` (and `--metrics-bind`), logs `listening` with the limits.

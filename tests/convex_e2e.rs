@@ -335,12 +335,13 @@ async fn convex_two_replicas_on_one_deployment_reply_once_per_message() {
 /// local Convex server per function path (its `_stats` hook): per message one `inbox:enqueue`
 /// (ingress), one claiming `turns:begin` and one `turns:commit` (worker), one
 /// `outbox:recordSend` (sender) = 4. Calls that are not per message are left out and named:
-/// `health:ping` (the start-up key check), `inbox:pendingConversations` (the worker's recovery
-/// poll, every 2 s), `outbox:claim` (the sender's poll, every 1 s), `appointments:upcoming`
-/// (the reminder pass, every minute), `knowledge:list` (the knowledge refresh, at start and
-/// every minute), `inbox:queueDueFollowups` (the follow-up pass, at start and every minute), and a `turns:begin` that
-/// found nothing to do (`idle`), which only a recovery poll overlapping a turn causes (at most
-/// one per poll).
+/// `health:ping` (the start-up key check), `leases:takeBack` (the start's take-back of this
+/// replica's leases, issue 17 item 4), `worker:due` (the due loop's poll, issue 17 item 3),
+/// `knowledge:list` (the knowledge read at start), and a `turns:begin` that found nothing to
+/// do (`idle`), which only a due poll overlapping a turn causes (at most one per poll). The
+/// passes the due loop calls only when it reports work (`outbox:claim`,
+/// `inbox:pendingConversations`, `appointments:upcoming`, `inbox:queueDueFollowups`) must not
+/// be called at all here: a text's reply goes straight from its commit to the sender.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn convex_an_inbound_text_costs_at_most_four_round_trips_end_to_end() {
     let url = server::fresh_deployment_url();
@@ -365,18 +366,24 @@ async fn convex_an_inbound_text_costs_at_most_four_round_trips_end_to_end() {
     let n = |path: &str| calls.get(path).copied().unwrap_or(0);
     let background = [
         "health:ping",
-        "inbox:pendingConversations",
-        "outbox:claim",
-        // The reminder pass (at start, then every minute).
-        "appointments:upcoming",
-        // The knowledge refresh (at start, then every minute).
+        // The start's take-back of this replica's leases (issue 17 item 4).
+        "leases:takeBack",
+        // The due loop's poll (issue 17 item 3).
+        "worker:due",
+        // The knowledge read at start.
         "knowledge:list",
-        // The follow-up pass (at start, then every minute; issue 18).
-        "inbox:queueDueFollowups",
         // Reads of this test, not of the service.
         "inbox:list",
         "conversations:outbox",
     ];
+    for pass in [
+        "outbox:claim",
+        "inbox:pendingConversations",
+        "appointments:upcoming",
+        "inbox:queueDueFollowups",
+    ] {
+        assert_eq!(n(pass), 0, "{pass} called with nothing due: {calls:#?}");
+    }
     let per_message: u64 = calls
         .iter()
         .filter(|(path, _)| !path.contains("=>") && !background.contains(&path.as_str()))
@@ -388,8 +395,12 @@ async fn convex_an_inbound_text_costs_at_most_four_round_trips_end_to_end() {
     assert_eq!(n("turns:commit=>committed"), texts, "{calls:#?}");
     assert_eq!(n("outbox:recordSend"), texts, "{calls:#?}");
     assert!(
-        n("turns:begin=>idle") <= n("inbox:pendingConversations"),
+        n("turns:begin=>idle") <= n("worker:due"),
         "idle begins only come from polls: {calls:#?}"
+    );
+    println!(
+        "convex calls per inbound text: {:.2} ({per_message} for {texts} texts)",
+        per_message as f64 / texts as f64
     );
     assert!(
         per_message <= 4 * texts,
@@ -615,4 +626,140 @@ async fn convex_an_outage_gives_503_and_turns_resume_when_it_ends() {
         assert_eq!(wait_delivered(&store, phone).await.len(), 1, "{phone}");
     }
     assert_eq!(mock.accepted().len(), 2);
+}
+
+/// `worker:due` polls of an idle replica with the back-off ceiling `ceiling_s`: at 0 s, then
+/// after 1, 2, 4, ... s (at most `ceiling_s` each), within `elapsed_s`.
+fn scheduled_polls(elapsed_s: f64, ceiling_s: f64) -> u64 {
+    let (mut at, mut wait, mut polls) = (0.0, 1.0_f64, 0);
+    while at <= elapsed_s {
+        polls += 1;
+        at += wait;
+        wait = (wait * 2.0).min(ceiling_s);
+    }
+    polls
+}
+
+/// Issue 17 item 3: an idle replica calls only `worker:due` (after the start's key check, lease
+/// take-back and knowledge read), on the back-off schedule of its ceiling (set to 2 s here: polls at 0, 1,
+/// 3, 5, ... s); `/readyz` and `/metrics` answer from the last calls without one of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convex_an_idle_replica_polls_only_due_on_the_backoff_schedule() {
+    let url = server::fresh_deployment_url();
+    let mock = MockKapso::start().await;
+    let svc = Service::spawn_with(Options {
+        kapso: Some((mock.uri(), "test-kapso-key".into())),
+        env: server::serve_env(&url),
+        extra_args: vec!["--idle-poll-ceiling-ms".into(), "2000".into()],
+        ..Options::default()
+    });
+    // The service is listening: its first poll has been made or is about to be.
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let calls = server::calls(&url).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let n = |path: &str| calls.get(path).copied().unwrap_or(0);
+    let others: Vec<_> = calls
+        .keys()
+        .filter(|p| {
+            ![
+                "health:ping",
+                "leases:takeBack",
+                "knowledge:list",
+                "worker:due",
+            ]
+            .contains(&p.as_str())
+        })
+        .collect();
+    assert!(others.is_empty(), "idle calls besides the poll: {calls:#?}");
+    assert_eq!(n("knowledge:list"), 1, "{calls:#?}");
+    // Polls that drift late (a slow machine) make fewer, never more.
+    let most = scheduled_polls(elapsed + 0.5, 2.0);
+    let least = scheduled_polls((elapsed - 3.0).max(0.0), 2.0);
+    let due = n("worker:due");
+    println!(
+        "idle {elapsed:.1} s at a 2 s ceiling: {due} worker:due calls (schedule {least}..={most})"
+    );
+    assert!(
+        (least..=most).contains(&due),
+        "{due} polls in {elapsed:.1} s, schedule {least}..={most}: {calls:#?}"
+    );
+    // Probes cost no call: the due loop's calls keep `/readyz` ready and the depth fresh.
+    let c = reqwest::Client::new();
+    for _ in 0..20 {
+        let ready = c.get(svc.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::OK);
+        let metrics = c.get(svc.url("/metrics")).send().await.unwrap();
+        assert!(metrics.text().await.unwrap().contains("ari_inbox_depth 0"));
+    }
+    let after = server::calls(&url).await;
+    let probe_calls = ["health:checkWritable", "inbox:depth"]
+        .iter()
+        .map(|p| after.get(*p).copied().unwrap_or(0))
+        .sum::<u64>();
+    assert_eq!(probe_calls, 0, "{after:#?}");
+}
+
+/// Issue 17 item 3, the figures of docs/BENCHMARKS.md: at the default ceiling (60 s), the calls
+/// an idle replica makes in its first minute and in its second (the steady state), then the
+/// calls of five texts spread over half a minute. Prints them and the monthly totals they
+/// give (30 days; 1,000 messages a day). Takes about 2.5 minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convex_calls_per_idle_minute_at_the_default_ceiling() {
+    let url = server::fresh_deployment_url();
+    let mock = MockKapso::start().await;
+    let svc = serve_on(&url, &mock);
+    let total = |calls: &BTreeMap<String, u64>| {
+        calls
+            .iter()
+            .filter(|(p, _)| !p.contains("=>"))
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let first = total(&server::calls(&url).await);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let second_calls = server::calls(&url).await;
+    let idle_minute = total(&second_calls) - first;
+    println!(
+        "idle replica, default ceiling: {first} calls in minute 1 (start-up and back-off), {idle_minute} in minute 2: {second_calls:?}"
+    );
+    assert!(idle_minute <= 2, "{idle_minute} calls in an idle minute");
+    let store = server::store_at(&url).await;
+    let before = server::calls(&url).await;
+    let c = reqwest::Client::new();
+    let texts = 5u64;
+    for i in 0..texts {
+        let phone = format!("+62814000000{i:02}");
+        svc.post_signed(
+            &c,
+            &text_payload(&phone, &format!("wamid.M{i}"), "halo kak"),
+            Some("whatsapp.message.received"),
+            None,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+    }
+    mock.wait_for(texts as usize).await;
+    let after = server::calls(&url).await;
+    let reads = ["conversations:outbox", "inbox:list"];
+    let delta =
+        |path: &str| after.get(path).copied().unwrap_or(0) - before.get(path).copied().unwrap_or(0);
+    let service_calls: u64 = after
+        .keys()
+        .filter(|p| !p.contains("=>") && !reads.contains(&p.as_str()))
+        .map(|p| delta(p))
+        .sum();
+    let polls = delta("worker:due");
+    let per_message = (service_calls - polls) as f64 / texts as f64;
+    println!(
+        "{texts} texts in 30 s: {service_calls} calls, {polls} of them worker:due: {per_message:.2} calls per message"
+    );
+    let month_idle = idle_minute * 60 * 24 * 30;
+    let month_busy = month_idle as f64 + per_message * 1_000.0 * 30.0;
+    println!(
+        "per month (30 days): idle {month_idle} calls; at 1,000 messages a day {month_busy:.0} calls"
+    );
+    assert!(per_message <= 4.0, "{per_message} calls per message");
+    drop(store);
 }

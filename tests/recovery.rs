@@ -1,7 +1,8 @@
-//! Recovery in seconds (issue 17 item 4, SQLite): `ari serve` holds `<database>.lock`, a
+//! Recovery in seconds (issue 17 item 4). SQLite: `ari serve` holds `<database>.lock`, a
 //! second `ari serve` on the same file is refused, and the leases a killed run left (10
 //! minutes long here) are taken back at start, logged and counted, so the reply does not wait
-//! for them.
+//! for them. Convex: a replica restarted under the same `--replica-id` releases the leases
+//! stamped with it at start (another replica's stay).
 
 mod common;
 
@@ -26,10 +27,15 @@ fn with_kapso(mock: &MockKapso) -> Options {
 
 /// An inbound text from RINA, as the ingress stores it.
 fn inbound(wamid: &str, text: &str) -> NewDelivery {
+    inbound_from(RINA, wamid, text)
+}
+
+/// An inbound text from `phone`, as the ingress stores it.
+fn inbound_from(phone: &str, wamid: &str, text: &str) -> NewDelivery {
     let mut event = InboundEvent::unknown("whatsapp.message.received");
     event.kind = EventKind::Message;
     event.phone_number_id = Some("pnid-1".into());
-    event.contact_phone = Some(RINA.into());
+    event.contact_phone = Some(phone.into());
     event.message = Some(InboundMessage {
         wamid: wamid.into(),
         timestamp: None,
@@ -174,4 +180,80 @@ async fn a_second_serve_on_the_same_database_is_refused_and_a_killed_one_frees_t
         "{}",
         again.logs_text()
     );
+}
+
+fn key_of(phone: &str) -> ConversationKey {
+    ConversationKey {
+        workspace_id: "default".into(),
+        contact_phone: phone.into(),
+    }
+}
+
+/// Issue 17 item 4, Convex: replica `r1` was killed mid-turn, leaving its 10-minute turn lease
+/// on Rina's conversation (stamped `r1`); replica `r2`, alive, holds another contact's. `r1`
+/// restarted with `--replica-id r1` takes its own lease back at start (log line, metric) and
+/// Rina's reply arrives without waiting the 10 minutes; `r2`'s lease stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convex_a_restart_under_the_same_replica_id_takes_its_lease_back_and_replies() {
+    const BUDI: &str = "+6281234567802";
+    let url = common::convex::fresh_deployment_url();
+    let mock = MockKapso::start().await;
+    let now = ari::clock::now_ms();
+    for (replica, phone, wamid) in [("r1", RINA, "wamid.C1"), ("r2", BUDI, "wamid.C2")] {
+        let store = common::convex::store_at(&url)
+            .await
+            .with_replica_id(replica);
+        store
+            .enqueue_inbound(inbound_from(
+                phone,
+                wamid,
+                "halo kak, mau kuliah S2 di belanda",
+            ))
+            .await
+            .unwrap();
+        let begun = store
+            .begin_turn(&key_of(phone), now, TEN_MINUTES_MS)
+            .await
+            .unwrap();
+        assert!(matches!(begun, BeginTurn::Claimed(_)), "{begun:?}");
+    }
+    let svc = Service::spawn_with(Options {
+        env: common::convex::serve_env(&url),
+        extra_args: vec!["--replica-id".into(), "r1".into()],
+        ..with_kapso(&mock)
+    });
+    assert!(svc.wait_for_log("leases taken back"), "{}", svc.logs_text());
+    let line = svc
+        .logs_text()
+        .lines()
+        .find(|l| l.contains("leases taken back"))
+        .map(str::to_string)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["turns"].as_u64(), v["sends"].as_u64()),
+        (Some(1), Some(0)),
+        "{line}"
+    );
+    let metrics = reqwest::get(svc.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ari_leases_taken_back_total{kind=\"turn\"} 1"),
+        "{metrics}"
+    );
+    // Rina's reply comes well within the 10-minute lease (wait_for gives up after 60 s).
+    let replies = mock.wait_for(1).await;
+    let rina = RINA.trim_start_matches('+');
+    assert!(replies.iter().all(|r| r.to == rina), "{replies:#?}");
+    // r2 is alive: its lease on Budi's conversation was not taken.
+    let reader = common::convex::store_at(&url).await;
+    let busy = reader
+        .begin_turn(&key_of(BUDI), ari::clock::now_ms(), 1_000)
+        .await
+        .unwrap();
+    assert!(matches!(busy, BeginTurn::Busy { .. }), "{busy:?}");
 }

@@ -2375,6 +2375,100 @@ macro_rules! contract_checks {
 }
 
 /// Every contract check, on the store `$open` gives.
+fn due_query(now_ms: i64) -> ari::store::DueQuery {
+    ari::store::DueQuery {
+        now_ms,
+        with_pending: true,
+        limit: 10,
+        orphan_ttl_ms: 3_600_000,
+        reminders_after_ms: 0,
+    }
+}
+
+/// Issue 17 item 3: `due` reports the work of each pass, and nothing on an empty store: the
+/// pending conversations, due outbox heads and the next retry, the next reminder time (a booked
+/// start minus 24 h or 2 h, after the last pass), the next follow-up, a knowledge version that a
+/// stored entry moves.
+async fn due_reports_the_work_of_each_pass(store: &dyn Store) {
+    let empty = store.due(due_query(1_000)).await.unwrap();
+    assert_eq!(
+        empty,
+        ari::store::DueReport {
+            knowledge_version: empty.knowledge_version,
+            ..Default::default()
+        }
+    );
+    store
+        .enqueue_inbound(delivery("t1", vec![message("p", "w1", "halo")]))
+        .await
+        .unwrap();
+    let found = store.due(due_query(1_000)).await.unwrap();
+    assert_eq!(
+        (found.pending.clone(), found.pending_rows),
+        (vec![key()], 1)
+    );
+    let without = store
+        .due(ari::store::DueQuery {
+            with_pending: false,
+            ..due_query(1_000)
+        })
+        .await
+        .unwrap();
+    assert!(without.pending.is_empty());
+    assert_eq!(without.pending_rows, 1);
+    // A commit's two replies (unclaimed: no outbox lease): one head of line, due.
+    let c = claim(store, 1_000).await;
+    let CommitOutcome::Committed { outbox, .. } = store
+        .commit_turn(commit_of(&c, &["first", "second"], 1_000))
+        .await
+        .unwrap()
+    else {
+        panic!("stale")
+    };
+    let heads = store.due(due_query(2_000)).await.unwrap();
+    assert_eq!(
+        (heads.pending_rows, heads.outbox_due, heads.next_outbox_ms),
+        (0, 1, None)
+    );
+    store
+        .record_send(
+            outbox[0].id,
+            SendOutcome::Retry {
+                error: "500".into(),
+                next_attempt_at_ms: 5_000,
+            },
+            2_000,
+        )
+        .await
+        .unwrap();
+    let retry = store.due(due_query(3_000)).await.unwrap();
+    assert_eq!((retry.outbox_due, retry.next_outbox_ms), (0, Some(5_000)));
+    assert_eq!(store.due(due_query(5_000)).await.unwrap().outbox_due, 1);
+    // A booking: its reminder times after the last pass.
+    let start = 1_764_122_400_000;
+    store
+        .book_slot(appointment(c.conversation_id, "s1", 2))
+        .await
+        .unwrap();
+    let day = store.due(due_query(5_000)).await.unwrap();
+    assert_eq!(day.next_reminder_ms, Some(start - 24 * 3_600_000));
+    let after_day = ari::store::DueQuery {
+        reminders_after_ms: start - 24 * 3_600_000,
+        ..due_query(5_000)
+    };
+    assert_eq!(
+        store.due(after_day).await.unwrap().next_reminder_ms,
+        Some(start - 2 * 3_600_000)
+    );
+    let knowledge = day.knowledge_version;
+    store
+        .put_knowledge_entry("default", "kampus", "[[faq]]\nid = \"kampus\"\n", 6_000)
+        .await
+        .unwrap();
+    let stored = store.due(due_query(6_000)).await.unwrap();
+    assert_ne!(stored.knowledge_version, knowledge);
+}
+
 macro_rules! contract_on {
     ($module:ident, $open:ident) => {
         contract_checks!(
@@ -2415,6 +2509,7 @@ macro_rules! contract_on {
             webhook_calls_go_out_in_their_own_order,
             knowledge_entries_are_stored_per_workspace_and_replaced,
             each_operation_is_one_round_trip,
+            due_reports_the_work_of_each_pass,
         );
     };
 }

@@ -23,3 +23,7 @@ export async function reserveSeq(
   await ctx.db.patch(row._id, { value: row.value + count });
   return row.value;
 }
+
+/** The counter `knowledge:put` bumps and `worker:due` reports (a row of `counters`, not an id
+ * sequence): replicas reread the stored knowledge entries when it moves. */
+export const KNOWLEDGE_VERSION = "knowledgeVersion";

@@ -90,6 +90,22 @@ pub struct ServeArgs {
     #[arg(long, env = "ARI_VOICE_GRACE_MS", default_value_t = 5_000)]
     pub voice_grace_ms: u64,
 
+    /// This replica's stable name on Convex (issue 17 item 4): stamped on the turn and send
+    /// leases it takes, so that when it restarts under the same id it releases them at start
+    /// instead of waiting them out. Default: the host name (`/proc/sys/kernel/hostname`, else
+    /// `$HOSTNAME`, else `ari`), stable across restarts on one host or for a named pod. Two
+    /// live replicas must never share one. Not used on SQLite (its lock file shows the previous
+    /// run is dead).
+    #[arg(long, env = "ARI_REPLICA_ID")]
+    pub replica_id: Option<String>,
+
+    /// The longest wait (ms) between two polls of the worker's due loop while it finds nothing
+    /// to do (issue 17 item 3): the wait doubles from 1 s up to this, and is cut to the next
+    /// retry, reminder or follow-up time. On Convex, messages another replica ingested are
+    /// picked up within it; a replica's own messages never wait for it. At least 1,000.
+    #[arg(long, env = "ARI_IDLE_POLL_CEILING_MS", default_value_t = 60_000)]
+    pub idle_poll_ceiling_ms: u64,
+
     /// A conversation whose turn fails the same way this many times in a row (an unreadable
     /// snapshot, invalid stored data) is set aside: its pending messages are kept but no longer
     /// retried, and it is handed off to a consultant as `stuck` (issue 16 item 9). At least 1.
@@ -256,6 +272,10 @@ pub struct Settings {
     pub voice_grace: Option<std::time::Duration>,
     /// See `--max-turn-attempts` (at least 1).
     pub max_turn_attempts: u32,
+    /// See `--idle-poll-ceiling-ms` (at least 1 s).
+    pub idle_poll_ceiling: std::time::Duration,
+    /// See `--replica-id` (the host name when not given).
+    pub replica_id: String,
     pub typing_indicator: bool,
     pub max_parallel_turns: usize,
     /// `None`: the admin API is disabled.
@@ -429,6 +449,14 @@ impl ServeArgs {
                 .meta_webhook
                 .then(|| std::time::Duration::from_millis(self.voice_grace_ms)),
             max_turn_attempts: self.max_turn_attempts.max(1),
+            idle_poll_ceiling: std::time::Duration::from_millis(
+                self.idle_poll_ceiling_ms.max(1_000),
+            ),
+            replica_id: self
+                .replica_id
+                .clone()
+                .filter(|id| !id.trim().is_empty())
+                .unwrap_or_else(host_name),
             typing_indicator: self.typing_indicator,
             max_parallel_turns: self.max_parallel_turns.max(1),
             admin_token: self
@@ -529,6 +557,17 @@ fn parse_base_url(raw: &str) -> Result<reqwest::Url, SettingsError> {
         return Err(bad("no query or fragment allowed"));
     }
     Ok(url)
+}
+
+/// The default `--replica-id`: the host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`),
+/// else `ari`.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ari".to_string())
 }
 
 #[cfg(test)]

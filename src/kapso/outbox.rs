@@ -4,8 +4,11 @@
 //! lost after a commit and never sent without one. Two paths feed the sender:
 //! - [`OutboxSender::deliver`]: the rows a commit just created (already claimed by this process
 //!   for the outbox lease), so the common case costs no extra store read;
-//! - [`OutboxSender::spawn_poller`]: every few seconds, rows that are due again (a transient
-//!   failure's retry time has come, or the process that claimed them died before finishing).
+//! - rows that are due again (a transient failure's retry time has come, or the process that
+//!   claimed them died before finishing): in `ari serve` the worker's due loop claims them when
+//!   its `due` read reports them (issue 17 item 3; this sender wakes it through
+//!   [`OutboxSender::due_wake`]); [`OutboxSender::spawn_poller`] polls on a fixed interval
+//!   instead (the in-process test pipeline and benches).
 //!
 //! Per contact, a row is sent only after the previous one was accepted: each conversation has
 //! one queue drained by one task; a transient failure stops the queue (the rest stay pending in
@@ -121,6 +124,11 @@ pub struct OutboxSender {
     crm: Option<CrmWebhook>,
     limits: OutboxLimits,
     queues: Mutex<Queues>,
+    /// Wakes the worker's due loop ([`crate::worker::due`]) when the store may have rows due
+    /// sooner than its next poll: a retry was scheduled, or held rows may now lead their line.
+    due_wake: Arc<tokio::sync::Notify>,
+    /// A commit left rows behind an older undelivered one ([`OutboxSender::note_held`]).
+    held: std::sync::atomic::AtomicBool,
 }
 
 impl OutboxSender {
@@ -147,6 +155,8 @@ impl OutboxSender {
             crm,
             limits,
             queues: Mutex::new(Queues::default()),
+            due_wake: Arc::new(tokio::sync::Notify::new()),
+            held: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -211,6 +221,20 @@ impl OutboxSender {
         }
     }
 
+    /// The signal the worker's due loop waits on besides its timer: a send was scheduled for a
+    /// retry, or rows a commit held back may lead their line now (issue 17 item 3).
+    pub fn due_wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.due_wake)
+    }
+
+    /// A commit stored rows behind an older undelivered row of the contact, unclaimed: the due
+    /// loop is woken now and again when a queue of this sender finishes, so they are claimed
+    /// without waiting for its idle poll.
+    pub fn note_held(&self) {
+        self.held.store(true, std::sync::atomic::Ordering::Release);
+        self.due_wake.notify_one();
+    }
+
     /// Whether nothing is queued or in flight (for shutdown and tests).
     pub fn is_idle(&self) -> bool {
         self.queues
@@ -233,6 +257,9 @@ impl OutboxSender {
                     Some(row) => row,
                     None => {
                         q.by_conversation.remove(&cid);
+                        if self.held.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                            self.due_wake.notify_one();
+                        }
                         return;
                     }
                 }
@@ -251,6 +278,8 @@ impl OutboxSender {
                         q.rows.remove(&r.id);
                     }
                 }
+                // The due loop learns the retry time (or a failed record's lease end).
+                self.due_wake.notify_one();
                 return;
             }
         }

@@ -30,10 +30,10 @@ use serde_json::{Value, json};
 use super::limits::{StoreLimits, WriteGate};
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
-    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, ROUND_TRIPS_METRIC, SendOutcome,
-    SetAside, Store, StoreError, StoredMessage, TurnClaim, TurnCommit, TurnFailure,
-    UpcomingAppointment,
+    ConversationRecord, ConversationSummary, Direction, DueQuery, DueReport, EraseOutcome,
+    EraseReceipt, FailReason, Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState,
+    ROUND_TRIPS_METRIC, SendOutcome, SetAside, Store, StoreError, StoredMessage, TurnClaim,
+    TurnCommit, TurnFailure, UpcomingAppointment,
 };
 use crate::inbox::{EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery};
 
@@ -104,6 +104,11 @@ pub struct ConvexStore {
     gate: WriteGate,
     round_trips: AtomicU64,
     closed: AtomicBool,
+    /// The latest successful call, cleared by a failed one ([`Store::healthy_since`]).
+    healthy_since: std::sync::Mutex<Option<std::time::Instant>>,
+    /// `--replica-id`, stamped on the turn and send leases this store takes (issue 17 item 4);
+    /// `None`: unstamped (tools, tests).
+    replica_id: Option<String>,
 }
 
 impl std::fmt::Debug for ConvexStore {
@@ -186,6 +191,40 @@ impl ConvexStore {
             gate: WriteGate::new(StoreLimits::unbounded()),
             round_trips: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            healthy_since: std::sync::Mutex::new(None),
+            replica_id: None,
+        })
+    }
+
+    /// This store with its leases stamped `replica_id` (`--replica-id`), so a restart under
+    /// the same id can take them back ([`ConvexStore::take_back_leases`]).
+    pub fn with_replica_id(mut self, replica_id: impl Into<String>) -> Self {
+        self.replica_id = Some(replica_id.into());
+        self
+    }
+
+    /// Releases the leases stamped with this store's replica id (issue 17 item 4): the
+    /// previous run under this id is dead (the caller is its restart), so its conversations'
+    /// turn leases are cleared and its rows in a send lease are due now (`leases:takeBack`,
+    /// one mutation, retried: a repeat changes nothing more). Without a replica id: nothing.
+    /// Errors: the deployment is unavailable.
+    pub async fn take_back_leases(
+        &self,
+        now_ms: i64,
+    ) -> Result<super::sqlite::TakenBack, StoreError> {
+        let Some(replica_id) = &self.replica_id else {
+            return Ok(super::sqlite::TakenBack::default());
+        };
+        let taken: wire::TakenBack = self
+            .mutation(
+                "leases:takeBack",
+                json!({"replicaId": replica_id, "nowMs": now_ms}),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(super::sqlite::TakenBack {
+            turns: taken.turns.max(0) as u64,
+            sends: taken.sends.max(0) as u64,
         })
     }
 
@@ -232,9 +271,13 @@ impl ConvexStore {
         let mut attempt = 1;
         loop {
             match self.attempt(kind, path, &body).await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.note_health(true);
+                    return Ok(value);
+                }
                 Err(Failure { error, transient }) => {
                     if !transient || attempt >= attempts {
+                        self.note_health(!transient);
                         return Err(error);
                     }
                     tracing::warn!(path, attempt, error = %error, "Convex call failed; retrying");
@@ -243,6 +286,14 @@ impl ConvexStore {
                     attempt += 1;
                 }
             }
+        }
+    }
+
+    /// Records a call's end for [`Store::healthy_since`]: `reached` (an answer, even a
+    /// function's own error) keeps or sets the time, a transient failure clears it.
+    fn note_health(&self, reached: bool) {
+        if let Ok(mut since) = self.healthy_since.lock() {
+            *since = reached.then(std::time::Instant::now);
         }
     }
 
@@ -667,6 +718,35 @@ mod wire {
         pub notes: String,
     }
 
+    /// `leases:takeBack`'s answer.
+    #[derive(Deserialize)]
+    pub struct TakenBack {
+        #[serde(deserialize_with = "int")]
+        pub turns: i64,
+        #[serde(deserialize_with = "int")]
+        pub sends: i64,
+    }
+
+    /// `worker:due`'s answer (`store::DueReport`).
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Due {
+        pub pending: Vec<Key>,
+        pub orphans_due: bool,
+        #[serde(deserialize_with = "int")]
+        pub pending_rows: i64,
+        #[serde(deserialize_with = "int")]
+        pub outbox_due: i64,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub next_outbox_ms: Option<i64>,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub next_reminder_ms: Option<i64>,
+        #[serde(default, deserialize_with = "opt_int")]
+        pub next_followup_ms: Option<i64>,
+        #[serde(deserialize_with = "int")]
+        pub knowledge_version: i64,
+    }
+
     #[derive(Deserialize)]
     #[serde(transparent)]
     pub struct OptInt(#[serde(deserialize_with = "opt_int")] pub Option<i64>);
@@ -898,6 +978,10 @@ impl Store for ConvexStore {
         .await
     }
 
+    fn healthy_since(&self) -> Option<std::time::Instant> {
+        self.healthy_since.lock().ok().and_then(|since| *since)
+    }
+
     /// `inbox:depth` (a query; retried).
     async fn inbox_depth(&self) -> Result<u64, StoreError> {
         let n: wire::Int = self.read("inbox:depth", json!({})).await?;
@@ -910,6 +994,32 @@ impl Store for ConvexStore {
             .read("inbox:list", json!({"afterId": after_id, "limit": limit}))
             .await?;
         rows.into_iter().map(inbox_row).collect()
+    }
+
+    /// `worker:due`, a query (retried).
+    async fn due(&self, query: DueQuery) -> Result<DueReport, StoreError> {
+        let w: wire::Due = self
+            .read(
+                "worker:due",
+                json!({
+                    "nowMs": query.now_ms,
+                    "withPending": query.with_pending,
+                    "limit": query.limit,
+                    "orphanTtlMs": query.orphan_ttl_ms,
+                    "remindersAfterMs": query.reminders_after_ms,
+                }),
+            )
+            .await?;
+        Ok(DueReport {
+            pending: w.pending.into_iter().map(wire::Key::into_key).collect(),
+            orphans_due: w.orphans_due,
+            pending_rows: w.pending_rows.max(0) as u64,
+            outbox_due: w.outbox_due.max(0) as u64,
+            next_outbox_ms: w.next_outbox_ms,
+            next_reminder_ms: w.next_reminder_ms,
+            next_followup_ms: w.next_followup_ms,
+            knowledge_version: w.knowledge_version,
+        })
     }
 
     /// `inbox:pendingConversations`, a mutation (it attaches workflow events and marks orphans
@@ -995,6 +1105,7 @@ impl Store for ConvexStore {
         args["nowMs"] = json!(now_ms);
         args["leaseMs"] = json!(lease_ms);
         args["leaseToken"] = json!(uuid::Uuid::new_v4().to_string());
+        args["replicaId"] = json!(self.replica_id);
         let out: wire::Begin = self
             .mutation("turns:begin", args, Retry::Idempotent)
             .await?;
@@ -1045,7 +1156,8 @@ impl Store for ConvexStore {
     /// `turns:commit`. Retried: a commit id chosen here, once per call, lets a repeat whose
     /// first attempt was applied get [`CommitOutcome::Committed`] again instead of `Stale`.
     async fn commit_turn(&self, commit: TurnCommit) -> Result<CommitOutcome, StoreError> {
-        let args = commit_args(&commit, &uuid::Uuid::new_v4().to_string())?;
+        let mut args = commit_args(&commit, &uuid::Uuid::new_v4().to_string())?;
+        args["replicaId"] = json!(self.replica_id);
         let out: wire::Commit = self
             .mutation("turns:commit", args, Retry::Idempotent)
             .await?;
@@ -1088,7 +1200,8 @@ impl Store for ConvexStore {
         let rows: Vec<wire::Outbox> = self
             .mutation(
                 "outbox:claim",
-                json!({"nowMs": now_ms, "leaseMs": lease_ms, "limit": limit}),
+                json!({"nowMs": now_ms, "leaseMs": lease_ms, "limit": limit,
+                    "replicaId": self.replica_id}),
                 Retry::Once,
             )
             .await?;

@@ -24,11 +24,11 @@ use async_trait::async_trait;
 use crate::inbox::{EnqueueOutcome, InboxRow, NewDelivery};
 pub use model::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
-    Fallback, LeadChange, NewAppointment, NewMessage, NewReminder, NewWebhook, Once, OutboxRow,
-    OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest, SetAside, StoredMessage,
-    TOLD_META, TurnClaim, TurnCommit, TurnFailure, UNDELIVERED_META, UpcomingAppointment,
-    merge_body,
+    ConversationRecord, ConversationSummary, Direction, DueQuery, DueReport, EraseOutcome,
+    EraseReceipt, FailReason, Fallback, LeadChange, NewAppointment, NewMessage, NewReminder,
+    NewWebhook, Once, OutboxRow, OutboxState, QueuedRow, ReminderMessage, SendOutcome, SendRequest,
+    SetAside, StoredMessage, TOLD_META, TurnClaim, TurnCommit, TurnFailure, UNDELIVERED_META,
+    UpcomingAppointment, merge_body,
 };
 
 /// Counter of the store's round trips (one SQLite transaction or one Convex HTTP request each),
@@ -90,6 +90,13 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
         orphan_ttl_ms: i64,
     ) -> Result<Vec<ConversationKey>, StoreError>;
+
+    /// What the worker has to do now (issue 17 item 3), in one read that writes nothing: the
+    /// conversations with pending rows (when asked), whether orphans or outbox heads are due,
+    /// the next retry, reminder and follow-up times, the knowledge version. The worker calls
+    /// the specific pass only when this says there is work. One round trip (SQLite: a few
+    /// indexed local queries; Convex: the `worker:due` query).
+    async fn due(&self, query: DueQuery) -> Result<DueReport, StoreError>;
 
     /// Queues an operator's command (e.g. [`crate::inbox::RESUME_EVENT`]) for the conversation
     /// with this id, as an inbox row processed in order with the lead's messages. Returns the
@@ -327,6 +334,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Proves the store accepts writes (`GET /readyz`). One round trip.
     async fn check_writable(&self) -> Result<(), StoreError>;
+
+    /// When the store's latest call succeeded, if no call failed since (`/readyz` answers from
+    /// it while it is under 30 s old, issue 17 item 3); `None`: not tracked (SQLite, whose
+    /// check is a local write) or nothing succeeded since the last failure. Costs nothing.
+    fn healthy_since(&self) -> Option<std::time::Instant> {
+        None
+    }
 
     /// Round trips made since the store was opened: calls of the other methods that reached the
     /// backing store (one SQLite transaction, or one Convex HTTP request: a retried Convex call

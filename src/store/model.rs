@@ -678,3 +678,50 @@ pub struct NewReminder {
     /// message's is.
     pub language: Option<String>,
 }
+
+/// What [`super::Store::due`] is asked (issue 17 item 3): one cheap read that says whether the
+/// worker has anything to do, so an idle replica calls nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueQuery {
+    /// The caller's clock (ms since the epoch).
+    pub now_ms: i64,
+    /// List the conversations with pending inbox rows ([`DueReport::pending`],
+    /// [`DueReport::orphans_due`]): on Convex, rows another replica ingested. The SQLite store
+    /// is owned by one process, whose recovery poll finds them instead (`false`).
+    pub with_pending: bool,
+    /// At most this many conversations in [`DueReport::pending`].
+    pub limit: u32,
+    /// As in [`super::Store::pending_conversations`] (ms): an orphan older than this is due to
+    /// be set aside.
+    pub orphan_ttl_ms: i64,
+    /// When the reminder pass last ran (ms; 0 before the first): only reminder times after it
+    /// count in [`DueReport::next_reminder_ms`].
+    pub reminders_after_ms: i64,
+}
+
+/// What [`super::Store::due`] found (plain data). Times are ms since the epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueReport {
+    /// Conversations with pending inbox rows, at most [`DueQuery::limit`] (empty unless
+    /// [`DueQuery::with_pending`]).
+    pub pending: Vec<ConversationKey>,
+    /// Pending rows that name only a Kapso conversation id can be attached now, or are old
+    /// enough to be set aside: [`super::Store::pending_conversations`] has work.
+    pub orphans_due: bool,
+    /// Inbox rows in state `pending` (`ari_inbox_depth`; Convex reads at most 4,096).
+    pub pending_rows: u64,
+    /// Heads of line of the outbox (oldest pending row per conversation and channel) due now:
+    /// [`super::Store::claim_outbox`] has work.
+    pub outbox_due: u64,
+    /// The earliest later attempt time of an outbox head (a retry, or a send lease ending).
+    pub next_outbox_ms: Option<i64>,
+    /// The earliest reminder time (a booked appointment's start minus 24 h or 2 h) after
+    /// [`DueQuery::reminders_after_ms`]; at or before `now_ms`: the reminder pass has work.
+    pub next_reminder_ms: Option<i64>,
+    /// The earliest follow-up due time of any conversation; at or before `now_ms`:
+    /// [`super::Store::queue_due_followups`] has work.
+    pub next_followup_ms: Option<i64>,
+    /// Moves when an admin stores a knowledge entry (`PUT /admin/knowledge/...`): a replica
+    /// that sees it move rereads the stored entries.
+    pub knowledge_version: i64,
+}

@@ -20,10 +20,11 @@ use rusqlite_migration::{M, Migrations};
 use super::limits::{Overload, StoreLimits, overloaded};
 use super::{
     Appointment, BeginTurn, BookingOutcome, Channel, CommitOutcome, ConversationKey,
-    ConversationRecord, ConversationSummary, Direction, EraseOutcome, EraseReceipt, FailReason,
-    Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState, QueuedRow, SendOutcome,
-    SetAside, Store, StoreError, StoredMessage, TOLD_META, TurnClaim, TurnCommit, TurnFailure,
-    UNDELIVERED_META, UpcomingAppointment, merge_body, model::RECENT_MESSAGES,
+    ConversationRecord, ConversationSummary, Direction, DueQuery, DueReport, EraseOutcome,
+    EraseReceipt, FailReason, Fallback, NewAppointment, NewReminder, OutboxRow, OutboxState,
+    QueuedRow, SendOutcome, SetAside, Store, StoreError, StoredMessage, TOLD_META, TurnClaim,
+    TurnCommit, TurnFailure, UNDELIVERED_META, UpcomingAppointment, merge_body,
+    model::RECENT_MESSAGES,
 };
 use crate::inbox::{
     EnqueueOutcome, EventKind, InboundEvent, InboxRow, InboxState, NewDelivery, NewInboxItem,
@@ -385,6 +386,106 @@ impl SqliteStore {
             .await
             .map_err(call_err)
     }
+}
+
+/// [`Store::due`] on the connection thread (issue 17 item 3): indexed reads, no write. The
+/// outbox heads and the next booked start are scans of the pending outbox rows and of the
+/// appointments (both small); the rest use the state, follow-up and primary-key indexes.
+fn due_local(c: &mut rusqlite::Connection, q: &DueQuery) -> Result<DueReport, rusqlite::Error> {
+    let pending_rows: i64 = c.query_row(
+        "SELECT count(*) FROM inbox WHERE state = 'pending'",
+        [],
+        |r| r.get(0),
+    )?;
+    let (pending, orphans_due) = if q.with_pending {
+        due_pending(c, q)?
+    } else {
+        (Vec::new(), false)
+    };
+    let (outbox_due, next_outbox_ms): (i64, Option<i64>) = c.query_row(
+        "SELECT count(*) FILTER (WHERE o.next_attempt_at_ms <= ?1),
+                min(o.next_attempt_at_ms) FILTER (WHERE o.next_attempt_at_ms > ?1)
+         FROM outbox AS o
+         WHERE o.state = 'pending'
+           AND o.id = (SELECT MIN(id) FROM outbox
+                       WHERE conversation_id = o.conversation_id
+                         AND channel = o.channel AND state = 'pending')",
+        params![q.now_ms],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let next_reminder_ms = next_reminder(c, q.reminders_after_ms)?;
+    let next_followup_ms: Option<i64> = c.query_row(
+        "SELECT min(followup_due_ms) FROM conversations WHERE followup_due_ms IS NOT NULL",
+        [],
+        |r| r.get(0),
+    )?;
+    let knowledge_version: i64 = c.query_row(
+        "SELECT coalesce(max(updated_at_ms), 0) + count(*) FROM knowledge_entries",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(DueReport {
+        pending,
+        orphans_due,
+        pending_rows: pending_rows.max(0) as u64,
+        outbox_due: outbox_due.max(0) as u64,
+        next_outbox_ms,
+        next_reminder_ms,
+        next_followup_ms,
+        knowledge_version,
+    })
+}
+
+/// The conversations with pending rows (at most `q.limit`), and whether an orphan row can be
+/// attached or set aside (as [`Store::pending_conversations`] would).
+fn due_pending(
+    c: &mut rusqlite::Connection,
+    q: &DueQuery,
+) -> Result<(Vec<ConversationKey>, bool), rusqlite::Error> {
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT workspace_id, contact_phone FROM inbox
+         WHERE state = 'pending' AND workspace_id IS NOT NULL AND contact_phone IS NOT NULL
+         LIMIT ?1",
+    )?;
+    let keys = stmt
+        .query_map(params![q.limit], |r| {
+            Ok(ConversationKey {
+                workspace_id: r.get(0)?,
+                contact_phone: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let orphans: i64 = c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM inbox AS i
+             WHERE i.state = 'pending' AND i.contact_phone IS NULL
+               AND (i.received_at_ms < ?1 OR EXISTS (SELECT 1 FROM conversations AS v
+                    WHERE v.kapso_conversation_id = i.kapso_conversation_id)))",
+        params![q.now_ms - q.orphan_ttl_ms],
+        |r| r.get(0),
+    )?;
+    Ok((keys, orphans != 0))
+}
+
+/// The earliest reminder time (a booked start minus 24 h or 2 h) after `after_ms`.
+fn next_reminder(
+    c: &mut rusqlite::Connection,
+    after_ms: i64,
+) -> Result<Option<i64>, rusqlite::Error> {
+    const DAY_MS: i64 = 24 * 3_600_000;
+    const TWO_HOURS_MS: i64 = 2 * 3_600_000;
+    let first_start = |c: &mut rusqlite::Connection,
+                       after: i64|
+     -> Result<Option<i64>, rusqlite::Error> {
+        c.query_row(
+            "SELECT min(starts_at_ms) FROM appointments WHERE status = 'booked' AND starts_at_ms > ?1",
+            params![after],
+            |r| r.get(0),
+        )
+    };
+    let two_hours =
+        first_start(c, after_ms.saturating_add(TWO_HOURS_MS))?.map(|s| s - TWO_HOURS_MS);
+    let day = first_start(c, after_ms.saturating_add(DAY_MS))?.map(|s| s - DAY_MS);
+    Ok(two_hours.into_iter().chain(day).min())
 }
 
 impl SqliteStore {
@@ -1808,6 +1909,14 @@ impl Store for SqliteStore {
             })
             .await
             .map(|n| n.max(0) as u64)
+            .map_err(call_err)
+    }
+
+    async fn due(&self, query: DueQuery) -> Result<DueReport, StoreError> {
+        self.trip();
+        self.conn
+            .call(move |c| due_local(c, &query))
+            .await
             .map_err(call_err)
     }
 

@@ -10,9 +10,11 @@
 //!   debounce ceiling (default 6 s after their first unanswered message; [`debounce`]).
 //! - **Parallelism.** At most `max_parallel` turns run at once (a semaphore), so a burst of
 //!   conversations cannot exhaust the store or the LLM.
-//! - **Recovery.** Ingress signals arrivals directly; a poll every `poll_interval` also finds
-//!   pending rows nobody signalled (rows left by a crash, rows another replica ingested, a turn
-//!   whose lease expired), so nothing waits forever.
+//! - **Recovery.** Ingress signals arrivals directly. A recovery poll finds pending rows nobody
+//!   signalled (rows left by a crash, a turn that failed or whose lease expired): at start,
+//!   [`RECHECK_DELAY`] after a failed or stale turn, and every `poll_interval` (60 s) on SQLite;
+//!   on Convex the [`due`] loop lists them (rows another replica ingested too, within its
+//!   idle ceiling), so nothing waits forever.
 //!
 //! A turn ([`turn`]) interprets the flow core's effects; each kind is carried out in the module
 //! named for it, so adding an effect touches its module and the one `match` over them:
@@ -42,6 +44,7 @@
 
 mod booking;
 mod debounce;
+pub mod due;
 mod effects;
 mod extraction;
 pub mod followups;
@@ -105,6 +108,10 @@ where
 /// its conversation to be known before it is set aside as unroutable: 1 hour.
 pub const ORPHAN_TTL_MS: i64 = 3_600_000;
 
+/// After a failed or stale turn, the recovery poll runs this much later (the old poll's
+/// interval: a failing turn is retried about this often, not in a tight loop).
+pub const RECHECK_DELAY: Duration = Duration::from_secs(2);
+
 /// Worker tuning (defaults from DESIGN.md and the turns issue).
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -115,8 +122,12 @@ pub struct WorkerSettings {
     pub max_debounce: Duration,
     /// Turns running at once.
     pub max_parallel: usize,
-    /// How often pending rows are looked for without a signal.
-    pub poll_interval: Duration,
+    /// How often the recovery poll ([`crate::store::Store::pending_conversations`]) looks for
+    /// pending rows nobody signalled, the first at start (issue 17 item 2: 60 s; one process
+    /// owns a SQLite file, so only a crash or a failed turn leaves such rows). `None`: no
+    /// periodic recovery poll (Convex, whose due loop lists pending conversations:
+    /// [`due`]). Either way a failed or stale turn brings one [`RECHECK_DELAY`] later.
+    pub poll_interval: Option<Duration>,
     /// Stale commits retried in a row before the conversation is left to the next poll.
     pub max_stale_retries: u32,
     /// Turns of one conversation failing the same way in a row before it is set aside and
@@ -133,7 +144,7 @@ impl Default for WorkerSettings {
             debounce: Duration::from_millis(1_500),
             max_debounce: Duration::from_millis(6_000),
             max_parallel: 32,
-            poll_interval: Duration::from_secs(2),
+            poll_interval: Some(Duration::from_secs(60)),
             max_stale_retries: 3,
             max_turn_attempts: 5,
             voice_grace: None,
@@ -160,6 +171,9 @@ pub struct Worker {
     accepting: AtomicBool,
     /// Failed turns in a row per conversation ([`poison`]).
     attempts: poison::Attempts,
+    /// A turn failed or stayed stale: the dispatcher polls for pending rows
+    /// [`RECHECK_DELAY`] later.
+    recheck: tokio::sync::Notify,
 }
 
 impl Worker {
@@ -172,6 +186,7 @@ impl Worker {
             permits,
             accepting: AtomicBool::new(true),
             attempts: poison::Attempts::default(),
+            recheck: tokio::sync::Notify::new(),
         })
     }
 
@@ -180,22 +195,25 @@ impl Worker {
         self.wake(key, Instant::now(), true);
     }
 
-    /// Wakes `key` with rows that have already waited (found by the poll): no debounce.
-    fn recover(self: &Arc<Self>, key: ConversationKey) {
+    /// Wakes `key` with rows that have already waited (found by a poll): no debounce. Returns
+    /// whether it started a task (false: the conversation already had one, which runs one
+    /// more turn, or the worker is stopping).
+    pub(crate) fn recover(self: &Arc<Self>, key: ConversationKey) -> bool {
         let past = Instant::now()
             .checked_sub(self.settings.debounce)
             .unwrap_or_else(Instant::now);
-        self.wake(key, past, false);
+        self.wake(key, past, false)
     }
 
     /// `new_message`: a message just arrived (from ingress), so an LLM call in flight for this
-    /// conversation is stale; a poll's wake-up is not news and interrupts nothing.
-    fn wake(self: &Arc<Self>, key: ConversationKey, arrival: Instant, new_message: bool) {
+    /// conversation is stale; a poll's wake-up is not news and interrupts nothing. Returns
+    /// whether a new conversation task started.
+    fn wake(self: &Arc<Self>, key: ConversationKey, arrival: Instant, new_message: bool) -> bool {
         if !self.accepting.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let Ok(mut active) = self.active.lock() else {
-            return;
+            return false;
         };
         if let Some(a) = active.get(&key) {
             a.debounce.arrive(arrival);
@@ -204,7 +222,7 @@ impl Worker {
                 a.debounce.lift_hold();
                 a.arrivals.send_modify(|n| *n += 1);
             }
-            return;
+            return false;
         }
         let a = Arc::new(Active {
             debounce: self.new_debounce(arrival),
@@ -214,6 +232,7 @@ impl Worker {
         active.insert(key.clone(), Arc::clone(&a));
         let this = Arc::clone(self);
         tokio::spawn(async move { this.run_conversation(key, a).await });
+        true
     }
 
     fn new_debounce(&self, arrival: Instant) -> Debounce {
@@ -293,10 +312,15 @@ impl Worker {
                     self.hold_for_transcript(a, until_ms);
                     return false;
                 }
+                Ok(TurnRun::Stale) => {
+                    self.recheck.notify_one();
+                    return false;
+                }
                 Ok(_) => return false,
                 Err(e) => {
                     tracing::error!(error = %e, "turn failed; its messages stay pending and are retried");
                     self.after_failure(key, a, &e).await;
+                    self.recheck.notify_one();
                     return false;
                 }
             }
@@ -360,17 +384,22 @@ impl Worker {
     ) -> JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut poll = tokio::time::interval(this.settings.poll_interval);
-            poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut poll = this.settings.poll_interval.map(|every| {
+                let mut poll = tokio::time::interval(every);
+                poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                poll
+            });
+            let mut recheck_at: Option<Instant> = None;
             loop {
                 tokio::select! {
                     Some(key) = arrivals.recv() => this.signal(key),
-                    _ = poll.tick() => {
-                        let now_ms = (this.deps.clock)().timestamp_millis();
-                        match this.deps.store.pending_conversations(200, now_ms, ORPHAN_TTL_MS).await {
-                            Ok(keys) => for key in keys { this.recover(key) },
-                            Err(e) => tracing::warn!(error = %e, "polling the inbox failed"),
-                        }
+                    _ = tick(&mut poll) => this.recovery_poll().await,
+                    _ = sleep_until(recheck_at) => {
+                        recheck_at = None;
+                        this.recovery_poll().await;
+                    }
+                    _ = this.recheck.notified() => {
+                        recheck_at.get_or_insert(Instant::now() + RECHECK_DELAY);
                     }
                     _ = shutdown.changed() => {}
                 }
@@ -391,6 +420,44 @@ impl Worker {
                 );
             }
         })
+    }
+}
+
+impl Worker {
+    /// The recovery poll: wakes every conversation with pending rows.
+    async fn recovery_poll(self: &Arc<Self>) {
+        let now_ms = (self.deps.clock)().timestamp_millis();
+        match self
+            .deps
+            .store
+            .pending_conversations(200, now_ms, ORPHAN_TTL_MS)
+            .await
+        {
+            Ok(keys) => {
+                for key in keys {
+                    self.recover(key);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "polling the inbox failed"),
+        }
+    }
+}
+
+/// The next tick of `poll`; never, without one.
+async fn tick(poll: &mut Option<tokio::time::Interval>) {
+    match poll {
+        Some(poll) => {
+            poll.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `at`; never, without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

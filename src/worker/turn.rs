@@ -619,8 +619,15 @@ async fn run_claimed(
     let trace = std::mem::take(&mut work.trace);
     let mut commit = work.into_commit(&turn, &snapshot, summary.clone())?;
     commit.move_to = plan.number_change.clone();
+    // Rows the store leaves unclaimed behind an older undelivered one come back fewer: the
+    // outbox's due loop then claims them once the older row is done (issue 17 item 3).
+    let queued =
+        commit.messages.iter().filter(|m| m.send.is_some()).count() + commit.webhooks.len();
     match deps.store.commit_turn(commit).await? {
         CommitOutcome::Committed { version, outbox } => {
+            if outbox.len() < queued {
+                deps.outbox.note_held();
+            }
             // After commit: nothing here can undo the turn.
             count_followups(&trace);
             after_commit(&turn, &transitions, outbox, plan.delivery_failures).await;

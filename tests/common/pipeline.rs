@@ -104,7 +104,7 @@ impl Pipeline {
             }),
             WorkerSettings {
                 debounce: opts.debounce,
-                poll_interval: opts.worker_poll,
+                poll_interval: Some(opts.worker_poll),
                 ..WorkerSettings::default()
             },
         );

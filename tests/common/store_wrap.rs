@@ -103,6 +103,11 @@ impl Store for WrappedStore {
         self.inner.inbox_depth().await
     }
 
+    async fn due(&self, query: ari::store::DueQuery) -> Result<ari::store::DueReport, StoreError> {
+        self.enter("due")?;
+        self.inner.due(query).await
+    }
+
     async fn list_inbox(&self, after_id: i64, limit: u32) -> Result<Vec<InboxRow>, StoreError> {
         self.enter("list_inbox")?;
         self.inner.list_inbox(after_id, limit).await
