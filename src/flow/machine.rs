@@ -1187,23 +1187,31 @@ impl LeadState {
             self.confirm_slot(data, context, slot.clone(), tz);
             return;
         }
-        let r = self.reply(
-            context,
-            "scheduling",
-            "show_slots",
-            &[
-                ("day", days_of(&matching, tz, &context.cfg.locale)),
-                (
-                    "slots",
-                    scheduling::slot_lines_in(&matching, tz, &context.cfg.locale),
-                ),
-            ],
-        );
+        self.offer_times(data, context, "show_slots", Vec::new(), matching, tz);
+    }
+
+    /// Replies with the scheduling text `key` listing `slots` (`{day}`, `{slots}`, and
+    /// `extra`), offers them (`OfferSlots`) and waits for the lead's pick.
+    pub(super) fn offer_times(
+        &self,
+        data: &mut SchedulingData,
+        context: &mut Ctx<'_>,
+        key: &str,
+        mut extra: Vec<(&str, String)>,
+        slots: Vec<SlotOption>,
+        tz: chrono_tz::Tz,
+    ) {
+        extra.push(("day", days_of(&slots, tz, &context.cfg.locale)));
+        extra.push((
+            "slots",
+            scheduling::slot_lines_in(&slots, tz, &context.cfg.locale),
+        ));
+        let r = self.reply(context, "scheduling", key, &extra);
         context.effects.push(Effect::Reply(r));
         context.effects.push(Effect::OfferSlots {
-            slots: matching.clone(),
+            slots: slots.clone(),
         });
-        data.shown = matching;
+        data.shown = slots;
         data.step = SchedulingStep::ShowingSlots;
         data.selected = None;
     }
@@ -1237,27 +1245,9 @@ impl LeadState {
             scheduling::TimeQuery::At(at) => at.format("%H:%M").to_string(),
             scheduling::TimeQuery::Part(_) => query_time_words(context.text),
         };
-        let r = self.reply(
-            context,
-            "scheduling",
-            "no_slots_at_time",
-            &[
-                ("time", asked),
-                ("day", days_of(&that_day, tz, &context.cfg.locale)),
-                (
-                    "slots",
-                    scheduling::slot_lines_in(&that_day, tz, &context.cfg.locale),
-                ),
-            ],
-        );
-        context.effects.push(Effect::Reply(r));
-        context.effects.push(Effect::OfferSlots {
-            slots: that_day.clone(),
-        });
-        data.shown = that_day;
-        data.step = SchedulingStep::ShowingSlots;
-        data.selected = None;
         data.asked_time = None;
+        let extra = vec![("time", asked)];
+        self.offer_times(data, context, "no_slots_at_time", extra, that_day, tz);
         true
     }
 

@@ -4,11 +4,11 @@
 //! the current step's question again. Confirmation buttons are read as yes/no before this
 //! (their ids end in `yes` / `no`).
 
-use super::{Ctx, days_of};
+use super::Ctx;
 use crate::flow::schedule::SlotOption;
 use crate::flow::taps::Tap;
-use crate::flow::turn::{Effect, LeadState, SchedulingData, SchedulingStep};
-use crate::scheduling::{self, DayQuery, DayTimeQuery};
+use crate::flow::turn::{Effect, LeadState, SchedulingData};
+use crate::scheduling::{DayQuery, DayTimeQuery};
 
 impl LeadState {
     /// One tap while scheduling (see the module docs).
@@ -61,24 +61,6 @@ impl LeadState {
         slots: Vec<SlotOption>,
         tz: chrono_tz::Tz,
     ) {
-        let r = self.reply(
-            context,
-            "scheduling",
-            "show_slots",
-            &[
-                ("day", days_of(&slots, tz, &context.cfg.locale)),
-                (
-                    "slots",
-                    scheduling::slot_lines_in(&slots, tz, &context.cfg.locale),
-                ),
-            ],
-        );
-        context.effects.push(Effect::Reply(r));
-        context.effects.push(Effect::OfferSlots {
-            slots: slots.clone(),
-        });
-        data.shown = slots;
-        data.step = SchedulingStep::ShowingSlots;
-        data.selected = None;
+        self.offer_times(data, context, "show_slots", Vec::new(), slots, tz);
     }
 }
