@@ -87,7 +87,15 @@ fn media(m: &ari::inbox::InboundMessage) -> &ari::inbox::Media {
 
 /// Every message type of Meta's webhook reference, and Kapso's v1 and v2 shapes.
 fn cases() -> Vec<Case> {
-    let mut cases = vec![
+    let mut cases = meta_media_cases();
+    cases.extend(meta_reply_cases());
+    cases.extend(kapso_cases());
+    cases
+}
+
+/// Meta's media and content types: text, files, voice, video, sticker, location, contacts.
+fn meta_media_cases() -> Vec<Case> {
+    vec![
         case(
             "meta text",
             meta(
@@ -211,6 +219,13 @@ fn cases() -> Vec<Case> {
             |m| assert_eq!(m.message_type, MessageType::Contacts),
             Turn::Answered,
         ),
+    ]
+}
+
+/// Meta's answers and notices: list replies, template buttons, orders, unsupported types,
+/// reactions and a changed number.
+fn meta_reply_cases() -> Vec<Case> {
+    vec![
         case(
             "meta interactive list reply",
             meta(
@@ -289,6 +304,12 @@ fn cases() -> Vec<Case> {
             |m| assert_eq!(m.message_type, MessageType::Other("system".into())),
             Turn::Silent,
         ),
+    ]
+}
+
+/// Kapso's shapes: v2 with a transcript, a v2 image, v1, and v2 history sync.
+fn kapso_cases() -> Vec<Case> {
+    let mut cases = vec![
         case(
             "kapso v2 voice note with transcript",
             kapso_v2("v2-audio-received.json", &lead(14)),
