@@ -61,6 +61,10 @@ pub struct AppState {
     pub llm: Option<Arc<Llm>>,
     /// The unauthenticated probes' cached store reads, and whether `/metrics` is served here.
     pub probes: Probes,
+    /// Wakes the worker's due loop after an admin requeued a failed outbox row, so it goes out
+    /// now rather than at the loop's next idle poll (up to `--idle-poll-ceiling-ms`); `None`
+    /// where no due loop runs (a poller finds the row).
+    pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// Builds the router over a store. Tests drive it in-process; `serve` binds it to a socket.
@@ -366,7 +370,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     // Outbox rows store the URL without its credentials; the CRM client calls it with them.
     let crm_webhook_url = crm.as_ref().map(|c| c.url.clone());
-    let outbox = OutboxSender::configured(Arc::clone(&store), sender, crm, settings.outbox_limits);
+    let (arrivals_tx, arrivals_rx) = mpsc::unbounded_channel();
+    let outbox = OutboxSender::configured(
+        Arc::clone(&store),
+        sender,
+        crm,
+        settings.outbox_limits,
+        Some(arrivals_tx.clone()),
+    );
     let deps = Arc::new(TurnDeps {
         store: Arc::clone(&store),
         flow,
@@ -379,7 +390,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         llm: llm.clone(),
         crm_webhook_url,
     });
-    let (arrivals_tx, arrivals_rx) = mpsc::unbounded_channel();
     // Knowledge entries admins stored: read before the first turn; later when the due loop
     // sees the knowledge version move.
     if let Err(e) = knowledge.refresh(store.as_ref(), DEFAULT_WORKSPACE).await {
@@ -424,6 +434,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         knowledge: Some(Arc::clone(&knowledge)),
         llm,
         probes: Probes::new(settings.metrics_bind.is_some(), convex),
+        outbox_wake: Some(outbox.due_wake()),
     };
     let (listener, metrics_listener, limits) = bind(&settings).await?;
 

@@ -33,6 +33,7 @@ fn app(store: Arc<dyn Store>) -> axum::Router {
         knowledge: None,
         llm: None,
         probes: ari::server::Probes::default(),
+        outbox_wake: None,
     })
 }
 

@@ -117,6 +117,9 @@ async fn retry(State(state): State<AppState>, Path(id): Path<i64>, headers: Head
                 channel = row.channel.as_str(),
                 "outbox row requeued by an admin"
             );
+            if let Some(wake) = &state.outbox_wake {
+                wake.notify_one();
+            }
             (
                 StatusCode::ACCEPTED,
                 Json(json!({"status": "requeued", "row": row_json(&row)})),

@@ -24,12 +24,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::{CODE_WINDOW_CLOSED, SendError, Sender};
 use crate::handoff::webhook::CrmWebhook;
-use crate::store::{Channel, FailReason, OutboxRow, SendOutcome, Store};
+use crate::store::{Channel, ConversationKey, FailReason, OutboxRow, SendOutcome, Store};
 use crate::telemetry::{mask_phone, names};
 
 /// The body of a `whatsapp_template` row.
@@ -129,6 +129,10 @@ pub struct OutboxSender {
     due_wake: Arc<tokio::sync::Notify>,
     /// A commit left rows behind an older undelivered one ([`OutboxSender::note_held`]).
     held: std::sync::atomic::AtomicBool,
+    /// Wakes the worker for a conversation this sender queued a control row for (a 131050
+    /// opt-out), so its turn runs now rather than at the next recovery poll (60 s on SQLite).
+    /// `None` in the in-process pipelines, whose pollers find the row.
+    arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
 }
 
 impl OutboxSender {
@@ -139,15 +143,17 @@ impl OutboxSender {
 
     /// A sender that also delivers CRM webhook rows through `crm`.
     pub fn with_crm(store: Arc<dyn Store>, sender: Sender, crm: Option<CrmWebhook>) -> Arc<Self> {
-        Self::configured(store, sender, crm, OutboxLimits::default())
+        Self::configured(store, sender, crm, OutboxLimits::default(), None)
     }
 
-    /// A sender with CRM webhook rows and the dead-letter `limits` of `ari serve`'s settings.
+    /// A sender with CRM webhook rows and the dead-letter `limits` of `ari serve`'s settings,
+    /// which wakes the worker through `arrivals` when it queues a control row.
     pub fn configured(
         store: Arc<dyn Store>,
         sender: Sender,
         crm: Option<CrmWebhook>,
         limits: OutboxLimits,
+        arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
     ) -> Arc<Self> {
         Arc::new(OutboxSender {
             store,
@@ -157,6 +163,7 @@ impl OutboxSender {
             queues: Mutex::new(Queues::default()),
             due_wake: Arc::new(tokio::sync::Notify::new()),
             held: std::sync::atomic::AtomicBool::new(false),
+            arrivals,
         })
     }
 
@@ -366,8 +373,13 @@ impl OutboxSender {
             .enqueue_control(row.conversation_id, event, now)
             .await
         {
-            Ok(_) => tracing::info!(conversation = row.conversation_id, to = %mask_phone(&row.to),
-                "the lead stopped marketing messages (131050): recorded as an opt-out"),
+            Ok(key) => {
+                tracing::info!(conversation = row.conversation_id, to = %mask_phone(&row.to),
+                    "the lead stopped marketing messages (131050): recorded as an opt-out");
+                if let (Some(key), Some(arrivals)) = (key, &self.arrivals) {
+                    let _ = arrivals.send(key);
+                }
+            }
             Err(e) => tracing::warn!(conversation = row.conversation_id, error = %e,
                 "131050: the opt-out could not be queued"),
         }

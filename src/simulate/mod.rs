@@ -218,6 +218,7 @@ impl Simulator {
             knowledge: None,
             llm: None,
             probes: crate::server::Probes::default(),
+            outbox_wake: None,
         });
         Ok(Simulator {
             router,

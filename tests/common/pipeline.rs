@@ -125,6 +125,7 @@ impl Pipeline {
             knowledge: None,
             llm: None,
             probes: ari::server::Probes::default(),
+            outbox_wake: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
