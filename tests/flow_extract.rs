@@ -157,7 +157,31 @@ const CASES: &[Case] = &[
         None,
         &[("program", "S2 Data Science")],
     ),
-    ("master of public health", None, &[("program", "S2")]),
+    (
+        "master of public health",
+        None,
+        &[("program", "S2 public health")],
+    ),
+    (
+        "inggris kak, mau s2 manajemen",
+        None,
+        &[("program", "S2 manajemen"), ("country", "United Kingdom")],
+    ),
+    (
+        "S2 data science di UK tahun depan",
+        None,
+        &[
+            ("program", "S2 data science"),
+            ("country", "United Kingdom"),
+            ("timeline", "tahun depan"),
+        ],
+    ),
+    ("mau s2 aja kak", None, &[("program", "S2")]),
+    (
+        "s2 inggris",
+        None,
+        &[("program", "S2"), ("country", "United Kingdom")],
+    ),
     (
         "saya masih kuliah semester 6",
         None,
@@ -1215,11 +1239,27 @@ fn rejected_and_home_countries_and_bahasa_are_not_read_as_answers() {
 #[test]
 fn a_field_value_with_a_bare_ok_answers_no_pending_document() {
     let passport = Pending::Document("passport".into());
-    for text in ["oke uk aja", "eh salah, maksudnya UK bukan US"] {
+    for text in [
+        "oke uk aja",
+        "eh salah, maksudnya UK bukan US",
+        // "udah pasti" tells a decision about the country, not a passport in hand.
+        "udah pasti uk kak. disana boleh kerja part time ga?",
+        "sudah yakin ke jepang sih",
+        "already decided on Canada",
+    ] {
         let ex = extract(text, ctx(Some(&passport)));
         assert_eq!(ex.documents.get("passport"), None, "{text}: {ex:?}");
         assert!(ex.fields.contains_key("country"), "{text}: {ex:?}");
     }
-    let ex = extract("udah punya, btw mau ke UK", ctx(Some(&passport)));
-    assert_eq!(ex.documents.get("passport"), Some(&YesNo::Yes), "{ex:?}");
+    for text in [
+        "udah punya, btw mau ke UK",
+        "udah ada kak, udah pasti ke UK juga",
+    ] {
+        let ex = extract(text, ctx(Some(&passport)));
+        assert_eq!(
+            ex.documents.get("passport"),
+            Some(&YesNo::Yes),
+            "{text}: {ex:?}"
+        );
+    }
 }

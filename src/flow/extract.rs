@@ -198,6 +198,13 @@ static MAJOR: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(?:jurusan|prodi|program\s+studi|major(?:ing)?\s+in|bidang|ambil)\s+([\p{L}&]+(?:\s+[\p{L}&]+){0,2})\b",
     )
 });
+/// The major right after the degree ("s2 manajemen", "master of public health", "S2 data
+/// science di UK"): up to three words, cut at [`MAJOR_STOP`].
+static DEGREE_MAJOR: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:s1|s2|s3|sarjana|magister|masters?|mba|phd|doktor|bachelors?|diploma)\s+(?:in\s+|of\s+|bidang\s+)?([\p{L}&]+(?:\s+[\p{L}&]+){0,2})",
+    )
+});
 static ACTIVITY: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)\b(?:saya|aku|lagi|sedang|masih|sekarang|i\s+am|i'm|currently)\s+(?:masih\s+|lagi\s+|sedang\s+)?(kerja|bekerja|karyawan|kuliah|mahasiswa|mahasiswi|sma|smk|working|student|fresh\s+graduate|freshgraduate|baru\s+lulus)\b",
@@ -1082,7 +1089,13 @@ pub fn extract(text: &str, ctx: ExtractContext<'_>) -> Extracted {
     }
 
     let (mut documents, mut pending_answered) = documents(&parts, ctx.pending);
-    if pending_answered && !out.fields.is_empty() && !has_any(&tokens, POSSESSION_WORDS) {
+    // A question beside it ("... boleh kerja part time ga?") says nothing of possession.
+    let stated: Vec<String> = parts
+        .iter()
+        .filter(|c| !c.question && !asks_by_words(&c.text))
+        .flat_map(|c| words(&c.text))
+        .collect();
+    if pending_answered && !out.fields.is_empty() && !says_possession(&stated) {
         // "oke uk aja", "eh salah, maksudnya UK bukan US": a field's value with a bare "ok" or
         // a correction, not an answer to the pending document question.
         if let Some(Pending::Document(d)) = ctx.pending
@@ -1114,6 +1127,49 @@ const POSSESSION_WORDS: &[&str] = &[
     "ready", "siap", "belum", "blm", "blum", "lom", "haven t", "don t", "dont", "not yet", "gak",
     "ga", "nggak", "tidak", "engga", "enggak",
 ];
+
+/// "udah pasti UK", "sudah yakin ke Jepang", "already decided on Canada": the possession word
+/// tells a decision about another field, not that the lead has the pending document.
+const DECIDED: &[&str] = &[
+    "udah pasti",
+    "sudah pasti",
+    "udh pasti",
+    "dah pasti",
+    "uda pasti",
+    "udah yakin",
+    "sudah yakin",
+    "udh yakin",
+    "udah fix",
+    "sudah fix",
+    "udh fix",
+    "udah mantap",
+    "udah mantep",
+    "sudah mantap",
+    "udah milih",
+    "udah pilih",
+    "sudah memilih",
+    "sudah pilih",
+    "udah mutusin",
+    "sudah memutuskan",
+    "udah niat",
+    "already decided",
+    "already chose",
+    "already picked",
+    "already set on",
+];
+
+/// The text says whether the lead has something: a [`POSSESSION_WORDS`] word outside the
+/// [`DECIDED`] phrases.
+fn says_possession(tokens: &[String]) -> bool {
+    let mut t = tokens.to_vec();
+    for phrase in DECIDED {
+        let n = words(phrase).len();
+        while let Some(i) = find_phrase(&t, phrase) {
+            t.drain(i..i + n);
+        }
+    }
+    has_any(&t, POSSESSION_WORDS)
+}
 
 /// Words of a document's validity: a year beside them is no timeline.
 const VALIDITY_WORDS: &[&str] = &[
@@ -2231,6 +2287,133 @@ pub fn normalize_country(value: &str) -> String {
         .unwrap_or_else(|| value.trim().to_string())
 }
 
+/// Words that end a major's name ("jurusan data science di UK", "s2 manajemen tahun depan"):
+/// places, times, fillers, tests and other topics.
+const MAJOR_STOP: &[&str] = &[
+    "di",
+    "ke",
+    "yang",
+    "dan",
+    "kak",
+    "ka",
+    "ya",
+    "tahun",
+    "dengan",
+    "untuk",
+    "atau",
+    "s1",
+    "s2",
+    "s3",
+    "in",
+    "at",
+    "the",
+    "budget",
+    "tapi",
+    "sih",
+    "dong",
+    "nih",
+    "apa",
+    "apaan",
+    "mana",
+    "what",
+    "which",
+    "bulan",
+    "semester",
+    "ielts",
+    "toefl",
+    "tes",
+    "test",
+    "les",
+    "kursus",
+    "beasiswa",
+    "cuti",
+    "aja",
+    "saja",
+    "juga",
+    "dulu",
+    "nanti",
+    "mau",
+    "pengen",
+    "kalau",
+    "kalo",
+    "sama",
+    "lalu",
+    "terus",
+    "abroad",
+    "overseas",
+    "luar",
+    "program",
+    "degree",
+    "there",
+    "next",
+    "this",
+    "please",
+    "and",
+    "or",
+    "with",
+    "for",
+    "to",
+    "from",
+    "so",
+    "but",
+    "is",
+    "take",
+    "takes",
+    "gan",
+    "min",
+    "sis",
+    "bro",
+    "deh",
+    "lah",
+    "kok",
+    "gitu",
+    "gimana",
+    "brp",
+    "berapa",
+    "biaya",
+    "cost",
+    "costs",
+    "scholarship",
+    "how",
+    "much",
+    "long",
+    "lama",
+    "kira",
+    "sekitar",
+    "around",
+    "about",
+    "maybe",
+    "mungkin",
+    "by",
+    "on",
+    "a",
+    "an",
+    "my",
+    "i",
+    "we",
+    "it",
+    "bisa",
+    "boleh",
+    "ga",
+    "gak",
+    "nggak",
+    "tidak",
+    "belum",
+    "udah",
+    "sudah",
+    "kuliah",
+    "study",
+    "studi",
+    "ambil",
+    "lanjut",
+    "rencana",
+    "plan",
+    "planning",
+    "start",
+    "mulai",
+    "intake",
+];
+
 fn program(text: &str) -> Option<String> {
     let degree = DEGREE.captures(text).map(|c| {
         match c[1].to_lowercase().as_str() {
@@ -2243,24 +2426,23 @@ fn program(text: &str) -> Option<String> {
         }
         .to_string()
     });
-    let major = MAJOR.captures_iter(text).find_map(|c| {
-        let stop = [
-            "di", "ke", "yang", "dan", "kak", "ya", "tahun", "dengan", "untuk", "atau", "s1", "s2",
-            "s3", "in", "at", "the", "budget", "tapi", "sih", "dong", "nih", "apa", "apaan",
-            "mana", "what", "which", "bulan", "semester", "ielts", "toefl", "tes", "test", "les",
-            "kursus", "beasiswa", "cuti",
-        ];
+    let named = |c: regex::Captures<'_>| {
         let kept: Vec<&str> = c[1]
             .split_whitespace()
-            .take_while(|w| !stop.contains(&w.to_lowercase().as_str()))
+            .take_while(|w| !MAJOR_STOP.contains(&w.to_lowercase().as_str()))
             .collect();
         let major = kept.join(" ");
         (!kept.is_empty()
+            && kept.first().is_none_or(|w| country(w).is_none())
             && DEGREE
                 .find(&major)
                 .is_none_or(|m| m.as_str().len() != major.len()))
         .then_some(major)
-    });
+    };
+    let major = MAJOR
+        .captures_iter(text)
+        .find_map(named)
+        .or_else(|| DEGREE_MAJOR.captures_iter(text).find_map(named));
     match (degree, major) {
         (Some(d), Some(m)) => Some(format!("{d} {m}")),
         (Some(d), None) => Some(d),
@@ -2311,6 +2493,93 @@ pub fn is_knowledge_question(text: &str, topics: &[String], question_words: &[St
     let asks = text.contains('?')
         || (question_words.iter().any(|q| has_phrase(&t, q)) && asks_by_words(text));
     topic && asks
+}
+
+/// The part of `text` that asks the knowledge question, to search with: the sentences that
+/// are knowledge questions by themselves ([`is_knowledge_question`]), joined; the whole text
+/// when none is ("biaya di UK. kalau Jerman?" asks across two). An answer given in the same
+/// message ("IELTS 7. How long does a master's take there?") then does not steer the search
+/// to its own topic. Sentences end at `.`/`!`/`?` before a space, a new line, or " - ".
+pub fn question_part(text: &str, topics: &[String], question_words: &[String]) -> String {
+    let asking: Vec<&str> = sentences(text)
+        .into_iter()
+        .filter(|s| is_knowledge_question(s, topics, question_words))
+        .collect();
+    if asking.is_empty() {
+        text.to_string()
+    } else {
+        asking.join(" ")
+    }
+}
+
+/// The sentences of `text` that ask nothing ([`is_question`]), joined; empty when every one
+/// asks. "I've already decided on Japan. Is there a scholarship for Japan?" → "I've already
+/// decided on Japan.": a statement beside a question may correct a known field.
+pub fn statement_part(text: &str) -> String {
+    sentences(text)
+        .into_iter()
+        .filter(|s| !is_question(s))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `text` cut into sentences, each with its end mark; empty pieces dropped. A dot inside a
+/// word ("fajar.ngr@gmail.com", "6.5") does not end a sentence.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let end = match c {
+            '\n' => Some(i),
+            '.' | '!' | '?' if next.is_none_or(char::is_whitespace) => Some(i + c.len_utf8()),
+            '-' if text[..i].ends_with(' ') && next == Some(' ') => Some(i),
+            _ => None,
+        };
+        if let Some(end) = end {
+            out.push(text[start..end].trim());
+            start = if c == '\n' || c == '-' { i + 1 } else { end };
+        }
+    }
+    out.push(text[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod question_part_tests {
+    use super::question_part;
+
+    fn list(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn the_asking_sentence_is_searched_not_the_answer_beside_it() {
+        let topics = list(&["how long", "brp lama", "part time", "biaya", "kerja"]);
+        let questions = list(&["how", "brp", "berapa", "apa"]);
+        for (text, want) in [
+            (
+                "IELTS 7. How long does a master's take there?",
+                "How long does a master's take there?",
+            ),
+            (
+                "fajar.ngr@gmail.com. s2 di uk brp lama kak?",
+                "s2 di uk brp lama kak?",
+            ),
+            (
+                "m.hartono@gmail.com - can students work part time in Australia?",
+                "can students work part time in Australia?",
+            ),
+            ("ielts 6.5\nbiaya di uk berapa?", "biaya di uk berapa?"),
+            // No one sentence asks: the whole message is the query.
+            ("biaya di UK. berapa kak", "biaya di UK. berapa kak"),
+            ("halo kak", "halo kak"),
+        ] {
+            assert_eq!(question_part(text, &topics, &questions), want, "{text}");
+        }
+    }
 }
 
 #[cfg(test)]

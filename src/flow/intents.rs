@@ -462,6 +462,48 @@ pub fn names_the_consultation(text: &str) -> bool {
     has_any(&words(text), CONSULTATION_WORDS)
 }
 
+/// Words naming the schedule or the consultation as a thing to get ("jadwal", "booking").
+const BOOKING_NOUNS: &[&str] = &[
+    "jadwal",
+    "jadwalnya",
+    "jadwalin",
+    "jadwalkan",
+    "booking",
+    "book",
+    "konsultasi",
+    "konsul",
+    "consultation",
+    "schedule",
+    "appointment",
+    "reservasi",
+    "janjian",
+];
+
+/// Words a short booking request may hold besides [`BOOKING_NOUNS`] ("jadwal dong kak",
+/// "mau booking aja", "book a consultation please").
+const REQUEST_FILLERS: &[&str] = &[
+    "kak", "ka", "kk", "min", "gan", "sis", "bro", "dong", "donk", "aja", "ya", "yuk", "ayo",
+    "mau", "pengen", "pgn", "ingin", "minta", "langsung", "boleh", "bisa", "sekarang", "please",
+    "pls", "plz", "a", "an", "the", "i", "want", "to", "like", "d", "can", "let", "s", "me", "now",
+    "just", "deh", "nya", "gratis", "free", "sesi", "session",
+];
+
+/// True when the lead asks to book the consultation: a booking request
+/// ([`super::rebook::asks_to_book`]: "mau jadwalin konsultasi", "can I book a session") or a
+/// short message of only booking words and fillers ("jadwal", "jadwal dong kak", "konsultasi
+/// aja", "schedule please"), as the knowledge base's "balas 'jadwal'" invites. During
+/// qualifying it is acknowledged: the consultation comes after the remaining questions.
+pub fn asks_for_booking(text: &str) -> bool {
+    if super::rebook::asks_to_book(text) {
+        return true;
+    }
+    let t = words(text);
+    t.len() <= 6
+        && t.iter().any(|w| BOOKING_NOUNS.contains(&w.as_str()))
+        && t.iter()
+            .all(|w| BOOKING_NOUNS.contains(&w.as_str()) || REQUEST_FILLERS.contains(&w.as_str()))
+}
+
 /// Paid things other than the consultation: "how much do your services cost after the free
 /// session?" asks about them, not about the session.
 const OTHER_SUBJECTS: &[&str] = &[
@@ -1237,6 +1279,31 @@ mod request_pattern_tests {
             "can my parents help with the application",
         ] {
             assert!(!asks_for_human(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn short_booking_requests_are_read_and_other_mentions_are_not() {
+        use super::asks_for_booking;
+        for t in [
+            "jadwal",
+            "jadwal dong kak",
+            "konsultasi aja kak",
+            "mau booking sekarang",
+            "schedule please",
+            "I'd like to book a session",
+            "mau jadwalin konsultasi",
+        ] {
+            assert!(asks_for_booking(t), "{t}");
+        }
+        for t in [
+            "jadwal kuliahnya gimana?",
+            "konsultasinya bayar ga?",
+            "jadwal kelasnya padat ga?",
+            "ga usah booking dulu",
+            "halo kak",
+        ] {
+            assert!(!asks_for_booking(t), "{t}");
         }
     }
 }

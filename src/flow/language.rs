@@ -216,6 +216,77 @@ fn short_message_language(text: &str) -> Option<String> {
     }
 }
 
+/// While nothing has decided the language, short messages lean it ([`lean`]): the first
+/// message's lean is the greeting's language ("Hi there" is greeted in English); later, a
+/// lean away from the current language switches it only on the second such message in a row
+/// (a lone "yes" in an Indonesian chat is no switch), without settling.
+fn lean_unsettled(state: &mut LanguageState, text: &str, configured: &[String]) {
+    let Some(l) = lean(text).filter(|l| configured.iter().any(|c| c == l)) else {
+        return;
+    };
+    if state.current.is_none() || state.current.as_ref() == Some(&l) {
+        state.current = Some(l);
+        state.challenger = None;
+    } else if state.challenger.as_ref() == Some(&l) {
+        state.current = Some(l);
+        state.challenger = None;
+    } else {
+        state.challenger = Some(l);
+    }
+}
+
+/// Words that lean a short message to English while nothing has decided the language: the
+/// [`ENGLISH_WORDS`] but the greetings and "no" Indonesian chat uses as well ("hi kak",
+/// "hello"), and day and time words.
+const LEANING_ENGLISH: &[&str] = &[
+    "there",
+    "morning",
+    "afternoon",
+    "evening",
+    "tomorrow",
+    "today",
+    "week",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "yeah",
+    "yep",
+    "great",
+    "fine",
+    "cool",
+    "okay",
+    "thx",
+    "ty",
+];
+
+/// The language a message too short to decide leans to: English when it has an English word
+/// ([`ENGLISH_WORDS`] but "hi", "hello", "no"; [`LEANING_ENGLISH`]) and no Indonesian one,
+/// Indonesian when it has an Indonesian word ([`INDONESIAN_WORDS`],
+/// [`INDONESIAN_CHAT_WORDS`]) and no English one; else `None`.
+fn lean(text: &str) -> Option<String> {
+    let (mut en, mut id) = (0, 0);
+    for w in common_words(text).split_whitespace() {
+        let w = w
+            .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+            .to_lowercase();
+        let w = w.as_str();
+        en += usize::from(
+            (ENGLISH_WORDS.contains(&w) && !matches!(w, "hi" | "hello" | "no"))
+                || LEANING_ENGLISH.contains(&w),
+        );
+        id += usize::from(INDONESIAN_WORDS.contains(&w) || INDONESIAN_CHAT_WORDS.contains(&w));
+    }
+    match (en, id) {
+        (1.., 0) => Some("en".into()),
+        (0, 1..) => Some("id".into()),
+        _ => None,
+    }
+}
+
 /// What a conversation knows of its language (kept in the snapshot).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LanguageState {
@@ -250,6 +321,7 @@ pub fn after_message(
     }
     let detected = detect(text, configured);
     match &detected {
+        None if !state.settled => lean_unsettled(state, text, configured),
         None => {}
         Some(d) if !state.settled || state.current.is_none() => {
             state.current = Some(d.clone());
@@ -441,6 +513,34 @@ mod tests {
         assert_eq!(current(&s), "en");
         after_message(&mut s, "pakai bahasa indonesia aja", &both(), "id");
         assert_eq!(current(&s), "id");
+    }
+
+    #[test]
+    fn short_english_messages_lean_an_undecided_conversation_to_english() {
+        let run = |texts: &[&str]| {
+            let mut state = LanguageState::default();
+            texts
+                .iter()
+                .map(|t| {
+                    after_message(&mut state, t, &both(), "id");
+                    state.current.clone().unwrap_or_default()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(&["Hi there"]), ["en"]);
+        assert_eq!(run(&["Hello", "yes", "Tuesday"]), ["id", "id", "en"]);
+        // A lone English word in an Indonesian chat switches nothing.
+        assert_eq!(run(&["halo kak", "yes", "ok kak"]), ["id", "id", "id"]);
+        // A confident sentence still decides, and settles.
+        assert_eq!(
+            run(&[
+                "Tuesday",
+                "Friday",
+                "saya mau kuliah S2 di Australia tahun depan",
+                "yes"
+            ]),
+            ["en", "en", "id", "id"]
+        );
     }
 
     #[test]

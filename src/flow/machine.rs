@@ -25,6 +25,7 @@ use statig::prelude::*;
 
 use super::extract::{
     ExtractContext, Pending, extract, is_knowledge_question, mentions_any, normalize_country,
+    question_part,
 };
 use super::graph::{Edge, EventKind, Facts, Guard, HandoffReason, StageId, edge_name, select};
 use super::normalize::normalize;
@@ -709,6 +710,18 @@ impl LeadState {
         let asked = context.media.is_none()
             && (!context.learned || ask.again)
             && super::intents::is_question(&rest);
+        // "jadwal", "can I just book a session now?": the consultation comes after the
+        // questions left.
+        let books = context.media.is_none()
+            && !context.learned
+            && !context.knowledge_question
+            && super::intents::asks_for_booking(context.text);
+        if books {
+            let (key, extra) = with_question("booking_after_questions");
+            let r = self.reply(context, "qualifying", &key, &extra);
+            context.effects.push(Effect::Reply(r));
+            return;
+        }
         if context.knowledge_question || asked {
             let fallback = self.reply(
                 context,
@@ -902,8 +915,9 @@ impl LeadState {
     /// The knowledge search for this message, narrowed to the known country; a recommendation
     /// request when the text has a `knowledge.recommendation_words` word.
     fn search_knowledge(&self, context: &Ctx<'_>) -> Effect {
+        let k = &context.cfg.knowledge;
         Effect::SearchKnowledge {
-            query: context.text.to_string(),
+            query: question_part(context.text, &k.topic_keywords, &k.question_words),
             country: self.known("country").map(str::to_string),
             recommend: mentions_any(context.text, &context.cfg.knowledge.recommendation_words),
         }
@@ -1780,6 +1794,7 @@ fn lead_turn(snapshot: &Snapshot, input: &TurnInput, base: &FlowConfig) -> TurnO
         conversation_id: input.conversation_id,
         answer: answer_of(text, interactive_id)
             .or_else(|| yes_with_a_time(text, input.now, schedule::time_zone(cfg))),
+        field_pending: matches!(snapshot.lead.pending, Some(Pending::Field(_))),
         learned,
         effects,
         transitions: Vec::new(),
@@ -1909,6 +1924,8 @@ struct Dispatcher<'a> {
     replied_to: Vec<SlotOption>,
     conversation_id: i64,
     answer: Option<YesNo>,
+    /// A field question was pending at the turn's start: a bare "ok" / "sip" answers nothing.
+    field_pending: bool,
     learned: Learned,
     effects: Vec<Effect>,
     transitions: Vec<(StageId, StageId)>,
@@ -1966,14 +1983,16 @@ impl Dispatcher<'_> {
     }
 
     /// Whether the lead's words said anything the flow understood: a field or document
-    /// (learned), a knowledge question, a yes or no, a day, time or slot number. A question
-    /// given up by the re-ask policy is not something read.
+    /// (learned), a knowledge question, a yes or no (not while a field question waits: "ok"
+    /// gives no name), a day, time or slot number. A question given up by the re-ask policy is
+    /// not something read.
     fn read_something(&self) -> bool {
         let tz = schedule::time_zone(self.cfg);
         self.learned.learned
             || self.learned.knowledge_question
-            || matches!(self.answer, Some(YesNo::Yes | YesNo::No))
+            || (matches!(self.answer, Some(YesNo::Yes | YesNo::No)) && !self.field_pending)
             || self.interactive_id.is_some()
+            || super::intents::asks_for_booking(self.text)
             || scheduling::parse_day_time(self.text, self.now, tz).is_some()
             || self.text.trim().parse::<u32>().is_ok()
     }

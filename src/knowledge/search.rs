@@ -51,6 +51,11 @@ pub struct KnowledgeIndex {
     title_terms: Vec<HashSet<String>>,
 }
 
+/// An answer's later entries score at least this share of the best one's (BM25 with boosts);
+/// below it they answer something else and are left out. Chosen from the probe dialogues of
+/// 2026-12-02, where unrelated runners-up were appended (not tuned on a measured set).
+const RUNNER_UP_FLOOR: f32 = 0.5;
+
 /// Topics whose answer depends on the country ("biaya", "visa", "syarat" as concepts): an entry
 /// about no country does not answer them for a country the question names ("biaya kuliah di
 /// Irlandia" is not the consultancy's own fees).
@@ -286,8 +291,9 @@ impl KnowledgeIndex {
             .collect()
     }
 
-    /// The answer to a question: the top `limit` entries (2 keeps it WhatsApp-short) rendered
-    /// in the knowledge base's own language, and their ids.
+    /// The answer to a question: the top `limit` entries (2 keeps it WhatsApp-short; a later
+    /// one only when it scores at least half the best) rendered in the knowledge base's own
+    /// language, and their ids.
     pub fn answer(&self, query: &str, lead_country: Option<&str>, limit: usize) -> KnowledgeAnswer {
         self.answer_in(query, lead_country, limit, None)
     }
@@ -303,7 +309,10 @@ impl KnowledgeIndex {
         limit: usize,
         language: Option<&str>,
     ) -> KnowledgeAnswer {
-        let hits = self.search(query, lead_country, limit);
+        let mut hits = self.search(query, lead_country, limit);
+        // A weak runner-up is another topic ("a visa question also got the part-time entry").
+        let best = hits.first().map_or(0.0, |h| h.score);
+        hits.retain(|h| h.score >= best * RUNNER_UP_FLOOR);
         let entries: Vec<Entry<'_>> = hits.iter().filter_map(|h| self.kb.get(&h.id)).collect();
         let text_in = |e: &Entry<'_>, l: &str| match e {
             Entry::Faq(f) => f.text_in(l).map(|t| entry_text(&t.title, &t.content)),

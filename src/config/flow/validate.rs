@@ -78,6 +78,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("qualifying", "voice_unreadable", &["question"]),
     spec("qualifying", "unreadable", &["question"]),
     spec("qualifying", "language_switched", &["question"]),
+    spec("qualifying", "booking_after_questions", &["question"]),
     spec("scoring", "warm_nurture", &[]),
     spec("scoring", "nurture_instruction", &["tone"]),
     spec("scoring", "knowledge_fallback", &[]),

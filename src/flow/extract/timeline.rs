@@ -95,7 +95,7 @@ static SEMESTER_KIND: LazyLock<Regex> =
     LazyLock::new(|| re(r"\b(semester|smt)\s+(ganjil|genap)\b"));
 static EN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:(early|late|mid|end\s+of|beginning\s+of|start\s+of)\s+)?(next|this)\s+(year|month|semester|intake|fall|autumn|spring|summer|winter|term|academic\s+year)\b",
+        r"\b(?:(early|late|mid|end\s+of|beginning\s+of|start\s+of)\s+)?(next|nxt|this)\s+(year|yr|month|semester|intake|fall|autumn|spring|summer|winter|term|academic\s+year)\b",
     )
 });
 static YEAR_AFTER_NEXT: LazyLock<Regex> =
@@ -284,7 +284,17 @@ fn period_words(l: &str) -> Option<(String, Kind)> {
         return Some((format!("semester {}", &c[2]), Kind::Other));
     }
     if let Some(m) = EN_WORDS.find(l) {
-        return Some((squash(m.as_str()), Kind::Other));
+        // Chat forms in the consultant's words: "early nxt yr" → "early next year".
+        let v = squash(m.as_str())
+            .split(' ')
+            .map(|w| match w {
+                "yr" => "year",
+                "nxt" => "next",
+                w => w,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Some((v, Kind::Other));
     }
     if let Some(m) = SOON.find(l) {
         return Some((squash(m.as_str()), Kind::Other));
@@ -438,6 +448,8 @@ mod tests {
             ("2029ish", "2029"),
             ("next year hopefully", "next year"),
             ("early next year", "early next year"),
+            ("early next yr", "early next year"),
+            ("nxt yr probably", "next year"),
             ("next intake", "next intake"),
             ("next fall", "next fall"),
             ("September next year", "september 2027"),

@@ -336,8 +336,23 @@ pub(super) fn learn(
         },
     );
     found.rules = ex.rules().iter().map(|r| (*r).to_string()).collect();
+    // "I've decided on Japan. Any scholarship there?": what a statement beside the question
+    // says still corrects a known field.
+    let stated = found
+        .knowledge_question
+        .then(|| crate::flow::extract::statement_part(text))
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let context = ExtractContext {
+                pending: pending.as_ref(),
+                current_year: current_year(cfg, input.now),
+                opening: false,
+            };
+            extract(&s, context).fields
+        })
+        .unwrap_or_default();
     for (k, v) in &ex.fields {
-        if found.knowledge_question && lead.fields.contains_key(k) {
+        if found.knowledge_question && lead.fields.contains_key(k) && stated.get(k) != Some(v) {
             continue; // "kalau di UK berapa?" asks, it does not correct
         }
         if k == "name"
