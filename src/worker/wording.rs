@@ -212,7 +212,8 @@ pub(super) async fn ask_llm(
 }
 
 /// The reply without the LLM: the knowledge base's answer (if any) and the core's pending
-/// question, or else the core's template fallback. The knowledge base is written in the
+/// question (after the greeting's opening on a first message), or else the core's template
+/// fallback. The knowledge base is written in the
 /// workspace's own language; a conversation in another language gets the entries' translations
 /// when they have one (`[faq.translations.<lang>]`), else the fallback (in its language: a
 /// consultant will give the detail) rather than an answer it cannot read.
@@ -225,11 +226,11 @@ fn template_reply(
     match knowledge {
         Some(k) if readable(k, speaking, turn) && !k.text.trim().is_empty() => {
             let question = fallback.values.get("question").cloned().unwrap_or_default();
-            let text = if question.is_empty() {
-                k.text.clone()
-            } else {
-                format!("{}\n\n{question}", k.text)
-            };
+            let text = [greeting_opening(fallback, &question), &k.text, &question]
+                .into_iter()
+                .filter(|part| !part.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join("\n\n");
             (
                 text,
                 reply_meta("knowledge", speaking, Source::Knowledge(&k.entry_ids)),
@@ -240,6 +241,18 @@ fn template_reply(
             reply_meta(&fallback.template, speaking, Source::Template),
         ),
     }
+}
+
+/// A first message that asks something is still greeted: the greeting's text before its
+/// `question` ("Good morning! I'm ARI..."), to open the answer; empty for any other reply.
+fn greeting_opening<'a>(fallback: &'a Reply, question: &str) -> &'a str {
+    if !fallback.template.starts_with("greeting.") {
+        return "";
+    }
+    fallback
+        .text
+        .strip_suffix(question)
+        .map_or("", str::trim_end)
 }
 
 /// True when the knowledge answer is in the conversation's language.
