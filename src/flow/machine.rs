@@ -796,16 +796,19 @@ impl LeadState {
 
     fn values(&self, cfg: &FlowConfig) -> BTreeMap<String, String> {
         let mut v = BTreeMap::new();
-        for k in [
-            "email",
-            "country",
-            "budget",
-            "timeline",
-            "english_level",
-            "program",
-        ] {
+        for k in ["email", "budget", "timeline", "english_level", "program"] {
             v.insert(k.to_string(), self.known(k).unwrap_or_default().to_string());
         }
+        // The country is stored by its English name; an Indonesian text names it in Indonesian
+        // ("beasiswa di Jepang", not "di Japan").
+        let country = self.known("country").unwrap_or_default();
+        let language = self.language.as_deref().unwrap_or(&cfg.persona.language);
+        let country = if language == "id" {
+            crate::knowledge::countries::indonesian_name(country)
+        } else {
+            country
+        };
+        v.insert("country".into(), country.to_string());
         // Unknown, the name renders empty and [`tidy_unknown_name`] drops the gap it leaves
         // ("kak {name}!" → "kak!", "a great fit, {name}!" → "a great fit!").
         v.insert(
