@@ -1,16 +1,11 @@
-//! The follow-up pass (issue 18): every minute, the conversations whose next follow-up fell
-//! due get a `followup_due` control row ([`Store::queue_due_followups`], one transaction), and
+//! The follow-up pass (issue 18), run by the worker's due loop ([`super::due`]) when a
+//! follow-up time comes: the conversations whose next follow-up fell due get a `followup_due` control row ([`Store::queue_due_followups`], one transaction), and
 //! the worker is woken for them. What a follow-up says, and whether it still applies, is
 //! decided by the core inside the conversation's next turn ([`crate::flow::followup`]), in
 //! order with the lead's messages: a follow-up queued while the lead writes is dropped by that
 //! turn, and one queued once is sent once, through the outbox.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 use super::TurnDeps;
 use crate::store::{ConversationKey, StoreError};
@@ -33,29 +28,4 @@ pub async fn run_once(
     }
     metrics::counter!(names::FOLLOWUPS_QUEUED).increment(keys.len() as u64);
     Ok(keys)
-}
-
-/// Runs [`run_once`] every `interval` until `shutdown`, waking the worker through `arrivals`
-/// for each queued conversation (without it, the worker's recovery poll finds them).
-pub fn spawn(
-    deps: Arc<TurnDeps>,
-    interval: Duration,
-    arrivals: Option<mpsc::UnboundedSender<ConversationKey>>,
-    shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    super::every(interval, shutdown, move || {
-        let (deps, arrivals) = (Arc::clone(&deps), arrivals.clone());
-        async move {
-            match run_once(&deps, (deps.clock)()).await {
-                Ok(keys) => {
-                    for key in keys {
-                        if let Some(tx) = &arrivals {
-                            let _ = tx.send(key);
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "follow-up pass failed; retried next minute"),
-            }
-        }
-    })
 }

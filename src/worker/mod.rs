@@ -76,34 +76,6 @@ pub use turn::{
     take_turn,
 };
 
-/// Runs `pass` every `interval`, the first at once, until `shutdown`: the loop of the
-/// service's periodic passes ([`reminders`], [`followups`]). A pass that is late (a slow store)
-/// delays the next instead of bunching them.
-pub(crate) fn every<F, Fut>(
-    interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-    mut pass: F,
-) -> JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
-            pass().await;
-        }
-    })
-}
-
 /// How long an event that names only a Kapso conversation id (a workflow event) may wait for
 /// its conversation to be known before it is set aside as unroutable: 1 hour.
 pub const ORPHAN_TTL_MS: i64 = 3_600_000;

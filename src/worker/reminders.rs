@@ -1,10 +1,11 @@
 //! Appointment reminders: 24 h and 2 h before a booked consultation, to the lead and to the
 //! consultant (issue 6). None after a cancel (cancelled appointments are not listed).
 //!
-//! Every minute the task lists the booked appointments of the next 25 h, asks
+//! When a reminder time comes, the worker's due loop ([`super::due`]) runs this pass: it lists
+//! the booked appointments of the next 25 h, asks
 //! [`scheduling::due_reminders`] which reminders are due, and records each one with
 //! [`Store::record_reminder`], which marks it sent and queues its messages in the same
-//! transaction: a reminder goes out once, even with several replicas running this task.
+//! transaction: a reminder goes out once, even with several replicas running the pass.
 //!
 //! WhatsApp accepts free text only within 24 h of the lead's last message. Outside that window
 //! the lead's reminder is the approved template `scheduling.reminder_template` (its body's
@@ -16,12 +17,7 @@
 //! A lead who opted out ("STOP", [`crate::flow::consent`]) gets no reminder; the consultant
 //! still does.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::TurnDeps;
 use crate::config::flow::{FlowConfig, TemplateRef};
@@ -261,20 +257,4 @@ fn reminder_template(t: &TemplateRef, slot: &SlotOption, tz: chrono_tz::Tz) -> S
             template_var(&slot.consultant_name, 80),
         ],
     )
-}
-
-/// Runs [`run_once`] every `interval` until `shutdown`.
-pub fn spawn(
-    deps: Arc<TurnDeps>,
-    interval: Duration,
-    shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    super::every(interval, shutdown, move || {
-        let deps = Arc::clone(&deps);
-        async move {
-            if let Err(e) = run_once(&deps, (deps.clock)()).await {
-                tracing::warn!(error = %e, "reminder pass failed; retried next minute");
-            }
-        }
-    })
 }
