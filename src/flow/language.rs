@@ -224,10 +224,8 @@ fn lean_unsettled(state: &mut LanguageState, text: &str, configured: &[String]) 
     let Some(l) = lean(text).filter(|l| configured.iter().any(|c| c == l)) else {
         return;
     };
-    if state.current.is_none() || state.current.as_ref() == Some(&l) {
-        state.current = Some(l);
-        state.challenger = None;
-    } else if state.challenger.as_ref() == Some(&l) {
+    let agrees = state.current.is_none() || state.current.as_ref() == Some(&l);
+    if agrees || state.challenger.as_ref() == Some(&l) {
         state.current = Some(l);
         state.challenger = None;
     } else {
