@@ -210,7 +210,8 @@ fn fail_all(jobs: Vec<Job>, why: &str) {
 #[cfg(test)]
 mod tests {
     //! Batches made deterministic: the connection thread is held by a closure that waits for a
-    //! signal while the jobs queue up, so all of them land in one batch.
+    //! signal while the jobs queue up, so all of them land in one batch. The jobs are posted
+    //! only once that closure runs (it says so), or the first one could commit alone.
 
     use std::sync::Arc;
 
@@ -297,14 +298,19 @@ mod tests {
         deliveries: Vec<NewDelivery>,
     ) -> Vec<Result<EnqueueOutcome, StoreError>> {
         let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (held, holding) = tokio::sync::oneshot::channel::<()>();
         let conn = store.conn.clone();
         let hold = tokio::spawn(async move {
             conn.call(move |_| {
+                let _ = held.send(());
                 let _ = wait.recv();
                 Ok::<(), rusqlite::Error>(())
             })
             .await
         });
+        // The connection thread must be held before the first job is posted: otherwise that
+        // job commits at once, the queue is empty again, and the wait below never ends.
+        holding.await.unwrap();
         let group = Arc::clone(store.group.as_ref().unwrap());
         let mut tasks = Vec::new();
         for (i, d) in deliveries.into_iter().enumerate() {
