@@ -201,6 +201,47 @@ const CANCEL_WORDS: &[&str] = &[
     "semuanya",
 ];
 
+/// Verbs that cancel on their own ("batalin aja", "please cancel").
+const CANCEL_VERBS: &[&str] = &[
+    "batal",
+    "batalin",
+    "batalkan",
+    "dibatalin",
+    "dibatalkan",
+    "cancel",
+    "cancelled",
+    "canceled",
+    "call it off",
+    "call off",
+    "calling it off",
+];
+
+/// Verbs that cancel what they name: a consultation word must be near ("hapus aja jadwalnya",
+/// "drop the session"), since "hapus email tadi" cancels nothing.
+const REMOVE_VERBS: &[&str] = &[
+    "hapus", "hapusin", "dihapus", "hapuskan", "delete", "remove", "drop", "scrap", "skip",
+];
+
+/// Words that make a time earlier or later: with the consultation just before them ("do it
+/// earlier", "jadwalnya lebih pagi") they ask to move it.
+const SHIFT_WORDS: &[&str] = &[
+    "earlier",
+    "later",
+    "sooner",
+    "lebih awal",
+    "lebih pagi",
+    "lebih cepat",
+    "lebih cepet",
+    "lebih siang",
+    "lebih sore",
+];
+
+/// Words that may stand between the consultation and a [`SHIFT_WORDS`] word ("it a bit
+/// earlier", "jamnya agak lebih pagi").
+const SHIFT_FILLERS: &[&str] = &[
+    "a", "bit", "little", "lil", "an", "hour", "agak", "sedikit", "dikit", "bisa", "jadi",
+];
+
 /// Position of the first whole-word occurrence of any of `phrases` in `t`, and its length.
 fn find_any(t: &[String], phrases: &[&str]) -> Option<(usize, usize)> {
     (0..t.len()).find_map(|i| {
@@ -222,6 +263,56 @@ fn move_verbs(t: &[String]) -> Vec<usize> {
                 .any(|w| NEGATIONS.contains(&w.as_str()))
         })
         .collect()
+}
+
+/// Index just after a [`SHIFT_WORDS`] phrase that moves the consultation: "it" or a schedule
+/// noun before it, with at most two [`SHIFT_FILLERS`] between ("could we do it earlier?",
+/// "jamnya agak lebih pagi bisa?"); "call me later" names the lead, not the call.
+fn shift_end(t: &[String]) -> Option<usize> {
+    (0..t.len()).find_map(|i| {
+        let (_, n) = find_any(&t[i..], SHIFT_WORDS).filter(|x| x.0 == 0)?;
+        let mut j = i;
+        let mut fillers = 0;
+        while j > 0 && fillers <= 2 {
+            j -= 1;
+            let w = t[j].as_str();
+            if (SCHEDULE_NOUNS.contains(&w) && w != "call") || w == "it" {
+                return Some(i + n);
+            }
+            if !SHIFT_FILLERS.contains(&w) {
+                return None;
+            }
+            fillers += 1;
+        }
+        None
+    })
+}
+
+/// True when the lead asks to cancel a consultation: a cancel verb ("batalin aja", "let's
+/// call it off"), or a remove verb near a consultation word ("hapus aja jadwalnya", "drop
+/// the session"), not negated ("jangan dibatalin", "don't cancel"). The configured
+/// `scheduling.cancel_phrases` still work beside it.
+pub fn asks_to_cancel(text: &str) -> bool {
+    let t = words(text);
+    let negated = |i: usize| {
+        t[i.saturating_sub(3)..i]
+            .iter()
+            .any(|w| NEGATIONS.contains(&w.as_str()))
+    };
+    if let Some((i, _)) = find_any(&t, CANCEL_VERBS)
+        && !negated(i)
+    {
+        return true;
+    }
+    (0..t.len())
+        .filter(|&i| REMOVE_VERBS.contains(&t[i].as_str()) && !negated(i))
+        .any(|i| {
+            let near = i.saturating_sub(3)..t.len().min(i + 5);
+            t[near].iter().any(|w| {
+                SCHEDULE_NOUNS.contains(&w.as_str())
+                    && !matches!(w.as_str(), "hari" | "jam" | "time" | "day" | "date")
+            })
+        })
 }
 
 /// True when a move verb at `i` moves the consultation: a schedule noun within four words after
@@ -255,7 +346,7 @@ pub fn asks_to_move(text: &str) -> bool {
     {
         return true;
     }
-    move_verbs(&t).into_iter().any(|i| moves_schedule(&t, i))
+    move_verbs(&t).into_iter().any(|i| moves_schedule(&t, i)) || shift_end(&t).is_some()
 }
 
 /// The part of `text` after its first move request ("... reschedule| to Friday instead?",
@@ -266,12 +357,10 @@ pub fn after_move_words(text: &str) -> Option<&str> {
     let t = words(text);
     let end = match find_any(&t, MOVE_WORDS) {
         Some((i, n)) => i + n,
-        None => {
-            move_verbs(&t)
-                .into_iter()
-                .find(|&i| moves_schedule(&t, i))?
-                + 1
-        }
+        None => match move_verbs(&t).into_iter().find(|&i| moves_schedule(&t, i)) {
+            Some(i) => i + 1,
+            None => shift_end(&t)?,
+        },
     };
     // The byte offset just after the `end`-th word.
     let mut seen = 0;
@@ -393,6 +482,8 @@ mod tests {
             "I need to change the time of my consultation",
             "boleh geser konsulnya ke minggu depan?",
             "jadwal ulang dong kak",
+            "could we do it a bit earlier? tomorrow 9am",
+            "jamnya bisa lebih pagi kak?",
         ] {
             assert!(asks_to_move(text), "{text}");
         }
@@ -407,6 +498,8 @@ mod tests {
             "no need to reschedule",
             "kak konsultasinya jam berapa ya?",
             "I want to change my major",
+            "can you call me later?",
+            "nanti aku kabarin lagi ya kak",
         ] {
             assert!(!asks_to_move(text), "{text}");
         }
@@ -424,6 +517,32 @@ mod tests {
         );
         assert_eq!(after_move_words("reschedule"), Some(""));
         assert_eq!(after_move_words("halo kak"), None);
+    }
+
+    #[test]
+    fn cancel_requests_in_other_words() {
+        for text in [
+            "kak hapus aja ya jadwal konsulnya",
+            "something came up, let's call it off",
+            "please cancel my appointment",
+            "drop the session please, sorry",
+            "batalin aja kak",
+        ] {
+            assert!(asks_to_cancel(text), "{text}");
+        }
+        for text in [
+            "hapus email yang tadi ya kak",
+            "jangan dibatalin ya kak",
+            "don't cancel it, I'll be there",
+            "kak konsultasinya jam berapa?",
+            "skip dulu pertanyaan ini",
+        ] {
+            assert!(!asks_to_cancel(text), "{text}");
+        }
+        assert_eq!(
+            after_move_words("could we do it earlier? tomorrow 9am"),
+            Some("? tomorrow 9am")
+        );
     }
 
     #[test]

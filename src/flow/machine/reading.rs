@@ -201,7 +201,10 @@ pub(super) fn message_event(prepared: &Prepared, cfg: &FlowConfig) -> Option<Eve
         || crate::flow::rebook::asks_to_move(text)
     {
         Some(Event::RescheduleRequested)
-    } else if says(&cfg.scheduling.cancel_phrases) {
+    } else if says(&cfg.scheduling.cancel_phrases)
+        || crate::flow::rebook::asks_to_cancel(raw)
+        || crate::flow::rebook::asks_to_cancel(text)
+    {
         Some(Event::CancelRequested)
     } else {
         Some(Event::Message)
