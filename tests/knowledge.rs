@@ -141,6 +141,34 @@ fn a_question_about_one_country_gets_no_other_countrys_entries() {
 }
 
 #[test]
+fn a_university_named_in_the_question_answers_before_the_leads_country() {
+    let idx = index();
+    for (question, lead_country, expected) in [
+        ("kak syarat IELTS buat Monash brp ya?", None, "au-monash"),
+        (
+            "what does UCL require for computer science?",
+            Some("Japan"),
+            "uk-ucl",
+        ),
+        (
+            "biaya di UNSW berapa kak?",
+            Some("United Kingdom"),
+            "au-unsw",
+        ),
+    ] {
+        let hits = idx.search(question, lead_country, 2);
+        assert_eq!(
+            hits.first().map(|h| h.id.as_str()),
+            Some(expected),
+            "{question}: {hits:?}"
+        );
+    }
+    // A question naming no university is not narrowed by one.
+    let hits = idx.search("syarat kuliah di Jepang", None, 1);
+    assert_eq!(hits[0].id, "faq-syarat-jepang");
+}
+
+#[test]
 fn answer_has_ids_and_short_indonesian_text() {
     let idx = index();
     let a = idx.answer("berapa biaya kuliah di Inggris?", None, 2);
@@ -213,7 +241,18 @@ fn english_questions_get_the_english_translation() {
     }
     let uni = idx.answer_in("Monash University", None, 1, Some("en"));
     assert_eq!(uni.entry_ids, ["au-monash"]);
-    assert_eq!(uni.language, None, "destinations have no English text yet");
+    assert_eq!(
+        uni.language.as_deref(),
+        Some("en"),
+        "destinations in English labels"
+    );
+    assert!(
+        uni.text.contains("Requirements: IELTS min 6.5"),
+        "{}",
+        uni.text
+    );
+    assert!(uni.text.contains("million a year"), "{}", uni.text);
+    assert!(!uni.text.contains("Syarat"), "{}", uni.text);
     let id = idx.answer_in("berapa biaya kuliah di Inggris?", None, 2, Some("id"));
     assert_eq!(id.language, None, "no `id` translation: the base text");
     assert!(id.text.starts_with("*Biaya kuliah di Inggris*"));

@@ -49,6 +49,8 @@ pub struct KnowledgeIndex {
     terms: Vec<HashSet<String>>,
     /// Each entry's title terms (as tokenized, every language), for the same check.
     title_terms: Vec<HashSet<String>>,
+    /// Each entry's university name tokens ([`name_tokens`]); empty for FAQ entries.
+    names: Vec<HashSet<String>>,
 }
 
 /// An answer's later entries score at least this share of the best one's (BM25 with boosts);
@@ -110,6 +112,44 @@ const GENERIC_TERMS: &[&str] = &[
     "kak",
     "min",
 ];
+
+/// Words of university names that do not tell one university from another ("Technical
+/// University of Munich"): never a university's own name token.
+const NAME_STOP_WORDS: &[&str] = &[
+    "technical",
+    "technology",
+    "national",
+    "state",
+    "science",
+    "sciences",
+    "new",
+    "royal",
+    "tu",
+];
+
+/// The tokens that name a destination's university ("monash", "ucl", "unsw"): its name's
+/// tokens that are no concept, country, city, generic or stop word ("biaya hidup di Tokyo"
+/// asks about the city, not the University of Tokyo).
+fn name_tokens(d: &Destination) -> HashSet<String> {
+    let city: HashSet<String> = tokenize(d.city.as_deref().unwrap_or(""))
+        .into_iter()
+        .collect();
+    tokenize(&d.university)
+        .into_iter()
+        .filter(|t| {
+            t.chars().count() >= 3
+                && !city.contains(t)
+                && !t.starts_with("country:")
+                && !GENERIC_TERMS.contains(&t.as_str())
+                && !NAME_STOP_WORDS.contains(&t.as_str())
+                && !super::tokenize::is_concept(t)
+        })
+        .collect()
+}
+
+/// A destination the question names by its university gets this factor on its score, so that
+/// "Monash syarat IELTS brp?" is answered by Monash before the general IELTS entry.
+const NAMED_BOOST: f32 = 2.0;
 
 impl std::fmt::Debug for KnowledgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,11 +227,19 @@ impl KnowledgeIndex {
         };
         let terms = terms_of(&document_text);
         let title_terms = terms_of(&title_text);
+        let names = kb
+            .entries()
+            .map(|e| match e {
+                Entry::Destination(d) => name_tokens(d),
+                Entry::Faq(_) => HashSet::new(),
+            })
+            .collect();
         KnowledgeIndex {
             kb,
             engine,
             terms,
             title_terms,
+            names,
         }
     }
 
@@ -220,6 +268,20 @@ impl KnowledgeIndex {
         };
         let mut wanted = countries_in(query);
         let mut q = query.to_string();
+        let entries: Vec<Entry<'_>> = self.kb.entries().collect();
+        // A university named by its own name ("Monash", "UCL") says the country: the lead's
+        // country does not narrow the search away from it.
+        let asked: HashSet<String> = tokenize(query).into_iter().collect();
+        let named: HashSet<usize> = (0..entries.len())
+            .filter(|&i| self.names.get(i).is_some_and(|n| !n.is_disjoint(&asked)))
+            .collect();
+        if wanted.is_empty() {
+            for i in &named {
+                if let Some(c) = entries.get(*i).and_then(|e| e.country()) {
+                    wanted.push(country_token(c));
+                }
+            }
+        }
         if wanted.is_empty()
             && let Some(c) = lead_country.and_then(canonical_country)
         {
@@ -227,7 +289,6 @@ impl KnowledgeIndex {
             q.push(' ');
             q.push_str(c);
         }
-        let entries: Vec<Entry<'_>> = self.kb.entries().collect();
         // With a country asked about, an entry about no country must name in its title a topic
         // of the question that does not depend on the country: the country's own entries
         // answer "kampus di Jepang"; the IELTS entry does not answer "ranking kampus di Korea"
@@ -251,6 +312,9 @@ impl KnowledgeIndex {
                 .terms
                 .get(i)
                 .is_some_and(|t| documents.iter().any(|d| t.contains(*d)));
+            if named.contains(&i) {
+                return true;
+            }
             if !documents.is_empty() && !names_document {
                 return false;
             }
@@ -267,9 +331,14 @@ impl KnowledgeIndex {
             .into_iter()
             .filter(|r| r.score > 0.0 && on_topic(r.document.id))
             .filter_map(|r| {
+                let factor = if named.contains(&r.document.id) {
+                    NAMED_BOOST
+                } else {
+                    1.0
+                };
                 entries
                     .get(r.document.id)
-                    .map(|e| (*e, boosted(e, r.score)))
+                    .map(|e| (*e, boosted(e, r.score) * factor))
             })
             .filter(|(e, _)| {
                 wanted.is_empty()
@@ -316,7 +385,7 @@ impl KnowledgeIndex {
         let entries: Vec<Entry<'_>> = hits.iter().filter_map(|h| self.kb.get(&h.id)).collect();
         let text_in = |e: &Entry<'_>, l: &str| match e {
             Entry::Faq(f) => f.text_in(l).map(|t| entry_text(&t.title, &t.content)),
-            Entry::Destination(_) => None,
+            Entry::Destination(d) => (l == "en").then(|| destination_text_en(d)),
         };
         // In the asked language when the best entry has it: then only the entries that do.
         if let Some(l) = language
@@ -437,6 +506,40 @@ pub fn destination_text(d: &Destination) -> String {
     }
     if let Some(n) = &d.notes {
         lines.push(format!("• {}", shorten(n, 160)));
+    }
+    lines.join("\n")
+}
+
+/// One destination as WhatsApp text in English: the same facts with English labels and the
+/// country's English name; the deadline and notes are free text in the knowledge base's own
+/// language, so they are left out.
+pub fn destination_text_en(d: &Destination) -> String {
+    let place = match &d.city {
+        Some(c) => format!("{c}, {}", d.country),
+        None => d.country.clone(),
+    };
+    let mut lines = vec![format!("🎓 {} ({place})", d.university)];
+    if !d.programs.is_empty() {
+        lines.push(format!("• Programs: {}", d.programs.join(", ")));
+    }
+    let mut req = Vec::new();
+    if let Some(v) = d.ielts_min {
+        req.push(format!("IELTS min {}", score(v)));
+    }
+    if let Some(v) = d.gpa_min {
+        req.push(format!("GPA min {}", score(v)));
+    }
+    if !req.is_empty() {
+        lines.push(format!("• Requirements: {}", req.join(", ")));
+    }
+    if let Some(b) = budget_range(d.budget_min_idr, d.budget_max_idr) {
+        let b = b
+            .replace(" miliar", " billion")
+            .replace(" juta", " million")
+            .replace("/tahun", " a year")
+            .replace("mulai ", "from ")
+            .replace("sampai ", "up to ");
+        lines.push(format!("• Cost: ±{b} (tuition + living)"));
     }
     lines.join("\n")
 }

@@ -382,6 +382,11 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("bahasa", &["bahasa", "language", "english"]),
 ];
 
+/// Whether `token` is one of the concept tokens ("biaya", "kampus", "ielts").
+pub fn is_concept(token: &str) -> bool {
+    CONCEPTS.iter().any(|(c, _)| *c == token)
+}
+
 fn concept(word: &str) -> Option<&'static str> {
     CONCEPTS
         .iter()
