@@ -130,6 +130,12 @@ static URL: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b(?:https?://|www\.)\S+
 static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| re(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"));
 
+/// "dot" / "titik" spelled out between words of an email ("budi dot santoso").
+static SPOKEN_DOT: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\s+(?:dot|titik)\s+"));
+
+/// "at" / "et" spelled out between words of an email ("santoso at gmail").
+static SPOKEN_AT: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\s+(?:at|et)\s+"));
+
 static NAME_INTRO: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"(?i)\b(?:nama\s+(?:saya|aku|gue|gw|ku|lengkap\s+saya|lengkapku)|namaku|nmaku|namaq|nmaq|nm\s+(?:saya|aku|gue|gw)|nama\s+lengkap|nama\s*:|my\s+name\s+is|my\s+name['’]?s|name['’]s|name\s*:|(?:you\s+can\s+|just\s+)?call\s+me|panggil\s+(?:saja|aja)|panggil\s+(?:saya|aku)|biasa\s+dipanggil|saya\s+dengan|aku\s+dengan|dengan\s+kak)\s*(?:adalah\s+|is\s+|:\s*)?([\p{L}'][\p{L}'.]*(?:\s+[\p{L}'][\p{L}'.]*){0,3})",
@@ -1211,8 +1217,19 @@ fn cues(tokens: &[String], field: &str) -> bool {
         .any(|(k, c)| *k == field && has_any(tokens, c))
 }
 
+/// The email in `text`, also when it is spelled out as leads dictate it ("tom dot wijaya at
+/// gmail dot com" → tom.wijaya@gmail.com): only when both a spoken "at" and a spoken "dot"
+/// make one whole address.
 fn email(text: &str) -> Option<String> {
-    EMAIL.find(text).map(|m| m.as_str().to_lowercase())
+    if let Some(m) = EMAIL.find(text) {
+        return Some(m.as_str().to_lowercase());
+    }
+    if !SPOKEN_DOT.is_match(text) || !SPOKEN_AT.is_match(text) {
+        return None;
+    }
+    let written = SPOKEN_DOT.replace_all(text, ".");
+    let written = SPOKEN_AT.replace_all(&written, "@");
+    EMAIL.find(&written).map(|m| m.as_str().to_lowercase())
 }
 
 /// A word for a person one may ask for ("konsultannya", "admin"): "panggil admin aja" calls

@@ -504,6 +504,70 @@ pub fn asks_for_booking(text: &str) -> bool {
             .all(|w| BOOKING_NOUNS.contains(&w.as_str()) || REQUEST_FILLERS.contains(&w.as_str()))
 }
 
+/// Words of being busy right now ("lagi meeting", "I'm driving").
+const BUSY_WORDS: &[&str] = &[
+    "sibuk",
+    "meeting",
+    "rapat",
+    "nyetir",
+    "driving",
+    "busy",
+    "dijalan",
+    "otw",
+    "kelas",
+    "di jalan",
+    "in class",
+    "at work",
+    "lagi kerja",
+];
+
+/// Words of "later" ("nanti", "ntar", "besok aja", "later").
+const LATER_WORDS: &[&str] = &[
+    "nanti",
+    "ntar",
+    "entar",
+    "nnti",
+    "later",
+    "tomorrow",
+    "tonight",
+    "besok aja",
+    "nanti aja",
+    "another time",
+    "lain kali",
+];
+
+/// Words of getting back in touch ("nanti aku kabarin", "text me later", "get back to you").
+const CONTACT_WORDS: &[&str] = &[
+    "kabarin", "kabari", "kabarkan", "hubungi", "hubungin", "chat", "chatan", "balas", "bales",
+    "lanjut", "lanjutin", "dilanjut", "text", "message", "msg", "call", "telpon", "get back",
+    "talk", "continue", "reply", "respond",
+];
+
+/// Messages that say "later" on their own.
+const LATER_ALONE: &[&str] = &[
+    "ttyl",
+    "brb",
+    "nanti dulu",
+    "ntar dulu",
+    "later ya",
+    "nanti ya",
+];
+
+/// True when the lead puts the chat off for now: busy now and "later" ("aduh lagi meeting
+/// kak, nanti ya"), "later" and getting back in touch ("nanti aku kabarin", "sorry, text me
+/// later"), or a bare "ttyl". Not a question ("nanti dikabari lewat apa?"): the caller also
+/// checks that nothing was read from the message ("nanti tahun depan" is a timeline).
+pub fn defers(text: &str) -> bool {
+    if is_question(text) {
+        return false;
+    }
+    let t = words(text);
+    let later = has_any(&t, LATER_WORDS);
+    has_any(&t, LATER_ALONE)
+        || (later && has_any(&t, BUSY_WORDS))
+        || (later && has_any(&t, CONTACT_WORDS))
+}
+
 /// Paid things other than the consultation: "how much do your services cost after the free
 /// session?" asks about them, not about the session.
 const OTHER_SUBJECTS: &[&str] = &[
@@ -1041,6 +1105,28 @@ pub fn asks_for_human(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn putting_the_chat_off() {
+        for text in [
+            "aduh lagi meeting kak, nanti aku kabarin ya",
+            "sorry I'm driving rn, text me later",
+            "ntar dulu ya kak",
+            "busy now, talk tomorrow",
+            "nanti aku lanjutin ya kak, lagi di jalan",
+        ] {
+            assert!(defers(text), "{text}");
+        }
+        for text in [
+            "nanti tahun depan kak",
+            "lagi kerja kak",
+            "nanti dikabari lewat apa kak?",
+            "later this year",
+            "besok jam 10",
+        ] {
+            assert!(!defers(text), "{text}");
+        }
+    }
 
     #[test]
     fn a_whether_clause_after_depends_is_no_question() {

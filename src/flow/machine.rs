@@ -716,6 +716,16 @@ impl LeadState {
             && !context.learned
             && !context.knowledge_question
             && super::intents::asks_for_booking(context.text);
+        // "lagi meeting, nanti aku kabarin": the bot waits, it does not ask again now.
+        if context.media.is_none()
+            && !context.learned
+            && !context.knowledge_question
+            && super::intents::defers(context.text)
+        {
+            let r = self.reply(context, "qualifying", "later", &[]);
+            context.effects.push(Effect::Reply(r));
+            return;
+        }
         if books {
             let (key, extra) = with_question("booking_after_questions");
             let r = self.reply(context, "qualifying", &key, &extra);
@@ -1996,6 +2006,7 @@ impl Dispatcher<'_> {
             || (matches!(self.answer, Some(YesNo::Yes | YesNo::No)) && !self.field_pending)
             || self.interactive_id.is_some()
             || super::intents::asks_for_booking(self.text)
+            || super::intents::defers(self.text)
             || scheduling::parse_day_time(self.text, self.now, tz).is_some()
             || self.text.trim().parse::<u32>().is_ok()
     }

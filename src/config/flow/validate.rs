@@ -79,6 +79,7 @@ pub const TEXT_SPECS: &[TextSpec] = &[
     spec("qualifying", "unreadable", &["question"]),
     spec("qualifying", "language_switched", &["question"]),
     spec("qualifying", "booking_after_questions", &["question"]),
+    spec("qualifying", "later", &[]),
     spec("scoring", "warm_nurture", &[]),
     spec("scoring", "nurture_instruction", &["tone"]),
     spec("scoring", "knowledge_fallback", &[]),
