@@ -6,7 +6,7 @@
 //! catch the same requests in other words ("jadwalnya mau aku ubah bisa ga?", "can we move it to
 //! Thursday 2pm"). Matching is on whole words ([`super::text::words`]).
 
-use super::text::{has_any, words};
+use super::text::{has_any, phrase_at_start, words};
 
 /// Verbs of changing a time, with their Indonesian affixed and slang forms.
 const MOVE_VERBS: &[&str] = &[
@@ -242,15 +242,14 @@ const SHIFT_FILLERS: &[&str] = &[
     "a", "bit", "little", "lil", "an", "hour", "agak", "sedikit", "dikit", "bisa", "jadi",
 ];
 
+/// Length in words of the first of `phrases` that starts `t` (whole words).
+fn any_at_start(t: &[String], phrases: &[&str]) -> Option<usize> {
+    phrases.iter().find_map(|p| phrase_at_start(t, p))
+}
+
 /// Position of the first whole-word occurrence of any of `phrases` in `t`, and its length.
 fn find_any(t: &[String], phrases: &[&str]) -> Option<(usize, usize)> {
-    (0..t.len()).find_map(|i| {
-        phrases.iter().find_map(|p| {
-            let pw = words(p);
-            (!pw.is_empty() && t.len() >= i + pw.len() && t[i..i + pw.len()] == pw[..])
-                .then_some((i, pw.len()))
-        })
-    })
+    (0..t.len()).find_map(|i| any_at_start(&t[i..], phrases).map(|n| (i, n)))
 }
 
 /// Index of each move verb in `t` that is not negated (no negation in the three words before).
@@ -270,7 +269,7 @@ fn move_verbs(t: &[String]) -> Vec<usize> {
 /// "jamnya agak lebih pagi bisa?"); "call me later" names the lead, not the call.
 fn shift_end(t: &[String]) -> Option<usize> {
     (0..t.len()).find_map(|i| {
-        let (_, n) = find_any(&t[i..], SHIFT_WORDS).filter(|x| x.0 == 0)?;
+        let n = any_at_start(&t[i..], SHIFT_WORDS)?;
         let mut j = i;
         let mut fillers = 0;
         while j > 0 && fillers <= 2 {
@@ -385,8 +384,7 @@ pub fn after_move_words(text: &str) -> Option<&str> {
 pub fn keeps_booking(text: &str) -> bool {
     let t = words(text);
     let negated_move = (0..t.len()).any(|i| {
-        (MOVE_VERBS.contains(&t[i].as_str())
-            || find_any(&t[i..], MOVE_WORDS).is_some_and(|x| x.0 == 0))
+        (MOVE_VERBS.contains(&t[i].as_str()) || any_at_start(&t[i..], MOVE_WORDS).is_some())
             && t[i.saturating_sub(3)..i]
                 .iter()
                 .any(|w| NEGATIONS.contains(&w.as_str()))

@@ -44,6 +44,15 @@ pub fn find_phrase(tokens: &[String], phrase: &str) -> Option<usize> {
     })
 }
 
+/// Number of words of `phrase` when it occurs as whole words at the very start of `tokens`.
+/// Compares in place like [`find_phrase`], so a scan that asks this at every position stays
+/// linear in the message.
+pub fn phrase_at_start(tokens: &[String], phrase: &str) -> Option<usize> {
+    let parts = phrase_words(phrase);
+    let n = parts.clone().count();
+    (n > 0 && n <= tokens.len() && parts.zip(tokens).all(|(w, t)| same_word(t, w))).then_some(n)
+}
+
 /// True when `phrase` occurs in `tokens` as whole words.
 pub fn has_phrase(tokens: &[String], phrase: &str) -> bool {
     find_phrase(tokens, phrase).is_some()
