@@ -1086,7 +1086,10 @@ impl LeadState {
         }
         // A day and/or time: "kamis", "besok", "25/11", "senin depan jam 10", "sore".
         if let Some(query) = scheduling::parse_day_time(context.text, context.now, tz) {
-            let query = with_asked_time(data, context.free_slots, query, tz);
+            let free = context.free_slots;
+            let query = with_booked_time(data, context.text, query, tz);
+            let query = on_nearest_weekday(free, query, tz);
+            let query = on_nearest_weekday(free, with_asked_time(data, free, query, tz), tz);
             self.slots_for_day(data, context, &query, tz);
             return;
         }
@@ -1329,10 +1332,6 @@ impl LeadState {
     }
 }
 
-/// The query of a message naming a day and/or time, with the time the lead named before when
-/// this one names only a day ("kamis jam 10", then "yg tgl 26": the 26th at 10:00), as long as
-/// that day has a slot at that time. A time named now is remembered when it found slots (after
-/// "no slot that day" the next day is a new choice).
 /// The local date every shown slot is on, when they share one (the lead was shown one day's
 /// times).
 fn shown_day(data: &SchedulingData, tz: chrono_tz::Tz) -> Option<chrono::NaiveDate> {
@@ -1345,7 +1344,8 @@ fn shown_day(data: &SchedulingData, tz: chrono_tz::Tz) -> Option<chrono::NaiveDa
 
 /// The query with what the lead said before: a time alone ("jam 3 sore aja") is on the day
 /// whose times were just shown; a day alone keeps the time named last ("kamis jam 10", then
-/// "yg tgl 26").
+/// "yg tgl 26": the 26th at 10:00) when that day has a slot at that time. A time named now is
+/// remembered when it found slots (after "no slot that day" the next day is a new choice).
 fn with_asked_time(
     data: &mut SchedulingData,
     free: &[SlotOption],
@@ -1370,6 +1370,45 @@ fn with_asked_time(
         if !scheduling::filter_slots(free, &merged, tz).is_empty() {
             query = merged;
         }
+    }
+    query
+}
+
+/// While moving a booking, "same time" with a new day ("rabu aja, jam yang sama", "push it
+/// to Wednesday, same time") asks for the booked slot's local time on that day.
+fn with_booked_time(
+    data: &SchedulingData,
+    text: &str,
+    mut query: scheduling::DayTimeQuery,
+    tz: chrono_tz::Tz,
+) -> scheduling::DayTimeQuery {
+    if query.time.is_none()
+        && let Some(booked) = data.moving.as_ref()
+        && crate::flow::rebook::keeps_time(text)
+    {
+        let at = booked.slot.start.with_timezone(&tz).time();
+        query.time = Some(scheduling::TimeQuery::At(at));
+    }
+    query
+}
+
+/// A weekday with a time ("kamis jam 10") is the nearest such day that has any free slot, so
+/// a taken time there is said, with that day's free times, instead of quietly proposing the
+/// same time a week later.
+fn on_nearest_weekday(
+    free: &[SlotOption],
+    mut query: scheduling::DayTimeQuery,
+    tz: chrono_tz::Tz,
+) -> scheduling::DayTimeQuery {
+    use chrono::Datelike;
+    if let (Some(scheduling::DayQuery::Weekday(w)), Some(_)) = (query.day, query.time)
+        && let Some(date) = free
+            .iter()
+            .map(|s| s.start.with_timezone(&tz).date_naive())
+            .filter(|d| d.weekday() == w)
+            .min()
+    {
+        query.day = Some(scheduling::DayQuery::Date(date));
     }
     query
 }

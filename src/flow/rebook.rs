@@ -419,6 +419,40 @@ pub fn keeps_booking(text: &str) -> bool {
     negated_move || keeps || old_one || never_mind
 }
 
+/// Words that keep the booked time of day while the day changes ("rabu aja, jam yang sama",
+/// "push it to Wednesday, same time").
+const SAME_TIME: &[&str] = &[
+    "same time",
+    "same hour",
+    "same slot",
+    "jam yang sama",
+    "jam yg sama",
+    "jam sama",
+    "jamnya sama",
+    "jam nya sama",
+    "sama jamnya",
+    "waktu yang sama",
+    "waktu yg sama",
+    "waktunya sama",
+    "jamnya tetap",
+    "jamnya tetep",
+    "jam tetap",
+    "jam tetep",
+    "pukul yang sama",
+];
+
+/// True when a lead moving a consultation keeps its time of day ("jumat aja, jamnya sama",
+/// "push it to Wednesday, same time"), unless negated ("ga usah jam yang sama", "not the
+/// same time").
+pub fn keeps_time(text: &str) -> bool {
+    let t = words(text);
+    find_any(&t, SAME_TIME).is_some_and(|(i, _)| {
+        !t[i.saturating_sub(3)..i]
+            .iter()
+            .any(|w| NEGATIONS.contains(&w.as_str()))
+    })
+}
+
 /// Verbs of booking a consultation ("jadwalin", "book", "schedule").
 const BOOK_VERBS: &[&str] = &[
     "jadwalin",
@@ -586,6 +620,26 @@ mod tests {
             "halo lagi kak, kemarin konsultasinya seru",
         ] {
             assert!(!asks_to_book(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn keeping_the_time_of_day() {
+        for text in [
+            "push it to Wednesday, same time?",
+            "bisa diundur ke senin depan? jamnya sama aja",
+            "rabu aja kak, jam yg sama",
+            "jumat di waktu yang sama bisa?",
+        ] {
+            assert!(keeps_time(text), "{text}");
+        }
+        for text in [
+            "rabu aja kak",
+            "not the same time, something in the afternoon",
+            "ga usah jam yang sama",
+            "sama aja kak",
+        ] {
+            assert!(!keeps_time(text), "{text}");
         }
     }
 }
